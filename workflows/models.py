@@ -1,0 +1,251 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+
+from workflows.conditions import OPERATOR_LABELS, Match, Operator
+
+SALESFORCE_API_NAME = RegexValidator(
+    r"^[A-Za-z][A-Za-z0-9_]*$",
+    "Use the object's API name as Salesforce shows it, e.g. Case, Opportunity or Store_Visit__c.",
+)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Workflow(models.Model):
+    class OnTaskFailure(models.TextChoices):
+        CONTINUE = "continue", "Continue with the next task"
+        STOP = "stop", "Stop the run"
+
+    name = models.CharField(max_length=200, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="workflows",
+        help_text="Tasks act with the owner's permissions.",
+    )
+    enabled = models.BooleanField(default=True)
+    salesforce_object = models.CharField(
+        max_length=100,
+        validators=[SALESFORCE_API_NAME],
+        help_text="API name of the object the outbound message is bound to (Case, Lead, Opportunity, Contact, X__c).",
+    )
+    allowed_organization_ids = models.TextField(
+        blank=True,
+        help_text="Salesforce organization ids (00D…, 15 or 18 characters) allowed to call, one per line. "
+        "Empty accepts any organization.",
+    )
+    condition_match = models.CharField(
+        max_length=3, choices=[(m.value, f"Match {m.value}") for m in Match], default=Match.ALL
+    )
+    on_task_failure = models.CharField(max_length=10, choices=OnTaskFailure.choices, default=OnTaskFailure.CONTINUE)
+    token = models.CharField(max_length=64, editable=False, default=new_token)
+    # Calls are matched on the token's digest, so the lookup's timing says nothing about the token.
+    token_digest = models.CharField(max_length=64, editable=False, unique=True)
+    # field API name -> XSD type ("" when only seen in messages)
+    known_fields = models.JSONField(default=dict, blank=True, editable=False)
+    fields_from_wsdl = models.BooleanField(
+        default=False, editable=False, help_text="Known fields were declared by an uploaded WSDL."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.token_digest = token_digest(self.token)
+        super().save(*args, **kwargs)
+
+    @property
+    def event_path(self) -> str:
+        return reverse("workflows:salesforce-event", args=[self.token])
+
+    @property
+    def event_url(self) -> str:
+        return settings.PUBLIC_BASE_URL + self.event_path
+
+    def organization_keys(self) -> set[str]:
+        from workflows.salesforce.parse import organization_key
+
+        return {organization_key(org) for org in self.allowed_organization_ids.split()}
+
+
+class Condition(models.Model):
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="conditions")
+    position = models.PositiveSmallIntegerField(default=1)
+    field = models.CharField(max_length=200, help_text="Event field API name, e.g. IsClosed.")
+    operator = models.CharField(max_length=20, choices=[(op.value, OPERATOR_LABELS[op]) for op in Operator])
+    value = models.CharField(max_length=500, blank=True, help_text="Literal text and/or piped text.")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"{self.field} {OPERATOR_LABELS[Operator(self.operator)]} {self.value}".strip()
+
+
+class Task(models.Model):
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="tasks")
+    position = models.PositiveSmallIntegerField(default=1, help_text="Tasks run in this order; 1 runs first.")
+    kind = models.CharField(max_length=50)  # choices come from workflows.tasks.registry
+    config = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        from workflows.tasks.registry import kind_label
+
+        return f"{self.position}. {kind_label(self.kind)}"
+
+
+class InboundMessage(models.Model):
+    """One call to the event endpoint, accepted or refused: the inbound log."""
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        DUPLICATE = "duplicate", "Duplicate (already received)"
+        REFUSED = "refused", "Refused"
+
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_messages"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    http_status = models.PositiveSmallIntegerField()
+    reason = models.TextField(blank=True)
+    token_hint = models.CharField(max_length=12, blank=True, help_text="First characters of the URL token used.")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    content_type = models.CharField(max_length=200, blank=True)
+    organization_id = models.CharField(max_length=18, blank=True)
+    action_id = models.CharField(max_length=18, blank=True)
+    sobject_type = models.CharField(max_length=100, blank=True)
+    notification_count = models.PositiveIntegerField(default=0)
+    new_notification_count = models.PositiveIntegerField(default=0)
+    body_size = models.PositiveIntegerField(default=0)
+    body = models.TextField(blank=True, help_text="As received, with the SessionId removed.")
+
+    class Meta:
+        indexes = [
+            # the inbound log: order by received_at desc, filtered by status and workflow
+            models.Index(fields=["-received_at"], name="inbound_recent"),
+            models.Index(fields=["status", "-received_at"], name="inbound_status_recent"),
+            models.Index(fields=["workflow", "-received_at"], name="inbound_workflow_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_status_display()} call {self.pk} ({self.http_status})"
+
+
+class Notification(models.Model):
+    inbound_message = models.ForeignKey(InboundMessage, on_delete=models.CASCADE, related_name="notifications")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="notifications")
+    organization_key = models.CharField(max_length=15, help_text="First 15 characters of the organization id.")
+    notification_id = models.CharField(max_length=18)
+    sobject_type = models.CharField(max_length=100)
+    record_id = models.CharField(max_length=18, blank=True)
+    fields = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Salesforce delivers at least once: a redelivered notification must be a no-op.
+            models.UniqueConstraint(fields=["organization_key", "notification_id"], name="notification_once")
+        ]
+        indexes = [models.Index(fields=["record_id"], name="notification_record")]
+
+    def __str__(self):
+        return f"{self.sobject_type} {self.record_id or self.notification_id}"
+
+
+class Run(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CONDITIONS_NOT_MET = "conditions_not_met", "Conditions not met"
+        SKIPPED = "skipped", "Skipped"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CONDITIONS_NOT_MET, Status.SKIPPED)
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="runs")
+    replay_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replays")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    status_reason = models.TextField(blank=True)
+    condition_results = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(help_text="Not run before this time (retry backoff).")
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # the dispatcher: status = 'queued' and next_attempt_at <= now
+            models.Index(fields=["status", "next_attempt_at"], name="run_due"),
+            # the reaper: status = 'running' and claimed_at < now - lease
+            models.Index(fields=["status", "claimed_at"], name="run_claimed"),
+            # Workflow Reporting: newest first, per workflow
+            models.Index(fields=["workflow", "-created_at"], name="run_workflow_recent"),
+        ]
+
+    def __str__(self):
+        return f"Run {self.pk} of {self.workflow} ({self.get_status_display()})"
+
+
+class TaskRun(models.Model):
+    """One attempt at one task of a run; attempts are appended, never edited afterwards."""
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        RETRYING = "retrying", "Failed, will retry"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="task_runs")
+    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="task_runs")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=50)
+    attempt = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    resolved_input = models.JSONField(default=dict, blank=True)
+    output = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    notes = models.JSONField(default=list, blank=True, help_text="Piped fields that resolved to empty.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["position", "attempt"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position", "attempt"], name="task_run_attempt_once"),
+            # At most one success per task of a run: what makes retries skip finished tasks safe.
+            models.UniqueConstraint(
+                fields=["run", "position"],
+                condition=models.Q(status="succeeded"),
+                name="task_run_succeeds_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Task {self.position} of run {self.run_id}, attempt {self.attempt}"
+
+    @property
+    def duration_ms(self) -> int:
+        return int((self.finished_at - self.started_at).total_seconds() * 1000)

@@ -1,0 +1,285 @@
+"""Piped text: one syntax for task fields, conditions, email subject and body, and survey text.
+
+Tokens (see DESIGN.md, "Piped text"):
+
+    ${event://FieldName}        a field of the Salesforce record, API name as Salesforce sends it
+    ${event://_Object}          metadata: also _NotificationId, _OrganizationId
+    ${m://FirstName}            the contact: FirstName, LastName, Email, ExternalDataReference,
+                                Phone, Language
+    ${e://Field/Name}           the contact's embedded data named Name
+    ${task://1/ContactId}       output ContactId of the 1st task of this run
+    ${l://SurveyLink?d=Take}    an <a> link in HTML, the bare URL in text; also OptOutLink, and
+                                SurveyURL / OptOutURL for the URL alone
+    ${date://now}               UTC, seconds precision: 2026-11-28T17:23:00Z
+    ${date://today}             the UTC date: 2026-11-28
+
+The rule for what is a token, kept simple on purpose:
+
+- A token starts with ``${`` directly followed by a word (ASCII letters, digits, ``_``) and
+  ``://``, and ends at the next ``}``. Its path cannot contain ``}`` or ``${``; a token with no
+  ``}`` before the end of the text or the next ``${`` is unterminated.
+- ``render`` substitutes terminated tokens of the six schemes and leaves everything else as
+  written: ``${name}`` (a JavaScript template literal), ``${foo://X}``, unterminated tokens.
+  A token of a known scheme that cannot be resolved (absent field, malformed path) becomes empty
+  and is listed in ``Rendered.missing`` so the run can note it.
+- ``validate`` reports every ``${word://`` token that is wrong; text without that shape is never
+  reported, so ``${name}`` in a script is fine.
+"""
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.utils.html import escape, format_html
+
+# Ordered as the admin reads them in error messages.
+_SCHEME_ORDER = ("event", "m", "e", "task", "l", "date")
+SCHEMES = frozenset(_SCHEME_ORDER)
+
+EVENT_METADATA = ("_Object", "_NotificationId", "_OrganizationId")
+CONTACT_FIELDS = ("FirstName", "LastName", "Email", "ExternalDataReference", "Phone", "Language")
+# Link token name -> (key in PipingSources.links, whether it renders as an <a> link).
+LINKS = {
+    "SurveyLink": ("SurveyLink", True),
+    "SurveyURL": ("SurveyLink", False),
+    "OptOutLink": ("OptOutLink", True),
+    "OptOutURL": ("OptOutLink", False),
+}
+DATES = ("now", "today")
+MAX_LISTED_FIELDS = 20
+
+_TOKEN_START = re.compile(r"\$\{([A-Za-z0-9_]+)://")
+# Salesforce API names: standard (Email), custom (Region__c) and namespaced (npe01__X__c).
+_SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_TASK_PATH = re.compile(r"([1-9][0-9]*)/(.+)")
+_EMBEDDED_PREFIX = "Field/"
+_DISPLAY_PREFIX = "d="
+
+
+@dataclass(frozen=True)
+class Token:
+    scheme: str
+    path: str
+    raw: str
+    start: int
+    terminated: bool = True
+
+
+@dataclass(frozen=True)
+class PipingSources:
+    event: Mapping[str, str | None] = field(default_factory=dict)
+    event_meta: Mapping[str, str] = field(default_factory=dict)
+    contact: Mapping[str, str] = field(default_factory=dict)
+    embedded_data: Mapping[str, str] = field(default_factory=dict)
+    task_outputs: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    links: Mapping[str, str] = field(default_factory=dict)
+    now: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    missing: tuple[str, ...]
+
+
+def tokens(template: str) -> list[Token]:
+    """Every ``${word://...`` token in order, unterminated ones included."""
+    found = []
+    position = 0
+    while match := _TOKEN_START.search(template, position):
+        start = match.start()
+        close = template.find("}", match.end())
+        next_start = template.find("${", match.end())
+        if close == -1 or (next_start != -1 and next_start < close):
+            end = len(template) if next_start == -1 else next_start
+            found.append(
+                Token(
+                    scheme=match[1],
+                    path=template[match.end() : end],
+                    raw=template[start:end],
+                    start=start,
+                    terminated=False,
+                )
+            )
+            position = end
+            continue
+        found.append(
+            Token(
+                scheme=match[1],
+                path=template[match.end() : close],
+                raw=template[start : close + 1],
+                start=start,
+            )
+        )
+        position = close + 1
+    return found
+
+
+def render(template: str, sources: PipingSources, *, html: bool = False) -> Rendered:
+    """Substitute piped text; in HTML mode values are escaped, the template's own markup is not."""
+    now = _utc(sources.now or datetime.now(UTC))
+    parts: list[str] = []
+    missing: list[str] = []
+    position = 0
+    for token in tokens(template):
+        if not token.terminated or token.scheme not in SCHEMES:
+            continue
+        parts.append(template[position : token.start])
+        position = token.start + len(token.raw)
+        value = _resolve(token, sources=sources, now=now, html=html)
+        if not value and token.raw not in missing:
+            missing.append(token.raw)
+        parts.append(value)
+    parts.append(template[position:])
+    return Rendered(text="".join(parts), missing=tuple(missing))
+
+
+def validate(
+    template: str,
+    *,
+    known_event_fields: Collection[str] | None = None,
+    schemes: Collection[str] = SCHEMES,
+) -> list[str]:
+    """Error sentences for the admin, one per distinct wrong token, in order of appearance."""
+    errors: list[str] = []
+    for token in tokens(template):
+        error = _token_error(token, known_event_fields=known_event_fields, schemes=schemes)
+        if error and error not in errors:
+            errors.append(error)
+    return errors
+
+
+def event_fields_used(template: str) -> set[str]:
+    """Salesforce field names piped by the template; metadata (``_Object``...) is not a field."""
+    return {
+        token.path
+        for token in tokens(template)
+        if token.terminated
+        and token.scheme == "event"
+        and token.path
+        and not token.path.startswith("_")
+    }
+
+
+def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool) -> str:
+    match token.scheme:
+        case "event":
+            if token.path.startswith("_"):
+                value = sources.event_meta.get(token.path)
+            else:
+                value = sources.event.get(token.path)
+        case "m":
+            value = sources.contact.get(token.path)
+        case "e":
+            name = token.path.removeprefix(_EMBEDDED_PREFIX)
+            value = sources.embedded_data.get(name) if name != token.path else None
+        case "task":
+            value = None
+            if task_match := _TASK_PATH.fullmatch(token.path):
+                value = sources.task_outputs.get(int(task_match[1]), {}).get(task_match[2])
+        case "l":
+            return _link(token.path, links=sources.links, html=html)
+        case "date":
+            value = {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "today": now.date().isoformat()}.get(
+                token.path
+            )
+    value = value or ""
+    return escape(value) if html else value
+
+
+def _link(path: str, *, links: Mapping[str, str], html: bool) -> str:
+    name, _, query = path.partition("?")
+    if name not in LINKS:
+        return ""
+    source_key, is_anchor = LINKS[name]
+    url = links.get(source_key) or ""
+    if not html or not url:
+        return url
+    if not is_anchor:
+        return escape(url)
+    # Without display text the URL itself is what the recipient sees.
+    display = query.removeprefix(_DISPLAY_PREFIX) if query.startswith(_DISPLAY_PREFIX) else url
+    return format_html('<a href="{}">{}</a>', url, display)
+
+
+def _utc(moment: datetime) -> datetime:
+    # A naive datetime is taken to already be UTC, as Django stores them when USE_TZ is off.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _token_error(
+    token: Token, *, known_event_fields: Collection[str] | None, schemes: Collection[str]
+) -> str | None:
+    raw, path = token.raw, token.path
+    if token.scheme not in SCHEMES:
+        return f"{raw} is not piped text: use {_either(_SCHEME_ORDER)}"
+    if token.scheme not in schemes:
+        allowed = [scheme for scheme in _SCHEME_ORDER if scheme in schemes]
+        if not allowed:
+            return f"{raw} cannot be used here: this field takes no piped text"
+        return f"{raw} cannot be used here: use {_either(allowed)}"
+    if not token.terminated:
+        return f"{raw} is missing its closing }}"
+    match token.scheme:
+        case "event":
+            return _event_error(raw, path, known_event_fields=known_event_fields)
+        case "m":
+            if path not in CONTACT_FIELDS:
+                return f"{raw} is not a contact field: use {_either(CONTACT_FIELDS)}"
+        case "e":
+            if not path.startswith(_EMBEDDED_PREFIX) or not path.removeprefix(_EMBEDDED_PREFIX):
+                return f"{raw} must be written ${{e://Field/Name}} with the embedded data name"
+        case "task":
+            if not _TASK_PATH.fullmatch(path):
+                return (
+                    f"{raw} must be written ${{task://<n>/<Output>}} with n the task's position"
+                    " (1 for the first task), e.g. ${task://1/ContactId}"
+                )
+        case "l":
+            return _link_error(raw, path)
+        case "date":
+            if path not in DATES:
+                return f"{raw} is not a date: use ${{date://now}} or ${{date://today}}"
+    return None
+
+
+def _event_error(raw: str, path: str, *, known_event_fields: Collection[str] | None) -> str | None:
+    if not path:
+        return f"{raw} names no field: write the field's API name, e.g. ${{event://Email}}"
+    if path.startswith("_"):
+        if path not in EVENT_METADATA:
+            return f"{raw} is not event metadata: use {_either(EVENT_METADATA)}"
+        return None
+    if not _SALESFORCE_NAME.fullmatch(path):
+        return (
+            f"{raw} is not a Salesforce field API name: use the API name (letters, digits"
+            " and underscores), e.g. ${event://Email} or ${event://Account_Region__c}"
+        )
+    if known_event_fields is not None and path not in known_event_fields:
+        listed = sorted(known_event_fields)
+        shown = ", ".join(listed[:MAX_LISTED_FIELDS]) or "none yet"
+        if len(listed) > MAX_LISTED_FIELDS:
+            shown += f" and {len(listed) - MAX_LISTED_FIELDS} more"
+        return f"{raw} is not a field of this workflow's Salesforce object; known fields: {shown}"
+    return None
+
+
+def _link_error(raw: str, path: str) -> str | None:
+    name, has_query, query = path.partition("?")
+    if name not in LINKS:
+        return f"{raw} is not a link: use {_either(list(LINKS))}"
+    _, is_anchor = LINKS[name]
+    if has_query and not is_anchor:
+        anchor = name.replace("URL", "Link")
+        return f"{raw} takes no display text: write ${{l://{anchor}?d=Your text}} for a link"
+    if has_query and not query.startswith(_DISPLAY_PREFIX):
+        return f"{raw} takes only a display text, written ${{l://{name}?d=Your text}}"
+    return None
+
+
+def _either(names: Collection[str]) -> str:
+    names = list(names)
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} or {names[-1]}"

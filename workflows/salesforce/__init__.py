@@ -1,0 +1,1 @@
+"""Receiving Salesforce Outbound Messages: parsing, answering and scrubbing SOAP payloads."""

@@ -1,0 +1,183 @@
+"""Parse the SOAP body of a Salesforce Outbound Message into plain values.
+
+The body comes from the network and is only trusted once its token and organization are checked,
+so it is parsed with defusedxml: no DTD, no entity, no network access.
+"""
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+
+SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: str
+    sobject_type: str
+    fields: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    # SessionId is deliberately not kept: it is a live API credential of the sending org.
+    organization_id: str
+    action_id: str
+    enterprise_url: str
+    partner_url: str
+    notifications: tuple[Notification, ...]
+
+
+class MalformedMessage(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ForbiddenXml(MalformedMessage):
+    pass
+
+
+def organization_key(org_id: str) -> str:
+    """The 15-character form of an org id, so 15- and 18-character ids of one org compare equal."""
+    return org_id[:15]
+
+
+def parse_xml_with_scopes(data: bytes) -> tuple[Element, dict[Element, Mapping[str, str]]]:
+    """Parse untrusted XML, also returning each element's in-scope namespace declarations.
+
+    ElementTree forgets prefixes, yet attributes such as xsi:type hold QNames whose prefix must be
+    resolved where they appear. Raises ParseError or defusedxml's DefusedXmlException.
+    """
+    scopes: dict[Element, Mapping[str, str]] = {}
+    stack: list[Mapping[str, str]] = [{"xml": _XML_NS}]
+    declared: dict[str, str] = {}
+    root = None
+    events = iterparse(io.BytesIO(data.removeprefix(_BOM)), events=("start-ns", "start", "end"), forbid_dtd=True)
+    for event, item in events:
+        if event == "start-ns":
+            prefix, uri = item
+            declared[prefix] = uri
+        elif event == "start":
+            # Elements without declarations share their parent's mapping rather than copy it.
+            scope = {**stack[-1], **declared} if declared else stack[-1]
+            declared = {}
+            stack.append(scope)
+            scopes[item] = scope
+            if root is None:
+                root = item
+        else:
+            stack.pop()
+    return root, scopes
+
+
+def resolve_qname(value: str, scope: Mapping[str, str]) -> tuple[str, str]:
+    """(namespace, local name) of a QName; raises KeyError naming an undeclared prefix."""
+    prefix, _, local = value.strip().rpartition(":")
+    return scope[prefix] if prefix else scope.get("", ""), local
+
+
+def parse_outbound_message(body: bytes) -> OutboundMessage:
+    try:
+        root, scopes = parse_xml_with_scopes(body)
+    except DefusedXmlException as exc:
+        raise ForbiddenXml(
+            "The body contains a DTD or entity declarations, which are not accepted: "
+            "they can expand into huge documents or read local files and URLs."
+        ) from exc
+    except ParseError as exc:
+        raise MalformedMessage(f"The body is not well-formed XML: {exc}.") from exc
+
+    if root.tag != _tag(SOAP_ENV_NS, "Envelope"):
+        raise MalformedMessage(
+            f"The body is not a SOAP 1.1 envelope: its root element is {_describe(root.tag)}, "
+            f"expected Envelope in namespace {SOAP_ENV_NS}."
+        )
+    soap_body = root.find(_tag(SOAP_ENV_NS, "Body"))
+    if soap_body is None:
+        raise MalformedMessage("The SOAP envelope has no Body element.")
+    notifications = soap_body.find(_tag(OUTBOUND_NS, "notifications"))
+    if notifications is None:
+        raise MalformedMessage(f"The SOAP body has no notifications element in namespace {OUTBOUND_NS}.")
+
+    items = notifications.findall(_tag(OUTBOUND_NS, "Notification"))
+    if not items:
+        raise MalformedMessage("The message has no Notification.")
+    return OutboundMessage(
+        organization_id=_required_id(notifications, "OrganizationId", owner="The message"),
+        action_id=_required_id(notifications, "ActionId", owner="The message"),
+        enterprise_url=notifications.findtext(_tag(OUTBOUND_NS, "EnterpriseUrl"), ""),
+        partner_url=notifications.findtext(_tag(OUTBOUND_NS, "PartnerUrl"), ""),
+        notifications=tuple(_notification(item, number, scopes) for number, item in enumerate(items, start=1)),
+    )
+
+
+def _notification(item: Element, number: int, scopes: dict[Element, Mapping[str, str]]) -> Notification:
+    owner = f"Notification {number}"
+    notification_id = _required_id(item, "Id", owner=owner)
+    sobject = item.find(_tag(OUTBOUND_NS, "sObject"))
+    if sobject is None:
+        raise MalformedMessage(f"{owner} has no sObject.")
+    sobject_type = sobject.get(_tag(XSI_NS, "type"))
+    if not sobject_type:
+        raise MalformedMessage(f"{owner} has an sObject without xsi:type, so its object is unknown.")
+    try:
+        _, type_name = resolve_qname(sobject_type, scopes[sobject])
+    except KeyError as exc:
+        raise MalformedMessage(
+            f"{owner} has an sObject of type '{sobject_type}' whose prefix {exc} is not declared."
+        ) from exc
+    fields: dict[str, str | None] = {}
+    _collect_fields(sobject, prefix="", into=fields)
+    return Notification(id=notification_id, sobject_type=type_name, fields=fields)
+
+
+def _collect_fields(parent: Element, *, prefix: str, into: dict[str, str | None]) -> None:
+    # Related records (e.g. Account inside Case) are flattened so each value has one dotted name.
+    nulled = []
+    for child in parent:
+        name = _local(child.tag)
+        if name == "fieldsToNull":
+            nulled.append((child.text or "").strip())
+        elif _is_nil(child):
+            into[prefix + name] = None
+        elif len(child):
+            _collect_fields(child, prefix=f"{prefix}{name}.", into=into)
+        else:
+            into[prefix + name] = child.text or ""
+    # fieldsToNull is an explicit "this is null" and wins over any value sent beside it.
+    for name in filter(None, nulled):
+        into[prefix + name] = None
+
+
+def _required_id(parent: Element, name: str, *, owner: str) -> str:
+    element = parent.find(_tag(OUTBOUND_NS, name))
+    value = "" if element is None or _is_nil(element) else (element.text or "").strip()
+    if not value:
+        raise MalformedMessage(f"{owner} has no {name}.")
+    return value
+
+
+def _is_nil(element: Element) -> bool:
+    return (element.get(_tag(XSI_NS, "nil")) or "").strip() in ("true", "1")
+
+
+def _tag(namespace: str, local: str) -> str:
+    return f"{{{namespace}}}{local}"
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _describe(tag: str) -> str:
+    namespace, _, local = tag[1:].rpartition("}") if tag.startswith("{") else ("", "", tag)
+    return f"{local} in namespace {namespace}" if namespace else f"{local} (no namespace)"

@@ -1,0 +1,27 @@
+"""Make a raw outbound-message body safe to store or show.
+
+When "Send Session ID" is on, the body carries a live API session of the sending org. Bodies are
+kept for troubleshooting precisely when they are broken, so this works on text, not on a parse tree.
+"""
+
+import re
+
+_NAME_PREFIX = r"(?:[A-Za-z_][\w.-]*:)?"
+# Attribute values are matched whole so a quoted "/>" or ">" cannot end the start tag early.
+_START_TAG = rf"<{_NAME_PREFIX}SessionId(?:\s(?:[^<>\"']|\"[^\"]*\"|'[^']*')*)?(?<!/)>"
+# A truncated body may have no end tag: then everything up to the end is treated as the token.
+_SESSION_ID = re.compile(
+    rf"(?P<start>{_START_TAG})(?P<token>.*?)(?=</{_NAME_PREFIX}SessionId\s*>|\Z)",
+    re.DOTALL,
+)
+
+
+def body_without_session_id(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    return _SESSION_ID.sub(_remove_token, text)
+
+
+def _remove_token(match: re.Match[str]) -> str:
+    if not match["token"].strip():
+        return match[0]
+    return match["start"] + "[removed]"

@@ -1,0 +1,49 @@
+"""Waking workers: state lives in Run rows; django-q2 jobs only say "look at these runs".
+
+Every path that leaves a run queued is covered by `runs_dispatch_due`, run on a schedule: a
+lost enqueue, a retry whose backoff has passed, and a run whose worker died while running it.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from workflows.models import Run
+
+# Runs per job: small enough to spread a 100-notification message over several workers.
+RUNS_PER_JOB = 10
+DISPATCH_BATCH = 1000
+
+
+def runs_enqueue(run_ids: list[int]) -> None:
+    for start in range(0, len(run_ids), RUNS_PER_JOB):
+        async_task("workflows.jobs.execute_runs", run_ids[start : start + RUNS_PER_JOB], group="workflow-runs")
+
+
+def runs_reap_abandoned(*, now=None) -> int:
+    """Requeue runs whose worker died: claimed longer ago than the lease and never finished."""
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.RUN_LEASE_SECONDS)
+    return Run.objects.filter(status=Run.Status.RUNNING, claimed_at__lt=now - lease).update(
+        status=Run.Status.QUEUED, claimed_at=None, dispatched_at=None, next_attempt_at=now
+    )
+
+
+def runs_dispatch_due(*, now=None) -> int:
+    """Enqueue queued runs that are due and not already waiting in the job queue."""
+    now = now or timezone.now()
+    runs_reap_abandoned(now=now)
+    stale = now - timedelta(seconds=settings.RUN_LEASE_SECONDS)
+    due = list(
+        Run.objects.filter(status=Run.Status.QUEUED, next_attempt_at__lte=now)
+        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale))
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:DISPATCH_BATCH]
+    )
+    if due:
+        Run.objects.filter(id__in=due).update(dispatched_at=now)
+        runs_enqueue(due)
+    return len(due)

@@ -1,0 +1,209 @@
+"""The Salesforce event endpoint's one service: parse, validate, store, enqueue, acknowledge.
+
+Store first, then ack: an Ack tells Salesforce to forget the message, so it is only sent once
+the notifications and their runs are committed. Nothing else happens here: no contact writes,
+no email; the worker does that.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from workflows.models import InboundMessage, Notification, Run, Workflow, token_digest
+from workflows.salesforce.parse import (
+    MalformedMessage,
+    OutboundMessage,
+    organization_key,
+    parse_outbound_message,
+)
+from workflows.salesforce.scrub import body_without_session_id
+from workflows.salesforce.soap import ack_response, fault_response
+from workflows.services.dispatch import runs_enqueue
+
+logger = logging.getLogger(__name__)
+
+# A refused body is kept for troubleshooting up to this size; an accepted one is kept whole.
+REFUSED_BODY_KEEP_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Call:
+    """What the view hands over: transport facts only."""
+
+    token: str
+    method: str
+    body: bytes  # at most SALESFORCE_MAX_BODY_BYTES + 1 bytes were read
+    content_type: str = ""
+    remote_addr: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def workflow_for_token(token: str) -> Workflow | None:
+    # Looked up by digest: the index lookup's timing depends only on a hash of the token.
+    return Workflow.objects.filter(token_digest=token_digest(token)).first()
+
+
+def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
+    if workflow is None:
+        raise Refusal(
+            404,
+            "No workflow has this event URL. Copy the URL again from the workflow's page in the admin "
+            "(it changes when the token is rotated) into the Salesforce outbound message.",
+        )
+    if call.method != "POST":
+        raise Refusal(405, f"{call.method} is not accepted: Salesforce sends outbound messages with POST.")
+    if len(call.body) > settings.SALESFORCE_MAX_BODY_BYTES:
+        raise Refusal(
+            413,
+            f"The body is larger than {settings.SALESFORCE_MAX_BODY_BYTES} bytes "
+            "(SALESFORCE_MAX_BODY_BYTES): send fewer fields or fewer notifications per message.",
+        )
+    try:
+        message = parse_outbound_message(call.body)
+    except MalformedMessage as error:
+        raise Refusal(400, error.reason) from None
+    allowed = workflow.organization_keys()
+    if allowed and organization_key(message.organization_id) not in allowed:
+        raise Refusal(
+            403,
+            f"Organization {message.organization_id} is not allowed to call workflow {workflow.name!r}: "
+            "add it to the workflow's allowed organization ids if it should be.",
+        )
+    if len(message.notifications) > settings.SALESFORCE_MAX_NOTIFICATIONS:
+        raise Refusal(
+            400,
+            f"The message has {len(message.notifications)} notifications; Salesforce sends at most "
+            f"{settings.SALESFORCE_MAX_NOTIFICATIONS} per message.",
+        )
+    wrong = sorted({n.sobject_type for n in message.notifications} - {workflow.salesforce_object})
+    if wrong:
+        raise Refusal(
+            400,
+            f"Workflow {workflow.name!r} is bound to {workflow.salesforce_object} records but the message "
+            f"carries {', '.join(wrong)}: point this outbound message at a workflow for that object.",
+        )
+    return message
+
+
+def _log_refusal(call: Call, workflow: Workflow | None, refusal: Refusal) -> None:
+    try:
+        InboundMessage.objects.create(
+            workflow=workflow,
+            status=InboundMessage.Status.REFUSED,
+            http_status=refusal.status,
+            reason=refusal.reason,
+            token_hint=call.token[:6],
+            remote_addr=call.remote_addr,
+            content_type=call.content_type[:200],
+            body_size=len(call.body),
+            body=body_without_session_id(call.body[:REFUSED_BODY_KEEP_BYTES]),
+        )
+    except DatabaseError:
+        logger.exception("Could not record a refused call (%s): %s", refusal.status, refusal.reason)
+
+
+def _unique_notifications(message: OutboundMessage):
+    """One per notification id: a batch may repeat a notification (also dedupe within a batch)."""
+    seen = {}
+    for notification in message.notifications:
+        seen.setdefault(notification.id, notification)
+    return list(seen.values())
+
+
+@transaction.atomic
+def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> InboundMessage:
+    org_key = organization_key(message.organization_id)
+    notifications = _unique_notifications(message)
+    inbound = InboundMessage.objects.create(
+        workflow=workflow,
+        status=InboundMessage.Status.ACCEPTED,
+        http_status=200,
+        token_hint=call.token[:6],
+        remote_addr=call.remote_addr,
+        content_type=call.content_type[:200],
+        organization_id=message.organization_id[:18],
+        action_id=message.action_id[:18],
+        sobject_type=workflow.salesforce_object,
+        notification_count=len(message.notifications),
+        new_notification_count=len(notifications),
+        body_size=len(call.body),
+        body=body_without_session_id(call.body),
+    )
+    # Redeliveries hit the unique (organization, notification id) constraint and are skipped;
+    # the rows that carry this call's id are exactly the new ones, even under concurrency.
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                inbound_message=inbound,
+                workflow=workflow,
+                organization_key=org_key,
+                notification_id=n.id[:18],
+                sobject_type=n.sobject_type,
+                record_id=(n.fields.get("Id") or "")[:18],
+                fields=n.fields,
+            )
+            for n in notifications
+        ],
+        ignore_conflicts=True,
+    )
+    new_ids = list(Notification.objects.filter(inbound_message=inbound).values_list("id", flat=True))
+    now = timezone.now()
+    if workflow.enabled:
+        runs = [Run(workflow=workflow, notification_id=nid, next_attempt_at=now, dispatched_at=now) for nid in new_ids]
+    else:
+        runs = [
+            Run(
+                workflow=workflow,
+                notification_id=nid,
+                next_attempt_at=now,
+                status=Run.Status.SKIPPED,
+                status_reason="Workflow disabled: enable it, then replay this run.",
+                finished_at=now,
+            )
+            for nid in new_ids
+        ]
+    runs = Run.objects.bulk_create(runs)
+    if len(new_ids) != len(notifications):
+        inbound.new_notification_count = len(new_ids)
+        if not new_ids:
+            inbound.status = InboundMessage.Status.DUPLICATE
+            inbound.reason = "Every notification in this message had been received before."
+        inbound.save(update_fields=["new_notification_count", "status", "reason"])
+    if workflow.enabled:
+        run_ids = [run.pk for run in runs]
+        # robust: a failed enqueue is logged, not raised; the dispatcher finds queued runs anyway.
+        transaction.on_commit(lambda: runs_enqueue(run_ids), robust=True)
+    return inbound
+
+
+def inbound_message_receive(call: Call) -> Answer:
+    workflow = None
+    try:
+        workflow = workflow_for_token(call.token)
+        message = _validate(call, workflow)
+        _store(call, workflow, message)
+    except Refusal as refusal:
+        _log_refusal(call, workflow, refusal)
+        return Answer(refusal.status, fault_response(client_error=True, message=refusal.reason))
+    except DatabaseError:
+        logger.exception("Could not store an outbound message (workflow %s)", workflow and workflow.pk)
+        # 503 without an Ack: Salesforce keeps the message and delivers it again later.
+        return Answer(
+            503, fault_response(client_error=False, message="Temporarily unable to store the message; retry later.")
+        )
+    return Answer(200, ack_response())

@@ -1,0 +1,214 @@
+"""The XM Directory task in mode "Add to directory": save the event's person as a contact.
+
+Distribute-survey kinds reuse `ContactFieldsForm` and `save_contact`, so a contact is saved the
+same way whichever mode the task is in.
+"""
+
+from dataclasses import dataclass, replace
+
+import phonenumbers
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from email_validator import EmailNotValidError, validate_email
+
+from directory.models import Contact, Directory, MailingList, Transaction
+from directory.services import (
+    ContactData,
+    DirectoryError,
+    contact_find_existing,
+    contact_upsert,
+    directory_get_default,
+    mailing_list_get_or_create,
+    membership_ensure,
+    transaction_append,
+)
+from workflows.tasks.context import TaskContext
+from workflows.tasks.forms import KeyValueField, SuggestingTextInput, TaskConfigForm
+from workflows.tasks.registry import TaskError, TaskKind
+
+
+class SaveMode:
+    EMBEDDED_DATA = "embedded_data"
+    TRANSACTION = "transaction"
+    CHOICES = [
+        (EMBEDDED_DATA, "Save or update embedded data (creates new contacts)"),
+        (TRANSACTION, "Add as transaction to contact info (existing contacts)"),
+    ]
+
+
+def _piped(label, *, required=False, help_text=""):
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=1000,
+        help_text=help_text or "Literal text and/or piped text such as ${event://Email}.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+
+def _directory_names():
+    return Directory.objects.order_by("name").values_list("name", flat=True)
+
+
+def _mailing_list_names():
+    return MailingList.objects.order_by("name").values_list("name", flat=True).distinct()
+
+
+class ContactFieldsForm(TaskConfigForm):
+    directory = forms.CharField(
+        required=False,
+        help_text="Empty: the default directory.",
+        widget=SuggestingTextInput(suggestions=_directory_names),
+    )
+    mailing_list = forms.CharField(
+        max_length=200,
+        help_text="An existing mailing list, or a new name: the list is created on the first run.",
+        widget=SuggestingTextInput(suggestions=_mailing_list_names),
+    )
+    first_name = _piped("First name", required=True, help_text="e.g. ${event://FirstName}")
+    last_name = _piped("Last name", required=True, help_text="e.g. ${event://LastName}")
+    email = _piped("Email", required=True, help_text="e.g. ${event://Email}")
+    phone = _piped("Phone")
+    external_data_reference = _piped("External data reference", help_text="e.g. ${event://ContactId}")
+    language = _piped("Language", help_text="e.g. EN, FR, or ${event://Language__c}")
+    data_fields = KeyValueField(
+        required=False,
+        label="Embedded data / transaction fields",
+        help_text="Name on the left (spelling and case matter when a survey reads it); piped value on the right.",
+    )
+
+    def clean_directory(self):
+        name = self.cleaned_data["directory"].strip()
+        if name and not Directory.objects.filter(name=name).exists():
+            raise forms.ValidationError(f"There is no directory named {name!r}.")
+        return name
+
+
+class AddToDirectoryForm(ContactFieldsForm):
+    save_mode = forms.ChoiceField(choices=SaveMode.CHOICES, initial=SaveMode.EMBEDDED_DATA)
+    transaction_date = _piped(
+        "Transaction date", help_text="Transactions only. Empty: the time of the run. e.g. ${event://ClosedDate}"
+    )
+
+    field_order = ["save_mode"]
+
+
+@dataclass(frozen=True)
+class SavedContact:
+    contact: Contact
+    mailing_list: MailingList
+    created: bool
+    transaction: Transaction | None = None
+
+    def outputs(self) -> dict[str, str]:
+        return {
+            "ContactId": str(self.contact.pk),
+            "MailingListId": str(self.mailing_list.pk),
+            "TransactionId": str(self.transaction.pk) if self.transaction else "",
+            "ContactAction": "created" if self.created else "updated",
+        }
+
+
+def _email(context: TaskContext) -> str:
+    value = context.require("email", "Email")
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise TaskError(
+            f"Email {value!r} (from {context.config.get('email')}) is not a valid email address: {error}"
+        ) from None
+
+
+def _phone(context: TaskContext) -> str:
+    value = context.pipe("phone")
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, settings.DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise TaskError(
+            f"Phone {value!r} (from {context.config.get('phone')}) is not a valid phone number; "
+            f"numbers without a country code are read as {settings.DEFAULT_PHONE_REGION}."
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _transaction_date(context: TaskContext):
+    value = context.pipe("transaction_date")
+    if not value:
+        return timezone.now()
+    moment = parse_datetime(value)
+    if moment is None and (day := parse_date(value)) is not None:
+        moment = timezone.datetime(day.year, day.month, day.day)
+    if moment is None:
+        raise TaskError(f"Transaction date {value!r} is not a date: use a date field such as ${{event://ClosedDate}}.")
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.utc)
+
+
+def _data_fields(context: TaskContext) -> dict[str, str]:
+    """The non-empty data rows; an empty value never erases what the contact already has."""
+    values = {}
+    for name, template in context.config.get("data_fields") or []:
+        value = context.render(template, record_as=f"data_fields.{name}")
+        if value:
+            values[name] = value
+    return values
+
+
+def _directory(context: TaskContext) -> Directory:
+    name = (context.config.get("directory") or "").strip()
+    if not name:
+        return directory_get_default()
+    try:
+        return Directory.objects.get(name=name)
+    except Directory.DoesNotExist:
+        raise TaskError(f"There is no directory named {name!r}: choose another in the task.") from None
+
+
+def save_contact(context: TaskContext, *, save_mode: str = SaveMode.EMBEDDED_DATA) -> SavedContact:
+    """Resolve the contact fields, then upsert the contact (or find it) and add it to the list."""
+    list_name = (context.config.get("mailing_list") or "").strip()
+    if not list_name:
+        raise TaskError("Choose the mailing list the contact is saved to.")
+    data = ContactData(
+        first_name=context.require("first_name", "First name"),
+        last_name=context.require("last_name", "Last name"),
+        email=_email(context),
+        phone=_phone(context),
+        external_data_reference=context.pipe("external_data_reference"),
+        language=context.pipe("language"),
+    )
+    fields = _data_fields(context)
+    directory = _directory(context)
+    mailing_list = mailing_list_get_or_create(name=list_name, directory=directory)
+    if save_mode == SaveMode.TRANSACTION:
+        when = _transaction_date(context)
+        try:
+            contact = contact_find_existing(directory=directory, data=data)
+        except DirectoryError as error:
+            raise TaskError(str(error)) from None
+        membership_ensure(contact=contact, mailing_list=mailing_list)
+        transaction = transaction_append(
+            contact=contact, mailing_list=mailing_list, data=fields, transaction_date=when, run_id=context.run_id
+        )
+        return SavedContact(contact=contact, mailing_list=mailing_list, created=False, transaction=transaction)
+    contact, created = contact_upsert(directory=directory, data=replace(data, embedded_data=fields))
+    membership_ensure(contact=contact, mailing_list=mailing_list)
+    return SavedContact(contact=contact, mailing_list=mailing_list, created=created)
+
+
+def run(context: TaskContext) -> dict[str, str]:
+    return save_contact(context, save_mode=context.config.get("save_mode") or SaveMode.EMBEDDED_DATA).outputs()
+
+
+KIND = TaskKind(
+    name="add_to_directory",
+    label="XM Directory: add to directory",
+    config_form=AddToDirectoryForm,
+    run=run,
+    outputs=("ContactId", "MailingListId", "TransactionId", "ContactAction"),
+)

@@ -1,0 +1,45 @@
+"""What a task kind's run() receives: its config, the piped-text sources, and a notebook."""
+
+from dataclasses import dataclass, field
+
+from workflows.piping import PipingSources, render
+from workflows.tasks.registry import TaskError
+
+
+@dataclass
+class TaskContext:
+    run_id: int
+    position: int
+    workflow: object  # workflows.models.Workflow; typed loosely to keep kinds free of model imports
+    config: dict
+    sources: PipingSources
+    resolved_input: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def pipe(self, key: str, *, html: bool = False) -> str:
+        """Render one config field's piped text."""
+        return self.render(self.config.get(key) or "", record_as=key, html=html)
+
+    def render(self, template: str, *, record_as: str, html: bool = False) -> str:
+        """Render piped text, recording the value and what resolved empty for Workflow Reporting."""
+        rendered = render(template, self.sources, html=html)
+        value = rendered.text.strip()
+        self.resolved_input[record_as] = value
+        for token in rendered.missing:
+            note = f"{token} resolved to empty"
+            if note not in self.notes:
+                self.notes.append(note)
+        return value
+
+    def require(self, key: str, label: str) -> str:
+        """Like pipe(), but an empty result is a task error naming the field that was piped."""
+        value = self.pipe(key)
+        if value:
+            return value
+        template = (self.config.get(key) or "").strip()
+        if not template:
+            raise TaskError(f"{label} is required: fill the task's {label} field.")
+        raise TaskError(
+            f"{label} is required, but {template} was empty in this notification. Check that the "
+            "Salesforce outbound message sends that field and that the record has a value."
+        )
