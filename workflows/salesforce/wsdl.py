@@ -41,7 +41,8 @@ def object_from_wsdl(data: bytes) -> WsdlObject:
         raise InvalidWsdl(
             f"This is not an outbound-message WSDL: no notifications element in namespace {OUTBOUND_NS}."
         )
-    notification_type = schema.complex_type(_named_element(notifications, "Notification", owner="The notifications element"))
+    notification = _named_element(notifications, "Notification", owner="The notifications element")
+    notification_type = schema.complex_type(notification)
     sobject = _named_element(notification_type, "sObject", owner="The Notification type")
     object_type = schema.complex_type(sobject)
     return WsdlObject(object_name=schema.type_of(sobject)[1], fields=schema.fields(object_type))

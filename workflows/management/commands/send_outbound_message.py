@@ -115,11 +115,12 @@ class Command(BaseCommand):
                         timeout=options["timeout"],
                         log=lambda line, label=label: self.stderr.write(f"{label}: {line}"),
                     )
+                    notifications = f"{size} notification{'s' * (size != 1)}"
                     if not delivery.acknowledged:
                         failed += 1
-                        self.stderr.write(f"{label}: {size} notifications not acknowledged")
+                        self.stderr.write(f"{label}: {notifications} not acknowledged")
                     elif not quiet:
-                        self.stdout.write(f"{label}: {size} notifications acknowledged in {delivery.elapsed:.2f} s")
+                        self.stdout.write(f"{label}: {notifications} acknowledged in {delivery.elapsed:.2f} s")
         if failed:
             raise CommandError(f"{failed} of {sends} messages were not acknowledged")
         if not quiet:

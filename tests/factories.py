@@ -1,0 +1,79 @@
+"""Plain builders for tests: each returns a saved object with sensible defaults."""
+
+import itertools
+
+from django.contrib.auth import get_user_model
+
+from directory.models import Contact, Directory
+from workflows.models import Condition, Task, Workflow
+from workflows.salesforce.build import build_outbound_message, salesforce_id
+
+ORGANIZATION_ID = "00D5g000004ABCDEAA"
+_sequence = itertools.count(1)
+
+
+def make_user(**fields):
+    n = next(_sequence)
+    defaults = {"username": f"user{n}", "email": f"user{n}@example.com", "is_staff": True}
+    return get_user_model().objects.create_user(**{**defaults, **fields})
+
+
+def make_directory(**fields):
+    return Directory.objects.create(**{"name": f"Directory {next(_sequence)}", **fields})
+
+
+def make_contact(*, directory=None, **fields):
+    directory = directory or make_directory()
+    return Contact.objects.create(directory=directory, **fields)
+
+
+def make_workflow(*, owner=None, **fields):
+    defaults = {"name": f"Workflow {next(_sequence)}", "salesforce_object": "Case"}
+    return Workflow.objects.create(owner=owner or make_user(), **{**defaults, **fields})
+
+
+def make_condition(*, workflow, field, operator, value="", position=1):
+    return Condition.objects.create(workflow=workflow, field=field, operator=operator, value=value, position=position)
+
+
+DIRECTORY_TASK_CONFIG = {
+    "mailing_list": "Support customers",
+    "first_name": "${event://Customer_First_Name__c}",
+    "last_name": "${event://Customer_Last_Name__c}",
+    "email": "${event://ContactEmail}",
+    "save_mode": "embedded_data",
+    "data_fields": [["Priority", "${event://Priority}"]],
+}
+
+
+def make_directory_task(*, workflow, position=1, **config):
+    return Task.objects.create(
+        workflow=workflow, position=position, kind="add_to_directory", config={**DIRECTORY_TASK_CONFIG, **config}
+    )
+
+
+def case_fields(**fields):
+    """A Case's fields as the outbound message sends them."""
+    defaults = {
+        "Id": salesforce_id("500"),
+        "CaseNumber": "00001026",
+        "ContactEmail": "ada@example.com",
+        "Customer_First_Name__c": "Ada",
+        "Customer_Last_Name__c": "Lovelace",
+        "IsClosed": "true",
+        "Priority": "High",
+        "Store__c": "Milan",
+    }
+    return {**defaults, **fields}
+
+
+def outbound_message(*records, sobject_type="Case", organization_id=ORGANIZATION_ID, notification_ids=None):
+    """A real-format message with one notification per record (fields dicts)."""
+    records = records or (case_fields(),)
+    ids = notification_ids or [salesforce_id("04l") for _ in records]
+    return build_outbound_message(
+        organization_id=organization_id,
+        action_id="04k5g000000ABCDAAA",
+        sobject_type=sobject_type,
+        notifications=list(zip(ids, records)),
+    )
