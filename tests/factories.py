@@ -77,3 +77,27 @@ def outbound_message(*records, sobject_type="Case", organization_id=ORGANIZATION
         sobject_type=sobject_type,
         notifications=list(zip(ids, records)),
     )
+
+
+def make_run(*, workflow, fields=None, **run_fields):
+    """A queued run of one notification, as the endpoint would have stored it."""
+    from django.utils import timezone
+
+    from workflows.models import InboundMessage, Notification, Run
+
+    fields = case_fields() if fields is None else fields
+    inbound = InboundMessage.objects.create(
+        workflow=workflow, status="accepted", http_status=200, organization_id=ORGANIZATION_ID
+    )
+    notification = Notification.objects.create(
+        inbound_message=inbound,
+        workflow=workflow,
+        organization_key=ORGANIZATION_ID[:15],
+        notification_id=salesforce_id("04l"),
+        sobject_type=workflow.salesforce_object,
+        record_id=fields.get("Id") or "",
+        fields=fields,
+    )
+    return Run.objects.create(
+        workflow=workflow, notification=notification, **{"next_attempt_at": timezone.now(), **run_fields}
+    )

@@ -15,9 +15,13 @@ SOAP_NS = "{http://schemas.xmlsoap.org/soap/envelope/}"
 pytestmark = pytest.mark.django_db
 
 
-def post(client, workflow_or_path, body, content_type="text/xml; charset=UTF-8"):
-    path = workflow_or_path if isinstance(workflow_or_path, str) else workflow_or_path.event_path
-    return client.post(path, body, content_type=content_type, HTTP_SOAPACTION='""')
+@pytest.fixture
+def post(client):
+    def post(workflow_or_path, body, content_type="text/xml; charset=UTF-8"):
+        path = workflow_or_path if isinstance(workflow_or_path, str) else workflow_or_path.event_path
+        return client.post(path, body, content_type=content_type, HTTP_SOAPACTION='""')
+
+    return post
 
 
 def is_ack(response):
@@ -31,9 +35,9 @@ def fault_string(response):
     return root.find(f"{SOAP_NS}Body/{SOAP_NS}Fault/faultstring").text
 
 
-def test_it_acks_and_stores_one_run_per_notification():
+def test_it_acks_and_stores_one_run_per_notification(post):
     workflow = make_workflow()
-    response = post(pytest.client, workflow, outbound_message(case_fields(), case_fields()))
+    response = post(workflow, outbound_message(case_fields(), case_fields()))
     assert is_ack(response)
     assert response["Content-Type"] == "text/xml; charset=utf-8"
     assert Notification.objects.filter(workflow=workflow).count() == 2
@@ -42,57 +46,57 @@ def test_it_acks_and_stores_one_run_per_notification():
     assert (inbound.status, inbound.notification_count, inbound.new_notification_count) == ("accepted", 2, 2)
 
 
-def test_it_accepts_application_xml():
+def test_it_accepts_application_xml(post):
     workflow = make_workflow()
-    assert is_ack(post(pytest.client, workflow, outbound_message(), content_type="application/xml"))
+    assert is_ack(post(workflow, outbound_message(), content_type="application/xml"))
 
 
-def test_it_stores_the_fields_as_sent():
+def test_it_stores_the_fields_as_sent(post):
     workflow = make_workflow()
-    post(pytest.client, workflow, outbound_message(case_fields(Subject="<b>Broken</b> & Zoë")))
+    post(workflow, outbound_message(case_fields(Subject="<b>Broken</b> & Zoë")))
     notification = Notification.objects.get()
     assert notification.fields["Subject"] == "<b>Broken</b> & Zoë"
     assert notification.record_id == notification.fields["Id"]
 
 
-def test_it_creates_no_second_run_for_a_redelivered_message():
+def test_it_creates_no_second_run_for_a_redelivered_message(post):
     workflow = make_workflow()
     body = outbound_message(case_fields(), case_fields())
     for _ in range(3):
-        assert is_ack(post(pytest.client, workflow, body))
+        assert is_ack(post(workflow, body))
     assert Run.objects.count() == 2
     statuses = list(InboundMessage.objects.order_by("id").values_list("status", flat=True))
     assert statuses == ["accepted", "duplicate", "duplicate"]
 
 
-def test_it_dedupes_a_notification_repeated_within_one_batch():
+def test_it_dedupes_a_notification_repeated_within_one_batch(post):
     workflow = make_workflow()
     fields = case_fields()
     body = outbound_message(fields, fields, notification_ids=["04l5g00000ABCDEAAA", "04l5g00000ABCDEAAA"])
-    assert is_ack(post(pytest.client, workflow, body))
+    assert is_ack(post(workflow, body))
     assert Run.objects.count() == 1
 
 
-def test_it_matches_15_and_18_character_organization_ids_as_one_organization():
+def test_it_matches_15_and_18_character_organization_ids_as_one_organization(post):
     workflow = make_workflow()
     ids = ["04l5g00000ABCDEAAA"]
-    post(pytest.client, workflow, outbound_message(organization_id="00D5g000004ABCDEAA", notification_ids=ids))
-    post(pytest.client, workflow, outbound_message(organization_id="00D5g000004ABCD", notification_ids=ids))
+    post(workflow, outbound_message(organization_id="00D5g000004ABCDEAA", notification_ids=ids))
+    post(workflow, outbound_message(organization_id="00D5g000004ABCD", notification_ids=ids))
     assert Run.objects.count() == 1
 
 
-def test_it_never_stores_the_session_id():
+def test_it_never_stores_the_session_id(post):
     workflow = make_workflow()
     body = (FIXTURES / "case_session_id.xml").read_bytes()
-    assert is_ack(post(pytest.client, workflow, body))
+    assert is_ack(post(workflow, body))
     inbound = InboundMessage.objects.get()
     assert "SessionId" in inbound.body
     assert "00D5" not in inbound.body.split("SessionId>")[1]
 
 
-def test_it_skips_runs_of_a_disabled_workflow_but_keeps_them():
+def test_it_skips_runs_of_a_disabled_workflow_but_keeps_them(post):
     workflow = make_workflow(enabled=False)
-    assert is_ack(post(pytest.client, workflow, outbound_message()))
+    assert is_ack(post(workflow, outbound_message()))
     run = Run.objects.get()
     assert run.status == Run.Status.SKIPPED
     assert "Workflow disabled" in run.status_reason
@@ -112,7 +116,7 @@ def test_it_skips_runs_of_a_disabled_workflow_but_keeps_them():
         "get",
     ],
 )
-def test_it_refuses_with_the_contract_status_a_fault_and_a_logged_reason(case, settings):
+def test_it_refuses_with_the_contract_status_a_fault_and_a_logged_reason(case, settings, client, post):
     workflow = make_workflow(allowed_organization_ids="00D5g000004ABCD")
     path, body, method = workflow.event_path, outbound_message(), "post"
     expected_status, reason_part = {
@@ -142,8 +146,7 @@ def test_it_refuses_with_the_contract_status_a_fault_and_a_logged_reason(case, s
         settings.SALESFORCE_MAX_BODY_BYTES = 1000
     elif case == "get":
         method = "get"
-    client = pytest.client
-    response = post(client, path, body) if method == "post" else client.get(path)
+    response = post(path, body) if method == "post" else client.get(path)
     assert response.status_code == expected_status
     assert reason_part in fault_string(response)
     logged = InboundMessage.objects.get()
@@ -152,7 +155,7 @@ def test_it_refuses_with_the_contract_status_a_fault_and_a_logged_reason(case, s
     assert not Run.objects.exists()
 
 
-def test_it_answers_503_without_ack_when_the_database_refuses_the_write(monkeypatch):
+def test_it_answers_503_without_ack_when_the_database_refuses_the_write(monkeypatch, post):
     from django.db import OperationalError
 
     from workflows.services import ingest
@@ -163,11 +166,6 @@ def test_it_answers_503_without_ack_when_the_database_refuses_the_write(monkeypa
         raise OperationalError("database is locked")
 
     monkeypatch.setattr(ingest, "_store", failing_store)
-    response = post(pytest.client, workflow, outbound_message())
+    response = post(workflow, outbound_message())
     assert response.status_code == 503
     assert "retry" in fault_string(response)
-
-
-@pytest.fixture(autouse=True)
-def _client(client):
-    pytest.client = client

@@ -1,0 +1,244 @@
+"""The directory in the admin: contacts with their lists, embedded data and transaction timeline."""
+
+import re
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from directory.models import Contact, DedupeRule, Directory, MailingList, Membership, Transaction
+from directory.selectors import embedded_data_case_clashes
+
+# A search term that is a whole email address is looked up by the lower(email) index.
+_WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def data_table(data: dict) -> str:
+    """A name/value table, for embedded data and transaction fields."""
+    if not data:
+        return "—"
+    rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", sorted(data.items()))
+    return format_html('<table class="data-table"><tbody>{}</tbody></table>', rows)
+
+
+def data_lines(data: dict) -> str:
+    """'key: value' lines, for a table cell."""
+    return format_html_join(format_html("<br>"), "{}: {}", sorted(data.items())) or "—"
+
+
+class KeyValueRowsWidget(forms.Widget):
+    """Name → value rows without JSON; values are textareas so multi-line values survive an edit.
+
+    (workflows has a richer one for task configs; the directory sits below workflows and keeps its own.)
+    """
+
+    blank_rows = 2
+
+    def value_from_datadict(self, data, files, name):
+        rows = zip(data.getlist(f"{name}__name"), data.getlist(f"{name}__value"))
+        return [[key, value] for key, value in rows if key.strip() or value.strip()]
+
+    def value_omitted_from_data(self, data, files, name):
+        return f"{name}__name" not in data
+
+    def format_value(self, value):
+        if isinstance(value, dict):
+            return [[key, str(val)] for key, val in sorted(value.items())]
+        return value or []
+
+    def render(self, name, value, attrs=None, renderer=None):
+        rows = self.format_value(value) + [["", ""]] * self.blank_rows
+        body = format_html_join(
+            "",
+            '<tr><td><input type="text" name="{}__name" value="{}" aria-label="Name" size="30"></td>'
+            '<td><textarea name="{}__value" rows="1" cols="60" aria-label="Value">{}</textarea></td></tr>',
+            ((name, key, name, val) for key, val in rows),
+        )
+        return format_html(
+            "<table><thead><tr><th>Name</th><th>Value</th></tr></thead><tbody>{}</tbody></table>"
+            '<p class="help">Clear both cells to remove a row; save and continue editing for more rows.</p>',
+            body,
+        )
+
+
+class KeyValueRowsField(forms.Field):
+    widget = KeyValueRowsWidget
+
+    def to_python(self, value):
+        if isinstance(value, dict):
+            return value
+        rows = [(str(key).strip(), str(val)) for key, val in (value or [])]
+        names = [key for key, _ in rows]
+        if not all(names):
+            raise forms.ValidationError("Every row with a value needs a name.")
+        duplicates = sorted({key for key in names if names.count(key) > 1})
+        if duplicates:
+            raise forms.ValidationError(f"Each name may appear once: {', '.join(duplicates)}.")
+        return dict(rows)
+
+
+class DedupeRuleInline(admin.TabularInline):
+    model = DedupeRule
+    fields = ["position", "key"]
+    extra = 0
+    template = "admin/directory/directory/dedupe_rule_inline.html"
+
+
+@admin.register(Directory)
+class DirectoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_default", "created_at"]
+    search_fields = ["name"]
+    fields = ["name", "is_default"]
+    inlines = [DedupeRuleInline]
+
+
+class ContactForm(forms.ModelForm):
+    embedded_data = KeyValueRowsField(
+        required=False,
+        label="Edit embedded data",
+        help_text="Spelling and case matter: a survey reads embedded data by its exact name.",
+    )
+
+    class Meta:
+        model = Contact
+        fields = "__all__"
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fields = ["mailing_list", "unsubscribed", "created_at"]
+    readonly_fields = ["created_at"]
+    autocomplete_fields = ["mailing_list"]
+    extra = 0
+    verbose_name_plural = "mailing lists"
+
+
+class TransactionInline(admin.TabularInline):
+    model = Transaction
+    fields = ["transaction_date", "mailing_list", "transaction_fields", "run_id"]
+    readonly_fields = fields
+    ordering = ["-transaction_date", "-id"]
+    can_delete = False
+    extra = 0
+    verbose_name_plural = "transactions (newest first)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("mailing_list")
+
+    @admin.display(description="Fields")
+    def transaction_fields(self, transaction):
+        return data_lines(transaction.data)
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    form = ContactForm
+    list_display = [
+        "name",
+        "email",
+        "phone",
+        "external_data_reference",
+        "directory",
+        "unsubscribed",
+        "updated_at",
+    ]
+    search_fields = ["first_name", "last_name", "email", "external_data_reference", "phone"]
+    list_filter = ["directory", "unsubscribed", "mailing_lists"]
+    list_select_related = ["directory"]
+    show_full_result_count = False
+    readonly_fields = ["embedded_data_table", "created_at", "updated_at"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "directory",
+                    ("first_name", "last_name"),
+                    "email",
+                    "phone",
+                    "external_data_reference",
+                    "language",
+                    "unsubscribed",
+                    ("created_at", "updated_at"),
+                ]
+            },
+        ),
+        ("Embedded data", {"fields": ["embedded_data_table"]}),
+        ("Edit embedded data", {"fields": ["embedded_data"], "classes": ["collapse"]}),
+    ]
+    inlines = [MembershipInline, TransactionInline]
+
+    @admin.display(description="Name", ordering="last_name")
+    def name(self, contact):
+        return f"{contact.first_name} {contact.last_name}".strip() or "—"
+
+    @admin.display(description="Embedded data")
+    def embedded_data_table(self, contact):
+        clashes = embedded_data_case_clashes(contact.embedded_data)
+        if not clashes:
+            return data_table(contact.embedded_data)
+        pairs = ", ".join(f"{first} / {second}" for first, second in clashes)
+        return format_html(
+            '<ul class="messagelist"><li class="warning">Names that differ only by case: {}. A survey reads '
+            "embedded data by its exact name, so only one of each pair will match: merge them.</li></ul>{}",
+            pairs,
+            data_table(contact.embedded_data),
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if _WHOLE_EMAIL.fullmatch(term):
+            return queryset.alias(email_lower=Lower("email")).filter(email_lower=term.lower()), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(MailingList)
+class MailingListAdmin(admin.ModelAdmin):
+    list_display = ["name", "directory", "member_count", "created_at"]
+    list_filter = ["directory"]
+    list_select_related = ["directory"]
+    search_fields = ["name"]
+    fields = ["directory", "name", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    @admin.display(description="Members", ordering="member_count")
+    def member_count(self, mailing_list):
+        url = reverse("admin:directory_contact_changelist") + f"?mailing_lists__id__exact={mailing_list.pk}"
+        return format_html('<a href="{}">{}</a>', url, mailing_list.member_count)
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):
+    list_display = ["transaction_date", "contact", "mailing_list", "transaction_fields", "run_id"]
+    list_filter = ["mailing_list"]
+    list_select_related = ["contact", "mailing_list"]
+    search_fields = ["contact__email"]
+    date_hierarchy = "transaction_date"
+    show_full_result_count = False
+    fields = ["contact", "mailing_list", "transaction_date", "transaction_fields", "run_id", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Fields")
+    def transaction_fields(self, transaction):
+        return data_lines(transaction.data)

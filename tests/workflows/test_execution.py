@@ -1,0 +1,287 @@
+"""Executing runs: conditions, the add-to-directory task, errors, retries and claims."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError
+from django.utils import timezone
+
+from directory.models import Contact, Membership, Transaction
+from tests.factories import case_fields, make_condition, make_directory_task, make_run, make_workflow
+from workflows.models import Run, TaskRun, Workflow
+from workflows.services.execution import run_execute
+from workflows.tasks import registry
+
+pytestmark = pytest.mark.django_db
+
+
+def execute(run):
+    run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def test_it_saves_the_contact_with_embedded_data_in_the_list():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    run = execute(make_run(workflow=workflow))
+    assert run.status == Run.Status.SUCCEEDED
+    contact = Contact.objects.get()
+    assert (contact.first_name, contact.last_name, contact.email) == ("Ada", "Lovelace", "ada@example.com")
+    assert contact.embedded_data == {"Priority": "High"}
+    assert Membership.objects.get().mailing_list.name == "Support customers"
+    output = run.task_runs.get().output
+    assert output["ContactId"] == str(contact.pk)
+    assert output["ContactAction"] == "created"
+
+
+def test_it_updates_the_same_contact_when_the_email_differs_only_by_case():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    execute(make_run(workflow=workflow, fields=case_fields(Priority="Low")))
+    run = execute(make_run(workflow=workflow, fields=case_fields(ContactEmail="ADA@Example.com", Priority="High")))
+    assert Contact.objects.count() == 1
+    assert Contact.objects.get().embedded_data["Priority"] == "High"
+    assert run.task_runs.get().output["ContactAction"] == "updated"
+
+
+def test_it_records_conditions_not_met_and_runs_no_task():
+    workflow = make_workflow()
+    make_condition(workflow=workflow, field="IsClosed", operator="equals", value="true")
+    make_directory_task(workflow=workflow)
+    run = execute(make_run(workflow=workflow, fields=case_fields(IsClosed="false")))
+    assert run.status == Run.Status.CONDITIONS_NOT_MET
+    assert run.condition_results[0]["actual"] == "false"
+    assert run.condition_results[0]["passed"] is False
+    assert not TaskRun.objects.exists()
+    assert not Contact.objects.exists()
+
+
+def test_it_compares_conditions_with_piped_values():
+    workflow = make_workflow()
+    make_condition(workflow=workflow, field="Store__c", operator="equals", value="${event://Origin}")
+    make_directory_task(workflow=workflow)
+    run = execute(make_run(workflow=workflow, fields=case_fields(Store__c="Web", Origin="Web")))
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.condition_results[0]["expected"] == "Web"
+
+
+def test_it_fails_the_task_naming_the_piped_field_when_the_email_is_missing():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    fields = case_fields()
+    del fields["ContactEmail"]
+    run = execute(make_run(workflow=workflow, fields=fields))
+    assert run.status == Run.Status.FAILED
+    task_run = run.task_runs.get()
+    assert task_run.status == TaskRun.Status.FAILED
+    assert "Email is required, but ${event://ContactEmail} was empty" in task_run.error
+    assert "${event://ContactEmail} resolved to empty" in task_run.notes
+
+
+def test_it_fails_the_task_on_a_malformed_email():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    run = execute(make_run(workflow=workflow, fields=case_fields(ContactEmail="ada@@example")))
+    assert "is not a valid email address" in run.task_runs.get().error
+    assert not Contact.objects.exists()
+
+
+def test_it_fails_the_task_on_an_invalid_phone_number():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, phone="${event://ContactMobile}")
+    run = execute(make_run(workflow=workflow, fields=case_fields(ContactMobile="12")))
+    assert "is not a valid phone number" in run.task_runs.get().error
+
+
+def test_it_stores_phone_numbers_in_e164():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, phone="${event://ContactMobile}")
+    execute(make_run(workflow=workflow, fields=case_fields(ContactMobile="+39 02 1234 5678")))
+    assert Contact.objects.get().phone == "+390212345678"
+
+
+def test_it_appends_a_transaction_to_an_existing_contact():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    make_directory_task(
+        workflow=workflow,
+        position=2,
+        save_mode="transaction",
+        transaction_date="${event://ClosedDate}",
+        data_fields=[["Store", "${event://Store__c}"]],
+    )
+    run = execute(make_run(workflow=workflow, fields=case_fields(ClosedDate="2026-11-02T10:30:00.000Z")))
+    assert run.status == Run.Status.SUCCEEDED
+    transaction = Transaction.objects.get()
+    assert transaction.data == {"Store": "Milan"}
+    assert transaction.transaction_date.isoformat() == "2026-11-02T10:30:00+00:00"
+    assert transaction.run_id == run.pk
+    assert Contact.objects.get().embedded_data == {"Priority": "High"}
+
+
+def test_it_refuses_a_transaction_for_an_unknown_contact_and_says_how_to_create_it():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, save_mode="transaction")
+    run = execute(make_run(workflow=workflow))
+    assert "Save or update embedded data" in run.task_runs.get().error
+    assert not Transaction.objects.exists()
+
+
+def test_it_pipes_an_earlier_task_output_into_a_later_task():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    make_directory_task(workflow=workflow, position=2, data_fields=[["FirstContact", "${task://1/ContactId}"]])
+    run = execute(make_run(workflow=workflow))
+    contact = Contact.objects.get()
+    assert contact.embedded_data["FirstContact"] == str(contact.pk)
+    assert run.status == Run.Status.SUCCEEDED
+
+
+def test_it_continues_after_a_failed_task_by_default():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1, email="not-an-email")
+    make_directory_task(workflow=workflow, position=2)
+    run = execute(make_run(workflow=workflow))
+    assert run.status == Run.Status.FAILED
+    assert [tr.status for tr in run.task_runs.order_by("position")] == ["failed", "succeeded"]
+    assert "Task 1 failed" in run.status_reason
+
+
+def test_it_stops_after_a_failed_task_when_told_to():
+    workflow = make_workflow(on_task_failure=Workflow.OnTaskFailure.STOP)
+    make_directory_task(workflow=workflow, position=1, email="not-an-email")
+    make_directory_task(workflow=workflow, position=2)
+    run = execute(make_run(workflow=workflow))
+    assert run.task_runs.count() == 1
+    assert not Contact.objects.exists()
+
+
+@pytest.fixture
+def patch_directory_task(monkeypatch):
+    """Swap the directory task's run() for a wrapper around the real one."""
+
+    def patch(wrapper):
+        kind = registry.get("add_to_directory")
+        monkeypatch.setitem(registry._KINDS, kind.name, replace(kind, run=wrapper(kind.run)))
+
+    return patch
+
+
+@pytest.fixture
+def flaky_kind(patch_directory_task):
+    """The directory task fails temporarily `failures` times, then works."""
+    state = {"failures": 1}
+
+    def wrapper(real_run):
+        def run(context):
+            if state["failures"]:
+                state["failures"] -= 1
+                raise OperationalError("could not obtain lock")
+            return real_run(context)
+
+        return run
+
+    patch_directory_task(wrapper)
+    return state
+
+
+def test_it_retries_a_temporary_failure_later_with_backoff(flaky_kind):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    before = timezone.now()
+    run = execute(make_run(workflow=workflow))
+    assert run.status == Run.Status.QUEUED
+    assert run.next_attempt_at >= before + timedelta(minutes=1)
+    assert run.task_runs.get().status == TaskRun.Status.RETRYING
+    assert "could not obtain lock" in run.status_reason
+
+
+def test_it_completes_on_retry_without_redoing_finished_tasks(patch_directory_task):
+    calls = []
+
+    def wrapper(real_run):
+        def run(context):
+            calls.append(context.position)
+            if calls == [1, 2]:
+                raise OperationalError("deadlock detected")
+            return real_run(context)
+
+        return run
+
+    patch_directory_task(wrapper)
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    make_directory_task(workflow=workflow, position=2, save_mode="transaction", data_fields=[["Store", "x"]])
+    run = execute(make_run(workflow=workflow))
+    assert run.status == Run.Status.QUEUED
+    Run.objects.filter(pk=run.pk).update(next_attempt_at=timezone.now())
+    run = execute(run)
+    assert run.status == Run.Status.SUCCEEDED
+    assert calls == [1, 2, 2]
+    assert list(run.task_runs.values_list("position", "attempt", "status")) == [
+        (1, 1, "succeeded"),
+        (2, 1, "retrying"),
+        (2, 2, "succeeded"),
+    ]
+    assert Transaction.objects.count() == 1
+
+
+def test_it_gives_up_after_the_retry_window(flaky_kind):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    run = make_run(workflow=workflow)
+    Run.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    run = execute(run)
+    assert run.status == Run.Status.FAILED
+    assert "gave up after retrying for 24 hours" in run.status_reason
+    assert run.task_runs.get().status == TaskRun.Status.FAILED
+
+
+def test_it_reports_an_unexpected_error_as_a_failed_task(patch_directory_task):
+    def wrapper(real_run):
+        def run(context):
+            raise ValueError("boom")
+
+        return run
+
+    patch_directory_task(wrapper)
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    run = execute(make_run(workflow=workflow))
+    assert run.status == Run.Status.FAILED
+    assert "Unexpected error (ValueError: boom)" in run.task_runs.get().error
+
+
+def test_it_does_not_execute_a_run_twice():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    run = execute(make_run(workflow=workflow))
+    run_execute(run_id=run.pk)
+    assert TaskRun.objects.count() == 1
+    assert run.attempts == 1
+
+
+def test_it_does_not_execute_a_run_before_its_retry_time():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    run = execute(make_run(workflow=workflow, next_attempt_at=timezone.now() + timedelta(minutes=5)))
+    assert run.status == Run.Status.QUEUED
+    assert not TaskRun.objects.exists()
+
+
+def test_it_skips_a_run_whose_workflow_was_disabled_after_it_was_queued():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    run = make_run(workflow=workflow)
+    Workflow.objects.filter(pk=workflow.pk).update(enabled=False)
+    run = execute(run)
+    assert run.status == Run.Status.SKIPPED
+
+
+def test_it_learns_the_fields_messages_carry():
+    workflow = make_workflow()
+    execute(make_run(workflow=workflow, fields=case_fields(Account_Region__c="EMEA")))
+    workflow.refresh_from_db()
+    assert "Account_Region__c" in workflow.known_fields
