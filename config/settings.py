@@ -109,8 +109,6 @@ RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 600)
 # Temporary task failures are retried with exponential backoff for this long.
 RUN_RETRY_WINDOW_SECONDS = env_int("RUN_RETRY_WINDOW_SECONDS", 24 * 3600)
 RUN_RETRY_MAX_DELAY_SECONDS = env_int("RUN_RETRY_MAX_DELAY_SECONDS", 2 * 3600)
-# How often queued runs that no job picked up (lost enqueue, due retry) are dispatched again.
-RUN_DISPATCH_INTERVAL_SECONDS = env_int("RUN_DISPATCH_INTERVAL_SECONDS", 60)
 DEFAULT_PHONE_REGION = env_str("DEFAULT_PHONE_REGION", "US")
 
 # django-q2: the database is the broker, so one PostgreSQL serves web and workers alike.

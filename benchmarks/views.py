@@ -1,0 +1,49 @@
+"""Baselines served by the same gunicorn as the product endpoint (see benchmarks/README.md).
+
+bare:    read the body, answer the SOAP Ack: the HTTP + Django ceiling.
+minimal: parse with defusedxml, extract notification ids and fields, ONE multi-row INSERT into a
+         plain table in one transaction, answer the Ack: the storage floor.
+"""
+
+import json
+
+from defusedxml.ElementTree import fromstring
+from django.db import connection, transaction
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from workflows.salesforce.soap import CONTENT_TYPE, ack_response
+
+_SOAP = "{http://schemas.xmlsoap.org/soap/envelope/}"
+_OUT = "{http://soap.sforce.com/2005/09/outbound}"
+
+BENCH_TABLE_SQL = (
+    "CREATE TABLE IF NOT EXISTS bench_notification ("
+    " id bigserial PRIMARY KEY, org text NOT NULL, notification_id text NOT NULL, fields jsonb NOT NULL)"
+)
+
+
+@csrf_exempt
+def bare(request):
+    request.body  # the body is received in full, as every real endpoint must
+    return HttpResponse(ack_response(), content_type=CONTENT_TYPE)
+
+
+@csrf_exempt
+def minimal(request):
+    root = fromstring(request.body)
+    notifications = root.find(f"{_SOAP}Body/{_OUT}notifications")
+    org = notifications.findtext(f"{_OUT}OrganizationId")
+    rows = []
+    for item in notifications.iterfind(f"{_OUT}Notification"):
+        sobject = item.find(f"{_OUT}sObject")
+        fields = {child.tag.rpartition("}")[2]: child.text for child in sobject}
+        rows.append((org, item.findtext(f"{_OUT}Id"), json.dumps(fields)))
+    if rows:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO bench_notification (org, notification_id, fields) VALUES "
+                + ", ".join(["(%s, %s, %s::jsonb)"] * len(rows)),
+                [value for row in rows for value in row],
+            )
+    return HttpResponse(ack_response(), content_type=CONTENT_TYPE)
