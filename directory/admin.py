@@ -8,6 +8,7 @@ from django.db.models import Count
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from directory.models import Contact, DedupeRule, Directory, MailingList, Membership, Transaction
 from directory.selectors import embedded_data_case_clashes
@@ -26,7 +27,7 @@ def data_table(data: dict) -> str:
 
 def data_lines(data: dict) -> str:
     """'key: value' lines, for a table cell."""
-    return format_html_join(format_html("<br>"), "{}: {}", sorted(data.items())) or "—"
+    return format_html_join(mark_safe("<br>"), "{}: {}", sorted(data.items())) or "—"
 
 
 class KeyValueRowsWidget(forms.Widget):

@@ -74,7 +74,7 @@ class TaskConfigForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        for name, value in cleaned.items():
+        for name, value in list(cleaned.items()):
             if isinstance(value, str):
                 errors = self._piping_errors(value)
             elif isinstance(self.fields[name], KeyValueField):

@@ -1,0 +1,383 @@
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import make_directory_task, make_run, make_workflow
+from workflows.models import Condition, InboundMessage, Task, TaskRun
+from workflows.services.ingest import workflow_for_token
+
+pytestmark = pytest.mark.django_db
+
+CASE_WSDL = Path(__file__).parent.parent / "fixtures" / "salesforce" / "Case.wsdl"
+CASE_FIELDS = {"Id": "ID", "ContactEmail": "string", "IsClosed": "boolean", "Store__c": "string"}
+
+
+def change_url(workflow):
+    return reverse("admin:workflows_workflow_change", args=[workflow.pk])
+
+
+def task_add_url(workflow, kind="add_to_directory"):
+    return f"{reverse('admin:workflows_task_add')}?workflow={workflow.pk}&kind={kind}"
+
+
+def workflow_post(workflow, conditions=(), **fields):
+    """The change form's POST data: the workflow's fields, its conditions and empty task rows."""
+    data = {
+        "name": workflow.name,
+        "owner": workflow.owner_id,
+        "enabled": "on",
+        "salesforce_object": workflow.salesforce_object,
+        "allowed_organization_ids": "",
+        "condition_match": "all",
+        "on_task_failure": "continue",
+        "conditions-TOTAL_FORMS": len(conditions),
+        "conditions-INITIAL_FORMS": 0,
+        "conditions-MIN_NUM_FORMS": 0,
+        "conditions-MAX_NUM_FORMS": 1000,
+        "tasks-TOTAL_FORMS": 0,
+        "tasks-INITIAL_FORMS": 0,
+        "tasks-MIN_NUM_FORMS": 0,
+        "tasks-MAX_NUM_FORMS": 0,
+    }
+    for n, condition in enumerate(conditions):
+        data.update({f"conditions-{n}-{name}": value for name, value in condition.items()})
+        data[f"conditions-{n}-workflow"] = workflow.pk
+    return {**data, **fields}
+
+
+def directory_task_post(**fields):
+    return {
+        "position": 1,
+        "save_mode": "embedded_data",
+        "directory": "",
+        "mailing_list": "Support customers",
+        "first_name": "${event://Customer_First_Name__c}",
+        "last_name": "${event://Customer_Last_Name__c}",
+        "email": "${event://ContactEmail}",
+        "phone": "",
+        "external_data_reference": "",
+        "language": "",
+        "transaction_date": "",
+        "data_fields__name": ["Store", "Priority", ""],
+        "data_fields__value": ["${event://Store__c}", "High", ""],
+        **fields,
+    }
+
+
+def wsdl_workflow(**fields):
+    return make_workflow(known_fields=CASE_FIELDS, fields_from_wsdl=True, **fields)
+
+
+# Workflow page
+
+
+def test_it_shows_the_event_url_on_the_workflow_page(admin_client):
+    workflow = make_workflow()
+
+    response = admin_client.get(change_url(workflow))
+
+    assert response.status_code == 200
+    assert workflow.event_url in response.content.decode()
+
+
+def test_it_defaults_the_owner_to_the_current_user_on_add(admin_client, admin_user):
+    response = admin_client.get(reverse("admin:workflows_workflow_add"))
+
+    assert response.context["adminform"].form.initial["owner"] == admin_user.pk
+
+
+def test_it_rotates_the_token_so_the_old_url_no_longer_resolves(admin_client):
+    workflow = make_workflow()
+    old_token = workflow.token
+
+    response = admin_client.post(reverse("admin:workflows_workflow_rotate_token", args=[workflow.pk]))
+
+    workflow.refresh_from_db()
+    assert response.status_code == 302
+    assert workflow.token != old_token
+    assert workflow_for_token(old_token) is None
+    assert workflow_for_token(workflow.token) == workflow
+
+
+def test_it_asks_before_rotating_the_token(admin_client):
+    workflow = make_workflow()
+    old_token = workflow.token
+
+    response = admin_client.get(reverse("admin:workflows_workflow_rotate_token", args=[workflow.pk]))
+
+    workflow.refresh_from_db()
+    assert "stops working" in response.content.decode()
+    assert workflow.token == old_token
+
+
+def test_it_sets_known_fields_from_an_uploaded_wsdl(admin_client):
+    workflow = make_workflow(salesforce_object="Case")
+    upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, wsdl=upload))
+
+    workflow.refresh_from_db()
+    assert response.status_code == 302
+    assert workflow.fields_from_wsdl
+    assert workflow.known_fields["Store__c"] == "string"
+    assert workflow.known_fields["IsClosed"] == "boolean"
+
+
+def test_it_refuses_a_wsdl_for_another_object(admin_client):
+    workflow = make_workflow(salesforce_object="Lead")
+    upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, wsdl=upload))
+
+    workflow.refresh_from_db()
+    assert response.status_code == 200
+    assert "This WSDL describes Case records but the workflow is bound to Lead" in str(
+        response.context["adminform"].form.errors["wsdl"]
+    )
+    assert workflow.known_fields == {}
+
+
+def test_it_refuses_a_file_that_is_not_a_wsdl(admin_client):
+    workflow = make_workflow()
+    upload = SimpleUploadedFile("notes.wsdl", b"<definitions><oops></definitions>", content_type="text/xml")
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, wsdl=upload))
+
+    assert "not well-formed XML" in str(response.context["adminform"].form.errors["wsdl"])
+
+
+def test_it_shows_known_fields_and_where_they_came_from(admin_client):
+    workflow = wsdl_workflow()
+
+    content = admin_client.get(change_url(workflow)).content.decode()
+
+    assert "Store__c" in content
+    assert "declared by the WSDL" in content
+
+
+def test_it_hints_at_the_wsdl_when_no_fields_are_known(admin_client):
+    workflow = make_workflow()
+
+    content = admin_client.get(change_url(workflow)).content.decode()
+
+    assert "Upload the WSDL from Salesforce" in content
+
+
+def test_it_forgets_known_fields_when_the_object_changes(admin_client):
+    workflow = wsdl_workflow()
+
+    admin_client.post(change_url(workflow), workflow_post(workflow, salesforce_object="Lead"))
+
+    workflow.refresh_from_db()
+    assert workflow.known_fields == {}
+    assert not workflow.fields_from_wsdl
+
+
+# Conditions
+
+
+def test_it_refuses_a_condition_on_a_field_the_wsdl_does_not_declare(admin_client):
+    workflow = wsdl_workflow()
+    condition = {"position": 1, "field": "IsClosd", "operator": "equals", "value": "true"}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 200
+    assert "did you mean IsClosed?" in response.content.decode()
+    assert not Condition.objects.exists()
+
+
+def test_it_saves_a_condition_on_a_field_the_wsdl_declares(admin_client):
+    workflow = wsdl_workflow()
+    condition = {"position": 1, "field": "IsClosed", "operator": "equals", "value": "true"}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 302
+    assert Condition.objects.get().field == "IsClosed"
+
+
+def test_it_refuses_unknown_piped_fields_in_a_condition_value(admin_client):
+    workflow = wsdl_workflow()
+    condition = {"position": 1, "field": "Store__c", "operator": "equals", "value": "${event://Nope}"}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert "${event://Nope} is not a field" in response.content.decode()
+    assert not Condition.objects.exists()
+
+
+def test_it_refuses_contact_piped_text_in_a_condition_value(admin_client):
+    workflow = make_workflow()
+    condition = {"position": 1, "field": "Store__c", "operator": "equals", "value": "${m://Email}"}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert "${m://Email} cannot be used here" in response.content.decode()
+
+
+# Tasks
+
+
+def test_it_links_to_adding_each_task_kind_from_the_workflow_page(admin_client):
+    workflow = make_workflow()
+
+    content = admin_client.get(change_url(workflow)).content.decode()
+
+    assert task_add_url(workflow).replace("&", "&amp;") in content
+
+
+def test_it_summarises_tasks_on_the_workflow_page(admin_client):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, mailing_list="VIP customers")
+
+    content = admin_client.get(change_url(workflow)).content.decode()
+
+    assert "Mailing list: VIP customers" in content
+
+
+def test_it_saves_an_add_to_directory_task_from_the_add_form(admin_client):
+    workflow = make_workflow()
+
+    response = admin_client.post(task_add_url(workflow), directory_task_post())
+
+    task = Task.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == change_url(workflow)
+    assert (task.workflow, task.kind) == (workflow, "add_to_directory")
+    assert task.config["email"] == "${event://ContactEmail}"
+    assert task.config["data_fields"] == [["Store", "${event://Store__c}"], ["Priority", "High"]]
+
+
+def test_it_asks_for_the_kind_when_the_add_link_has_none(admin_client):
+    workflow = make_workflow()
+
+    response = admin_client.get(f"{reverse('admin:workflows_task_add')}?workflow={workflow.pk}")
+
+    assert 'name="kind"' in response.content.decode()
+    assert not Task.objects.exists()
+
+
+def test_it_rejects_an_unknown_event_field_in_a_task_when_fields_come_from_a_wsdl(admin_client):
+    workflow = wsdl_workflow()
+
+    response = admin_client.post(task_add_url(workflow), directory_task_post(email="${event://Nope}"))
+
+    assert response.status_code == 200
+    assert "${event://Nope} is not a field" in str(response.context["adminform"].form.errors["email"])
+    assert not Task.objects.exists()
+
+
+def test_it_rejects_an_unknown_event_field_in_an_embedded_data_row(admin_client):
+    workflow = wsdl_workflow()
+    data = directory_task_post(data_fields__name=["Store"], data_fields__value=["${event://Nope}"])
+
+    response = admin_client.post(task_add_url(workflow), data)
+
+    assert "${event://Nope}" in str(response.context["adminform"].form.errors["data_fields"])
+
+
+def test_it_rejects_piping_the_output_of_a_task_that_has_not_run_yet(admin_client):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    data = directory_task_post(position=2, external_data_reference="${task://2/ContactId}")
+
+    response = admin_client.post(task_add_url(workflow), data)
+
+    errors = str(response.context["adminform"].form.errors["external_data_reference"])
+    assert "this task runs as task 2" in errors
+
+
+def test_it_accepts_piping_the_output_of_an_earlier_task(admin_client):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    data = directory_task_post(position=2, external_data_reference="${task://1/ContactId}")
+
+    admin_client.post(task_add_url(workflow), data)
+
+    assert Task.objects.get(position=2).config["external_data_reference"] == "${task://1/ContactId}"
+
+
+def test_it_shows_a_task_config_on_its_change_form(admin_client):
+    task = make_directory_task(workflow=make_workflow(), mailing_list="VIP customers")
+
+    response = admin_client.get(reverse("admin:workflows_task_change", args=[task.pk]))
+
+    content = response.content.decode()
+    assert 'value="VIP customers"' in content
+    assert "${task://1/ContactId}" in content
+
+
+def test_it_keeps_tasks_off_the_admin_index(admin_client):
+    content = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert reverse("admin:workflows_workflow_changelist") in content
+    assert reverse("admin:workflows_task_changelist") not in content
+
+
+# History
+
+
+def test_it_renders_a_run_with_its_task_outputs(admin_client):
+    workflow = make_workflow()
+    run = make_run(workflow=workflow, status="succeeded")
+    now = timezone.now()
+    TaskRun.objects.create(
+        run=run,
+        position=1,
+        kind="add_to_directory",
+        status="succeeded",
+        resolved_input={"email": "ada@example.com"},
+        output={"ContactId": "4242"},
+        started_at=now,
+        finished_at=now,
+    )
+
+    list_response = admin_client.get(reverse("admin:workflows_run_changelist"))
+    content = admin_client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
+
+    assert list_response.status_code == 200
+    assert "<th>ContactId</th><td>4242</td>" in content
+    assert "<th>Store__c</th><td>Milan</td>" in content
+
+
+def test_it_renders_the_inbound_log_with_the_body(admin_client):
+    message = InboundMessage.objects.create(
+        status="refused", http_status=404, reason="No workflow has this event URL.", body="<soapenv:Envelope/>"
+    )
+
+    list_response = admin_client.get(reverse("admin:workflows_inboundmessage_changelist"))
+    content = admin_client.get(reverse("admin:workflows_inboundmessage_change", args=[message.pk])).content.decode()
+
+    assert "No workflow has this event URL." in list_response.content.decode()
+    assert "&lt;soapenv:Envelope/&gt;</pre>" in content
+
+
+def test_it_lets_nobody_edit_runs(admin_client):
+    run = make_run(workflow=make_workflow())
+
+    response = admin_client.post(reverse("admin:workflows_run_change", args=[run.pk]), {"status": "failed"})
+
+    run.refresh_from_db()
+    assert response.status_code == 403
+    assert run.status == "queued"
+
+
+
+def test_it_shows_each_condition_result_of_a_run(admin_client):
+    result = {
+        "field": "IsClosed",
+        "operator": "equals",
+        "expected": "true",
+        "actual": "false",
+        "passed": False,
+        "note": "",
+    }
+    run = make_run(workflow=make_workflow(), status="conditions_not_met", condition_results=[result])
+
+    content = admin_client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
+
+    assert "<td>IsClosed</td><td>equals</td><td>true</td><td>false</td><td>False</td>" in content

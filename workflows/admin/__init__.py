@@ -1,0 +1,9 @@
+"""Workflows in the admin: build a workflow (event URL, WSDL, conditions, tasks) and see its history."""
+
+from django.contrib import admin
+
+from workflows.admin import history, task, workflow  # noqa: F401  (registers the model admins)
+
+admin.site.site_header = "Salesforce surveys"
+admin.site.site_title = "Salesforce surveys"
+admin.site.index_title = "Administration"

@@ -1,0 +1,62 @@
+"""Shared pieces of the workflows admin: known fields and small HTML renderings."""
+
+from django import forms
+from django.forms.utils import pretty_name
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+
+from workflows.models import Task, Workflow
+from workflows.tasks import registry
+from workflows.tasks.forms import KeyValueField
+
+MAX_WSDL_BYTES = 2 * 1024 * 1024
+KNOWN_FIELDS_DATALIST = "known-event-fields"
+# Condition values are resolved before any task runs: only the event and dates exist then.
+CONDITION_VALUE_SCHEMES = ("event", "date")
+
+
+def known_event_fields(workflow: Workflow | None) -> set[str] | None:
+    """The fields piped text is checked against: only a WSDL's list is complete enough to refuse."""
+    if workflow is None or not workflow.fields_from_wsdl:
+        return None
+    return set(workflow.known_fields)
+
+
+def registered_kind(name: str) -> registry.TaskKind | None:
+    return {kind.name: kind for kind in registry.kinds()}.get(name)
+
+
+def value_table(data: dict) -> str:
+    if not data:
+        return "—"
+    rows = format_html_join(
+        "", "<tr><th>{}</th><td>{}</td></tr>", ((key, "(null)" if val is None else val) for key, val in data.items())
+    )
+    return format_html("<table><tbody>{}</tbody></table>", rows)
+
+
+def item_list(items: list) -> str:
+    if not items:
+        return "—"
+    return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((item,) for item in items)))
+
+
+# --- Workflow --------------------------------------------------------------------------------
+
+
+def task_summary(task: Task, limit: int = 140) -> str:
+    """The task's filled-in settings on one line, labelled as in its form."""
+    kind = registered_kind(task.kind)
+    if kind is None:
+        return f"Unknown kind {task.kind!r}: the app that provides it is not installed."
+    parts = []
+    for name, field in kind.config_form().fields.items():
+        value = task.config.get(name)
+        if not value:
+            continue
+        if isinstance(field, KeyValueField):
+            value = ", ".join(str(row[0]) for row in value)
+        elif isinstance(field, forms.ChoiceField):
+            value = dict(field.choices).get(value, value)
+        parts.append(f"{field.label or pretty_name(name)}: {value}")
+    return Truncator("; ".join(parts)).chars(limit) or "—"

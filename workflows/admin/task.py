@@ -1,0 +1,211 @@
+"""Editing one task: the Task form merged with its kind's config form, so nobody types JSON."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from workflows.admin.display import known_event_fields, registered_kind, task_summary
+from workflows.models import (
+    Task,
+    Workflow,
+)
+from workflows.piping import tokens
+from workflows.tasks import registry
+from workflows.tasks.forms import KeyValueField
+
+
+class TaskForm(forms.ModelForm):
+    """Position plus the kind's config form fields; the config form validates and builds task.config.
+
+    TaskAdmin.get_form subclasses this per kind, copying the config form's fields in (the admin
+    only renders declared fields) and setting `task_kind` and `task_workflow`.
+    """
+
+    task_kind: registry.TaskKind
+    task_workflow: Workflow
+
+    class Meta:
+        model = Task
+        fields = ["position"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.instance.workflow = self.task_workflow
+            self.instance.kind = self.task_kind.name
+            last = self.task_workflow.tasks.order_by("-position").values_list("position", flat=True).first()
+            self.initial.setdefault("position", (last or 0) + 1)
+        self.config_form = self.task_kind.config_form(
+            self.data if self.is_bound else None,
+            self.files if self.is_bound else None,
+            known_event_fields=known_event_fields(self.task_workflow),
+        )
+        # The config form instance's fields, so anything its __init__ sets up (choices) is kept.
+        self.fields.update(self.config_form.fields)
+        for name in self.config_form.fields:
+            if name in self.instance.config:
+                self.initial[name] = self.instance.config[name]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.config_form.is_valid():
+            for name, errors in self.config_form.errors.items():
+                field = name if name in self.fields else None
+                for error in errors:
+                    if error not in self.errors.get(field or NON_FIELD_ERRORS, []):
+                        self.add_error(field, error)
+            return cleaned
+        if "position" in cleaned:
+            for name, error in self._task_pipe_errors(cleaned["position"]):
+                self.add_error(name, error)
+        self.instance.config = self.config_form.to_config()
+        return cleaned
+
+    def _earlier_tasks(self, position: int) -> list[Task]:
+        """Tasks that run before this one, in run order (by position, then creation)."""
+        me = (position, self.instance.pk or float("inf"))
+        return [task for task in self.task_workflow.tasks.exclude(pk=self.instance.pk) if (task.position, task.pk) < me]
+
+    def _task_pipe_errors(self, position: int):
+        earlier = self._earlier_tasks(position)
+        for name, field in self.config_form.fields.items():
+            value = self.config_form.cleaned_data.get(name)
+            texts = [text for _, text in value] if isinstance(field, KeyValueField) else [value]
+            for token in (t for text in texts if isinstance(text, str) for t in tokens(text)):
+                number, _, output = token.path.partition("/")
+                if token.scheme == "task" and token.terminated and number.isdigit():
+                    error = _task_pipe_error(token.raw, int(number), output, earlier)
+                    if error:
+                        yield name, error
+
+
+def _task_pipe_error(raw: str, number: int, output: str, earlier: list[Task]) -> str | None:
+    if not earlier:
+        return f"{raw}: this task runs first, so there is no earlier task whose output it could use."
+    if not 1 <= number <= len(earlier):
+        return (
+            f"{raw} refers to task {number}, but this task runs as task {len(earlier) + 1}: "
+            f"pipe only outputs of earlier tasks (1 to {len(earlier)})."
+        )
+    kind = registered_kind(earlier[number - 1].kind)
+    if kind is not None and kind.outputs and output not in kind.outputs:
+        return f"{raw}: task {number} ({kind.label}) has no output {output}; its outputs: {', '.join(kind.outputs)}."
+    return None
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    """Reached from the workflow page ("Add task" links, task change links), so not on the index."""
+
+    list_display = ["__str__", "workflow"]
+    list_filter = ["workflow"]
+    list_select_related = ["workflow"]
+    readonly_fields = ["workflow_link", "kind_label", "event_fields_help", "outputs_help"]
+
+    def has_module_permission(self, request):
+        return False
+
+    def _add_target(self, request) -> tuple[registry.TaskKind, Workflow] | None:
+        """The kind and workflow a new task is added for: query string first (the add links), then form."""
+        params = {**request.POST.dict(), **request.GET.dict()}
+        kind = registered_kind(params.get("kind", ""))
+        workflow_id = params.get("workflow", "")
+        workflow = Workflow.objects.filter(pk=workflow_id).first() if workflow_id.isdigit() else None
+        return (kind, workflow) if kind and workflow else None
+
+    def _target(self, request, obj) -> tuple[registry.TaskKind, Workflow]:
+        if obj is not None:
+            return registered_kind(obj.kind), obj.workflow
+        return self._add_target(request)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kind, workflow = self._target(request, obj)
+        attrs = {**kind.config_form.base_fields, "task_kind": kind, "task_workflow": workflow}
+        form = type(f"{kind.name}TaskForm", (TaskForm,), attrs)
+        return super().get_form(request, obj, change=change, form=form, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        kind, _ = self._target(request, obj)
+        return [
+            (None, {"fields": ["workflow_link", "kind_label", "position"]}),
+            (kind.label, {"fields": list(kind.config_form().fields)}),
+            ("Piped text", {"fields": ["event_fields_help", "outputs_help"]}),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if self._add_target(request) is None:
+            return self._choose_kind_view(request)
+        return super().add_view(request, form_url, {"show_save_and_add_another": False, **(extra_context or {})})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        task = self.get_object(request, unquote(object_id))
+        if task is not None and registered_kind(task.kind) is None:
+            self.message_user(request, task_summary(task), messages.ERROR)
+            return redirect("admin:workflows_workflow_change", task.workflow_id)
+        extra_context = {"show_save_and_add_another": False, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _choose_kind_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Add task",
+            "workflows": Workflow.objects.only("pk", "name"),
+            "selected_workflow": request.GET.get("workflow", ""),
+            "kinds": registry.choices(),
+        }
+        return TemplateResponse(request, "admin/workflows/task/choose_kind.html", context)
+
+    def _back_to_workflow(self, request, response, obj):
+        if {"_continue", "_addanother", "_popup"} & set(request.POST):
+            return response
+        return redirect("admin:workflows_workflow_change", obj.workflow_id)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._back_to_workflow(request, super().response_add(request, obj, post_url_continue), obj)
+
+    def response_change(self, request, obj):
+        return self._back_to_workflow(request, super().response_change(request, obj), obj)
+
+    @admin.display(description="Workflow")
+    def workflow_link(self, task):
+        url = reverse("admin:workflows_workflow_change", args=[task.workflow_id])
+        return format_html('<a href="{}">{}</a>', url, task.workflow)
+
+    @admin.display(description="Kind")
+    def kind_label(self, task):
+        return registry.kind_label(task.kind)
+
+    @admin.display(description="Event fields")
+    def event_fields_help(self, task):
+        fields = task.workflow.known_fields
+        if not fields:
+            return "None known yet: upload the outbound message's WSDL on the workflow page."
+        tokens_ = " ".join(f"${{event://{name}}}" for name in fields)
+        source = "declared by the WSDL" if task.workflow.fields_from_wsdl else "seen in messages so far"
+        return format_html('{}<p class="help">Fields {}.</p>', tokens_, source)
+
+    @admin.display(description="Outputs")
+    def outputs_help(self, task):
+        kind = registered_kind(task.kind)
+        if kind is None or not kind.outputs:
+            return "This kind has no outputs."
+        tasks = list(task.workflow.tasks.all()) if task.pk else []
+        number = str(tasks.index(task) + 1) if task in tasks else "N"
+        examples = ", ".join(f"${{task://{number}/{output}}}" for output in kind.outputs)
+        where = (
+            f"(this task runs as task {number})"
+            if task.pk
+            else "where N is this task's place in the run order (the first task is 1)"
+        )
+        return f"Later tasks can pipe {examples} {where}."
+
+
+# --- History (read-only) -----------------------------------------------------------------------

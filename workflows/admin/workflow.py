@@ -1,0 +1,248 @@
+"""Building a workflow: event URL, WSDL, conditions and the list of its tasks."""
+
+import difflib
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from workflows.admin.display import (
+    CONDITION_VALUE_SCHEMES,
+    KNOWN_FIELDS_DATALIST,
+    MAX_WSDL_BYTES,
+    known_event_fields,
+    task_summary,
+)
+from workflows.models import (
+    Condition,
+    Task,
+    Workflow,
+)
+from workflows.piping import MAX_LISTED_FIELDS, validate
+from workflows.salesforce.wsdl import InvalidWsdl
+from workflows.services.workflow_admin import (
+    workflow_fields_from_wsdl,
+    workflow_forget_fields,
+    workflow_rotate_token,
+    wsdl_for_object,
+)
+from workflows.tasks import registry
+
+
+class WorkflowForm(forms.ModelForm):
+    wsdl = forms.FileField(
+        required=False,
+        label="Outbound message WSDL",
+        help_text="In Salesforce, open the outbound message, click “Click for WSDL” and save the file; upload it "
+        "here. Its fields become the workflow's known fields and piped text is checked against them.",
+    )
+
+    class Meta:
+        model = Workflow
+        fields = "__all__"
+        widgets = {"allowed_organization_ids": forms.Textarea(attrs={"rows": 3, "cols": 40})}
+
+    def clean(self):
+        cleaned = super().clean()
+        self.wsdl_data = None
+        upload, salesforce_object = cleaned.get("wsdl"), cleaned.get("salesforce_object")
+        if upload and salesforce_object:
+            if upload.size > MAX_WSDL_BYTES:
+                self.add_error("wsdl", f"The file is larger than {MAX_WSDL_BYTES // 1024 // 1024} MB: is it the WSDL?")
+                return cleaned
+            data = upload.read()
+            try:
+                wsdl_for_object(salesforce_object=salesforce_object, data=data)
+            except InvalidWsdl as error:
+                self.add_error("wsdl", error.reason)
+            else:
+                self.wsdl_data = data
+        return cleaned
+
+
+class ConditionForm(forms.ModelForm):
+    for_workflow: Workflow | None = None  # set per request by ConditionInline.get_formset
+
+    class Meta:
+        model = Condition
+        fields = ["position", "field", "operator", "value"]
+        widgets = {
+            "field": forms.TextInput(attrs={"list": KNOWN_FIELDS_DATALIST, "size": 30}),
+            "value": forms.TextInput(attrs={"size": 40}),
+        }
+
+    def clean_field(self):
+        field = self.cleaned_data["field"].strip()
+        known = known_event_fields(self.for_workflow)
+        if known is not None and field not in known:
+            close = difflib.get_close_matches(field, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known fields: {_listed(known)}"
+            raise forms.ValidationError(
+                f"{field} is not a field of the uploaded WSDL ({self.for_workflow.salesforce_object}); {hint}"
+            )
+        return field
+
+    def clean_value(self):
+        value = self.cleaned_data["value"]
+        known = known_event_fields(self.for_workflow)
+        errors = validate(value, known_event_fields=known, schemes=CONDITION_VALUE_SCHEMES)
+        if errors:
+            raise forms.ValidationError(errors)
+        return value
+
+
+def _listed(names) -> str:
+    names = sorted(names)
+    more = f" and {len(names) - MAX_LISTED_FIELDS} more" if len(names) > MAX_LISTED_FIELDS else ""
+    return (", ".join(names[:MAX_LISTED_FIELDS]) or "none") + more
+
+
+class ConditionInline(admin.TabularInline):
+    model = Condition
+    form = ConditionForm
+    extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["form"] = type("ConditionForm", (ConditionForm,), {"for_workflow": obj})
+        return super().get_formset(request, obj, **kwargs)
+
+
+class TaskInline(admin.TabularInline):
+    model = Task
+    fields = ["position", "kind_label", "summary"]
+    readonly_fields = ["kind_label", "summary"]
+    show_change_link = True
+    extra = 0
+    template = "admin/workflows/workflow/task_inline.html"
+
+    def has_add_permission(self, request, obj=None):
+        return False  # the kind must be chosen first: see the "Add task" links under the inline
+
+    def get_formset(self, request, obj=None, **kwargs):
+        self.add_task_links = []
+        if obj is not None and obj.pk and request.user.has_perm("workflows.add_task"):
+            add_url = reverse("admin:workflows_task_add")
+            self.add_task_links = [
+                (kind.label, f"{add_url}?{urlencode({'workflow': obj.pk, 'kind': kind.name})}")
+                for kind in registry.kinds()
+            ]
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="Kind")
+    def kind_label(self, task):
+        return registry.kind_label(task.kind)
+
+    @admin.display(description="Settings")
+    def summary(self, task):
+        return task_summary(task)
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    form = WorkflowForm
+    list_display = ["name", "salesforce_object", "enabled", "owner", "updated_at"]
+    list_filter = ["enabled", "salesforce_object"]
+    list_select_related = ["owner"]
+    search_fields = ["name"]
+    readonly_fields = ["event_url", "known_fields_table", "history_links"]
+    fieldsets = [
+        (None, {"fields": ["name", "owner", "enabled", "history_links"]}),
+        (
+            "Event",
+            {"fields": ["salesforce_object", "event_url", "allowed_organization_ids", "wsdl", "known_fields_table"]},
+        ),
+        ("Conditions and tasks", {"fields": ["condition_match", "on_task_failure"]}),
+    ]
+    inlines = [ConditionInline, TaskInline]
+    actions = ["rotate_tokens"]
+
+    def get_changeform_initial_data(self, request):
+        return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def get_urls(self):
+        rotate = self.admin_site.admin_view(self.rotate_token_view)
+        return [
+            path("<path:object_id>/rotate-token/", rotate, name="workflows_workflow_rotate_token"),
+            *super().get_urls(),
+        ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.wsdl_data is not None:
+            workflow_fields_from_wsdl(workflow=obj, data=form.wsdl_data)
+            self.message_user(
+                request,
+                f"The WSDL declares {len(obj.known_fields)} {obj.salesforce_object} fields; "
+                "piped text and conditions are now checked against them.",
+            )
+        elif change and "salesforce_object" in form.changed_data and obj.known_fields:
+            workflow_forget_fields(workflow=obj)
+            self.message_user(
+                request,
+                f"The known fields belonged to another object and were cleared: upload the {obj.salesforce_object} "
+                "outbound message's WSDL.",
+                messages.WARNING,
+            )
+
+    @admin.display(description="Event URL")
+    def event_url(self, workflow):
+        if not workflow.pk:
+            return "Save the workflow to get its event URL."
+        rotate_url = reverse("admin:workflows_workflow_rotate_token", args=[workflow.pk])
+        context = {"url": workflow.event_url, "rotate_url": rotate_url}
+        return render_to_string("admin/workflows/workflow/event_url.html", context)
+
+    @admin.display(description="Known fields")
+    def known_fields_table(self, workflow):
+        return render_to_string("admin/workflows/workflow/known_fields.html", {"workflow": workflow})
+
+    @admin.display(description="Activity")
+    def history_links(self, workflow):
+        if not workflow.pk:
+            return "—"
+        query = f"?workflow__id__exact={workflow.pk}"
+        return format_html(
+            '<a href="{}">Runs</a> · <a href="{}">Inbound messages</a>',
+            reverse("admin:workflows_run_changelist") + query,
+            reverse("admin:workflows_inboundmessage_changelist") + query,
+        )
+
+    @admin.action(description="Rotate the event URL token of selected workflows", permissions=["change"])
+    def rotate_tokens(self, request, queryset):
+        for workflow in queryset:
+            workflow_rotate_token(workflow=workflow)
+        self.message_user(request, _ROTATED, messages.WARNING)
+
+    def rotate_token_view(self, request, object_id):
+        workflow = self.get_object(request, unquote(object_id))
+        if workflow is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, workflow):
+            raise PermissionDenied
+        if request.method == "POST":
+            workflow_rotate_token(workflow=workflow)
+            self.message_user(request, _ROTATED, messages.WARNING)
+            return redirect("admin:workflows_workflow_change", workflow.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "workflow": workflow,
+            "title": "Rotate the event URL token?",
+        }
+        return TemplateResponse(request, "admin/workflows/workflow/rotate_token_confirmation.html", context)
+
+
+_ROTATED = (
+    "The event URL changed and the old one no longer works: paste the new URL into the Salesforce "
+    "outbound message's Endpoint URL, or its messages will be refused."
+)
+
+
+# --- Task ------------------------------------------------------------------------------------

@@ -1,0 +1,189 @@
+"""Everything on a laptop in one command: migrate, seed the demo, run the web server and the worker."""
+
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.http.request import split_domain_port, validate_host
+
+from workflows.services.demo import DEMO_MAILING_LIST, demo_seed
+
+ADMIN_USERNAME = "admin"
+STOP_GRACE_SECONDS = 10
+POLL_SECONDS = 0.25
+# A closed Case as Salesforce would send it for the demo workflow.
+DEMO_CASE_FIELDS = [
+    "IsClosed=true",
+    "ContactEmail=ada@example.com",
+    "Customer_First_Name__c=Ada",
+    "Customer_Last_Name__c=Lovelace",
+    "Store__c=Milan",
+    "CaseNumber=00001026",
+    "Priority=High",
+    "Origin=Web",
+    "ClosedDate=2026-11-28T10:00:00.000Z",
+    "Subject=Printer jammed",
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Try the product locally: apply migrations, create the admin user and a demo workflow "
+        "(Salesforce Case closed -> contact + transaction), then run the web server and the worker "
+        "until Ctrl-C. Running it again keeps the data, the demo and the admin password."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--addrport", default="127.0.0.1:8000", help="Where the web server listens (default 127.0.0.1:8000)."
+        )
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="Run the web server only; runs stay queued until `manage.py qcluster` runs.",
+        )
+
+    def handle(self, *args, addrport, no_worker, **options):
+        call_command("migrate", interactive=False, verbosity=max(options["verbosity"] - 1, 0), stdout=self.stdout)
+        admin, password = self._admin()
+        workflow = demo_seed(owner=admin)
+        base_url = _base_url(addrport)
+
+        self.stdout.write(
+            f'Demo workflow "{workflow.name}": closed {workflow.salesforce_object} records → contacts in '
+            f'"{DEMO_MAILING_LIST}".'
+        )
+        if password:
+            self.stdout.write(
+                self.style.WARNING(f"Admin user: {ADMIN_USERNAME} / {password} — shown once; change it in the admin")
+            )
+        else:
+            self.stdout.write(
+                f"Admin user: {ADMIN_USERNAME} exists; its password is unchanged "
+                f"(forgot it? {_python()} {_manage_py()} changepassword {ADMIN_USERNAME})."
+            )
+        self.stdout.write(f"Admin:     {base_url}/admin/")
+        self.stdout.write(f"Event URL: {base_url}{workflow.event_path}")
+        if not os.environ.get("PUBLIC_BASE_URL"):
+            self._warn_if_host_not_allowed(base_url)
+        self.stdout.write("Try it: in another terminal, send a closed Case the way Salesforce does:")
+        self.stdout.write("  " + _simulator_command(f"{base_url}{workflow.event_path}"))
+        self.stdout.write("then find Ada Lovelace under Contacts in the admin, with the case as a transaction.")
+        if no_worker:
+            self.stdout.write(f"No worker (--no-worker): runs stay queued until `{_manage_py()} qcluster` runs.")
+        what = "the web server" if no_worker else "the web server and the worker"
+        self.stdout.write(self.style.SUCCESS(f"Starting {what} on {addrport}; press Ctrl-C to stop."))
+        # The children write to the same stdout: what is buffered here must come out first.
+        self.stdout.flush()
+        self._serve(addrport, worker=not no_worker)
+
+    def _admin(self):
+        """The admin user and, when this run created it, its password."""
+        User = get_user_model()
+        admin = User.objects.filter(**{User.USERNAME_FIELD: ADMIN_USERNAME}).first()
+        if admin is not None:
+            return admin, None
+        password = secrets.token_urlsafe(12)
+        return User.objects.create_superuser(ADMIN_USERNAME, email="", password=password), password
+
+    def _warn_if_host_not_allowed(self, base_url: str) -> None:
+        host, _port = split_domain_port(base_url.removeprefix("http://"))
+        if not validate_host(host, settings.ALLOWED_HOSTS):
+            self.stdout.write(
+                self.style.WARNING(f"{host} is not in ALLOWED_HOSTS: add it, or its requests will get a 400.")
+            )
+
+    def _serve(self, addrport: str, *, worker: bool) -> None:
+        """Run the children in this process group until a signal or one of them stops, then stop all."""
+        manage_py = str(settings.BASE_DIR / "manage.py")
+        web = [sys.executable, manage_py, "runserver", addrport, "--noreload"]
+        if not settings.DEBUG:
+            web.append("--insecure")  # runserver serves the admin's CSS and JavaScript only in DEBUG otherwise
+        commands = {"web server": web}
+        if worker:
+            commands["worker"] = [sys.executable, manage_py, "qcluster"]
+
+        received = []
+        previous = {
+            sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        children: dict[str, subprocess.Popen] = {}
+        exited = None
+        try:
+            for name, command in commands.items():
+                children[name] = subprocess.Popen(command)
+            exited = _wait(children, received)
+        finally:
+            _terminate(list(children.values()))
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if exited and not received:
+            name, code = exited
+            others = [other for other in children if other != name]
+            message = f"The {name} exited with code {code}" + (f"; stopped the {others[0]} too." if others else ".")
+            if code:
+                raise CommandError(message)
+            self.stdout.write(message)
+        else:
+            self.stdout.write("Stopped.")
+
+
+def _wait(children: dict[str, subprocess.Popen], received: list) -> tuple[str, int] | None:
+    """Until a signal arrives (None) or a child exits: (its name, its exit code)."""
+    while not received:
+        for name, child in children.items():
+            if child.poll() is not None:
+                return name, child.returncode
+        time.sleep(POLL_SECONDS)
+    return None
+
+
+def _terminate(children: list[subprocess.Popen]) -> None:
+    alive = [child for child in children if child.poll() is None]
+    for child in alive:
+        child.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in alive:
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _base_url(addrport: str) -> str:
+    """Where the printed links point: PUBLIC_BASE_URL when set, else the address runserver listens on."""
+    if os.environ.get("PUBLIC_BASE_URL"):
+        return settings.PUBLIC_BASE_URL
+    host, _, port = addrport.rpartition(":")
+    # runserver accepts a bare port, and "all interfaces" is no address to browse to.
+    host = {"": "127.0.0.1", "0": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]"}.get(host, host)
+    return f"http://{host}:{port}"
+
+
+def _python() -> str:
+    # In a virtualenv a bare "python" may be another interpreter, without our dependencies.
+    return sys.executable if sys.prefix != sys.base_prefix else "python"
+
+
+def _manage_py() -> str:
+    manage_py = settings.BASE_DIR / "manage.py"
+    try:
+        return str(manage_py.relative_to(Path.cwd()))
+    except ValueError:
+        return str(manage_py)
+
+
+def _simulator_command(url: str) -> str:
+    fields = [argument for field in DEMO_CASE_FIELDS for argument in ("--field", field)]
+    return shlex.join([_python(), _manage_py(), "send_outbound_message", "--url", url, "--object", "Case", *fields])

@@ -1,0 +1,86 @@
+"""The demo a fresh installation starts with (`python manage.py quickstart`).
+
+Workflow "Case closed" saves the contact of each closed Case to the mailing list "Support
+customers", with the case's Priority and Origin as embedded data, then appends the case (store,
+number, subject) to the contact's timeline as a transaction. The transaction task comes second
+because a transaction is only added to a contact that exists.
+
+The workflow is written as an export document and imported, so its task configs pass the same
+admin-form checks as any other, against the fields of the bundled Case WSDL.
+"""
+
+from importlib import resources
+
+from django.db import transaction
+
+from directory.services import directory_get_default, mailing_list_get_or_create
+from workflows.conditions import Operator
+from workflows.models import Workflow
+from workflows.salesforce.wsdl import object_from_wsdl
+from workflows.services.transfer import FORMAT, VERSION, workflows_import
+from workflows.tasks.add_to_directory import SaveMode
+
+DEMO_WORKFLOW = "Case closed"
+DEMO_MAILING_LIST = "Support customers"
+
+_CONTACT_FIELDS = {
+    "mailing_list": DEMO_MAILING_LIST,
+    "first_name": "${event://Customer_First_Name__c}",
+    "last_name": "${event://Customer_Last_Name__c}",
+    "email": "${event://ContactEmail}",
+    "external_data_reference": "${event://ContactId}",
+}
+_TASKS = [
+    {
+        "kind": "add_to_directory",
+        "config": {
+            **_CONTACT_FIELDS,
+            "save_mode": SaveMode.EMBEDDED_DATA,
+            "data_fields": [["Priority", "${event://Priority}"], ["Origin", "${event://Origin}"]],
+        },
+    },
+    {
+        "kind": "add_to_directory",
+        "config": {
+            **_CONTACT_FIELDS,
+            "save_mode": SaveMode.TRANSACTION,
+            "transaction_date": "${event://ClosedDate}",
+            "data_fields": [
+                ["Store", "${event://Store__c}"],
+                ["CaseNumber", "${event://CaseNumber}"],
+                ["Subject", "${event://Subject}"],
+            ],
+        },
+    },
+]
+
+
+def _case_object():
+    return object_from_wsdl((resources.files("workflows") / "demo" / "Case.wsdl").read_bytes())
+
+
+@transaction.atomic
+def demo_seed(*, owner) -> Workflow:
+    """Create what is missing of the demo; what exists, an edited demo workflow included, stays as it is."""
+    mailing_list_get_or_create(name=DEMO_MAILING_LIST, directory=directory_get_default())
+    existing = Workflow.objects.filter(name=DEMO_WORKFLOW).first()
+    if existing is not None:
+        return existing
+    case = _case_object()
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "workflows": [
+            {
+                "name": DEMO_WORKFLOW,
+                "salesforce_object": case.object_name,
+                "known_fields": case.fields,
+                "fields_from_wsdl": True,
+                "owner": owner.get_username(),
+                "conditions": [{"field": "IsClosed", "operator": Operator.EQUALS.value, "value": "true"}],
+                "tasks": _TASKS,
+            }
+        ],
+    }
+    [(workflow, _created)] = workflows_import(document=document, default_owner=owner)
+    return workflow
