@@ -61,14 +61,19 @@ def send(live_server, workflow, history, *plugins):
         Satisfaction_Score__c=4.5,
         ClosedDate=datetime(2026, 11, 28, 17, 23, tzinfo=UTC),
     )
-    return service.notifications(
-        OrganizationId=ORGANIZATION_ID,
-        ActionId="04k5g000000ABCDAAA",
-        SessionId=None,
-        EnterpriseUrl="https://example.my.salesforce.com/services/Soap/c/62.0/00D5g000004ABCD",
-        PartnerUrl="https://example.my.salesforce.com/services/Soap/u/62.0/00D5g000004ABCD",
-        Notification=[{"Id": NOTIFICATION_ID, "sObject": case}],
-    )
+    try:
+        return service.notifications(
+            OrganizationId=ORGANIZATION_ID,
+            ActionId="04k5g000000ABCDAAA",
+            SessionId=None,
+            EnterpriseUrl="https://example.my.salesforce.com/services/Soap/c/62.0/00D5g000004ABCD",
+            PartnerUrl="https://example.my.salesforce.com/services/Soap/u/62.0/00D5g000004ABCD",
+            Notification=[{"Id": NOTIFICATION_ID, "sObject": case}],
+        )
+    finally:
+        # Drop the keep-alive connection, so the live server's thread ends and closes its
+        # database connection (the test database cannot be dropped while one is open).
+        client.transport.session.close()
 
 
 def sent_body(history):
@@ -91,7 +96,7 @@ def assert_stored_as_sent():
         "Subject": "<b>Broken</b> & Zoë",
         "IsClosed": "true",
         "Satisfaction_Score__c": "4.5",
-        "ClosedDate": "2026-11-28T17:23:00+00:00",
+        "ClosedDate": "2026-11-28T17:23:00Z",
     }
     assert Run.objects.filter(notification=notification).count() == 1
 

@@ -183,9 +183,7 @@ def _list(entry: dict, key: str, label: str) -> list:
     return rows
 
 
-def _condition(
-    row, label: str, position: int, known_fields: set[str] | None, problems: list[str]
-) -> Condition | None:
+def _condition(row, label: str, position: int, known_fields: set[str] | None, problems: list[str]) -> Condition | None:
     if not isinstance(row, dict) or set(row) - _CONDITION_KEYS:
         problems.append(f"{label} must be an object with field, operator and value.")
         return None

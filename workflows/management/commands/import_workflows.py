@@ -41,7 +41,8 @@ class Command(BaseCommand):
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
-            raise CommandError(f"{file} is not JSON ({error}): pass a file written by export_workflows.") from None
+            source = "The standard input" if file == "-" else file
+            raise CommandError(f"{source} is not JSON ({error}): pass a file written by export_workflows.") from None
 
     def _user(self, username: str):
         User = get_user_model()

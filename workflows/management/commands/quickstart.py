@@ -79,7 +79,8 @@ class Command(BaseCommand):
         self.stdout.write("  " + _simulator_command(f"{base_url}{workflow.event_path}"))
         self.stdout.write("then find Ada Lovelace under Contacts in the admin, with the case as a transaction.")
         if no_worker:
-            self.stdout.write(f"No worker (--no-worker): runs stay queued until `{_manage_py()} qcluster` runs.")
+            worker = f"{_python()} {_manage_py()} qcluster"
+            self.stdout.write(f"No worker (--no-worker): runs stay queued until `{worker}` runs.")
         what = "the web server" if no_worker else "the web server and the worker"
         self.stdout.write(self.style.SUCCESS(f"Starting {what} on {addrport}; press Ctrl-C to stop."))
         # The children write to the same stdout: what is buffered here must come out first.
@@ -103,7 +104,11 @@ class Command(BaseCommand):
             )
 
     def _serve(self, addrport: str, *, worker: bool) -> None:
-        """Run the children in this process group until a signal or one of them stops, then stop all."""
+        """Run the children until a signal arrives or one of them exits, then stop them all.
+
+        They stay in this process group, so Ctrl-C in the terminal reaches them too; a SIGINT or
+        SIGTERM sent to this process alone is passed on as SIGTERM.
+        """
         manage_py = str(settings.BASE_DIR / "manage.py")
         web = [sys.executable, manage_py, "runserver", addrport, "--noreload"]
         if not settings.DEBUG:
