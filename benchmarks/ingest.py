@@ -22,6 +22,7 @@ import math
 import multiprocessing as mp
 import os
 import random
+import re
 import resource
 import signal
 import socket
@@ -194,9 +195,14 @@ def sender_main(index, port, path, size, pool_size, cycle, seconds, barrier, res
     )
 
 
-# --- CPU accounting from /proc (gunicorn workers, PostgreSQL backends) ------------------------
+# --- CPU accounting from /proc ----------------------------------------------------------------
+# gunicorn = master + workers; postgres = the postmaster, its auxiliary processes and the backends
+# of the bench database; a parent's cutime+cstime keeps the CPU of children that exited meanwhile
+# (e.g. a backend closed at CONN_MAX_AGE). other = whole-machine busy time minus those groups and
+# the senders: anything else running on the machine, which disturbs the figures when it is high.
 
 _TICK = os.sysconf("SC_CLK_TCK")
+_CLIENT_ADDR = re.compile(r"\d+\.\d+\.\d+\.\d+\(\d+\)|\[local\]|\[[0-9a-f:]+\]\(\d+\)")
 
 
 def _proc_stat(pid: int):
@@ -207,30 +213,52 @@ def _proc_stat(pid: int):
         return None
     comm = raw[raw.index("(") + 1 : raw.rindex(")")]
     rest = raw[raw.rindex(")") + 2 :].split()
-    # rest[0] is field 3 (state): ppid is field 4, utime 14, stime 15
-    return comm, int(rest[1]), (int(rest[11]) + int(rest[12])) / _TICK
+    # rest[0] is field 3 (state): ppid is field 4, utime 14, stime 15, cutime 16, cstime 17
+    own = (int(rest[11]) + int(rest[12])) / _TICK
+    children = (int(rest[13]) + int(rest[14])) / _TICK
+    return comm, int(rest[1]), own, children
 
 
-def cpu_snapshot(gunicorn_pid: int) -> dict[str, dict[int, float]]:
-    snap = {"gunicorn": {}, "postgres": {}}
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _machine_busy() -> float:
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / _TICK  # minus idle and iowait
+
+
+def cpu_snapshot(gunicorn_pid: int) -> dict:
+    stats = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        stat = _proc_stat(int(entry))
-        if stat is None:
-            continue
-        comm, ppid, cpu = stat
-        if int(entry) == gunicorn_pid or ppid == gunicorn_pid:
-            snap["gunicorn"][int(entry)] = cpu
+        if entry.isdigit():
+            stat = _proc_stat(int(entry))
+            if stat is not None:
+                stats[int(entry)] = stat
+    gunicorn = postgres = 0.0
+    for pid, (comm, ppid, own, children) in stats.items():
+        if pid == gunicorn_pid:
+            gunicorn += own + children
+        elif ppid == gunicorn_pid:
+            gunicorn += own
         elif comm.startswith("postgres"):
-            snap["postgres"][int(entry)] = cpu
-    return snap
+            parent_is_postgres = ppid in stats and stats[ppid][0].startswith("postgres")
+            if not parent_is_postgres:  # the postmaster
+                postgres += own + children
+            else:
+                cmd = _cmdline(pid)
+                if f" {DB_NAME} " in cmd or not _CLIENT_ADDR.search(cmd):
+                    postgres += own
+    return {"gunicorn": gunicorn, "postgres": postgres, "busy": _machine_busy()}
 
 
 def cpu_delta(before, after) -> dict[str, float]:
-    return {
-        group: sum(cpu - before[group].get(pid, 0.0) for pid, cpu in after[group].items()) for group in after
-    }
+    return {key: after[key] - before[key] for key in after}
 
 
 # --- database and server ---------------------------------------------------------------------
@@ -365,7 +393,8 @@ class Phase:
         self.built_late = sum(r["built_late"] for r in results)
         self.resent = sum(r["resent"] for r in results)
         self.client_cpu = sum(r["cpu"] for r in results)
-        self.cpu = cpu  # {"gunicorn": s, "postgres": s}
+        self.cpu = cpu  # CPU seconds: {"gunicorn", "postgres", "busy" (whole machine)}
+        self.other_cpu = max(0.0, cpu["busy"] - cpu["gunicorn"] - cpu["postgres"] - self.client_cpu)
         self.wall_cpu = wall_cpu  # wall seconds the server CPU was sampled over
 
     @property
@@ -442,17 +471,17 @@ def product_counts(conn) -> dict[str, int]:
 def print_table(phases, senders):
     header = (
         f"{'target':<8} {'notif/msg':>9} {'msg/s':>9} {'notif/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>6}  {'cpu cores: client/gunicorn/pg':>30}"
+        f"{'errors':>6}  {'cpu cores: client/gunicorn/pg/other':>35}"
     )
     print(header)
     print("-" * len(header))
     for ph in phases:
-        cpu = (
-            f"{ph.cores(ph.client_cpu):.2f} / {ph.cores(ph.cpu['gunicorn']):.2f} / {ph.cores(ph.cpu['postgres']):.2f}"
+        cpu = " / ".join(
+            f"{ph.cores(x):.2f}" for x in (ph.client_cpu, ph.cpu["gunicorn"], ph.cpu["postgres"], ph.other_cpu)
         )
         print(
             f"{ph.target:<8} {ph.size:>9} {ph.msg_rate:>9.1f} {ph.notif_rate:>9.0f} {ph.percentile(50):>8.1f} "
-            f"{ph.percentile(99):>8.1f} {sum(ph.errors.values()):>6}  {cpu:>30}"
+            f"{ph.percentile(99):>8.1f} {sum(ph.errors.values()):>6}  {cpu:>35}"
         )
 
 
@@ -564,9 +593,16 @@ def main(argv=None) -> int:
         print()
         print_table(phases, args.senders)
         print(
-            "cpu cores = CPU seconds / wall seconds of the timed phase: sender processes / gunicorn master+workers"
-            " / all postgres processes."
+            f"cpu cores = CPU seconds / wall seconds of the timed phase ({os.cpu_count()} CPUs): sender processes /"
+            " gunicorn master+workers / postgres (bench backends + auxiliaries) / everything else on the machine."
         )
+        busy = [ph for ph in phases if ph.cores(ph.other_cpu) > 0.15]
+        if busy:
+            notes.append(
+                "other processes used > 0.15 cores during "
+                + ", ".join(f"{ph.target} x{ph.size} ({ph.cores(ph.other_cpu):.2f})" for ph in busy)
+                + ": those figures are disturbed; rerun on a quiet machine"
+            )
         if notes:
             print("\nNotes:")
             for line in notes:

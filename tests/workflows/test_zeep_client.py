@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 import zeep
 from lxml import etree
 from zeep.exceptions import Fault
 from zeep.plugins import HistoryPlugin
+from zeep.transports import Transport
 
 from tests.factories import ORGANIZATION_ID, make_workflow
 from workflows.models import InboundMessage, Notification, Run
@@ -49,7 +51,11 @@ def history():
 
 
 def send(live_server, workflow, history, *plugins):
-    client = zeep.Client(str(WSDL), plugins=[*plugins, history])
+    session = requests.Session()
+    # No keep-alive: the live server's request thread then ends with the call and closes its
+    # database connection (PostgreSQL cannot drop the test database while one is open).
+    session.headers["Connection"] = "close"
+    client = zeep.Client(str(WSDL), plugins=[*plugins, history], transport=Transport(session=session))
     service = client.create_service(f"{{{OUTBOUND}}}NotificationBinding", live_server.url + workflow.event_path)
     case = client.get_type(f"{{{SOBJECT}}}Case")(
         Id=CASE_ID,
@@ -61,19 +67,14 @@ def send(live_server, workflow, history, *plugins):
         Satisfaction_Score__c=4.5,
         ClosedDate=datetime(2026, 11, 28, 17, 23, tzinfo=UTC),
     )
-    try:
-        return service.notifications(
-            OrganizationId=ORGANIZATION_ID,
-            ActionId="04k5g000000ABCDAAA",
-            SessionId=None,
-            EnterpriseUrl="https://example.my.salesforce.com/services/Soap/c/62.0/00D5g000004ABCD",
-            PartnerUrl="https://example.my.salesforce.com/services/Soap/u/62.0/00D5g000004ABCD",
-            Notification=[{"Id": NOTIFICATION_ID, "sObject": case}],
-        )
-    finally:
-        # Drop the keep-alive connection, so the live server's thread ends and closes its
-        # database connection (the test database cannot be dropped while one is open).
-        client.transport.session.close()
+    return service.notifications(
+        OrganizationId=ORGANIZATION_ID,
+        ActionId="04k5g000000ABCDAAA",
+        SessionId=None,
+        EnterpriseUrl="https://example.my.salesforce.com/services/Soap/c/62.0/00D5g000004ABCD",
+        PartnerUrl="https://example.my.salesforce.com/services/Soap/u/62.0/00D5g000004ABCD",
+        Notification=[{"Id": NOTIFICATION_ID, "sObject": case}],
+    )
 
 
 def sent_body(history):

@@ -22,7 +22,7 @@ _BOM = b"\xef\xbb\xbf"
 @dataclass(frozen=True)
 class Notification:
     id: str
-    sobject_type: str
+    sobject_type: str  # "" when the sender left xsi:type out
     fields: dict[str, str | None]
 
 
@@ -127,14 +127,16 @@ def _notification(item: Element, number: int, scopes: dict[Element, Mapping[str,
     if sobject is None:
         raise MalformedMessage(f"{owner} has no sObject.")
     sobject_type = sobject.get(_tag(XSI_NS, "type"))
-    if not sobject_type:
-        raise MalformedMessage(f"{owner} has an sObject without xsi:type, so its object is unknown.")
-    try:
-        _, type_name = resolve_qname(sobject_type, scopes[sobject])
-    except KeyError as exc:
-        raise MalformedMessage(
-            f"{owner} has an sObject of type '{sobject_type}' whose prefix {exc} is not declared."
-        ) from exc
+    # Salesforce always names the type; a SOAP client built from the WSDL may leave it out, since
+    # the WSDL already declares it. Then the type is "" and the receiver assumes the declared one.
+    type_name = ""
+    if sobject_type:
+        try:
+            _, type_name = resolve_qname(sobject_type, scopes[sobject])
+        except KeyError as exc:
+            raise MalformedMessage(
+                f"{owner} has an sObject of type '{sobject_type}' whose prefix {exc} is not declared."
+            ) from exc
     fields: dict[str, str | None] = {}
     _collect_fields(sobject, prefix="", into=fields)
     return Notification(id=notification_id, sobject_type=type_name, fields=fields)

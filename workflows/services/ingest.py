@@ -90,7 +90,8 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
             f"The message has {len(message.notifications)} notifications; Salesforce sends at most "
             f"{settings.SALESFORCE_MAX_NOTIFICATIONS} per message.",
         )
-    wrong = sorted({n.sobject_type for n in message.notifications} - {workflow.salesforce_object})
+    # No xsi:type (a SOAP client built from the WSDL) means the object the WSDL declares.
+    wrong = sorted({n.sobject_type for n in message.notifications} - {workflow.salesforce_object, ""})
     if wrong:
         raise Refusal(
             400,
@@ -153,7 +154,7 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> InboundM
                 workflow=workflow,
                 organization_key=org_key,
                 notification_id=n.id[:18],
-                sobject_type=n.sobject_type,
+                sobject_type=n.sobject_type or workflow.salesforce_object,
                 record_id=(n.fields.get("Id") or "")[:18],
                 fields=n.fields,
             )

@@ -280,10 +280,10 @@ def test_it_requires_an_sobject_in_each_notification():
     assert reason_for(body) == "Notification 1 has no sObject."
 
 
-def test_it_requires_the_sobject_type():
+def test_it_leaves_the_type_to_the_receiver_when_xsi_type_is_absent():
     body = message(notification().replace(' xsi:type="sf:Case"', ""))
 
-    assert reason_for(body) == "Notification 1 has an sObject without xsi:type, so its object is unknown."
+    assert parse_outbound_message(body).notifications[0].sobject_type == ""
 
 
 def test_it_compares_15_and_18_character_organization_ids_equal():
