@@ -411,6 +411,11 @@ class Phase:
         k = min(len(self.latencies) - 1, max(0, math.ceil(p / 100 * len(self.latencies)) - 1))
         return self.latencies[k] * 1000
 
+    @property
+    def server_ms_per_message(self):
+        """gunicorn + postgres CPU per acked message: the cost, whatever else the machine runs."""
+        return (self.cpu["gunicorn"] + self.cpu["postgres"]) / self.messages * 1000 if self.messages else float("nan")
+
     def cores(self, seconds):
         return seconds / self.wall_cpu if self.wall_cpu else float("nan")
 
@@ -471,7 +476,7 @@ def product_counts(conn) -> dict[str, int]:
 def print_table(phases, senders):
     header = (
         f"{'target':<8} {'notif/msg':>9} {'msg/s':>9} {'notif/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>6}  {'cpu cores: client/gunicorn/pg/other':>35}"
+        f"{'errors':>6} {'srv cpu ms/msg':>14}  {'cpu cores: client/gunicorn/pg/other':>35}"
     )
     print(header)
     print("-" * len(header))
@@ -481,7 +486,7 @@ def print_table(phases, senders):
         )
         print(
             f"{ph.target:<8} {ph.size:>9} {ph.msg_rate:>9.1f} {ph.notif_rate:>9.0f} {ph.percentile(50):>8.1f} "
-            f"{ph.percentile(99):>8.1f} {sum(ph.errors.values()):>6}  {cpu:>35}"
+            f"{ph.percentile(99):>8.1f} {sum(ph.errors.values()):>6} {ph.server_ms_per_message:>14.2f}  {cpu:>35}"
         )
 
 
@@ -493,7 +498,9 @@ def main(argv=None) -> int:
     parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync", help="default sync")
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
     parser.add_argument("--warmup", type=float, default=None, help="warm-up seconds per phase (default 1-2)")
-    parser.add_argument("--sizes", default="1,10,100", help="notifications per message (default 1,10,100)")
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="notifications per message (default 1,10,100)"
+    )
     parser.add_argument(
         "--extra-target",
         action="append",
@@ -518,14 +525,12 @@ def main(argv=None) -> int:
     ctx = mp.get_context("fork")
     log_path = Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
     gunicorn = None
-    failed_setup = True
     try:
         print(f"Preparing database {DB_NAME} (migrate) ...", flush=True)
         event_path = prepare_database()
         port = free_port()
         gunicorn = start_gunicorn(args, port, log_path)
         wait_until_up(gunicorn, port, log_path)
-        failed_setup = False
         token = event_path.rstrip("/").rsplit("/", 1)[-1]
         extra = {name: path.replace("{token}", token) for name, path in extra.items()}
         paths = {"bare": "/bench/bare/", "minimal": "/bench/minimal/", "product": event_path, **extra}
@@ -593,6 +598,7 @@ def main(argv=None) -> int:
         print()
         print_table(phases, args.senders)
         print(
+            "srv cpu ms/msg = gunicorn + postgres CPU per acked message (robust to other load on the machine).\n"
             f"cpu cores = CPU seconds / wall seconds of the timed phase ({os.cpu_count()} CPUs): sender processes /"
             " gunicorn master+workers / postgres (bench backends + auxiliaries) / everything else on the machine."
         )
@@ -620,7 +626,8 @@ def main(argv=None) -> int:
                 ph = by[(name, size)]
                 print(
                     f"  {size:>3}/msg  {name}/minimal {ph.notif_rate / minimal.notif_rate:6.1%}   "
-                    f"{name}/bare {ph.notif_rate / bare.notif_rate:6.1%}"
+                    f"{name}/bare {ph.notif_rate / bare.notif_rate:6.1%}   "
+                    f"server CPU per message {name}/minimal {ph.server_ms_per_message / minimal.server_ms_per_message:4.1f}x"
                 )
         verdicts = []
         for size, floor in sorted(MIN_RATIO.items(), reverse=True):
@@ -647,10 +654,9 @@ def main(argv=None) -> int:
         return 130
     except Exception:
         traceback.print_exc()
-        if gunicorn is not None or failed_setup:
-            log = tail(log_path)
-            if log:
-                print(f"--- gunicorn log ({log_path}) ---\n{log}", file=sys.stderr)
+        log = tail(log_path)
+        if log:
+            print(f"--- end of the gunicorn log ---\n{log}", file=sys.stderr)
         return 2
     finally:
         stop_gunicorn(gunicorn)

@@ -153,10 +153,12 @@ class ExitedProcess:
     """Stands in for a child process that has already exited with `returncode`."""
 
     started: list[list[str]] = []
+    environments: list[dict] = []
     returncode = 0
 
-    def __init__(self, command):
+    def __init__(self, command, env=None):
         self.started.append(command)
+        self.environments.append(env)
 
     def poll(self):
         return self.returncode
@@ -169,6 +171,7 @@ class ExitedProcess:
 def children(monkeypatch):
     class Children(ExitedProcess):
         started = []
+        environments = []
 
     monkeypatch.setattr(quickstart.subprocess, "Popen", Children)
     monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
@@ -189,6 +192,12 @@ def test_it_prints_a_working_admin_password_on_the_first_run_only(children):
     assert password not in second
     assert "admin exists" in second
     assert get_user_model().objects.get(username="admin").check_password(password)
+
+
+@pytest.mark.django_db
+def test_it_makes_the_admin_show_event_urls_on_the_addrport(children):
+    run_quickstart("--addrport", "127.0.0.1:8123")
+    assert {env["PUBLIC_BASE_URL"] for env in children.environments} == {"http://127.0.0.1:8123"}
 
 
 @pytest.mark.django_db

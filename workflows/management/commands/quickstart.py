@@ -85,7 +85,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Starting {what} on {addrport}; press Ctrl-C to stop."))
         # The children write to the same stdout: what is buffered here must come out first.
         self.stdout.flush()
-        self._serve(addrport, worker=not no_worker)
+        self._serve(addrport, worker=not no_worker, base_url=base_url)
 
     def _admin(self):
         """The admin user and, when this run created it, its password."""
@@ -103,7 +103,7 @@ class Command(BaseCommand):
                 self.style.WARNING(f"{host} is not in ALLOWED_HOSTS: add it, or its requests will get a 400.")
             )
 
-    def _serve(self, addrport: str, *, worker: bool) -> None:
+    def _serve(self, addrport: str, *, worker: bool, base_url: str) -> None:
         """Run the children until a signal arrives or one of them exits, then stop them all.
 
         They stay in this process group, so Ctrl-C in the terminal reaches them too; a SIGINT or
@@ -124,9 +124,11 @@ class Command(BaseCommand):
         }
         children: dict[str, subprocess.Popen] = {}
         exited = None
+        # The admin shows event URLs from PUBLIC_BASE_URL: make them the ones printed above.
+        env = {**os.environ, "PUBLIC_BASE_URL": base_url}
         try:
             for name, command in commands.items():
-                children[name] = subprocess.Popen(command)
+                children[name] = subprocess.Popen(command, env=env)
             exited = _wait(children, received)
         finally:
             _terminate(list(children.values()))

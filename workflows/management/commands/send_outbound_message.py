@@ -115,7 +115,7 @@ class Command(BaseCommand):
                         timeout=options["timeout"],
                         log=lambda line, label=label: self.stderr.write(f"{label}: {line}"),
                     )
-                    notifications = f"{size} notification{'s' * (size != 1)}"
+                    notifications = _plural(size, "notification")
                     if not delivery.acknowledged:
                         failed += 1
                         self.stderr.write(f"{label}: {notifications} not acknowledged")
@@ -127,7 +127,8 @@ class Command(BaseCommand):
             elapsed = time.monotonic() - started
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"{sends} messages ({count * repeat} notifications) acknowledged in {elapsed:.2f} s"
+                    f"{_plural(sends, 'message')} ({_plural(count * repeat, 'notification')}) "
+                    f"acknowledged in {elapsed:.2f} s"
                 )
             )
 
@@ -153,3 +154,7 @@ class Command(BaseCommand):
             except ValueError as error:  # a bad --object or --field name
                 raise CommandError(str(error)) from None
             yield len(numbers), body
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
