@@ -140,7 +140,7 @@ def test_it_refuses_a_piped_field_the_wsdl_does_not_declare():
 
 def test_it_refuses_a_task_output_of_a_later_task():
     config = {**DIRECTORY_TASK_CONFIG, "external_data_reference": "${task://2/ContactId}"}
-    with pytest.raises(TransferError, match="earlier tasks"):
+    with pytest.raises(TransferError, match="earlier task"):
         workflows_import(
             document=document(entry(tasks=[{"kind": "add_to_directory", "config": config}])), default_owner=make_user()
         )

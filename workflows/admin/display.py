@@ -11,8 +11,6 @@ from workflows.tasks.forms import KeyValueField
 
 MAX_WSDL_BYTES = 2 * 1024 * 1024
 KNOWN_FIELDS_DATALIST = "known-event-fields"
-# Condition values are resolved before any task runs: only the event and dates exist then.
-CONDITION_VALUE_SCHEMES = ("event", "date")
 
 
 def known_event_fields(workflow: Workflow | None) -> set[str] | None:
@@ -20,10 +18,6 @@ def known_event_fields(workflow: Workflow | None) -> set[str] | None:
     if workflow is None or not workflow.fields_from_wsdl:
         return None
     return set(workflow.known_fields)
-
-
-def registered_kind(name: str) -> registry.TaskKind | None:
-    return {kind.name: kind for kind in registry.kinds()}.get(name)
 
 
 def value_table(data: dict) -> str:
@@ -46,7 +40,7 @@ def item_list(items: list) -> str:
 
 def task_summary(task: Task, limit: int = 140) -> str:
     """The task's filled-in settings on one line, labelled as in its form."""
-    kind = registered_kind(task.kind)
+    kind = registry.find(task.kind)
     if kind is None:
         return f"Unknown kind {task.kind!r}: the app that provides it is not installed."
     parts = []

@@ -9,14 +9,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from workflows.admin.display import known_event_fields, registered_kind, task_summary
+from workflows.admin.display import known_event_fields, task_summary
 from workflows.models import (
     Task,
     Workflow,
 )
-from workflows.piping import tokens
 from workflows.tasks import registry
-from workflows.tasks.forms import KeyValueField
 
 
 class TaskForm(forms.ModelForm):
@@ -53,6 +51,8 @@ class TaskForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "position" in cleaned:
+            self.config_form.earlier_kinds = [task.kind for task in self._earlier_tasks(cleaned["position"])]
         if not self.config_form.is_valid():
             for name, errors in self.config_form.errors.items():
                 field = name if name in self.fields else None
@@ -60,9 +60,6 @@ class TaskForm(forms.ModelForm):
                     if error not in self.errors.get(field or NON_FIELD_ERRORS, []):
                         self.add_error(field, error)
             return cleaned
-        if "position" in cleaned:
-            for name, error in self._task_pipe_errors(cleaned["position"]):
-                self.add_error(name, error)
         self.instance.config = self.config_form.to_config()
         return cleaned
 
@@ -70,32 +67,6 @@ class TaskForm(forms.ModelForm):
         """Tasks that run before this one, in run order (by position, then creation)."""
         me = (position, self.instance.pk or float("inf"))
         return [task for task in self.task_workflow.tasks.exclude(pk=self.instance.pk) if (task.position, task.pk) < me]
-
-    def _task_pipe_errors(self, position: int):
-        earlier = self._earlier_tasks(position)
-        for name, field in self.config_form.fields.items():
-            value = self.config_form.cleaned_data.get(name)
-            texts = [text for _, text in value] if isinstance(field, KeyValueField) else [value]
-            for token in (t for text in texts if isinstance(text, str) for t in tokens(text)):
-                number, _, output = token.path.partition("/")
-                if token.scheme == "task" and token.terminated and number.isdigit():
-                    error = _task_pipe_error(token.raw, int(number), output, earlier)
-                    if error:
-                        yield name, error
-
-
-def _task_pipe_error(raw: str, number: int, output: str, earlier: list[Task]) -> str | None:
-    if not earlier:
-        return f"{raw}: this task runs first, so there is no earlier task whose output it could use."
-    if not 1 <= number <= len(earlier):
-        return (
-            f"{raw} refers to task {number}, but this task runs as task {len(earlier) + 1}: "
-            f"pipe only outputs of earlier tasks (1 to {len(earlier)})."
-        )
-    kind = registered_kind(earlier[number - 1].kind)
-    if kind is not None and kind.outputs and output not in kind.outputs:
-        return f"{raw}: task {number} ({kind.label}) has no output {output}; its outputs: {', '.join(kind.outputs)}."
-    return None
 
 
 @admin.register(Task)
@@ -113,14 +84,14 @@ class TaskAdmin(admin.ModelAdmin):
     def _add_target(self, request) -> tuple[registry.TaskKind, Workflow] | None:
         """The kind and workflow a new task is added for: query string first (the add links), then form."""
         params = {**request.POST.dict(), **request.GET.dict()}
-        kind = registered_kind(params.get("kind", ""))
+        kind = registry.find(params.get("kind", ""))
         workflow_id = params.get("workflow", "")
         workflow = Workflow.objects.filter(pk=workflow_id).first() if workflow_id.isdigit() else None
         return (kind, workflow) if kind and workflow else None
 
     def _target(self, request, obj) -> tuple[registry.TaskKind, Workflow]:
         if obj is not None:
-            return registered_kind(obj.kind), obj.workflow
+            return registry.find(obj.kind), obj.workflow
         return self._add_target(request)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -144,7 +115,7 @@ class TaskAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         task = self.get_object(request, unquote(object_id))
-        if task is not None and registered_kind(task.kind) is None:
+        if task is not None and registry.find(task.kind) is None:
             self.message_user(request, task_summary(task), messages.ERROR)
             return redirect("admin:workflows_workflow_change", task.workflow_id)
         extra_context = {"show_save_and_add_another": False, **(extra_context or {})}
@@ -194,7 +165,7 @@ class TaskAdmin(admin.ModelAdmin):
 
     @admin.display(description="Outputs")
     def outputs_help(self, task):
-        kind = registered_kind(task.kind)
+        kind = registry.find(task.kind)
         if kind is None or not kind.outputs:
             return "This kind has no outputs."
         tasks = list(task.workflow.tasks.all()) if task.pk else []

@@ -1,6 +1,5 @@
 """Building a workflow: event URL, WSDL, conditions and the list of its tasks."""
 
-import difflib
 from urllib.parse import urlencode
 
 from django import forms
@@ -14,7 +13,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from workflows.admin.display import (
-    CONDITION_VALUE_SCHEMES,
     KNOWN_FIELDS_DATALIST,
     MAX_WSDL_BYTES,
     known_event_fields,
@@ -25,7 +23,6 @@ from workflows.models import (
     Task,
     Workflow,
 )
-from workflows.piping import MAX_LISTED_FIELDS, validate
 from workflows.salesforce.wsdl import InvalidWsdl
 from workflows.services.workflow_admin import (
     workflow_fields_from_wsdl,
@@ -34,6 +31,7 @@ from workflows.services.workflow_admin import (
     wsdl_for_object,
 )
 from workflows.tasks import registry
+from workflows.validation import condition_field_error, condition_value_errors
 
 
 class WorkflowForm(forms.ModelForm):
@@ -80,28 +78,17 @@ class ConditionForm(forms.ModelForm):
 
     def clean_field(self):
         field = self.cleaned_data["field"].strip()
-        known = known_event_fields(self.for_workflow)
-        if known is not None and field not in known:
-            close = difflib.get_close_matches(field, known, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"known fields: {_listed(known)}"
-            raise forms.ValidationError(
-                f"{field} is not a field of the uploaded WSDL ({self.for_workflow.salesforce_object}); {hint}"
-            )
+        error = condition_field_error(field, known_event_fields=known_event_fields(self.for_workflow))
+        if error:
+            raise forms.ValidationError(error)
         return field
 
     def clean_value(self):
         value = self.cleaned_data["value"]
-        known = known_event_fields(self.for_workflow)
-        errors = validate(value, known_event_fields=known, schemes=CONDITION_VALUE_SCHEMES)
+        errors = condition_value_errors(value, known_event_fields=known_event_fields(self.for_workflow))
         if errors:
             raise forms.ValidationError(errors)
         return value
-
-
-def _listed(names) -> str:
-    names = sorted(names)
-    more = f" and {len(names) - MAX_LISTED_FIELDS} more" if len(names) > MAX_LISTED_FIELDS else ""
-    return (", ".join(names[:MAX_LISTED_FIELDS]) or "none") + more
 
 
 class ConditionInline(admin.TabularInline):

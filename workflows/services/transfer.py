@@ -17,10 +17,10 @@ from django.http import QueryDict
 
 from workflows.conditions import Operator
 from workflows.models import SALESFORCE_API_NAME, Condition, Task, Workflow
-from workflows.piping import tokens, validate
 from workflows.tasks import registry
-from workflows.tasks.forms import KeyValueField, KeyValueWidget
+from workflows.tasks.forms import KeyValueWidget
 from workflows.tasks.registry import TaskKind
+from workflows.validation import condition_field_error, condition_value_errors
 
 FORMAT = "sfsurveys-workflows"
 VERSION = 1
@@ -37,8 +37,6 @@ _SETTINGS = (
 _WORKFLOW_KEYS = {"name", *_SETTINGS, "owner", "conditions", "tasks"}
 _CONDITION_KEYS = {"field", "operator", "value"}
 _TASK_KEYS = {"kind", "config"}
-# Conditions are evaluated before any task runs: only the event and dates exist then.
-_CONDITION_VALUE_SCHEMES = ("event", "date")
 
 
 class TransferError(Exception):
@@ -198,9 +196,10 @@ def _condition(row, label: str, position: int, known_fields: set[str] | None, pr
         problems.extend(error.messages)
         return None
     # The checks the admin's condition form makes.
-    if known_fields is not None and condition.field not in known_fields:
-        problems.append(f"{label}: {condition.field} is not a field of the workflow's WSDL (known_fields).")
-    errors = validate(condition.value, known_event_fields=known_fields, schemes=_CONDITION_VALUE_SCHEMES)
+    field_error = condition_field_error(condition.field, known_event_fields=known_fields)
+    errors = ([field_error] if field_error else []) + condition_value_errors(
+        condition.value, known_event_fields=known_fields
+    )
     problems.extend(f"{label}: {error}" for error in errors)
     return condition
 
@@ -219,6 +218,9 @@ def _task(
         )
         return None
     form = _bound_config_form(kind, row.get("config", {}), known_fields)
+    if form is not None:
+        # Tasks of the document that failed their own checks still hold their place in the run order.
+        form.earlier_kinds = [task.kind if task else "" for task in earlier]
     if form is None:
         problems.append(f"{label}: key/value settings must be lists of [name, value] pairs.")
         return None
@@ -227,27 +229,7 @@ def _task(
             where = "" if field == "__all__" else f"{field}: "
             problems.extend(f"{label} ({kind.name}): {where}{message}" for message in messages)
         return None
-    problems.extend(f"{label} ({kind.name}): {error}" for error in _task_pipe_errors(form, earlier))
     return Task(position=position, kind=kind.name, config=form.to_config())
-
-
-def _task_pipe_errors(form, earlier: list[Task | None]):
-    """${task://n/Output} must name an earlier task and one of its kind's outputs, as in the admin."""
-    kinds = {kind.name: kind for kind in registry.kinds()}
-    for name, field in form.fields.items():
-        value = form.cleaned_data.get(name)
-        texts = [text for _, text in value] if isinstance(field, KeyValueField) else [value]
-        for token in (token for text in texts if isinstance(text, str) for token in tokens(text)):
-            number, _, output = token.path.partition("/")
-            if token.scheme != "task" or not token.terminated or not number.isdigit():
-                continue
-            if not 1 <= int(number) <= len(earlier):
-                yield f"{name}: {token.raw} refers to task {number}; pipe only outputs of earlier tasks."
-            elif (task := earlier[int(number) - 1]) is not None:
-                kind = kinds[task.kind]
-                if kind.outputs and output not in kind.outputs:
-                    outputs = ", ".join(kind.outputs)
-                    yield f"{name}: {token.raw}: task {number} has no output {output}; its outputs: {outputs}."
 
 
 def _bound_config_form(kind: TaskKind, config: dict, known_fields: set[str] | None):

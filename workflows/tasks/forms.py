@@ -4,6 +4,7 @@ from django import forms
 from django.utils.html import format_html, format_html_join
 
 from workflows.piping import validate
+from workflows.validation import task_pipe_errors
 
 
 class KeyValueWidget(forms.Widget):
@@ -63,14 +64,20 @@ class TaskConfigForm(forms.Form):
 
     `known_event_fields` is the workflow's field list when a WSDL declared it, so a typo in
     ${event://...} is caught on save instead of producing empty values at run time.
+    `earlier_kinds` (the kinds of the tasks that run before this one) checks ${task://n/...};
+    set it before validating when the task's place in the workflow is known.
     """
 
-    def __init__(self, *args, known_event_fields=None, **kwargs):
+    def __init__(self, *args, known_event_fields=None, earlier_kinds=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.known_event_fields = known_event_fields
+        self.earlier_kinds = earlier_kinds
 
     def _piping_errors(self, text):
-        return validate(text or "", known_event_fields=self.known_event_fields)
+        errors = validate(text or "", known_event_fields=self.known_event_fields)
+        if self.earlier_kinds is not None:
+            errors += task_pipe_errors(text or "", earlier_kinds=self.earlier_kinds)
+        return errors
 
     def clean(self):
         cleaned = super().clean()

@@ -37,12 +37,16 @@ def get(name: str) -> TaskKind:
         raise TaskError(f"Unknown task kind {name!r}: the app that provides it is not installed.") from None
 
 
+def find(name: str) -> TaskKind | None:
+    return _KINDS.get(name)
+
+
 def kinds() -> list[TaskKind]:
     return list(_KINDS.values())
 
 
 def kind_label(name: str) -> str:
-    kind = _KINDS.get(name)
+    kind = find(name)
     return kind.label if kind else name
 
 

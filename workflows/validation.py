@@ -1,0 +1,57 @@
+"""Checks of a workflow definition shared by the admin forms and the workflow import.
+
+Both must accept exactly the same definitions, so the rules live here once.
+"""
+
+import difflib
+from collections.abc import Collection, Sequence
+
+from workflows.piping import MAX_LISTED_FIELDS, tokens, validate
+from workflows.tasks import registry
+
+# Conditions are evaluated before any task runs: only the event and dates exist then.
+CONDITION_VALUE_SCHEMES = ("event", "date")
+
+
+def listed(names: Collection[str]) -> str:
+    names = sorted(names)
+    more = f" and {len(names) - MAX_LISTED_FIELDS} more" if len(names) > MAX_LISTED_FIELDS else ""
+    return (", ".join(names[:MAX_LISTED_FIELDS]) or "none") + more
+
+
+def condition_field_error(field: str, *, known_event_fields: Collection[str] | None) -> str | None:
+    """An unknown field is an error only when a WSDL declared the object's fields."""
+    if known_event_fields is None or field in known_event_fields:
+        return None
+    close = difflib.get_close_matches(field, list(known_event_fields), n=1)
+    hint = f"did you mean {close[0]}?" if close else f"known fields: {listed(known_event_fields)}"
+    return f"{field} is not a field of the workflow's uploaded WSDL; {hint}"
+
+
+def condition_value_errors(value: str, *, known_event_fields: Collection[str] | None) -> list[str]:
+    return validate(value, known_event_fields=known_event_fields, schemes=CONDITION_VALUE_SCHEMES)
+
+
+def task_pipe_errors(text: str, *, earlier_kinds: Sequence[str]) -> list[str]:
+    """${task://n/Output} must name an earlier task (1-based, in run order) and one of its outputs."""
+    errors = []
+    for token in tokens(text):
+        number, _, output = token.path.partition("/")
+        if token.scheme != "task" or not token.terminated or not number.isdigit():
+            continue  # malformed task tokens are piping.validate's to report
+        number = int(number)
+        if not earlier_kinds:
+            errors.append(f"{token.raw}: this task runs first, so there is no earlier task whose output it could use.")
+        elif not 1 <= number <= len(earlier_kinds):
+            errors.append(
+                f"{token.raw} refers to task {number}, but this task runs as task {len(earlier_kinds) + 1}: "
+                f"pipe only outputs of earlier tasks (1 to {len(earlier_kinds)})."
+            )
+        else:
+            kind = registry.find(earlier_kinds[number - 1])
+            if kind is not None and kind.outputs and output not in kind.outputs:
+                errors.append(
+                    f"{token.raw}: task {number} ({kind.label}) has no output {output}; "
+                    f"its outputs: {', '.join(kind.outputs)}."
+                )
+    return errors
