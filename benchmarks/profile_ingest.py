@@ -6,7 +6,8 @@
 Creates sfsurveys_bench_profile (dropped at the end), then for 1-, 10- and 100-notification
 messages: the queries of one request (django.test.utils.CaptureQueriesContext, on_commit
 callbacks included), the mean time per message of the product view, of the minimal baseline and
-of the product's steps timed apart, and optionally a cProfile of the product view.
+of the product's steps timed apart, and optionally a cProfile of the product view
+(sorted by $PROFILE_SORT, default cumulative; $PROFILE_LINES lines, default 35).
 """
 
 import argparse
@@ -134,8 +135,12 @@ def run(args):
         steps = [bench.build_message(size, rng) for _ in range(n)]
         timed("  parse_outbound_message", parse_outbound_message, steps)
         timed("  body_without_session_id", body_without_session_id, steps)
-        call = lambda b: ingest.Call(token=wf.token, method="POST", body=b, content_type="text/xml")  # noqa: E731
-        timed("  workflow_for_token + _validate", lambda b: ingest._validate(call(b), ingest.workflow_for_token(wf.token)), steps)
+
+        def lookup_and_validate(body):
+            call = ingest.Call(token=wf.token, method="POST", body=body, content_type="text/xml")
+            return ingest._validate(call, ingest.workflow_for_token(wf.token))
+
+        timed("  workflow_for_token + _validate", lookup_and_validate, steps)
 
         def store_only(body):
             message = parse_outbound_message(body)
@@ -167,7 +172,7 @@ def run(args):
             return ids
 
         stored = []
-        timed("  parse + store in one transaction (no enqueue)", lambda b: stored.append(store_only(b)), steps)
+        timed("  parse + store in one transaction (no enqueue)", lambda b, out=stored: out.append(store_only(b)), steps)
         timed("  runs_enqueue after commit (autocommit)", lambda ids: runs_enqueue(ids), stored)
         timed(
             "  runs_enqueue inside one transaction",
@@ -182,7 +187,8 @@ def run(args):
                 post(salesforce_event, body, wf.token)
             profiler.disable()
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "35")))
+            stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
+            stats.print_stats(int(os.environ.get("PROFILE_LINES", "35")))
             print(out.getvalue())
 
 

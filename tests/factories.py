@@ -91,7 +91,6 @@ def make_run(*, workflow, fields=None, **run_fields):
     )
     notification = Notification.objects.create(
         inbound_message=inbound,
-        workflow=workflow,
         organization_key=ORGANIZATION_ID[:15],
         notification_id=salesforce_id("04l"),
         sobject_type=workflow.salesforce_object,

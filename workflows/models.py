@@ -121,8 +121,9 @@ class InboundMessage(models.Model):
         DUPLICATE = "duplicate", "Duplicate (already received)"
         REFUSED = "refused", "Refused"
 
+    # Not indexed alone: inbound_workflow_recent below starts with it.
     workflow = models.ForeignKey(
-        Workflow, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_messages"
+        Workflow, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_messages", db_index=False
     )
     received_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=10, choices=Status.choices)
@@ -152,8 +153,8 @@ class InboundMessage(models.Model):
 
 
 class Notification(models.Model):
+    # The workflow is the inbound message's (and each run's).
     inbound_message = models.ForeignKey(InboundMessage, on_delete=models.CASCADE, related_name="notifications")
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="notifications")
     organization_key = models.CharField(max_length=15, help_text="First 15 characters of the organization id.")
     notification_id = models.CharField(max_length=18)
     sobject_type = models.CharField(max_length=100)
@@ -183,9 +184,12 @@ class Run(models.Model):
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CONDITIONS_NOT_MET, Status.SKIPPED)
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
+    # Not indexed alone: run_workflow_recent below starts with it.
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs", db_index=False)
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="runs")
-    replay_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replays")
+    replay_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replays", db_index=False
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     status_reason = models.TextField(blank=True)
     condition_results = models.JSONField(default=list, blank=True)
@@ -197,11 +201,15 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # Partial indexes stay small (only the rows they serve) and cost nothing on the inserts
+        # they leave out, which matters on the ingest path.
         indexes = [
             # the dispatcher: status = 'queued' and next_attempt_at <= now
-            models.Index(fields=["status", "next_attempt_at"], name="run_due"),
+            models.Index(fields=["next_attempt_at"], condition=models.Q(status="queued"), name="run_due"),
             # the reaper: status = 'running' and claimed_at < now - lease
-            models.Index(fields=["status", "claimed_at"], name="run_claimed"),
+            models.Index(fields=["claimed_at"], condition=models.Q(status="running"), name="run_claimed"),
+            # a run's replays, and clearing replay_of when a run is purged
+            models.Index(fields=["replay_of"], condition=models.Q(replay_of__isnull=False), name="run_replays"),
             # Workflow Reporting: newest first, per workflow
             models.Index(fields=["workflow", "-created_at"], name="run_workflow_recent"),
         ]

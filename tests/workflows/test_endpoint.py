@@ -40,7 +40,7 @@ def test_it_acks_and_stores_one_run_per_notification(post):
     response = post(workflow, outbound_message(case_fields(), case_fields()))
     assert is_ack(response)
     assert response["Content-Type"] == "text/xml; charset=utf-8"
-    assert Notification.objects.filter(workflow=workflow).count() == 2
+    assert Notification.objects.filter(inbound_message__workflow=workflow).count() == 2
     assert Run.objects.filter(workflow=workflow).count() == 2
     inbound = InboundMessage.objects.get()
     assert (inbound.status, inbound.notification_count, inbound.new_notification_count) == ("accepted", 2, 2)

@@ -127,8 +127,8 @@ class InboundMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["received_at", "workflow", "sobject_type", "record_id", "notification_id"]
-    list_filter = ["workflow", "sobject_type"]
-    list_select_related = ["workflow"]
+    list_filter = ["inbound_message__workflow", "sobject_type"]
+    list_select_related = ["inbound_message__workflow"]
     search_fields = ["=record_id", "=notification_id"]
     ordering = ["-id"]
     show_full_result_count = False
@@ -143,6 +143,10 @@ class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "field_table",
     ]
     readonly_fields = fields
+
+    @admin.display(description="Workflow")
+    def workflow(self, notification):
+        return notification.inbound_message.workflow
 
     @admin.display(description="Fields")
     def field_table(self, notification):

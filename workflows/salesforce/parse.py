@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse
+from defusedxml.ElementTree import fromstring, iterparse
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -87,7 +87,7 @@ def resolve_qname(value: str, scope: Mapping[str, str]) -> tuple[str, str]:
 
 def parse_outbound_message(body: bytes) -> OutboundMessage:
     try:
-        root, scopes = parse_xml_with_scopes(body)
+        root = fromstring(body.removeprefix(_BOM), forbid_dtd=True)
     except DefusedXmlException as exc:
         raise ForbiddenXml(
             "The body contains a DTD or entity declarations, which are not accepted: "
@@ -116,27 +116,20 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
         action_id=_required_id(notifications, "ActionId", owner="The message"),
         enterprise_url=notifications.findtext(_tag(OUTBOUND_NS, "EnterpriseUrl"), ""),
         partner_url=notifications.findtext(_tag(OUTBOUND_NS, "PartnerUrl"), ""),
-        notifications=tuple(_notification(item, number, scopes) for number, item in enumerate(items, start=1)),
+        notifications=tuple(_notification(item, number) for number, item in enumerate(items, start=1)),
     )
 
 
-def _notification(item: Element, number: int, scopes: dict[Element, Mapping[str, str]]) -> Notification:
+def _notification(item: Element, number: int) -> Notification:
     owner = f"Notification {number}"
     notification_id = _required_id(item, "Id", owner=owner)
     sobject = item.find(_tag(OUTBOUND_NS, "sObject"))
     if sobject is None:
         raise MalformedMessage(f"{owner} has no sObject.")
-    sobject_type = sobject.get(_tag(XSI_NS, "type"))
-    # Salesforce always names the type; a SOAP client built from the WSDL may leave it out, since
-    # the WSDL already declares it. Then the type is "" and the receiver assumes the declared one.
-    type_name = ""
-    if sobject_type:
-        try:
-            _, type_name = resolve_qname(sobject_type, scopes[sobject])
-        except KeyError as exc:
-            raise MalformedMessage(
-                f"{owner} has an sObject of type '{sobject_type}' whose prefix {exc} is not declared."
-            ) from exc
+    # The type's local part is the object name whatever the prefix (Salesforce uses sf; SOAP
+    # toolkits others), so the prefix is not resolved. A SOAP client built from the WSDL may
+    # leave xsi:type out, the WSDL declaring it: then the type is "", the workflow's object.
+    type_name = (sobject.get(_tag(XSI_NS, "type")) or "").strip().rpartition(":")[2]
     fields: dict[str, str | None] = {}
     _collect_fields(sobject, prefix="", into=fields)
     return Notification(id=notification_id, sobject_type=type_name, fields=fields)

@@ -7,8 +7,11 @@ lost enqueue, a retry whose backoff has passed, and a run whose worker died whil
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_q.conf import Conf
+from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from workflows.models import Run
@@ -18,9 +21,42 @@ RUNS_PER_JOB = 10
 DISPATCH_BATCH = 1000
 
 
-def runs_enqueue(run_ids: list[int]) -> None:
+class _JobCollector:
+    """Stands in for django-q2's broker in async_task, keeping the signed jobs it would send."""
+
+    list_key = Conf.CLUSTER_NAME
+
+    def __init__(self):
+        self.jobs: list[str] = []
+
+    def enqueue(self, job: str) -> int:
+        self.jobs.append(job)
+        return len(self.jobs)
+
+
+def _send(run_ids: list[int], *, broker=None) -> None:
     for start in range(0, len(run_ids), RUNS_PER_JOB):
-        async_task("workflows.jobs.execute_runs", run_ids[start : start + RUNS_PER_JOB], group="workflow-runs")
+        chunk = run_ids[start : start + RUNS_PER_JOB]
+        async_task("workflows.jobs.execute_runs", chunk, group="workflow-runs", broker=broker)
+
+
+def runs_enqueue(run_ids: list[int]) -> None:
+    """Wake workers for these runs.
+
+    Inside a transaction, with the database as the job queue (the default), the jobs are written
+    in that same transaction with one insert: they commit with the runs or not at all. With
+    another broker, or in sync mode, they are sent once the transaction has committed, so a
+    worker never looks for a run that is not there yet.
+    """
+    if Conf.ORM and not Conf.SYNC and not transaction.get_autocommit(using=Conf.ORM):
+        collector = _JobCollector()
+        _send(run_ids, broker=collector)
+        now = timezone.now()
+        OrmQ.objects.using(Conf.ORM).bulk_create(
+            [OrmQ(key=collector.list_key, payload=job, lock=now) for job in collector.jobs]
+        )
+    else:
+        transaction.on_commit(lambda: _send(run_ids), robust=True)
 
 
 def runs_reap_abandoned(*, now=None) -> int:
@@ -32,6 +68,7 @@ def runs_reap_abandoned(*, now=None) -> int:
     )
 
 
+@transaction.atomic
 def runs_dispatch_due(*, now=None) -> int:
     """Enqueue queued runs that are due and not already waiting in the job queue."""
     now = now or timezone.now()

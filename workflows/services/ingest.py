@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from workflows.models import InboundMessage, Notification, Run, Workflow, token_digest
+from workflows.models import InboundMessage, Run, Workflow, token_digest
 from workflows.salesforce.parse import (
     MalformedMessage,
     OutboundMessage,
@@ -22,6 +22,7 @@ from workflows.salesforce.parse import (
 from workflows.salesforce.scrub import body_without_session_id
 from workflows.salesforce.soap import ack_response, fault_response
 from workflows.services.dispatch import runs_enqueue
+from workflows.services.inbound_store import inbound_store
 
 logger = logging.getLogger(__name__)
 
@@ -127,69 +128,65 @@ def _unique_notifications(message: OutboundMessage):
 
 
 @transaction.atomic
-def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> InboundMessage:
-    org_key = organization_key(message.organization_id)
+def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
     notifications = _unique_notifications(message)
-    inbound = InboundMessage.objects.create(
-        workflow=workflow,
-        status=InboundMessage.Status.ACCEPTED,
-        http_status=200,
-        token_hint=call.token[:6],
-        remote_addr=call.remote_addr,
-        content_type=call.content_type[:200],
-        organization_id=message.organization_id[:18],
-        action_id=message.action_id[:18],
-        sobject_type=workflow.salesforce_object,
-        notification_count=len(message.notifications),
-        new_notification_count=len(notifications),
-        body_size=len(call.body),
-        body=body_without_session_id(call.body),
-    )
-    # Redeliveries hit the unique (organization, notification id) constraint and are skipped;
-    # the rows that carry this call's id are exactly the new ones, even under concurrency.
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                inbound_message=inbound,
-                workflow=workflow,
-                organization_key=org_key,
-                notification_id=n.id[:18],
-                sobject_type=n.sobject_type or workflow.salesforce_object,
-                record_id=(n.fields.get("Id") or "")[:18],
-                fields=n.fields,
-            )
+    now = timezone.now()
+    org_key = organization_key(message.organization_id)
+    stored = inbound_store(
+        inbound={
+            "workflow_id": workflow.pk,
+            "received_at": now,
+            "status": InboundMessage.Status.ACCEPTED,
+            "http_status": 200,
+            "reason": "",
+            "token_hint": call.token[:6],
+            "remote_addr": call.remote_addr,
+            "content_type": call.content_type[:200],
+            "organization_id": message.organization_id[:18],
+            "action_id": message.action_id[:18],
+            "sobject_type": workflow.salesforce_object,
+            "notification_count": len(message.notifications),
+            "new_notification_count": len(notifications),
+            "body_size": len(call.body),
+            "body": body_without_session_id(call.body),
+        },
+        notifications=[
+            {
+                "organization_key": org_key,
+                "notification_id": n.id[:18],
+                "sobject_type": n.sobject_type or workflow.salesforce_object,
+                "record_id": (n.fields.get("Id") or "")[:18],
+                "fields": n.fields,
+                "received_at": now,
+            }
             for n in notifications
         ],
-        ignore_conflicts=True,
+        run={
+            "workflow_id": workflow.pk,
+            "status": Run.Status.QUEUED if workflow.enabled else Run.Status.SKIPPED,
+            "status_reason": "" if workflow.enabled else "Workflow disabled: enable it, then replay this run.",
+            "condition_results": [],
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+            "dispatched_at": now if workflow.enabled else None,
+            "finished_at": None if workflow.enabled else now,
+        },
     )
-    new_ids = list(Notification.objects.filter(inbound_message=inbound).values_list("id", flat=True))
-    now = timezone.now()
-    if workflow.enabled:
-        runs = [Run(workflow=workflow, notification_id=nid, next_attempt_at=now, dispatched_at=now) for nid in new_ids]
-    else:
-        runs = [
-            Run(
-                workflow=workflow,
-                notification_id=nid,
-                next_attempt_at=now,
-                status=Run.Status.SKIPPED,
-                status_reason="Workflow disabled: enable it, then replay this run.",
-                finished_at=now,
-            )
-            for nid in new_ids
-        ]
-    runs = Run.objects.bulk_create(runs)
-    if len(new_ids) != len(notifications):
-        inbound.new_notification_count = len(new_ids)
-        if not new_ids:
-            inbound.status = InboundMessage.Status.DUPLICATE
-            inbound.reason = "Every notification in this message had been received before."
-        inbound.save(update_fields=["new_notification_count", "status", "reason"])
-    if workflow.enabled:
-        run_ids = [run.pk for run in runs]
-        # robust: a failed enqueue is logged, not raised; the dispatcher finds queued runs anyway.
-        transaction.on_commit(lambda: runs_enqueue(run_ids), robust=True)
-    return inbound
+    if len(stored.run_ids) != len(notifications):
+        InboundMessage.objects.filter(pk=stored.inbound_id).update(
+            new_notification_count=len(stored.run_ids),
+            **(
+                {}
+                if stored.run_ids
+                else {
+                    "status": InboundMessage.Status.DUPLICATE,
+                    "reason": "Every notification in this message had been received before.",
+                }
+            ),
+        )
+    if workflow.enabled and stored.run_ids:
+        runs_enqueue(stored.run_ids)
 
 
 def inbound_message_receive(call: Call) -> Answer:

@@ -27,6 +27,5 @@ def runs_replay(*, runs) -> list[Run]:
             for run in runs
         ]
     )
-    run_ids = [replay.pk for replay in replays]
-    transaction.on_commit(lambda: runs_enqueue(run_ids), robust=True)
+    runs_enqueue([replay.pk for replay in replays])
     return replays

@@ -119,10 +119,10 @@ def test_it_reads_fields_under_any_prefix():
     assert load("case_other_prefix.xml").notifications[0].fields == {"Id": "5005g00000abcDFAAY", "Status": "New"}
 
 
-def test_it_refuses_a_type_whose_prefix_is_not_declared():
+def test_it_takes_the_local_part_of_the_type_whatever_its_prefix():
     body = message(notification(type="obj:Case"))
 
-    assert reason_for(body) == "Notification 1 has an sObject of type 'obj:Case' whose prefix 'obj' is not declared."
+    assert parse_outbound_message(body).notifications[0].sobject_type == "Case"
 
 
 def test_it_reads_nil_true_as_none():

@@ -1,0 +1,87 @@
+"""Writing one accepted message: its inbound-log row, its new notifications and a run for each.
+
+This is the endpoint's whole cost, so on PostgreSQL it is one statement (three chained inserts,
+the notifications passed as one JSON document); other databases take the ORM path to the same
+rows. Either way a notification already stored (same organization and notification id) is
+skipped by the unique constraint, so only new notifications get a run, even when two deliveries
+of one message race.
+"""
+
+import json
+from dataclasses import dataclass
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+
+from workflows.models import InboundMessage, Notification, Run
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    inbound_id: int
+    run_ids: list[int]
+
+
+def inbound_store(*, inbound: dict, notifications: list[dict], run: dict) -> StoredMessage:
+    """Insert the rows, in the caller's transaction.
+
+    `inbound` holds the InboundMessage columns; each of `notifications` the Notification columns
+    but the inbound message; `run` the columns every new run shares but its notification.
+    """
+    if connection.vendor == "postgresql":
+        return _store_in_one_statement(inbound, notifications, run)
+    return _store_with_the_orm(inbound, notifications, run)
+
+
+def _store_with_the_orm(inbound: dict, notifications: list[dict], run: dict) -> StoredMessage:
+    message = InboundMessage.objects.create(**inbound)
+    Notification.objects.bulk_create(
+        [Notification(inbound_message=message, **row) for row in notifications], ignore_conflicts=True
+    )
+    # Skipped conflicts were not inserted, so the rows that carry this message's id are the new ones.
+    new_ids = Notification.objects.filter(inbound_message=message).values_list("id", flat=True)
+    runs = Run.objects.bulk_create([Run(notification_id=notification_id, **run) for notification_id in new_ids])
+    return StoredMessage(inbound_id=message.pk, run_ids=[new.pk for new in runs])
+
+
+def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict) -> StoredMessage:
+    quote = connection.ops.quote_name
+    params = {
+        **_prepared(InboundMessage, inbound, prefix="inbound_"),
+        **_prepared(Run, run, prefix="run_"),
+        "notifications": json.dumps(notifications, cls=DjangoJSONEncoder),
+    }
+    sql = f"""
+        WITH inbound AS (
+            INSERT INTO {quote(InboundMessage._meta.db_table)} ({", ".join(map(quote, inbound))})
+            VALUES ({", ".join(f"%(inbound_{name})s" for name in inbound)})
+            RETURNING id
+        ), new_notifications AS (
+            INSERT INTO {quote(Notification._meta.db_table)}
+                (inbound_message_id, organization_key, notification_id, sobject_type, record_id, fields, received_at)
+            SELECT inbound.id, n.organization_key, n.notification_id, n.sobject_type, n.record_id, n.fields,
+                   n.received_at
+            FROM inbound, jsonb_to_recordset(%(notifications)s::jsonb) AS n(
+                organization_key text, notification_id text, sobject_type text, record_id text, fields jsonb,
+                received_at timestamptz)
+            ON CONFLICT (organization_key, notification_id) DO NOTHING
+            RETURNING id
+        ), new_runs AS (
+            INSERT INTO {quote(Run._meta.db_table)} (notification_id, {", ".join(map(quote, run))})
+            SELECT id, {", ".join(f"%(run_{name})s" for name in run)} FROM new_notifications
+            RETURNING id
+        )
+        SELECT (SELECT id FROM inbound), ARRAY(SELECT id FROM new_runs ORDER BY id)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inbound_id, run_ids = cursor.fetchone()
+    return StoredMessage(inbound_id=inbound_id, run_ids=run_ids)
+
+
+def _prepared(model, values: dict, *, prefix: str) -> dict:
+    """Values as the database takes them (JSON encoded, and so on), as named parameters."""
+    return {
+        prefix + name: model._meta.get_field(name).get_db_prep_save(value, connection)
+        for name, value in values.items()
+    }
