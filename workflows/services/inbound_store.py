@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from psycopg.types.json import Jsonb
 
 from workflows.models import InboundMessage, Notification, Run
 
@@ -47,8 +48,8 @@ def _store_with_the_orm(inbound: dict, notifications: list[dict], run: dict) -> 
 def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict) -> StoredMessage:
     quote = connection.ops.quote_name
     params = {
-        **_prepared(InboundMessage, inbound, prefix="inbound_"),
-        **_prepared(Run, run, prefix="run_"),
+        **_prepared(inbound, prefix="inbound_"),
+        **_prepared(run, prefix="run_"),
         "notifications": json.dumps(notifications, cls=DjangoJSONEncoder),
     }
     sql = f"""
@@ -79,9 +80,6 @@ def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict)
     return StoredMessage(inbound_id=inbound_id, run_ids=run_ids)
 
 
-def _prepared(model, values: dict, *, prefix: str) -> dict:
-    """Values as the database takes them (JSON encoded, and so on), as named parameters."""
-    return {
-        prefix + name: model._meta.get_field(name).get_db_prep_save(value, connection)
-        for name, value in values.items()
-    }
+def _prepared(values: dict, *, prefix: str) -> dict:
+    """Named parameters; lists and dicts go to JSON columns."""
+    return {prefix + name: Jsonb(value) if isinstance(value, list | dict) else value for name, value in values.items()}
