@@ -587,12 +587,14 @@ def main(argv=None) -> int:
                 if counts0 is not None:
                     counts1 = product_counts(db)
                     acked = (probe.messages + phase.messages) * size
-                    jobs_expected = (probe.messages + phase.messages) * math.ceil(size / 10)
+                    messages = probe.messages + phase.messages
                     got = {k: counts1[k] - counts0[k] for k in counts1}
-                    if got["notifications"] != acked or got["runs"] != acked or got["jobs"] != jobs_expected:
+                    # Every message wakes workers with at least one job, and no job is empty.
+                    jobs_ok = messages <= got["jobs"] <= acked
+                    if got["notifications"] != acked or got["runs"] != acked or not jobs_ok:
                         storage_mismatch = True
                         problems.append(
-                            f"product x{size}: {acked} notifications acked, {jobs_expected} jobs expected, "
+                            f"product x{size}: {acked} notifications in {messages} messages acked, "
                             f"but stored {got}"
                         )
         db.close()

@@ -17,6 +17,7 @@ OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
 _BOM = b"\xef\xbb\xbf"
+_XSI_NIL = f"{{{XSI_NS}}}nil"
 
 
 @dataclass(frozen=True)
@@ -137,12 +138,13 @@ def _notification(item: Element, number: int) -> Notification:
 
 def _collect_fields(parent: Element, *, prefix: str, into: dict[str, str | None]) -> None:
     # Related records (e.g. Account inside Case) are flattened so each value has one dotted name.
+    # This loop runs for every field of every notification: keep it lean.
     nulled = []
     for child in parent:
-        name = _local(child.tag)
+        name = child.tag.rpartition("}")[2]
         if name == "fieldsToNull":
             nulled.append((child.text or "").strip())
-        elif _is_nil(child):
+        elif child.attrib and _is_nil(child):
             into[prefix + name] = None
         elif len(child):
             _collect_fields(child, prefix=f"{prefix}{name}.", into=into)
@@ -162,7 +164,7 @@ def _required_id(parent: Element, name: str, *, owner: str) -> str:
 
 
 def _is_nil(element: Element) -> bool:
-    return (element.get(_tag(XSI_NS, "nil")) or "").strip() in ("true", "1")
+    return (element.get(_XSI_NIL) or "").strip() in ("true", "1")
 
 
 def _tag(namespace: str, local: str) -> str:

@@ -16,8 +16,9 @@ from django_q.tasks import async_task
 
 from workflows.models import Run
 
-# Runs per job: small enough to spread a 100-notification message over several workers.
-RUNS_PER_JOB = 10
+# Runs per job: a 100-notification message still spreads over several workers, while each
+# job costs the endpoint a signed package and a row.
+RUNS_PER_JOB = 25
 DISPATCH_BATCH = 1000
 
 

@@ -10,7 +10,6 @@ of one message race.
 import json
 from dataclasses import dataclass
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from psycopg.types.json import Jsonb
 
@@ -27,7 +26,8 @@ def inbound_store(*, inbound: dict, notifications: list[dict], run: dict) -> Sto
     """Insert the rows, in the caller's transaction.
 
     `inbound` holds the InboundMessage columns; each of `notifications` the Notification columns
-    but the inbound message; `run` the columns every new run shares but its notification.
+    but the inbound message and the time received (the inbound message's); `run` the columns
+    every new run shares but its notification.
     """
     if connection.vendor == "postgresql":
         return _store_in_one_statement(inbound, notifications, run)
@@ -37,7 +37,8 @@ def inbound_store(*, inbound: dict, notifications: list[dict], run: dict) -> Sto
 def _store_with_the_orm(inbound: dict, notifications: list[dict], run: dict) -> StoredMessage:
     message = InboundMessage.objects.create(**inbound)
     Notification.objects.bulk_create(
-        [Notification(inbound_message=message, **row) for row in notifications], ignore_conflicts=True
+        [Notification(inbound_message=message, received_at=message.received_at, **row) for row in notifications],
+        ignore_conflicts=True,
     )
     # Skipped conflicts were not inserted, so the rows that carry this message's id are the new ones.
     new_ids = Notification.objects.filter(inbound_message=message).values_list("id", flat=True)
@@ -50,7 +51,7 @@ def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict)
     params = {
         **_prepared(inbound, prefix="inbound_"),
         **_prepared(run, prefix="run_"),
-        "notifications": json.dumps(notifications, cls=DjangoJSONEncoder),
+        "notifications": json.dumps(notifications),
     }
     sql = f"""
         WITH inbound AS (
@@ -61,10 +62,9 @@ def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict)
             INSERT INTO {quote(Notification._meta.db_table)}
                 (inbound_message_id, organization_key, notification_id, sobject_type, record_id, fields, received_at)
             SELECT inbound.id, n.organization_key, n.notification_id, n.sobject_type, n.record_id, n.fields,
-                   n.received_at
+                   %(inbound_received_at)s
             FROM inbound, jsonb_to_recordset(%(notifications)s::jsonb) AS n(
-                organization_key text, notification_id text, sobject_type text, record_id text, fields jsonb,
-                received_at timestamptz)
+                organization_key text, notification_id text, sobject_type text, record_id text, fields jsonb)
             ON CONFLICT (organization_key, notification_id) DO NOTHING
             RETURNING id
         ), new_runs AS (

@@ -166,7 +166,6 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
                 "sobject_type": n.sobject_type or workflow.salesforce_object,
                 "record_id": (n.fields.get("Id") or "")[:18],
                 "fields": n.fields,
-                "received_at": now,
             }
             for n in notifications
         ],
