@@ -95,7 +95,7 @@ def slow_after(monkeypatch, owner, name, seconds):
 @pytest.fixture
 def no_enqueue(monkeypatch):
     """Store runs without executing them (django-q2 is in sync mode in tests)."""
-    monkeypatch.setattr(ingest, "runs_enqueue", lambda run_ids: None)
+    monkeypatch.setattr(ingest, "workers_wake", lambda runs: None)
 
 
 def test_it_stores_and_runs_each_notification_once_when_a_message_is_posted_twice_at_once(

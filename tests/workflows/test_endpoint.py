@@ -169,3 +169,30 @@ def test_it_answers_503_without_ack_when_the_database_refuses_the_write(monkeypa
     response = post(workflow, outbound_message())
     assert response.status_code == 503
     assert "retry" in fault_string(response)
+
+
+@pytest.fixture
+def database_queue(monkeypatch):
+    """django-q2 as in production: jobs go to its queue table instead of running inline."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+
+
+def test_it_queues_wake_up_jobs_with_the_runs_one_per_25(post, database_queue):
+    from django_q.models import OrmQ
+
+    workflow = make_workflow()
+    assert is_ack(post(workflow, outbound_message(*[case_fields() for _ in range(30)])))
+    assert OrmQ.objects.count() == 2
+    assert Run.objects.filter(status=Run.Status.QUEUED).count() == 30
+
+
+def test_it_queues_no_job_for_a_redelivered_message(post, database_queue):
+    from django_q.models import OrmQ
+
+    workflow = make_workflow()
+    body = outbound_message()
+    post(workflow, body)
+    post(workflow, body)
+    assert OrmQ.objects.count() == 1

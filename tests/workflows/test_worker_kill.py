@@ -20,7 +20,7 @@ from django_q.conf import Conf
 from directory.models import Contact, Directory, Transaction
 from tests.factories import case_fields, make_directory, make_directory_task, make_workflow, outbound_message
 from workflows.models import Run, TaskRun
-from workflows.services.dispatch import runs_dispatch_due, runs_enqueue
+from workflows.services.dispatch import runs_dispatch_due, workers_wake
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -159,9 +159,9 @@ def test_it_finishes_every_run_exactly_once_after_a_worker_cluster_is_killed(que
 
 def test_it_executes_each_run_once_with_two_worker_clusters_on_one_database(queued_runs, clusters):
     workflow = queued_runs
-    # Every run is also in a second job, in the opposite order (a job handed out twice, a run
-    # dispatched again): the two clusters meet on the same runs and only one may execute each.
-    runs_enqueue(list(Run.objects.filter(workflow=workflow).order_by("-id").values_list("id", flat=True)))
+    # As many wake-up jobs again (a job handed out twice, a run dispatched again): the two
+    # clusters drain the same runs together and only one may execute each.
+    workers_wake(runs=PEOPLE)
     clusters()
     clusters()
 

@@ -42,7 +42,7 @@ def no_run_execution(monkeypatch):
     """Only the endpoint is under test here: store the runs, leave them queued."""
     from workflows.services import ingest
 
-    monkeypatch.setattr(ingest, "runs_enqueue", lambda run_ids: None)
+    monkeypatch.setattr(ingest, "workers_wake", lambda runs: None)
 
 
 @pytest.fixture

@@ -1,14 +1,17 @@
-"""Waking workers: state lives in Run rows; django-q2 jobs only say "look at these runs".
+"""Waking workers. State lives in Run rows; a django-q2 job only wakes a worker, which then
+claims due runs from the table until none is left (`execution.runs_execute_due`).
 
-Every path that leaves a run queued is covered by `runs_dispatch_due`, run on a schedule: a
-lost enqueue, a retry whose backoff has passed, and a run whose worker died while running it.
+So a job carries no ids, and any number of jobs may wake for the same runs: whichever worker
+claims a run executes it, the others move on. `runs_dispatch_due`, on a one-minute schedule,
+requeues runs whose worker died and wakes workers for due retries and for runs whose job was
+lost.
 """
 
+import math
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ
@@ -16,16 +19,19 @@ from django_q.tasks import async_task
 
 from workflows.models import Run
 
-# Runs per job: a 100-notification message still spreads over several workers, while each
-# job costs the endpoint a signed package and a row.
-RUNS_PER_JOB = 25
-DISPATCH_BATCH = 1000
+# One job per this many new runs, so a 100-notification message is shared by several workers.
+RUNS_PER_WAKE_UP = 25
+# The dispatcher wakes at most this many workers a minute; each drains until nothing is due.
+MAX_WAKE_UPS = 8
+WAKE_UP_JOB = "workflows.jobs.execute_due_runs"
+# The queue django-q2's database broker reads: its rows are keyed by the cluster name.
+QUEUE_KEY = Conf.CLUSTER_NAME
 
 
 class _JobCollector:
     """Stands in for django-q2's broker in async_task, keeping the signed jobs it would send."""
 
-    list_key = Conf.CLUSTER_NAME
+    list_key = QUEUE_KEY
 
     def __init__(self):
         self.jobs: list[str] = []
@@ -35,29 +41,40 @@ class _JobCollector:
         return len(self.jobs)
 
 
-def _send(run_ids: list[int], *, broker=None) -> None:
-    for start in range(0, len(run_ids), RUNS_PER_JOB):
-        chunk = run_ids[start : start + RUNS_PER_JOB]
-        async_task("workflows.jobs.execute_runs", chunk, group="workflow-runs", broker=broker)
+def wake_ups_for(runs: int) -> int:
+    return min(math.ceil(runs / RUNS_PER_WAKE_UP), MAX_WAKE_UPS) if runs else 0
 
 
-def runs_enqueue(run_ids: list[int]) -> None:
-    """Wake workers for these runs.
+def jobs_in_transaction() -> bool:
+    """Whether wake-up jobs can be written in the current transaction (the queue is the database).
 
-    Inside a transaction, with the database as the job queue (the default), the jobs are written
-    in that same transaction with one insert: they commit with the runs or not at all. With
-    another broker, or in sync mode, they are sent once the transaction has committed, so a
-    worker never looks for a run that is not there yet.
+    Then they commit with the runs or not at all. With another broker, or in sync mode, they are
+    sent once the transaction commits, so a worker never looks for runs that are not there yet.
     """
-    if Conf.ORM and not Conf.SYNC and not transaction.get_autocommit(using=Conf.ORM):
-        collector = _JobCollector()
-        _send(run_ids, broker=collector)
-        now = timezone.now()
-        OrmQ.objects.using(Conf.ORM).bulk_create(
-            [OrmQ(key=collector.list_key, payload=job, lock=now) for job in collector.jobs]
-        )
+    return bool(Conf.ORM) and not Conf.SYNC and not transaction.get_autocommit(using=Conf.ORM)
+
+
+def wake_up_jobs(count: int) -> list[str]:
+    """`count` signed wake-up jobs, as django-q2 would put them in its queue table."""
+    collector = _JobCollector()
+    for _ in range(count):
+        async_task(WAKE_UP_JOB, broker=collector, group="workflow-runs")
+    return collector.jobs
+
+
+def job_rows(jobs: list[str]) -> list[OrmQ]:
+    return [OrmQ(key=QUEUE_KEY, payload=job, lock=timezone.now()) for job in jobs]
+
+
+def workers_wake(*, runs: int) -> None:
+    """Wake enough workers for `runs` due runs."""
+    count = wake_ups_for(runs)
+    if not count:
+        return
+    if jobs_in_transaction():
+        OrmQ.objects.using(Conf.ORM).bulk_create(job_rows(wake_up_jobs(count)))
     else:
-        transaction.on_commit(lambda: _send(run_ids), robust=True)
+        transaction.on_commit(lambda: [async_task(WAKE_UP_JOB) for _ in range(count)], robust=True)
 
 
 def runs_reap_abandoned(*, now=None) -> int:
@@ -65,23 +82,16 @@ def runs_reap_abandoned(*, now=None) -> int:
     now = now or timezone.now()
     lease = timedelta(seconds=settings.RUN_LEASE_SECONDS)
     return Run.objects.filter(status=Run.Status.RUNNING, claimed_at__lt=now - lease).update(
-        status=Run.Status.QUEUED, claimed_at=None, dispatched_at=None, next_attempt_at=now
+        status=Run.Status.QUEUED, claimed_at=None, next_attempt_at=now
     )
 
 
 @transaction.atomic
 def runs_dispatch_due(*, now=None) -> int:
-    """Enqueue queued runs that are due and not already waiting in the job queue."""
+    """Requeue abandoned runs, then wake workers if any run is due. -> due runs seen (bounded)."""
     now = now or timezone.now()
     runs_reap_abandoned(now=now)
-    stale = now - timedelta(seconds=settings.RUN_LEASE_SECONDS)
-    due = list(
-        Run.objects.filter(status=Run.Status.QUEUED, next_attempt_at__lte=now)
-        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale))
-        .order_by("next_attempt_at")
-        .values_list("id", flat=True)[:DISPATCH_BATCH]
-    )
-    if due:
-        Run.objects.filter(id__in=due).update(dispatched_at=now)
-        runs_enqueue(due)
-    return len(due)
+    due = Run.objects.filter(status=Run.Status.QUEUED, next_attempt_at__lte=now)
+    seen = len(due.values_list("id", flat=True)[: RUNS_PER_WAKE_UP * MAX_WAKE_UPS])
+    workers_wake(runs=seen)
+    return seen

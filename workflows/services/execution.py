@@ -7,6 +7,7 @@ run again, whether the run is retried, reaped after a worker died, or raced by a
 """
 
 import logging
+import time
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -153,7 +154,6 @@ def _schedule_retry(run: Run, record: TaskRun) -> None:
         status_reason=f"Task {record.position} failed temporarily ({record.error}); retrying in {delay}.",
         next_attempt_at=now + delay,
         claimed_at=None,
-        dispatched_at=None,
     )
 
 
@@ -184,10 +184,7 @@ def _run_tasks(run: Run) -> None:
         _finish(run, Run.Status.SUCCEEDED)
 
 
-def run_execute(*, run_id: int) -> None:
-    run = _claim(run_id)
-    if run is None:
-        return  # finished, running elsewhere, or not due yet: nothing to do
+def _execute_claimed(run: Run) -> None:
     try:
         if not run.workflow.enabled:
             _finish(run, Run.Status.SKIPPED, "Workflow disabled: enable it, then replay this run.")
@@ -198,4 +195,42 @@ def run_execute(*, run_id: int) -> None:
             return
         _run_tasks(run)
     except RunTaken:
-        logger.warning("Run %s was taken over by another worker; leaving it to that worker.", run_id)
+        logger.warning("Run %s was taken over by another worker; leaving it to that worker.", run.pk)
+
+
+def run_execute(*, run_id: int) -> None:
+    """Execute one run if it is due and nobody else has claimed it."""
+    run = _claim(run_id)
+    if run is not None:  # else finished, running elsewhere, or not due yet: nothing to do
+        _execute_claimed(run)
+
+
+def _claim_next_due() -> Run | None:
+    with transaction.atomic():
+        # SKIP LOCKED (where the database has it) lets workers draining together pass over a
+        # run another is claiming instead of queueing behind it.
+        run_id = (
+            Run.objects.filter(status=Run.Status.QUEUED, next_attempt_at__lte=timezone.now())
+            .order_by("next_attempt_at")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)
+            .first()
+        )
+        return None if run_id is None else _claim(run_id)
+
+
+def runs_execute_due(*, max_runs: int = 200, max_seconds: float = 60.0) -> int:
+    """Claim and execute due runs one at a time until none is due or this job's share is used.
+
+    The share keeps one job well inside django-q2's timeout; runs left over are taken by the
+    next wake-up job or the dispatcher. -> runs executed.
+    """
+    deadline = time.monotonic() + max_seconds
+    executed = 0
+    while executed < max_runs and time.monotonic() < deadline:
+        run = _claim_next_due()
+        if run is None:
+            break
+        _execute_claimed(run)
+        executed += 1
+    return executed

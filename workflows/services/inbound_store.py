@@ -11,9 +11,11 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection
+from django_q.models import OrmQ
 from psycopg.types.json import Jsonb
 
 from workflows.models import InboundMessage, Notification, Run
+from workflows.services.dispatch import QUEUE_KEY, job_rows
 
 
 @dataclass(frozen=True)
@@ -22,19 +24,20 @@ class StoredMessage:
     run_ids: list[int]
 
 
-def inbound_store(*, inbound: dict, notifications: list[dict], run: dict) -> StoredMessage:
+def inbound_store(*, inbound: dict, notifications: list[dict], run: dict, jobs: list[str]) -> StoredMessage:
     """Insert the rows, in the caller's transaction.
 
     `inbound` holds the InboundMessage columns; each of `notifications` the Notification columns
     but the inbound message and the time received (the inbound message's); `run` the columns
-    every new run shares but its notification.
+    every new run shares but its notification; `jobs` the signed django-q2 jobs that wake
+    workers, queued only if there is a new run.
     """
     if connection.vendor == "postgresql":
-        return _store_in_one_statement(inbound, notifications, run)
-    return _store_with_the_orm(inbound, notifications, run)
+        return _store_in_one_statement(inbound, notifications, run, jobs)
+    return _store_with_the_orm(inbound, notifications, run, jobs)
 
 
-def _store_with_the_orm(inbound: dict, notifications: list[dict], run: dict) -> StoredMessage:
+def _store_with_the_orm(inbound: dict, notifications: list[dict], run: dict, jobs: list[str]) -> StoredMessage:
     message = InboundMessage.objects.create(**inbound)
     Notification.objects.bulk_create(
         [Notification(inbound_message=message, received_at=message.received_at, **row) for row in notifications],
@@ -43,15 +46,19 @@ def _store_with_the_orm(inbound: dict, notifications: list[dict], run: dict) -> 
     # Skipped conflicts were not inserted, so the rows that carry this message's id are the new ones.
     new_ids = Notification.objects.filter(inbound_message=message).values_list("id", flat=True)
     runs = Run.objects.bulk_create([Run(notification_id=notification_id, **run) for notification_id in new_ids])
+    if runs and jobs:
+        OrmQ.objects.bulk_create(job_rows(jobs))
     return StoredMessage(inbound_id=message.pk, run_ids=[new.pk for new in runs])
 
 
-def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict) -> StoredMessage:
+def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict, jobs: list[str]) -> StoredMessage:
     quote = connection.ops.quote_name
     params = {
         **_prepared(inbound, prefix="inbound_"),
         **_prepared(run, prefix="run_"),
         "notifications": json.dumps(notifications),
+        "jobs": jobs,
+        "job_key": QUEUE_KEY,
     }
     sql = f"""
         WITH inbound AS (
@@ -71,6 +78,11 @@ def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict)
             INSERT INTO {quote(Run._meta.db_table)} (notification_id, {", ".join(map(quote, run))})
             SELECT id, {", ".join(f"%(run_{name})s" for name in run)} FROM new_notifications
             RETURNING id
+        ), wake_ups AS (
+            -- django-q2's queue table, written as its ORM broker does (key, payload, lock)
+            INSERT INTO {quote(OrmQ._meta.db_table)} (key, payload, lock)
+            SELECT %(job_key)s, payload, %(inbound_received_at)s FROM unnest(%(jobs)s::text[]) AS payload
+            WHERE EXISTS (SELECT FROM new_runs)
         )
         SELECT (SELECT id FROM inbound), ARRAY(SELECT id FROM new_runs ORDER BY id)
     """

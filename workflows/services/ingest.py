@@ -21,7 +21,7 @@ from workflows.salesforce.parse import (
 )
 from workflows.salesforce.scrub import body_without_session_id
 from workflows.salesforce.soap import ack_response, fault_response
-from workflows.services.dispatch import runs_enqueue
+from workflows.services.dispatch import jobs_in_transaction, wake_up_jobs, wake_ups_for, workers_wake
 from workflows.services.inbound_store import inbound_store
 
 logger = logging.getLogger(__name__)
@@ -141,6 +141,8 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
     notifications = _unique_notifications(message)
     now = timezone.now()
     org_key = organization_key(message.organization_id)
+    # The wake-up jobs commit with the runs when the job queue is this database.
+    write_jobs = workflow.enabled and jobs_in_transaction()
     stored = inbound_store(
         inbound={
             "workflow_id": workflow.pk,
@@ -177,9 +179,9 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
             "attempts": 0,
             "created_at": now,
             "next_attempt_at": now,
-            "dispatched_at": now if workflow.enabled else None,
             "finished_at": None if workflow.enabled else now,
         },
+        jobs=wake_up_jobs(wake_ups_for(len(notifications))) if write_jobs else [],
     )
     if len(stored.run_ids) != len(notifications):
         InboundMessage.objects.filter(pk=stored.inbound_id).update(
@@ -193,8 +195,8 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
                 }
             ),
         )
-    if workflow.enabled and stored.run_ids:
-        runs_enqueue(stored.run_ids)
+    if workflow.enabled and stored.run_ids and not write_jobs:
+        workers_wake(runs=len(stored.run_ids))
 
 
 def inbound_message_receive(call: Call) -> Answer:

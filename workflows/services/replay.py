@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from workflows.models import Run
-from workflows.services.dispatch import runs_enqueue
+from workflows.services.dispatch import workers_wake
 
 
 class ReplayError(Exception):
@@ -23,9 +23,9 @@ def runs_replay(*, runs) -> list[Run]:
     now = timezone.now()
     replays = Run.objects.bulk_create(
         [
-            Run(workflow=run.workflow, notification=run.notification, replay_of=run, next_attempt_at=now, dispatched_at=now)
+            Run(workflow=run.workflow, notification=run.notification, replay_of=run, next_attempt_at=now)
             for run in runs
         ]
     )
-    runs_enqueue([replay.pk for replay in replays])
+    workers_wake(runs=len(replays))
     return replays
