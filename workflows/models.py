@@ -183,6 +183,7 @@ class Run(models.Model):
         SKIPPED = "skipped", "Skipped"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CONDITIONS_NOT_MET, Status.SKIPPED)
+    WORKFLOW_DISABLED = "Workflow disabled: enable it, then replay this run."
 
     # Not indexed alone: run_workflow_recent below starts with it.
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs", db_index=False)

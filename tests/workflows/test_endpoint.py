@@ -44,6 +44,7 @@ def test_it_acks_and_stores_one_run_per_notification(post):
     assert Run.objects.filter(workflow=workflow).count() == 2
     inbound = InboundMessage.objects.get()
     assert (inbound.status, inbound.notification_count, inbound.new_notification_count) == ("accepted", 2, 2)
+    assert (inbound.remote_addr, inbound.workflow) == ("127.0.0.1", workflow)
 
 
 def test_it_accepts_application_xml(post):

@@ -187,7 +187,7 @@ def _run_tasks(run: Run) -> None:
 def _execute_claimed(run: Run) -> None:
     try:
         if not run.workflow.enabled:
-            _finish(run, Run.Status.SKIPPED, "Workflow disabled: enable it, then replay this run.")
+            _finish(run, Run.Status.SKIPPED, Run.WORKFLOW_DISABLED)
             return
         _learn_fields(run.workflow, run.notification.fields)
         if not _conditions_pass(run, _sources(run, {})):

@@ -174,7 +174,7 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
         run={
             "workflow_id": workflow.pk,
             "status": Run.Status.QUEUED if workflow.enabled else Run.Status.SKIPPED,
-            "status_reason": "" if workflow.enabled else "Workflow disabled: enable it, then replay this run.",
+            "status_reason": "" if workflow.enabled else Run.WORKFLOW_DISABLED,
             "condition_results": [],
             "attempts": 0,
             "created_at": now,
@@ -184,19 +184,19 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
         jobs=wake_up_jobs(wake_ups_for(len(notifications))) if write_jobs else [],
     )
     if len(stored.run_ids) != len(notifications):
-        InboundMessage.objects.filter(pk=stored.inbound_id).update(
-            new_notification_count=len(stored.run_ids),
-            **(
-                {}
-                if stored.run_ids
-                else {
-                    "status": InboundMessage.Status.DUPLICATE,
-                    "reason": "Every notification in this message had been received before.",
-                }
-            ),
-        )
+        _note_redelivery(stored.inbound_id, new_notifications=len(stored.run_ids))
     if workflow.enabled and stored.run_ids and not write_jobs:
         workers_wake(runs=len(stored.run_ids))
+
+
+def _note_redelivery(inbound_id: int, *, new_notifications: int) -> None:
+    changes = {"new_notification_count": new_notifications}
+    if not new_notifications:
+        changes.update(
+            status=InboundMessage.Status.DUPLICATE,
+            reason="Every notification in this message had been received before.",
+        )
+    InboundMessage.objects.filter(pk=inbound_id).update(**changes)
 
 
 def inbound_message_receive(call: Call) -> Answer:
