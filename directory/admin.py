@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from directory.forms import KeyValueField
 from directory.models import Contact, DedupeRule, Directory, MailingList, Membership, Transaction
 from directory.selectors import embedded_data_case_clashes
 
@@ -30,57 +31,6 @@ def data_lines(data: dict) -> str:
     return format_html_join(mark_safe("<br>"), "{}: {}", sorted(data.items())) or "—"
 
 
-class KeyValueRowsWidget(forms.Widget):
-    """Name → value rows without JSON; values are textareas so multi-line values survive an edit.
-
-    (workflows has a richer one for task configs; the directory sits below workflows and keeps its own.)
-    """
-
-    blank_rows = 2
-
-    def value_from_datadict(self, data, files, name):
-        rows = zip(data.getlist(f"{name}__name"), data.getlist(f"{name}__value"))
-        return [[key, value] for key, value in rows if key.strip() or value.strip()]
-
-    def value_omitted_from_data(self, data, files, name):
-        return f"{name}__name" not in data
-
-    def format_value(self, value):
-        if isinstance(value, dict):
-            return [[key, str(val)] for key, val in sorted(value.items())]
-        return value or []
-
-    def render(self, name, value, attrs=None, renderer=None):
-        rows = self.format_value(value) + [["", ""]] * self.blank_rows
-        body = format_html_join(
-            "",
-            '<tr><td><input type="text" name="{}__name" value="{}" aria-label="Name" size="30"></td>'
-            '<td><textarea name="{}__value" rows="1" cols="60" aria-label="Value">{}</textarea></td></tr>',
-            ((name, key, name, val) for key, val in rows),
-        )
-        return format_html(
-            "<table><thead><tr><th>Name</th><th>Value</th></tr></thead><tbody>{}</tbody></table>"
-            '<p class="help">Clear both cells to remove a row; save and continue editing for more rows.</p>',
-            body,
-        )
-
-
-class KeyValueRowsField(forms.Field):
-    widget = KeyValueRowsWidget
-
-    def to_python(self, value):
-        if isinstance(value, dict):
-            return value
-        rows = [(str(key).strip(), str(val)) for key, val in (value or [])]
-        names = [key for key, _ in rows]
-        if not all(names):
-            raise forms.ValidationError("Every row with a value needs a name.")
-        duplicates = sorted({key for key in names if names.count(key) > 1})
-        if duplicates:
-            raise forms.ValidationError(f"Each name may appear once: {', '.join(duplicates)}.")
-        return dict(rows)
-
-
 class DedupeRuleInline(admin.TabularInline):
     model = DedupeRule
     fields = ["position", "key"]
@@ -97,7 +47,7 @@ class DirectoryAdmin(admin.ModelAdmin):
 
 
 class ContactForm(forms.ModelForm):
-    embedded_data = KeyValueRowsField(
+    embedded_data = KeyValueField(
         required=False,
         label="Edit embedded data",
         help_text="Spelling and case matter: a survey reads embedded data by its exact name.",
@@ -106,6 +56,9 @@ class ContactForm(forms.ModelForm):
     class Meta:
         model = Contact
         fields = "__all__"
+
+    def clean_embedded_data(self):
+        return dict(self.cleaned_data["embedded_data"])
 
 
 class MembershipInline(admin.TabularInline):

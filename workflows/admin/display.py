@@ -5,9 +5,9 @@ from django.forms.utils import pretty_name
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from directory.forms import KeyValueField
 from workflows.models import Task, Workflow
 from workflows.tasks import registry
-from workflows.tasks.forms import KeyValueField
 
 MAX_WSDL_BYTES = 2 * 1024 * 1024
 KNOWN_FIELDS_DATALIST = "known-event-fields"

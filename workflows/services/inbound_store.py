@@ -10,9 +10,9 @@ of one message race.
 import json
 from dataclasses import dataclass
 
+import psycopg
 from django.db import connection
 from django_q.models import OrmQ
-import psycopg
 from psycopg.types.json import Jsonb
 
 from workflows.models import InboundMessage, Notification, Run

@@ -15,10 +15,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import QueryDict
 
+from directory.forms import KeyValueWidget
 from workflows.conditions import Operator
 from workflows.models import SALESFORCE_API_NAME, Condition, Task, Workflow
 from workflows.tasks import registry
-from workflows.tasks.forms import KeyValueWidget
 from workflows.tasks.registry import TaskKind
 from workflows.validation import condition_field_error, condition_value_errors
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from email_validator import EmailNotValidError, validate_email
 
+from directory.forms import KeyValueField
 from directory.models import Contact, Directory, MailingList, Transaction
 from directory.services import (
     ContactData,
@@ -25,7 +26,7 @@ from directory.services import (
     transaction_append,
 )
 from workflows.tasks.context import TaskContext
-from workflows.tasks.forms import KeyValueField, SuggestingTextInput, TaskConfigForm
+from workflows.tasks.forms import SuggestingTextInput, TaskConfigForm
 from workflows.tasks.registry import TaskError, TaskKind
 
 

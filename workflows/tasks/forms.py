@@ -1,62 +1,11 @@
-"""Admin form pieces shared by task kinds: piped-text validation and key/value rows."""
+"""Admin form pieces shared by task kinds: piped-text validation and suggestions."""
 
 from django import forms
 from django.utils.html import format_html, format_html_join
 
+from directory.forms import KeyValueField
 from workflows.piping import validate
 from workflows.validation import task_pipe_errors
-
-
-class KeyValueWidget(forms.Widget):
-    """Rows of name → value inputs; a few blank rows are always offered for new entries."""
-
-    blank_rows = 3
-
-    def __init__(self, *, name_label="Field name", value_label="Value", attrs=None):
-        super().__init__(attrs)
-        self.name_label = name_label
-        self.value_label = value_label
-
-    def value_from_datadict(self, data, files, name):
-        names = data.getlist(f"{name}__name") if hasattr(data, "getlist") else []
-        values = data.getlist(f"{name}__value") if hasattr(data, "getlist") else []
-        return [[key, value] for key, value in zip(names, values) if key.strip() or value.strip()]
-
-    def value_omitted_from_data(self, data, files, name):
-        return f"{name}__name" not in data
-
-    def render(self, name, value, attrs=None, renderer=None):
-        rows = [list(row) for row in (value or [])] + [["", ""]] * self.blank_rows
-        body = format_html_join(
-            "",
-            '<tr><td><input type="text" name="{}__name" value="{}" aria-label="{}" size="30"></td>'
-            '<td><input type="text" name="{}__value" value="{}" aria-label="{}" size="60"></td></tr>',
-            ((name, key, self.name_label, name, val, self.value_label) for key, val in rows),
-        )
-        return format_html(
-            '<table class="key-value-rows"><thead><tr><th>{}</th><th>{}</th></tr></thead>'
-            "<tbody>{}</tbody></table><p class=\"help\">Save and continue editing for more rows; "
-            "clear both cells to remove a row.</p>",
-            self.name_label,
-            self.value_label,
-            body,
-        )
-
-
-class KeyValueField(forms.Field):
-    widget = KeyValueWidget
-
-    def to_python(self, value):
-        return [[str(key).strip(), str(val).strip()] for key, val in (value or [])]
-
-    def validate(self, value):
-        super().validate(value)
-        names = [key for key, _ in value]
-        if any(not key for key in names):
-            raise forms.ValidationError("Every row with a value needs a field name.")
-        duplicates = sorted({key for key in names if names.count(key) > 1})
-        if duplicates:
-            raise forms.ValidationError(f"Each field name may appear once: {', '.join(duplicates)}.")
 
 
 class TaskConfigForm(forms.Form):
