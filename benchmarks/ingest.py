@@ -594,8 +594,7 @@ def main(argv=None) -> int:
                     if got["notifications"] != acked or got["runs"] != acked or not jobs_ok:
                         storage_mismatch = True
                         problems.append(
-                            f"product x{size}: {acked} notifications in {messages} messages acked, "
-                            f"but stored {got}"
+                            f"product x{size}: {acked} notifications in {messages} messages acked, but stored {got}"
                         )
         db.close()
 

@@ -55,7 +55,17 @@ class ContactForm(forms.ModelForm):
 
     class Meta:
         model = Contact
-        fields = "__all__"
+        fields = [
+            "directory",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "external_data_reference",
+            "language",
+            "unsubscribed",
+            "embedded_data",
+        ]
 
     def clean_embedded_data(self):
         return dict(self.cleaned_data["embedded_data"])

@@ -37,9 +37,7 @@ class DedupeRule(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["directory", "key"], name="dedupe_rule_once_per_directory")
-        ]
+        constraints = [models.UniqueConstraint(fields=["directory", "key"], name="dedupe_rule_once_per_directory")]
 
     def __str__(self):
         return f"{self.position}. {self.get_key_display()}"
@@ -81,9 +79,7 @@ class MailingList(models.Model):
 
     class Meta:
         ordering = ["directory__name", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["directory", "name"], name="mailing_list_name_per_directory")
-        ]
+        constraints = [models.UniqueConstraint(fields=["directory", "name"], name="mailing_list_name_per_directory")]
 
     def __str__(self):
         return self.name
@@ -96,9 +92,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["contact", "mailing_list"], name="membership_once_per_list")
-        ]
+        constraints = [models.UniqueConstraint(fields=["contact", "mailing_list"], name="membership_once_per_list")]
 
     def __str__(self):
         return f"{self.contact} in {self.mailing_list}"

@@ -93,9 +93,7 @@ def evaluate(
     return (not results or combine(passed)), results
 
 
-def _evaluate_row(
-    row: ConditionRow, *, event: Mapping[str, str | None], resolve: Callable[[str], str]
-) -> RowResult:
+def _evaluate_row(row: ConditionRow, *, event: Mapping[str, str | None], resolve: Callable[[str], str]) -> RowResult:
     actual = event.get(row.field)
     expected = resolve(row.value)
     passed, note = _compare(row.operator, actual=(actual or "").strip(), expected=expected.strip())

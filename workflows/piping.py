@@ -155,10 +155,7 @@ def event_fields_used(template: str) -> set[str]:
     return {
         token.path
         for token in tokens(template)
-        if token.terminated
-        and token.scheme == "event"
-        and token.path
-        and not token.path.startswith("_")
+        if token.terminated and token.scheme == "event" and token.path and not token.path.startswith("_")
     }
 
 
@@ -181,9 +178,7 @@ def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool)
         case "l":
             return _link(token.path, links=sources.links, html=html)
         case "date":
-            value = {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "today": now.date().isoformat()}.get(
-                token.path
-            )
+            value = {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "today": now.date().isoformat()}.get(token.path)
     value = value or ""
     return escape(value) if html else value
 
@@ -208,9 +203,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _token_error(
-    token: Token, *, known_event_fields: Collection[str] | None, schemes: Collection[str]
-) -> str | None:
+def _token_error(token: Token, *, known_event_fields: Collection[str] | None, schemes: Collection[str]) -> str | None:
     raw, path = token.raw, token.path
     if token.scheme not in SCHEMES:
         return f"{raw} is not piped text: use {_either(_SCHEME_ORDER)}"

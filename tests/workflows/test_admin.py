@@ -366,7 +366,6 @@ def test_it_lets_nobody_edit_runs(admin_client):
     assert run.status == "queued"
 
 
-
 def test_it_shows_each_condition_result_of_a_run(admin_client):
     result = {
         "field": "IsClosed",

@@ -98,9 +98,7 @@ def no_enqueue(monkeypatch):
     monkeypatch.setattr(ingest, "workers_wake", lambda runs: None)
 
 
-def test_it_stores_and_runs_each_notification_once_when_a_message_is_posted_twice_at_once(
-    postgres_only, monkeypatch
-):
+def test_it_stores_and_runs_each_notification_once_when_a_message_is_posted_twice_at_once(postgres_only, monkeypatch):
     workflow = make_workflow()
     make_directory_task(workflow=workflow)
     ids = [salesforce_id("04l") for _ in range(5)]
@@ -185,14 +183,10 @@ def _stuck_run(settings, workflow):
     return run
 
 
-def test_it_requeues_a_run_whose_lease_has_expired_and_runs_it_once_reusing_finished_tasks(
-    settings, no_enqueue
-):
+def test_it_requeues_a_run_whose_lease_has_expired_and_runs_it_once_reusing_finished_tasks(settings, no_enqueue):
     workflow = make_workflow()
     make_directory_task(workflow=workflow, position=1, mailing_list="Task one list")
-    make_directory_task(
-        workflow=workflow, position=2, data_fields=[["FirstContactId", "${task://1/ContactId}"]]
-    )
+    make_directory_task(workflow=workflow, position=2, data_fields=[["FirstContactId", "${task://1/ContactId}"]])
     run = _stuck_run(settings, workflow)
     # Task 1 had succeeded before the worker died.
     now = timezone.now()

@@ -4,9 +4,7 @@ from workflows.conditions import OPERATOR_LABELS, ConditionRow, Match, Operator,
 def check(operator: Operator, actual: str | None, expected: str = "") -> RowResult:
     """Evaluate one row of field F against an event where F is `actual`."""
     event = {} if actual is None else {"F": actual}
-    _, [result] = evaluate(
-        [ConditionRow(field="F", operator=operator, value=expected)], match=Match.ALL, event=event
-    )
+    _, [result] = evaluate([ConditionRow(field="F", operator=operator, value=expected)], match=Match.ALL, event=event)
     return result
 
 
@@ -81,9 +79,7 @@ def test_it_passes_is_empty_for_an_absent_field():
 
 
 def test_it_passes_is_empty_for_a_null_field():
-    _, [result] = evaluate(
-        [ConditionRow(field="F", operator=Operator.IS_EMPTY)], match=Match.ALL, event={"F": None}
-    )
+    _, [result] = evaluate([ConditionRow(field="F", operator=Operator.IS_EMPTY)], match=Match.ALL, event={"F": None})
     assert result.passed
 
 

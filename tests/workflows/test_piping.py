@@ -63,14 +63,8 @@ def test_it_pipes_contact_fields():
         "Phone": "+390612345678",
         "Language": "IT",
     }
-    template = (
-        "${m://FirstName}|${m://LastName}|${m://Email}|${m://ExternalDataReference}"
-        "|${m://Phone}|${m://Language}"
-    )
-    assert (
-        render(template, sources(contact=contact)).text
-        == "Ada|Lovelace|ada@x.test|003A|+390612345678|IT"
-    )
+    template = "${m://FirstName}|${m://LastName}|${m://Email}|${m://ExternalDataReference}|${m://Phone}|${m://Language}"
+    assert render(template, sources(contact=contact)).text == "Ada|Lovelace|ada@x.test|003A|+390612345678|IT"
 
 
 def test_it_pipes_embedded_data_with_spaces_in_the_name():
@@ -189,9 +183,7 @@ def test_it_ignores_text_that_is_not_shaped_like_a_token():
 
 
 def test_it_rejects_an_unknown_scheme():
-    assert validate("${foo://X}") == [
-        "${foo://X} is not piped text: use event, m, e, task, l or date"
-    ]
+    assert validate("${foo://X}") == ["${foo://X} is not piped text: use event, m, e, task, l or date"]
 
 
 def test_it_rejects_a_scheme_not_allowed_here():
@@ -222,8 +214,7 @@ def test_it_rejects_unknown_event_metadata():
 
 def test_it_rejects_an_event_field_the_workflow_does_not_know():
     assert validate("${event://Emial}", known_event_fields={"Subject", "Email", "Id"}) == [
-        "${event://Emial} is not a field of this workflow's Salesforce object;"
-        " known fields: Email, Id, Subject"
+        "${event://Emial} is not a field of this workflow's Salesforce object; known fields: Email, Id, Subject"
     ]
 
 
@@ -268,9 +259,7 @@ def test_it_rejects_a_task_position_of_zero():
 
 
 def test_it_rejects_an_unknown_date():
-    assert validate("${date://tomorrow}") == [
-        "${date://tomorrow} is not a date: use ${date://now} or ${date://today}"
-    ]
+    assert validate("${date://tomorrow}") == ["${date://tomorrow} is not a date: use ${date://now} or ${date://today}"]
 
 
 def test_it_rejects_an_unknown_link():
@@ -281,9 +270,7 @@ def test_it_rejects_an_unknown_link():
 
 def test_it_rejects_display_text_on_a_bare_url():
     [error] = validate("${l://SurveyURL?d=Go}")
-    assert error == (
-        "${l://SurveyURL?d=Go} takes no display text: write ${l://SurveyLink?d=Your text} for a link"
-    )
+    assert error == ("${l://SurveyURL?d=Go} takes no display text: write ${l://SurveyLink?d=Your text} for a link")
 
 
 def test_it_rejects_a_link_option_other_than_display_text():

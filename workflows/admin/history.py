@@ -1,6 +1,6 @@
 """Runs, task runs, notifications and the inbound log: read-only here (Workflow Reporting is the full view)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
@@ -11,6 +11,7 @@ from workflows.models import (
     Run,
     TaskRun,
 )
+from workflows.services.replay import ReplayError, runs_replay
 
 
 class ReadOnlyMixin:
@@ -69,6 +70,19 @@ class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
     inlines = [TaskRunInline]
+    actions = ["replay"]
+
+    @admin.action(description="Replay selected runs with the current workflow")
+    def replay(self, request, queryset):
+        try:
+            replays = runs_replay(runs=queryset.select_related("workflow", "notification"))
+        except ReplayError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        count = len(replays)
+        self.message_user(
+            request, f"{count} run{'s' * (count != 1)} queued again, as new runs linked to the originals."
+        )
 
     @admin.display(description="Event fields")
     def event_fields(self, run):

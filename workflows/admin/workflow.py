@@ -44,7 +44,15 @@ class WorkflowForm(forms.ModelForm):
 
     class Meta:
         model = Workflow
-        fields = "__all__"
+        fields = [
+            "name",
+            "owner",
+            "enabled",
+            "salesforce_object",
+            "allowed_organization_ids",
+            "condition_match",
+            "on_task_failure",
+        ]
         widgets = {"allowed_organization_ids": forms.Textarea(attrs={"rows": 3, "cols": 40})}
 
     def clean(self):

@@ -74,10 +74,7 @@ def deliver(
         if outcome.acknowledged:
             return Delivery(True, attempts, elapsed, outcome)
         if outcome.permanent:
-            log(
-                f"try {attempts}: {outcome.description}; not retrying "
-                "(real Salesforce would keep retrying for 24 h)"
-            )
+            log(f"try {attempts}: {outcome.description}; not retrying (real Salesforce would keep retrying for 24 h)")
             return Delivery(False, attempts, elapsed, outcome)
         wait = min(delay, max_delay)
         if elapsed + wait > give_up_after:

@@ -38,9 +38,7 @@ def object_from_wsdl(data: bytes) -> WsdlObject:
 
     notifications = schema.elements.get((OUTBOUND_NS, "notifications"))
     if notifications is None:
-        raise InvalidWsdl(
-            f"This is not an outbound-message WSDL: no notifications element in namespace {OUTBOUND_NS}."
-        )
+        raise InvalidWsdl(f"This is not an outbound-message WSDL: no notifications element in namespace {OUTBOUND_NS}.")
     notification = _named_element(notifications, "Notification", owner="The notifications element")
     notification_type = schema.complex_type(notification)
     sobject = _named_element(notification_type, "sObject", owner="The Notification type")

@@ -105,7 +105,11 @@ def _execute_task(run: Run, task: Task, position: int, outputs: dict[int, dict])
     """One attempt at one task; returns the recorded TaskRun (raises RunTaken on a lost race)."""
     attempt = TaskRun.objects.filter(run=run, position=position).count() + 1
     context = TaskContext(
-        run_id=run.pk, position=position, workflow=run.workflow, config=dict(task.config), sources=_sources(run, outputs)
+        run_id=run.pk,
+        position=position,
+        workflow=run.workflow,
+        config=dict(task.config),
+        sources=_sources(run, outputs),
     )
     record = TaskRun(run=run, task=task, position=position, kind=task.kind, attempt=attempt, started_at=timezone.now())
     try:

@@ -22,10 +22,7 @@ def runs_replay(*, runs) -> list[Run]:
         raise ReplayError(f"Enable {', '.join(disabled)} before replaying its runs.")
     now = timezone.now()
     replays = Run.objects.bulk_create(
-        [
-            Run(workflow=run.workflow, notification=run.notification, replay_of=run, next_attempt_at=now)
-            for run in runs
-        ]
+        [Run(workflow=run.workflow, notification=run.notification, replay_of=run, next_attempt_at=now) for run in runs]
     )
     workers_wake(runs=len(replays))
     return replays

@@ -21,9 +21,7 @@ ACTION = "04k000000000001AAA"
 CASE_ID = "500000000000001AAA"
 
 
-def build(
-    *records: Mapping[str, str | None], sobject_type: str = "Case", **kwargs: str
-) -> bytes:
+def build(*records: Mapping[str, str | None], sobject_type: str = "Case", **kwargs: str) -> bytes:
     notifications = [(f"04l00000000000{i}AAA", fields) for i, fields in enumerate(records, 1)]
     return build_outbound_message(
         organization_id=ORG,

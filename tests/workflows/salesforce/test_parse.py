@@ -171,7 +171,7 @@ def test_it_flattens_related_records_into_dotted_names():
 
 
 def test_it_unescapes_markup_in_text():
-    assert load("case_escaped_markup.xml").notifications[0].fields["Subject"] == "Tom & Jerry's \"order\""
+    assert load("case_escaped_markup.xml").notifications[0].fields["Subject"] == 'Tom & Jerry\'s "order"'
 
 
 def test_it_keeps_text_exactly_including_whitespace_and_newlines():

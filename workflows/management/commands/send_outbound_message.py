@@ -71,7 +71,10 @@ class Command(BaseCommand):
         parser.add_argument("--action-id", default=DEFAULT_ACTION_ID, help=f"Default: {DEFAULT_ACTION_ID}.")
         parser.add_argument("--session-id", help="Sent as SessionId (default: nil, as when not enabled).")
         parser.add_argument(
-            "--give-up-after", type=float, default=86400.0, help="Stop retrying a message after this many seconds (default 24 h)."
+            "--give-up-after",
+            type=float,
+            default=86400.0,
+            help="Stop retrying a message after this many seconds (default 24 h).",
         )
         parser.add_argument(
             "--max-delay", type=float, default=7200.0, help="Longest wait between tries, in seconds (default 2 h)."
