@@ -1,0 +1,249 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from directory.models import Contact, Directory
+
+
+def new_invitation_token() -> str:
+    return secrets.token_urlsafe(24)  # 192 bits
+
+
+class Survey(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        CLOSED = "closed", "Closed"
+
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="surveys")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    introduction = models.TextField(blank=True, help_text="Shown above the questions; piped text allowed.")
+    thank_you = models.TextField(default="Thank you for your answers.", help_text="Shown when the survey is finished.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
+        TEXT = "text", "Text entry"
+        RATING = "rating", "Rating 0–10"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField(default=1)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    text = models.TextField(help_text="Piped text allowed, e.g. ${m://FirstName} or ${e://Field/Store}.")
+    choices = models.TextField(blank=True, help_text="Multiple choice only: one option per line.")
+    required = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"Q{self.position}. {self.text[:60]}"
+
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+
+class SurveyField(models.Model):
+    """An embedded-data field the survey flow declares: recorded on each response from the contact."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="fields")
+    name = models.CharField(max_length=200, help_text="Exact name: spelling and case must match the contact's.")
+    default_value = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["survey", "name"], name="survey_field_once")]
+
+    def __str__(self):
+        return self.name
+
+
+class Collaborator(models.Model):
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="collaborators")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collaborations")
+    can_distribute = models.BooleanField(default=False, help_text="May send this survey (e.g. from a workflow).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["survey", "user"], name="collaborator_once")]
+
+    def __str__(self):
+        return f"{self.user} on {self.survey}"
+
+
+class SenderDomain(models.Model):
+    domain = models.CharField(max_length=253, unique=True, help_text="e.g. example.com")
+    verified = models.BooleanField(default=False, help_text="Only verified domains may appear in From and Reply-To.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.domain
+
+
+class FrequencyRule(models.Model):
+    """At most `max_messages` messages to one contact of the directory per rolling `period_days`."""
+
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="frequency_rules")
+    max_messages = models.PositiveIntegerField()
+    period_days = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"at most {self.max_messages} messages per {self.period_days} days"
+
+
+class Distribution(models.Model):
+    """One send of a survey by one workflow task run on one channel."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+        TWO_WAY_SMS = "two_way_sms", "Two-way SMS"
+
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="distributions")
+    channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.EMAIL)
+    # The task run that made it: a retried task finds its distribution instead of making another.
+    run = models.ForeignKey("workflows.Run", on_delete=models.SET_NULL, null=True, blank=True)
+    task_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    from_email = models.CharField(max_length=254, blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    reply_to = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "task_position", "channel"],
+                condition=models.Q(run__isnull=False),
+                name="distribution_once_per_task_run",
+            )
+        ]
+        indexes = [
+            # the survey's Distributions page: where survey_id = %s order by created_at desc
+            models.Index(fields=["survey", "-created_at"], name="distribution_survey_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} distribution {self.pk} of {self.survey}"
+
+
+class Invitation(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        EMAIL_SENT = "email_sent", "Email Sent"
+        EMAIL_FAILED = "email_failed", "Email Failed"
+        EMAIL_OPENED = "email_opened", "Email Opened"
+        EMAIL_HARD_BOUNCE = "email_hard_bounce", "Email Hard Bounce"
+        EMAIL_SOFT_BOUNCE = "email_soft_bounce", "Email Soft Bounce"
+        EMAIL_BLOCKED = "email_blocked", "Email Blocked"
+        EMAIL_COMPLAINT = "email_complaint", "Email Complaint"
+        EMAIL_SKIPPED = "email_skipped", "Email Skipped"
+        OPTED_OUT = "opted_out", "Opted Out"
+        SMS_SENT = "sms_sent", "SMS Sent"
+        SMS_DELIVERED = "sms_delivered", "SMS Delivered"
+        SMS_FAILED = "sms_failed", "SMS Failed"
+        SURVEY_STARTED = "survey_started", "Survey Started"
+        SURVEY_PARTIALLY_FINISHED = "survey_partially_finished", "Survey Partially Finished"
+        SURVEY_FINISHED = "survey_finished", "Survey Finished"
+        LINK_EXPIRED = "link_expired", "Link Expired"
+
+    distribution = models.ForeignKey(Distribution, on_delete=models.CASCADE, related_name="invitations")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="invitations")
+    token = models.CharField(max_length=64, unique=True, default=new_invitation_token, editable=False)
+    address = models.CharField(max_length=254, blank=True, help_text="Email address or phone number it went to.")
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.PENDING)
+    status_detail = models.TextField(blank=True, help_text="Why it was skipped, failed or bounced.")
+    message_id = models.CharField(max_length=255, blank=True, help_text="The Message-ID of the email.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    send_after = models.DateTimeField(null=True, blank=True, help_text="Not sent before this time.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["distribution", "contact"], name="invitation_once_per_contact")
+        ]
+        indexes = [
+            # tracking webhooks: where message_id = %s
+            models.Index(fields=["message_id"], name="invitation_message"),
+            # duplicate and frequency checks: where address = %s and sent_at > now - period
+            models.Index(fields=["address", "sent_at"], name="invitation_address_sent"),
+            models.Index(fields=["contact", "sent_at"], name="invitation_contact_sent"),
+        ]
+
+    def __str__(self):
+        return f"Invitation {self.pk} to {self.address or self.contact}"
+
+
+class DeliveryEvent(models.Model):
+    """What happened to an invitation, as a provider or the survey page reported it; append-only."""
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32)
+    occurred_at = models.DateTimeField()
+    provider = models.CharField(max_length=50, blank=True)
+    provider_event_id = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            # A webhook delivered twice is recorded once.
+            models.UniqueConstraint(
+                fields=["provider", "provider_event_id"],
+                condition=~models.Q(provider_event_id=""),
+                name="delivery_event_once",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Response(models.Model):
+    invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="response")
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
+    answers = models.JSONField(default=dict, blank=True, help_text="Question id → answer.")
+    embedded_data = models.JSONField(default=dict, blank=True, help_text="The survey's declared fields.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.response_id
+
+    @property
+    def response_id(self) -> str:
+        return f"R_{self.pk}"
+
+
+class OutboxMessage(models.Model):
+    """An email the local outbox backend kept instead of sending (the embedded default)."""
+
+    message_id = models.CharField(max_length=255, blank=True)
+    from_email = models.CharField(max_length=254)
+    to = models.TextField()
+    subject = models.CharField(max_length=998, blank=True)
+    text_body = models.TextField(blank=True)
+    html_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.subject} → {self.to}"

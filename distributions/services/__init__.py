@@ -1,0 +1,1 @@
+"""Writes of the distributions app, one module per sub-domain."""
