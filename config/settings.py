@@ -1,5 +1,6 @@
 """Settings, all from environment variables (listed in .env.example) with safe dev defaults."""
 
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -129,16 +130,39 @@ Q_CLUSTER = {
 }
 
 # --- Email -----------------------------------------------------------------------------------
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
-EMAIL_FILE_PATH = DATA_DIR / "outbox"
+# Default: the local outbox, OutboxMessage rows browsable in the admin (nothing leaves the machine).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "distributions.channels.outbox.OutboxBackend")
+EMAIL_FILE_PATH = DATA_DIR / "outbox"  # for django.core.mail.backends.filebased.EmailBackend
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "surveys@localhost")
+# Seconds an SMTP command may take: a hung server must not hold a worker (or a claimed invitation).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+# The sender when a task leaves From empty; its domain must be a verified sender domain.
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "surveys@example.com")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Delivery tracking: django-anymail webhooks at /webhooks/<esp>/tracking/ --------------------
+# The ESP calls them with basic auth "user:password" in the URL; several, comma-separated, while
+# rotating. Unset, an unguessable random secret refuses every call (400): anymail itself would
+# accept unauthenticated calls with only a warning.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env_list("ANYMAIL_WEBHOOK_SECRET") or [secrets.token_urlsafe(32)],
+    # ESP credentials only when given, so anymail never sees empty ones.
+    **{
+        name: value
+        for name, value in {
+            "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN"),
+            "SENDGRID_API_KEY": env_str("SENDGRID_API_KEY"),
+            "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY"),
+            "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("MAILGUN_WEBHOOK_SIGNING_KEY"),
+        }.items()
+        if value
+    },
+}
 
 LOGGING = {
     "version": 1,

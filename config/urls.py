@@ -2,6 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    path("admin/reporting/", include("reporting.urls")),
     path("admin/", admin.site.urls),
     path("events/", include("workflows.urls")),
+    path("webhooks/", include("anymail.urls")),
+    path("", include("distributions.urls")),
 ]

@@ -62,7 +62,8 @@ def contact_upsert(*, directory: Directory, data: ContactData) -> tuple[Contact,
     for name, value in data.profile().items():
         setattr(contact, name, value)
     contact.embedded_data = {**contact.embedded_data, **data.embedded_data}
-    contact.save()
+    # Only the fields this upsert sets: an opt-out committed since the contact was read must stay.
+    contact.save(update_fields=[*data.profile(), "embedded_data", "updated_at"])
     return contact, False
 
 

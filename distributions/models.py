@@ -168,14 +168,32 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     send_after = models.DateTimeField(null=True, blank=True, help_text="Not sent before this time.")
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The message as rendered for this recipient when the task ran: a delayed send has no run
+    # context left to render from, and the admin shows what exactly went out.
+    subject = models.CharField(max_length=998, blank=True)
+    text_body = models.TextField(blank=True)
+    html_body = models.TextField(blank=True)
+    # sha256 of subject and bodies with this invitation's token masked, so two invitations with
+    # the same message but their own links compare equal (the 12-hour duplicate check).
+    content_digest = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["distribution", "contact"], name="invitation_once_per_contact")
-        ]
+        constraints = [models.UniqueConstraint(fields=["distribution", "contact"], name="invitation_once_per_contact")]
         indexes = [
+            # the send schedule: where status = 'pending' and sent_at is null and send_after <= now
+            models.Index(
+                fields=["send_after"],
+                condition=models.Q(status="pending", sent_at__isnull=True),
+                name="invitation_due",
+            ),
+            # the send schedule's reaper: where status = 'pending' and sent_at < now - lease (in flight)
+            models.Index(
+                fields=["sent_at"],
+                condition=models.Q(status="pending", sent_at__isnull=False),
+                name="invitation_in_flight",
+            ),
             # tracking webhooks: where message_id = %s
             models.Index(fields=["message_id"], name="invitation_message"),
             # duplicate and frequency checks: where address = %s and sent_at > now - period

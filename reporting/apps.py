@@ -5,3 +5,11 @@ class ReportingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "reporting"
     verbose_name = "Reporting"
+
+    def ready(self):
+        from django.urls import reverse
+
+        from distributions.admin.display import history_csv_urls
+
+        history_csv_urls["survey"] = lambda pk: reverse("reporting:survey_history_csv", args=[pk])
+        history_csv_urls["distribution"] = lambda pk: reverse("reporting:distribution_history_csv", args=[pk])

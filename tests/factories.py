@@ -100,3 +100,75 @@ def make_run(*, workflow, fields=None, **run_fields):
     return Run.objects.create(
         workflow=workflow, notification=notification, **{"next_attempt_at": timezone.now(), **run_fields}
     )
+
+
+def make_survey(*, owner=None, **fields):
+    from distributions.models import Survey
+
+    defaults = {"name": f"Survey {next(_sequence)}", "status": Survey.Status.ACTIVE}
+    return Survey.objects.create(owner=owner or make_user(), **{**defaults, **fields})
+
+
+def make_question(*, survey, kind="text", text="What could we do better?", **fields):
+    position = fields.pop("position", survey.questions.count() + 1)
+    return survey.questions.create(kind=kind, text=text, position=position, **fields)
+
+
+def make_survey_field(*, survey, name, default_value=""):
+    return survey.fields.create(name=name, default_value=default_value)
+
+
+def make_invitation(*, survey=None, contact=None, distribution=None, **fields):
+    """An invitation with its own distribution of `survey` (a new active one if not given)."""
+    from distributions.models import Distribution, Invitation
+
+    distribution = distribution or Distribution.objects.create(survey=survey or make_survey())
+    contact = contact or make_contact(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    return Invitation.objects.create(distribution=distribution, contact=contact, address=contact.email, **fields)
+
+
+def make_distribution(*, survey=None, **fields):
+    from distributions.models import Distribution
+
+    return Distribution.objects.create(survey=survey or make_survey(), **fields)
+
+
+def make_survey_response(*, invitation, **fields):
+    """A response to `invitation` (started now; pass finished_at to finish it)."""
+    from distributions.models import Response
+
+    return Response.objects.create(invitation=invitation, survey=invitation.distribution.survey, **fields)
+
+
+def make_sender_domain(domain="example.com", *, verified=True):
+    from distributions.models import SenderDomain
+
+    return SenderDomain.objects.get_or_create(domain=domain, defaults={"verified": verified})[0]
+
+
+DISTRIBUTE_TASK_CONFIG = {
+    "mailing_list": "Support customers",
+    "first_name": "${event://Customer_First_Name__c}",
+    "last_name": "${event://Customer_Last_Name__c}",
+    "email": "${event://ContactEmail}",
+    "data_fields": [["Priority", "${event://Priority}"]],
+    "from_email": "surveys@example.com",
+    "from_name": "Customer care",
+    "reply_to": "",
+    "subject": "How did we do with case ${event://CaseNumber}?",
+    "html_body": "<p>Hello ${m://FirstName}, ${l://SurveyLink?d=take the survey}.</p>",
+    "text_body": "Hello ${m://FirstName}, take the survey: ${l://SurveyURL}",
+    "link_expiration_days": None,
+    "send_delay": 0,
+    "send_delay_unit": "minutes",
+}
+
+
+def make_distribute_task(*, workflow, survey, position=1, **config):
+    """A distribute-survey task of `survey` (config as the admin form stores it)."""
+    return Task.objects.create(
+        workflow=workflow,
+        position=position,
+        kind="distribute_survey",
+        config={**DISTRIBUTE_TASK_CONFIG, "survey": survey.name, **config},
+    )

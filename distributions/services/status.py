@@ -16,7 +16,6 @@ Status = Invitation.Status
 RANK = {
     Status.PENDING: 0,
     Status.EMAIL_SKIPPED: 10,
-    Status.OPTED_OUT: 10,
     Status.EMAIL_FAILED: 10,
     Status.SMS_FAILED: 10,
     Status.EMAIL_SENT: 20,
@@ -28,6 +27,9 @@ RANK = {
     Status.EMAIL_OPENED: 40,
     Status.EMAIL_COMPLAINT: 45,
     Status.LINK_EXPIRED: 50,
+    # Opting out from the link comes after the email was sent and opened, and must show; a
+    # response already started keeps its survey status (the opt-out is still in the events).
+    Status.OPTED_OUT: 55,
     Status.SURVEY_STARTED: 60,
     Status.SURVEY_PARTIALLY_FINISHED: 70,
     Status.SURVEY_FINISHED: 80,

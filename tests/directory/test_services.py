@@ -120,3 +120,14 @@ def test_it_accumulates_transactions_on_the_timeline():
 
 def test_it_warns_about_embedded_data_names_that_differ_only_by_case():
     assert embedded_data_case_clashes(["Location", "location", "Store"]) == [("Location", "location")]
+
+
+def test_an_update_keeps_an_opt_out_committed_after_the_contact_was_read(monkeypatch):
+    directory = make_directory()
+    contact = make_contact(directory=directory, email="ada@example.com")
+    stale = Contact.objects.get(pk=contact.pk)  # read before the recipient opted out
+    Contact.objects.filter(pk=contact.pk).update(unsubscribed=True)
+    monkeypatch.setattr("directory.services.contact_find", lambda **kwargs: stale)
+    contact_upsert(directory=directory, data=ContactData(email="ada@example.com", first_name="Ada"))
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.unsubscribed) == ("Ada", True)

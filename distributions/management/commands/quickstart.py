@@ -1,4 +1,8 @@
-"""Everything on a laptop in one command: migrate, seed the demo, run the web server and the worker."""
+"""Everything on a laptop in one command: migrate, seed the demo, run the web server and the worker.
+
+It lives in distributions, the highest app the demo needs: the workflow comes from workflows'
+demo_seed, the survey, sender domain and distribute task from distributions' demo_survey_seed.
+"""
 
 import os
 import secrets
@@ -15,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.http.request import split_domain_port, validate_host
 
+from distributions.services.demo import demo_survey_seed
 from workflows.services.demo import DEMO_MAILING_LIST, demo_seed
 
 ADMIN_USERNAME = "admin"
@@ -38,8 +43,9 @@ DEMO_CASE_FIELDS = [
 class Command(BaseCommand):
     help = (
         "Try the product locally: apply migrations, create the admin user and a demo workflow "
-        "(Salesforce Case closed -> contact + transaction), then run the web server and the worker "
-        "until Ctrl-C. Running it again keeps the data, the demo and the admin password."
+        "(Salesforce Case closed -> contact + transaction + survey email to the local outbox), then run "
+        "the web server and the worker until Ctrl-C. Running it again keeps the data, the demo and the "
+        "admin password."
     )
 
     def add_arguments(self, parser):
@@ -56,11 +62,12 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=max(options["verbosity"] - 1, 0), stdout=self.stdout)
         admin, password = self._admin()
         workflow = demo_seed(owner=admin)
+        survey = demo_survey_seed(owner=admin, workflow=workflow)
         base_url = _base_url(addrport)
 
         self.stdout.write(
             f'Demo workflow "{workflow.name}": closed {workflow.salesforce_object} records → contacts in '
-            f'"{DEMO_MAILING_LIST}".'
+            f'"{DEMO_MAILING_LIST}", emailed the survey "{survey.name}".'
         )
         if password:
             self.stdout.write(
@@ -77,7 +84,10 @@ class Command(BaseCommand):
             self._warn_if_host_not_allowed(base_url)
         self.stdout.write("Try it: in another terminal, send a closed Case the way Salesforce does:")
         self.stdout.write("  " + _simulator_command(f"{base_url}{workflow.event_path}"))
-        self.stdout.write("then find Ada Lovelace under Contacts in the admin, with the case as a transaction.")
+        self.stdout.write(
+            "then find Ada Lovelace under Contacts in the admin, with the case as a transaction, and her survey "
+            "invitation in Distributions → Outbox messages: open its link to answer the survey."
+        )
         if no_worker:
             worker = f"{_python()} {_manage_py()} qcluster"
             self.stdout.write(f"No worker (--no-worker): runs stay queued until `{worker}` runs.")

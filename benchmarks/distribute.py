@@ -1,0 +1,377 @@
+#!/usr/bin/env python
+"""Survey invitations per second through the whole distribute path, against bare SMTP sending.
+
+    .venv/bin/python benchmarks/distribute.py [--invitations 2000] [--workers N]
+
+Two phases in one run, against the same loopback SMTP server (aiosmtpd, its own process):
+
+  product   N worker processes drain queued workflow runs as `qcluster` workers do
+            (runs_execute_due): claim the run, check its condition, run the distribute-survey task
+            (contact upsert by dedupe rules, list membership, survey/permission/sender checks,
+            distribution + invitation, piped-text rendering of subject, HTML and text, opt-out /
+            duplicate / frequency checks, claim), commit, send over SMTP, record Email Sent.
+  baseline  the same messages (built from the invitations the product made), sent by Django's
+            SMTP backend over ONE connection, with no database work.
+
+Creates the PostgreSQL database sfsurveys_bench_distribute (dropped first if it exists, dropped
+again at the end), migrates it, and queues one run per invitation (one new contact each) before
+timing. Checks that the server received exactly one message per invitation, each Message-ID
+once, and that every invitation is Email Sent. Exit status: 0 target met, 1 missed, 2 failed.
+"""
+
+import argparse
+import multiprocessing as mp
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DB_NAME = "sfsurveys_bench_distribute"
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+DATABASE_URL = f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
+TARGET_RATIO = 0.50
+_MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+# --- the SMTP server: its own process, so it shares no interpreter lock with the senders --------
+
+
+def smtp_server_main(pipe) -> None:
+    from aiosmtpd.controller import Controller
+
+    class Counting:
+        def __init__(self):
+            self.message_ids: list[bytes] = []
+
+        async def handle_DATA(self, server, session, envelope):
+            match = _MESSAGE_ID.search(envelope.content)
+            self.message_ids.append(match[1] if match else b"")
+            return "250 Message accepted for delivery"
+
+    class LoopbackController(Controller):
+        def _trigger_server(self):
+            self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    handler = Counting()
+    controller = LoopbackController(handler, hostname="127.0.0.1", port=0)
+    controller.start()
+    pipe.send(controller.port)
+    while (command := pipe.recv()) != "stop":
+        if command == "report":  # -> (messages received, distinct Message-IDs), then start counting afresh
+            ids, handler.message_ids = handler.message_ids, []
+            pipe.send((len(ids), len(set(ids))))
+    controller.stop()
+
+
+# --- CPU accounting: where an invitation's time goes -------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of the PostgreSQL processes; the postmaster's children time keeps that of backends that exited."""
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        comm, rest = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+        # rest[0] is field 3 (state): ppid is field 4, utime+stime 14-15, cutime+cstime 16-17
+        own, children = int(rest[11]) + int(rest[12]), int(rest[13]) + int(rest[14])
+        stats[int(stat.parent.name)] = (comm, int(rest[1]), own, children)
+    total = 0
+    for comm, ppid, own, children in stats.values():
+        if comm.startswith("postgres"):
+            is_postmaster = not stats.get(ppid, ("",))[0].startswith("postgres")
+            total += own + (children if is_postmaster else 0)
+    return total / _TICK
+
+
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- database ------------------------------------------------------------------------------------
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def drop_database() -> None:
+    pg_admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def prepare_database() -> None:
+    drop_database()
+    pg_admin(f"CREATE DATABASE {DB_NAME}")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": DATABASE_URL},
+        check=True,
+        timeout=300,
+    )
+
+
+def setup_django(smtp_port: int) -> None:
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": DATABASE_URL,
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp_port),
+            "EMAIL_USE_TLS": "false",
+            "EMAIL_USE_SSL": "false",
+            "DEFAULT_FROM_EMAIL": "surveys@example.com",
+            "PUBLIC_BASE_URL": "https://surveys.example.com",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    import django
+
+    django.setup()
+
+
+def seed_workflow():
+    """The demo's workflow, survey and distribute task, so the product path is the one users run."""
+    from django.contrib.auth import get_user_model
+
+    from distributions.services.demo import demo_survey_seed
+    from workflows.services.demo import demo_seed
+
+    owner = get_user_model().objects.create_user("bench-owner", "owner@example.com", None)
+    workflow = demo_seed(owner=owner)
+    demo_survey_seed(owner=owner, workflow=workflow)
+    workflow.tasks.exclude(kind="distribute_survey").delete()  # measure the distribute task alone
+    return workflow
+
+
+def queue_runs(workflow, count: int) -> None:
+    """`count` queued runs of closed Cases, each for a new person, as the endpoint stores them."""
+    from django.utils import timezone
+
+    from workflows.models import InboundMessage, Notification, Run
+    from workflows.salesforce.build import salesforce_id
+
+    inbound = InboundMessage.objects.create(
+        workflow=workflow, status="accepted", http_status=200, organization_id="00D5g000004bLYvEAM"
+    )
+    notifications = Notification.objects.bulk_create(
+        Notification(
+            inbound_message=inbound,
+            organization_key="00D5g000004bLYv",
+            notification_id=salesforce_id("04l"),
+            sobject_type="Case",
+            record_id=salesforce_id("500"),
+            fields={
+                "IsClosed": "true",
+                "ContactEmail": f"person{number}@example.com",
+                "ContactId": salesforce_id("003"),
+                "Customer_First_Name__c": "Ada",
+                "Customer_Last_Name__c": f"Lovelace {number}",
+                "CaseNumber": f"{number:08d}",
+                "Subject": "Printer jammed",
+                "Priority": "High",
+                "Origin": "Web",
+            },
+        )
+        for number in range(count)
+    )
+    now = timezone.now()
+    Run.objects.bulk_create(Run(workflow=workflow, notification=n, next_attempt_at=now) for n in notifications)
+
+
+# --- the two phases ----------------------------------------------------------------------------------
+
+
+def product_worker_main(barrier, results) -> None:
+    from django.db import connection
+
+    from workflows.services.execution import runs_execute_due
+
+    connection.close()  # never share the parent's connection
+    barrier.wait()
+    executed = 0
+    while batch := runs_execute_due(max_runs=10_000, max_seconds=3600):
+        executed += batch
+    results.put(executed)
+
+
+def run_product(workers: int) -> tuple[float, dict[str, float]]:
+    """-> (invitations per second, CPU seconds by process group)"""
+    from django.db import connections
+
+    connections.close_all()
+    ctx = mp.get_context("fork")
+    barrier, results = ctx.Barrier(workers + 1), ctx.Queue()
+    processes = [ctx.Process(target=product_worker_main, args=(barrier, results)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    barrier.wait()
+    workers_cpu, postgres_cpu = cpu_seconds(resource.RUSAGE_CHILDREN), postgres_cpu_seconds()
+    start = time.perf_counter()
+    executed = sum(results.get(timeout=3600) for _ in processes)
+    elapsed = time.perf_counter() - start
+    for process in processes:
+        process.join(timeout=30)
+    if any(process.exitcode for process in processes):
+        raise RuntimeError("a product worker failed; see its traceback above")
+    cpu = {
+        "workers": cpu_seconds(resource.RUSAGE_CHILDREN) - workers_cpu,  # counted once they have exited
+        "postgres": postgres_cpu_seconds() - postgres_cpu,
+    }
+    return executed / elapsed, {name: seconds / executed for name, seconds in cpu.items()}
+
+
+def exactly_once_window_ms() -> list[float]:
+    """Per invitation, the time from its claim's commit (with the task's success record) to its
+    Email Sent record: a worker dying inside it leaves an Email Failed "may have been sent"."""
+    from distributions.models import DeliveryEvent, Invitation
+    from distributions.services.delivery import SendEvent
+    from workflows.models import TaskRun
+
+    committed = dict(TaskRun.objects.filter(status=TaskRun.Status.SUCCEEDED).values_list("run_id", "finished_at"))
+    recorded = dict(DeliveryEvent.objects.filter(kind=SendEvent.SENT).values_list("invitation_id", "occurred_at"))
+    windows = [
+        (recorded[pk] - committed[run_id]).total_seconds() * 1000
+        for pk, run_id in Invitation.objects.values_list("pk", "distribution__run_id")
+        if pk in recorded and run_id in committed
+    ]
+    return sorted(windows)
+
+
+def percentile(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))] if values else float("nan")
+
+
+def baseline_messages():
+    from distributions.channels.email import invitation_email
+    from distributions.models import Invitation
+    from distributions.services.delivery import opt_out_url
+
+    invitations = Invitation.objects.select_related("distribution").order_by("pk")
+    return [invitation_email(invitation=i, opt_out_url=opt_out_url(i.token)) for i in invitations]
+
+
+def run_baseline(messages) -> tuple[float, float]:
+    """-> (messages per second, sender CPU seconds per message)"""
+    from django.core.mail import get_connection
+
+    connection = get_connection(fail_silently=False)
+    cpu = cpu_seconds(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    with connection:  # one SMTP session for all of them
+        sent = connection.send_messages(messages)
+    elapsed = time.perf_counter() - start
+    if sent != len(messages):
+        raise RuntimeError(f"the SMTP backend sent {sent} of {len(messages)} messages")
+    return sent / elapsed, (cpu_seconds(resource.RUSAGE_SELF) - cpu) / sent
+
+
+def check_product(pipe, count: int) -> list[str]:
+    from django.db.models import Count
+
+    from distributions.models import Invitation
+
+    problems = []
+    pipe.send("report")
+    received, distinct = pipe.recv()
+    if (received, distinct) != (count, count):
+        problems.append(f"product: the server received {received} messages ({distinct} Message-IDs) for {count}")
+    statuses = dict(Invitation.objects.values_list("status").annotate(n=Count("id")))
+    if statuses != {Invitation.Status.EMAIL_SENT: count}:
+        problems.append(f"product: invitation statuses {statuses}, expected {count} Email Sent")
+    return problems
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--invitations", type=int, default=2000, help="invitations per phase (default 2000)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count(), help="product worker processes (default: one per CPU)"
+    )
+    args = parser.parse_args(argv)
+
+    ctx = mp.get_context("fork")  # before Django starts: the server process carries none of it
+    pipe, server_pipe = ctx.Pipe()
+    server = ctx.Process(target=smtp_server_main, args=(server_pipe,), daemon=True)
+    server.start()
+    try:
+        smtp_port = pipe.recv()
+        print(f"Preparing database {DB_NAME} (migrate) ...", flush=True)
+        prepare_database()
+        setup_django(smtp_port)
+        workflow = seed_workflow()
+        queue_runs(workflow, args.invitations)
+        print(
+            f"{args.invitations} invitations; SMTP: aiosmtpd on 127.0.0.1:{smtp_port} (own process); "
+            f"PostgreSQL {PG_HOST}:{PG_PORT}/{DB_NAME}; {os.cpu_count()} CPUs",
+            flush=True,
+        )
+
+        product_rate, product_cpu = run_product(args.workers)
+        problems = check_product(pipe, args.invitations)
+        window = exactly_once_window_ms()
+        messages = baseline_messages()
+        baseline_rate, baseline_cpu = run_baseline(messages)
+        pipe.send("report")
+        received, _ = pipe.recv()
+        if received != len(messages):
+            problems.append(f"baseline: the server received {received} of {len(messages)} messages")
+
+        ratio = product_rate / baseline_rate
+        print(
+            f"  product   {product_rate:8.1f} invitations/s  ({args.workers} worker processes, whole distribute path; "
+            f"CPU per invitation: workers {product_cpu['workers'] * 1000:.1f} ms, "
+            f"postgres {product_cpu['postgres'] * 1000:.1f} ms)"
+        )
+        print(
+            f"  baseline  {baseline_rate:8.1f} messages/s     (Django SMTP backend, one connection, no database; "
+            f"CPU per message: sender {baseline_cpu * 1000:.1f} ms)"
+        )
+        print(f"  ratio     {ratio:8.1%}  (target >= {TARGET_RATIO:.0%})")
+        print(
+            f"  window    claim committed -> Email Sent recorded: p50 {percentile(window, 50):.1f} ms, "
+            f"p99 {percentile(window, 99):.1f} ms, max {percentile(window, 100):.1f} ms"
+        )
+        for problem in problems:
+            print(f"  PROBLEM  {problem}")
+        return 0 if ratio >= TARGET_RATIO and not problems else 1
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        return 2
+    finally:
+        pipe.send("stop")
+        server.join(timeout=10)
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001 - Django may not have started
+            pass
+        try:
+            drop_database()
+        except Exception as exc:  # noqa: BLE001
+            print(f"Could not drop {DB_NAME}: {exc}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Distributions, invitations with their delivery events, and responses: read-only history.
+
+The system appends these (the distribute task, provider webhooks, the survey page); the admin shows them.
+"""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from directory.admin import data_table
+from distributions.admin.display import change_link, history_csv_url, preformatted, sandboxed_html
+from distributions.models import DeliveryEvent, Distribution, Invitation, Response, Survey
+from distributions.selectors import survey_link
+from workflows.admin.history import ReadOnlyMixin
+
+
+class ChosenObjectFilter(admin.SimpleListFilter):
+    """A filter set by links (`?distribution=12`), listing only the chosen object: the full list is too long."""
+
+    model = None
+    field = ""
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        chosen = self.model.objects.filter(pk=value).first() if value and value.isdigit() else None
+        return [(str(chosen.pk), str(chosen))] if chosen else []
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(**{self.field: value}) if value.isdigit() else queryset.none()
+
+
+class InvitationDistributionFilter(ChosenObjectFilter):
+    title = parameter_name = "distribution"
+    model, field = Distribution, "distribution_id"
+
+
+class InvitationSurveyFilter(ChosenObjectFilter):
+    title = parameter_name = "survey"
+    model, field = Survey, "distribution__survey_id"
+
+
+class DistributionSurveyFilter(ChosenObjectFilter):
+    title = parameter_name = "survey"
+    model, field = Survey, "survey_id"
+
+
+@admin.register(Distribution)
+class DistributionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "survey", "channel", "subject", "workflow", "created_at"]
+    list_filter = [DistributionSurveyFilter, "channel"]
+    list_select_related = ["survey", "run__workflow"]
+    search_fields = ["=id", "subject"]
+    ordering = ["-id"]
+    show_full_result_count = False
+    fields = [
+        "survey",
+        "channel",
+        "workflow",
+        "run_link",
+        "task_position",
+        "from_email",
+        "from_name",
+        "reply_to",
+        "subject",
+        "created_at",
+        "history_links",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Workflow")
+    def workflow(self, distribution):
+        return distribution.run.workflow if distribution.run else "—"
+
+    @admin.display(description="Run")
+    def run_link(self, distribution):
+        return change_link(distribution.run)
+
+    @admin.display(description="History")
+    def history_links(self, distribution):
+        return format_html(
+            '<a href="{}?distribution={}">Invitations</a> · <a href="{}">Download the distribution history (CSV)</a>',
+            reverse("admin:distributions_invitation_changelist"),
+            distribution.pk,
+            history_csv_url("distribution", distribution.pk),
+        )
+
+
+class DeliveryEventInline(ReadOnlyMixin, admin.TabularInline):
+    model = DeliveryEvent
+    fields = ["occurred_at", "kind", "provider", "description", "provider_data"]
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = "delivery events (oldest first)"
+
+    @admin.display(description="Provider data")
+    def provider_data(self, event):
+        return data_table(event.data)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "contact", "address", "status", "distribution", "sent_at", "updated_at"]
+    list_filter = [InvitationSurveyFilter, InvitationDistributionFilter, "status", "distribution__channel"]
+    list_select_related = ["contact", "distribution__survey"]
+    # Exact matches only: each is served by an index (address, message_id, token).
+    search_fields = ["=address", "=message_id", "=token"]
+    ordering = ["-id"]
+    show_full_result_count = False
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "survey",
+                    "distribution_link",
+                    "contact_link",
+                    "address",
+                    "status",
+                    "status_detail",
+                    "link",
+                    "expires_at",
+                    "send_after",
+                    "sent_at",
+                    "message_id",
+                    "response_link",
+                    ("created_at", "updated_at"),
+                ]
+            },
+        ),
+        ("Message as rendered for this recipient", {"fields": ["subject", "html_preview", "text_pre"]}),
+    ]
+    # Model fields show read-only anyway (nobody may change an invitation); these are computed.
+    readonly_fields = [
+        "survey",
+        "distribution_link",
+        "contact_link",
+        "link",
+        "response_link",
+        "html_preview",
+        "text_pre",
+    ]
+    inlines = [DeliveryEventInline]
+
+    @admin.display(description="Survey")
+    def survey(self, invitation):
+        return change_link(invitation.distribution.survey)
+
+    @admin.display(description="Distribution")
+    def distribution_link(self, invitation):
+        return change_link(invitation.distribution)
+
+    @admin.display(description="Contact")
+    def contact_link(self, invitation):
+        return change_link(invitation.contact)
+
+    @admin.display(description="Survey link")
+    def link(self, invitation):
+        url = survey_link(invitation.token)
+        return format_html('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', url, url)
+
+    @admin.display(description="Response")
+    def response_link(self, invitation):
+        return change_link(Response.objects.filter(invitation=invitation).first())
+
+    @admin.display(description="HTML body")
+    def html_preview(self, invitation):
+        return sandboxed_html(invitation.html_body)
+
+    @admin.display(description="Text body")
+    def text_pre(self, invitation):
+        return preformatted(invitation.text_body)
+
+
+@admin.register(Response)
+class ResponseAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["__str__", "survey", "invitation", "started_at", "finished_at"]
+    list_filter = ["survey"]
+    list_select_related = ["survey", "invitation"]
+    ordering = ["-id"]
+    show_full_result_count = False
+    fields = ["survey", "invitation_link", "started_at", "finished_at", "answer_table", "embedded_data_table"]
+    readonly_fields = fields
+
+    @admin.display(description="Invitation")
+    def invitation_link(self, response):
+        return change_link(response.invitation)
+
+    @admin.display(description="Answers")
+    def answer_table(self, response):
+        questions = {str(question.pk): str(question) for question in response.survey.questions.all()}
+        rows = [(questions.get(str(key), key), _answer_text(value)) for key, value in response.answers.items()]
+        if not rows:
+            return "—"
+        return format_html(
+            "<table><tbody>{}</tbody></table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+        )
+
+    @admin.display(description="Embedded data")
+    def embedded_data_table(self, response):
+        return data_table(response.embedded_data)
+
+
+def _answer_text(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return "—" if value in (None, "") else str(value)

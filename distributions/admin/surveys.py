@@ -1,0 +1,184 @@
+"""Surveys in the admin: questions, declared embedded data, collaborators, status and the Distributions page."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from distributions.admin.display import history_csv_url
+from distributions.models import Collaborator, Question, Survey, SurveyField
+from distributions.selectors import distributions_with_counts, survey_field_case_clashes
+from distributions.services.surveys import SurveyError, survey_set_status
+
+DISTRIBUTIONS_PER_PAGE = 50
+
+
+class QuestionForm(forms.ModelForm):
+    class Meta:
+        model = Question
+        fields = ["position", "kind", "text", "choices", "required"]
+        widgets = {
+            "text": forms.Textarea(attrs={"rows": 2, "cols": 50}),
+            "choices": forms.Textarea(attrs={"rows": 3, "cols": 30}),
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("kind") == Question.Kind.MULTIPLE_CHOICE
+            and not Question(choices=cleaned.get("choices", "")).choice_list()
+        ):
+            self.add_error("choices", "A multiple-choice question needs its options, one per line.")
+        return cleaned
+
+
+class QuestionInline(admin.TabularInline):
+    model = Question
+    form = QuestionForm
+    extra = 0
+
+
+class SurveyFieldInline(admin.TabularInline):
+    model = SurveyField
+    fields = ["name", "default_value"]
+    extra = 0
+    verbose_name = "embedded-data field"
+    verbose_name_plural = "embedded-data fields (recorded on each response from the contact's embedded data)"
+
+
+class CollaboratorInline(admin.TabularInline):
+    model = Collaborator
+    fields = ["user", "can_distribute"]
+    autocomplete_fields = ["user"]
+    extra = 0
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "owner", "question_count", "distributions_link"]
+    list_filter = ["status"]
+    list_select_related = ["owner"]
+    search_fields = ["name"]
+    autocomplete_fields = ["owner"]
+    fields = ["name", "owner", "status", "activity", "introduction", "thank_you", ("created_at", "updated_at")]
+    readonly_fields = ["status", "activity", "created_at", "updated_at"]
+    inlines = [QuestionInline, SurveyFieldInline, CollaboratorInline]
+    actions = ["activate", "pause", "close"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(question_count=Count("questions"))
+
+    def get_changeform_initial_data(self, request):
+        return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def get_urls(self):
+        distributions = self.admin_site.admin_view(self.distributions_view)
+        return [
+            path("<path:object_id>/distributions/", distributions, name="distributions_survey_distributions"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            survey = self.get_object(request, unquote(object_id))
+            if survey is not None:
+                self.warn_about_case_clashes(request, survey)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def warn_about_case_clashes(self, request, survey):
+        for name, others in survey_field_case_clashes(survey=survey).items():
+            spellings = ", ".join(f"“{other}”" for other in others)
+            self.message_user(
+                request,
+                f"The embedded-data field “{name}” differs only by case from {spellings} (recent contacts or "
+                "another field). A response records a value only under the exact name: use one spelling.",
+                messages.WARNING,
+            )
+
+    @admin.display(description="Questions", ordering="question_count")
+    def question_count(self, survey):
+        return survey.question_count
+
+    @admin.display(description="Distributions")
+    def distributions_link(self, survey):
+        url = reverse("admin:distributions_survey_distributions", args=[survey.pk])
+        return format_html('<a href="{}">Distributions</a>', url)
+
+    @admin.display(description="Activity")
+    def activity(self, survey):
+        if not survey.pk:
+            return "Save the survey first. Activate it from the survey list (Actions) to distribute it."
+        return format_html(
+            '<a href="{}">Distributions</a> · <a href="{}">Download the distribution history (CSV)</a>',
+            reverse("admin:distributions_survey_distributions", args=[survey.pk]),
+            history_csv_url("survey", survey.pk),
+        )
+
+    # --- status actions -----------------------------------------------------------------------
+
+    @admin.action(description="Activate selected surveys (they can be distributed)", permissions=["change"])
+    def activate(self, request, queryset):
+        self.set_status(request, queryset, Survey.Status.ACTIVE)
+
+    @admin.action(description="Pause selected surveys", permissions=["change"])
+    def pause(self, request, queryset):
+        self.set_status(request, queryset, Survey.Status.PAUSED)
+
+    @admin.action(description="Close selected surveys", permissions=["change"])
+    def close(self, request, queryset):
+        self.set_status(request, queryset, Survey.Status.CLOSED)
+
+    def set_status(self, request, queryset, status):
+        changed = []
+        for survey in queryset:
+            try:
+                if survey_set_status(survey=survey, status=status):
+                    changed.append(survey.name)
+            except SurveyError as error:
+                self.message_user(request, str(error), messages.ERROR)
+        if changed:
+            label = Survey.Status(status).label.lower()
+            self.message_user(request, f"Now {label}: {', '.join(changed)}.")
+
+    # --- the Distributions page ---------------------------------------------------------------
+
+    def distributions_view(self, request, object_id):
+        survey = self.get_object(request, unquote(object_id))
+        if survey is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, survey):
+            raise PermissionDenied
+        page = _page_number(request)
+        offset = (page - 1) * DISTRIBUTIONS_PER_PAGE
+        # One row more than shown tells whether an older page exists, without counting them all.
+        rows = distributions_with_counts(survey=survey, offset=offset, limit=DISTRIBUTIONS_PER_PAGE + 1)
+        invitations_url = reverse("admin:distributions_invitation_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "survey": survey,
+            "title": f"Distributions of {survey}",
+            "distributions": [
+                (
+                    distribution,
+                    f"{invitations_url}?distribution={distribution.pk}",
+                    history_csv_url("distribution", distribution.pk),
+                )
+                for distribution in rows[:DISTRIBUTIONS_PER_PAGE]
+            ],
+            "page": page,
+            "newer_page": page - 1 if page > 1 else None,
+            "older_page": page + 1 if len(rows) > DISTRIBUTIONS_PER_PAGE else None,
+            "survey_csv_url": history_csv_url("survey", survey.pk),
+            "survey_invitations_url": f"{invitations_url}?survey={survey.pk}",
+        }
+        return TemplateResponse(request, "admin/distributions/survey/distributions.html", context)
+
+
+def _page_number(request) -> int:
+    value = request.GET.get("p", "1")
+    return max(int(value), 1) if value.isdigit() else 1

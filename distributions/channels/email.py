@@ -1,0 +1,144 @@
+"""The email channel: an invitation's message, and one hand-off of it to Django's email backend.
+
+Any backend works (SMTP, django-anymail, the local outbox); what the backend raised decides
+whether sending again could duplicate the message:
+
+- ACCEPTED:  the backend returned without error.
+- TEMPORARY: the connection could not be opened, or the server answered 4xx (or the ESP 429/503):
+             nothing was accepted, so a later attempt is safe.
+- PERMANENT: the server answered 5xx, the ESP refused the recipient or the request, or the
+             message could not be built: nothing was accepted, and a retry would fail the same way.
+- UNCERTAIN: the connection broke while the message was on its way, or an unknown error: the
+             server may have accepted it, so it is never sent again (it becomes Email Failed with
+             "possibly sent").
+"""
+
+import hashlib
+import logging
+import smtplib
+from dataclasses import dataclass
+from email.utils import formataddr
+from enum import StrEnum
+
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import DatabaseError
+
+from distributions.models import Invitation
+from distributions.services.tracking import message_tag_for_tracking
+
+logger = logging.getLogger(__name__)
+
+# HTTP statuses an ESP answers when it did not take the message and asks to come back later.
+RETRY_LATER_STATUSES = {429, 503}
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    TEMPORARY = "temporary"
+    PERMANENT = "permanent"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True)
+class HandOff:
+    outcome: Outcome
+    detail: str = ""
+
+
+def invitation_message_id(*, token: str, from_email: str) -> str:
+    """The Message-ID of an invitation's email: the same on every attempt, so an ESP that
+    deduplicates on it drops a resend. A digest of the token, not the token itself: mail logs
+    record Message-IDs, and the token opens the survey."""
+    digest = hashlib.sha256(token.encode()).hexdigest()[:32]
+    domain = from_email.rpartition("@")[2] or "localhost"
+    return f"<invitation-{digest}@{domain}>"
+
+
+def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiAlternatives:
+    distribution = invitation.distribution
+    message = EmailMultiAlternatives(
+        subject=invitation.subject,
+        body=invitation.text_body,
+        from_email=formataddr((distribution.from_name, distribution.from_email)),
+        to=[invitation.address],
+        reply_to=[distribution.reply_to] if distribution.reply_to else None,
+        headers={"Message-ID": invitation.message_id, "List-Unsubscribe": f"<{opt_out_url}>"},
+    )
+    if invitation.html_body:
+        message.attach_alternative(invitation.html_body, "text/html")
+    return message
+
+
+def email_hand_off(*, message: EmailMultiAlternatives, connection: BaseEmailBackend) -> HandOff:
+    """Give one message to the backend (opening its connection if needed), classify the result.
+
+    The connection stays open for the caller's next message; close it after a failure, whose
+    server may have dropped it.
+    """
+    esp_name = getattr(connection, "esp_name", None)
+    if esp_name:
+        message_tag_for_tracking(message=message, esp_name=esp_name)
+    _drop_dead_session(connection)
+    try:
+        connection.open()
+    except Exception as error:  # nothing was sent: we never got a session
+        return HandOff(Outcome.TEMPORARY, f"could not connect to the mail server: {_describe(error)}")
+    try:
+        sent = connection.send_messages([message])
+    except Exception as error:
+        return _classify(error)
+    if not sent:
+        return HandOff(Outcome.PERMANENT, "the email backend sent nothing and reported no error")
+    return HandOff(Outcome.ACCEPTED)
+
+
+def _drop_dead_session(connection: BaseEmailBackend) -> None:
+    """Close a reused SMTP session the server has dropped (idle timeout, message limit), so the next
+    message opens a new one instead of failing mid-send, where its fate would be uncertain."""
+    session = getattr(connection, "connection", None)
+    if not isinstance(session, smtplib.SMTP):
+        return
+    try:
+        alive = session.noop()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        alive = False
+    if not alive:
+        try:
+            connection.close()
+        except (smtplib.SMTPException, OSError):
+            connection.connection = None
+
+
+def _classify(error: Exception) -> HandOff:
+    described = _describe(error)
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, _reply = next(iter(error.recipients.values()), (None, b""))
+        return _by_smtp_code(code, f"the mail server refused the recipient: {described}")
+    if isinstance(error, smtplib.SMTPResponseException):  # sender or message refused, with a reply code
+        return _by_smtp_code(error.smtp_code, f"the mail server refused the message: {described}")
+    if isinstance(error, AnymailRecipientsRefused | BadHeaderError):
+        return HandOff(Outcome.PERMANENT, described)
+    if isinstance(error, AnymailAPIError) and error.status_code is not None:
+        if error.status_code in RETRY_LATER_STATUSES:
+            return HandOff(Outcome.TEMPORARY, described)
+        if 400 <= error.status_code < 500:
+            return HandOff(Outcome.PERMANENT, described)
+    if isinstance(error, DatabaseError):  # the outbox backend: an insert that failed stored nothing
+        return HandOff(Outcome.TEMPORARY, described)
+    if not isinstance(error, smtplib.SMTPException | OSError | AnymailError):
+        logger.exception("Unexpected error from the email backend")
+    return HandOff(Outcome.UNCERTAIN, f"the connection failed while sending, so it may have been sent: {described}")
+
+
+def _by_smtp_code(code: int | None, detail: str) -> HandOff:
+    if code is not None and 400 <= code < 500:
+        return HandOff(Outcome.TEMPORARY, detail)
+    if code is not None and 500 <= code < 600:
+        return HandOff(Outcome.PERMANENT, detail)
+    return HandOff(Outcome.UNCERTAIN, f"{detail} (an unexpected reply: it may have been sent)")
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

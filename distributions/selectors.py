@@ -1,0 +1,93 @@
+"""Reads of surveys and distributions for the admin."""
+
+from django.conf import settings
+from django.db.models import Count, Q
+
+from directory.models import Contact
+from directory.selectors import embedded_data_case_clashes
+from distributions.models import Distribution, Invitation, Survey
+
+Status = Invitation.Status
+
+# How many recent contacts' embedded-data names the survey's declared fields are checked against:
+# enough to catch a habit of spelling (every contact of a workflow gets the same names), cheap to read.
+CONTACT_SAMPLE_SIZE = 1000
+
+# Statuses are forward-only, so a count means "got at least this far": a finished survey was also
+# sent, opened and started, a bounced email was sent. Counted by status, not by `sent_at`: sending
+# sets sent_at when it claims the invitation, before the mail server has answered.
+FAILED = (Status.EMAIL_FAILED, Status.EMAIL_BLOCKED, Status.SMS_FAILED)
+BOUNCED = (Status.EMAIL_HARD_BOUNCE, Status.EMAIL_SOFT_BOUNCE)
+SKIPPED = (Status.EMAIL_SKIPPED, Status.OPTED_OUT)
+STARTED = (Status.SURVEY_STARTED, Status.SURVEY_PARTIALLY_FINISHED, Status.SURVEY_FINISHED)
+OPENED = (Status.EMAIL_OPENED, *STARTED)
+SENT = (
+    Status.EMAIL_SENT,
+    Status.SMS_SENT,
+    Status.SMS_DELIVERED,
+    Status.EMAIL_COMPLAINT,
+    Status.LINK_EXPIRED,
+    *BOUNCED,
+    *OPENED,
+)
+
+
+def contact_embedded_data_names(*, sample_size: int = CONTACT_SAMPLE_SIZE) -> set[str]:
+    """The embedded-data names the most recently created contacts have."""
+    names: set[str] = set()
+    for data in Contact.objects.order_by("-id").values_list("embedded_data", flat=True)[:sample_size]:
+        if isinstance(data, dict):
+            names.update(data)
+    return names
+
+
+def survey_field_case_clashes(*, survey: Survey, contact_names: set[str] | None = None) -> dict[str, list[str]]:
+    """Declared field name -> the other spellings (contacts' or other declared fields') that differ only by case.
+
+    A response records a contact's value only under the exact declared name, so such a field stays empty.
+    """
+    declared = set(survey.fields.values_list("name", flat=True))
+    if contact_names is None:
+        contact_names = contact_embedded_data_names()
+    clashing = {first.lower() for first, _ in embedded_data_case_clashes(declared | contact_names)}
+    spellings: dict[str, set[str]] = {}
+    for name in declared | contact_names:
+        if name.lower() in clashing:
+            spellings.setdefault(name.lower(), set()).add(name)
+    return {name: sorted(spellings[name.lower()] - {name}) for name in sorted(declared) if name.lower() in clashing}
+
+
+def distributions_with_counts(*, survey: Survey, offset: int, limit: int) -> list[Distribution]:
+    """One page of the survey's distributions, newest first, each with its invitation counts.
+
+    One query: the page's ids come from a LIMIT subquery on the (survey, -created_at) index, so the
+    counts are grouped over those distributions' invitations only, not over the whole survey.
+    """
+    page_ids = (
+        Distribution.objects.filter(survey=survey).order_by("-created_at", "-id").values("id")[offset : offset + limit]
+    )
+
+    def count_where(**lookups):
+        return Count("invitations", filter=Q(**lookups))
+
+    return list(
+        Distribution.objects.filter(id__in=page_ids)
+        .select_related("run__workflow")
+        .annotate(
+            audience=Count("invitations"),
+            pending=count_where(invitations__status=Status.PENDING),
+            skipped=count_where(invitations__status__in=SKIPPED),
+            sent=count_where(invitations__status__in=SENT),
+            failed=count_where(invitations__status__in=FAILED),
+            bounced=count_where(invitations__status__in=BOUNCED),
+            opened=count_where(invitations__status__in=OPENED),
+            started=count_where(invitations__status__in=STARTED),
+            finished=count_where(invitations__status=Status.SURVEY_FINISHED),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def survey_link(token: str) -> str:
+    """The individual survey link of an invitation (the fixed `/s/<token>/` contract)."""
+    return f"{settings.PUBLIC_BASE_URL}/s/{token}/"

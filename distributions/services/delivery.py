@@ -1,0 +1,237 @@
+"""Sending an invitation's email exactly once: now, after a delay, retried, or interrupted.
+
+The claim. A conditional update sets `sent_at` only where it is null and the invitation is
+Pending, and it COMMITS before the email backend is called. Whoever changed the row sends it, and
+nobody else ever does: the schedule picks up unclaimed invitations only, a run retried after its
+task succeeded never runs the task again, and a task that failed before committing claimed
+nothing and sent nothing.
+
+The window that is left: from the claim's commit to the commit of the outcome. A worker that
+dies there leaves the invitation Pending with `sent_at` set; once SEND_LEASE has passed, the
+schedule records it as Email Failed ("interrupted ... may have been sent") and never sends it
+again. So a crash after the mail server accepted the message and before its status was saved
+never produces a second email; the price is that a crash after the claim and before the server
+accepted the message loses that email, visibly. The same holds when the connection breaks
+mid-send (channels.email.Outcome.UNCERTAIN). Every attempt uses the same Message-ID, so an ESP
+that deduplicates on it is a second guard.
+
+Temporary failures (no connection, 4xx) release the claim and retry with exponential backoff
+for RUN_RETRY_WINDOW_SECONDS, like workflow tasks; permanent ones (5xx) are Email Failed.
+"""
+
+import logging
+import time
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from directory.models import Contact
+from distributions.channels.email import Outcome, email_hand_off, invitation_email, invitation_message_id
+from distributions.models import Distribution, Invitation
+from distributions.services.recipient_rules import invitation_skip_reason
+from distributions.services.status import invitation_record
+
+logger = logging.getLogger(__name__)
+
+Status = Invitation.Status
+
+# Longer than any SMTP conversation can take (EMAIL_TIMEOUT per command), so a claim older than
+# this belongs to a worker that died.
+SEND_LEASE = timedelta(minutes=10)
+FIRST_RETRY_DELAY = timedelta(minutes=1)
+
+
+class SendEvent(StrEnum):
+    """DeliveryEvent kinds this module records (providers' webhooks record their own)."""
+
+    SENT = "email_sent"
+    FAILED = "email_failed"
+    DEFERRED = "email_deferred"
+    INTERRUPTED = "email_interrupted"
+    SKIPPED = "email_skipped"
+    OPTED_OUT = "email_opted_out"
+
+
+def opt_out_url(token: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL}{reverse('distributions:opt-out', args=[token])}"
+
+
+def invitation_record_skip(*, invitation: Invitation, status: str, detail: str) -> None:
+    kind = SendEvent.OPTED_OUT if status == Status.OPTED_OUT else SendEvent.SKIPPED
+    invitation_record(invitation=invitation, kind=kind, status=status, detail=detail)
+
+
+def invitation_claim(*, invitation: Invitation, now: datetime) -> bool:
+    """Take the right to send: only one caller ever gets True for an invitation.
+
+    The caller must hold the contact's row lock and have checked the recipient rules in the same
+    transaction, and must commit before sending.
+    """
+    claimed = Invitation.objects.filter(pk=invitation.pk, status=Status.PENDING, sent_at__isnull=True).update(
+        sent_at=now, message_id=invitation.message_id, updated_at=now
+    )
+    if claimed:
+        invitation.sent_at = now
+    return bool(claimed)
+
+
+def invitation_claim_due(*, invitation_id: int, now: datetime | None = None) -> Invitation | None:
+    """Check the recipient rules again and claim a due invitation. -> the claimed invitation, or None."""
+    now = now or timezone.now()
+    contact_id = Invitation.objects.filter(pk=invitation_id).values_list("contact_id", flat=True).first()
+    if contact_id is None:
+        return None
+    with transaction.atomic():
+        # One sender per contact at a time: the duplicate and frequency checks see each other's claims.
+        contact = Contact.objects.select_for_update().get(pk=contact_id)
+        invitation = Invitation.objects.select_related("distribution").get(pk=invitation_id)
+        invitation.contact = contact
+        if invitation.status != Status.PENDING or invitation.sent_at is not None:
+            return None
+        if invitation.send_after is not None and invitation.send_after > now:
+            return None
+        skip = invitation_skip_reason(invitation=invitation, now=now)
+        if skip is not None:
+            invitation_record_skip(invitation=invitation, status=skip.status, detail=skip.detail)
+            return None
+        if not invitation.message_id:
+            invitation.message_id = invitation_message_id(
+                token=invitation.token, from_email=invitation.distribution.from_email
+            )
+        return invitation if invitation_claim(invitation=invitation, now=now) else None
+
+
+def invitation_deliver(*, invitation: Invitation, connection: BaseEmailBackend | None = None) -> Outcome:
+    """Hand a claimed invitation's email to the backend once and record what happened.
+
+    Only the caller whose claim succeeded may call this, after the claim committed.
+    """
+    own_connection = connection is None
+    connection = connection or get_connection(fail_silently=False)
+    try:
+        message = invitation_email(invitation=invitation, opt_out_url=opt_out_url(invitation.token))
+        hand_off = email_hand_off(message=message, connection=connection)
+    finally:
+        if own_connection:
+            _close_quietly(connection)
+    backend = f"{type(connection).__module__}.{type(connection).__qualname__}"
+    _record(invitation, hand_off.outcome, hand_off.detail, backend=backend)
+    return hand_off.outcome
+
+
+def _record(invitation: Invitation, outcome: Outcome, detail: str, *, backend: str) -> None:
+    now = timezone.now()
+    data = {"message_id": invitation.message_id, "backend": backend}
+    if outcome == Outcome.ACCEPTED:  # one transaction of its own (invitation_record is atomic)
+        invitation_record(invitation=invitation, kind=SendEvent.SENT, status=Status.EMAIL_SENT, data=data)
+        return
+    with transaction.atomic():
+        if outcome == Outcome.UNCERTAIN:
+            invitation_record(
+                invitation=invitation, kind=SendEvent.FAILED, status=Status.EMAIL_FAILED, detail=detail, data=data
+            )
+        elif outcome == Outcome.TEMPORARY and (retry_at := _retry_at(invitation, now)) is not None:
+            _release(invitation, send_after=retry_at)
+            invitation_record(
+                invitation=invitation,
+                kind=SendEvent.DEFERRED,
+                detail=f"{detail}. Retrying at {retry_at:%Y-%m-%d %H:%M:%S} UTC.",
+                data=data,
+            )
+        else:
+            if outcome == Outcome.TEMPORARY:
+                hours = settings.RUN_RETRY_WINDOW_SECONDS // 3600
+                detail = f"Gave up after retrying for {hours} hours: {detail}"
+            _release(invitation, send_after=invitation.send_after)  # not sent: it counts for no rule
+            invitation_record(
+                invitation=invitation, kind=SendEvent.FAILED, status=Status.EMAIL_FAILED, detail=detail, data=data
+            )
+
+
+def _retry_at(invitation: Invitation, now: datetime) -> datetime | None:
+    """When to try again after a temporary failure, or None once the retry window is used up."""
+    deferrals = list(
+        invitation.events.filter(kind=SendEvent.DEFERRED).order_by("occurred_at").values_list("occurred_at", flat=True)
+    )
+    first_failure = deferrals[0] if deferrals else now
+    if now - first_failure >= timedelta(seconds=settings.RUN_RETRY_WINDOW_SECONDS):
+        return None
+    delay = min(FIRST_RETRY_DELAY * 2 ** len(deferrals), timedelta(seconds=settings.RUN_RETRY_MAX_DELAY_SECONDS))
+    return now + delay
+
+
+def _release(invitation: Invitation, *, send_after: datetime | None) -> None:
+    Invitation.objects.filter(pk=invitation.pk, sent_at=invitation.sent_at).update(
+        sent_at=None, send_after=send_after, updated_at=timezone.now()
+    )
+    invitation.sent_at, invitation.send_after = None, send_after
+
+
+def _close_quietly(connection: BaseEmailBackend) -> None:
+    try:
+        connection.close()
+    except Exception:  # the message's fate is decided; a failing QUIT changes nothing
+        logger.warning("Closing the email connection failed", exc_info=True)
+
+
+def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
+    """Invitations claimed longer than SEND_LEASE ago with no outcome: their worker died mid-send."""
+    now = now or timezone.now()
+    stuck = Invitation.objects.filter(status=Status.PENDING, sent_at__lt=now - SEND_LEASE)
+    reaped = 0
+    for invitation in stuck[:1000]:
+        detail = (
+            f"Interrupted: the worker stopped after claiming this email at {invitation.sent_at:%Y-%m-%d %H:%M:%S} "
+            f"UTC and before recording the mail server's answer. It may have been sent (Message-ID "
+            f"{invitation.message_id}), so it is not sent again; check the recipient's inbox or the mail log."
+        )
+        if invitation_record(
+            invitation=invitation, kind=SendEvent.INTERRUPTED, status=Status.EMAIL_FAILED, detail=detail
+        ):
+            reaped += 1
+    return reaped
+
+
+def _due_ids(*, ids: list[int] | None, now: datetime, limit: int) -> list[int]:
+    due = Invitation.objects.filter(
+        status=Status.PENDING,
+        sent_at__isnull=True,
+        send_after__lte=now,
+        distribution__channel=Distribution.Channel.EMAIL,
+    )
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    return list(due.order_by("send_after", "pk").values_list("pk", flat=True)[:limit])
+
+
+def invitations_send_due(*, ids: list[int] | None = None, max_invitations: int = 500, max_seconds: float = 60.0) -> int:
+    """Send due pending invitations (those of `ids` only, if given) over one connection. -> sent.
+
+    Safe to run anywhere, any number of times at once: each invitation is claimed before it is sent.
+    The share of work keeps one job well inside django-q2's timeout; the next run takes the rest.
+    """
+    invitations_reap_interrupted()
+    deadline = time.monotonic() + max_seconds
+    connection = get_connection(fail_silently=False)
+    sent = 0
+    try:
+        for invitation_id in _due_ids(ids=ids, now=timezone.now(), limit=max_invitations):
+            if time.monotonic() > deadline:
+                break
+            invitation = invitation_claim_due(invitation_id=invitation_id)
+            if invitation is None:
+                continue
+            outcome = invitation_deliver(invitation=invitation, connection=connection)
+            if outcome == Outcome.ACCEPTED:
+                sent += 1
+            else:  # the server may have dropped the session: the next message gets a new one
+                _close_quietly(connection)
+    finally:
+        _close_quietly(connection)
+    return sent

@@ -1,0 +1,90 @@
+"""The survey part of the quickstart demo: an active survey, a verified sender domain, and a task
+that emails the survey from the demo workflow (after workflows.services.demo.demo_seed).
+
+The task is added when the survey is first created, so an installation seeded before surveys
+existed gains it, and an admin who later removes it does not find it back.
+"""
+
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.db import transaction
+from django.http import QueryDict
+
+from distributions import tasks as distribute_task
+from distributions.models import Question, SenderDomain, Survey
+from workflows.models import Task, Workflow
+from workflows.services.demo import DEMO_MAILING_LIST
+
+DEMO_SURVEY = "Customer satisfaction"
+# Embedded data the demo workflow saves on the contact (Store is transaction data, not embedded).
+DEMO_SURVEY_FIELDS = ("Priority", "Origin")
+_QUESTIONS = [
+    (Question.Kind.RATING, "How likely are you to recommend us to a friend or colleague?", ""),
+    (Question.Kind.MULTIPLE_CHOICE, "Was your issue resolved?", "Yes\nPartly\nNo"),
+    (Question.Kind.TEXT, "What could we have done better?", ""),
+]
+_TASK_CONFIG = {
+    "survey": DEMO_SURVEY,
+    "mailing_list": DEMO_MAILING_LIST,
+    "first_name": "${event://Customer_First_Name__c}",
+    "last_name": "${event://Customer_Last_Name__c}",
+    "email": "${event://ContactEmail}",
+    "external_data_reference": "${event://ContactId}",
+    "from_name": "Customer care",
+    "subject": "How did we do with case ${event://CaseNumber}?",
+    "html_body": (
+        "<p>Hello ${m://FirstName},</p>\n"
+        "<p>your case ${event://CaseNumber} (${event://Subject}) is closed. Two minutes of your time "
+        "would help us a lot: ${l://SurveyLink?d=take the survey}.</p>\n"
+        '<p style="font-size: small">Priority ${e://Field/Priority}, opened via ${e://Field/Origin}. '
+        "${l://OptOutLink?d=No more surveys}</p>"
+    ),
+    "text_body": (
+        "Hello ${m://FirstName},\n\n"
+        "your case ${event://CaseNumber} (${event://Subject}) is closed. Two minutes of your time "
+        "would help us a lot: ${l://SurveyURL}\n\n"
+        "No more surveys: ${l://OptOutURL}"
+    ),
+    "link_expiration_days": "14",
+    "send_delay": "0",
+    "send_delay_unit": "minutes",
+}
+
+
+@transaction.atomic
+def demo_survey_seed(*, owner, workflow: Workflow) -> Survey:
+    """Create what is missing of the survey demo; an existing demo survey is left as it is."""
+    sender_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2].lower()
+    SenderDomain.objects.get_or_create(domain=sender_domain, defaults={"verified": True})
+    survey = Survey.objects.filter(name=DEMO_SURVEY).first()
+    if survey is not None:
+        return survey
+    survey = Survey.objects.create(
+        name=DEMO_SURVEY,
+        owner=owner,
+        status=Survey.Status.ACTIVE,
+        introduction="Hello ${m://FirstName}, thank you for contacting us about your ${e://Field/Priority} "
+        "priority case.",
+    )
+    for position, (kind, text, choices) in enumerate(_QUESTIONS, start=1):
+        survey.questions.create(position=position, kind=kind, text=text, choices=choices, required=position == 1)
+    for name in DEMO_SURVEY_FIELDS:
+        survey.fields.create(name=name)
+    _add_distribute_task(workflow)
+    return survey
+
+
+def _add_distribute_task(workflow: Workflow) -> Task:
+    """Append the task, its config checked by the admin's form as any other task's."""
+    earlier = list(workflow.tasks.values_list("kind", flat=True))
+    last = workflow.tasks.order_by("-position").values_list("position", flat=True).first() or 0
+    data = QueryDict(mutable=True)
+    data.update(_TASK_CONFIG)
+    known_fields = set(workflow.known_fields) if workflow.fields_from_wsdl else None
+    form = distribute_task.DistributeSurveyForm(data=data, known_event_fields=known_fields, earlier_kinds=earlier)
+    if not form.is_valid():
+        raise ValueError(f"The demo's distribute task is invalid: {form.errors.as_text()}")
+    return Task.objects.create(
+        workflow=workflow, position=last + 1, kind=distribute_task.KIND.name, config=form.to_config()
+    )

@@ -1,0 +1,229 @@
+"""Distribute a survey by email from a workflow task: check, save the contact, invite, render, send.
+
+Everything up to claiming the send happens in the task's transaction, so a task that fails
+leaves nothing behind and a task that succeeded is never run again. The email goes out right
+after that transaction commits, or later from the schedule when the task asked for a delay;
+services/delivery.py explains why, and the one window that is left.
+"""
+
+import html
+import re
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.html import strip_tags
+from email_validator import EmailNotValidError, validate_email
+
+from directory.models import Contact
+from distributions.channels.email import invitation_message_id
+from distributions.models import Collaborator, Distribution, Invitation, SenderDomain, Survey, new_invitation_token
+from distributions.selectors import survey_link
+from distributions.services.delivery import (
+    invitation_claim,
+    invitation_deliver,
+    invitation_record_skip,
+    opt_out_url,
+)
+from distributions.services.recipient_rules import content_digest, invitation_skip_reason
+from workflows.tasks.add_to_directory import save_contact
+from workflows.tasks.context import TaskContext
+from workflows.tasks.registry import TaskError
+
+Status = Invitation.Status
+
+
+@dataclass(frozen=True)
+class Sender:
+    from_email: str
+    from_name: str
+    reply_to: str
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    text_body: str
+    html_body: str
+
+
+@dataclass(frozen=True)
+class DistributedInvitation:
+    invitation: Invitation
+    outcome: str
+
+    def outputs(self) -> dict[str, str]:
+        invitation = self.invitation
+        return {
+            "ContactId": str(invitation.contact_id),
+            "DistributionId": str(invitation.distribution_id),
+            "InvitationId": str(invitation.pk),
+            "SurveyLink": survey_link(invitation.token),
+            "Outcome": self.outcome,
+        }
+
+
+def survey_distribute_email(
+    *, context: TaskContext, survey_name: str, link_expiration: timedelta | None, send_delay: timedelta
+) -> DistributedInvitation:
+    """Run inside the task's transaction. Raises TaskError for what the admin must fix; a recipient
+    who must not get it (opted out, duplicate, frequency rule) is an invitation status instead."""
+    survey = _survey(survey_name)
+    _check_can_distribute(survey, owner_id=context.workflow.owner_id)
+    saved = save_contact(context)
+    # A fresh read under the row lock: an opt-out committed a moment ago must count.
+    contact = Contact.objects.select_for_update().get(pk=saved.contact.pk)
+    context.sources = replace(context.sources, contact=_contact_fields(contact), embedded_data=contact.embedded_data)
+    sender = _sender(context)
+
+    now = timezone.now()
+    send_after = now + send_delay
+    token = new_invitation_token()
+    message = _render(context, token)
+    # Plain inserts: the unique constraints make each exactly once per task run. A task's rows
+    # commit with its success record and a failed attempt commits nothing, so the rows never exist
+    # yet here; a concurrent attempt at the same run (a worker presumed dead) hits the constraint,
+    # and the execution engine rolls this attempt back as "taken over" (IntegrityError -> RunTaken).
+    distribution = Distribution.objects.create(
+        survey=survey,
+        run_id=context.run_id,
+        task_position=context.position,
+        channel=Distribution.Channel.EMAIL,
+        subject=message.subject,
+        **vars(sender),
+    )
+    invitation = Invitation.objects.create(
+        distribution=distribution,
+        contact=contact,
+        token=token,
+        address=contact.email,
+        **vars(message),
+        content_digest=content_digest(**vars(message), token=token),
+        message_id=invitation_message_id(token=token, from_email=sender.from_email),
+        expires_at=send_after + link_expiration if link_expiration else None,
+        send_after=send_after,
+    )
+
+    skip = invitation_skip_reason(invitation=invitation, now=now, mailing_list_id=saved.mailing_list.pk)
+    if skip is not None:
+        invitation_record_skip(invitation=invitation, status=skip.status, detail=skip.detail)
+        return DistributedInvitation(invitation, f"{Status(skip.status).label}: {skip.detail}")
+    if send_after > now:
+        return DistributedInvitation(invitation, f"Scheduled for {send_after:%Y-%m-%d %H:%M} UTC")
+    invitation_claim(invitation=invitation, now=now)
+
+    def send_claimed_invitation():
+        invitation_deliver(invitation=invitation)
+
+    # After commit: the claim must be durable before the backend is called (see services/delivery.py).
+    transaction.on_commit(send_claimed_invitation, robust=True)
+    return DistributedInvitation(invitation, "Sending now")
+
+
+def _survey(name: str) -> Survey:
+    surveys = list(Survey.objects.filter(name=name)[:2])
+    if not surveys:
+        raise TaskError(f'There is no survey named "{name}": choose another survey in the task.')
+    if len(surveys) > 1:
+        raise TaskError(f'Several surveys are named "{name}": rename all but one, so the task knows which to send.')
+    survey = surveys[0]
+    if survey.status != Survey.Status.ACTIVE:
+        raise TaskError(
+            f'Survey "{survey}" is not active (it is {survey.get_status_display().lower()}): '
+            "activate the survey to distribute it."
+        )
+    return survey
+
+
+def _check_can_distribute(survey: Survey, *, owner_id: int) -> None:
+    if survey.owner_id == owner_id:
+        return
+    if Collaborator.objects.filter(survey=survey, user_id=owner_id, can_distribute=True).exists():
+        return
+    owner = get_user_model().objects.get(pk=owner_id)
+    user, survey_owner = owner.get_username(), survey.owner.get_username()
+    raise TaskError(
+        f'The workflow owner {user} may not distribute survey "{survey}", which belongs to {survey_owner}: '
+        f"ask {survey_owner} to add {user} as a collaborator with the distribute permission, "
+        f"or make {survey_owner} the owner of this workflow."
+    )
+
+
+def _contact_fields(contact: Contact) -> dict[str, str]:
+    return {
+        "FirstName": contact.first_name,
+        "LastName": contact.last_name,
+        "Email": contact.email,
+        "ExternalDataReference": contact.external_data_reference,
+        "Phone": contact.phone,
+        "Language": contact.language,
+    }
+
+
+def _sender(context: TaskContext) -> Sender:
+    default_name, default_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    piped_from = context.pipe("from_email")
+    from_email = _address(piped_from or default_address, label="From address", context=context, key="from_email")
+    _check_sender_domain(from_email, label="From address")
+    reply_to = context.pipe("reply_to")
+    if reply_to:
+        reply_to = _address(reply_to, label="Reply-To address", context=context, key="reply_to")
+        owner_email = context.workflow.owner.email or ""
+        if reply_to.lower() != owner_email.lower():
+            _check_sender_domain(reply_to, label="Reply-To address", owner_email=owner_email)
+    from_name = _one_line(context.pipe("from_name")) or ("" if piped_from else default_name)
+    return Sender(from_email=from_email, from_name=from_name, reply_to=reply_to)
+
+
+def _address(value: str, *, label: str, context: TaskContext, key: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        source = context.config.get(key) or "DEFAULT_FROM_EMAIL in the settings"
+        raise TaskError(f"{label} {value!r} (from {source}) is not a valid email address: {error}") from None
+
+
+def _check_sender_domain(address: str, *, label: str, owner_email: str | None = None) -> None:
+    domain = address.rpartition("@")[2].lower()
+    sender_domain = SenderDomain.objects.filter(domain__iexact=domain).first()
+    if sender_domain is not None and sender_domain.verified:
+        return
+    what = "is not verified yet" if sender_domain is not None else "is not a sender domain"
+    neither = "" if owner_email is None else f", and it is not the workflow owner's own email ({owner_email or 'none'})"
+    raise TaskError(
+        f"{label} {address}: its domain {domain} {what}{neither}. Add {domain} under "
+        f"Distributions → Sender domains and mark it verified, or use an address of a verified domain."
+    )
+
+
+def _render(context: TaskContext, token: str) -> RenderedMessage:
+    context.sources = replace(
+        context.sources, links={"SurveyLink": survey_link(token), "OptOutLink": opt_out_url(token)}
+    )
+    html_body = context.pipe("html_body", html=True)
+    return RenderedMessage(
+        subject=_one_line(context.pipe("subject")),
+        text_body=context.pipe("text_body") or text_from_html(html_body),
+        html_body=html_body,
+    )
+
+
+def _one_line(text: str) -> str:
+    # A line break in a header would be refused by the email framework when sending.
+    return " ".join(text.split())
+
+
+_ANCHOR = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']*)["'][^>]*>(.*?)</a>""", re.IGNORECASE | re.DOTALL)
+_BREAK = re.compile(r"<br\s*/?>|</p\s*>|</div\s*>|</li\s*>|</h[1-6]\s*>", re.IGNORECASE)
+
+
+def text_from_html(html_body: str) -> str:
+    """The text part for a message written in HTML only: links keep their URL, blocks their breaks."""
+    text = _ANCHOR.sub(lambda match: f"{strip_tags(match[2]).strip()} ({match[1]})", html_body)
+    text = html.unescape(strip_tags(_BREAK.sub("\n", text)))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

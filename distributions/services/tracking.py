@@ -1,0 +1,158 @@
+"""Delivery tracking: anymail's normalized webhook events become DeliveryEvents and statuses.
+
+anymail has already authenticated the call and normalized the ESP's payload into an
+`AnymailTrackingEvent`; here we find the invitation, store the event with the ESP's raw data, and
+let `invitation_record` move the status forward only.
+
+Finding the invitation: `Invitation.message_id` holds the Message-ID header we set when sending.
+Some ESPs report that header as the event's `message_id` (SMTP relays, Mailgun, SendGrid without
+anymail's id), others report their own id (Postmark's MessageID, anymail's SendGrid `anymail_id`).
+For those, `message_tag_for_tracking` copies our header into anymail's `metadata` before the
+send, and ESPs echo metadata on every tracking event. An event matching neither is logged and
+dropped: tracking must never make the ESP retry a webhook forever.
+"""
+
+import hashlib
+import json
+import logging
+from datetime import UTC
+
+from anymail.signals import AnymailTrackingEvent, EventType
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
+
+from directory.models import Contact
+from distributions.models import DeliveryEvent, Invitation
+from distributions.services.status import invitation_record
+
+logger = logging.getLogger(__name__)
+
+Status = Invitation.Status
+
+# anymail event type -> invitation status; None records the event without touching the status.
+# The ESP having the message means Email Sent: no status of its own for "delivered" (the mailbox
+# accepted it, nobody read it yet), and forward-only makes it a no-op once sent; but it corrects an
+# invitation the sender marked Email Failed because the hand-off timed out after the ESP took it.
+STATUS_BY_EVENT_TYPE = {
+    EventType.QUEUED: Status.EMAIL_SENT,
+    EventType.SENT: Status.EMAIL_SENT,
+    EventType.DELIVERED: Status.EMAIL_SENT,
+    EventType.BOUNCED: Status.EMAIL_HARD_BOUNCE,
+    EventType.DEFERRED: Status.EMAIL_SOFT_BOUNCE,
+    EventType.REJECTED: Status.EMAIL_BLOCKED,
+    EventType.FAILED: Status.EMAIL_FAILED,
+    EventType.COMPLAINED: Status.EMAIL_COMPLAINT,
+    EventType.OPENED: Status.EMAIL_OPENED,
+    EventType.CLICKED: Status.EMAIL_OPENED,  # a click implies an open
+    EventType.UNSUBSCRIBED: Status.OPTED_OUT,
+    EventType.SUBSCRIBED: None,
+    EventType.AUTORESPONDED: None,
+    EventType.UNKNOWN: None,
+}
+
+# The metadata key that carries our Message-ID through ESPs that report their own message id.
+METADATA_KEY = "invitation"
+# ESPs that accept anymail metadata and echo it on tracking events. Tagging any other ESP could
+# make the send fail (anymail raises on unsupported features), so the list is explicit.
+ESPS_ECHOING_METADATA = {
+    "Amazon SES",
+    "Brevo",
+    "Mailgun",
+    "Mailjet",
+    "Mandrill",
+    "Postmark",
+    "Resend",
+    "SendGrid",
+    "SparkPost",
+    "Unisender Go",
+}
+# Postmark rejects metadata values longer than 80 characters, the strictest of those ESPs.
+METADATA_VALUE_MAX_LENGTH = 80
+
+
+def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> DeliveryEvent | None:
+    """Record one tracking event. -> the new DeliveryEvent, or None (unknown message or a repeat)."""
+    invitation = _invitation_for(event)
+    if invitation is None:
+        logger.warning(
+            "%s tracking event %r for unknown message id %r (metadata %r): ignored",
+            esp_name,
+            event.event_type,
+            event.message_id,
+            event.metadata,
+        )
+        return None
+    data = _json_safe(event.esp_event)
+    # Some ESPs give no event id (Postmark's deliveries and opens); the same webhook delivered
+    # twice carries the same payload, so its digest stands in for the id.
+    event_id = str(event.event_id or "") or "sha256:" + hashlib.sha256(_canonical(data)).hexdigest()
+    if DeliveryEvent.objects.filter(provider=esp_name, provider_event_id=event_id).exists():
+        return None
+    try:
+        with transaction.atomic():
+            invitation_record(
+                invitation=invitation,
+                kind=event.event_type,
+                status=STATUS_BY_EVENT_TYPE.get(event.event_type),
+                detail=_detail(event),
+                occurred_at=_aware(event.timestamp),
+                provider=esp_name,
+                provider_event_id=event_id,
+                data=data,
+            )
+            if event.event_type == EventType.UNSUBSCRIBED:
+                # The opt-out holds for every future send, whatever this invitation's status.
+                Contact.objects.filter(pk=invitation.contact_id).update(unsubscribed=True, updated_at=timezone.now())
+    except IntegrityError:
+        # Two deliveries of the same webhook raced past the check above; the other one won.
+        if DeliveryEvent.objects.filter(provider=esp_name, provider_event_id=event_id).exists():
+            return None
+        raise
+    return DeliveryEvent.objects.get(provider=esp_name, provider_event_id=event_id)
+
+
+def message_tag_for_tracking(*, message, esp_name: str) -> None:
+    """Copy our Message-ID into anymail metadata, for ESPs whose events report their own id."""
+    if esp_name not in ESPS_ECHOING_METADATA:
+        return
+    header = next((value for name, value in message.extra_headers.items() if name.lower() == "message-id"), "")
+    value = _bare(str(header))
+    if value and len(value) <= METADATA_VALUE_MAX_LENGTH:
+        message.metadata = {**(getattr(message, "metadata", None) or {}), METADATA_KEY: value}
+
+
+def _invitation_for(event: AnymailTrackingEvent) -> Invitation | None:
+    references = {_bare(str(event.message_id or "")), _bare(str((event.metadata or {}).get(METADATA_KEY) or ""))}
+    references.discard("")  # never match the invitations that have no message id yet
+    candidates = [form for reference in references for form in (reference, f"<{reference}>")]
+    if not candidates:
+        return None
+    return Invitation.objects.filter(message_id__in=candidates).order_by("pk").first()
+
+
+def _bare(message_id: str) -> str:
+    return message_id.strip().removeprefix("<").removesuffix(">")
+
+
+def _detail(event: AnymailTrackingEvent) -> str:
+    reason = f"reject reason: {event.reject_reason}" if event.reject_reason else ""
+    return "; ".join(part for part in (event.description, event.mta_response, reason) if part)
+
+
+def _aware(timestamp):
+    if timestamp is None:
+        return timezone.now()
+    return timestamp if timezone.is_aware(timestamp) else timezone.make_aware(timestamp, UTC)
+
+
+def _json_safe(raw) -> dict:
+    """The ESP's payload as JSON: a form post keeps every value of a repeated field, others become text."""
+    if isinstance(raw, MultiValueDict):  # json.dumps would keep only each field's last value
+        raw = dict(raw.lists())
+    data = json.loads(json.dumps(raw, default=str))
+    return data if isinstance(data, dict) else {"esp_event": data}
+
+
+def _canonical(data: dict) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from distributions.views import survey
+
+app_name = "distributions"
+
+urlpatterns = [
+    path("s/<str:token>/", survey.survey_page, name="survey"),
+    path("s/<str:token>/opt-out/", survey.opt_out_page, name="opt-out"),
+]

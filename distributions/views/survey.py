@@ -1,0 +1,142 @@
+"""The pages a recipient reaches from an invitation: the survey and the opt-out. Transport only:
+find the invitation, call a service, render its outcome."""
+
+from dataclasses import dataclass
+
+from django.http import QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import SafeString
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from distributions.models import Invitation, Question
+from distributions.services.answers import RATING_MAX, RATING_MIN, answer_as_text
+from distributions.services.responses import (
+    Availability,
+    ResponseError,
+    ResponseInvalid,
+    invitation_mark_expired,
+    invitation_opt_out,
+    invitation_response,
+    response_save,
+    survey_availability,
+)
+from distributions.views.piped_text import invitation_piping_sources, piped_html
+
+CLOSED_TEMPLATES = {
+    Availability.FINISHED: "distributions/already_answered.html",
+    Availability.EXPIRED: "distributions/expired.html",
+    Availability.NOT_OPEN: "distributions/not_open.html",
+}
+FINISH, SAVE = "finish", "save"
+RATING_OPTIONS = [(str(n), str(n)) for n in range(RATING_MIN, RATING_MAX + 1)]
+
+
+@dataclass(frozen=True)
+class QuestionField:
+    """One question as the page shows it: its input name, piped text, options, value and error."""
+
+    question: Question
+    name: str
+    text: SafeString
+    options: list[tuple[str, str]]
+    value: str
+    error: str
+
+    @property
+    def is_rating(self) -> bool:
+        return self.question.kind == Question.Kind.RATING
+
+
+# never_cache: the page shows a person's name and answers; no shared cache may keep it.
+@never_cache
+@require_http_methods(["GET", "POST"])
+def survey_page(request, token):
+    invitation = _invitation(token)
+    if invitation is None:
+        return render(request, "distributions/not_found.html", status=404)
+    availability = survey_availability(invitation=invitation)
+    if availability != Availability.OPEN:
+        return _closed(request, invitation, availability)
+    if request.method == "GET":
+        response = invitation_response(invitation)
+        saved = {key: answer_as_text(answer) for key, answer in (response.answers if response else {}).items()}
+        return _form(request, invitation, values=saved, errors={}, saved="saved" in request.GET)
+
+    submitted = _submitted_answers(request.POST, invitation)
+    finish = request.POST.get("action") == FINISH
+    try:
+        response_save(invitation=invitation, answers=submitted, finish=finish)
+    except ResponseInvalid as invalid:
+        return _form(request, invitation, values=submitted, errors=invalid.errors, saved=False)
+    except ResponseError as closed:  # finished in another tab, or expired, since the page loaded
+        return _closed(request, invitation, Availability(closed.code))
+    if finish:
+        sources = invitation_piping_sources(invitation)
+        thank_you = piped_html(invitation.distribution.survey.thank_you, sources)
+        return render(request, "distributions/thank_you.html", {"invitation": invitation, "thank_you": thank_you})
+    # Post/redirect/get: reloading the confirmation must not post the answers again.
+    return redirect(reverse("distributions:survey", args=[token]) + "?saved")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def opt_out_page(request, token):
+    invitation = _invitation(token)
+    if invitation is None:
+        return render(request, "distributions/not_found.html", status=404)
+    if request.method == "POST":
+        invitation_opt_out(invitation=invitation)
+        return render(request, "distributions/opted_out.html", {"invitation": invitation})
+    return render(request, "distributions/opt_out.html", {"invitation": invitation})
+
+
+def _invitation(token: str) -> Invitation | None:
+    return Invitation.objects.select_related("distribution__survey", "contact").filter(token=token).first()
+
+
+def _closed(request, invitation: Invitation, availability: Availability):
+    if availability == Availability.EXPIRED:
+        invitation_mark_expired(invitation=invitation)
+    return render(request, CLOSED_TEMPLATES[availability], {"invitation": invitation})
+
+
+def _submitted_answers(post: QueryDict, invitation: Invitation) -> dict[str, str]:
+    # Every question is submitted, unanswered ones blank, so emptying a field clears its answer.
+    return {str(q.pk): post.get(f"q{q.pk}", "") for q in invitation.distribution.survey.questions.all()}
+
+
+def _form(request, invitation: Invitation, *, values: dict, errors: dict, saved: bool):
+    survey = invitation.distribution.survey
+    sources = invitation_piping_sources(invitation)
+    fields = [
+        QuestionField(
+            question=question,
+            name=f"q{question.pk}",
+            text=piped_html(question.text, sources),
+            options=_options(question),
+            value=values.get(str(question.pk), ""),
+            error=errors.get(str(question.pk), ""),
+        )
+        for question in survey.questions.all()
+    ]
+    context = {
+        "invitation": invitation,
+        "survey": survey,
+        "introduction": piped_html(survey.introduction, sources),
+        "fields": fields,
+        "errors": [field for field in fields if field.error],
+        "saved": saved,
+        "finish": FINISH,
+        "save": SAVE,
+    }
+    return render(request, "distributions/survey.html", context)
+
+
+def _options(question: Question) -> list[tuple[str, str]]:
+    if question.kind == Question.Kind.RATING:
+        return RATING_OPTIONS
+    if question.kind == Question.Kind.MULTIPLE_CHOICE:
+        return [(str(number), text) for number, text in enumerate(question.choice_list(), start=1)]
+    return []

@@ -1,0 +1,58 @@
+"""Reads for reporting: which invitations a distribution history covers, and their rows."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.utils.text import slugify
+
+from distributions.models import Distribution, Invitation, Survey
+
+# Portable path only: rows fetched per round trip (a server-side cursor on PostgreSQL).
+ROW_FETCH_SIZE = 2000
+
+# The history row, in CSV column order before formatting (see reporting.history).
+HISTORY_ROW_FIELDS = (
+    "response__id",
+    "contact__last_name",
+    "contact__first_name",
+    "contact__email",
+    "contact__external_data_reference",
+    "status",
+    "response__finished_at",
+    "token",
+    "expires_at",
+    "response__embedded_data",
+)
+
+
+@dataclass(frozen=True)
+class HistoryScope:
+    """The invitations of one distribution, or of every distribution of a survey."""
+
+    survey: Survey
+    distribution: Distribution | None
+    field_names: tuple[str, ...]  # the survey's declared embedded-data fields: the extra columns
+
+    @property
+    def filename(self) -> str:
+        name = slugify(self.survey.name) or f"survey-{self.survey.pk}"
+        suffix = f"-distribution-{self.distribution.pk}" if self.distribution else ""
+        return f"distribution-history-{name}{suffix}.csv"
+
+
+def history_scope(*, survey: Survey, distribution: Distribution | None = None) -> HistoryScope:
+    # Sorted here, not by the database: collations order "=Total" and "Score" differently.
+    names = tuple(sorted(survey.fields.values_list("name", flat=True)))
+    return HistoryScope(survey=survey, distribution=distribution, field_names=names)
+
+
+def history_invitations(scope: HistoryScope):
+    if scope.distribution is not None:
+        return Invitation.objects.filter(distribution=scope.distribution)
+    return Invitation.objects.filter(distribution__survey=scope.survey)
+
+
+def history_rows(scope: HistoryScope) -> Iterator[tuple]:
+    """One tuple per invitation (HISTORY_ROW_FIELDS), oldest first; None where there is no response."""
+    rows = history_invitations(scope).order_by("id").values_list(*HISTORY_ROW_FIELDS)
+    return rows.iterator(chunk_size=ROW_FETCH_SIZE)

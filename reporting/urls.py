@@ -1,0 +1,21 @@
+"""Reporting URLs, mounted under admin/reporting/ and served through the admin site's login check."""
+
+from django.contrib import admin
+from django.urls import path
+
+from reporting import views
+
+app_name = "reporting"
+
+urlpatterns = [
+    path(
+        "distributions/<int:distribution_id>/history.csv",
+        admin.site.admin_view(views.distribution_history_csv),
+        name="distribution_history_csv",
+    ),
+    path(
+        "surveys/<int:survey_id>/history.csv",
+        admin.site.admin_view(views.survey_history_csv),
+        name="survey_history_csv",
+    ),
+]

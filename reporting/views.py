@@ -1,0 +1,38 @@
+"""Reporting downloads, served inside the admin (staff only; see reporting/urls.py)."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
+
+from distributions.models import Distribution, Survey
+from reporting.history import history_csv
+from reporting.selectors import HistoryScope, history_scope
+
+# The history lists contacts' names and addresses: the same right as browsing invitations.
+HISTORY_PERMISSION = "distributions.view_invitation"
+
+
+def distribution_history_csv(request, distribution_id: int):
+    _check_history_permission(request)
+    distribution = get_object_or_404(Distribution.objects.select_related("survey"), pk=distribution_id)
+    return _csv_download(history_scope(survey=distribution.survey, distribution=distribution))
+
+
+def survey_history_csv(request, survey_id: int):
+    _check_history_permission(request)
+    survey = get_object_or_404(Survey, pk=survey_id)
+    return _csv_download(history_scope(survey=survey))
+
+
+def _check_history_permission(request) -> None:
+    if not request.user.has_perm(HISTORY_PERMISSION):
+        raise PermissionDenied
+
+
+def _csv_download(scope: HistoryScope) -> StreamingHttpResponse:
+    return StreamingHttpResponse(
+        history_csv(scope),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": content_disposition_header(True, scope.filename)},
+    )

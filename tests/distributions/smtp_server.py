@@ -1,0 +1,65 @@
+"""A real SMTP server on loopback (aiosmtpd) for tests: it records what it accepted and can refuse
+or drop the connection the way real servers do."""
+
+import email
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+
+
+class LoopbackController(Controller):
+    """Binds port 0 (a free port) and learns which one before aiosmtpd's readiness check connects."""
+
+    def _trigger_server(self):
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+@dataclass
+class Delivery:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: email.message.Message
+
+
+@dataclass
+class RecordingHandler:
+    deliveries: list[Delivery] = field(default_factory=list)
+    rcpt_reply: str | None = None  # e.g. "450 4.2.1 Mailbox busy", "550 5.1.1 No such user"
+    data_reply: str | None = None
+    # Accept the message, then drop the connection before the "250" reaches the client.
+    drop_after_accepting: bool = False
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_reply:
+            return self.data_reply
+        self.deliveries.append(
+            Delivery(envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content))
+        )
+        if self.drop_after_accepting:
+            server.transport.close()
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def smtp_server(settings):
+    """Start a server and point Django's SMTP backend at it (settings: pytest-django's fixture)."""
+    handler = RecordingHandler()
+    controller = LoopbackController(handler, hostname="127.0.0.1", port=0)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    try:
+        yield handler
+    finally:
+        controller.stop()

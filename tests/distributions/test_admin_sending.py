@@ -1,0 +1,60 @@
+import pytest
+from django.urls import reverse
+
+from distributions.models import FrequencyRule, Invitation, OutboxMessage, SenderDomain
+from tests.factories import make_contact, make_directory, make_distribution, make_invitation
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_outbox_lists_subject_recipient_and_time(admin_client):
+    OutboxMessage.objects.create(from_email="surveys@example.com", to="ada@example.com", subject="Tell us")
+
+    content = admin_client.get(reverse("admin:distributions_outboxmessage_changelist")).content.decode()
+
+    assert "Tell us" in content and "ada@example.com" in content
+
+
+def test_the_outbox_shows_the_html_body_escaped_in_a_sandboxed_frame(admin_client):
+    html = (
+        '<html><head><title>x</title></head><body><a href="https://example.com/s/abc/">Take the survey</a>'
+        '<script>alert("owned")</script>"></iframe><img src=x onerror=alert(1)></body></html>'
+    )
+    message = OutboxMessage.objects.create(
+        from_email="surveys@example.com", to="ada@example.com", subject="Tell us", html_body=html, text_body="<b>hi</b>"
+    )
+
+    content = admin_client.get(reverse("admin:distributions_outboxmessage_change", args=[message.pk])).content.decode()
+
+    assert '<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc="' in content
+    assert "allow-scripts" not in content and "allow-same-origin" not in content
+    assert "<script>alert" not in content and "onerror=alert(1)>" not in content
+    assert "&lt;head&gt;&lt;base target=&quot;_blank&quot;&gt;&lt;title&gt;" in content
+    assert "&lt;a href=&quot;https://example.com/s/abc/&quot;&gt;Take the survey&lt;/a&gt;" in content
+    assert "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;&quot;&gt;&lt;/iframe&gt;" in content
+    assert '<pre style="white-space: pre-wrap">&lt;b&gt;hi&lt;/b&gt;</pre>' in content
+
+
+def test_the_outbox_links_a_message_to_its_invitation(admin_client):
+    invitation = make_invitation(distribution=make_distribution(), contact=make_contact(email="ada@example.com"))
+    Invitation.objects.filter(pk=invitation.pk).update(message_id="<inv-1@surveys.example.com>")
+    message = OutboxMessage.objects.create(
+        from_email="surveys@example.com", to="ada@example.com", message_id="<inv-1@surveys.example.com>"
+    )
+
+    content = admin_client.get(reverse("admin:distributions_outboxmessage_change", args=[message.pk])).content.decode()
+
+    assert reverse("admin:distributions_invitation_change", args=[invitation.pk]) in content
+
+
+def test_sender_domains_and_frequency_rules_are_edited_in_the_admin(admin_client):
+    directory = make_directory()
+
+    admin_client.post(reverse("admin:distributions_senderdomain_add"), {"domain": "example.com", "verified": "on"})
+    admin_client.post(
+        reverse("admin:distributions_frequencyrule_add"),
+        {"directory": directory.pk, "max_messages": 2, "period_days": 7},
+    )
+
+    assert SenderDomain.objects.get().verified is True
+    assert str(FrequencyRule.objects.get(directory=directory)) == "at most 2 messages per 7 days"

@@ -1,0 +1,60 @@
+"""The email channel: the deterministic Message-ID, and what a backend's error means for a resend."""
+
+import smtplib
+
+import requests
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
+
+from distributions.channels.email import Outcome, email_hand_off, invitation_message_id
+
+
+class FailingBackend(BaseEmailBackend):
+    def __init__(self, error, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def send_messages(self, email_messages):
+        raise self.error
+
+
+def esp_error(status_code, reason):
+    response = requests.Response()
+    response.status_code, response.reason, response._content = status_code, reason, b"{}"
+    return AnymailAPIError(reason, status_code=status_code, response=response)
+
+
+def outcome_of(error):
+    message = EmailMultiAlternatives("Hi", "Hello", "surveys@example.com", ["ada@example.com"])
+    return email_hand_off(message=message, connection=FailingBackend(error)).outcome
+
+
+def test_it_derives_the_same_message_id_from_the_token_on_every_attempt():
+    first = invitation_message_id(token="tok-123", from_email="surveys@example.com")
+    assert first == invitation_message_id(token="tok-123", from_email="surveys@example.com")
+    assert first.startswith("<invitation-") and first.endswith("@example.com>")
+    assert first != invitation_message_id(token="tok-124", from_email="surveys@example.com")
+
+
+def test_it_keeps_the_token_out_of_the_message_id():
+    assert "tok-123" not in invitation_message_id(token="tok-123", from_email="surveys@example.com")
+
+
+def test_a_4xx_reply_is_temporary_and_a_5xx_reply_permanent():
+    assert outcome_of(smtplib.SMTPRecipientsRefused({"ada@example.com": (450, b"busy")})) == Outcome.TEMPORARY
+    assert outcome_of(smtplib.SMTPRecipientsRefused({"ada@example.com": (550, b"no such user")})) == Outcome.PERMANENT
+    assert outcome_of(smtplib.SMTPDataError(451, b"local error")) == Outcome.TEMPORARY
+    assert outcome_of(smtplib.SMTPSenderRefused(553, b"not allowed", "surveys@example.com")) == Outcome.PERMANENT
+
+
+def test_a_connection_lost_while_sending_is_uncertain():
+    assert outcome_of(smtplib.SMTPServerDisconnected("Connection unexpectedly closed")) == Outcome.UNCERTAIN
+    assert outcome_of(TimeoutError("timed out")) == Outcome.UNCERTAIN
+
+
+def test_an_esp_asking_to_come_back_later_is_temporary_and_a_refusal_permanent():
+    assert outcome_of(esp_error(429, "Too Many Requests")) == Outcome.TEMPORARY
+    assert outcome_of(esp_error(400, "Bad Request")) == Outcome.PERMANENT
+    assert outcome_of(AnymailRecipientsRefused("suppressed")) == Outcome.PERMANENT
+    assert outcome_of(esp_error(504, "Gateway Timeout")) == Outcome.UNCERTAIN

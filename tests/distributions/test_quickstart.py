@@ -1,0 +1,295 @@
+"""The quickstart command and the survey part of its demo: survey, sender domain, distribute task."""
+
+import io
+import os
+import re
+import shlex
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from distributions.management.commands import quickstart
+from distributions.models import Invitation, OutboxMessage, Question, SenderDomain, Survey
+from distributions.services.demo import DEMO_SURVEY, demo_survey_seed
+from tests.factories import case_fields, make_user, outbound_message
+from workflows.models import Run, Workflow
+from workflows.services.demo import demo_seed
+from workflows.tasks import registry
+
+ROOT = Path(__file__).resolve().parents[2]
+# The fields of the command quickstart prints.
+CLOSED_CASE = {
+    "ContactEmail": "ada@example.com",
+    "Customer_First_Name__c": "Ada",
+    "Customer_Last_Name__c": "Lovelace",
+    "IsClosed": "true",
+    "Store__c": "Milan",
+    "CaseNumber": "00001026",
+    "Priority": "High",
+    "Origin": "Web",
+    "ClosedDate": "2026-11-28T10:00:00.000Z",
+    "Subject": "Printer jammed",
+}
+
+
+def seed():
+    owner = make_user()
+    workflow = demo_seed(owner=owner)
+    return workflow, demo_survey_seed(owner=owner, workflow=workflow)
+
+
+@pytest.mark.django_db
+def test_it_seeds_an_active_survey_with_a_rating_a_choice_and_a_text_question():
+    _, survey = seed()
+    assert (survey.name, survey.status) == (DEMO_SURVEY, Survey.Status.ACTIVE)
+    kinds = [question.kind for question in survey.questions.all()]
+    assert kinds == [Question.Kind.RATING, Question.Kind.MULTIPLE_CHOICE, Question.Kind.TEXT]
+
+
+@pytest.mark.django_db
+def test_it_declares_the_embedded_data_the_demo_saves_on_the_contact():
+    _, survey = seed()
+    assert sorted(survey.fields.values_list("name", flat=True)) == ["Origin", "Priority"]
+
+
+@pytest.mark.django_db
+def test_it_verifies_the_domain_of_the_default_sender(settings):
+    settings.DEFAULT_FROM_EMAIL = "Surveys <surveys@acme.example>"
+    seed()
+    assert SenderDomain.objects.get().domain == "acme.example"
+    assert SenderDomain.objects.get().verified is True
+
+
+@pytest.mark.django_db
+def test_it_adds_a_third_task_that_emails_the_survey_as_the_admin_form_saves_it():
+    workflow, _ = seed()
+    task = workflow.tasks.last()
+    assert [t.kind for t in workflow.tasks.all()] == ["add_to_directory", "add_to_directory", "distribute_survey"]
+    assert set(task.config) == set(registry.get(task.kind).config_form().fields)
+    assert task.config["survey"] == DEMO_SURVEY
+
+
+@pytest.mark.django_db
+def test_it_seeds_the_survey_once_and_does_not_bring_back_a_removed_task():
+    owner = make_user()
+    workflow = demo_seed(owner=owner)
+    first = demo_survey_seed(owner=owner, workflow=workflow)
+    workflow.tasks.filter(kind="distribute_survey").delete()
+    assert demo_survey_seed(owner=owner, workflow=workflow) == first
+    assert Survey.objects.count() == 1
+    assert not workflow.tasks.filter(kind="distribute_survey").exists()
+
+
+@pytest.mark.django_db
+def test_it_emails_the_survey_of_a_closed_case_to_the_outbox(client, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "distributions.channels.outbox.OutboxBackend"
+    workflow, _ = seed()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(workflow.event_path, outbound_message(case_fields(**CLOSED_CASE)), content_type="text/xml")
+    assert Run.objects.get().status == Run.Status.SUCCEEDED
+    invitation = Invitation.objects.get()
+    message = OutboxMessage.objects.get()
+    assert message.subject == "How did we do with case 00001026?"
+    assert message.to == "ada@example.com"
+    assert f"/s/{invitation.token}/" in message.text_body
+    assert f'<a href="{settings.PUBLIC_BASE_URL}/s/{invitation.token}/">take the survey</a>' in message.html_body
+    assert "Priority High, opened via Web." in message.html_body
+    assert message.message_id == invitation.message_id
+    assert invitation.status == Invitation.Status.EMAIL_SENT
+
+
+# --- the quickstart command, its children replaced by processes that exit at once -------------
+
+
+class ExitedProcess:
+    """Stands in for a child process that has already exited with `returncode`."""
+
+    started: list[list[str]] = []
+    environments: list[dict] = []
+    returncode = 0
+
+    def __init__(self, command, env=None):
+        self.started.append(command)
+        self.environments.append(env)
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self, timeout=None):
+        return self.returncode
+
+
+@pytest.fixture
+def children(monkeypatch):
+    class Children(ExitedProcess):
+        started = []
+        environments = []
+
+    monkeypatch.setattr(quickstart.subprocess, "Popen", Children)
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    return Children
+
+
+def run_quickstart(*args):
+    out = io.StringIO()
+    call_command("quickstart", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_prints_a_working_admin_password_on_the_first_run_only(children):
+    first = run_quickstart()
+    password = re.search(r"Admin user: admin / (\S+) — shown once", first)[1]
+    second = run_quickstart()
+    assert password not in second
+    assert "admin exists" in second
+    assert get_user_model().objects.get(username="admin").check_password(password)
+
+
+@pytest.mark.django_db
+def test_it_makes_the_admin_show_event_urls_on_the_addrport(children):
+    run_quickstart("--addrport", "127.0.0.1:8123")
+    assert {env["PUBLIC_BASE_URL"] for env in children.environments} == {"http://127.0.0.1:8123"}
+
+
+@pytest.mark.django_db
+def test_it_prints_the_event_url_on_the_addrport_and_a_simulator_command(children):
+    output = run_quickstart("--addrport", "127.0.0.1:8123")
+    url = f"http://127.0.0.1:8123{Workflow.objects.get(name='Case closed').event_path}"
+    assert f"Event URL: {url}" in output
+    command = next(shlex.split(line) for line in output.splitlines() if "send_outbound_message" in line)
+    assert command[command.index("--url") + 1] == url
+    assert "Subject=Printer jammed" in command
+    assert "http://127.0.0.1:8123/admin/" in output
+    assert "Outbox messages" in output
+    assert "Ctrl-C" in output
+
+
+@pytest.mark.django_db
+def test_it_runs_the_web_server_and_the_worker(children, settings):
+    settings.DEBUG = False
+    run_quickstart("--addrport", "127.0.0.1:8123")
+    commands = [command[2:] for command in children.started]
+    assert commands == [["runserver", "127.0.0.1:8123", "--noreload", "--insecure"], ["qcluster"]]
+
+
+@pytest.mark.django_db
+def test_it_runs_no_worker_with_no_worker(children):
+    run_quickstart("--no-worker")
+    assert [command[2] for command in children.started] == ["runserver"]
+
+
+@pytest.mark.django_db
+def test_it_fails_when_a_child_exits_with_an_error(children):
+    children.returncode = 1
+    with pytest.raises(CommandError, match="exited with code 1"):
+        run_quickstart()
+
+
+# --- the real thing ---------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def running_in_group(group: int) -> list[int]:
+    """Pids of the live (not zombie) processes in a process group, from /proc."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError):
+            continue
+        if int(pgrp) == group and state != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def wait_for(check, *, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def answers(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def first_column(db_path, query):
+    try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+            return [row[0] for row in db.execute(query)]
+    except sqlite3.Error:
+        return []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the child processes in /proc")
+def test_it_serves_the_demo_until_interrupted(tmp_path):
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path), "WORKER_COUNT": "1"}
+    for name in ("DATABASE_URL", "PUBLIC_BASE_URL", "DEBUG", "EMAIL_BACKEND", "DEFAULT_FROM_EMAIL"):
+        env.pop(name, None)
+    log_path = tmp_path / "quickstart.log"
+    with open(log_path, "wb") as log:
+        # Its own session: the interrupt below reaches only it, and cleanup can end its whole group.
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "quickstart", "--addrport", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), seconds=40, what="the admin login page")
+        output = log_path.read_text()
+        command = next(shlex.split(line) for line in output.splitlines() if "send_outbound_message" in line)
+        subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=30, capture_output=True)
+        db_path = tmp_path / "db.sqlite3"
+        emails = wait_for(
+            lambda: first_column(db_path, "select email from directory_contact"),
+            seconds=15,
+            what="the worker's contact",
+        )
+        assert emails == ["ada@example.com"]
+        [text] = wait_for(
+            lambda: first_column(db_path, "select text_body from distributions_outboxmessage"),
+            seconds=15,
+            what="the survey invitation in the outbox",
+        )
+        link = re.search(rf"http://127\.0\.0\.1:{port}/s/[\w-]+/", text)[0]
+        assert answers(link)
+        assert len(running_in_group(process.pid)) >= 3  # quickstart, runserver, qcluster (and its workers)
+
+        process.send_signal(signal.SIGINT)
+        wait_for(
+            lambda: process.poll() is not None and not running_in_group(process.pid),
+            seconds=15,
+            what="quickstart and its children to exit",
+        )
+        assert process.returncode == 0
+    finally:
+        if running_in_group(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)

@@ -1,0 +1,96 @@
+"""End to end through a real SMTP server on loopback: Salesforce's message → one email → an answer."""
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from distributions.models import Invitation, Response
+from tests.distributions.smtp_server import smtp_server
+from tests.factories import (
+    case_fields,
+    make_distribute_task,
+    make_question,
+    make_sender_domain,
+    make_survey,
+    make_survey_field,
+    make_workflow,
+    outbound_message,
+)
+from workflows.models import Run
+
+pytestmark = pytest.mark.django_db
+
+Status = Invitation.Status
+
+
+@pytest.fixture
+def server(settings):
+    with smtp_server(settings) as handler:
+        yield handler
+
+
+@pytest.fixture
+def workflow():
+    make_sender_domain("example.com")
+    survey = make_survey(name="Customer satisfaction")
+    make_question(survey=survey, kind="rating", text="How likely are you to recommend us?")
+    make_survey_field(survey=survey, name="Priority")
+    workflow = make_workflow(owner=survey.owner)
+    make_distribute_task(workflow=workflow, survey=survey, reply_to="help@example.com")
+    return workflow
+
+
+@pytest.fixture
+def post(client, django_capture_on_commit_callbacks):
+    """Post as Salesforce does; the sync worker runs the workflow, and sends, on commit."""
+
+    def post(workflow, body):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(workflow.event_path, body, content_type="text/xml")
+        assert response.status_code == 200 and b"<Ack>true</Ack>" in response.content
+
+    return post
+
+
+def text_part(message):
+    part = next(part for part in message.walk() if part.get_content_type() == "text/plain")
+    return part.get_payload(decode=True).decode()
+
+
+def test_an_outbound_message_produces_exactly_one_smtp_delivery(workflow, post, server, settings):
+    post(workflow, outbound_message(case_fields()))
+
+    [delivery] = server.deliveries
+    invitation = Invitation.objects.get()
+    assert (delivery.mail_from, delivery.rcpt_tos) == ("surveys@example.com", ["ada@example.com"])
+    message = delivery.message
+    assert message["From"] == "Customer care <surveys@example.com>"
+    assert message["Reply-To"] == "help@example.com"
+    assert message["Subject"] == "How did we do with case 00001026?"
+    assert message["Message-ID"] == invitation.message_id
+    assert f"{settings.PUBLIC_BASE_URL}/s/{invitation.token}/" in text_part(message)
+    assert invitation.status == Status.EMAIL_SENT
+    assert Run.objects.get().status == Run.Status.SUCCEEDED
+
+
+def test_a_redelivered_message_produces_no_second_delivery(workflow, post, server):
+    body = outbound_message(case_fields())
+    post(workflow, body)
+    post(workflow, body)
+    assert len(server.deliveries) == 1
+    assert Invitation.objects.count() == 1
+
+
+def test_the_emailed_link_opens_the_survey_and_answering_it_records_the_contacts_data(workflow, post, server, client):
+    post(workflow, outbound_message(case_fields(Priority="High")))
+    link = re.search(r"https?://\S+/s/[\w-]+/", text_part(server.deliveries[0].message))[0]
+    path = urlsplit(link).path
+    assert client.get(path).status_code == 200
+
+    question = Invitation.objects.get().distribution.survey.questions.get()
+    client.post(path, {f"q{question.pk}": "9", "action": "finish"})
+
+    invitation = Invitation.objects.get()
+    assert invitation.status == Status.SURVEY_FINISHED
+    assert Response.objects.get(invitation=invitation).embedded_data == {"Priority": "High"}

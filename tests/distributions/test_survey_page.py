@@ -1,0 +1,259 @@
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from distributions.models import Invitation, Response
+from distributions.services.answers import ANSWER_REQUIRED, CHOOSE_A_RATING
+from tests.factories import make_contact, make_invitation, make_question, make_survey
+
+pytestmark = pytest.mark.django_db
+Status = Invitation.Status
+
+
+@pytest.fixture
+def survey():
+    survey = make_survey(name="Your visit", introduction="Hello ${m://FirstName}, about ${e://Field/Store}:")
+    make_question(survey=survey, kind="multiple_choice", text="How was it?", choices="Good\nFair\nPoor")
+    make_question(survey=survey, kind="rating", text="Recommend us?", required=True)
+    make_question(survey=survey, kind="text", text="Anything else?")
+    return survey
+
+
+@pytest.fixture
+def invitation(survey):
+    contact = make_contact(first_name="Ada", email="ada@example.com", embedded_data={"Store": "Milan"})
+    return make_invitation(survey=survey, contact=contact, status=Status.EMAIL_SENT)
+
+
+def url(invitation):
+    return reverse("distributions:survey", args=[invitation.token])
+
+
+def opt_out_url(invitation):
+    return reverse("distributions:opt-out", args=[invitation.token])
+
+
+def names(survey):
+    return [f"q{question.pk}" for question in survey.questions.all()]
+
+
+def status_of(invitation):
+    invitation.refresh_from_db()
+    return invitation.status
+
+
+def question_block(html, name):
+    """The markup of one question, from its container to the next one."""
+    start = html.index(f'id="{name}"')
+    end = html.find('class="question', start)
+    return html[start : end if end != -1 else len(html)]
+
+
+def test_it_serves_the_contract_path(invitation):
+    assert url(invitation) == f"/s/{invitation.token}/"
+    assert opt_out_url(invitation) == f"/s/{invitation.token}/opt-out/"
+
+
+def test_it_renders_every_question_with_accessible_inputs(client, survey, invitation):
+    choice, rating, text = names(survey)
+
+    html = client.get(url(invitation)).content.decode()
+
+    assert "<legend>How was it?</legend>" in html
+    assert (
+        f'<label for="{choice}-2"><input type="radio" id="{choice}-2" name="{choice}" value="2"> Fair</label>' in html
+    )
+    assert "Recommend us? <span" in question_block(html, rating)
+    assert all(f'id="{rating}-{n}" name="{rating}" value="{n}"' in html for n in range(11))
+    assert f'id="{rating}-11"' not in html
+    assert f'<label for="{text}-text">Anything else?</label>' in html
+    assert f'<textarea id="{text}-text" name="{text}"' in html
+    assert 'name="viewport"' in html and "<style>" in html
+
+
+def test_it_pipes_contact_fields_and_embedded_data_into_the_introduction(client, invitation):
+    html = client.get(url(invitation)).content.decode()
+
+    assert "Hello Ada, about Milan:" in html
+
+
+def test_it_escapes_piped_values(client, survey):
+    question = survey.questions.get(kind="text")
+    question.text = "Thanks ${m://FirstName}, how was ${e://Field/Store}?"
+    question.save()
+    contact = make_contact(first_name="<script>alert(1)</script>", embedded_data={"Store": '"><img src=x>'})
+    invitation = make_invitation(survey=survey, contact=contact)
+
+    html = client.get(url(invitation)).content.decode()
+
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "Thanks &lt;script&gt;alert(1)&lt;/script&gt;, how was &quot;&gt;&lt;img src=x&gt;?" in html
+    assert "Hello &lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_it_loads_nothing_from_other_sites(client, invitation):
+    html = client.get(url(invitation)).content.decode()
+
+    links = re.findall(r'(?:src|href|action)="([^"]*)"', html)
+    assert links, "the page has its own links (question anchors, the opt-out page)"
+    assert [link for link in links if link.startswith(("http", "//"))] == []
+    assert "<script" not in html
+    assert "@import" not in html and "url(" not in html
+
+
+def test_saving_for_later_keeps_the_answers_and_marks_partially_finished(client, survey, invitation):
+    choice, rating, text = names(survey)
+
+    answer = client.post(url(invitation), {choice: "2", rating: "", text: "Good coffee", "action": "save"})
+
+    assert answer.status_code == 302 and answer["Location"] == url(invitation) + "?saved"
+    assert status_of(invitation) == Status.SURVEY_PARTIALLY_FINISHED
+    html = client.get(answer["Location"]).content.decode()
+    assert "Your answers are saved" in html
+    assert f'id="{choice}-2" name="{choice}" value="2" checked' in html
+    assert ">Good coffee</textarea>" in html
+
+
+def test_submitting_finishes_the_survey_and_thanks(client, survey, invitation):
+    survey.thank_you = "Grazie ${m://FirstName}!"
+    survey.save()
+    choice, rating, text = names(survey)
+
+    answer = client.post(url(invitation), {choice: "1", rating: "9", text: "", "action": "finish"})
+
+    assert answer.status_code == 200
+    assert "Grazie Ada!" in answer.content.decode()
+    assert status_of(invitation) == Status.SURVEY_FINISHED
+    response = Response.objects.get(invitation=invitation)
+    assert response.finished_at is not None
+    assert response.answers == {choice[1:]: {"number": 1, "text": "Good"}, rating[1:]: 9}
+
+
+def test_a_finished_survey_cannot_be_answered_again(client, survey, invitation):
+    _, rating, _ = names(survey)
+    client.post(url(invitation), {rating: "9", "action": "finish"})
+
+    again = client.post(url(invitation), {rating: "1", "action": "finish"})
+
+    assert "You have already answered this survey. Thank you." in again.content.decode()
+    assert "<form" not in client.get(url(invitation)).content.decode()
+    assert Response.objects.get(invitation=invitation).answers == {rating[1:]: 9}
+
+
+def test_it_shows_errors_next_to_the_questions_and_keeps_what_was_typed(client, survey, invitation):
+    choice, rating, text = names(survey)
+
+    answer = client.post(url(invitation), {choice: "1", rating: "", text: "Kept", "action": "finish"})
+
+    html = answer.content.decode()
+    assert answer.status_code == 200
+    assert ANSWER_REQUIRED in question_block(html, rating)
+    assert ANSWER_REQUIRED not in question_block(html, choice)
+    assert 'role="alert"' in html
+    assert ">Kept</textarea>" in html
+    assert f'id="{choice}-1" name="{choice}" value="1" checked' in html
+    assert not Response.objects.filter(invitation=invitation).exists()
+    assert status_of(invitation) == Status.EMAIL_SENT
+
+
+def test_it_refuses_a_rating_outside_the_scale(client, survey, invitation):
+    _, rating, _ = names(survey)
+
+    answer = client.post(url(invitation), {rating: "11", "action": "save"})
+
+    assert CHOOSE_A_RATING in question_block(answer.content.decode(), rating)
+    assert not Response.objects.filter(invitation=invitation).exists()
+
+
+def test_an_expired_link_shows_the_expired_page_and_status(client, survey):
+    invitation = make_invitation(
+        survey=survey, status=Status.EMAIL_SENT, expires_at=timezone.now() - timedelta(hours=1)
+    )
+
+    answer = client.get(url(invitation))
+
+    assert "This link has expired" in answer.content.decode()
+    assert "<form" not in answer.content.decode()
+    assert status_of(invitation) == Status.LINK_EXPIRED
+    assert list(invitation.events.values_list("kind", flat=True)) == ["link_expired"]
+
+
+def test_posting_to_an_expired_link_saves_nothing(client, survey):
+    invitation = make_invitation(survey=survey, expires_at=timezone.now() - timedelta(hours=1))
+    _, rating, _ = names(survey)
+
+    answer = client.post(url(invitation), {rating: "5", "action": "finish"})
+
+    assert "This link has expired" in answer.content.decode()
+    assert not Response.objects.filter(invitation=invitation).exists()
+
+
+def test_a_finished_survey_says_so_after_its_link_expires(client, survey, invitation):
+    _, rating, _ = names(survey)
+    client.post(url(invitation), {rating: "9", "action": "finish"})
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    answer = client.get(url(invitation))
+
+    assert "You have already answered this survey. Thank you." in answer.content.decode()
+    assert status_of(invitation) == Status.SURVEY_FINISHED
+
+
+def test_an_inactive_survey_is_not_open(client, survey, invitation):
+    survey.status = "closed"
+    survey.save()
+
+    answer = client.get(url(invitation))
+
+    assert "This survey is not open" in answer.content.decode()
+    assert "<form" not in answer.content.decode()
+
+
+def test_an_unknown_link_is_a_plain_404(client):
+    answer = client.get("/s/not-a-real-token/")
+
+    assert answer.status_code == 404
+    assert "We can't find this survey link" in answer.content.decode()
+    assert client.get("/s/not-a-real-token/opt-out/").status_code == 404
+
+
+def test_it_refuses_a_post_without_the_csrf_token(survey, invitation):
+    csrf_client = Client(enforce_csrf_checks=True)
+    _, rating, _ = names(survey)
+
+    refused = csrf_client.post(url(invitation), {rating: "9", "action": "finish"})
+    csrf_client.get(url(invitation))
+    token = csrf_client.cookies["csrftoken"].value
+    accepted = csrf_client.post(url(invitation), {rating: "9", "action": "finish", "csrfmiddlewaretoken": token})
+
+    assert refused.status_code == 403
+    assert accepted.status_code == 200
+    assert status_of(invitation) == Status.SURVEY_FINISHED
+
+
+def test_the_page_is_not_cached(client, invitation):
+    assert "no-store" in client.get(url(invitation))["Cache-Control"]
+
+
+def test_opting_out_asks_first_then_unsubscribes(client, invitation):
+    page = client.get(opt_out_url(invitation)).content.decode()
+    assert "Unsubscribe from our surveys?" in page
+    assert '<button type="submit"' in page
+    assert status_of(invitation) == Status.EMAIL_SENT
+
+    done = client.post(opt_out_url(invitation))
+
+    assert "You are unsubscribed" in done.content.decode()
+    assert status_of(invitation) == Status.OPTED_OUT
+    invitation.contact.refresh_from_db()
+    assert invitation.contact.unsubscribed is True
+    assert "<button" not in client.get(opt_out_url(invitation)).content.decode()
+
+
+def test_the_survey_page_links_to_the_opt_out_page(client, invitation):
+    assert f'href="{opt_out_url(invitation)}"' in client.get(url(invitation)).content.decode()

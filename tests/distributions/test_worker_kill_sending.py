@@ -1,0 +1,149 @@
+"""Real `qcluster` workers sending to a real SMTP server, killed mid-stream: no recipient gets two.
+
+Slow (about ten seconds), PostgreSQL only. The server takes its time over each message, so the
+kill lands while some are on the wire; the test process plays the schedule (dispatcher, reaper).
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from django_q.conf import Conf
+
+from distributions.models import Invitation
+from distributions.services.delivery import SEND_LEASE, invitations_reap_interrupted
+from tests.distributions.smtp_server import LoopbackController, RecordingHandler
+from tests.factories import (
+    case_fields,
+    make_directory,
+    make_distribute_task,
+    make_sender_domain,
+    make_survey,
+    make_workflow,
+    outbound_message,
+)
+from tests.workflows.test_worker_kill import database_url, kill
+from workflows.models import Run
+from workflows.services.dispatch import runs_dispatch_due
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+PEOPLE = 100
+WAIT_SECONDS = 90
+Status = Invitation.Status
+
+
+class SlowHandler(RecordingHandler):
+    """Accepts each message, then waits before saying so: a worker killed meanwhile never hears it."""
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(0.02)
+        return reply
+
+
+@pytest.fixture
+def smtp():
+    handler = SlowHandler()
+    controller = LoopbackController(handler, hostname="127.0.0.1", port=0)
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def start_cluster(tmp_path, smtp):
+    _, port = smtp
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "RUN_LEASE_SECONDS": "5",
+        "WORKER_TIMEOUT_SECONDS": "10",
+        "WORKER_COUNT": "2",
+        "DATA_DIR": str(tmp_path),
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+        "EMAIL_USE_TLS": "false",
+        "DEFAULT_FROM_EMAIL": "surveys@example.com",
+    }
+    started = []
+
+    def start():
+        log = open(tmp_path / f"qcluster-{len(started) + 1}.log", "wb")  # noqa: SIM115 - closed below
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        started.append((process, log))
+        return process
+
+    yield start
+    for process, log in started:
+        kill(process)
+        log.close()
+
+
+@pytest.fixture
+def queued_runs(postgres_only, client, settings, monkeypatch):
+    monkeypatch.setattr(Conf, "SYNC", False)
+    settings.RUN_LEASE_SECONDS = 5
+    make_directory(is_default=True)
+    make_sender_domain("example.com")
+    survey = make_survey(name="Customer satisfaction")
+    workflow = make_workflow(owner=survey.owner)
+    make_distribute_task(workflow=workflow, survey=survey)
+    records = [case_fields(ContactEmail=f"p{i}@example.com") for i in range(PEOPLE)]
+    response = client.post(workflow.event_path, outbound_message(*records), content_type="text/xml")
+    assert response.status_code == 200
+    return workflow
+
+
+def wait_for(condition, *, seconds, dispatch=False):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if dispatch:
+            runs_dispatch_due()
+        if condition():
+            return True
+        time.sleep(0.25 if dispatch else 0.01)
+    return False
+
+
+def test_a_killed_worker_cluster_never_sends_an_invitation_twice(queued_runs, start_cluster, smtp):
+    handler, _ = smtp
+    first = start_cluster()
+    assert wait_for(lambda: len(handler.deliveries) >= 20, seconds=60), "the first cluster sent nothing"
+    kill(first)
+
+    start_cluster()
+    finished = lambda: Run.objects.filter(status__in=Run.FINISHED).count() == PEOPLE  # noqa: E731
+    assert wait_for(finished, seconds=WAIT_SECONDS, dispatch=True), "the runs did not all finish"
+    # What the schedule does once SEND_LEASE has passed: an invitation the killed worker had claimed
+    # and not recorded is reported, never sent again.
+    invitations_reap_interrupted(now=timezone.now() + SEND_LEASE + timedelta(seconds=1))
+
+    per_recipient = Counter(address for delivery in handler.deliveries for address in delivery.rcpt_tos)
+    assert max(per_recipient.values()) == 1
+    invitations = Invitation.objects.all()
+    assert invitations.count() == PEOPLE
+    statuses = Counter(invitations.values_list("status", flat=True))
+    assert set(statuses) <= {Status.EMAIL_SENT, Status.EMAIL_FAILED}
+    assert statuses[Status.EMAIL_FAILED] <= 2  # at most one message on the wire per killed worker
+    for invitation in invitations.filter(status=Status.EMAIL_FAILED):
+        assert invitation.status_detail.startswith("Interrupted:")
+    sent = set(invitations.filter(status=Status.EMAIL_SENT).values_list("address", flat=True))
+    assert sent <= set(per_recipient)
