@@ -39,6 +39,16 @@ SCHEMES = frozenset(_SCHEME_ORDER)
 
 EVENT_METADATA = ("_Object", "_NotificationId", "_OrganizationId")
 CONTACT_FIELDS = ("FirstName", "LastName", "Email", "ExternalDataReference", "Phone", "Language")
+_CONTACT_ATTRIBUTES = dict(
+    zip(CONTACT_FIELDS, ("first_name", "last_name", "email", "external_data_reference", "phone", "language"))
+)
+
+
+def contact_fields(contact) -> dict[str, str]:
+    """The ${m://...} values of a directory contact (any object with a Contact's attributes)."""
+    return {name: getattr(contact, attribute) or "" for name, attribute in _CONTACT_ATTRIBUTES.items()}
+
+
 # Link token name -> (key in PipingSources.links, whether it renders as an <a> link).
 LINKS = {
     "SurveyLink": ("SurveyLink", True),

@@ -30,6 +30,7 @@ from distributions.services.delivery import (
     opt_out_url,
 )
 from distributions.services.recipient_rules import content_digest, invitation_skip_reason
+from workflows.piping import contact_fields
 from workflows.tasks.add_to_directory import save_contact
 from workflows.tasks.context import TaskContext
 from workflows.tasks.registry import TaskError
@@ -77,7 +78,7 @@ def survey_distribute_email(
     saved = save_contact(context)
     # A fresh read under the row lock: an opt-out committed a moment ago must count.
     contact = Contact.objects.select_for_update().get(pk=saved.contact.pk)
-    context.sources = replace(context.sources, contact=_contact_fields(contact), embedded_data=contact.embedded_data)
+    context.sources = replace(context.sources, contact=contact_fields(contact), embedded_data=contact.embedded_data)
     sender = _sender(context)
 
     now = timezone.now()
@@ -151,17 +152,6 @@ def _check_can_distribute(survey: Survey, *, owner_id: int) -> None:
         f"ask {survey_owner} to add {user} as a collaborator with the distribute permission, "
         f"or make {survey_owner} the owner of this workflow."
     )
-
-
-def _contact_fields(contact: Contact) -> dict[str, str]:
-    return {
-        "FirstName": contact.first_name,
-        "LastName": contact.last_name,
-        "Email": contact.email,
-        "ExternalDataReference": contact.external_data_reference,
-        "Phone": contact.phone,
-        "Language": contact.language,
-    }
 
 
 def _sender(context: TaskContext) -> Sender:

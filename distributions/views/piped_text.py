@@ -4,21 +4,14 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from distributions.models import Invitation
-from workflows.piping import PipingSources, render
+from workflows.piping import PipingSources, contact_fields, render
 
 
 def invitation_piping_sources(invitation: Invitation) -> PipingSources:
     contact = invitation.contact
     embedded = contact.embedded_data if isinstance(contact.embedded_data, dict) else {}
     return PipingSources(
-        contact={
-            "FirstName": contact.first_name,
-            "LastName": contact.last_name,
-            "Email": contact.email,
-            "ExternalDataReference": contact.external_data_reference,
-            "Phone": contact.phone,
-            "Language": contact.language,
-        },
+        contact=contact_fields(contact),
         embedded_data={name: str(value) for name, value in embedded.items() if value is not None},
         # Relative links: the page is already on our host, and loads nothing from elsewhere.
         links={
