@@ -112,6 +112,8 @@ RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 600)
 RUN_RETRY_WINDOW_SECONDS = env_int("RUN_RETRY_WINDOW_SECONDS", 24 * 3600)
 RUN_RETRY_MAX_DELAY_SECONDS = env_int("RUN_RETRY_MAX_DELAY_SECONDS", 2 * 3600)
 DEFAULT_PHONE_REGION = env_str("DEFAULT_PHONE_REGION", "US")
+# Runs, task runs, notifications and inbound messages older than this are purged every night.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 30)
 
 # django-q2: the database is the broker, so one PostgreSQL serves web and workers alike.
 # A job is killed after `timeout` and handed out again after `retry`; retry must be longer.

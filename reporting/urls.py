@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from reporting import views
+from reporting import dashboard, views
 
 app_name = "reporting"
 
@@ -17,5 +17,11 @@ urlpatterns = [
         "surveys/<int:survey_id>/history.csv",
         admin.site.admin_view(views.survey_history_csv),
         name="survey_history_csv",
+    ),
+    path("dashboard/", admin.site.admin_view(dashboard.dashboard), name="dashboard"),
+    path(
+        "surveys/<int:survey_id>/summary/",
+        admin.site.admin_view(dashboard.survey_summary),
+        name="survey_summary",
     ),
 ]

@@ -172,3 +172,42 @@ def make_distribute_task(*, workflow, survey, position=1, **config):
         kind="distribute_survey",
         config={**DISTRIBUTE_TASK_CONFIG, "survey": survey.name, **config},
     )
+
+
+def make_delivery_event(*, invitation, kind, occurred_at=None, **fields):
+    """An event in the invitation's history (the status is left as it is)."""
+    from django.utils import timezone
+
+    from distributions.models import DeliveryEvent
+
+    return DeliveryEvent.objects.create(
+        invitation=invitation, kind=kind, occurred_at=occurred_at or timezone.now(), **fields
+    )
+
+
+def make_task_run(*, run, position=1, kind="add_to_directory", status="succeeded", **fields):
+    """One recorded attempt at a task of `run` (finished a quarter second after it started)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from workflows.models import TaskRun
+
+    started_at = fields.pop("started_at", timezone.now())
+    return TaskRun.objects.create(
+        run=run,
+        position=position,
+        kind=kind,
+        status=status,
+        started_at=started_at,
+        finished_at=fields.pop("finished_at", started_at + timedelta(milliseconds=250)),
+        **fields,
+    )
+
+
+def make_inbound_message(**fields):
+    """A call to the event endpoint as the inbound log stores it (accepted unless told otherwise)."""
+    from workflows.models import InboundMessage
+
+    defaults = {"status": "accepted", "http_status": 200, "organization_id": ORGANIZATION_ID}
+    return InboundMessage.objects.create(**{**defaults, **fields})

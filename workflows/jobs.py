@@ -2,6 +2,8 @@
 
 from workflows.services.dispatch import runs_dispatch_due
 from workflows.services.execution import run_execute, runs_execute_due
+from workflows.services.failure_notices import failure_digests_send
+from workflows.services.retention import history_purge
 
 
 def execute_run(run_id: int) -> None:
@@ -14,3 +16,12 @@ def execute_due_runs() -> int:
 
 def dispatch_due_runs() -> int:
     return runs_dispatch_due()
+
+
+def send_failure_digests(workflow_id: int | None = None) -> int:
+    """Email due failure notices (of one workflow right after its failure; of all, every few minutes)."""
+    return failure_digests_send(workflow_id=workflow_id)
+
+
+def purge_history() -> dict[str, int]:
+    return history_purge()

@@ -2,9 +2,12 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.fields.json import KeyTextTransform
 from django.urls import reverse
+from email_validator import EmailNotValidError, validate_email
 
 from workflows.conditions import OPERATOR_LABELS, Match, Operator
 
@@ -12,6 +15,24 @@ SALESFORCE_API_NAME = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_]*$",
     "Use the object's API name as Salesforce shows it, e.g. Case, Opportunity or Store_Visit__c.",
 )
+
+
+def email_list(text: str) -> list[str]:
+    """Addresses written one per line or comma-separated."""
+    return [address for address in text.replace(",", "\n").split() if address]
+
+
+def validate_email_list(text: str) -> None:
+    bad = []
+    for address in email_list(text):
+        try:
+            validate_email(address, check_deliverability=False)
+        except EmailNotValidError:
+            bad.append(address)
+    if bad:
+        raise ValidationError(
+            f"Not valid email addresses: {', '.join(bad)}. Write one address per line (or separate them with commas)."
+        )
 
 
 def new_token() -> str:
@@ -49,6 +70,14 @@ class Workflow(models.Model):
         max_length=3, choices=[(m.value, f"Match {m.value}") for m in Match], default=Match.ALL
     )
     on_task_failure = models.CharField(max_length=10, choices=OnTaskFailure.choices, default=OnTaskFailure.CONTINUE)
+    failure_recipients = models.TextField(
+        blank=True,
+        validators=[validate_email_list],
+        help_text="Also email these addresses (one per line or comma-separated) when a task fails; "
+        "the owner is always emailed. At most one email per 15 minutes, then a digest.",
+    )
+    # When the last failure email went out: the next one waits until FAILURE_EMAIL_INTERVAL has passed.
+    failure_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     token = models.CharField(max_length=64, editable=False, default=new_token)
     # Calls are matched on the token's digest, so the lookup's timing says nothing about the token.
     token_digest = models.CharField(max_length=64, editable=False, unique=True)
@@ -146,6 +175,8 @@ class InboundMessage(models.Model):
             models.Index(fields=["-received_at"], name="inbound_recent"),
             models.Index(fields=["status", "-received_at"], name="inbound_status_recent"),
             models.Index(fields=["workflow", "-received_at"], name="inbound_workflow_recent"),
+            # the inbound log's HTTP status filter: where http_status = %s order by received_at desc
+            models.Index(fields=["http_status", "-received_at"], name="inbound_http_status_recent"),
         ]
 
     def __str__(self):
@@ -167,7 +198,13 @@ class Notification(models.Model):
             # Salesforce delivers at least once: a redelivered notification must be a no-op.
             models.UniqueConstraint(fields=["organization_key", "notification_id"], name="notification_once")
         ]
-        indexes = [models.Index(fields=["record_id"], name="notification_record")]
+        indexes = [
+            # Workflow Reporting's search by record id: where record_id = %s
+            models.Index(fields=["record_id"], name="notification_record"),
+            # Workflow Reporting's search by notification id: where notification_id = %s (the unique
+            # constraint above starts with organization_key, so it cannot serve this alone)
+            models.Index(fields=["notification_id"], name="notification_id_search"),
+        ]
 
     def __str__(self):
         return f"{self.sobject_type} {self.record_id or self.notification_id}"
@@ -211,7 +248,13 @@ class Run(models.Model):
             # a run's replays, and clearing replay_of when a run is purged
             models.Index(fields=["replay_of"], condition=models.Q(replay_of__isnull=False), name="run_replays"),
             # Workflow Reporting: newest first, per workflow
+            # (where workflow_id = %s order by created_at desc, id desc limit 100)
             models.Index(fields=["workflow", "-created_at"], name="run_workflow_recent"),
+            # Workflow Reporting's default page and its date filters
+            # (where created_at >= %s and created_at < %s order by created_at desc, id desc limit 100)
+            models.Index(fields=["-created_at"], name="run_recent"),
+            # Workflow Reporting's status filter (where status = %s order by created_at desc, id desc limit 100)
+            models.Index(fields=["status", "-created_at"], name="run_status_recent"),
         ]
 
     def __str__(self):
@@ -250,6 +293,12 @@ class TaskRun(models.Model):
                 name="task_run_succeeds_once",
             ),
         ]
+        indexes = [
+            # Workflow Reporting's search by contact email: the runs whose tasks touched those contacts
+            # (where output ->> 'ContactId' in (%s, ...)); every task kind that acts on a contact
+            # outputs ContactId, so this one index covers them all.
+            models.Index(KeyTextTransform("ContactId", "output"), name="task_run_contact"),
+        ]
 
     def __str__(self):
         return f"Task {self.position} of run {self.run_id}, attempt {self.attempt}"
@@ -257,3 +306,22 @@ class TaskRun(models.Model):
     @property
     def duration_ms(self) -> int:
         return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+class FailureNotice(models.Model):
+    """A permanently failed task waiting to be emailed (alone, or in the workflow's next digest)."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="failure_notices")
+    # Purged with its task run by retention.
+    task_run = models.OneToOneField(TaskRun, on_delete=models.CASCADE, related_name="failure_notice")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # the digest sender: where sent_at is null (few rows: pending notices only)
+            models.Index(fields=["created_at"], condition=models.Q(sent_at=None), name="failure_notice_pending"),
+        ]
+
+    def __str__(self):
+        return f"Failure notice for task run {self.task_run_id} ({'sent' if self.sent_at else 'pending'})"

@@ -16,6 +16,15 @@ def history_csv_url(scope: str, pk: int) -> str:
     return build(pk) if build else ""
 
 
+# A survey's read-only report pages (link text -> URL of the survey's page), registered by the
+# reporting app like history_csv_urls; the survey's admin page links to each.
+survey_report_urls: dict[str, Callable[[int], str]] = {}
+
+
+def survey_report_links(pk: int) -> list[tuple[str, str]]:
+    return [(label, build(pk)) for label, build in survey_report_urls.items()]
+
+
 # Links open in a new tab: inside the sandbox they could not navigate the admin, and without
 # allow-scripts / allow-same-origin the message's own scripts and cookies stay inert.
 _LINKS_IN_NEW_TAB = '<base target="_blank">'

@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from distributions.admin.display import history_csv_url
+from distributions.admin.display import history_csv_url, survey_report_links
 from distributions.models import Collaborator, Question, Survey, SurveyField
 from distributions.selectors import distributions_with_counts, survey_field_case_clashes
 from distributions.services.surveys import SurveyError, survey_set_status
@@ -113,9 +113,12 @@ class SurveyAdmin(admin.ModelAdmin):
         if not survey.pk:
             return "Save the survey first. Activate it from the survey list (Actions) to distribute it."
         return format_html(
-            '<a href="{}">Distributions</a> · <a href="{}">Download the distribution history (CSV)</a>',
+            '<a href="{}">Distributions</a> · <a href="{}">Download the distribution history (CSV)</a>{}',
             reverse("admin:distributions_survey_distributions", args=[survey.pk]),
             history_csv_url("survey", survey.pk),
+            format_html_join(
+                "", ' · <a href="{}">{}</a>', ((url, label) for label, url in survey_report_links(survey.pk))
+            ),
         )
 
     # --- status actions -----------------------------------------------------------------------

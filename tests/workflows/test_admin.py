@@ -3,10 +3,9 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
 
-from tests.factories import make_directory_task, make_run, make_workflow
-from workflows.models import Condition, InboundMessage, Task, TaskRun
+from tests.factories import make_directory_task, make_workflow
+from workflows.models import Condition, Task
 from workflows.services.ingest import workflow_for_token
 
 pytestmark = pytest.mark.django_db
@@ -316,67 +315,3 @@ def test_it_keeps_tasks_off_the_admin_index(admin_client):
 
     assert reverse("admin:workflows_workflow_changelist") in content
     assert reverse("admin:workflows_task_changelist") not in content
-
-
-# History
-
-
-def test_it_renders_a_run_with_its_task_outputs(admin_client):
-    workflow = make_workflow()
-    run = make_run(workflow=workflow, status="succeeded")
-    now = timezone.now()
-    TaskRun.objects.create(
-        run=run,
-        position=1,
-        kind="add_to_directory",
-        status="succeeded",
-        resolved_input={"email": "ada@example.com"},
-        output={"ContactId": "4242"},
-        started_at=now,
-        finished_at=now,
-    )
-
-    list_response = admin_client.get(reverse("admin:workflows_run_changelist"))
-    content = admin_client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
-
-    assert list_response.status_code == 200
-    assert "<th>ContactId</th><td>4242</td>" in content
-    assert "<th>Store__c</th><td>Milan</td>" in content
-
-
-def test_it_renders_the_inbound_log_with_the_body(admin_client):
-    message = InboundMessage.objects.create(
-        status="refused", http_status=404, reason="No workflow has this event URL.", body="<soapenv:Envelope/>"
-    )
-
-    list_response = admin_client.get(reverse("admin:workflows_inboundmessage_changelist"))
-    content = admin_client.get(reverse("admin:workflows_inboundmessage_change", args=[message.pk])).content.decode()
-
-    assert "No workflow has this event URL." in list_response.content.decode()
-    assert "&lt;soapenv:Envelope/&gt;</pre>" in content
-
-
-def test_it_lets_nobody_edit_runs(admin_client):
-    run = make_run(workflow=make_workflow())
-
-    response = admin_client.post(reverse("admin:workflows_run_change", args=[run.pk]), {"status": "failed"})
-
-    run.refresh_from_db()
-    assert response.status_code == 403
-    assert run.status == "queued"
-
-
-def test_it_shows_each_condition_result_of_a_run(admin_client):
-    result = {
-        "field": "IsClosed",
-        "operator": "equals",
-        "expected": "true",
-        "actual": "false",
-        "passed": False,
-        "note": "",
-    }
-    run = make_run(workflow=make_workflow(), status="conditions_not_met", condition_results=[result])
-
-    content = admin_client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
-
-    assert "<td>IsClosed</td><td>equals</td><td>true</td><td>false</td><td>False</td>" in content

@@ -38,24 +38,3 @@ def test_it_runs_the_current_definition_not_the_old_one():
     run_execute(run_id=replay.pk)
     assert replay.task_runs.count() == 1
     assert original.task_runs.count() == 0
-
-
-def test_it_replays_from_the_run_list_in_the_admin(admin_client):
-    workflow = make_workflow(enabled=False)
-    original = make_run(workflow=workflow, status=Run.Status.SKIPPED)
-    Workflow.objects.filter(pk=workflow.pk).update(enabled=True)
-    response = admin_client.post(
-        "/admin/workflows/run/", {"action": "replay", "_selected_action": [original.pk]}, follow=True
-    )
-    assert "1 run queued again" in response.content.decode()
-    assert Run.objects.get(replay_of=original).status == Run.Status.QUEUED
-
-
-def test_it_says_in_the_admin_why_a_replay_is_refused(admin_client):
-    workflow = make_workflow(enabled=False)
-    original = make_run(workflow=workflow, status=Run.Status.SKIPPED)
-    response = admin_client.post(
-        "/admin/workflows/run/", {"action": "replay", "_selected_action": [original.pk]}, follow=True
-    )
-    assert f"Enable {workflow.name} before replaying" in response.content.decode()
-    assert not Run.objects.filter(replay_of=original).exists()

@@ -1,4 +1,7 @@
-"""Workflows in the admin: build a workflow (event URL, WSDL, conditions, tasks) and see its history."""
+"""Workflows in the admin: build a workflow (event URL, WSDL, conditions, tasks).
+
+Its history (runs, the inbound log) is shown by reporting's Workflow Reporting admins.
+"""
 
 from django.contrib import admin
 

@@ -29,12 +29,6 @@ def value_table(data: dict) -> str:
     return format_html("<table><tbody>{}</tbody></table>", rows)
 
 
-def item_list(items: list) -> str:
-    if not items:
-        return "—"
-    return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((item,) for item in items)))
-
-
 # --- Workflow --------------------------------------------------------------------------------
 
 

@@ -52,6 +52,7 @@ class WorkflowForm(forms.ModelForm):
             "allowed_organization_ids",
             "condition_match",
             "on_task_failure",
+            "failure_recipients",
         ]
         widgets = {"allowed_organization_ids": forms.Textarea(attrs={"rows": 3, "cols": 40})}
 
@@ -153,7 +154,7 @@ class WorkflowAdmin(admin.ModelAdmin):
             "Event",
             {"fields": ["salesforce_object", "event_url", "allowed_organization_ids", "wsdl", "known_fields_table"]},
         ),
-        ("Conditions and tasks", {"fields": ["condition_match", "on_task_failure"]}),
+        ("Conditions and tasks", {"fields": ["condition_match", "on_task_failure", "failure_recipients"]}),
     ]
     inlines = [ConditionInline, TaskInline]
     actions = ["rotate_tokens"]

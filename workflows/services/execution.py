@@ -19,6 +19,7 @@ from django.utils import timezone
 from workflows.conditions import ConditionRow, Match, Operator, evaluate
 from workflows.models import Run, Task, TaskRun, Workflow
 from workflows.piping import PipingSources, render
+from workflows.services.failure_notices import failure_notices_record
 from workflows.tasks import registry
 from workflows.tasks.context import TaskContext
 from workflows.tasks.registry import TaskError, TemporaryTaskError
@@ -68,6 +69,8 @@ def _save_run(run: Run, **changes) -> None:
 
 def _finish(run: Run, status: str, reason: str = "", **changes) -> None:
     _save_run(run, status=status, status_reason=reason, finished_at=timezone.now(), **changes)
+    if status == Run.Status.FAILED:  # its failed task runs are saved by now, the give-ups' included
+        failure_notices_record(run=run)
 
 
 def _learn_fields(workflow: Workflow, fields: dict) -> None:

@@ -31,6 +31,7 @@ _SETTINGS = (
     "allowed_organization_ids",
     "condition_match",
     "on_task_failure",
+    "failure_recipients",
     "known_fields",
     "fields_from_wsdl",
 )

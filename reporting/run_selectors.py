@@ -1,0 +1,83 @@
+"""Reads for Workflow Reporting: searching runs, and what a run's detail page links to.
+
+Every search is an equality on an indexed column, so it costs the same at 1,000 and 1,000,000 runs:
+- a notification id or a Salesforce record id: notification_id_search / notification_record, then
+  the runs of those notifications (the run.notification_id foreign-key index);
+- a contact's email: directory's contact_email_ci (lower(email)) gives the contacts, workflows'
+  task_run_contact (output ->> 'ContactId') the task runs that acted on them, hence their runs.
+  Matching the email inside the stored event fields would scan every notification's JSON.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import CharField, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Lower
+
+from directory.models import Contact
+from distributions.models import Distribution
+from workflows.models import Notification, Run, TaskRun
+
+# An address shared by more contacts than this (one per directory) is not a person to search for.
+MAX_CONTACTS_PER_EMAIL = 100
+
+
+def runs_with_first_error(runs: QuerySet) -> QuerySet:
+    """Annotate `first_error`: the first failed task run's error (one unique-index probe per row)."""
+    errors = (
+        TaskRun.objects.filter(run=OuterRef("pk")).exclude(error="").order_by("position", "attempt").values("error")[:1]
+    )
+    return runs.annotate(first_error=Subquery(errors))
+
+
+def runs_search(*, runs: QuerySet, term: str) -> QuerySet:
+    term = term.strip()
+    if not term:
+        return runs
+    if "@" in term:
+        return runs.filter(pk__in=_task_runs_of_contacts(_contacts_with_email(term)).values("run_id"))
+    notifications = Notification.objects.filter(Q(record_id=term) | Q(notification_id=term))
+    return runs.filter(notification__in=notifications.values("pk"))
+
+
+def _contacts_with_email(email: str) -> list[int]:
+    contacts = Contact.objects.annotate(email_lower=Lower("email")).filter(email_lower=email.lower())
+    return list(contacts.values_list("pk", flat=True)[:MAX_CONTACTS_PER_EMAIL])
+
+
+def _task_runs_of_contacts(contact_ids: list[int]) -> QuerySet:
+    # The task_run_contact index's expression, compared as plain text: a JSON key lookup would
+    # compare JSON values instead, an expression the index does not hold.
+    contact_ref = ExpressionWrapper(KeyTextTransform("ContactId", "output"), output_field=CharField())
+    return (
+        TaskRun.objects.annotate(contact_ref=contact_ref)
+        .filter(contact_ref__in=[str(pk) for pk in contact_ids])
+        .order_by()
+    )
+
+
+@dataclass
+class RunLinks:
+    """What a run's detail page links to."""
+
+    contacts: list[Contact] = field(default_factory=list)
+    distributions: list[Distribution] = field(default_factory=list)
+    replays: list[Run] = field(default_factory=list)
+
+
+def run_links(*, run: Run) -> RunLinks:
+    contact_ids = {
+        int(output["ContactId"])
+        for output in run.task_runs.values_list("output", flat=True)
+        if str(output.get("ContactId", "")).isdigit()
+    }
+    return RunLinks(
+        contacts=list(Contact.objects.filter(pk__in=contact_ids).order_by("pk")),
+        distributions=list(
+            Distribution.objects.filter(run=run)
+            .select_related("survey")
+            .prefetch_related("invitations__contact")
+            .order_by("task_position", "pk")
+        ),
+        replays=list(run.replays.order_by("pk")),
+    )

@@ -1,0 +1,73 @@
+"""The inbound log and the calls that failed to start."""
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import make_inbound_message, make_workflow
+
+pytestmark = pytest.mark.django_db
+
+LOG_URL = reverse("admin:workflows_inboundmessage_changelist")
+FAILED_TO_START_URL = reverse("admin:reporting_failedtostart_changelist")
+
+
+def listed_ids(admin_client, url, query=None):
+    response = admin_client.get(url, query or {})
+    assert response.status_code == 200
+    return {message.pk for message in response.context["cl"].result_list}
+
+
+def test_it_shows_why_a_call_was_refused_and_with_which_http_status(admin_client):
+    make_inbound_message(status="refused", http_status=403, reason="Organization 00D000000000001 is not allowed.")
+
+    content = admin_client.get(LOG_URL).content.decode()
+
+    assert "Organization 00D000000000001 is not allowed." in content
+    assert "403" in content
+
+
+def test_it_shows_the_raw_body(admin_client):
+    message = make_inbound_message(status="refused", http_status=400, body="<soapenv:Envelope/>")
+
+    content = admin_client.get(reverse("admin:workflows_inboundmessage_change", args=[message.pk])).content.decode()
+
+    assert "&lt;soapenv:Envelope/&gt;</pre>" in content
+
+
+def test_it_shows_notifications_per_call(admin_client):
+    make_inbound_message(notification_count=5, new_notification_count=3)
+
+    assert "3 / 5" in admin_client.get(LOG_URL).content.decode()
+
+
+@pytest.mark.parametrize("status", ["accepted", "duplicate", "refused"])
+def test_it_filters_the_log_by_status(admin_client, status):
+    wanted = make_inbound_message(status=status, http_status=200 if status != "refused" else 404)
+    make_inbound_message(status="accepted" if status != "accepted" else "refused", http_status=200)
+
+    assert listed_ids(admin_client, LOG_URL, {"status__exact": status}) == {wanted.pk}
+
+
+def test_it_filters_the_log_by_http_status(admin_client):
+    wanted = make_inbound_message(status="refused", http_status=413)
+    make_inbound_message(status="refused", http_status=404)
+
+    assert listed_ids(admin_client, LOG_URL, {"http_status": "413"}) == {wanted.pk}
+
+
+def test_it_filters_the_log_by_workflow(admin_client):
+    wanted = make_inbound_message(workflow=make_workflow())
+    make_inbound_message(workflow=make_workflow())
+
+    assert listed_ids(admin_client, LOG_URL, {"workflow__id__exact": wanted.workflow_id}) == {wanted.pk}
+
+
+def test_failed_to_start_lists_only_refused_calls(admin_client):
+    refused = make_inbound_message(status="refused", http_status=404, reason="No workflow has this event URL.")
+    make_inbound_message(status="accepted")
+    make_inbound_message(status="duplicate")
+
+    response = admin_client.get(FAILED_TO_START_URL)
+
+    assert {message.pk for message in response.context["cl"].result_list} == {refused.pk}
+    assert "No workflow has this event URL." in response.content.decode()
