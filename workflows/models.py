@@ -304,6 +304,12 @@ class TaskRun(models.Model):
         return f"Task {self.position} of run {self.run_id}, attempt {self.attempt}"
 
     @property
+    def kind_label(self) -> str:
+        from workflows.tasks.registry import kind_label
+
+        return kind_label(self.kind)
+
+    @property
     def duration_ms(self) -> int:
         return int((self.finished_at - self.started_at).total_seconds() * 1000)
 

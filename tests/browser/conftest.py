@@ -26,6 +26,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 TIMEOUT_MS = 15_000  # per action or wait: generous for a loaded CI machine, short enough to fail fast
 
 _screenshots: list[Path] = []
+_reports_key = pytest.StashKey[dict]()  # each test's setup/call/teardown reports, for the failure screenshot
 
 
 def pytest_collection_modifyitems(items):
@@ -46,9 +47,6 @@ def pytest_runtest_makereport(item, call):
     report = yield
     item.stash.setdefault(_reports_key, {})[report.when] = report
     return report
-
-
-_reports_key = pytest.StashKey[dict]()
 
 
 @pytest.fixture
