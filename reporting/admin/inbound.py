@@ -29,6 +29,7 @@ class InboundMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
     sortable_by = ["received_at"]
     show_full_result_count = False
     paginator = CappedCountPaginator
+    list_per_page = 50  # as Workflow Reporting: rendering rows, not the query, is a page's cost
     fields = [
         "received_at",
         "status",

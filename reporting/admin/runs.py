@@ -40,6 +40,9 @@ class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     sortable_by = ["started"]  # other columns have no index to sort a million rows by
     show_full_result_count = False
     paginator = CappedCountPaginator
+    # A page costs its rows' rendering more than its query: 50 rows keep a filtered page as quick
+    # at a million runs as at a thousand, where it shows only a few.
+    list_per_page = 50
     actions = ["replay"]
     change_form_template = "admin/reporting/run/change_form.html"
     fieldsets = [
