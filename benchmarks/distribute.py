@@ -24,7 +24,6 @@ import multiprocessing as mp
 import os
 import re
 import resource
-import subprocess
 import sys
 import time
 import traceback
@@ -34,9 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import scratch_db  # noqa: E402
+from benchmarks.scratch_db import PG_HOST, PG_PORT, create_migrated_database, database_url  # noqa: E402
+
 DB_NAME = "sfsurveys_bench_distribute"
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-DATABASE_URL = f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
+DATABASE_URL = database_url(DB_NAME)
 TARGET_RATIO = 0.50
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
@@ -104,27 +105,12 @@ def cpu_seconds(who: int) -> float:
 # --- database ------------------------------------------------------------------------------------
 
 
-def pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql)
+def prepare_database() -> None:
+    create_migrated_database(DB_NAME, env={"DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": DATABASE_URL})
 
 
 def drop_database() -> None:
-    pg_admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-
-
-def prepare_database() -> None:
-    drop_database()
-    pg_admin(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": DATABASE_URL},
-        check=True,
-        timeout=300,
-    )
+    scratch_db.drop_database(DB_NAME)
 
 
 def setup_django(smtp_port: int) -> None:

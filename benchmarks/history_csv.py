@@ -34,9 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import scratch_db  # noqa: E402
+from benchmarks.scratch_db import PG_HOST, PG_PORT, PG_USER, create_migrated_database, database_url  # noqa: E402
+
 DB_NAME = "sfsurveys_bench_history"
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-DATABASE_URL = f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
+DATABASE_URL = database_url(DB_NAME)
 ENV = {"DJANGO_SETTINGS_MODULE": "benchmarks.settings", "DATABASE_URL": DATABASE_URL, "DEBUG": "false"}
 ADMIN_USERNAME = "bench-admin"
 FIELDS = ("Store", "Region", "Case Priority")
@@ -48,27 +50,12 @@ READ_BYTES = 256 * 1024
 # --- database ----------------------------------------------------------------------------------
 
 
-def pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql)
+def create_database() -> None:
+    create_migrated_database(DB_NAME, env=ENV)
 
 
 def drop_database() -> None:
-    pg_admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-
-
-def create_database() -> None:
-    drop_database()
-    pg_admin(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env={**os.environ, **ENV},
-        check=True,
-        timeout=300,
-    )
+    scratch_db.drop_database(DB_NAME)
 
 
 def insert_select(cursor, model, expressions: dict[str, str], source: str) -> None:

@@ -38,11 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import scratch_db  # noqa: E402
+from benchmarks.scratch_db import PG_HOST, PG_PORT, PG_USER, create_migrated_database, database_url  # noqa: E402
 from workflows.salesforce.build import build_outbound_message, salesforce_id  # noqa: E402
 
 DB_NAME = "sfsurveys_bench"
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-DATABASE_URL = f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
+DATABASE_URL = database_url(DB_NAME)
 ORG_ID = "00D5g000004bLYvEAM"
 ACTION_ID = "04k5g000000L0BzAAK"
 SIZES = (1, 10, 100)
@@ -264,13 +265,6 @@ def cpu_delta(before, after) -> dict[str, float]:
 # --- database and server ---------------------------------------------------------------------
 
 
-def pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def bench_db():
     import psycopg
 
@@ -278,17 +272,13 @@ def bench_db():
 
 
 def drop_database() -> None:
-    pg_admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    scratch_db.drop_database(DB_NAME)
 
 
 def prepare_database() -> str:
     """Fresh database, migrated; the bench table; a Case workflow. Returns the workflow's event path."""
-    drop_database()
-    pg_admin(f"CREATE DATABASE {DB_NAME}")
+    create_migrated_database(DB_NAME, env=SERVER_ENV)
     env = {**os.environ, **SERVER_ENV}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300
-    )
     setup = (
         "import django; django.setup()\n"
         "from django.contrib.auth import get_user_model\n"
