@@ -155,3 +155,13 @@ def test_it_counts_past_the_cap_as_the_cap(admin_client, monkeypatch):
     response = admin_client.get(RUNS_URL, {"status__exact": "failed"})
 
     assert response.context["cl"].result_count == 2
+
+
+def test_it_shows_which_run_a_replay_replays(admin_client):
+    from workflows.services.replay import runs_replay
+
+    workflow = make_workflow()
+    original = make_run(workflow=workflow, status=Run.Status.FAILED)
+    assert f"run {original.pk}<" not in admin_client.get("/admin/workflows/run/").content.decode()
+    runs_replay(runs=[original])
+    assert f"run {original.pk}<" in admin_client.get("/admin/workflows/run/").content.decode()
