@@ -315,3 +315,13 @@ def test_it_keeps_tasks_off_the_admin_index(admin_client):
 
     assert reverse("admin:workflows_workflow_changelist") in content
     assert reverse("admin:workflows_task_changelist") not in content
+
+
+def test_it_warns_when_event_urls_point_elsewhere_than_the_admin(admin_client, settings):
+    workflow = make_workflow()
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    page = admin_client.get(f"/admin/workflows/workflow/{workflow.pk}/change/").content.decode()
+    assert "set PUBLIC_BASE_URL" in page
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    page = admin_client.get(f"/admin/workflows/workflow/{workflow.pk}/change/").content.decode()
+    assert "set PUBLIC_BASE_URL" not in page

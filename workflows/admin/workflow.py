@@ -1,8 +1,9 @@
 """Building a workflow: event URL, WSDL, conditions and the list of its tasks."""
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -158,6 +159,18 @@ class WorkflowAdmin(admin.ModelAdmin):
     ]
     inlines = [ConditionInline, TaskInline]
     actions = ["rotate_tokens"]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        public = urlsplit(settings.PUBLIC_BASE_URL)
+        if request.method == "GET" and public.netloc != request.get_host():
+            self.message_user(
+                request,
+                f"Event URLs start with PUBLIC_BASE_URL ({settings.PUBLIC_BASE_URL}), but this admin is served at "
+                f"{request.scheme}://{request.get_host()}. Salesforce must reach the event URL: set "
+                "PUBLIC_BASE_URL to the address it should call.",
+                messages.WARNING,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_changeform_initial_data(self, request):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
