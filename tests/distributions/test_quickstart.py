@@ -23,23 +23,10 @@ from distributions.models import Invitation, OutboxMessage, Question, SenderDoma
 from distributions.services.demo import DEMO_SURVEY, demo_survey_seed
 from tests.factories import case_fields, make_user, outbound_message
 from workflows.models import Run, Workflow
-from workflows.services.demo import demo_seed
+from workflows.services.demo import DEMO_CLOSED_CASE, demo_seed
 from workflows.tasks import registry
 
 ROOT = Path(__file__).resolve().parents[2]
-# The fields of the command quickstart prints.
-CLOSED_CASE = {
-    "ContactEmail": "ada@example.com",
-    "Customer_First_Name__c": "Ada",
-    "Customer_Last_Name__c": "Lovelace",
-    "IsClosed": "true",
-    "Store__c": "Milan",
-    "CaseNumber": "00001026",
-    "Priority": "High",
-    "Origin": "Web",
-    "ClosedDate": "2026-11-28T10:00:00.000Z",
-    "Subject": "Printer jammed",
-}
 
 
 def seed():
@@ -95,7 +82,7 @@ def test_it_emails_the_survey_of_a_closed_case_to_the_outbox(client, settings, d
     settings.EMAIL_BACKEND = "distributions.channels.outbox.OutboxBackend"
     workflow, _ = seed()
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(workflow.event_path, outbound_message(case_fields(**CLOSED_CASE)), content_type="text/xml")
+        client.post(workflow.event_path, outbound_message(case_fields(**DEMO_CLOSED_CASE)), content_type="text/xml")
     assert Run.objects.get().status == Run.Status.SUCCEEDED
     invitation = Invitation.objects.get()
     message = OutboxMessage.objects.get()

@@ -5,13 +5,9 @@ kill lands while some are on the wire; the test process plays the schedule (disp
 """
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -29,13 +25,12 @@ from tests.factories import (
     make_workflow,
     outbound_message,
 )
-from tests.workflows.test_worker_kill import database_url, kill
+from tests.workers import kill, qclusters
 from workflows.models import Run
 from workflows.services.dispatch import runs_dispatch_due
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = 100
 WAIT_SECONDS = 90
 Status = Invitation.Status
@@ -63,38 +58,17 @@ def smtp():
 def start_cluster(tmp_path, smtp):
     _, port = smtp
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url(),
         "RUN_LEASE_SECONDS": "5",
         "WORKER_TIMEOUT_SECONDS": "10",
         "WORKER_COUNT": "2",
-        "DATA_DIR": str(tmp_path),
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(port),
         "EMAIL_USE_TLS": "false",
         "DEFAULT_FROM_EMAIL": "surveys@example.com",
     }
-    started = []
-
-    def start():
-        log = open(tmp_path / f"qcluster-{len(started) + 1}.log", "wb")  # noqa: SIM115 - closed below
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        started.append((process, log))
-        return process
-
-    yield start
-    for process, log in started:
-        kill(process)
-        log.close()
+    with qclusters(log_dir=tmp_path, env=env) as start:
+        yield start
 
 
 @pytest.fixture

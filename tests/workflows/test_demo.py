@@ -7,22 +7,8 @@ from django.contrib.auth import get_user_model
 from directory.models import Contact, Directory, MailingList, Transaction
 from tests.factories import case_fields, make_user, outbound_message
 from workflows.models import Condition, Run, Task, Workflow
-from workflows.services.demo import demo_seed
+from workflows.services.demo import DEMO_CLOSED_CASE, demo_seed
 from workflows.tasks import registry
-
-# The fields of the command quickstart prints (distributions.management.commands.quickstart).
-CLOSED_CASE = {
-    "ContactEmail": "ada@example.com",
-    "Customer_First_Name__c": "Ada",
-    "Customer_Last_Name__c": "Lovelace",
-    "IsClosed": "true",
-    "Store__c": "Milan",
-    "CaseNumber": "00001026",
-    "Priority": "High",
-    "Origin": "Web",
-    "ClosedDate": "2026-11-28T10:00:00.000Z",
-    "Subject": "Printer jammed",
-}
 
 
 def counts():
@@ -37,7 +23,9 @@ def send(client, django_capture_on_commit_callbacks):
     def send(workflow, **fields):
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(
-                workflow.event_path, outbound_message(case_fields(**{**CLOSED_CASE, **fields})), content_type="text/xml"
+                workflow.event_path,
+                outbound_message(case_fields(**{**DEMO_CLOSED_CASE, **fields})),
+                content_type="text/xml",
             )
         assert response.status_code == 200
         return response

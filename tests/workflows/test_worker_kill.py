@@ -5,77 +5,32 @@ through django-q2's ORM queue, as in production; the test process plays the sche
 by calling runs_dispatch_due() every second (the real schedule runs once a minute).
 """
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count
 from django_q.conf import Conf
 
 from directory.models import Contact, Directory, Transaction
 from tests.factories import case_fields, make_directory, make_directory_task, make_workflow, outbound_message
+from tests.workers import kill, qclusters
 from workflows.models import Run, TaskRun
 from workflows.services.dispatch import runs_dispatch_due, workers_wake
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 5
 PEOPLE = 200
 WAIT_SECONDS = 90
 
 
-def database_url():
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def clusters(tmp_path):
     """start() launches `manage.py qcluster` in its own process group; all are killed at the end."""
-    started = []
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url(),
-        "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
-        "WORKER_TIMEOUT_SECONDS": "10",
-        "WORKER_COUNT": "2",
-        "DATA_DIR": str(tmp_path),
-        "PYTHONUNBUFFERED": "1",
-    }
-
-    def start():
-        log = open(tmp_path / f"qcluster-{len(started) + 1}.log", "wb")  # noqa: SIM115 - closed below
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        started.append((process, log))
-        return process
-
-    yield start
-    for process, log in started:
-        kill(process)
-        log.close()
-
-
-def kill(process):
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # the cluster and every worker it forked
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=30)
+    env = {"RUN_LEASE_SECONDS": str(LEASE_SECONDS), "WORKER_TIMEOUT_SECONDS": "10", "WORKER_COUNT": "2"}
+    with qclusters(log_dir=tmp_path, env=env) as start:
+        yield start
 
 
 @pytest.fixture

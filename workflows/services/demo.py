@@ -22,6 +22,20 @@ from workflows.tasks.add_to_directory import SaveMode
 
 DEMO_WORKFLOW = "Case closed"
 DEMO_MAILING_LIST = "Support customers"
+# A closed Case as Salesforce would send it for the demo workflow (quickstart prints it as a
+# ready simulator command).
+DEMO_CLOSED_CASE = {
+    "IsClosed": "true",
+    "ContactEmail": "ada@example.com",
+    "Customer_First_Name__c": "Ada",
+    "Customer_Last_Name__c": "Lovelace",
+    "Store__c": "Milan",
+    "CaseNumber": "00001026",
+    "Priority": "High",
+    "Origin": "Web",
+    "ClosedDate": "2026-11-28T10:00:00.000Z",
+    "Subject": "Printer jammed",
+}
 
 _CONTACT_FIELDS = {
     "mailing_list": DEMO_MAILING_LIST,

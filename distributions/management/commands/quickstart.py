@@ -20,24 +20,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.http.request import split_domain_port, validate_host
 
 from distributions.services.demo import demo_survey_seed
-from workflows.services.demo import DEMO_MAILING_LIST, demo_seed
+from workflows.services.demo import DEMO_CLOSED_CASE, DEMO_MAILING_LIST, demo_seed
 
 ADMIN_USERNAME = "admin"
 STOP_GRACE_SECONDS = 10
 POLL_SECONDS = 0.25
-# A closed Case as Salesforce would send it for the demo workflow.
-DEMO_CASE_FIELDS = [
-    "IsClosed=true",
-    "ContactEmail=ada@example.com",
-    "Customer_First_Name__c=Ada",
-    "Customer_Last_Name__c=Lovelace",
-    "Store__c=Milan",
-    "CaseNumber=00001026",
-    "Priority=High",
-    "Origin=Web",
-    "ClosedDate=2026-11-28T10:00:00.000Z",
-    "Subject=Printer jammed",
-]
 
 
 class Command(BaseCommand):
@@ -202,5 +189,5 @@ def _manage_py() -> str:
 
 
 def _simulator_command(url: str) -> str:
-    fields = [argument for field in DEMO_CASE_FIELDS for argument in ("--field", field)]
+    fields = [argument for name, value in DEMO_CLOSED_CASE.items() for argument in ("--field", f"{name}={value}")]
     return shlex.join([_python(), _manage_py(), "send_outbound_message", "--url", url, "--object", "Case", *fields])
