@@ -1,10 +1,15 @@
 """Reads of the contact directory."""
 
+import operator
+from functools import reduce
+
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.db.models.functions import Lower
 
 from directory.models import Contact, DedupeKey, Directory
 
 DEFAULT_DEDUPE_KEYS = (DedupeKey.EMAIL,)
+DEDUPE_FIELDS = ("email", "phone", "external_data_reference", "first_name", "last_name")
 
 
 def directory_dedupe_keys(directory: Directory) -> tuple[str, ...]:
@@ -12,8 +17,13 @@ def directory_dedupe_keys(directory: Directory) -> tuple[str, ...]:
     return keys or DEFAULT_DEDUPE_KEYS
 
 
-def _lookup(key: str, *, email: str, phone: str, external_data_reference: str, first_name: str, last_name: str):
+def _values(profile: dict) -> tuple[str, ...]:
+    return tuple(profile.get(name) or "" for name in DEDUPE_FIELDS)
+
+
+def _lookup(key: str, profile: dict) -> dict | None:
     """The filter one dedupe rule applies, or None when the incoming contact lacks its values."""
+    email, phone, external_data_reference, first_name, last_name = _values(profile)
     if key == DedupeKey.EMAIL and email:
         return {"email_lower": email.lower()}
     if key == DedupeKey.EXTERNAL_DATA_REFERENCE and external_data_reference:
@@ -23,6 +33,99 @@ def _lookup(key: str, *, email: str, phone: str, external_data_reference: str, f
     if key == DedupeKey.NAME_AND_EMAIL and email and first_name and last_name:
         return {"email_lower": email.lower(), "first_name__iexact": first_name, "last_name__iexact": last_name}
     return None
+
+
+def dedupe_rule_holds(key: str, *, contact: Contact, profile: dict) -> bool:
+    """Whether rule `key` says the in-memory `contact` is the person `profile` describes.
+
+    The Python twin of `_lookup`, for contacts whose values are not the stored ones (not saved yet,
+    or changed since read). Python's case mapping stands in for the database's: they agree except
+    on some non-ASCII letters (SQLite folds ASCII only).
+    """
+    email, phone, external_data_reference, first_name, last_name = _values(profile)
+    if key == DedupeKey.EMAIL and email:
+        return contact.email.lower() == email.lower()
+    if key == DedupeKey.EXTERNAL_DATA_REFERENCE and external_data_reference:
+        return contact.external_data_reference == external_data_reference
+    if key == DedupeKey.PHONE and phone:
+        return contact.phone == phone
+    if key == DedupeKey.NAME_AND_EMAIL and email and first_name and last_name:
+        return (
+            contact.email.lower() == email.lower()
+            and contact.first_name.upper() == first_name.upper()
+            and contact.last_name.upper() == last_name.upper()
+        )
+    return False
+
+
+def _contacts_matching(directory: Directory, lookups: list[dict], instances: dict[int, Contact]) -> list[list[Contact]]:
+    """Per lookup, the directory's contacts it matches, lowest id first, all in one query.
+
+    Each distinct lookup is also a boolean column computed by the database, so a contact counts as
+    matching exactly when filtering by that lookup alone would return it (lower(), iexact and
+    collations included). `instances` keeps one Contact object per row across calls.
+    """
+    if not lookups:
+        return []
+    distinct = list(dict.fromkeys(tuple(sorted(lookup.items())) for lookup in lookups))
+    conditions = [Q(*items) for items in distinct]
+    flags = {
+        f"dedupe_match_{number}": ExpressionWrapper(condition, output_field=BooleanField())
+        for number, condition in enumerate(conditions)
+    }
+    rows = (
+        Contact.objects.filter(directory=directory)
+        .alias(email_lower=Lower("email"))
+        .filter(reduce(operator.or_, conditions))
+        .annotate(**flags)
+        .order_by("id")
+    )
+    matches: dict[tuple, list[Contact]] = {items: [] for items in distinct}
+    for row in rows:
+        # Popped so the contacts handed out carry only their fields.
+        matched = [vars(row).pop(name) for name in flags]
+        contact = instances.setdefault(row.pk, row)
+        for items, is_match in zip(distinct, matched):
+            if is_match:
+                matches[items].append(contact)
+    return [matches[tuple(sorted(lookup.items()))] for lookup in lookups]
+
+
+def _matches_by_rule(
+    directory: Directory, profiles: list[dict], *, stop_at_first_match: bool
+) -> list[dict[str, list[Contact]]]:
+    matches: list[dict[str, list[Contact]]] = [{} for _ in profiles]
+    instances: dict[int, Contact] = {}
+    for key in directory_dedupe_keys(directory):
+        lookups = {}
+        for number, profile in enumerate(profiles):
+            if stop_at_first_match and any(matches[number].values()):
+                continue
+            lookup = _lookup(key, profile)
+            if lookup is not None:
+                lookups[number] = lookup
+        for number, contacts in zip(lookups, _contacts_matching(directory, list(lookups.values()), instances)):
+            matches[number][key] = contacts
+    return matches
+
+
+def contacts_find_by_rule(*, directory: Directory, profiles: list[dict]) -> list[dict[str, list[Contact]]]:
+    """Per profile: for each of the directory's rules it has values for, in rule order, every
+    contact that rule matches, lowest id first. One query per rule; one object per contact.
+
+    Unlike contacts_find it keeps the runners-up and the later rules: upserting several profiles
+    in turn needs them when an earlier profile changes the values a first match was found by.
+    """
+    return _matches_by_rule(directory, profiles, stop_at_first_match=False)
+
+
+def contacts_find(*, directory: Directory, profiles: list[dict]) -> list[Contact | None]:
+    """Per profile (a dict of contact fields), the existing contact the directory's rules say it
+    is, trying rules in order; lowest id on ties. One query per rule for all profiles."""
+    return [
+        next((contacts[0] for contacts in by_rule.values() if contacts), None)
+        for by_rule in _matches_by_rule(directory, profiles, stop_at_first_match=True)
+    ]
 
 
 def contact_find(
@@ -36,22 +139,14 @@ def contact_find(
     **_ignored,
 ) -> Contact | None:
     """The existing contact the directory's rules say this person is, trying rules in order."""
-    contacts = Contact.objects.filter(directory=directory).alias(email_lower=Lower("email"))
-    for key in directory_dedupe_keys(directory):
-        lookup = _lookup(
-            key,
-            email=email,
-            phone=phone,
-            external_data_reference=external_data_reference,
-            first_name=first_name,
-            last_name=last_name,
-        )
-        if lookup is None:
-            continue
-        contact = contacts.filter(**lookup).order_by("id").first()
-        if contact is not None:
-            return contact
-    return None
+    profile = {
+        "email": email,
+        "phone": phone,
+        "external_data_reference": external_data_reference,
+        "first_name": first_name,
+        "last_name": last_name,
+    }
+    return contacts_find(directory=directory, profiles=[profile])[0]
 
 
 def embedded_data_case_clashes(names) -> list[tuple[str, str]]:

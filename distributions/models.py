@@ -168,6 +168,9 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     send_after = models.DateTimeField(null=True, blank=True, help_text="Not sent before this time.")
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The claim that took the right to send it (see services/delivery.py): invitations claimed
+    # together are sent in id order, so after a crash only the first unsent one can be in doubt.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
     # The message as rendered for this recipient when the task ran: a delayed send has no run
     # context left to render from, and the admin shows what exactly went out.
     subject = models.CharField(max_length=998, blank=True)

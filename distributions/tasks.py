@@ -2,7 +2,7 @@
 
 Registered into workflows' task registry from DistributionsConfig.ready(). The recipient fields
 and the mailing list are the Add to Directory form's (`ContactFieldsForm`), and the contact is
-saved by the same `save_contact`, in embedded-data mode.
+saved by the same `save_contacts`, in embedded-data mode.
 
 The survey is stored in the config by name, like the directory and the mailing list: a workflow
 export holds no installation's ids, so it imports elsewhere and finds the survey of that name.
@@ -14,11 +14,12 @@ from django import forms
 from django.conf import settings
 
 from distributions.models import Survey
-from distributions.services.sending import survey_distribute_email
+from distributions.services.sending import surveys_distribute_email
 from workflows.piping import tokens
 from workflows.tasks.add_to_directory import ContactFieldsForm
+from workflows.tasks.batch import run_alone
 from workflows.tasks.context import TaskContext
-from workflows.tasks.registry import TaskKind
+from workflows.tasks.registry import TaskError, TaskKind
 
 DELAY_UNITS = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1), "days": timedelta(days=1)}
 SURVEY_LINKS = {"SurveyLink", "SurveyURL"}
@@ -108,22 +109,24 @@ class DistributeSurveyForm(ContactFieldsForm):
         return cleaned
 
 
-def run(context: TaskContext) -> dict[str, str]:
-    config = context.config
+def run_batch(contexts: list[TaskContext]) -> list:
+    config = contexts[0].config
     days = config.get("link_expiration_days")
     delay = (config.get("send_delay") or 0) * DELAY_UNITS.get(config.get("send_delay_unit") or "", timedelta(minutes=1))
-    return survey_distribute_email(
-        context=context,
+    results = surveys_distribute_email(
+        contexts=contexts,
         survey_name=config.get("survey") or "",
         link_expiration=timedelta(days=days) if days else None,
         send_delay=delay,
-    ).outputs()
+    )
+    return [result if isinstance(result, TaskError) else result.outputs() for result in results]
 
 
 KIND = TaskKind(
     name="distribute_survey",
     label="XM Directory: distribute survey (email)",
     config_form=DistributeSurveyForm,
-    run=run,
+    run=run_alone(run_batch),
+    run_batch=run_batch,
     outputs=("ContactId", "DistributionId", "InvitationId", "SurveyLink", "Outcome"),
 )

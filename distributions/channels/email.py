@@ -71,16 +71,20 @@ def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiA
     return message
 
 
-def email_hand_off(*, message: EmailMultiAlternatives, connection: BaseEmailBackend) -> HandOff:
+def email_hand_off(
+    *, message: EmailMultiAlternatives, connection: BaseEmailBackend, probe_session: bool = True
+) -> HandOff:
     """Give one message to the backend (opening its connection if needed), classify the result.
 
     The connection stays open for the caller's next message; close it after a failure, whose
-    server may have dropped it.
+    server may have dropped it. `probe_session=False` skips checking that an open session is still
+    alive, for a caller that used it a moment ago.
     """
     esp_name = getattr(connection, "esp_name", None)
     if esp_name:
         message_tag_for_tracking(message=message, esp_name=esp_name)
-    _drop_dead_session(connection)
+    if probe_session:
+        _drop_dead_session(connection)
     try:
         connection.open()
     except Exception as error:  # nothing was sent: we never got a session

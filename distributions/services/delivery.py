@@ -7,13 +7,16 @@ task succeeded never runs the task again, and a task that failed before committi
 nothing and sent nothing.
 
 The window that is left: from the claim's commit to the commit of the outcome. A worker that
-dies there leaves the invitation Pending with `sent_at` set; once SEND_LEASE has passed, the
-schedule records it as Email Failed ("interrupted ... may have been sent") and never sends it
-again. So a crash after the mail server accepted the message and before its status was saved
-never produces a second email; the price is that a crash after the claim and before the server
-accepted the message loses that email, visibly. The same holds when the connection breaks
-mid-send (channels.email.Outcome.UNCERTAIN). Every attempt uses the same Message-ID, so an ESP
-that deduplicates on it is a second guard.
+dies there leaves the invitation Pending with `sent_at` set. Invitations claimed together (a
+batch of runs) are sent in id order, each outcome committed before the next message is handed
+over, so of one claim only the first invitation without an outcome can have reached the server.
+Once SEND_LEASE has passed, the schedule records that one as Email Failed ("interrupted ... may
+have been sent") and never sends it again, and releases the claim's others, which were never
+sent, to be sent as usual. So a crash after the mail server accepted a message and before its
+status was saved never produces a second email; the price is that a crash after the claim and
+before the server accepted the message loses that one email, visibly. The same holds when the
+connection breaks mid-send (channels.email.Outcome.UNCERTAIN). Every attempt uses the same
+Message-ID, so an ESP that deduplicates on it is a second guard.
 
 Temporary failures (no connection, 4xx) release the claim and retry with exponential backoff
 for RUN_RETRY_WINDOW_SECONDS, like workflow tasks; permanent ones (5xx) are Email Failed.
@@ -21,8 +24,10 @@ for RUN_RETRY_WINDOW_SECONDS, like workflow tasks; permanent ones (5xx) are Emai
 
 import logging
 import time
+import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import groupby
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -54,6 +59,7 @@ class SendEvent(StrEnum):
     FAILED = "email_failed"
     DEFERRED = "email_deferred"
     INTERRUPTED = "email_interrupted"
+    RELEASED = "email_released"
     SKIPPED = "email_skipped"
     OPTED_OUT = "email_opted_out"
 
@@ -73,12 +79,19 @@ def invitation_claim(*, invitation: Invitation, now: datetime) -> bool:
     The caller must hold the contact's row lock and have checked the recipient rules in the same
     transaction, and must commit before sending.
     """
-    claimed = Invitation.objects.filter(pk=invitation.pk, status=Status.PENDING, sent_at__isnull=True).update(
-        sent_at=now, message_id=invitation.message_id, updated_at=now
-    )
-    if claimed:
-        invitation.sent_at = now
-    return bool(claimed)
+    return invitations_claim(invitations=[invitation], now=now) == 1
+
+
+def invitations_claim(*, invitations: list[Invitation], now: datetime) -> int:
+    """`invitation_claim` for many in one statement. -> how many were claimed (only those get sent_at)"""
+    claim = uuid.uuid4()
+    claimed = Invitation.objects.filter(
+        pk__in=[invitation.pk for invitation in invitations], status=Status.PENDING, sent_at__isnull=True
+    ).update(sent_at=now, claim=claim, updated_at=now)
+    if claimed == len(invitations):
+        for invitation in invitations:
+            invitation.sent_at, invitation.claim = now, claim
+    return claimed
 
 
 def invitation_claim_due(*, invitation_id: int, now: datetime | None = None) -> Invitation | None:
@@ -112,17 +125,33 @@ def invitation_deliver(*, invitation: Invitation, connection: BaseEmailBackend |
 
     Only the caller whose claim succeeded may call this, after the claim committed.
     """
+    return invitations_deliver(invitations=[invitation], connection=connection)[0]
+
+
+def invitations_deliver(*, invitations: list[Invitation], connection: BaseEmailBackend | None = None) -> list[Outcome]:
+    """`invitation_deliver` for many claimed together, over one connection, in id order.
+
+    Each outcome is committed before the next message is handed over, so of a claim whose worker
+    died, only the first invitation without an outcome can have been on the wire (see
+    `invitations_reap_interrupted`).
+    """
     own_connection = connection is None
     connection = connection or get_connection(fail_silently=False)
+    backend = f"{type(connection).__module__}.{type(connection).__qualname__}"
+    outcomes = []
     try:
-        message = invitation_email(invitation=invitation, opt_out_url=opt_out_url(invitation.token))
-        hand_off = email_hand_off(message=message, connection=connection)
+        for number, invitation in enumerate(sorted(invitations, key=lambda invitation: invitation.pk)):
+            message = invitation_email(invitation=invitation, opt_out_url=opt_out_url(invitation.token))
+            # A session this call used a moment ago is alive; only one it was given may have idled out.
+            hand_off = email_hand_off(message=message, connection=connection, probe_session=number == 0)
+            outcomes.append(hand_off.outcome)
+            if hand_off.outcome != Outcome.ACCEPTED:  # the server may have dropped the session
+                _close_quietly(connection)
+            _record(invitation, hand_off.outcome, hand_off.detail, backend=backend)
     finally:
         if own_connection:
             _close_quietly(connection)
-    backend = f"{type(connection).__module__}.{type(connection).__qualname__}"
-    _record(invitation, hand_off.outcome, hand_off.detail, backend=backend)
-    return hand_off.outcome
+    return outcomes
 
 
 def _record(invitation: Invitation, outcome: Outcome, detail: str, *, backend: str) -> None:
@@ -168,9 +197,9 @@ def _retry_at(invitation: Invitation, now: datetime) -> datetime | None:
 
 def _release(invitation: Invitation, *, send_after: datetime | None) -> None:
     Invitation.objects.filter(pk=invitation.pk, sent_at=invitation.sent_at).update(
-        sent_at=None, send_after=send_after, updated_at=timezone.now()
+        sent_at=None, claim=None, send_after=send_after, updated_at=timezone.now()
     )
-    invitation.sent_at, invitation.send_after = None, send_after
+    invitation.sent_at, invitation.claim, invitation.send_after = None, None, send_after
 
 
 def _close_quietly(connection: BaseEmailBackend) -> None:
@@ -181,20 +210,34 @@ def _close_quietly(connection: BaseEmailBackend) -> None:
 
 
 def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
-    """Invitations claimed longer than SEND_LEASE ago with no outcome: their worker died mid-send."""
+    """Invitations claimed longer than SEND_LEASE ago with no outcome: their worker died mid-send.
+
+    Of each claim, the first (in id order, the sending order) may have been sent and is recorded
+    as interrupted; the claim's others were never handed over and are released to be sent.
+    -> invitations recorded as interrupted
+    """
     now = now or timezone.now()
     stuck = Invitation.objects.filter(status=Status.PENDING, sent_at__lt=now - SEND_LEASE)
     reaped = 0
-    for invitation in stuck[:1000]:
+    for _claim, claimed in groupby(stuck.order_by("sent_at", "claim", "pk")[:1000], key=lambda i: (i.sent_at, i.claim)):
+        first, *never_sent = claimed
         detail = (
-            f"Interrupted: the worker stopped after claiming this email at {invitation.sent_at:%Y-%m-%d %H:%M:%S} "
+            f"Interrupted: the worker stopped after claiming this email at {first.sent_at:%Y-%m-%d %H:%M:%S} "
             f"UTC and before recording the mail server's answer. It may have been sent (Message-ID "
-            f"{invitation.message_id}), so it is not sent again; check the recipient's inbox or the mail log."
+            f"{first.message_id}), so it is not sent again; check the recipient's inbox or the mail log."
         )
-        if invitation_record(
-            invitation=invitation, kind=SendEvent.INTERRUPTED, status=Status.EMAIL_FAILED, detail=detail
-        ):
+        if invitation_record(invitation=first, kind=SendEvent.INTERRUPTED, status=Status.EMAIL_FAILED, detail=detail):
             reaped += 1
+        for invitation in never_sent:
+            with transaction.atomic():
+                claimed_at = invitation.sent_at
+                _release(invitation, send_after=invitation.send_after)
+                invitation_record(
+                    invitation=invitation,
+                    kind=SendEvent.RELEASED,
+                    detail=f"Not sent: the worker stopped before its turn (claimed at {claimed_at:%Y-%m-%d %H:%M:%S} "
+                    "UTC, with others sent before it). It is sent again as usual.",
+                )
     return reaped
 
 
@@ -227,11 +270,8 @@ def invitations_send_due(*, ids: list[int] | None = None, max_invitations: int =
             invitation = invitation_claim_due(invitation_id=invitation_id)
             if invitation is None:
                 continue
-            outcome = invitation_deliver(invitation=invitation, connection=connection)
-            if outcome == Outcome.ACCEPTED:
+            if invitation_deliver(invitation=invitation, connection=connection) == Outcome.ACCEPTED:
                 sent += 1
-            else:  # the server may have dropped the session: the next message gets a new one
-                _close_quietly(connection)
     finally:
         _close_quietly(connection)
     return sent

@@ -3,11 +3,19 @@
 Checked when the task creates the invitation (so Workflow Reporting shows the outcome at once)
 and again when it is sent, under a lock on the contact: a delayed send must see an opt-out or a
 message that went out meanwhile, and two workers must not both pass the duplicate check.
+
+The checks take a list of invitations and read the database once per rule, not once per
+invitation: a batch of runs checks its invitations together. Within a list, an invitation that
+passes and is due counts as sent for the ones after it, as if each had been claimed before the
+next was checked.
 """
 
 import hashlib
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from django.db.models import Count
 
 from directory.models import Membership
 from distributions.models import FrequencyRule, Invitation
@@ -32,34 +40,69 @@ def content_digest(*, subject: str, text_body: str, html_body: str, token: str) 
 
 
 def invitation_skip_reason(*, invitation: Invitation, now: datetime, mailing_list_id: int | None = None) -> Skip | None:
-    """The first rule that stops this invitation, or None to send it.
+    """The first rule that stops this invitation, or None to send it."""
+    return invitation_skip_reasons(invitations=[invitation], now=now, mailing_list_id=mailing_list_id)[0]
 
-    `mailing_list_id` is the list the task saved the contact to; it is known when the task runs
+
+def invitation_skip_reasons(
+    *, invitations: list[Invitation], now: datetime, mailing_list_id: int | None = None
+) -> list[Skip | None]:
+    """Per invitation, in order, the first rule that stops it, or None to send it.
+
+    `mailing_list_id` is the list the task saved the contacts to; it is known when the task runs
     only (a distribution does not record it), so a later send checks the directory-wide opt-out.
     """
-    contact = invitation.contact
-    if contact.unsubscribed:
-        return Skip(Status.OPTED_OUT, f"{contact} has opted out of all email: not sent.")
-    if (
-        mailing_list_id is not None
-        and Membership.objects.filter(contact=contact, mailing_list_id=mailing_list_id, unsubscribed=True).exists()
-    ):
-        return Skip(Status.OPTED_OUT, f"{contact} has opted out of this mailing list: not sent.")
-    return _duplicate(invitation, now) or _over_frequency(invitation, now)
+    if not invitations:
+        return []
+    ids = [invitation.pk for invitation in invitations]
+    list_opt_outs = _list_opt_outs(invitations, mailing_list_id)
+    earlier_sends = _earlier_sends(invitations, now, ids)
+    frequency = _FrequencyRules(invitations, now, ids)
+    reasons = []
+    for invitation in invitations:
+        contact = invitation.contact
+        if contact.unsubscribed:
+            reason = Skip(Status.OPTED_OUT, f"{contact} has opted out of all email: not sent.")
+        elif contact.pk in list_opt_outs:
+            reason = Skip(Status.OPTED_OUT, f"{contact} has opted out of this mailing list: not sent.")
+        else:
+            reason = _duplicate(invitation, earlier_sends) or frequency.over(invitation)
+        reasons.append(reason)
+        if reason is None and (invitation.send_after is None or invitation.send_after <= now):
+            earlier_sends[(invitation.address, invitation.content_digest)] = (invitation.pk, now)
+            frequency.count_sent(invitation)
+    return reasons
 
 
-def _duplicate(invitation: Invitation, now: datetime) -> Skip | None:
-    earlier = (
-        Invitation.objects.filter(
-            address=invitation.address,
-            sent_at__gte=now - DUPLICATE_WINDOW,
-            content_digest=invitation.content_digest,
-        )
-        .exclude(pk=invitation.pk)
-        .order_by("-sent_at")
-        .values_list("pk", "sent_at")
-        .first()
+def _list_opt_outs(invitations: list[Invitation], mailing_list_id: int | None) -> set[int]:
+    if mailing_list_id is None:
+        return set()
+    return set(
+        Membership.objects.filter(
+            contact_id__in={invitation.contact_id for invitation in invitations},
+            mailing_list_id=mailing_list_id,
+            unsubscribed=True,
+        ).values_list("contact_id", flat=True)
     )
+
+
+def _earlier_sends(invitations: list[Invitation], now: datetime, ids: list[int]) -> dict[tuple, tuple]:
+    """(address, content digest) -> (invitation id, sent at) of the latest send in the window."""
+    sends = (
+        Invitation.objects.filter(
+            address__in={invitation.address for invitation in invitations},
+            content_digest__in={invitation.content_digest for invitation in invitations},
+            sent_at__gte=now - DUPLICATE_WINDOW,
+        )
+        .exclude(pk__in=ids)
+        .order_by("sent_at")
+        .values_list("address", "content_digest", "pk", "sent_at")
+    )
+    return {(address, digest): (pk, sent_at) for address, digest, pk, sent_at in sends}
+
+
+def _duplicate(invitation: Invitation, earlier_sends: dict[tuple, tuple]) -> Skip | None:
+    earlier = earlier_sends.get((invitation.address, invitation.content_digest))
     if earlier is None:
         return None
     pk, sent_at = earlier
@@ -70,15 +113,38 @@ def _duplicate(invitation: Invitation, now: datetime) -> Skip | None:
     )
 
 
-def _over_frequency(invitation: Invitation, now: datetime) -> Skip | None:
-    contact = invitation.contact
-    for rule in FrequencyRule.objects.filter(directory_id=contact.directory_id).order_by("period_days", "pk"):
-        since = now - timedelta(days=rule.period_days)
-        count = Invitation.objects.filter(contact=contact, sent_at__gte=since).exclude(pk=invitation.pk).count()
-        if count >= rule.max_messages:
-            return Skip(
-                Status.EMAIL_SKIPPED,
-                f'Skipped by the frequency rule "{rule}" of directory {contact.directory}: '
-                f"{count} messages went to this contact since {since:%Y-%m-%d %H:%M} UTC.",
+class _FrequencyRules:
+    """The directories' rules, with per contact the messages each rule's period has seen."""
+
+    def __init__(self, invitations: list[Invitation], now: datetime, ids: list[int]):
+        contact_ids = {invitation.contact_id for invitation in invitations}
+        directory_ids = {invitation.contact.directory_id for invitation in invitations}
+        self.rules = defaultdict(list)
+        self.sent: dict[int, Counter] = {}
+        for rule in FrequencyRule.objects.filter(directory_id__in=directory_ids).order_by("period_days", "pk"):
+            since = now - timedelta(days=rule.period_days)
+            self.rules[rule.directory_id].append((rule, since))
+            counts = (
+                Invitation.objects.filter(contact_id__in=contact_ids, sent_at__gte=since)
+                .exclude(pk__in=ids)
+                .values("contact_id")
+                .annotate(n=Count("id"))
+                .values_list("contact_id", "n")
             )
-    return None
+            self.sent[rule.pk] = Counter(dict(counts))
+
+    def over(self, invitation: Invitation) -> Skip | None:
+        contact = invitation.contact
+        for rule, since in self.rules[contact.directory_id]:
+            count = self.sent[rule.pk][contact.pk]
+            if count >= rule.max_messages:
+                return Skip(
+                    Status.EMAIL_SKIPPED,
+                    f'Skipped by the frequency rule "{rule}" of directory {contact.directory}: '
+                    f"{count} messages went to this contact since {since:%Y-%m-%d %H:%M} UTC.",
+                )
+        return None
+
+    def count_sent(self, invitation: Invitation) -> None:
+        for rule, _since in self.rules[invitation.contact.directory_id]:
+            self.sent[rule.pk][invitation.contact_id] += 1

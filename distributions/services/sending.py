@@ -6,6 +6,7 @@ after that transaction commits, or later from the schedule when the task asked f
 services/delivery.py explains why, and the one window that is left.
 """
 
+import functools
 import html
 import re
 from dataclasses import dataclass, replace
@@ -24,16 +25,16 @@ from distributions.channels.email import invitation_message_id
 from distributions.models import Collaborator, Distribution, Invitation, SenderDomain, Survey, new_invitation_token
 from distributions.selectors import survey_link
 from distributions.services.delivery import (
-    invitation_claim,
-    invitation_deliver,
     invitation_record_skip,
+    invitations_claim,
+    invitations_deliver,
     opt_out_url,
 )
-from distributions.services.recipient_rules import content_digest, invitation_skip_reason
+from distributions.services.recipient_rules import content_digest, invitation_skip_reasons
 from workflows.piping import contact_fields
-from workflows.tasks.add_to_directory import save_contact
+from workflows.tasks.add_to_directory import SavedContact, save_contacts
 from workflows.tasks.context import TaskContext
-from workflows.tasks.registry import TaskError
+from workflows.tasks.registry import TaskError, TemporaryTaskError
 
 Status = Invitation.Status
 
@@ -68,61 +69,90 @@ class DistributedInvitation:
         }
 
 
-def survey_distribute_email(
-    *, context: TaskContext, survey_name: str, link_expiration: timedelta | None, send_delay: timedelta
-) -> DistributedInvitation:
-    """Run inside the task's transaction. Raises TaskError for what the admin must fix; a recipient
-    who must not get it (opted out, duplicate, frequency rule) is an invitation status instead."""
-    survey = _survey(survey_name)
-    _check_can_distribute(survey, owner_id=context.workflow.owner_id)
-    saved = save_contact(context)
-    # A fresh read under the row lock: an opt-out committed a moment ago must count.
-    contact = Contact.objects.select_for_update().get(pk=saved.contact.pk)
-    context.sources = replace(context.sources, contact=contact_fields(contact), embedded_data=contact.embedded_data)
-    sender = _sender(context)
+def surveys_distribute_email(
+    *, contexts: list[TaskContext], survey_name: str, link_expiration: timedelta | None, send_delay: timedelta
+) -> list:
+    """Run inside the task's transaction, for the runs of one task at once. -> per context, its
+    DistributedInvitation or the TaskError saying what the admin must fix; a recipient who must not
+    get it (opted out, duplicate, frequency rule) is an invitation status instead.
 
+    A context that fails before anything is written gets its TaskError and leaves nothing behind.
+    One that fails after the contacts were saved (its sender) raises the TaskError: the caller
+    rolls back, and a batch's runs are then executed one by one."""
+    try:
+        survey = _survey(survey_name)
+        _check_can_distribute(survey, owner_id=contexts[0].workflow.owner_id)
+    except TaskError as error:
+        return [error] * len(contexts)
+    results = save_contacts(contexts)
+    saved = [(context, result) for context, result in zip(contexts, results) if isinstance(result, SavedContact)]
+    if not saved:
+        return results
+    # A fresh read under the row locks, in id order so that two workers never wait on each other
+    # crosswise: an opt-out committed a moment ago must count.
+    locked = Contact.objects.select_for_update().order_by("pk").in_bulk([result.contact.pk for _c, result in saved])
     now = timezone.now()
     send_after = now + send_delay
-    token = new_invitation_token()
-    message = _render(context, token)
+    sender_domains = _SenderDomains()
+    distributions, invitations = [], []
+    for context, result in saved:
+        contact = locked[result.contact.pk]
+        context.sources = replace(context.sources, contact=contact_fields(contact), embedded_data=contact.embedded_data)
+        sender = _sender(context, sender_domains)
+        token = new_invitation_token()
+        message = _render(context, token)
+        distribution = Distribution(
+            survey=survey,
+            run_id=context.run_id,
+            task_position=context.position,
+            channel=Distribution.Channel.EMAIL,
+            subject=message.subject,
+            **vars(sender),
+        )
+        distributions.append(distribution)
+        invitations.append(
+            Invitation(
+                distribution=distribution,
+                contact=contact,
+                token=token,
+                address=contact.email,
+                **vars(message),
+                content_digest=content_digest(**vars(message), token=token),
+                message_id=invitation_message_id(token=token, from_email=sender.from_email),
+                expires_at=send_after + link_expiration if link_expiration else None,
+                send_after=send_after,
+            )
+        )
     # Plain inserts: the unique constraints make each exactly once per task run. A task's rows
     # commit with its success record and a failed attempt commits nothing, so the rows never exist
     # yet here; a concurrent attempt at the same run (a worker presumed dead) hits the constraint,
     # and the execution engine rolls this attempt back as "taken over" (IntegrityError -> RunTaken).
-    distribution = Distribution.objects.create(
-        survey=survey,
-        run_id=context.run_id,
-        task_position=context.position,
-        channel=Distribution.Channel.EMAIL,
-        subject=message.subject,
-        **vars(sender),
-    )
-    invitation = Invitation.objects.create(
-        distribution=distribution,
-        contact=contact,
-        token=token,
-        address=contact.email,
-        **vars(message),
-        content_digest=content_digest(**vars(message), token=token),
-        message_id=invitation_message_id(token=token, from_email=sender.from_email),
-        expires_at=send_after + link_expiration if link_expiration else None,
-        send_after=send_after,
-    )
+    Distribution.objects.bulk_create(distributions)
+    Invitation.objects.bulk_create(invitations)  # each takes its distribution's id, now that it has one
 
-    skip = invitation_skip_reason(invitation=invitation, now=now, mailing_list_id=saved.mailing_list.pk)
-    if skip is not None:
-        invitation_record_skip(invitation=invitation, status=skip.status, detail=skip.detail)
-        return DistributedInvitation(invitation, f"{Status(skip.status).label}: {skip.detail}")
-    if send_after > now:
-        return DistributedInvitation(invitation, f"Scheduled for {send_after:%Y-%m-%d %H:%M} UTC")
-    invitation_claim(invitation=invitation, now=now)
+    mailing_list_id = saved[0][1].mailing_list.pk
+    skips = invitation_skip_reasons(invitations=invitations, now=now, mailing_list_id=mailing_list_id)
+    to_send, outcomes = [], []
+    for invitation, skip in zip(invitations, skips, strict=True):
+        if skip is not None:
+            invitation_record_skip(invitation=invitation, status=skip.status, detail=skip.detail)
+            outcomes.append(f"{Status(skip.status).label}: {skip.detail}")
+        elif send_after > now:
+            outcomes.append(f"Scheduled for {send_after:%Y-%m-%d %H:%M} UTC")
+        else:
+            to_send.append(invitation)
+            outcomes.append("Sending now")
+    if invitations_claim(invitations=to_send, now=now) != len(to_send):
+        raise TemporaryTaskError("Another worker changed these invitations while they were being claimed.")
+    if to_send:
 
-    def send_claimed_invitation():
-        invitation_deliver(invitation=invitation)
+        def send_claimed_invitations():
+            invitations_deliver(invitations=to_send)
 
-    # After commit: the claim must be durable before the backend is called (see services/delivery.py).
-    transaction.on_commit(send_claimed_invitation, robust=True)
-    return DistributedInvitation(invitation, "Sending now")
+        # After commit: the claims must be durable before the backend is called (see services/delivery.py).
+        transaction.on_commit(send_claimed_invitations, robust=True)
+    distributed = map(DistributedInvitation, invitations, outcomes)
+    return [next(distributed) if isinstance(result, SavedContact) else result for result in results]
 
 
 def _survey(name: str) -> Survey:
@@ -154,32 +184,49 @@ def _check_can_distribute(survey: Survey, *, owner_id: int) -> None:
     )
 
 
-def _sender(context: TaskContext) -> Sender:
+class _SenderDomains:
+    """Sender domains read once per domain, for all the runs of a batch."""
+
+    def __init__(self):
+        self._by_name: dict[str, SenderDomain | None] = {}
+
+    def get(self, domain: str) -> SenderDomain | None:
+        if domain not in self._by_name:
+            self._by_name[domain] = SenderDomain.objects.filter(domain__iexact=domain).first()
+        return self._by_name[domain]
+
+
+def _sender(context: TaskContext, domains: _SenderDomains) -> Sender:
     default_name, default_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     piped_from = context.pipe("from_email")
     from_email = _address(piped_from or default_address, label="From address", context=context, key="from_email")
-    _check_sender_domain(from_email, label="From address")
+    _check_sender_domain(from_email, domains, label="From address")
     reply_to = context.pipe("reply_to")
     if reply_to:
         reply_to = _address(reply_to, label="Reply-To address", context=context, key="reply_to")
         owner_email = context.workflow.owner.email or ""
         if reply_to.lower() != owner_email.lower():
-            _check_sender_domain(reply_to, label="Reply-To address", owner_email=owner_email)
+            _check_sender_domain(reply_to, domains, label="Reply-To address", owner_email=owner_email)
     from_name = _one_line(context.pipe("from_name")) or ("" if piped_from else default_name)
     return Sender(from_email=from_email, from_name=from_name, reply_to=reply_to)
 
 
+@functools.lru_cache(maxsize=1024)
+def _normalized_address(value: str) -> str:
+    return validate_email(value, check_deliverability=False).normalized
+
+
 def _address(value: str, *, label: str, context: TaskContext, key: str) -> str:
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        return _normalized_address(value)
     except EmailNotValidError as error:
         source = context.config.get(key) or "DEFAULT_FROM_EMAIL in the settings"
         raise TaskError(f"{label} {value!r} (from {source}) is not a valid email address: {error}") from None
 
 
-def _check_sender_domain(address: str, *, label: str, owner_email: str | None = None) -> None:
+def _check_sender_domain(address: str, domains: _SenderDomains, *, label: str, owner_email: str | None = None) -> None:
     domain = address.rpartition("@")[2].lower()
-    sender_domain = SenderDomain.objects.filter(domain__iexact=domain).first()
+    sender_domain = domains.get(domain)
     if sender_domain is not None and sender_domain.verified:
         return
     what = "is not verified yet" if sender_domain is not None else "is not a sender domain"

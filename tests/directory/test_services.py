@@ -127,7 +127,7 @@ def test_an_update_keeps_an_opt_out_committed_after_the_contact_was_read(monkeyp
     contact = make_contact(directory=directory, email="ada@example.com")
     stale = Contact.objects.get(pk=contact.pk)  # read before the recipient opted out
     Contact.objects.filter(pk=contact.pk).update(unsubscribed=True)
-    monkeypatch.setattr("directory.services.contact_find", lambda **kwargs: stale)
+    monkeypatch.setattr("directory.services.contacts_find_by_rule", lambda **kwargs: [{DedupeKey.EMAIL: [stale]}])
     contact_upsert(directory=directory, data=ContactData(email="ada@example.com", first_name="Ada"))
     contact.refresh_from_db()
     assert (contact.first_name, contact.unsubscribed) == ("Ada", True)

@@ -30,6 +30,12 @@ class RecordingHandler:
     data_reply: str | None = None
     # Accept the message, then drop the connection before the "250" reaches the client.
     drop_after_accepting: bool = False
+    sessions: int = 0  # SMTP sessions greeted (EHLO)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_reply:

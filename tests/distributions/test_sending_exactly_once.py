@@ -76,7 +76,7 @@ def test_a_run_executed_again_sends_no_second_email(workflow, execute):
 
 
 def test_a_task_that_failed_before_committing_sent_nothing_and_its_retry_sends_once(workflow, execute):
-    with mock.patch.object(sending, "invitation_claim", side_effect=OperationalError("deadlock detected")):
+    with mock.patch.object(sending, "invitations_claim", side_effect=OperationalError("deadlock detected")):
         run = execute(make_run(workflow=workflow))
     assert TaskRun.objects.get().status == TaskRun.Status.RETRYING
     assert not Invitation.objects.exists() and not mail.outbox

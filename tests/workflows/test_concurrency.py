@@ -146,7 +146,7 @@ def test_it_creates_one_contact_when_two_runs_for_the_same_new_person_execute_at
     run_ids = list(Run.objects.values_list("id", flat=True))
     assert len(run_ids) == 2
     # Widen the window between "no contact with this email" and the insert.
-    slow_after(monkeypatch, directory.services, "contact_find", 0.5)
+    slow_after(monkeypatch, directory.services, "contacts_find_by_rule", 0.5)
 
     run_together(2, lambda i: run_execute(run_id=run_ids[i]))
 

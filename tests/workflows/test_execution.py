@@ -1,4 +1,7 @@
-"""Executing runs: conditions, the add-to-directory task, errors, retries and claims."""
+"""Executing runs: conditions, the add-to-directory task, errors, retries and claims.
+
+Batches of runs are covered with a test kind in test_batch_execution.py.
+"""
 
 from dataclasses import replace
 from datetime import timedelta
@@ -10,7 +13,7 @@ from django.utils import timezone
 from directory.models import Contact, Membership, Transaction
 from tests.factories import case_fields, make_condition, make_directory_task, make_run, make_workflow
 from workflows.models import Run, TaskRun, Workflow
-from workflows.services.execution import run_execute
+from workflows.services.execution import run_execute, runs_execute_due
 from workflows.tasks import registry
 
 pytestmark = pytest.mark.django_db
@@ -285,3 +288,21 @@ def test_it_learns_the_fields_messages_carry():
     execute(make_run(workflow=workflow, fields=case_fields(Account_Region__c="EMEA")))
     workflow.refresh_from_db()
     assert "Account_Region__c" in workflow.known_fields
+
+
+def test_it_executes_the_due_runs_of_several_people_together():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    make_directory_task(workflow=workflow, position=2, data_fields=[["FirstContact", "${task://1/ContactId}"]])
+    emails = ["ada@example.com", "grace@example.com", "not-an-email"]
+    runs = [make_run(workflow=workflow, fields=case_fields(ContactEmail=email)) for email in emails]
+
+    assert runs_execute_due() == 3
+
+    statuses = [Run.objects.get(pk=run.pk).status for run in runs]
+    assert statuses == [Run.Status.SUCCEEDED, Run.Status.SUCCEEDED, Run.Status.FAILED]
+    assert "is not a valid email address" in Run.objects.get(pk=runs[2].pk).status_reason
+    contacts = Contact.objects.order_by("email")
+    assert [contact.email for contact in contacts] == emails[:2]
+    assert [contact.embedded_data["FirstContact"] for contact in contacts] == [str(contact.pk) for contact in contacts]
+    assert TaskRun.objects.filter(status=TaskRun.Status.SUCCEEDED).count() == 4

@@ -1,10 +1,10 @@
 """The XM Directory task in mode "Add to directory": save the event's person as a contact.
 
-Distribute-survey kinds reuse `ContactFieldsForm` and `save_contact`, so a contact is saved the
+Distribute-survey kinds reuse `ContactFieldsForm` and `save_contacts`, so a contact is saved the
 same way whichever mode the task is in.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import phonenumbers
 from django import forms
@@ -19,12 +19,14 @@ from directory.services import (
     ContactData,
     DirectoryError,
     contact_find_existing,
-    contact_upsert,
+    contacts_upsert,
     directory_get_default,
     mailing_list_get_or_create,
     membership_ensure,
+    memberships_ensure,
     transaction_append,
 )
+from workflows.tasks.batch import run_alone
 from workflows.tasks.context import TaskContext
 from workflows.tasks.forms import SuggestingTextInput, TaskConfigForm
 from workflows.tasks.registry import TaskError, TaskKind
@@ -170,46 +172,89 @@ def _directory(context: TaskContext) -> Directory:
         raise TaskError(f"There is no directory named {name!r}: choose another in the task.") from None
 
 
-def save_contact(context: TaskContext, *, save_mode: str = SaveMode.EMBEDDED_DATA) -> SavedContact:
-    """Resolve the contact fields, then upsert the contact (or find it) and add it to the list."""
-    list_name = (context.config.get("mailing_list") or "").strip()
-    if not list_name:
-        raise TaskError("Choose the mailing list the contact is saved to.")
-    data = ContactData(
+def _contact_data(context: TaskContext) -> ContactData:
+    return ContactData(
         first_name=context.require("first_name", "First name"),
         last_name=context.require("last_name", "Last name"),
         email=_email(context),
         phone=_phone(context),
         external_data_reference=context.pipe("external_data_reference"),
         language=context.pipe("language"),
+        embedded_data=_data_fields(context),
     )
-    fields = _data_fields(context)
-    directory = _directory(context)
+
+
+def save_contact(context: TaskContext, *, save_mode: str = SaveMode.EMBEDDED_DATA) -> SavedContact:
+    """Resolve the contact fields, then upsert the contact (or find it) and add it to the list."""
+    saved = save_contacts([context], save_mode=save_mode)[0]
+    if isinstance(saved, TaskError):
+        raise saved
+    return saved
+
+
+def save_contacts(contexts: list[TaskContext], *, save_mode: str = SaveMode.EMBEDDED_DATA) -> list:
+    """`save_contact` for the runs of one task at once. -> per context, its SavedContact or the
+    TaskError that stopped it; a context that failed wrote nothing."""
+    list_name = (contexts[0].config.get("mailing_list") or "").strip()
+    if not list_name:
+        return [TaskError("Choose the mailing list the contact is saved to.")] * len(contexts)
+    results: list = []
+    for context in contexts:
+        try:
+            results.append(_contact_data(context))
+        except TaskError as error:
+            results.append(error)
+    valid = [number for number, result in enumerate(results) if isinstance(result, ContactData)]
+    if not valid:
+        return results
+    try:
+        directory = _directory(contexts[0])
+    except TaskError as error:
+        return [error] * len(contexts)
     mailing_list = mailing_list_get_or_create(name=list_name, directory=directory)
     if save_mode == SaveMode.TRANSACTION:
+        for number in valid:
+            results[number] = _append_transaction(contexts[number], results[number], directory, mailing_list)
+        return results
+    upserted = contacts_upsert(directory=directory, items=[results[number] for number in valid])
+    memberships_ensure(contacts=[contact for contact, _created in upserted], mailing_list=mailing_list)
+    for number, (contact, created) in zip(valid, upserted, strict=True):
+        results[number] = SavedContact(contact=contact, mailing_list=mailing_list, created=created)
+    return results
+
+
+def _append_transaction(context: TaskContext, data: ContactData, directory: Directory, mailing_list: MailingList):
+    """-> SavedContact, or the TaskError, found before anything was written."""
+    try:
         when = _transaction_date(context)
-        try:
-            contact = contact_find_existing(directory=directory, data=data)
-        except DirectoryError as error:
-            raise TaskError(str(error)) from None
-        membership_ensure(contact=contact, mailing_list=mailing_list)
-        transaction = transaction_append(
-            contact=contact, mailing_list=mailing_list, data=fields, transaction_date=when, run_id=context.run_id
-        )
-        return SavedContact(contact=contact, mailing_list=mailing_list, created=False, transaction=transaction)
-    contact, created = contact_upsert(directory=directory, data=replace(data, embedded_data=fields))
+        contact = contact_find_existing(directory=directory, data=data)
+    except TaskError as error:
+        return error
+    except DirectoryError as error:
+        return TaskError(str(error))
     membership_ensure(contact=contact, mailing_list=mailing_list)
-    return SavedContact(contact=contact, mailing_list=mailing_list, created=created)
+    transaction = transaction_append(
+        contact=contact,
+        mailing_list=mailing_list,
+        data=data.embedded_data,
+        transaction_date=when,
+        run_id=context.run_id,
+    )
+    return SavedContact(contact=contact, mailing_list=mailing_list, created=False, transaction=transaction)
 
 
-def run(context: TaskContext) -> dict[str, str]:
-    return save_contact(context, save_mode=context.config.get("save_mode") or SaveMode.EMBEDDED_DATA).outputs()
+def run_batch(contexts: list[TaskContext]) -> list:
+    mode = contexts[0].config.get("save_mode") or SaveMode.EMBEDDED_DATA
+    return [
+        saved if isinstance(saved, TaskError) else saved.outputs() for saved in save_contacts(contexts, save_mode=mode)
+    ]
 
 
 KIND = TaskKind(
     name="add_to_directory",
     label="XM Directory: add to directory",
     config_form=AddToDirectoryForm,
-    run=run,
+    run=run_alone(run_batch),
+    run_batch=run_batch,
     outputs=("ContactId", "MailingListId", "TransactionId", "ContactAction"),
 )
