@@ -6,10 +6,11 @@
 Two phases in one run, against the same loopback SMTP server (aiosmtpd, its own process):
 
   product   N worker processes drain queued workflow runs as `qcluster` workers do
-            (runs_execute_due): claim the run, check its condition, run the distribute-survey task
-            (contact upsert by dedupe rules, list membership, survey/permission/sender checks,
-            distribution + invitation, piped-text rendering of subject, HTML and text, opt-out /
-            duplicate / frequency checks, claim), commit, send over SMTP, record Email Sent.
+            (runs_execute_due, in batches of RUN_BATCH_SIZE): claim the runs, check their
+            condition, run the distribute-survey task (contact upsert by dedupe rules, list
+            membership, survey/permission/sender checks, distribution + invitation, piped-text
+            rendering of subject, HTML and text, opt-out / duplicate / frequency checks, claim),
+            commit, send over SMTP (one session per batch), record each Email Sent.
   baseline  the same messages (built from the invitations the product made), sent by Django's
             SMTP backend over ONE connection, with no database work.
 
@@ -225,19 +226,24 @@ def run_product(workers: int) -> tuple[float, dict[str, float]]:
 
 
 def exactly_once_window_ms() -> list[float]:
-    """Per invitation, the time from its claim's commit (with the task's success record) to its
-    Email Sent record: a worker dying inside it leaves an Email Failed "may have been sent"."""
+    """Per invitation, how long a worker dying would leave it in doubt ("may have been sent"): from
+    the previous outcome recorded for its claim (or, for the first, the claim's commit with the
+    task's success record) to its own Email Sent record. Invitations claimed together are sent
+    one after the other in id order, so the window is one hand-off, not the batch's."""
     from distributions.models import DeliveryEvent, Invitation
     from distributions.services.delivery import SendEvent
     from workflows.models import TaskRun
 
     committed = dict(TaskRun.objects.filter(status=TaskRun.Status.SUCCEEDED).values_list("run_id", "finished_at"))
     recorded = dict(DeliveryEvent.objects.filter(kind=SendEvent.SENT).values_list("invitation_id", "occurred_at"))
-    windows = [
-        (recorded[pk] - committed[run_id]).total_seconds() * 1000
-        for pk, run_id in Invitation.objects.values_list("pk", "distribution__run_id")
-        if pk in recorded and run_id in committed
-    ]
+    windows, previous = [], {}
+    invitations = Invitation.objects.order_by("claim", "pk").values_list("pk", "claim", "distribution__run_id")
+    for pk, claim, run_id in invitations:
+        if pk not in recorded or run_id not in committed:
+            continue
+        start = previous.get(claim, committed[run_id])
+        windows.append((recorded[pk] - start).total_seconds() * 1000)
+        previous[claim] = recorded[pk]
     return sorted(windows)
 
 
@@ -302,11 +308,14 @@ def main(argv=None) -> int:
         print(f"Preparing database {DB_NAME} (migrate) ...", flush=True)
         prepare_database()
         setup_django(smtp_port)
+        from django.conf import settings
+
         workflow = seed_workflow()
         queue_runs(workflow, args.invitations)
         print(
             f"{args.invitations} invitations; SMTP: aiosmtpd on 127.0.0.1:{smtp_port} (own process); "
-            f"PostgreSQL {PG_HOST}:{PG_PORT}/{DB_NAME}; {os.cpu_count()} CPUs",
+            f"PostgreSQL {PG_HOST}:{PG_PORT}/{DB_NAME}; {os.cpu_count()} CPUs; "
+            f"RUN_BATCH_SIZE {settings.RUN_BATCH_SIZE}",
             flush=True,
         )
 
@@ -332,7 +341,8 @@ def main(argv=None) -> int:
         )
         print(f"  ratio     {ratio:8.1%}  (target >= {TARGET_RATIO:.0%})")
         print(
-            f"  window    claim committed -> Email Sent recorded: p50 {percentile(window, 50):.1f} ms, "
+            f"  window    in doubt should the worker die (previous outcome of its claim -> Email Sent recorded): "
+            f"p50 {percentile(window, 50):.1f} ms, "
             f"p99 {percentile(window, 99):.1f} ms, max {percentile(window, 100):.1f} ms"
         )
         for problem in problems:
