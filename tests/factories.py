@@ -174,6 +174,15 @@ def make_distribute_task(*, workflow, survey, position=1, **config):
     )
 
 
+def make_distributing_workflow(**config):
+    """A workflow whose one task emails survey "Customer satisfaction" from a verified domain."""
+    make_sender_domain("example.com")
+    survey = make_survey(name="Customer satisfaction")
+    workflow = make_workflow(owner=survey.owner)
+    make_distribute_task(workflow=workflow, survey=survey, **config)
+    return workflow
+
+
 def make_delivery_event(*, invitation, kind, occurred_at=None, **fields):
     """An event in the invitation's history (the status is left as it is)."""
     from django.utils import timezone

@@ -10,7 +10,7 @@ import functools
 import html
 import re
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from django.conf import settings
@@ -94,40 +94,17 @@ def surveys_distribute_email(
     now = timezone.now()
     send_after = now + send_delay
     sender_domains = _SenderDomains()
-    distributions, invitations = [], []
+    invitations = []
     for context, result in saved:
         contact = locked[result.contact.pk]
         context.sources = replace(context.sources, contact=contact_fields(contact), embedded_data=contact.embedded_data)
         sender = _sender(context, sender_domains)
-        token = new_invitation_token()
-        message = _render(context, token)
-        distribution = Distribution(
-            survey=survey,
-            run_id=context.run_id,
-            task_position=context.position,
-            channel=Distribution.Channel.EMAIL,
-            subject=message.subject,
-            **vars(sender),
-        )
-        distributions.append(distribution)
-        invitations.append(
-            Invitation(
-                distribution=distribution,
-                contact=contact,
-                token=token,
-                address=contact.email,
-                **vars(message),
-                content_digest=content_digest(**vars(message), token=token),
-                message_id=invitation_message_id(token=token, from_email=sender.from_email),
-                expires_at=send_after + link_expiration if link_expiration else None,
-                send_after=send_after,
-            )
-        )
+        invitations.append(_invitation(context, survey, sender, contact, send_after, link_expiration))
     # Plain inserts: the unique constraints make each exactly once per task run. A task's rows
     # commit with its success record and a failed attempt commits nothing, so the rows never exist
     # yet here; a concurrent attempt at the same run (a worker presumed dead) hits the constraint,
     # and the execution engine rolls this attempt back as "taken over" (IntegrityError -> RunTaken).
-    Distribution.objects.bulk_create(distributions)
+    Distribution.objects.bulk_create([invitation.distribution for invitation in invitations])
     Invitation.objects.bulk_create(invitations)  # each takes its distribution's id, now that it has one
 
     mailing_list_id = saved[0][1].mailing_list.pk
@@ -153,6 +130,38 @@ def surveys_distribute_email(
         transaction.on_commit(send_claimed_invitations, robust=True)
     distributed = map(DistributedInvitation, invitations, outcomes)
     return [next(distributed) if isinstance(result, SavedContact) else result for result in results]
+
+
+def _invitation(
+    context: TaskContext,
+    survey: Survey,
+    sender: Sender,
+    contact: Contact,
+    send_after: datetime,
+    link_expiration: timedelta | None,
+) -> Invitation:
+    """The run's distribution and its one invitation, rendered, not saved yet."""
+    token = new_invitation_token()
+    message = _render(context, token)
+    distribution = Distribution(
+        survey=survey,
+        run_id=context.run_id,
+        task_position=context.position,
+        channel=Distribution.Channel.EMAIL,
+        subject=message.subject,
+        **vars(sender),
+    )
+    return Invitation(
+        distribution=distribution,
+        contact=contact,
+        token=token,
+        address=contact.email,
+        **vars(message),
+        content_digest=content_digest(**vars(message), token=token),
+        message_id=invitation_message_id(token=token, from_email=sender.from_email),
+        expires_at=send_after + link_expiration if link_expiration else None,
+        send_after=send_after,
+    )
 
 
 def _survey(name: str) -> Survey:

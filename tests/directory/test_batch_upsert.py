@@ -1,7 +1,6 @@
 """Finding and upserting many contacts at once: the outcome of one at a time, in a few statements."""
 
 import random
-import threading
 import time
 from dataclasses import replace
 
@@ -21,6 +20,7 @@ from directory.services import (
     memberships_ensure,
 )
 from tests.factories import make_contact, make_directory
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -328,32 +328,6 @@ def test_it_adds_contacts_to_a_list_in_one_statement_keeping_existing_membership
 
     assert Membership.objects.filter(mailing_list=mailing_list).count() == 50
     assert Membership.objects.get(pk=opted_out.pk).unsubscribed
-
-
-def run_together(count, work):
-    """Run work(i) in `count` threads released at once; re-raise the first error of any thread."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-    errors = []
-
-    def target(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except BaseException as error:  # noqa: BLE001 - handed back to the test thread
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread is still running after 60 s"
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,7 +15,11 @@ from distributions.models import DeliveryEvent, FrequencyRule, Invitation
 from distributions.services import delivery
 from distributions.services.delivery import SEND_LEASE, invitations_reap_interrupted, invitations_send_due
 from tests.distributions.smtp_server import smtp_server
-from tests.factories import case_fields, make_distribute_task, make_run, make_sender_domain, make_survey, make_workflow
+from tests.factories import (
+    case_fields,
+    make_distributing_workflow,
+    make_run,
+)
 from workflows.models import Run, TaskRun
 from workflows.services.execution import runs_execute_due
 
@@ -26,11 +30,7 @@ Status = Invitation.Status
 
 @pytest.fixture
 def workflow():
-    make_sender_domain("example.com")
-    survey = make_survey(name="Customer satisfaction")
-    workflow = make_workflow(owner=survey.owner)
-    make_distribute_task(workflow=workflow, survey=survey)
-    return workflow
+    return make_distributing_workflow()
 
 
 @pytest.fixture

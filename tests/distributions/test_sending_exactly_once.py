@@ -22,7 +22,15 @@ from distributions.services.delivery import (
     invitations_reap_interrupted,
 )
 from tests.distributions.smtp_server import smtp_server
-from tests.factories import case_fields, make_distribute_task, make_run, make_sender_domain, make_survey, make_workflow
+from tests.factories import (
+    case_fields,
+    make_distribute_task,
+    make_distributing_workflow,
+    make_run,
+    make_sender_domain,
+    make_survey,
+    make_workflow,
+)
 from workflows.models import Run, TaskRun
 from workflows.services.execution import run_execute
 
@@ -31,11 +39,7 @@ Status = Invitation.Status
 
 @pytest.fixture
 def workflow(db):
-    make_sender_domain("example.com")
-    survey = make_survey(name="Customer satisfaction")
-    workflow = make_workflow(owner=survey.owner)
-    make_distribute_task(workflow=workflow, survey=survey)
-    return workflow
+    return make_distributing_workflow()
 
 
 @pytest.fixture

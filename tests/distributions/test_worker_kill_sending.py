@@ -19,10 +19,7 @@ from tests.distributions.smtp_server import LoopbackController, RecordingHandler
 from tests.factories import (
     case_fields,
     make_directory,
-    make_distribute_task,
-    make_sender_domain,
-    make_survey,
-    make_workflow,
+    make_distributing_workflow,
     outbound_message,
 )
 from tests.workers import kill, qclusters
@@ -76,10 +73,7 @@ def queued_runs(postgres_only, client, settings, monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", False)
     settings.RUN_LEASE_SECONDS = 5
     make_directory(is_default=True)
-    make_sender_domain("example.com")
-    survey = make_survey(name="Customer satisfaction")
-    workflow = make_workflow(owner=survey.owner)
-    make_distribute_task(workflow=workflow, survey=survey)
+    workflow = make_distributing_workflow()
     records = [case_fields(ContactEmail=f"p{i}@example.com") for i in range(PEOPLE)]
     response = client.post(workflow.event_path, outbound_message(*records), content_type="text/xml")
     assert response.status_code == 200

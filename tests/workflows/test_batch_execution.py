@@ -1,7 +1,6 @@
 """Executing due runs in batches: one run_batch call per task of a workflow, outcomes saved together."""
 
 import logging
-import threading
 import time
 from datetime import timedelta
 
@@ -13,6 +12,7 @@ from django.utils import timezone
 
 from directory.models import Directory
 from tests.factories import case_fields, make_condition, make_run, make_task_run, make_workflow
+from tests.threads import run_together
 from workflows.models import FailureNotice, Run, Task, TaskRun, Workflow
 from workflows.services.execution import runs_execute_due
 from workflows.tasks import registry
@@ -424,26 +424,8 @@ def test_it_claims_each_run_once_when_two_workers_drain_in_batches(postgres_only
     workflow = make_workflow()
     make_task(workflow=workflow)
     runs = make_runs(workflow, 200)
-    barrier = threading.Barrier(2)
-    executed = [0, 0]
-    errors = []
+    executed = run_together(2, lambda i: runs_execute_due(batch_size=20))
 
-    def worker(number):
-        try:
-            barrier.wait(timeout=10)
-            executed[number] = runs_execute_due(batch_size=20)
-        except BaseException as error:  # noqa: BLE001 - handed back to the test thread
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(number,)) for number in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not errors
     assert sum(executed) == 200 and min(executed) > 0, executed
     assert sorted(run_id for batch in kind.batches for run_id in batch) == ids(runs)
     assert kind.alone == []

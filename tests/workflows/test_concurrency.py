@@ -4,13 +4,11 @@ The threaded tests need PostgreSQL (row locks, concurrent writers); the sequenti
 SQLite too. Each thread has its own database connection and closes it when it ends.
 """
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
 from defusedxml import ElementTree
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -24,6 +22,7 @@ from tests.factories import (
     make_workflow,
     outbound_message,
 )
+from tests.threads import run_together
 from workflows.models import Notification, Run, TaskRun
 from workflows.salesforce.build import salesforce_id
 from workflows.services import ingest
@@ -47,32 +46,6 @@ def is_ack(response):
 
 def post(client, workflow, body):
     return client.post(workflow.event_path, body, content_type="text/xml; charset=UTF-8", HTTP_SOAPACTION='""')
-
-
-def run_together(count, work):
-    """Run work(i) in `count` threads released at once; re-raise the first error of any thread."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-    errors = []
-
-    def target(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except BaseException as error:  # noqa: BLE001 - handed back to the test thread
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread is still running after 60 s"
-    if errors:
-        raise errors[0]
-    return results
 
 
 def execute_all(workflow):
