@@ -1,0 +1,89 @@
+"""One run from its claim to its outcome: a job naming the run, a retry, a reaped run."""
+
+from collections.abc import Iterable
+from dataclasses import asdict
+
+from django.db import transaction
+
+from workflows.conditions import ConditionRow, Match, Operator, evaluate
+from workflows.models import Run, TaskRun, Workflow
+from workflows.piping import render
+from workflows.services.execution.claims import RunTaken, claim, log_taken, save_claimed
+from workflows.services.execution.task_attempts import Progress, ending, piping_sources, task_attempt
+from workflows.services.failure_notices import failure_notices_record
+
+
+def _end(run: Run, changes: dict) -> None:
+    save_claimed(run, **changes)
+    if run.status == Run.Status.FAILED:  # its failed task runs are saved by now, the give-ups' included
+        failure_notices_record(run=run)
+
+
+def _finish(run: Run, status: str, reason: str = "") -> None:
+    _end(run, ending(status, reason))
+
+
+def learn_fields(workflow: Workflow, fields: Iterable[str]) -> None:
+    """Remember the field names messages carry, for the admin's field list and validation."""
+    new = set(fields) - set(workflow.known_fields)
+    if not new or workflow.fields_from_wsdl:
+        return
+    with transaction.atomic():
+        locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        if not locked.fields_from_wsdl:
+            locked.known_fields = {**{name: "" for name in new}, **locked.known_fields}
+            Workflow.objects.filter(pk=workflow.pk).update(known_fields=locked.known_fields)
+
+
+def conditions_pass(run: Run) -> tuple[bool, list[dict]]:
+    """-> whether the run's conditions pass, and each condition's result as Run.condition_results keeps it."""
+    sources = piping_sources(run, {})
+    rows = [
+        ConditionRow(field=c.field, operator=Operator(c.operator), value=c.value) for c in run.workflow.conditions.all()
+    ]
+    passed, results = evaluate(
+        rows,
+        match=Match(run.workflow.condition_match),
+        event=run.notification.fields,
+        resolve=lambda value: render(value, sources).text,
+    )
+    return passed, [{**asdict(result), "operator": str(result.operator)} for result in results]
+
+
+def _run_tasks(run: Run) -> None:
+    succeeded = {
+        record.position: record.output
+        for record in TaskRun.objects.filter(run=run, status=TaskRun.Status.SUCCEEDED).only("position", "output")
+    }
+    progress = Progress(run)
+    for position, task in enumerate(run.workflow.tasks.all(), start=1):
+        if position in succeeded:
+            progress.outputs[position] = succeeded[position]
+            continue
+        progress.apply(position, task_attempt(run, task, position, progress.outputs))
+        if progress.stopped:
+            break
+    _end(run, progress.ending())
+
+
+def execute_claimed(run: Run) -> None:
+    try:
+        if not run.workflow.enabled:
+            _finish(run, Run.Status.SKIPPED, Run.WORKFLOW_DISABLED)
+            return
+        learn_fields(run.workflow, run.notification.fields)
+        passed, results = conditions_pass(run)
+        save_claimed(run, condition_results=results)
+        if not passed:
+            _finish(run, Run.Status.CONDITIONS_NOT_MET)
+            return
+        _run_tasks(run)
+    except RunTaken:
+        log_taken(run)
+
+
+def run_execute(*, run_id: int) -> None:
+    """Execute one run if it is due and nobody else has claimed it."""
+    run = claim(run_id)
+    if run is not None:  # else finished, running elsewhere, or not due yet: nothing to do
+        execute_claimed(run)
