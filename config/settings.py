@@ -110,7 +110,7 @@ SALESFORCE_MAX_NOTIFICATIONS = 100
 RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 600)
 # A worker claims and executes up to this many due runs together, one set of statements per task.
 # A batch is saved when its last run ends, so it must finish well within the lease.
-RUN_BATCH_SIZE = env_int("RUN_BATCH_SIZE", 50)
+RUN_BATCH_SIZE = env_int("RUN_BATCH_SIZE", 50, minimum=1)  # 0 would leave every run waiting
 # Temporary task failures are retried with exponential backoff for this long.
 RUN_RETRY_WINDOW_SECONDS = env_int("RUN_RETRY_WINDOW_SECONDS", 24 * 3600)
 RUN_RETRY_MAX_DELAY_SECONDS = env_int("RUN_RETRY_MAX_DELAY_SECONDS", 2 * 3600)
