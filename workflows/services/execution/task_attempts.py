@@ -23,8 +23,6 @@ logger = logging.getLogger(__name__)
 
 # Failures of our own infrastructure (a lock timeout, a dropped connection) pass; retry them.
 TEMPORARY_ERRORS = (TemporaryTaskError, OperationalError, InterfaceError)
-
-
 FIRST_RETRY_DELAY = timedelta(minutes=1)
 
 
