@@ -39,7 +39,7 @@ from django.utils import timezone
 from directory.models import Contact
 from distributions.channels.email import Outcome, email_hand_off, invitation_email, invitation_message_id
 from distributions.models import Distribution, Invitation
-from distributions.services.recipient_rules import invitation_skip_reason
+from distributions.services.recipient_rules import invitation_skip_reasons
 from distributions.services.status import invitation_record
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ Status = Invitation.Status
 # this belongs to a worker that died.
 SEND_LEASE = timedelta(minutes=10)
 FIRST_RETRY_DELAY = timedelta(minutes=1)
+# Due invitations claimed and sent together by the schedule.
+SEND_CHUNK = 50
 
 
 class SendEvent(StrEnum):
@@ -79,45 +81,61 @@ def invitation_claim(*, invitation: Invitation, now: datetime) -> bool:
     The caller must hold the contact's row lock and have checked the recipient rules in the same
     transaction, and must commit before sending.
     """
-    return invitations_claim(invitations=[invitation], now=now) == 1
+    return bool(invitations_claim(invitations=[invitation], now=now))
 
 
-def invitations_claim(*, invitations: list[Invitation], now: datetime) -> int:
-    """`invitation_claim` for many in one statement. -> how many were claimed (only those get sent_at)"""
+def invitations_claim(*, invitations: list[Invitation], now: datetime) -> list[Invitation]:
+    """`invitation_claim` for many in one statement, as one claim. -> those claimed (they get sent_at)"""
     claim = uuid.uuid4()
     claimed = Invitation.objects.filter(
         pk__in=[invitation.pk for invitation in invitations], status=Status.PENDING, sent_at__isnull=True
     ).update(sent_at=now, claim=claim, updated_at=now)
-    if claimed == len(invitations):
-        for invitation in invitations:
-            invitation.sent_at, invitation.claim = now, claim
-    return claimed
+    if claimed < len(invitations):  # some changed meanwhile (e.g. opted out on the survey page)
+        ours = set(Invitation.objects.filter(claim=claim).values_list("pk", flat=True))
+        invitations = [invitation for invitation in invitations if invitation.pk in ours]
+    for invitation in invitations:
+        invitation.sent_at, invitation.claim = now, claim
+    return invitations
 
 
 def invitation_claim_due(*, invitation_id: int, now: datetime | None = None) -> Invitation | None:
     """Check the recipient rules again and claim a due invitation. -> the claimed invitation, or None."""
+    claimed = invitations_claim_due(invitation_ids=[invitation_id], now=now)
+    return claimed[0] if claimed else None
+
+
+def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = None) -> list[Invitation]:
+    """Check the recipient rules again and claim, as one claim, those of these invitations that are
+    still due. -> the claimed invitations, in id order (the order to send them in)."""
     now = now or timezone.now()
-    contact_id = Invitation.objects.filter(pk=invitation_id).values_list("contact_id", flat=True).first()
-    if contact_id is None:
-        return None
+    contact_ids = set(Invitation.objects.filter(pk__in=invitation_ids).values_list("contact_id", flat=True))
     with transaction.atomic():
-        # One sender per contact at a time: the duplicate and frequency checks see each other's claims.
-        contact = Contact.objects.select_for_update().get(pk=contact_id)
-        invitation = Invitation.objects.select_related("distribution").get(pk=invitation_id)
-        invitation.contact = contact
-        if invitation.status != Status.PENDING or invitation.sent_at is not None:
-            return None
-        if invitation.send_after is not None and invitation.send_after > now:
-            return None
-        skip = invitation_skip_reason(invitation=invitation, now=now)
-        if skip is not None:
-            invitation_record_skip(invitation=invitation, status=skip.status, detail=skip.detail)
-            return None
-        if not invitation.message_id:
-            invitation.message_id = invitation_message_id(
-                token=invitation.token, from_email=invitation.distribution.from_email
-            )
-        return invitation if invitation_claim(invitation=invitation, now=now) else None
+        # One sender per contact at a time: the duplicate and frequency checks see each other's
+        # claims. Locked in id order, so two schedulers never wait on each other crosswise.
+        contacts = Contact.objects.select_for_update().order_by("pk").in_bulk(contact_ids)
+        due = [
+            invitation
+            for invitation in Invitation.objects.select_related("distribution").filter(pk__in=invitation_ids)
+            if invitation.status == Status.PENDING
+            and invitation.sent_at is None
+            and (invitation.send_after is None or invitation.send_after <= now)
+        ]
+        due.sort(key=lambda invitation: invitation.pk)
+        for invitation in due:
+            invitation.contact = contacts[invitation.contact_id]
+        to_send = []
+        for invitation, skip in zip(due, invitation_skip_reasons(invitations=due, now=now), strict=True):
+            if skip is not None:
+                invitation_record_skip(invitation=invitation, status=skip.status, detail=skip.detail)
+            else:
+                to_send.append(invitation)
+        for invitation in to_send:
+            if not invitation.message_id:  # made before Message-IDs were stored at creation
+                invitation.message_id = invitation_message_id(
+                    token=invitation.token, from_email=invitation.distribution.from_email
+                )
+                Invitation.objects.filter(pk=invitation.pk).update(message_id=invitation.message_id)
+        return invitations_claim(invitations=to_send, now=now)
 
 
 def invitation_deliver(*, invitation: Invitation, connection: BaseEmailBackend | None = None) -> Outcome:
@@ -257,21 +275,21 @@ def invitations_send_due(*, ids: list[int] | None = None, max_invitations: int =
     """Send due pending invitations (those of `ids` only, if given) over one connection. -> sent.
 
     Safe to run anywhere, any number of times at once: each invitation is claimed before it is sent.
-    The share of work keeps one job well inside django-q2's timeout; the next run takes the rest.
+    They are claimed SEND_CHUNK at a time, each chunk sent before the next is claimed. The share of
+    work keeps one job well inside django-q2's timeout; the next run takes the rest.
     """
     invitations_reap_interrupted()
     deadline = time.monotonic() + max_seconds
+    due_ids = _due_ids(ids=ids, now=timezone.now(), limit=max_invitations)
     connection = get_connection(fail_silently=False)
     sent = 0
     try:
-        for invitation_id in _due_ids(ids=ids, now=timezone.now(), limit=max_invitations):
+        for start in range(0, len(due_ids), SEND_CHUNK):
             if time.monotonic() > deadline:
                 break
-            invitation = invitation_claim_due(invitation_id=invitation_id)
-            if invitation is None:
-                continue
-            if invitation_deliver(invitation=invitation, connection=connection) == Outcome.ACCEPTED:
-                sent += 1
+            claimed = invitations_claim_due(invitation_ids=due_ids[start : start + SEND_CHUNK])
+            outcomes = invitations_deliver(invitations=claimed, connection=connection)
+            sent += outcomes.count(Outcome.ACCEPTED)
     finally:
         _close_quietly(connection)
     return sent

@@ -39,11 +39,6 @@ def content_digest(*, subject: str, text_body: str, html_body: str, token: str) 
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def invitation_skip_reason(*, invitation: Invitation, now: datetime, mailing_list_id: int | None = None) -> Skip | None:
-    """The first rule that stops this invitation, or None to send it."""
-    return invitation_skip_reasons(invitations=[invitation], now=now, mailing_list_id=mailing_list_id)[0]
-
-
 def invitation_skip_reasons(
     *, invitations: list[Invitation], now: datetime, mailing_list_id: int | None = None
 ) -> list[Skip | None]:

@@ -119,7 +119,7 @@ def surveys_distribute_email(
         else:
             to_send.append(invitation)
             outcomes.append("Sending now")
-    if invitations_claim(invitations=to_send, now=now) != len(to_send):
+    if len(invitations_claim(invitations=to_send, now=now)) != len(to_send):
         raise TemporaryTaskError("Another worker changed these invitations while they were being claimed.")
     if to_send:
 

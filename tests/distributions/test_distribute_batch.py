@@ -195,3 +195,51 @@ def test_claims_are_reaped_one_by_one(workflow, drain):
     Invitation.objects.update(sent_at=timezone.now() - SEND_LEASE - timedelta(seconds=1))
     assert invitations_reap_interrupted() == 2
     assert set(Invitation.objects.values_list("status", flat=True)) == {Status.EMAIL_FAILED}
+
+
+def delayed(workflow):
+    task = workflow.tasks.get()
+    task.config = {**task.config, "send_delay": 1, "send_delay_unit": "hours"}
+    task.save()
+    return workflow
+
+
+def make_all_due():
+    Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+
+
+def test_the_schedule_claims_due_invitations_together_and_sends_them_over_one_session(workflow, drain, settings):
+    queue(delayed(workflow), 30)
+    drain()
+    make_all_due()
+    with smtp_server(settings) as server:
+        with CaptureQueriesContext(connection) as queries:
+            assert invitations_send_due() == 30
+    assert len(server.deliveries) == 30 and server.sessions == 1
+    assert len(set(Invitation.objects.values_list("claim", flat=True))) == 1
+    assert set(Invitation.objects.values_list("status", flat=True)) == {Status.EMAIL_SENT}
+    per_email = 1 if connection.vendor == "postgresql" else 4
+    assert len(queries) < 25 + 30 * per_email, "\n".join(query["sql"][:120] for query in queries)
+
+
+def test_the_schedule_sends_the_same_message_to_one_address_once(workflow, drain):
+    """Both were scheduled, so neither was a duplicate when the task ran; sending, the second is."""
+    queue(delayed(workflow), 2, ContactEmail="ada@example.com", CaseNumber="00001026")
+    drain()
+    assert set(Invitation.objects.values_list("status", flat=True)) == {Status.PENDING}
+    make_all_due()
+    assert invitations_send_due() == 1
+    first, second = Invitation.objects.order_by("pk")
+    assert (first.status, second.status) == (Status.EMAIL_SENT, Status.EMAIL_SKIPPED)
+    assert second.status_detail.startswith(f"Duplicate of invitation {first.pk} sent at ")
+    assert len(mail.outbox) == 1
+
+
+def test_a_claim_leaves_out_an_invitation_that_changed_meanwhile(workflow, drain):
+    queue(delayed(workflow), 3)
+    drain()
+    invitations = list(Invitation.objects.order_by("pk"))
+    Invitation.objects.filter(pk=invitations[1].pk).update(status=Status.OPTED_OUT)  # on the survey page
+    claimed = delivery.invitations_claim(invitations=invitations, now=timezone.now())
+    assert [i.pk for i in claimed] == [invitations[0].pk, invitations[2].pk]
+    assert Invitation.objects.get(pk=invitations[1].pk).sent_at is None
