@@ -110,10 +110,6 @@ def prepare_database() -> None:
     create_migrated_database(DB_NAME, env={"DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": DATABASE_URL})
 
 
-def drop_database() -> None:
-    scratch_db.drop_database(DB_NAME)
-
-
 def setup_django(smtp_port: int) -> None:
     os.environ.update(
         {
@@ -357,16 +353,7 @@ def main(argv=None) -> int:
     finally:
         pipe.send("stop")
         server.join(timeout=10)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001 - Django may not have started
-            pass
-        try:
-            drop_database()
-        except Exception as exc:  # noqa: BLE001
-            print(f"Could not drop {DB_NAME}: {exc}", file=sys.stderr)
+        scratch_db.close_and_drop(DB_NAME)
 
 
 if __name__ == "__main__":

@@ -271,10 +271,6 @@ def bench_db():
     return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=DB_NAME, autocommit=True)
 
 
-def drop_database() -> None:
-    scratch_db.drop_database(DB_NAME)
-
-
 def prepare_database() -> str:
     """Fresh database, migrated; the bench table; a Case workflow. Returns the workflow's event path."""
     create_migrated_database(DB_NAME, env=SERVER_ENV)
@@ -654,10 +650,7 @@ def main(argv=None) -> int:
         return 2
     finally:
         stop_gunicorn(gunicorn)
-        try:
-            drop_database()
-        except Exception as exc:  # noqa: BLE001
-            print(f"Could not drop {DB_NAME}: {exc}", file=sys.stderr)
+        scratch_db.close_and_drop(DB_NAME)
         if args.keep_log:
             print(f"gunicorn log: {log_path}")
         else:

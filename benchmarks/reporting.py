@@ -48,10 +48,6 @@ def create_database() -> None:
     create_migrated_database(DB_NAME, env=ENV)
 
 
-def drop_database() -> None:
-    scratch_db.drop_database(DB_NAME)
-
-
 def record_id(g: int) -> str:
     return f"500{g:015d}"
 
@@ -290,16 +286,7 @@ def main(argv=None) -> int:
         traceback.print_exc()
         return 2
     finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001 - Django may not be set up yet
-            pass
-        try:
-            drop_database()
-        except Exception as exc:  # noqa: BLE001
-            print(f"Could not drop {DB_NAME}: {exc}", file=sys.stderr)
+        scratch_db.close_and_drop(DB_NAME)
 
 
 if __name__ == "__main__":

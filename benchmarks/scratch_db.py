@@ -35,3 +35,18 @@ def create_migrated_database(name: str, *, env: dict[str, str]) -> None:
         check=True,
         timeout=300,
     )
+
+
+def close_and_drop(name: str) -> None:
+    """A benchmark's last step, whatever happened before: close Django's connections (if Django
+    started) so nothing holds the database, then drop it; a failure is reported, not raised."""
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:  # noqa: BLE001 - Django may not be set up yet
+        pass
+    try:
+        drop_database(name)
+    except Exception as exc:  # noqa: BLE001
+        print(f"Could not drop {name}: {exc}", file=sys.stderr)
