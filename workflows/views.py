@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
 
 from workflows.salesforce.soap import CONTENT_TYPE
@@ -7,15 +7,35 @@ from workflows.services.ingest import Call, inbound_message_receive
 
 
 @csrf_exempt
-def salesforce_event(request, token):
+def salesforce_event(request, token=None):
     """Transport only: read at most the size cap (+1, to tell "too large"), then hand over."""
+    body, body_error = _read_body(request, limit=settings.SALESFORCE_MAX_BODY_BYTES + 1)
     answer = inbound_message_receive(
         Call(
-            token=token,
+            token=token or "",
             method=request.method,
-            body=request.read(settings.SALESFORCE_MAX_BODY_BYTES + 1),
+            body=body,
+            body_error=body_error,
             content_type=request.content_type or "",
             remote_addr=request.META.get("REMOTE_ADDR") or None,
         )
     )
-    return HttpResponse(answer.body, status=answer.status, content_type=CONTENT_TYPE)
+    response = HttpResponse(answer.body, status=answer.status, content_type=CONTENT_TYPE)
+    if answer.status == 405:
+        response["Allow"] = "POST"
+    return response
+
+
+def _read_body(request, *, limit: int) -> tuple[bytes, str]:
+    """(at most `limit` bytes of the body, "" or why it could not be read whole)."""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    try:
+        if chunked and "CONTENT_LENGTH" not in request.META:
+            # Django reads no more than CONTENT_LENGTH, which a chunked request does not send; a
+            # server that removes the chunking and ends the stream (gunicorn) says so (PEP 3333).
+            if not request.META.get("wsgi.input_terminated"):
+                return b"", "this web server cannot read a chunked body: send the request with a Content-Length"
+            return request.META["wsgi.input"].read(limit), ""
+        return request.read(limit), ""
+    except (UnreadablePostError, OSError) as error:
+        return b"", f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

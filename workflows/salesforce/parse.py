@@ -5,6 +5,7 @@ so it is parsed with defusedxml: no DTD, no entity, no network access.
 """
 
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
@@ -12,12 +13,20 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring, iterparse
 
+from workflows.salesforce.encoding import UnreadableEncoding, xml_as_utf8
+
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
-_BOM = b"\xef\xbb\xbf"
 _XSI_NIL = f"{{{XSI_NS}}}nil"
+# Organization, action and notification ids are Salesforce ids: 15 case-sensitive letters and
+# digits, or those 15 and a 3-character case-safe suffix.
+SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+# Salesforce sends each field as a child of sObject; related records add a level each. Deeper
+# nesting is no record, and unbounded nesting would exhaust the stack while flattening.
+MAX_FIELD_DEPTH = 10
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -56,13 +65,14 @@ def parse_xml_with_scopes(data: bytes) -> tuple[Element, dict[Element, Mapping[s
     """Parse untrusted XML, also returning each element's in-scope namespace declarations.
 
     ElementTree forgets prefixes, yet attributes such as xsi:type hold QNames whose prefix must be
-    resolved where they appear. Raises ParseError or defusedxml's DefusedXmlException.
+    resolved where they appear. Raises ParseError, defusedxml's DefusedXmlException, or
+    UnreadableEncoding (an encoding that cannot be read).
     """
     scopes: dict[Element, Mapping[str, str]] = {}
     stack: list[Mapping[str, str]] = [{"xml": _XML_NS}]
     declared: dict[str, str] = {}
     root = None
-    events = iterparse(io.BytesIO(data.removeprefix(_BOM)), events=("start-ns", "start", "end"), forbid_dtd=True)
+    events = iterparse(io.BytesIO(xml_as_utf8(data)), events=("start-ns", "start", "end"), forbid_dtd=True)
     for event, item in events:
         if event == "start-ns":
             prefix, uri = item
@@ -87,14 +97,27 @@ def resolve_qname(value: str, scope: Mapping[str, str]) -> tuple[str, str]:
 
 
 def parse_outbound_message(body: bytes) -> OutboundMessage:
+    """The message in a SOAP body of any encoding (see encoding.py).
+
+    Raises MalformedMessage with a reason the sender can act on (ForbiddenXml for DTDs and
+    entities) for anything that is not an outbound message: not XML, not SOAP, missing or
+    malformed ids (organization, action, notification: Salesforce ids of 15 or 18 characters),
+    an sObject nested deeper than MAX_FIELD_DEPTH.
+    """
+    if not body:
+        raise MalformedMessage("The request has no body: send the SOAP envelope of the outbound message.")
     try:
-        root = fromstring(body.removeprefix(_BOM), forbid_dtd=True)
+        root = fromstring(xml_as_utf8(body), forbid_dtd=True)
+    except UnreadableEncoding as exc:
+        raise MalformedMessage(str(exc)) from None
     except DefusedXmlException as exc:
         raise ForbiddenXml(
             "The body contains a DTD or entity declarations, which are not accepted: "
             "they can expand into huge documents or read local files and URLs."
         ) from exc
     except ParseError as exc:
+        if body.startswith(_GZIP_MAGIC):
+            raise MalformedMessage("The body is gzip-compressed: send the SOAP envelope uncompressed.") from None
         raise MalformedMessage(f"The body is not well-formed XML: {exc}.") from exc
 
     if root.tag != _tag(SOAP_ENV_NS, "Envelope"):
@@ -132,11 +155,11 @@ def _notification(item: Element, number: int) -> Notification:
     # leave xsi:type out, the WSDL declaring it: then the type is "", the workflow's object.
     type_name = (sobject.get(_tag(XSI_NS, "type")) or "").strip().rpartition(":")[2]
     fields: dict[str, str | None] = {}
-    _collect_fields(sobject, prefix="", into=fields)
+    _collect_fields(sobject, prefix="", into=fields, owner=owner)
     return Notification(id=notification_id, sobject_type=type_name, fields=fields)
 
 
-def _collect_fields(parent: Element, *, prefix: str, into: dict[str, str | None]) -> None:
+def _collect_fields(parent: Element, *, prefix: str, into: dict[str, str | None], owner: str, depth: int = 1) -> None:
     # Related records (e.g. Account inside Case) are flattened so each value has one dotted name.
     # This loop runs for every field of every notification: keep it lean.
     nulled = []
@@ -147,7 +170,12 @@ def _collect_fields(parent: Element, *, prefix: str, into: dict[str, str | None]
         elif child.attrib and _is_nil(child):
             into[prefix + name] = None
         elif len(child):
-            _collect_fields(child, prefix=f"{prefix}{name}.", into=into)
+            if depth == MAX_FIELD_DEPTH:
+                raise MalformedMessage(
+                    f"{owner}'s sObject nests elements more than {MAX_FIELD_DEPTH} levels deep (under "
+                    f"{prefix}{name}): Salesforce sends each field as a child of sObject."
+                )
+            _collect_fields(child, prefix=f"{prefix}{name}.", into=into, owner=owner, depth=depth + 1)
         else:
             into[prefix + name] = child.text or ""
     # fieldsToNull is an explicit "this is null" and wins over any value sent beside it.
@@ -160,6 +188,13 @@ def _required_id(parent: Element, name: str, *, owner: str) -> str:
     value = "" if element is None or _is_nil(element) else (element.text or "").strip()
     if not value:
         raise MalformedMessage(f"{owner} has no {name}.")
+    # Ids are deduplication keys: one cut to fit a column could make two notifications one.
+    if not SALESFORCE_ID.fullmatch(value):
+        shown = value if len(value) <= 40 else f"{value[:40]}…"
+        raise MalformedMessage(
+            f"{owner}'s {name} {shown!r} is not a Salesforce id (15 or 18 letters and digits, "
+            f"{len(value)} characters here)."
+        )
     return value
 
 
@@ -169,10 +204,6 @@ def _is_nil(element: Element) -> bool:
 
 def _tag(namespace: str, local: str) -> str:
     return f"{{{namespace}}}{local}"
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
 
 
 def _describe(tag: str) -> str:

@@ -6,6 +6,8 @@ kept for troubleshooting precisely when they are broken, so this works on text, 
 
 import re
 
+from workflows.salesforce.encoding import xml_as_text
+
 _NAME_PREFIX = r"(?:[A-Za-z_][\w.-]*:)?"
 # Attribute values are matched whole so a quoted "/>" or ">" cannot end the start tag early.
 _START_TAG = rf"<{_NAME_PREFIX}SessionId(?:\s(?:[^<>\"']|\"[^\"]*\"|'[^']*')*)?(?<!/)>"
@@ -17,7 +19,9 @@ _SESSION_ID = re.compile(
 
 
 def body_without_session_id(body: bytes) -> str:
-    text = body.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    """The body as storable text (see encoding.xml_as_text) with every SessionId's value replaced
+    by "[removed]"."""
+    text = xml_as_text(body)
     return _SESSION_ID.sub(_remove_token, text)
 
 

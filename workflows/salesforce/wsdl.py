@@ -10,6 +10,7 @@ from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 
+from workflows.salesforce.encoding import UnreadableEncoding
 from workflows.salesforce.parse import OUTBOUND_NS, parse_xml_with_scopes, resolve_qname
 
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
@@ -34,6 +35,8 @@ def object_from_wsdl(data: bytes) -> WsdlObject:
         raise InvalidWsdl("The file contains a DTD or entity declarations, which are not accepted.") from exc
     except ParseError as exc:
         raise InvalidWsdl(f"The file is not well-formed XML: {exc}.") from exc
+    except UnreadableEncoding as exc:
+        raise InvalidWsdl(str(exc)) from None
     schema = _Schema(root, scopes)
 
     notifications = schema.elements.get((OUTBOUND_NS, "notifications"))

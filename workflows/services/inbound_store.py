@@ -89,8 +89,11 @@ def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict,
     """
     # A server-side-binding cursor: the parameters (a body of up to megabytes, the notifications'
     # JSON) travel apart from the SQL instead of being quoted into it, which measurably costs.
+    # wrap_database_errors turns psycopg's errors (a connection lost mid-statement) into Django's
+    # DatabaseError, which the endpoint answers with the contract's 503, and marks the connection
+    # for Django to check before it is reused.
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
         inbound_id, run_ids = cursor.fetchone()
     return StoredMessage(inbound_id=inbound_id, run_ids=run_ids)

@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from workflows.models import InboundMessage, Run, Workflow, token_digest
+from workflows.salesforce.encoding import storable_text
 from workflows.salesforce.parse import (
     MalformedMessage,
     OutboundMessage,
@@ -37,6 +38,7 @@ class Call:
     token: str
     method: str
     body: bytes  # at most SALESFORCE_MAX_BODY_BYTES + 1 bytes were read
+    body_error: str = ""  # why the body could not be read whole, e.g. the client stopped sending
     content_type: str = ""
     remote_addr: str | None = None
 
@@ -77,6 +79,10 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
         )
     if call.method != "POST":
         raise Refusal(405, f"{call.method} is not accepted: Salesforce sends outbound messages with POST.")
+    if call.body_error:
+        raise Refusal(
+            400, f"The body could not be read ({call.body_error}): the client sent less than it announced or hung up."
+        )
     if len(call.body) > settings.SALESFORCE_MAX_BODY_BYTES:
         raise Refusal(
             413,
@@ -112,15 +118,16 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
 
 
 def _log_refusal(call: Call, workflow: Workflow | None, refusal: Refusal) -> None:
+    # Whatever bytes the caller sent must fit the text columns, or the refusal would go unlogged.
     try:
         InboundMessage.objects.create(
             workflow=workflow,
             status=InboundMessage.Status.REFUSED,
             http_status=refusal.status,
-            reason=refusal.reason,
-            token_hint=call.token[:6],
+            reason=storable_text(refusal.reason),
+            token_hint=storable_text(call.token[:6]),
             remote_addr=call.remote_addr,
-            content_type=call.content_type[:200],
+            content_type=storable_text(call.content_type[:200]),
             body_size=len(call.body),
             body=body_without_session_id(call.body[:REFUSED_BODY_KEEP_BYTES]),
         )
@@ -152,9 +159,9 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
             "reason": "",
             "token_hint": call.token[:6],
             "remote_addr": call.remote_addr,
-            "content_type": call.content_type[:200],
-            "organization_id": message.organization_id[:18],
-            "action_id": message.action_id[:18],
+            "content_type": storable_text(call.content_type[:200]),
+            "organization_id": message.organization_id,
+            "action_id": message.action_id,
             "sobject_type": workflow.salesforce_object,
             "notification_count": len(message.notifications),
             "new_notification_count": len(notifications),
@@ -164,7 +171,7 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
         notifications=[
             {
                 "organization_key": org_key,
-                "notification_id": n.id[:18],
+                "notification_id": n.id,
                 "sobject_type": n.sobject_type or workflow.salesforce_object,
                 "record_id": (n.fields.get("Id") or "")[:18],
                 "fields": n.fields,
@@ -200,6 +207,12 @@ def _note_redelivery(inbound_id: int, *, new_notifications: int) -> None:
 
 
 def inbound_message_receive(call: Call) -> Answer:
+    """Answer one call to the event endpoint: the Ack once its notifications are stored, else a
+    SOAP Fault with the contract's status (DESIGN.md), the refusal logged with its reason.
+
+    Never raises: a failure of ours is a 503 Fault, which Salesforce answers by delivering the
+    message again later, so nothing is lost.
+    """
     workflow = None
     try:
         workflow = workflow_for_token(call.token)
@@ -210,8 +223,22 @@ def inbound_message_receive(call: Call) -> Answer:
         return Answer(refusal.status, fault_response(client_error=True, message=refusal.reason))
     except DatabaseError:
         logger.exception("Could not store an outbound message (workflow %s)", workflow and workflow.pk)
-        # 503 without an Ack: Salesforce keeps the message and delivers it again later.
-        return Answer(
-            503, fault_response(client_error=False, message="Temporarily unable to store the message; retry later.")
-        )
+        _drop_broken_connection()
+        return _temporary_failure(call, workflow, "the database could not store the message")
+    except Exception:  # the contract has no 500: whatever went wrong, Salesforce must retry
+        logger.exception("Unexpected error receiving an outbound message (workflow %s)", workflow and workflow.pk)
+        return _temporary_failure(call, workflow, "an unexpected error occurred while storing the message")
     return Answer(200, ack_response())
+
+
+def _temporary_failure(call: Call, workflow: Workflow | None, what: str) -> Answer:
+    message = f"Temporarily unable to store the message ({what}); retry later (Salesforce retries on its own)."
+    _log_refusal(call, workflow, Refusal(503, message))
+    return Answer(503, fault_response(client_error=False, message=message))
+
+
+def _drop_broken_connection() -> None:
+    """Close a connection the failure left unusable (the server went away), so the refusal can be
+    logged on a new one. Inside an outer transaction (a caller's atomic block) it is left alone."""
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()

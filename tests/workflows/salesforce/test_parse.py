@@ -191,13 +191,13 @@ def test_it_keeps_notifications_in_document_order():
 
 
 def test_it_reads_a_full_batch_of_100_notifications():
-    body = message(*(notification(id=f"04l5g00000Kx{i:04d}AAF") for i in range(100)))
+    body = message(*(notification(id=f"04l5g00000Kx{i:03d}AAF") for i in range(100)))
 
     assert len(parse_outbound_message(body).notifications) == 100
 
 
 def test_it_leaves_the_100_notification_limit_to_the_caller():
-    body = message(*(notification(id=f"04l5g00000Kx{i:04d}AAF") for i in range(101)))
+    body = message(*(notification(id=f"04l5g00000Kx{i:03d}AAF") for i in range(101)))
 
     assert len(parse_outbound_message(body).notifications) == 101
 
@@ -225,7 +225,7 @@ def test_it_refuses_xml_that_is_not_well_formed():
 
 
 def test_it_refuses_an_empty_body():
-    assert reason_for(b"").startswith("The body is not well-formed XML: ")
+    assert reason_for(b"").startswith("The request has no body")
 
 
 def test_it_refuses_a_soap_12_envelope():
@@ -292,3 +292,106 @@ def test_it_compares_15_and_18_character_organization_ids_equal():
 
 def test_it_tells_different_organizations_apart():
     assert organization_key("00D5g000004bLYvEAM") != organization_key("00D5g000004bLYwEAM")
+
+
+@pytest.mark.parametrize("length", [17, 19, 36])
+def test_it_refuses_a_notification_id_that_is_not_15_or_18_characters(length):
+    body = message(notification(id="04l5g00000KxQ2aAAF0123456789ABCDEFGHIJ"[:length]))
+
+    assert reason_for(body).startswith("Notification 1's Id '04l5g00000KxQ2aAA")
+    assert reason_for(body).endswith(f"is not a Salesforce id (15 or 18 letters and digits, {length} characters here).")
+
+
+def test_it_refuses_an_organization_id_longer_than_18_characters():
+    header = HEADER.replace("00D5g000004bLYvEAM", "00D5g000004bLYvEAMXYZ")
+
+    assert reason_for(message(notification(), header=header)).startswith(
+        "The message's OrganizationId '00D5g000004bLYvEAMXYZ' is not a Salesforce id"
+    )
+
+
+def test_it_refuses_an_action_id_with_characters_other_than_letters_and_digits():
+    header = HEADER.replace("04k5g000000L0BzAAK", "04k5g000000L0Bz-AK")
+
+    assert "ActionId '04k5g000000L0Bz-AK' is not a Salesforce id" in reason_for(message(notification(), header=header))
+
+
+def test_it_accepts_15_character_ids():
+    body = message(notification(id="04l5g00000KxQ2a"), header=HEADER.replace("00D5g000004bLYvEAM", "00D5g000004bLYv"))
+
+    parsed = parse_outbound_message(body)
+    assert (parsed.organization_id, parsed.notifications[0].id) == ("00D5g000004bLYv", "04l5g00000KxQ2a")
+
+
+SUBJECT = "<sf:Subject>山田 太郎</sf:Subject>"
+
+
+def in_encoding(encoding: str, *, declared: str, bom: bool = False) -> bytes:
+    text = message(notification(fields=SUBJECT)).decode().replace('encoding="UTF-8"', f'encoding="{declared}"')
+    return ("\ufeff" if bom else "").encode(encoding) + text.encode(encoding)
+
+
+@pytest.mark.parametrize(
+    "encoding, declared, bom",
+    [
+        ("utf-16-le", "UTF-16", True),
+        ("utf-16-be", "UTF-16", True),
+        ("utf-16-le", "UTF-16", False),
+        ("utf-16-be", "UTF-16BE", False),
+        ("utf-32-le", "UTF-32", True),
+        ("utf-8", "UTF-8", True),
+        ("shift_jis", "Shift_JIS", False),
+        ("gb18030", "GB18030", False),
+        ("euc-jp", "EUC-JP", False),
+    ],
+)
+def test_it_reads_a_message_in_any_encoding_it_declares(encoding, declared, bom):
+    parsed = parse_outbound_message(in_encoding(encoding, declared=declared, bom=bom))
+
+    assert parsed.notifications[0].fields["Subject"] == "山田 太郎"
+
+
+def test_it_reads_a_single_byte_encoding():
+    body = message(notification(fields="<sf:Subject>Zoë Ça</sf:Subject>")).decode()
+    body = body.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').encode("latin-1")
+
+    assert parse_outbound_message(body).notifications[0].fields["Subject"] == "Zoë Ça"
+
+
+def test_it_refuses_an_encoding_it_does_not_know():
+    body = message(notification()).replace(b'encoding="UTF-8"', b'encoding="x-klingon"')
+
+    assert reason_for(body) == "The XML declaration names the encoding 'x-klingon', which is not known."
+
+
+def test_it_refuses_bytes_that_are_not_in_the_declared_encoding():
+    body = message(notification()).replace(b'encoding="UTF-8"', b'encoding="UTF-16"')
+
+    assert reason_for(body).startswith("The body is not valid utf-16")
+
+
+def test_it_refuses_a_gzip_body_saying_so():
+    import gzip
+
+    assert reason_for(gzip.compress(message(notification()))) == (
+        "The body is gzip-compressed: send the SOAP envelope uncompressed."
+    )
+
+
+def test_it_refuses_binary_junk_with_nul_bytes():
+    assert reason_for(b"\x00\x01\x02junk").startswith("The body is not well-formed XML: ")
+
+
+def test_it_refuses_an_sobject_nested_5000_levels_deep():
+    deep = "<sf:X>" * 5000 + "v" + "</sf:X>" * 5000
+
+    assert reason_for(message(notification(fields=deep))).startswith(
+        "Notification 1's sObject nests elements more than 10 levels deep"
+    )
+
+
+def test_it_flattens_related_records_up_to_the_depth_limit():
+    nested = "<sf:A>" * 9 + "v" + "</sf:A>" * 9
+
+    fields = parse_outbound_message(message(notification(fields=nested))).notifications[0].fields
+    assert fields[".".join(["A"] * 9)] == "v"

@@ -15,12 +15,20 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workflows.salesforce.build import NOTIFICATION_PREFIX, build_outbound_message, salesforce_id
 from workflows.salesforce.deliver import deliver
+from workflows.salesforce.parse import SALESFORCE_ID
 
 # Fixed defaults so that repeated runs look like the same org and the same outbound message,
 # which is what allowed-organization checks and deduplication key on.
 DEFAULT_ORGANIZATION_ID = "00D000000000001EAA"
 DEFAULT_ACTION_ID = "04k000000000001AAA"
 MAX_BATCH = 100  # Salesforce never puts more notifications in one message
+
+
+def _salesforce_id(text: str) -> str:
+    # The endpoint refuses any other id, so the simulator says so before sending anything.
+    if not SALESFORCE_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected a Salesforce id of 15 or 18 letters and digits, not {text!r}")
+    return text
 
 
 def _field(text: str) -> tuple[str, str]:
@@ -65,10 +73,13 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--organization-id",
+            type=_salesforce_id,
             default=os.environ.get("SALESFORCE_ORGANIZATION_ID", DEFAULT_ORGANIZATION_ID),
             help=f"Default: $SALESFORCE_ORGANIZATION_ID, else {DEFAULT_ORGANIZATION_ID}.",
         )
-        parser.add_argument("--action-id", default=DEFAULT_ACTION_ID, help=f"Default: {DEFAULT_ACTION_ID}.")
+        parser.add_argument(
+            "--action-id", type=_salesforce_id, default=DEFAULT_ACTION_ID, help=f"Default: {DEFAULT_ACTION_ID}."
+        )
         parser.add_argument("--session-id", help="Sent as SessionId (default: nil, as when not enabled).")
         parser.add_argument(
             "--give-up-after",

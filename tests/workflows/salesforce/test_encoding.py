@@ -1,0 +1,44 @@
+import pytest
+
+from workflows.salesforce.encoding import UnreadableEncoding, xml_as_text, xml_as_utf8, xml_encoding
+
+DECLARED = '<?xml version="1.0" encoding="{}"?><a>Zoë</a>'
+
+
+@pytest.mark.parametrize(
+    "body, encoding",
+    [
+        (b"<a/>", "utf-8"),
+        (b"\xef\xbb\xbf<a/>", "utf-8-sig"),
+        ("\ufeff<a/>".encode("utf-16-le"), "utf-16"),
+        ("\ufeff<a/>".encode("utf-32-be"), "utf-32"),
+        ('<?xml version="1.0"?><a/>'.encode("utf-16-be"), "utf-16-be"),
+        (DECLARED.format("ISO-8859-1").encode("latin-1"), "iso8859-1"),
+        (DECLARED.format("cp500").encode("cp500"), "cp500"),
+        (b"<?xml version='1.0' encoding='Shift_JIS'?><a/>", "shift_jis"),
+    ],
+)
+def test_it_finds_the_encoding_by_mark_first_bytes_or_declaration(body, encoding):
+    assert xml_encoding(body) == encoding
+
+
+def test_it_refuses_an_unknown_declared_encoding():
+    with pytest.raises(UnreadableEncoding, match="'x-unknown', which is not known"):
+        xml_encoding(DECLARED.format("x-unknown").encode())
+
+
+def test_it_gives_utf8_without_the_declaration_for_other_encodings():
+    assert xml_as_utf8(DECLARED.format("ISO-8859-1").encode("latin-1")) == "<a>Zoë</a>".encode()
+
+
+def test_it_leaves_a_utf8_body_as_it_is_but_for_the_byte_order_mark():
+    body = DECLARED.format("UTF-8").encode()
+
+    assert xml_as_utf8(body) is body
+    assert xml_as_utf8(b"\xef\xbb\xbf" + body) == body
+
+
+def test_it_gives_storable_text_for_any_bytes():
+    assert xml_as_text(DECLARED.format("UTF-16").encode("utf-16")) == DECLARED.format("UTF-16")
+    assert xml_as_text(b"\x1f\x8b\x00\xff") == "\x1f\ufffd\ufffd\ufffd"
+    assert xml_as_text(DECLARED.format("x-unknown").encode() + b"\x00") == DECLARED.format("x-unknown") + "\ufffd"

@@ -1,0 +1,171 @@
+"""The event endpoint at its edges: any encoding, ids, nesting, NUL bytes, URLs, a lost database.
+
+Every refusal must answer the contract's SOAP Fault and reach the inbound log with its reason.
+"""
+
+import gzip
+
+import pytest
+from django.db import connection
+
+from tests.factories import case_fields, make_workflow, outbound_message
+from tests.workflows.test_endpoint import fault_string, is_ack
+from workflows.models import InboundMessage, Notification, Run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def post(client):
+    def post(path, body, content_type="text/xml; charset=UTF-8"):
+        return client.post(path, body, content_type=content_type, HTTP_SOAPACTION='""')
+
+    return post
+
+
+def utf16(body: bytes) -> bytes:
+    text = body.decode().replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    return text.encode("utf-16")  # with a byte order mark
+
+
+def refusal(response) -> InboundMessage:
+    """The one logged row of a refused call, checked against the answer."""
+    logged = InboundMessage.objects.get()
+    assert (logged.status, logged.http_status) == ("refused", response.status_code)
+    assert logged.reason == fault_string(response)
+    return logged
+
+
+def test_it_acks_a_utf16_message_and_logs_it_as_text(post):
+    workflow = make_workflow()
+    response = post(workflow.event_path, utf16(outbound_message(case_fields(Subject="Zoë 山田"))), "text/xml")
+
+    assert is_ack(response)
+    assert Notification.objects.get().fields["Subject"] == "Zoë 山田"
+    logged = InboundMessage.objects.get()
+    assert "\x00" not in logged.body
+    assert "<Subject>Zoë 山田</Subject>" in logged.body.replace("sf:", "")
+
+
+def test_it_removes_the_session_id_from_a_utf16_message(post):
+    workflow = make_workflow()
+    body = (
+        outbound_message().decode().replace('<SessionId xsi:nil="true"/>', "<SessionId>00Dx!secret-session</SessionId>")
+    )
+
+    assert is_ack(post(workflow.event_path, utf16(body.encode()), "text/xml"))
+    assert "secret-session" not in InboundMessage.objects.get().body
+
+
+def test_it_refuses_a_notification_id_over_18_characters_and_stores_nothing(post):
+    workflow = make_workflow()
+    # Equal in their first 18 characters: cut to fit, one of them would have been dropped.
+    ids = ["04l5g00000ABCDEAAA1", "04l5g00000ABCDEAAA2"]
+    response = post(workflow.event_path, outbound_message(case_fields(), case_fields(), notification_ids=ids))
+
+    assert response.status_code == 400
+    assert "Notification 1's Id '04l5g00000ABCDEAAA1' is not a Salesforce id" in refusal(response).reason
+    assert not Notification.objects.exists()
+    assert not Run.objects.exists()
+
+
+def test_it_refuses_an_sobject_nested_5000_deep_with_a_logged_reason(post):
+    workflow = make_workflow()
+    deep = "<sf:X>" * 5000 + "</sf:X>" * 5000
+    body = outbound_message().decode().replace("</sObject>", f"{deep}</sObject>").encode()
+    response = post(workflow.event_path, body)
+
+    assert response.status_code == 400
+    assert "nests elements more than 10 levels deep" in refusal(response).reason
+
+
+def test_it_logs_a_refused_token_that_holds_a_nul_byte(client):
+    response = client.post("/events/salesforce/ab%00cd/", outbound_message(), content_type="text/xml")
+
+    assert response.status_code == 404
+    assert refusal(response).token_hint == "ab\ufffdcd"
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (gzip.compress(outbound_message()), "The body is gzip-compressed"),
+        (b"\x00\x01binary\x00junk\xff", "The body is not well-formed XML"),
+        (b"", "The request has no body"),
+    ],
+)
+def test_it_logs_a_refused_body_whatever_its_bytes(post, body, reason):
+    workflow = make_workflow()
+    response = post(workflow.event_path, body, content_type="application/octet-stream")
+
+    assert response.status_code == 400
+    logged = refusal(response)
+    assert logged.reason.startswith(reason)
+    assert logged.body_size == len(body)
+    assert "\x00" not in logged.body
+
+
+def test_it_accepts_the_event_url_without_its_trailing_slash(post):
+    workflow = make_workflow()
+
+    assert is_ack(post(workflow.event_path.rstrip("/"), outbound_message()))
+    assert Run.objects.filter(workflow=workflow).count() == 1
+
+
+@pytest.mark.parametrize("path", ["/events/salesforce/", "/events/salesforce", "/events/salesforce/a/b/"])
+def test_it_answers_a_logged_404_fault_to_a_path_without_a_workflow_token(post, path):
+    make_workflow()
+    response = post(path, outbound_message())
+
+    assert response.status_code == 404
+    assert "No workflow has this event URL" in refusal(response).reason
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete", "patch", "options"])
+def test_it_answers_other_methods_405_with_an_allow_header(client, method):
+    workflow = make_workflow()
+    response = getattr(client, method)(workflow.event_path)
+
+    assert (response.status_code, response["Allow"]) == (405, "POST")
+    assert refusal(response).reason.startswith(f"{method.upper()} is not accepted")
+
+
+def test_it_answers_503_and_logs_it_when_an_unexpected_error_escapes(monkeypatch, post):
+    from workflows.services import ingest
+
+    def broken_store(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ingest, "_store", broken_store)
+    workflow = make_workflow()
+    response = post(workflow.event_path, outbound_message())
+
+    assert response.status_code == 503
+    assert "retry later" in refusal(response).reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_503_when_the_connection_is_lost_inside_the_store(postgres_only, monkeypatch, post):
+    """The ingest statement runs on a raw psycopg cursor: its errors must become the contract's 503."""
+    import psycopg
+
+    from workflows.services import inbound_store
+
+    workflow = make_workflow()
+    store = inbound_store.inbound_store
+
+    def store_after_losing_the_connection(**kwargs):
+        # The server ends this session, as a failover or pg_terminate_backend does.
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+        return store(**kwargs)
+
+    monkeypatch.setattr("workflows.services.ingest.inbound_store", store_after_losing_the_connection)
+    response = post(workflow.event_path, outbound_message())
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "text/xml; charset=utf-8"
+    assert "database could not store the message" in fault_string(response)
+    # The refusal is logged on a new connection; the message itself left nothing behind.
+    assert refusal(response).workflow == workflow
+    assert not Notification.objects.exists()

@@ -1,0 +1,87 @@
+"""The character encoding of an XML body, found as XML 1.0 says (section 4.3.3 and appendix F).
+
+Salesforce sends UTF-8, but SOAP toolkits and proxies send UTF-16 with a byte order mark, or
+declare ISO-8859-1 or a multi-byte encoding that expat cannot read. Every such body is turned
+into text here, so the parser and the inbound log see the same characters whatever the bytes.
+"""
+
+import codecs
+import re
+
+# Longest marks first: the UTF-32 LE mark starts with the UTF-16 LE one.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Appendix F: without a mark, the first bytes of "<?" tell the code unit width and order.
+_FIRST_BYTES = (
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
+# ... and "<?xm" in EBCDIC, whose declaration must then be read in EBCDIC.
+_EBCDIC_START = b"\x4c\x6f\xa7\x94"
+_DECLARED = re.compile(rb"""\A\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+_DECLARATION = re.compile(r"\A\s*<\?xml\s[^>]*\?>")
+
+
+class UnreadableEncoding(ValueError):
+    """The body names an encoding Python does not know, or its bytes are not in that encoding."""
+
+
+def xml_encoding(body: bytes) -> str:
+    """The Python codec name of the body's encoding: its byte order mark, else its first bytes,
+    else its XML declaration, else UTF-8. Raises UnreadableEncoding for an unknown declared name."""
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if body.startswith(mark):
+            return encoding
+    for first, encoding in _FIRST_BYTES:
+        if body.startswith(first):
+            return encoding
+    start = body[:200]
+    if start.startswith(_EBCDIC_START):
+        start = start.decode("cp037").encode("ascii", errors="replace")
+    declared = _DECLARED.match(start)
+    if declared is None:
+        return "utf-8"
+    name = declared[1].decode("ascii")
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise UnreadableEncoding(f"The XML declaration names the encoding {name!r}, which is not known.") from None
+
+
+def xml_as_utf8(body: bytes) -> bytes:
+    """The body as UTF-8 bytes without a byte order mark or an encoding declaration, ready for a
+    parser that reads UTF-8. A UTF-8 body is returned as it is (the parser checks its bytes).
+
+    Raises UnreadableEncoding when the encoding is unknown or the bytes are not in it.
+    """
+    encoding = xml_encoding(body)
+    if encoding in ("utf-8", "utf-8-sig"):
+        return body.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise UnreadableEncoding(f"The body is not valid {encoding}: {error.reason} at byte {error.start}.") from None
+    return _DECLARATION.sub("", text.removeprefix("\ufeff"), count=1).encode("utf-8")
+
+
+def xml_as_text(body: bytes) -> str:
+    """The body as text for the inbound log, whatever it holds: decoded in its own encoding when
+    that can be found (UTF-8 otherwise), with undecodable bytes and NUL characters, which a
+    PostgreSQL text column refuses, replaced by U+FFFD."""
+    try:
+        encoding = xml_encoding(body)
+    except UnreadableEncoding:
+        encoding = "utf-8"
+    return storable_text(body.decode(encoding, errors="replace").removeprefix("\ufeff"))
+
+
+def storable_text(text: str) -> str:
+    """Text any database column accepts: NUL characters, which PostgreSQL refuses, become U+FFFD."""
+    return text.replace("\x00", "\ufffd")
