@@ -36,6 +36,17 @@ def _read_body(request, *, limit: int) -> tuple[bytes, str]:
             if not request.META.get("wsgi.input_terminated"):
                 return b"", "this web server cannot read a chunked body: send the request with a Content-Length"
             return request.META["wsgi.input"].read(limit), ""
-        return request.read(limit), ""
+        body = request.read(limit)
     except (UnreadablePostError, OSError) as error:
         return b"", f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    announced = _content_length(request)
+    if announced is not None and len(body) < min(announced, limit):
+        return body, f"{len(body)} of the {announced} bytes its Content-Length announced arrived"
+    return body, ""
+
+
+def _content_length(request) -> int | None:
+    try:
+        return int(request.META["CONTENT_LENGTH"])
+    except (KeyError, ValueError):
+        return None

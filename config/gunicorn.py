@@ -1,0 +1,24 @@
+"""The web process's gunicorn settings: `gunicorn -c config/gunicorn.py config.wsgi:application`.
+
+Threaded workers (gthread) rather than gunicorn's default sync ones: a sync worker reading a
+slow or stalled request body can do nothing else, and once `timeout` passes gunicorn kills it
+and answers the caller with its own HTML 500. A gthread worker's other threads go on answering,
+and the worker is never killed for one slow client; a client that gives up gets a SOAP Fault
+(the endpoint logs it). A buffering proxy in front (README, Deployment) keeps slow clients away
+from the threads altogether. Command-line options override these.
+"""
+
+from config.env import env_int, env_str
+
+bind = env_str("WEB_BIND", "0.0.0.0:8000")
+# gunicorn also reads WEB_CONCURRENCY itself; named here so .env.example lists it.
+workers = env_int("WEB_CONCURRENCY", 4, minimum=1)
+worker_class = "gthread"
+# Each thread holds its own database connection: workers x threads connections in all.
+threads = env_int("WEB_THREADS", 8, minimum=1)
+# Seconds a worker may go silent before gunicorn restarts it; threads keep it talking.
+timeout = env_int("WEB_TIMEOUT_SECONDS", 30, minimum=1)
+graceful_timeout = timeout
+# Seconds an idle keep-alive connection is kept open.
+keepalive = 5
+accesslog = "-"
