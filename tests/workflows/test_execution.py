@@ -91,13 +91,6 @@ def test_it_fails_the_task_on_a_malformed_email():
     assert not Contact.objects.exists()
 
 
-def test_it_fails_the_task_on_an_invalid_phone_number():
-    workflow = make_workflow()
-    make_directory_task(workflow=workflow, phone="${event://ContactMobile}")
-    run = execute(make_run(workflow=workflow, fields=case_fields(ContactMobile="12")))
-    assert "is not a valid phone number" in run.task_runs.get().error
-
-
 def test_it_stores_phone_numbers_in_e164():
     workflow = make_workflow()
     make_directory_task(workflow=workflow, phone="${event://ContactMobile}")
