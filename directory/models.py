@@ -48,7 +48,9 @@ class Contact(models.Model):
     first_name = models.CharField(max_length=200, blank=True)
     last_name = models.CharField(max_length=200, blank=True)
     email = models.CharField(max_length=254, blank=True)
-    phone = models.CharField(max_length=32, blank=True, help_text="E.164 when it could be parsed.")
+    phone = models.CharField(
+        max_length=32, blank=True, help_text="E.164, e.g. +14155550100; an extension as ;ext=12 (RFC 3966)."
+    )
     external_data_reference = models.CharField(max_length=255, blank=True)
     language = models.CharField(max_length=16, blank=True)
     unsubscribed = models.BooleanField(default=False, help_text="Opted out of every mailing list.")

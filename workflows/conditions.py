@@ -7,24 +7,43 @@ Semantics of ``evaluate``:
   Salesforce omits null fields from outbound messages. ``expected`` is ``resolve(row.value)``,
   so the caller resolves piped text in the value (``${event://...}``, ``${date://today}``...).
 - Values are stripped of surrounding whitespace before comparing.
-- equals: numeric equality when both are numbers (``39.0`` equals ``39``); case-insensitive when
-  both are booleans (``true`` equals ``True``); otherwise exact string equality.
-  not_equals is its negation.
+- A field's kind is its XSD type from the outbound message's WSDL (``field_types``, as
+  ``Workflow.known_fields`` keeps them; see ``workflows.salesforce.values``). A field without a
+  declared type takes the first kind both values have, in the order number, date (a date or a date
+  and time), time, true/false; else they are text.
+- equals: numbers numerically (``39.0`` equals ``39``, ``1.0E7`` equals ``10000000``); dates as
+  dates, a date against a date and time by the latter's UTC date; true/false case-insensitively
+  (also ``1``/``0`` for a declared boolean); text exactly. A declared text field is compared as
+  text (CaseNumber ``00001026`` does not equal ``1026``). A value that is not of the field's
+  declared kind is compared as text, with a note. not_equals is the negation.
 - contains / not_contains: case-insensitive substring (an empty value is contained in anything).
+- includes / excludes, for multi-select picklists (``Chat;Phone;Web``): every ``;``-separated
+  value of the condition is one of the field's values, case-insensitively, as SOQL's INCLUDES
+  reads ``'Chat;Web'``; excludes is the negation. ``Chatter;Phone`` does not include ``Chat``.
+  A condition without a value to look for fails includes, with a note.
 - is_empty / is_not_empty: empty means absent, ``None`` or whitespace only; the value is ignored.
-- greater_than / less_than: numeric when both are numbers, else chronological when both are ISO
-  dates or datetimes (``1978-01-01``, ``2017-09-01T16:27:19.000Z``); a date against a datetime
-  compares the datetime's UTC date. Anything else fails with a note saying why.
+- greater_than / less_than: numbers, dates or times: the declared kind when it is one of those,
+  else the first both values have (a declared text field may hold numbers). Anything else fails
+  with a note saying why.
 - match ALL: every row passed; ANY: at least one. Every row is evaluated either way, so the run
   report shows each row's result.
 """
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import date, datetime
 from enum import StrEnum
+
+from workflows.salesforce.values import (
+    InvalidValue,
+    ValueKind,
+    kind_of,
+    parse_boolean,
+    parse_moment,
+    parse_number,
+    parse_time,
+    split_multi_select,
+)
 
 
 class Operator(StrEnum):
@@ -32,6 +51,8 @@ class Operator(StrEnum):
     NOT_EQUALS = "not_equals"
     CONTAINS = "contains"
     NOT_CONTAINS = "not_contains"
+    INCLUDES = "includes"
+    EXCLUDES = "excludes"
     IS_EMPTY = "is_empty"
     IS_NOT_EMPTY = "is_not_empty"
     GREATER_THAN = "greater_than"
@@ -43,11 +64,22 @@ OPERATOR_LABELS: dict[Operator, str] = {
     Operator.NOT_EQUALS: "does not equal",
     Operator.CONTAINS: "contains",
     Operator.NOT_CONTAINS: "does not contain",
+    Operator.INCLUDES: "includes (multi-select picklist)",
+    Operator.EXCLUDES: "excludes (multi-select picklist)",
     Operator.IS_EMPTY: "is empty",
     Operator.IS_NOT_EMPTY: "is not empty",
     Operator.GREATER_THAN: "is greater than",
     Operator.LESS_THAN: "is less than",
 }
+
+OPERATOR_HELP = (
+    "contains: the text appears anywhere in the field, so Chat is in Chatter. "
+    "includes / excludes, for multi-select picklists (Salesforce sends Chat;Phone;Web): whether Chat is one "
+    "of the selected values; Chat;Web asks for both. "
+    "is greater / less than: numbers (1234.5), dates (2011-06-30), dates and times (2024-05-01T10:00:00Z; "
+    "UTC without an offset) or times. Fields the WSDL declares as numbers, dates or checkboxes are compared "
+    "as such; a text field is compared as text by equals."
+)
 
 
 class Match(StrEnum):
@@ -72,11 +104,15 @@ class RowResult:
     note: str = ""
 
 
-# Plain decimal notation only: float() would also accept "nan", "inf" and "1_000".
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_BOOLEANS = frozenset({"true", "false"})
-_AS_NUMBERS = "compared as numbers"
+# Dates and dates and times are one kind here: either can be compared with the other.
+_INFERRED_KINDS = (ValueKind.NUMBER, ValueKind.DATE, ValueKind.TIME, ValueKind.BOOLEAN)
+_ORDERED_KINDS = (ValueKind.NUMBER, ValueKind.DATE, ValueKind.TIME)
+_PLURALS = {
+    ValueKind.NUMBER: "numbers",
+    ValueKind.DATE: "dates",
+    ValueKind.TIME: "times",
+    ValueKind.BOOLEAN: "true/false",
+}
 
 
 def evaluate(
@@ -85,18 +121,33 @@ def evaluate(
     match: Match,
     event: Mapping[str, str | None],
     resolve: Callable[[str], str] = lambda value: value,
+    field_types: Mapping[str, str] | None = None,
 ) -> tuple[bool, list[RowResult]]:
-    results = [_evaluate_row(row, event=event, resolve=resolve) for row in rows]
+    """-> (whether the conditions are met, each row's result). `field_types` maps a field's API
+    name to its XSD type from the WSDL ("" or absent: not declared)."""
+    field_types = field_types or {}
+    results = [_evaluate_row(row, event=event, resolve=resolve, field_types=field_types) for row in rows]
     passed = [result.passed for result in results]
     combine = all if match == Match.ALL else any
     # No rows means no conditions, even with ANY (where any([]) would say False).
     return (not results or combine(passed)), results
 
 
-def _evaluate_row(row: ConditionRow, *, event: Mapping[str, str | None], resolve: Callable[[str], str]) -> RowResult:
+def _evaluate_row(
+    row: ConditionRow,
+    *,
+    event: Mapping[str, str | None],
+    resolve: Callable[[str], str],
+    field_types: Mapping[str, str],
+) -> RowResult:
     actual = event.get(row.field)
     expected = resolve(row.value)
-    passed, note = _compare(row.operator, actual=(actual or "").strip(), expected=expected.strip())
+    passed, note = _compare(
+        row.operator,
+        actual=(actual or "").strip(),
+        expected=expected.strip(),
+        declared=_declared_kind(field_types.get(row.field) or ""),
+    )
     return RowResult(
         field=row.field,
         operator=row.operator,
@@ -107,73 +158,125 @@ def _evaluate_row(row: ConditionRow, *, event: Mapping[str, str | None], resolve
     )
 
 
-def _compare(operator: Operator, *, actual: str, expected: str) -> tuple[bool, str]:
+def literal_value_error(operator: Operator, value: str, *, xsd_type: str = "") -> str | None:
+    """Why a condition's value, written without piped text, can never pass as `operator` needs;
+    None when it can. `xsd_type` is the field's type from the WSDL ("" when not declared)."""
+    value = value.strip()
+    declared = _declared_kind(xsd_type)
+    if operator in (Operator.INCLUDES, Operator.EXCLUDES):
+        if not split_multi_select(value):
+            return f"Write the picklist value to look for, e.g. Chat (or Chat;Web for both): {operator} needs one."
+        return None
+    if operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
+        kinds = (declared,) if declared in _ORDERED_KINDS else _ORDERED_KINDS
+    elif operator in (Operator.EQUALS, Operator.NOT_EQUALS) and value and declared not in (None, ValueKind.TEXT):
+        kinds = (declared,)
+    else:
+        return None
+    if any(_typed(kind, value, value, declared=True) is not None for kind in kinds):
+        return None
+    if declared in kinds:
+        return f"The WSDL declares this field as xsd:{xsd_type}: {_EXAMPLES[declared]}"
+    return f"{OPERATOR_LABELS[operator].capitalize()} compares numbers, dates or times: {_EXAMPLES[None]}"
+
+
+_EXAMPLES = {
+    ValueKind.NUMBER: "write a number, e.g. 1234.5.",
+    ValueKind.DATE: "write a date such as 2011-06-30 or a date and time such as 2024-05-01T10:00:00Z.",
+    ValueKind.TIME: "write a time such as 10:00:00Z.",
+    ValueKind.BOOLEAN: "write true or false.",
+    None: "write a number (1234.5), a date (2011-06-30) or a date and time (2024-05-01T10:00:00Z).",
+}
+
+
+def _declared_kind(xsd_type: str) -> ValueKind | None:
+    kind = kind_of(xsd_type)
+    return ValueKind.DATE if kind == ValueKind.DATETIME else kind
+
+
+def _compare(operator: Operator, *, actual: str, expected: str, declared: ValueKind | None) -> tuple[bool, str]:
     match operator:
         case Operator.EQUALS:
-            return _equals(actual, expected)
+            return _equals(actual, expected, declared)
         case Operator.NOT_EQUALS:
-            equal, note = _equals(actual, expected)
+            equal, note = _equals(actual, expected, declared)
             return not equal, note
         case Operator.CONTAINS:
             return expected.casefold() in actual.casefold(), ""
         case Operator.NOT_CONTAINS:
             return expected.casefold() not in actual.casefold(), ""
+        case Operator.INCLUDES:
+            return _includes(actual, expected)
+        case Operator.EXCLUDES:
+            included, note = _includes(actual, expected)
+            return not included, note
         case Operator.IS_EMPTY:
             return not actual, ""
         case Operator.IS_NOT_EMPTY:
             return bool(actual), ""
         case Operator.GREATER_THAN | Operator.LESS_THAN:
-            return _order(operator, actual, expected)
+            return _order(operator, actual, expected, declared)
 
 
-def _equals(actual: str, expected: str) -> tuple[bool, str]:
-    actual_number, expected_number = _as_number(actual), _as_number(expected)
-    if actual_number is not None and expected_number is not None:
-        return actual_number == expected_number, _AS_NUMBERS
-    if actual.lower() in _BOOLEANS and expected.lower() in _BOOLEANS:
-        return actual.lower() == expected.lower(), "compared as true/false"
+def _equals(actual: str, expected: str, declared: ValueKind | None) -> tuple[bool, str]:
+    if declared == ValueKind.TEXT:
+        return actual == expected, ""
+    if declared is not None:
+        pair = _typed(declared, actual, expected, declared=True)
+        if pair is not None:
+            return pair[0] == pair[1], f"compared as {_PLURALS[declared]}"
+        note = f"'{actual}' and '{expected}' are not both {_PLURALS[declared]}: compared as text"
+        return actual == expected, note if actual and expected else ""
+    for kind in _INFERRED_KINDS:
+        pair = _typed(kind, actual, expected, declared=False)
+        if pair is not None:
+            return pair[0] == pair[1], f"compared as {_PLURALS[kind]}"
     return actual == expected, ""
 
 
-def _order(operator: Operator, actual: str, expected: str) -> tuple[bool, str]:
-    actual_number, expected_number = _as_number(actual), _as_number(expected)
-    if actual_number is not None and expected_number is not None:
-        left, right, note = actual_number, expected_number, _AS_NUMBERS
-    else:
-        actual_moment, expected_moment = _as_moment(actual), _as_moment(expected)
-        if actual_moment is None or expected_moment is None:
-            return False, f"'{actual}' and '{expected}' are not both numbers or dates"
-        left, right = _comparable(actual_moment, expected_moment)
-        note = "compared as dates"
-    return (left > right if operator == Operator.GREATER_THAN else left < right), note
+def _includes(actual: str, expected: str) -> tuple[bool, str]:
+    wanted = {value.casefold() for value in split_multi_select(expected)}
+    if not wanted:
+        return False, "no value to look for"
+    return wanted <= {value.casefold() for value in split_multi_select(actual)}, ""
 
 
-def _as_number(text: str) -> Decimal | None:
-    return Decimal(text) if _NUMBER.fullmatch(text) else None
+def _order(operator: Operator, actual: str, expected: str, declared: ValueKind | None) -> tuple[bool, str]:
+    kinds = (declared,) if declared in _ORDERED_KINDS else _ORDERED_KINDS
+    for kind in kinds:
+        pair = _typed(kind, actual, expected, declared=False)
+        if pair is not None:
+            left, right = pair
+            passed = left > right if operator == Operator.GREATER_THAN else left < right
+            return passed, f"compared as {_PLURALS[kind]}"
+    wanted = _PLURALS[declared] if declared in _ORDERED_KINDS else "numbers, dates or times"
+    return False, f"'{actual}' and '{expected}' are not both {wanted}"
 
 
-def _as_moment(text: str) -> date | datetime | None:
-    # Checked first: datetime.fromisoformat would read a bare date as midnight.
-    if _DATE.fullmatch(text):
-        parse: Callable[[str], date | datetime] = date.fromisoformat
-    else:
-        parse = datetime.fromisoformat
+def _typed(kind: ValueKind, actual: str, expected: str, *, declared: bool) -> tuple | None:
+    """Both values read as `kind`, ready to compare; None when either is not of that kind."""
     try:
-        return parse(text)
-    except ValueError:
+        match kind:
+            case ValueKind.NUMBER:
+                return parse_number(actual), parse_number(expected)
+            case ValueKind.DATE:
+                return _comparable(parse_moment(actual), parse_moment(expected))
+            case ValueKind.TIME:
+                return parse_time(actual), parse_time(expected)
+            case ValueKind.BOOLEAN:
+                return parse_boolean(actual, xsd=declared), parse_boolean(expected, xsd=declared)
+            case _:  # text has no other reading: callers compare it as written
+                return None
+    except InvalidValue:
         return None
 
 
 def _comparable(left: date | datetime, right: date | datetime) -> tuple[date, date]:
+    # Moments are in UTC already (values.parse_datetime), so their dates are UTC dates.
     if isinstance(left, datetime) and isinstance(right, datetime):
-        return _utc(left), _utc(right)
-    return _utc_date(left), _utc_date(right)
+        return left, right
+    return _day(left), _day(right)
 
 
-def _utc(moment: datetime) -> datetime:
-    # Salesforce sends UTC; a hand-typed value without an offset is read as UTC too.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _utc_date(moment: date | datetime) -> date:
-    return _utc(moment).date() if isinstance(moment, datetime) else moment
+def _day(moment: date | datetime) -> date:
+    return moment.date() if isinstance(moment, datetime) else moment

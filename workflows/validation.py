@@ -6,6 +6,7 @@ Both must accept exactly the same definitions, so the rules live here once.
 import difflib
 from collections.abc import Collection, Sequence
 
+from workflows.conditions import Operator, literal_value_error
 from workflows.piping import MAX_LISTED_FIELDS, tokens, validate
 from workflows.tasks import registry
 
@@ -28,8 +29,17 @@ def condition_field_error(field: str, *, known_event_fields: Collection[str] | N
     return f"{field} is not a field of the workflow's uploaded WSDL; {hint}"
 
 
-def condition_value_errors(value: str, *, known_event_fields: Collection[str] | None) -> list[str]:
-    return validate(value, known_event_fields=known_event_fields, schemes=CONDITION_VALUE_SCHEMES)
+def condition_value_errors(
+    value: str, *, operator: str, known_event_fields: Collection[str] | None, field_type: str = ""
+) -> list[str]:
+    """The value's piped text, and a value written out that the operator cannot compare (text
+    for "is greater than", "yes" for a field the WSDL declares boolean). `field_type` is the
+    field's XSD type from the WSDL, "" when not declared."""
+    errors = validate(value, known_event_fields=known_event_fields, schemes=CONDITION_VALUE_SCHEMES)
+    if errors or tokens(value) or operator not in set(Operator):
+        return errors
+    error = literal_value_error(Operator(operator), value, xsd_type=field_type)
+    return [error] if error else []
 
 
 def task_pipe_errors(text: str, *, earlier_kinds: Sequence[str]) -> list[str]:

@@ -201,6 +201,27 @@ def test_it_fails_naming_the_piped_field_when_the_email_is_malformed(execute, su
     assert task_run(run).error.startswith("Email 'ada@' (from ${event://ContactEmail}) is not a valid email address")
 
 
+@pytest.mark.parametrize("phone", ["n/a", "(111) 222-3333", "020 7946 0958"])
+def test_it_saves_the_contact_without_an_optional_phone_that_does_not_parse_and_sends(execute, survey, phone):
+    run = distribute(execute, survey, phone="${event://ContactPhone}", fields={"ContactPhone": phone})
+    assert run.status == Run.Status.SUCCEEDED
+    contact = Contact.objects.get()
+    assert (contact.email, contact.phone) == ("ada@example.com", "")
+    [note] = task_run(run).notes
+    assert note.startswith(
+        f"Phone (from ${{event://ContactPhone}}) left out, the contact was saved without it: {phone!r}"
+    )
+    [message] = emails_to_ada()
+    assert Invitation.objects.get().status == Status.EMAIL_SENT
+    assert message.to == ["ada@example.com"]
+
+
+def test_it_saves_the_phone_extension_of_the_recipient(execute, survey):
+    distribute(execute, survey, phone="${event://ContactPhone}", fields={"ContactPhone": "+1 415 555 0100 ext. 12"})
+    assert Contact.objects.get().phone == "+14155550100;ext=12"
+    assert len(emails_to_ada()) == 1
+
+
 def test_it_marks_an_unsubscribed_contact_opted_out_and_sends_nothing(execute, survey):
     distribute(execute, survey)
     Contact.objects.update(unsubscribed=True)

@@ -3,8 +3,10 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import escape
 
 from tests.factories import make_directory_task, make_workflow
+from workflows.conditions import OPERATOR_HELP
 from workflows.models import Condition, Task
 from workflows.services.ingest import workflow_for_token
 
@@ -216,6 +218,52 @@ def test_it_refuses_contact_piped_text_in_a_condition_value(admin_client):
     response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
 
     assert "${m://Email} cannot be used here" in response.content.decode()
+
+
+def test_it_saves_an_includes_condition_on_a_multi_select_picklist(admin_client):
+    workflow = make_workflow()
+    condition = {"position": 1, "field": "Channels__c", "operator": "includes", "value": "Chat"}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 302
+    assert Condition.objects.get().operator == "includes"
+
+
+def test_it_refuses_includes_without_a_picklist_value(admin_client):
+    workflow = make_workflow()
+    condition = {"position": 1, "field": "Channels__c", "operator": "includes", "value": ""}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert "Write the picklist value to look for" in response.content.decode()
+    assert not Condition.objects.exists()
+
+
+def test_it_refuses_greater_than_a_value_that_is_neither_a_number_nor_a_date(admin_client):
+    workflow = make_workflow()
+    condition = {"position": 1, "field": "Amount", "operator": "greater_than", "value": "ten"}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert "Is greater than compares numbers, dates or times" in response.content.decode()
+    assert not Condition.objects.exists()
+
+
+def test_it_refuses_a_value_the_wsdl_type_of_the_field_cannot_hold(admin_client):
+    workflow = wsdl_workflow()
+    condition = {"position": 1, "field": "IsClosed", "operator": "equals", "value": "yes"}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert "The WSDL declares this field as xsd:boolean: write true or false." in response.content.decode()
+    assert not Condition.objects.exists()
+
+
+def test_it_explains_the_operators_under_the_conditions(admin_client):
+    content = admin_client.get(change_url(make_workflow())).content.decode()
+
+    assert f'<p class="help">Operators: {escape(OPERATOR_HELP)}</p>' in content
 
 
 # Tasks

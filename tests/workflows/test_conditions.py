@@ -1,10 +1,21 @@
-from workflows.conditions import OPERATOR_LABELS, ConditionRow, Match, Operator, RowResult, evaluate
+import pytest
+
+from workflows.conditions import (
+    OPERATOR_LABELS,
+    ConditionRow,
+    Match,
+    Operator,
+    RowResult,
+    evaluate,
+    literal_value_error,
+)
 
 
-def check(operator: Operator, actual: str | None, expected: str = "") -> RowResult:
-    """Evaluate one row of field F against an event where F is `actual`."""
+def check(operator: Operator, actual: str | None, expected: str = "", *, xsd_type: str = "") -> RowResult:
+    """Evaluate one row of field F against an event where F is `actual` (declared `xsd_type` by a WSDL)."""
     event = {} if actual is None else {"F": actual}
-    _, [result] = evaluate([ConditionRow(field="F", operator=operator, value=expected)], match=Match.ALL, event=event)
+    row = ConditionRow(field="F", operator=operator, value=expected)
+    _, [result] = evaluate([row], match=Match.ALL, event=event, field_types={"F": xsd_type})
     return result
 
 
@@ -71,6 +82,51 @@ def test_it_fails_not_contains_case_insensitively():
     assert not check(Operator.NOT_CONTAINS, "ACME CORP", "corp").passed
 
 
+def test_it_still_finds_a_substring_of_a_picklist_value_with_contains():
+    assert check(Operator.CONTAINS, "Chatter;Phone", "Chat").passed
+
+
+# includes / excludes (multi-select picklists)
+
+
+def test_it_passes_includes_for_one_of_the_selected_values():
+    assert check(Operator.INCLUDES, "Chat;Phone;Web", "Phone").passed
+
+
+def test_it_fails_includes_for_a_value_that_only_starts_a_selected_one():
+    assert not check(Operator.INCLUDES, "Chatter;Phone", "Chat").passed
+
+
+def test_it_passes_includes_case_insensitively_and_ignoring_spaces():
+    assert check(Operator.INCLUDES, "Chat; Web Form", "web form").passed
+
+
+def test_it_passes_includes_of_several_values_only_when_all_are_selected():
+    assert check(Operator.INCLUDES, "Chat;Phone;Web", "Web;Chat").passed
+    assert not check(Operator.INCLUDES, "Chat;Phone;Web", "Chat;Email").passed
+
+
+def test_it_fails_includes_on_an_empty_field():
+    assert not check(Operator.INCLUDES, None, "Chat").passed
+
+
+def test_it_fails_includes_without_a_value_to_look_for():
+    result = check(Operator.INCLUDES, "Chat", " ; ")
+    assert (result.passed, result.note) == (False, "no value to look for")
+
+
+def test_it_passes_excludes_when_the_value_only_starts_a_selected_one():
+    assert check(Operator.EXCLUDES, "Chatter;Phone", "Chat").passed
+
+
+def test_it_fails_excludes_for_a_selected_value():
+    assert not check(Operator.EXCLUDES, "Chat;Phone", "chat").passed
+
+
+def test_it_passes_excludes_on_an_empty_field():
+    assert check(Operator.EXCLUDES, "", "Chat").passed
+
+
 # is empty / is not empty
 
 
@@ -134,11 +190,68 @@ def test_it_fails_a_datetime_against_the_same_date():
 
 def test_it_fails_greater_than_on_text_with_a_note():
     result = check(Operator.GREATER_THAN, "abc", "5")
-    assert (result.passed, result.note) == (False, "'abc' and '5' are not both numbers or dates")
+    assert (result.passed, result.note) == (False, "'abc' and '5' are not both numbers, dates or times")
 
 
 def test_it_fails_less_than_on_an_empty_field():
     assert not check(Operator.LESS_THAN, None, "5").passed
+
+
+def test_it_compares_java_style_exponents_as_numbers():
+    assert check(Operator.EQUALS, "1.0E7", "10000000").passed
+    assert check(Operator.GREATER_THAN, "1.0E7", "9999999.99").passed
+
+
+def test_it_compares_datetimes_with_offsets_as_instants():
+    # 11:00 at +02:00 is 09:00 UTC.
+    assert check(Operator.GREATER_THAN, "2024-05-01T10:00:00.000+0000", "2024-05-01T11:00:00+02:00").passed
+
+
+def test_it_equals_one_instant_written_in_two_shapes():
+    result = check(Operator.EQUALS, "2024-05-01T12:00:00.000+0200", "2024-05-01T10:00:00Z")
+    assert (result.passed, result.note) == (True, "compared as dates")
+
+
+def test_it_equals_a_datetime_and_its_utc_date():
+    assert check(Operator.EQUALS, "2024-05-01T23:30:00.000Z", "2024-05-01").passed
+
+
+def test_it_compares_times_of_day():
+    result = check(Operator.GREATER_THAN, "10:00:00.000Z", "09:30")
+    assert (result.passed, result.note) == (True, "compared as times")
+
+
+# kinds declared by the WSDL
+
+
+def test_it_compares_a_declared_text_field_as_text_even_when_it_holds_digits():
+    assert check(Operator.EQUALS, "00001026", "1026").passed
+    assert not check(Operator.EQUALS, "00001026", "1026", xsd_type="string").passed
+
+
+def test_it_still_orders_numbers_held_by_a_declared_text_field():
+    assert check(Operator.GREATER_THAN, "10", "9", xsd_type="string").passed
+
+
+def test_it_reads_1_as_true_for_a_declared_boolean():
+    result = check(Operator.EQUALS, "1", "true", xsd_type="boolean")
+    assert (result.passed, result.note) == (True, "compared as true/false")
+
+
+def test_it_compares_a_declared_date_with_a_datetime_by_its_utc_date():
+    # 22:00 at -05:00 on June 30 is July 1 in UTC.
+    assert check(Operator.EQUALS, "2011-07-01", "2011-06-30T22:00:00-05:00", xsd_type="date").passed
+    assert not check(Operator.EQUALS, "2011-06-30", "2011-06-30T22:00:00-05:00", xsd_type="date").passed
+
+
+def test_it_compares_a_value_not_of_the_declared_kind_as_text_with_a_note():
+    result = check(Operator.EQUALS, "n/a", "5", xsd_type="double")
+    assert (result.passed, result.note) == (False, "'n/a' and '5' are not both numbers: compared as text")
+
+
+def test_it_fails_greater_than_on_a_declared_date_against_a_number():
+    result = check(Operator.GREATER_THAN, "2011-06-30", "5", xsd_type="date")
+    assert (result.passed, result.note) == (False, "'2011-06-30' and '5' are not both dates")
 
 
 # combining rows
@@ -203,3 +316,39 @@ def test_it_compares_against_the_resolved_value():
 def test_it_labels_every_operator():
     assert set(OPERATOR_LABELS) == set(Operator)
     assert OPERATOR_LABELS[Operator.NOT_EQUALS] == "does not equal"
+
+
+# values written in the condition form
+
+
+def test_it_refuses_includes_without_a_value():
+    assert "Write the picklist value to look for" in literal_value_error(Operator.INCLUDES, " ")
+
+
+def test_it_refuses_greater_than_text():
+    assert literal_value_error(Operator.GREATER_THAN, "high") == (
+        "Is greater than compares numbers, dates or times: write a number (1234.5), a date (2011-06-30) "
+        "or a date and time (2024-05-01T10:00:00Z)."
+    )
+
+
+def test_it_refuses_a_value_not_of_the_declared_kind():
+    assert literal_value_error(Operator.EQUALS, "yes", xsd_type="boolean") == (
+        "The WSDL declares this field as xsd:boolean: write true or false."
+    )
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "xsd_type"),
+    [
+        (Operator.INCLUDES, "Chat;Web", ""),
+        (Operator.GREATER_THAN, "1.0E7", ""),
+        (Operator.LESS_THAN, "2024-05-01T10:00:00+0000", "dateTime"),
+        (Operator.EQUALS, "2011-06-30", "dateTime"),
+        (Operator.EQUALS, "", "double"),
+        (Operator.EQUALS, "anything", "string"),
+        (Operator.CONTAINS, "anything", "double"),
+    ],
+)
+def test_it_accepts_values_the_operator_can_compare(operator, value, xsd_type):
+    assert literal_value_error(operator, value, xsd_type=xsd_type) is None

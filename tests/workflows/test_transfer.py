@@ -209,6 +209,26 @@ def test_it_fails_on_an_unknown_operator(tmp_path):
         import_file(tmp_path, document(bad), "--owner", make_user().username)
 
 
+def test_it_imports_includes_and_excludes_conditions():
+    conditions = [
+        {"field": "Channels__c", "operator": "includes", "value": "Chat"},
+        {"field": "Channels__c", "operator": "excludes", "value": "Phone;Web"},
+    ]
+    workflows_import(document=document(entry(conditions=conditions)), default_owner=make_user())
+    assert list(Condition.objects.values_list("operator", "value")) == [("includes", "Chat"), ("excludes", "Phone;Web")]
+
+
+def test_it_fails_on_a_condition_value_the_wsdl_type_of_the_field_cannot_hold():
+    bad = entry(
+        known_fields={"IsClosed": "boolean"},
+        fields_from_wsdl=True,
+        conditions=[{"field": "IsClosed", "operator": "equals", "value": "yes"}],
+    )
+    with pytest.raises(TransferError, match="condition 1: The WSDL declares this field as xsd:boolean"):
+        workflows_import(document=document(bad), default_owner=make_user())
+    assert not Workflow.objects.exists()
+
+
 def test_it_fails_on_an_invalid_salesforce_object_name(tmp_path):
     with pytest.raises(CommandError, match="invalid Salesforce object name 'Closed Case'"):
         import_file(tmp_path, document(entry(salesforce_object="Closed Case")), "--owner", make_user().username)

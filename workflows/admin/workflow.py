@@ -19,6 +19,7 @@ from workflows.admin.display import (
     known_event_fields,
     task_summary,
 )
+from workflows.conditions import OPERATOR_HELP
 from workflows.models import (
     Condition,
     Task,
@@ -85,6 +86,7 @@ class ConditionForm(forms.ModelForm):
             "field": forms.TextInput(attrs={"list": KNOWN_FIELDS_DATALIST, "size": 30}),
             "value": forms.TextInput(attrs={"size": 40}),
         }
+        help_texts = {"operator": OPERATOR_HELP}
 
     def clean_field(self):
         field = self.cleaned_data["field"].strip()
@@ -94,8 +96,15 @@ class ConditionForm(forms.ModelForm):
         return field
 
     def clean_value(self):
+        # Fields are cleaned in Meta.fields order: field and operator are in cleaned_data if valid.
         value = self.cleaned_data["value"]
-        errors = condition_value_errors(value, known_event_fields=known_event_fields(self.for_workflow))
+        field_types = self.for_workflow.known_fields if self.for_workflow else {}
+        errors = condition_value_errors(
+            value,
+            operator=self.cleaned_data.get("operator") or "",
+            known_event_fields=known_event_fields(self.for_workflow),
+            field_type=field_types.get(self.cleaned_data.get("field") or "", ""),
+        )
         if errors:
             raise forms.ValidationError(errors)
         return value
@@ -105,6 +114,8 @@ class ConditionInline(admin.TabularInline):
     model = Condition
     form = ConditionForm
     extra = 0
+    template = "admin/workflows/workflow/condition_inline.html"
+    operator_help = OPERATOR_HELP  # shown under the table, not only as the column's tooltip
 
     def get_formset(self, request, obj=None, **kwargs):
         kwargs["form"] = type("ConditionForm", (ConditionForm,), {"for_workflow": obj})

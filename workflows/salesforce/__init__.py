@@ -1,1 +1,2 @@
-"""Receiving Salesforce Outbound Messages: parsing, answering and scrubbing SOAP payloads."""
+"""Receiving Salesforce Outbound Messages: parsing, answering and scrubbing SOAP payloads, and
+reading the field values they carry (values.py)."""

@@ -126,7 +126,7 @@ def _plan(entry, number: int, *, default_owner) -> _Plan:
     problems = []
     owner = _owner(entry, label, default_owner=default_owner, problems=problems)
     conditions = [
-        _condition(row, f"{label}, condition {position}", position, known_fields, problems)
+        _condition(row, f"{label}, condition {position}", position, known_fields, workflow.known_fields, problems)
         for position, row in enumerate(_list(entry, "conditions", label), start=1)
     ]
     tasks: list[Task | None] = []
@@ -182,7 +182,9 @@ def _list(entry: dict, key: str, label: str) -> list:
     return rows
 
 
-def _condition(row, label: str, position: int, known_fields: set[str] | None, problems: list[str]) -> Condition | None:
+def _condition(
+    row, label: str, position: int, known_fields: set[str] | None, field_types: dict[str, str], problems: list[str]
+) -> Condition | None:
     if not isinstance(row, dict) or set(row) - _CONDITION_KEYS:
         problems.append(f"{label} must be an object with field, operator and value.")
         return None
@@ -199,7 +201,10 @@ def _condition(row, label: str, position: int, known_fields: set[str] | None, pr
     # The checks the admin's condition form makes.
     field_error = condition_field_error(condition.field, known_event_fields=known_fields)
     errors = ([field_error] if field_error else []) + condition_value_errors(
-        condition.value, known_event_fields=known_fields
+        condition.value,
+        operator=condition.operator,
+        known_event_fields=known_fields,
+        field_type=field_types.get(condition.field, ""),
     )
     problems.extend(f"{label}: {error}" for error in errors)
     return condition

@@ -5,12 +5,11 @@ same way whichever mode the task is in.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, time
 
-import phonenumbers
 from django import forms
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from email_validator import EmailNotValidError, validate_email
 
 from directory.forms import KeyValueField
@@ -26,10 +25,14 @@ from directory.services import (
     memberships_ensure,
     transaction_append,
 )
+from workflows.piping import tokens
+from workflows.salesforce.values import InvalidValue, parse_moment, parse_phone
 from workflows.tasks.batch import run_alone
 from workflows.tasks.context import TaskContext
 from workflows.tasks.forms import SuggestingTextInput, TaskConfigForm
 from workflows.tasks.registry import TaskError, TaskKind
+
+_PHONE_MAX_LENGTH = Contact._meta.get_field("phone").max_length
 
 
 class SaveMode:
@@ -73,7 +76,7 @@ class ContactFieldsForm(TaskConfigForm):
     first_name = _piped("First name", required=True, help_text="e.g. ${event://FirstName}")
     last_name = _piped("Last name", required=True, help_text="e.g. ${event://LastName}")
     email = _piped("Email", required=True, help_text="e.g. ${event://Email}")
-    phone = _piped("Phone")
+    phone = _piped("Phone")  # help text in __init__: it names the installation's default region
     external_data_reference = _piped("External data reference", help_text="e.g. ${event://ContactId}")
     language = _piped("Language", help_text="e.g. EN, FR, or ${event://Language__c}")
     data_fields = KeyValueField(
@@ -81,6 +84,23 @@ class ContactFieldsForm(TaskConfigForm):
         label="Embedded data / transaction fields",
         help_text="Name on the left (spelling and case matter when a survey reads it); piped value on the right.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["phone"].help_text = (
+            "e.g. ${event://ContactPhone}. Saved in E.164, an extension as ;ext=12. Numbers without a country code "
+            f"are read as {settings.DEFAULT_PHONE_REGION}; a value that is not a phone number (n/a) is left out "
+            "and noted on the run, and the contact is saved without it."
+        )
+
+    def clean_phone(self):
+        value = self.cleaned_data["phone"]
+        if value.strip() and not tokens(value):
+            try:
+                parse_phone(value, default_region=settings.DEFAULT_PHONE_REGION)
+            except InvalidValue as error:
+                raise forms.ValidationError(str(error)) from None
+        return value
 
     def clean_directory(self):
         name = self.cleaned_data["directory"].strip()
@@ -92,10 +112,22 @@ class ContactFieldsForm(TaskConfigForm):
 class AddToDirectoryForm(ContactFieldsForm):
     save_mode = forms.ChoiceField(choices=SaveMode.CHOICES, initial=SaveMode.EMBEDDED_DATA)
     transaction_date = _piped(
-        "Transaction date", help_text="Transactions only. Empty: the time of the run. e.g. ${event://ClosedDate}"
+        "Transaction date",
+        help_text="Transactions only. Empty: the time of the run. A Date or Date/Time field, e.g. "
+        "${event://ClosedDate} or ${date://today}: a date alone is that day at 00:00 (in the TIME_ZONE "
+        "the admin shows), a date and time without an offset is UTC.",
     )
 
     field_order = ["save_mode"]
+
+    def clean_transaction_date(self):
+        value = self.cleaned_data["transaction_date"]
+        if value.strip() and not tokens(value):
+            try:
+                parse_moment(value)
+            except InvalidValue as error:
+                raise forms.ValidationError(str(error)) from None
+        return value
 
 
 @dataclass(frozen=True)
@@ -125,31 +157,50 @@ def _email(context: TaskContext) -> str:
 
 
 def _phone(context: TaskContext) -> str:
+    """The phone in E.164 (with ;ext=N when it has an extension), or "" when there is none.
+
+    Phone is optional: a value that is not a phone number ("n/a", a national number of another
+    country) is left out, with a note on the TaskRun, rather than stopping the contact and its
+    survey. It is not saved as written, because the directory may dedupe on phone and every
+    contact with "n/a" would then be one person.
+    """
     value = context.pipe("phone")
     if not value:
         return ""
     try:
-        number = phonenumbers.parse(value, settings.DEFAULT_PHONE_REGION)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise TaskError(
-            f"Phone {value!r} (from {context.config.get('phone')}) is not a valid phone number; "
-            f"numbers without a country code are read as {settings.DEFAULT_PHONE_REGION}."
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        phone = parse_phone(value, default_region=settings.DEFAULT_PHONE_REGION)
+    except InvalidValue as error:
+        phone, problem = "", str(error)
+    else:
+        if len(phone) <= _PHONE_MAX_LENGTH:
+            return phone
+        problem = f"{phone} is longer than the {_PHONE_MAX_LENGTH} characters a contact's phone holds."
+    context.notes.append(
+        f"Phone (from {context.config.get('phone')}) left out, the contact was saved without it: {problem}"
+    )
+    return ""
 
 
-def _transaction_date(context: TaskContext):
+def _transaction_date(context: TaskContext) -> datetime:
+    """The piped transaction date as an aware datetime; empty is the time of the run.
+
+    A date alone (Salesforce's Date fields, ${date://today}) is that day at 00:00 in TIME_ZONE,
+    the zone the admin shows transactions in, so it is listed on that day; a date and time
+    without an offset is UTC, as Salesforce sends them.
+    """
     value = context.pipe("transaction_date")
     if not value:
         return timezone.now()
-    moment = parse_datetime(value)
-    if moment is None and (day := parse_date(value)) is not None:
-        moment = timezone.datetime(day.year, day.month, day.day)
-    if moment is None:
-        raise TaskError(f"Transaction date {value!r} is not a date: use a date field such as ${{event://ClosedDate}}.")
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.utc)
+    try:
+        moment = parse_moment(value)
+    except InvalidValue as error:
+        raise TaskError(
+            f"Transaction date (from {context.config.get('transaction_date')}) is not a date: {error} "
+            "Pipe a Date or Date/Time field such as ${event://ClosedDate}."
+        ) from None
+    if isinstance(moment, datetime):
+        return moment
+    return timezone.make_aware(datetime.combine(moment, time.min))
 
 
 def _data_fields(context: TaskContext) -> dict[str, str]:

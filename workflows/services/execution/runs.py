@@ -46,6 +46,7 @@ def conditions_pass(run: Run) -> tuple[bool, list[dict]]:
         match=Match(run.workflow.condition_match),
         event=run.notification.fields,
         resolve=lambda value: render(value, sources).text,
+        field_types=run.workflow.known_fields,
     )
     return passed, [{**asdict(result), "operator": str(result.operator)} for result in results]
 

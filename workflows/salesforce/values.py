@@ -1,0 +1,202 @@
+"""Salesforce field values read as Python values: numbers, booleans, dates, times, lists, phones.
+
+An outbound message carries every field as XML text in the lexical form of the field's XSD type,
+which the outbound message's WSDL declares (``Workflow.known_fields``: ``"double"``,
+``"dateTime"``...; ``""`` when a field was only seen in messages, then its kind is inferred from
+the text). The shapes Salesforce sends (SOAP API Developer Guide, "Primitive Data Types" and
+"Field Types"; XML Schema Part 2: Datatypes for the lexical forms):
+
+============================  ===================================  ===============================
+Salesforce field              XSD type                             text
+============================  ===================================  ===============================
+Date                          date                                 ``2011-06-30``
+Date/Time                     dateTime                             ``2024-05-01T10:00:00.000Z``,
+                                                                   also ``+0000`` / ``+02:00``
+Time                          time                                 ``10:00:00.000Z``
+Checkbox                      boolean                              ``true`` / ``false``
+Number, Currency, Percent     double (int for some standard ones)  ``1234.5``, ``-3``, ``1.0E7``
+Multi-select picklist         string                               ``Chat;Phone;Web``
+Phone, Text, Picklist, Id     string, ID                           free text
+============================  ===================================  ===============================
+
+Piped text that people type (a condition's value, a task's transaction date) and ``${date://...}``
+use the same forms. A moment without an offset is UTC, as Salesforce's are.
+
+Every parser takes the text as sent (surrounding whitespace is ignored) and raises
+``InvalidValue``, a ``ValueError`` whose message says what was expected.
+"""
+
+import re
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from enum import StrEnum
+
+import phonenumbers
+
+
+class InvalidValue(ValueError):
+    """The text is not a value of the type asked for; the message says which forms are accepted."""
+
+
+class ValueKind(StrEnum):
+    """How a field's values are compared; the value is the name people read in notes."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    BOOLEAN = "true/false"
+    DATE = "date"
+    DATETIME = "date and time"
+    TIME = "time"
+
+
+# The XSD types (local names, as wsdl.py keeps them) of the fields Salesforce puts in outbound
+# messages. Currency and percent fields are doubles; multi-select picklists and phones strings.
+XSD_KINDS: dict[str, ValueKind] = {
+    "string": ValueKind.TEXT,
+    "ID": ValueKind.TEXT,
+    "base64Binary": ValueKind.TEXT,
+    "boolean": ValueKind.BOOLEAN,
+    "double": ValueKind.NUMBER,
+    "float": ValueKind.NUMBER,
+    "decimal": ValueKind.NUMBER,
+    "int": ValueKind.NUMBER,
+    "integer": ValueKind.NUMBER,
+    "long": ValueKind.NUMBER,
+    "short": ValueKind.NUMBER,
+    "date": ValueKind.DATE,
+    "dateTime": ValueKind.DATETIME,
+    "time": ValueKind.TIME,
+}
+
+MULTI_SELECT_SEPARATOR = ";"
+
+# Decimal notation with an optional Java-style exponent (Salesforce sends 1.0E7 for ten million).
+# Deliberately narrower than Decimal() and float(), which also read "NaN", "Infinity" and "1_000".
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_BOOLEANS = {"true": True, "false": False}
+_XSD_BOOLEANS = {**_BOOLEANS, "1": True, "0": False}
+_ZONE = r"(Z|[+-]\d{2}(:?\d{2})?)"
+_DATE = re.compile(rf"(\d{{4}}-\d{{2}}-\d{{2}}){_ZONE}?")
+_TIME = rf"\d{{2}}:\d{{2}}(:\d{{2}}([.,]\d+)?)?{_ZONE}?"
+# A space instead of the T too: people type "2024-05-01 10:00" in conditions.
+_DATETIME = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}[T ]{_TIME}")
+_TIME_ONLY = re.compile(_TIME)
+_DATE_FORMS = "a date such as 2011-06-30"
+_DATETIME_FORMS = "a date and time such as 2024-05-01T10:00:00.000Z (an offset such as +02:00 or +0000 may replace Z)"
+
+
+def kind_of(xsd_type: str) -> ValueKind | None:
+    """The kind of a field the WSDL declares with `xsd_type` (a local name such as ``"double"``).
+
+    None when the type is not known (``""``: the field was only seen in messages; ``"anyType"``),
+    so the caller infers the kind from the values.
+    """
+    return XSD_KINDS.get(xsd_type)
+
+
+def parse_number(text: str) -> Decimal:
+    """``1234.5``, ``-3``, ``.5``, ``1.0E7`` -> Decimal (exact: currency keeps its cents)."""
+    value = text.strip()
+    if not _NUMBER.fullmatch(value):
+        raise InvalidValue(f"{value!r} is not a number: write digits with a decimal point, e.g. 1234.5.")
+    return Decimal(value)
+
+
+def parse_boolean(text: str, *, xsd: bool = False) -> bool:
+    """``true`` / ``false`` in any case -> bool; with `xsd`, also ``1`` / ``0`` (xsd:boolean's
+    other forms, which are numbers when the type is not declared)."""
+    value = text.strip().lower()
+    forms = _XSD_BOOLEANS if xsd else _BOOLEANS
+    if value not in forms:
+        raise InvalidValue(f"{text.strip()!r} is not true or false.")
+    return forms[value]
+
+
+def parse_date(text: str) -> date:
+    """``2011-06-30`` -> date. An xsd:date may carry a zone (``2011-06-30Z``); the day is kept as
+    written, since a calendar date names the same day in any zone."""
+    value = text.strip()
+    match = _DATE.fullmatch(value)
+    if match is None:
+        raise InvalidValue(f"{value!r} is not {_DATE_FORMS}.")
+    try:
+        return date.fromisoformat(match[1])
+    except ValueError as error:
+        raise InvalidValue(f"{value!r} is not a valid date: {error}.") from None
+
+
+def parse_datetime(text: str) -> datetime:
+    """``2024-05-01T10:00:00.000Z``, ``...+0000``, ``...+02:00``, ``2024-05-01 10:00`` -> an aware
+    datetime in UTC. Without an offset the time is UTC, as Salesforce sends it."""
+    value = text.strip()
+    if not _DATETIME.fullmatch(value):
+        raise InvalidValue(f"{value!r} is not {_DATETIME_FORMS}.")
+    try:
+        # Python 3.11's fromisoformat reads every shape the pattern lets through (Z, +0000, +02:00,
+        # a comma or more than six digits in the fraction); the pattern keeps out what it reads
+        # beyond ISO 8601's extended form that XSD uses (20240501, week dates).
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidValue(f"{value!r} is not a valid date and time: {error}.") from None
+    return _in_utc(moment)
+
+
+def parse_moment(text: str) -> date | datetime:
+    """A date or a date and time, whichever the text is: a date for ``2011-06-30`` (it names a
+    day, not an instant), else as `parse_datetime`. Raises InvalidValue naming both forms."""
+    try:
+        return parse_date(text)
+    except InvalidValue:
+        pass
+    try:
+        return parse_datetime(text)
+    except InvalidValue:
+        raise InvalidValue(f"{text.strip()!r} is neither {_DATE_FORMS} nor {_DATETIME_FORMS}.") from None
+
+
+def parse_time(text: str) -> time:
+    """``10:00:00.000Z``, ``10:00``, ``10:00:00+02:00`` -> a time of day in UTC, without tzinfo
+    (times with and without an offset then compare)."""
+    value = text.strip()
+    if not _TIME_ONLY.fullmatch(value):
+        raise InvalidValue(f"{value!r} is not a time such as 10:00:00.000Z.")
+    try:
+        moment = time.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidValue(f"{value!r} is not a valid time: {error}.") from None
+    if moment.tzinfo is None:
+        return moment
+    # Any day serves to apply the offset: a time of day has no date to move across.
+    return _in_utc(datetime.combine(date(2000, 1, 1), moment)).time()
+
+
+def split_multi_select(text: str) -> list[str]:
+    """``Chat;Phone;Web`` -> ["Chat", "Phone", "Web"]: a multi-select picklist's selected values,
+    in order, blank ones dropped. Salesforce joins them with ``;``, which a value cannot contain."""
+    return [value.strip() for value in text.split(MULTI_SELECT_SEPARATOR) if value.strip()]
+
+
+def parse_phone(text: str, *, default_region: str) -> str:
+    """A phone number as people write it -> E.164 (``+14155550100``), with its extension as the
+    RFC 3966 parameter when it has one (``+1 415 555 0100 ext. 12`` -> ``+14155550100;ext=12``).
+
+    `default_region` (ISO 3166 alpha-2, e.g. ``"US"``) is the country of numbers written without
+    a country code. Raises InvalidValue when the text is not a valid number (libphonenumber's
+    metadata decides, e.g. area code 111 does not exist in North America).
+    """
+    value = text.strip()
+    try:
+        number = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise InvalidValue(
+            f"{value!r} is not a valid phone number (numbers without a country code are read as {default_region}; "
+            "write others with theirs, e.g. +44 20 7946 0958)."
+        )
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={number.extension}" if number.extension else e164
+
+
+def _in_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
