@@ -1,4 +1,5 @@
-"""The email channel: the deterministic Message-ID, and what a backend's error means for a resend."""
+"""The email channel: the invitation's headers, the deterministic Message-ID, and what a backend's
+error means for a resend."""
 
 import smtplib
 
@@ -13,9 +14,10 @@ from anymail.exceptions import (
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
-from distributions.channels.email import Outcome, email_hand_off, invitation_message_id
+from distributions.channels.email import Outcome, email_hand_off, invitation_email, invitation_message_id
 from distributions.channels.smtp import UnsendableAddress
 from tests.distributions.smtp_server import smtp_server
+from tests.factories import make_invitation
 
 
 class FailingBackend(BaseEmailBackend):
@@ -72,6 +74,17 @@ def test_the_message_id_of_a_sender_with_an_idn_domain_is_ascii():
     message_id = invitation_message_id(token="tok-123", from_email="umfragen@exämple.com")
 
     assert message_id.endswith("@xn--exmple-cua.com>") and message_id.isascii()
+
+
+@pytest.mark.django_db
+def test_the_invitation_offers_one_click_unsubscribe_at_its_opt_out_url():
+    invitation = make_invitation(message_id="<invitation-1@example.com>")
+    url = f"https://surveys.example.com/s/{invitation.token}/opt-out/"
+
+    headers = invitation_email(invitation=invitation, opt_out_url=url).extra_headers
+
+    assert headers["List-Unsubscribe"] == f"<{url}>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from django.test import Client
 
 from distributions.models import Invitation, Response
 from tests.distributions.smtp_server import smtp_server
@@ -152,3 +153,20 @@ def test_a_piped_sender_name_cannot_add_headers_or_recipients(post, server):
     assert delivery.rcpt_tos == ["ada@example.com"]
     assert delivery.message["Bcc"] is None
     assert delivery.message["From"] == '"Milan Bcc: eve@evil.example, <eve@evil.example>" <surveys@example.com>'
+
+
+def test_the_email_carries_one_click_unsubscribe_that_works_without_cookies(workflow, post, server):
+    post(workflow, outbound_message(case_fields()))
+    message = server.deliveries[0].message
+
+    url = re.fullmatch(r"<(\S+)>", message["List-Unsubscribe"].strip())[1]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # As a mailbox provider sends it: no cookie, no CSRF token, the header's key/value pair as the body.
+    answer = Client(enforce_csrf_checks=True).post(
+        urlsplit(url).path, message["List-Unsubscribe-Post"], content_type="application/x-www-form-urlencoded"
+    )
+
+    assert answer.status_code == 200
+    invitation = Invitation.objects.get()
+    assert invitation.status == Status.OPTED_OUT
+    assert invitation.contact.unsubscribed is True
