@@ -30,8 +30,8 @@ import idna
 from django.core.mail.backends.smtp import EmailBackend as DjangoEmailBackend
 from django.core.mail.message import EmailMessage
 
-# The EmailMessage attributes that hold addresses, and the header each one fills (Bcc: none).
-ADDRESS_FIELDS = {"from_email": "From", "to": "To", "cc": "Cc", "bcc": None, "reply_to": "Reply-To"}
+# The EmailMessage attributes that fill address headers (Bcc fills none), and their headers.
+ADDRESS_HEADERS = {"from_email": "From", "to": "To", "cc": "Cc", "reply_to": "Reply-To"}
 SMTPUTF8 = "SMTPUTF8"
 # RFC 6532 headers, CRLF as SMTP's DATA wants; a long header is folded without encoded words.
 UTF8_HEADERS = policy.SMTPUTF8.clone(linesep="\r\n")
@@ -116,9 +116,9 @@ class EmailBackend(DjangoEmailBackend):
     def _send_smtputf8(self, email_message: EmailMessage) -> bool:
         message = email_message.message()
         # Django wrote the local parts as encoded words: put the addresses back as they are (RFC 6532).
-        for field, header in ADDRESS_FIELDS.items():
+        for field, header in ADDRESS_HEADERS.items():
             values = _header_values(email_message, field, header)
-            if header and values and header in message:
+            if values and header in message:
                 message.replace_header(header, ", ".join(_addresses(values)))
         envelope_from = _addr_specs([email_message.from_email])[0]
         recipients = _addr_specs(email_message.recipients())
@@ -138,10 +138,10 @@ def _address_values(message: EmailMessage) -> list[str]:
     return [str(value) for value in [message.from_email, *message.to, *message.cc, *message.bcc, *message.reply_to]]
 
 
-def _header_values(message: EmailMessage, field: str, header: str | None) -> list[str]:
+def _header_values(message: EmailMessage, field: str, header: str) -> list[str]:
     """The values Django's EmailMessage.message() writes into `header`: an extra header of that
     name wins over the attribute, as it does there."""
-    if header and header in message.extra_headers:
+    if header in message.extra_headers:
         return [str(message.extra_headers[header])]
     value = getattr(message, field)
     return [str(value)] if isinstance(value, str) else [str(item) for item in value]
