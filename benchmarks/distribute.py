@@ -115,7 +115,7 @@ def setup_django(smtp_port: int) -> None:
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": DATABASE_URL,
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_BACKEND": "distributions.channels.smtp.EmailBackend",
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(smtp_port),
             "EMAIL_USE_TLS": "false",

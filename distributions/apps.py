@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class DistributionsConfig(AppConfig):
@@ -8,6 +9,8 @@ class DistributionsConfig(AppConfig):
 
     def ready(self):
         from distributions import tasks, webhooks  # noqa: F401  webhooks connects the anymail tracking receivers
+        from distributions.checks import check_public_base_url
         from workflows.tasks import registry
 
         registry.register(tasks.KIND)
+        checks.register(check_public_base_url)

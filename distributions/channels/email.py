@@ -6,8 +6,10 @@ whether sending again could duplicate the message:
 - ACCEPTED:  the backend returned without error.
 - TEMPORARY: the connection could not be opened, or the server answered 4xx (or the ESP 429/503):
              nothing was accepted, so a later attempt is safe.
-- PERMANENT: the server answered 5xx, the ESP refused the recipient or the request, or the
-             message could not be built: nothing was accepted, and a retry would fail the same way.
+- PERMANENT: the server answered 5xx, the ESP refused the recipient or the request, the message
+             could not be built, or an address cannot travel through this backend or server (a
+             non-ASCII local part without SMTPUTF8, see channels/smtp.py): nothing was accepted,
+             and a retry would fail the same way.
 - UNCERTAIN: the connection broke while the message was on its way, or an unknown error: the
              server may have accepted it, so it is never sent again (it becomes Email Failed with
              "possibly sent").
@@ -17,14 +19,24 @@ import hashlib
 import logging
 import smtplib
 from dataclasses import dataclass
-from email.utils import formataddr
+from email.headerregistry import Address
 from enum import StrEnum
 
-from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailError,
+    AnymailInvalidAddress,
+    AnymailRecipientsRefused,
+    AnymailSerializationError,
+    AnymailUnsupportedFeature,
+)
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
 from django.db import DatabaseError
 
+from distributions.channels.smtp import EmailBackend as SMTPBackend
+from distributions.channels.smtp import UnsendableAddress, addresses_needing_smtputf8, ascii_domain
 from distributions.models import Invitation
 from distributions.services.tracking import message_tag_for_tracking
 
@@ -32,6 +44,18 @@ logger = logging.getLogger(__name__)
 
 # HTTP statuses an ESP answers when it did not take the message and asks to come back later.
 RETRY_LATER_STATUSES = {429, 503}
+# Raised before anything left for the server or the ESP: the message, as it is, can never be sent.
+# (anymail raises the first three while building the ESP's API request; smtplib raises
+# SMTPNotSupportedError before the command that would need the missing extension.)
+NEVER_SENT_ERRORS = (
+    AnymailInvalidAddress,
+    AnymailUnsupportedFeature,
+    AnymailSerializationError,
+    UnsendableAddress,
+    smtplib.SMTPNotSupportedError,
+)
+# The one-click unsubscribe body a mailbox provider POSTs to the List-Unsubscribe URL (RFC 8058 section 3.1).
+ONE_CLICK_UNSUBSCRIBE = "List-Unsubscribe=One-Click"
 
 
 class Outcome(StrEnum):
@@ -50,25 +74,46 @@ class HandOff:
 def invitation_message_id(*, token: str, from_email: str) -> str:
     """The Message-ID of an invitation's email: the same on every attempt, so an ESP that
     deduplicates on it drops a resend. A digest of the token, not the token itself: mail logs
-    record Message-IDs, and the token opens the survey."""
+    record Message-IDs, and the token opens the survey. The From domain in its DNS form (an
+    IDNA A-label): a Message-ID is ASCII (RFC 5322 section 3.6.4).
+    -> e.g. '<invitation-0f3c…@example.com>'"""
     digest = hashlib.sha256(token.encode()).hexdigest()[:32]
     domain = from_email.rpartition("@")[2] or "localhost"
-    return f"<invitation-{digest}@{domain}>"
+    return f"<invitation-{digest}@{ascii_domain(domain)}>"
 
 
 def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiAlternatives:
+    """The invitation's email, addresses as they are written (the backend encodes them).
+
+    Unsubscribing: `List-Unsubscribe` (RFC 2369) carries the invitation's opt-out URL, and
+    `List-Unsubscribe-Post` (RFC 8058) tells mailbox providers that a POST of
+    `List-Unsubscribe=One-Click` to it unsubscribes at once, with no page to visit: large
+    mailbox providers require both of bulk senders. RFC 8058 section 4 also asks for the two
+    headers to be covered by the DKIM signature, which the sending ESP or MTA adds.
+    """
     distribution = invitation.distribution
     message = EmailMultiAlternatives(
         subject=invitation.subject,
         body=invitation.text_body,
-        from_email=formataddr((distribution.from_name, distribution.from_email)),
+        from_email=_mailbox(distribution.from_name, distribution.from_email),
         to=[invitation.address],
         reply_to=[distribution.reply_to] if distribution.reply_to else None,
-        headers={"Message-ID": invitation.message_id, "List-Unsubscribe": f"<{opt_out_url}>"},
+        headers={
+            "Message-ID": invitation.message_id,
+            "List-Unsubscribe": f"<{opt_out_url}>",
+            "List-Unsubscribe-Post": ONE_CLICK_UNSUBSCRIBE,
+        },
     )
     if invitation.html_body:
         message.attach_alternative(invitation.html_body, "text/html")
     return message
+
+
+def _mailbox(name: str, address: str) -> str | None:
+    """`"Acme, Inc." <surveys@example.com>`, as written: Address quotes a name with specials; not
+    formataddr, which encodes a non-ASCII name (for the outbox to show, for an ESP to encode once
+    more) and refuses a non-ASCII address. None without an address: DEFAULT_FROM_EMAIL."""
+    return str(Address(display_name=name, addr_spec=address)) if address else None
 
 
 def email_hand_off(
@@ -80,6 +125,14 @@ def email_hand_off(
     server may have dropped it. `probe_session=False` skips checking that an open session is still
     alive, for a caller that used it a moment ago.
     """
+    if _encodes_local_parts(connection) and (international := addresses_needing_smtputf8(message)):
+        return HandOff(
+            Outcome.PERMANENT,
+            f"{', '.join(international)} has non-ASCII characters before the @, which "
+            f"{type(connection).__module__}.{type(connection).__qualname__} would send encoded (RFC 2047) "
+            "where no server can deliver it: set EMAIL_BACKEND=distributions.channels.smtp.EmailBackend, "
+            "which sends it with SMTPUTF8 (RFC 6531) when the mail server offers it.",
+        )
     esp_name = getattr(connection, "esp_name", None)
     if esp_name:
         message_tag_for_tracking(message=message, esp_name=esp_name)
@@ -96,6 +149,12 @@ def email_hand_off(
     if not sent:
         return HandOff(Outcome.PERMANENT, "the email backend sent nothing and reported no error")
     return HandOff(Outcome.ACCEPTED)
+
+
+def _encodes_local_parts(connection: BaseEmailBackend) -> bool:
+    """Whether the backend writes a non-ASCII local part as an RFC 2047 encoded word (Django's
+    SMTP backend, Django ticket #35714), an address nobody receives mail at."""
+    return isinstance(connection, DjangoSMTPBackend) and not isinstance(connection, SMTPBackend)
 
 
 def _drop_dead_session(connection: BaseEmailBackend) -> None:
@@ -117,6 +176,8 @@ def _drop_dead_session(connection: BaseEmailBackend) -> None:
 
 def _classify(error: Exception) -> HandOff:
     described = _describe(error)
+    if isinstance(error, NEVER_SENT_ERRORS):
+        return HandOff(Outcome.PERMANENT, described)
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         code, _reply = next(iter(error.recipients.values()), (None, b""))
         return _by_smtp_code(code, f"the mail server refused the recipient: {described}")

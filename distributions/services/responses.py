@@ -126,8 +126,11 @@ def declared_embedded_data(*, survey: Survey, contact: Contact) -> dict:
 
 
 @transaction.atomic
-def invitation_opt_out(*, invitation: Invitation) -> bool:
+def invitation_opt_out(*, invitation: Invitation, one_click: bool = False) -> bool:
     """Unsubscribe the contact and mark the invitation Opted Out. -> whether this was news.
+
+    `one_click`: the recipient's mailbox provider asked for it (RFC 8058 one-click unsubscribe)
+    rather than the recipient on the opt-out page; the event says which.
 
     The contact leaves the whole directory (Contact.unsubscribed), not one mailing list: a
     distribution does not record the list its contact was saved to, and an opt-out must never
@@ -142,7 +145,11 @@ def invitation_opt_out(*, invitation: Invitation) -> bool:
         invitation=invitation,
         kind=EventKind.OPTED_OUT,
         status=Status.OPTED_OUT,
-        detail="The recipient opted out on the invitation's opt-out page.",
+        detail=(
+            "The recipient unsubscribed with their mailbox's unsubscribe button (one-click, RFC 8058)."
+            if one_click
+            else "The recipient opted out on the invitation's opt-out page."
+        ),
     )
     return True
 

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from distributions.models import Invitation, Question
@@ -80,14 +81,24 @@ def survey_page(request, token):
     return redirect(reverse("distributions:survey", args=[token]) + "?saved")
 
 
+# The invitation's token in the URL is what authorizes the opt-out, not a session: a mailbox
+# provider's one-click POST (RFC 8058 section 3.2) carries no cookie and no CSRF token, and must work.
+@csrf_exempt
 @never_cache
 @require_http_methods(["GET", "POST"])
 def opt_out_page(request, token):
+    """The List-Unsubscribe URL of an invitation's email (RFC 2369, RFC 8058).
+
+    GET shows the confirmation page and changes nothing: link scanners fetch every URL of a
+    message. POST unsubscribes, idempotently: the page's button, or a mailbox provider's one-click
+    POST of `List-Unsubscribe=One-Click`. An unknown token is a 404 page.
+    """
     invitation = _invitation(token)
     if invitation is None:
         return render(request, "distributions/not_found.html", status=404)
     if request.method == "POST":
-        invitation_opt_out(invitation=invitation)
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        invitation_opt_out(invitation=invitation, one_click=one_click)
         return render(request, "distributions/opted_out.html", {"invitation": invitation})
     return render(request, "distributions/opt_out.html", {"invitation": invitation})
 

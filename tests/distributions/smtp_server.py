@@ -6,10 +6,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+SMTP_BACKEND = "distributions.channels.smtp.EmailBackend"
+
+
+class CommandRecordingSMTP(SMTP):
+    """Keeps each MAIL and RCPT command's argument as it arrived: aiosmtpd's parsed addresses
+    decode RFC 2047 encoded words, which would hide an address mangled on the wire."""
+
+    async def smtp_MAIL(self, arg):
+        self.event_handler.commands.append(f"MAIL {arg}")
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg):
+        self.event_handler.commands.append(f"RCPT {arg}")
+        await super().smtp_RCPT(arg)
 
 
 class LoopbackController(Controller):
     """Binds port 0 (a free port) and learns which one before aiosmtpd's readiness check connects."""
+
+    def factory(self):
+        return CommandRecordingSMTP(self.handler, **self.SMTP_kwargs)
 
     def _trigger_server(self):
         self.port = self.server.sockets[0].getsockname()[1]
@@ -21,6 +40,7 @@ class Delivery:
     mail_from: str
     rcpt_tos: list[str]
     message: email.message.Message
+    content: bytes  # the DATA as received
 
 
 @dataclass
@@ -31,6 +51,7 @@ class RecordingHandler:
     # Accept the message, then drop the connection before the "250" reaches the client.
     drop_after_accepting: bool = False
     sessions: int = 0  # SMTP sessions greeted (EHLO)
+    commands: list[str] = field(default_factory=list)  # "MAIL FROM:<...> SMTPUTF8", "RCPT TO:<...>"
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.sessions += 1
@@ -47,7 +68,12 @@ class RecordingHandler:
         if self.data_reply:
             return self.data_reply
         self.deliveries.append(
-            Delivery(envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content))
+            Delivery(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                email.message_from_bytes(envelope.content),
+                envelope.content,
+            )
         )
         if self.drop_after_accepting:
             server.transport.close()
@@ -55,12 +81,14 @@ class RecordingHandler:
 
 
 @contextmanager
-def smtp_server(settings):
-    """Start a server and point Django's SMTP backend at it (settings: pytest-django's fixture)."""
+def smtp_server(settings, *, smtputf8=True, backend=SMTP_BACKEND):
+    """Start a server and point the SMTP backend at it (settings: pytest-django's fixture).
+
+    `smtputf8`: whether the server offers SMTPUTF8 (RFC 6531) in its EHLO reply."""
     handler = RecordingHandler()
-    controller = LoopbackController(handler, hostname="127.0.0.1", port=0)
+    controller = LoopbackController(handler, hostname="127.0.0.1", port=0, enable_SMTPUTF8=smtputf8)
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = backend
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""

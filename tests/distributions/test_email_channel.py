@@ -1,13 +1,23 @@
-"""The email channel: the deterministic Message-ID, and what a backend's error means for a resend."""
+"""The email channel: the invitation's headers, the deterministic Message-ID, and what a backend's
+error means for a resend."""
 
 import smtplib
 
+import pytest
 import requests
-from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
-from django.core.mail import EmailMultiAlternatives
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailInvalidAddress,
+    AnymailRecipientsRefused,
+    AnymailUnsupportedFeature,
+)
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
-from distributions.channels.email import Outcome, email_hand_off, invitation_message_id
+from distributions.channels.email import Outcome, email_hand_off, invitation_email, invitation_message_id
+from distributions.channels.smtp import UnsendableAddress
+from tests.distributions.smtp_server import smtp_server
+from tests.factories import make_invitation
 
 
 class FailingBackend(BaseEmailBackend):
@@ -58,3 +68,44 @@ def test_an_esp_asking_to_come_back_later_is_temporary_and_a_refusal_permanent()
     assert outcome_of(esp_error(400, "Bad Request")) == Outcome.PERMANENT
     assert outcome_of(AnymailRecipientsRefused("suppressed")) == Outcome.PERMANENT
     assert outcome_of(esp_error(504, "Gateway Timeout")) == Outcome.UNCERTAIN
+
+
+def test_the_message_id_of_a_sender_with_an_idn_domain_is_ascii():
+    message_id = invitation_message_id(token="tok-123", from_email="umfragen@exämple.com")
+
+    assert message_id.endswith("@xn--exmple-cua.com>") and message_id.isascii()
+
+
+@pytest.mark.django_db
+def test_the_invitation_offers_one_click_unsubscribe_at_its_opt_out_url():
+    invitation = make_invitation(message_id="<invitation-1@example.com>")
+    url = f"https://surveys.example.com/s/{invitation.token}/opt-out/"
+
+    headers = invitation_email(invitation=invitation, opt_out_url=url).extra_headers
+
+    assert headers["List-Unsubscribe"] == f"<{url}>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        AnymailUnsupportedFeature("EAI in from_email"),
+        AnymailInvalidAddress("Invalid email address"),
+        smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server"),
+        UnsendableAddress("The mail server does not offer SMTPUTF8"),
+    ],
+)
+def test_an_error_raised_before_anything_was_sent_is_permanent(error):
+    assert outcome_of(error) == Outcome.PERMANENT
+
+
+@pytest.mark.django_db
+def test_djangos_own_smtp_backend_is_not_given_a_non_ascii_local_part(settings):
+    with smtp_server(settings, backend="django.core.mail.backends.smtp.EmailBackend") as server:
+        message = EmailMultiAlternatives("Hi", "Hello", "surveys@example.com", ["jörg@example.com"])
+        hand_off = email_hand_off(message=message, connection=get_connection())
+
+    assert hand_off.outcome == Outcome.PERMANENT
+    assert "EMAIL_BACKEND=distributions.channels.smtp.EmailBackend" in hand_off.detail
+    assert server.commands == []

@@ -5,8 +5,10 @@ import os
 import pytest
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 
+from distributions.channels.email import Outcome, email_hand_off, invitation_email
 from distributions.channels.outbox import OutboxBackend
 from distributions.models import OutboxMessage
+from tests.factories import make_contact, make_distribution, make_invitation
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +58,14 @@ def test_it_is_the_default_email_backend():
     from config import settings as product_settings  # the test settings replace it with locmem
 
     assert product_settings.EMAIL_BACKEND == "distributions.channels.outbox.OutboxBackend"
+
+
+def test_it_records_an_invitations_non_ascii_addresses_and_sender_name_as_written():
+    distribution = make_distribution(from_name="Zoë's Café", from_email="umfragen@exämple.com")
+    contact = make_contact(first_name="Jörg", email="jörg@example.com")
+    invitation = make_invitation(distribution=distribution, contact=contact, message_id="<invitation-1@example.com>")
+    message = invitation_email(invitation=invitation, opt_out_url="https://surveys.example.com/s/x/opt-out/")
+
+    assert email_hand_off(message=message, connection=OutboxBackend()).outcome == Outcome.ACCEPTED
+    row = OutboxMessage.objects.get()
+    assert (row.to, row.from_email) == ("jörg@example.com", "Zoë's Café <umfragen@exämple.com>")

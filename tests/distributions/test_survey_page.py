@@ -257,3 +257,41 @@ def test_opting_out_asks_first_then_unsubscribes(client, invitation):
 
 def test_the_survey_page_links_to_the_opt_out_page(client, invitation):
     assert f'href="{opt_out_url(invitation)}"' in client.get(url(invitation)).content.decode()
+
+
+def one_click(invitation_or_path, content_type="application/x-www-form-urlencoded"):
+    """POST as a mailbox provider's unsubscribe button does (RFC 8058): no cookie, no CSRF token."""
+    path = invitation_or_path if isinstance(invitation_or_path, str) else opt_out_url(invitation_or_path)
+    client = Client(enforce_csrf_checks=True)
+    if content_type == "multipart/form-data":
+        return client.post(path, {"List-Unsubscribe": "One-Click"})
+    return client.post(path, "List-Unsubscribe=One-Click", content_type=content_type)
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_one_click_unsubscribe_opts_out_without_cookies_or_csrf_token(invitation, content_type):
+    answer = one_click(invitation, content_type)
+
+    assert answer.status_code == 200
+    assert status_of(invitation) == Status.OPTED_OUT
+    invitation.contact.refresh_from_db()
+    assert invitation.contact.unsubscribed is True
+    assert "one-click" in invitation.events.get(kind="opted_out").description
+
+
+def test_a_repeated_one_click_unsubscribe_is_answered_and_recorded_once(invitation):
+    answers = [one_click(invitation), one_click(invitation)]
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert invitation.events.filter(kind="opted_out").count() == 1
+
+
+def test_a_one_click_unsubscribe_of_an_unknown_link_is_a_404(invitation):
+    assert one_click("/s/not-a-real-token/opt-out/").status_code == 404
+    assert status_of(invitation) == Status.EMAIL_SENT
+
+
+def test_the_opt_out_button_is_recorded_as_the_pages_not_one_click(client, invitation):
+    client.post(opt_out_url(invitation))
+
+    assert "opt-out page" in invitation.events.get(kind="opted_out").description

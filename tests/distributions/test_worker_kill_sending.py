@@ -58,7 +58,7 @@ def start_cluster(tmp_path, smtp):
         "RUN_LEASE_SECONDS": "5",
         "WORKER_TIMEOUT_SECONDS": "10",
         "WORKER_COUNT": "2",
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_BACKEND": "distributions.channels.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(port),
         "EMAIL_USE_TLS": "false",
@@ -104,7 +104,7 @@ def test_a_killed_worker_cluster_never_sends_an_invitation_twice(queued_runs, st
     # without an outcome, the email that may have been on the wire is reported and never sent
     # again, and the ones after it, never handed over, are sent.
     invitations_reap_interrupted(now=timezone.now() + SEND_LEASE + timedelta(seconds=1))
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "distributions.channels.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", port, False
     invitations_send_due()
 

@@ -1,0 +1,171 @@
+"""Django's SMTP backend, sending internationalized addresses the way servers can deliver them.
+
+Django 5.2's `django.core.mail.backends.smtp.EmailBackend` (through `sanitize_address`) gets two
+kinds of address wrong, and the server still answers 250, so the send looks successful:
+
+- A non-ASCII local part, `jörg@example.com`, becomes the RFC 2047 encoded word
+  `=?utf-8?b?asO2cmc=?=@example.com` in RCPT TO and in the To header. RFC 2047 section 5 forbids
+  encoded words in an address: it is nobody's mailbox (Django ticket #35714). Such an address
+  can only travel with the SMTPUTF8 extension (RFC 6531): the envelope in UTF-8, and the message
+  headers in UTF-8 (RFC 6532).
+- A non-ASCII domain is converted with IDNA 2003, which maps `straße.de` to `strasse.de`, another
+  domain. IDNA 2008 (RFC 5891), which email-validator checked the address against, gives
+  `xn--strae-oqa.de`.
+
+`EmailBackend` fixes both: domains become IDNA 2008 A-labels in the envelope and the headers, and
+a message with a non-ASCII local part in From, To, Cc, Bcc or Reply-To is sent with SMTPUTF8 when
+the server offers it in its EHLO reply. When it does not, `UnsendableAddress` is raised before any
+command of that message is sent, so the caller knows nothing went out and what to do.
+Messages with ASCII addresses only go through Django's backend unchanged.
+"""
+
+import copy
+import smtplib
+from email import policy
+from email.generator import BytesGenerator
+from email.headerregistry import Address
+from io import BytesIO
+
+import idna
+from django.core.mail.backends.smtp import EmailBackend as DjangoEmailBackend
+from django.core.mail.message import EmailMessage
+
+# The EmailMessage attributes that fill address headers (Bcc fills none), and their headers.
+ADDRESS_HEADERS = {"from_email": "From", "to": "To", "cc": "Cc", "reply_to": "Reply-To"}
+SMTPUTF8 = "SMTPUTF8"
+# RFC 6532 headers, CRLF as SMTP's DATA wants; a long header is folded without encoded words.
+UTF8_HEADERS = policy.SMTPUTF8.clone(linesep="\r\n")
+
+
+class UnsendableAddress(Exception):
+    """An address of the message cannot be sent through this server; raised before any SMTP
+    command of the message, so nothing was sent. The message says what to do."""
+
+
+def parse_addresses(value: str) -> tuple[Address, ...]:
+    """The mailboxes of one address value (`'Zoë <jörg@exämple.com>, b@example.com'`), as they
+    are written: display names decoded, local parts and domains untouched."""
+    return policy.default.header_factory("To", value).addresses
+
+
+def addresses_needing_smtputf8(message: EmailMessage) -> list[str]:
+    """The addresses of a message (From, To, Cc, Bcc, Reply-To) whose local part is not ASCII:
+    only SMTPUTF8 (RFC 6531) can carry them. -> addr-specs, e.g. ['jörg@example.com']"""
+    return [
+        address.addr_spec
+        for value in _address_values(message)
+        if not value.isascii()
+        for address in parse_addresses(value)
+        if not address.username.isascii()
+    ]
+
+
+def ascii_domain(domain: str) -> str:
+    """A domain as DNS and SMTP without SMTPUTF8 need it: IDNA 2008 A-labels (RFC 5891) with UTS #46
+    mapping, as email-validator and django-anymail encode it. Raises UnsendableAddress if IDNA 2008
+    cannot encode it."""
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as error:
+        raise UnsendableAddress(
+            f"The domain {domain} cannot be written in DNS form (IDNA 2008: {error}): correct the address."
+        ) from None
+
+
+class EmailBackend(DjangoEmailBackend):
+    """`django.core.mail.backends.smtp.EmailBackend` (same settings) that sends non-ASCII local
+    parts with SMTPUTF8 (RFC 6531/6532) and non-ASCII domains as IDNA 2008 A-labels.
+
+    Raises UnsendableAddress (unless fail_silently) when a message needs SMTPUTF8 and the server
+    does not offer it, or a domain has no IDNA 2008 form; nothing of that message was sent.
+    """
+
+    def _send(self, email_message: EmailMessage) -> bool:
+        if not email_message.recipients():
+            return False
+        if all(
+            address.username.isascii() and address.domain.isascii()
+            for value in _address_values(email_message)
+            if not value.isascii()  # only a non-ASCII display name, which Django encodes right
+            for address in parse_addresses(value)
+        ):
+            return super()._send(email_message)
+        try:
+            ascii_domains = _with_ascii_domains(email_message)
+            international = addresses_needing_smtputf8(email_message)
+            if not international:
+                return super()._send(ascii_domains)
+            self._require_smtputf8(international)
+        except (UnsendableAddress, smtplib.SMTPException):
+            if not self.fail_silently:
+                raise
+            return False
+        return self._send_smtputf8(ascii_domains)
+
+    def _require_smtputf8(self, addresses: list[str]) -> None:
+        self.connection.ehlo_or_helo_if_needed()
+        if not self.connection.has_extn(SMTPUTF8):
+            raise UnsendableAddress(
+                f"The mail server {self.host}:{self.port} does not offer SMTPUTF8 (RFC 6531), which "
+                f"{', '.join(addresses)} needs: its part before the @ has non-ASCII characters. Send through "
+                "a mail server that offers SMTPUTF8, or correct the address."
+            )
+
+    def _send_smtputf8(self, email_message: EmailMessage) -> bool:
+        message = email_message.message()
+        # Django wrote the local parts as encoded words: put the addresses back as they are (RFC 6532).
+        for field, header in ADDRESS_HEADERS.items():
+            values = _header_values(email_message, field, header)
+            if values and header in message:
+                message.replace_header(header, ", ".join(_addresses(values)))
+        envelope_from = _addr_specs([email_message.from_email])[0]
+        recipients = _addr_specs(email_message.recipients())
+        content = BytesIO()
+        BytesGenerator(content, mangle_from_=False, policy=UTF8_HEADERS).flatten(message)
+        try:
+            # smtplib sends MAIL FROM with the SMTPUTF8 parameter and the commands in UTF-8.
+            self.connection.sendmail(envelope_from, recipients, content.getvalue(), mail_options=[SMTPUTF8])
+        except smtplib.SMTPException:
+            if not self.fail_silently:
+                raise
+            return False
+        return True
+
+
+def _address_values(message: EmailMessage) -> list[str]:
+    return [str(value) for value in [message.from_email, *message.to, *message.cc, *message.bcc, *message.reply_to]]
+
+
+def _header_values(message: EmailMessage, field: str, header: str) -> list[str]:
+    """The values Django's EmailMessage.message() writes into `header`: an extra header of that
+    name wins over the attribute, as it does there."""
+    if header in message.extra_headers:
+        return [str(message.extra_headers[header])]
+    value = getattr(message, field)
+    return [str(value)] if isinstance(value, str) else [str(item) for item in value]
+
+
+def _with_ascii_domains(message: EmailMessage) -> EmailMessage:
+    converted = copy.copy(message)
+    converted.from_email = ", ".join(_addresses([message.from_email]))
+    for field in ("to", "cc", "bcc", "reply_to"):
+        setattr(converted, field, [", ".join(_addresses([value])) for value in getattr(message, field)])
+    return converted
+
+
+def _addresses(values: list[str]) -> list[str]:
+    return [
+        str(Address(display_name=address.display_name, username=address.username, domain=ascii_domain(address.domain)))
+        for value in values
+        for address in parse_addresses(value)
+    ]
+
+
+def _addr_specs(values: list[str]) -> list[str]:
+    return [
+        Address(username=address.username, domain=ascii_domain(address.domain)).addr_spec
+        for value in values
+        for address in parse_addresses(value)
+    ]

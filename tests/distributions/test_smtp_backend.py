@@ -1,0 +1,97 @@
+"""The SMTP backend against a real SMTP server on loopback: what goes on the wire for
+internationalized addresses (RFC 6531 SMTPUTF8, RFC 6532 headers, IDNA 2008 domains)."""
+
+import email
+from email import policy
+from email.headerregistry import Address
+
+import pytest
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from distributions.channels.smtp import UnsendableAddress
+from tests.distributions.smtp_server import smtp_server
+
+
+def send(**fields):
+    message = EmailMultiAlternatives(
+        **{"subject": "How did we do?", "body": "Hello", "from_email": "surveys@example.com", **fields}
+    )
+    return get_connection().send_messages([message])
+
+
+def received(delivery):
+    """The message as an RFC 6532 reader sees it: UTF-8 headers, decoded encoded words. (Parsed from
+    text: the bytes parser leaves 8-bit header bytes undecoded.)"""
+    return email.message_from_string(delivery.content.decode(), policy=policy.SMTPUTF8)
+
+
+@pytest.fixture
+def server(settings):
+    with smtp_server(settings) as handler:
+        yield handler
+
+
+@pytest.fixture
+def server_without_smtputf8(settings):
+    with smtp_server(settings, smtputf8=False) as handler:
+        yield handler
+
+
+def test_it_sends_a_non_ascii_local_part_as_utf8_with_smtputf8(server):
+    assert send(to=["jörg@example.com"]) == 1
+
+    assert server.commands[-1] == "RCPT TO:<jörg@example.com>"
+    assert server.commands[0].startswith("MAIL FROM:<surveys@example.com>")
+    assert "SMTPUTF8" in server.commands[0].upper().split()
+    assert received(server.deliveries[0])["To"] == "jörg@example.com"
+
+
+def test_it_refuses_before_any_command_when_the_server_does_not_offer_smtputf8(server_without_smtputf8):
+    with pytest.raises(UnsendableAddress, match="does not offer SMTPUTF8.*jörg@example.com"):
+        send(to=["jörg@example.com"])
+
+    assert server_without_smtputf8.commands == []
+    assert server_without_smtputf8.deliveries == []
+
+
+def test_a_non_ascii_reply_to_alone_makes_it_an_smtputf8_message(server):
+    send(to=["ada@example.com"], reply_to=["hélp@example.com"])
+
+    assert "SMTPUTF8" in server.commands[0].upper().split()
+    assert received(server.deliveries[0])["Reply-To"] == "hélp@example.com"
+
+
+def test_it_keeps_display_names_and_both_parts_in_an_smtputf8_message(server):
+    sender = Address(display_name='Zoë "Café", Inc.', addr_spec="surveys@example.com")
+    message = EmailMultiAlternatives("Wie war's, Jörg?", "Grüße: https://surveys.example.com/s/abc/", str(sender))
+    message.to = ["Jörg Müller <jörg@example.com>"]
+    message.attach_alternative("<p>Grüße</p>", "text/html")
+    get_connection().send_messages([message])
+
+    delivery = server.deliveries[0]
+    mail = received(delivery)
+    assert (mail["From"].addresses[0].display_name, mail["To"].addresses[0].display_name) == (
+        'Zoë "Café", Inc.',
+        "Jörg Müller",
+    )
+    assert mail["Subject"] == "Wie war's, Jörg?"
+    assert delivery.message.get_content_type() == "multipart/alternative"
+    parts = [
+        (part.get_content_type(), part.get_payload(decode=True).decode()) for part in delivery.message.get_payload()
+    ]
+    assert parts == [("text/plain", "Grüße: https://surveys.example.com/s/abc/"), ("text/html", "<p>Grüße</p>")]
+
+
+def test_it_writes_a_non_ascii_domain_as_an_idna_2008_a_label(server_without_smtputf8):
+    send(to=["ada@straße.de"])
+
+    # IDNA 2003, which Django's backend uses, would turn it into another domain: strasse.de.
+    assert server_without_smtputf8.commands[-1] == "RCPT TO:<ada@xn--strae-oqa.de>"
+    assert server_without_smtputf8.deliveries[0].message["To"] == "ada@xn--strae-oqa.de"
+
+
+def test_a_message_with_ascii_addresses_is_sent_without_smtputf8(server):
+    send(to=["Ada Lovelace <ada@example.com>"])
+
+    assert "SMTPUTF8" not in server.commands[0].upper().split()
+    assert server.commands[-1] == "RCPT TO:<ada@example.com>"
