@@ -1,6 +1,5 @@
 """Settings, all from environment variables (listed in .env.example) with safe dev defaults."""
 
-import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -158,11 +157,15 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "surveys@example.com")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Delivery tracking: django-anymail webhooks at /webhooks/<esp>/tracking/ --------------------
-# The ESP calls them with basic auth "user:password" in the URL; several, comma-separated, while
-# rotating. Unset, an unguessable random secret refuses every call (400): anymail itself would
-# accept unauthenticated calls with only a warning.
+# Only one ESP's tracking webhook is served (distributions/webhooks.py); every other ESP's URL is a
+# 404. Unset, it is the ESP of EMAIL_BACKEND when that is a django-anymail backend
+# (anymail.backends.<esp>.EmailBackend); set it when sending through the ESP's SMTP relay.
+TRACKING_WEBHOOK_ESP = env_str("TRACKING_WEBHOOK_ESP").strip().lower()
+# The ESP calls it with basic auth "user:password" in the URL; several, comma-separated, while
+# rotating. Unset, every call is refused (400): anymail itself would accept unauthenticated calls
+# with only a warning.
 ANYMAIL = {
-    "WEBHOOK_SECRET": env_list("ANYMAIL_WEBHOOK_SECRET") or [secrets.token_urlsafe(32)],
+    "WEBHOOK_SECRET": env_list("ANYMAIL_WEBHOOK_SECRET"),
     # ESP credentials only when given, so anymail never sees empty ones.
     **{
         name: value
