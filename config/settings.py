@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "workflows",
     "distributions",
     "reporting",
+    "config",  # the system checks of config/checks.py
 ]
 
 MIDDLEWARE = [
