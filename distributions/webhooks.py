@@ -14,9 +14,10 @@ Errors after the payload is parsed (the database) still answer 5xx, so the ESP r
 
 import logging
 import re
+import warnings
 
 from anymail import urls as anymail_urls
-from anymail.exceptions import AnymailWebhookValidationFailure
+from anymail.exceptions import AnymailWarning, AnymailWebhookValidationFailure
 from anymail.signals import pre_send, tracking
 from anymail.utils import get_anymail_setting
 from django.conf import settings
@@ -95,7 +96,9 @@ def tracking_webhook_configuration_error(esp: str) -> Exception | None:
     Only what anymail finds when building the view: a missing setting it needs to verify the ESP's
     signatures (e.g. MAILGUN_WEBHOOK_SIGNING_KEY) or a missing package (boto3 for Amazon SES).
     """
-    return TRACKING_VIEWS[esp].view_class().configuration_error
+    with warnings.catch_warnings():  # anymail's notices about an ESP are for its use, not this look
+        warnings.simplefilter("ignore", AnymailWarning)
+        return TRACKING_VIEWS[esp].view_class().configuration_error
 
 
 def webhook_secrets() -> list[str]:
