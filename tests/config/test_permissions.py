@@ -143,6 +143,7 @@ def _route_text(pattern) -> str:
     if isinstance(pattern, RegexPattern):
         # Named groups stay as <name|choices>, the rest of the regex becomes literal text.
         text = re.sub(r"\(\?P<(\w+)>([^)]*)\)", r"<\1|\2>", text).removeprefix("^").removesuffix("$")
+        text = re.sub(r"\(\?:|\)\??", "", text)  # optional groups: taken, as the longest URL
         text = re.sub(r"\\(.)", r"\1", text)
     return text
 
