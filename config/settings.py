@@ -1,17 +1,16 @@
 """Settings, all from environment variables (listed in .env.example) with safe dev defaults."""
 
-import secrets
 from pathlib import Path
 
 import dj_database_url
 
 from config.env import env_bool, env_int, env_list, env_str
+from config.secret_key import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-secret-key-change-me-in-production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Where Salesforce and survey recipients reach us; event URLs shown in the admin start with it.
@@ -30,6 +29,7 @@ INSTALLED_APPS = [
     "workflows",
     "distributions",
     "reporting",
+    "config",  # the system checks of config/checks.py
 ]
 
 MIDDLEWARE = [
@@ -80,6 +80,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+# Unset: generated once under DATA_DIR with SQLite, refused with any other database (config/secret_key.py).
+SECRET_KEY = secret_key(given=env_str("SECRET_KEY"), database_engine=DATABASES["default"]["ENGINE"], data_dir=DATA_DIR)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -99,6 +102,10 @@ STATIC_ROOT = DATA_DIR / "static"
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY") else None
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("BEHIND_HTTPS_PROXY")
+# Redirecting http to https and Strict-Transport-Security: here, unless the HTTPS proxy does both.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 
 # --- Salesforce endpoint ---------------------------------------------------------------------
 # 100 notifications x ~80 fields is about 1 MB; leave headroom for long text fields.
@@ -151,11 +158,15 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "surveys@example.com")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Delivery tracking: django-anymail webhooks at /webhooks/<esp>/tracking/ --------------------
-# The ESP calls them with basic auth "user:password" in the URL; several, comma-separated, while
-# rotating. Unset, an unguessable random secret refuses every call (400): anymail itself would
-# accept unauthenticated calls with only a warning.
+# Only one ESP's tracking webhook is served (distributions/webhooks.py); every other ESP's URL is a
+# 404. Unset, it is the ESP of EMAIL_BACKEND when that is a django-anymail backend
+# (anymail.backends.<esp>.EmailBackend); set it when sending through the ESP's SMTP relay.
+TRACKING_WEBHOOK_ESP = env_str("TRACKING_WEBHOOK_ESP").strip().lower()
+# The ESP calls it with basic auth "user:password" in the URL; several, comma-separated, while
+# rotating. Unset, every call is refused (400): anymail itself would accept unauthenticated calls
+# with only a warning.
 ANYMAIL = {
-    "WEBHOOK_SECRET": env_list("ANYMAIL_WEBHOOK_SECRET") or [secrets.token_urlsafe(32)],
+    "WEBHOOK_SECRET": env_list("ANYMAIL_WEBHOOK_SECRET"),
     # ESP credentials only when given, so anymail never sees empty ones.
     **{
         name: value

@@ -5,6 +5,5 @@ urlpatterns = [
     path("admin/reporting/", include("reporting.urls")),
     path("admin/", admin.site.urls),
     path("events/", include("workflows.urls")),
-    path("webhooks/", include("anymail.urls")),
     path("", include("distributions.urls")),
 ]

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.core import checks
 
 
 class DistributionsConfig(AppConfig):
@@ -9,8 +8,6 @@ class DistributionsConfig(AppConfig):
 
     def ready(self):
         from distributions import tasks, webhooks  # noqa: F401  webhooks connects the anymail tracking receivers
-        from distributions.checks import check_public_base_url
         from workflows.tasks import registry
 
         registry.register(tasks.KIND)
-        checks.register(check_public_base_url)

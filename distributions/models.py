@@ -4,10 +4,31 @@ from django.conf import settings
 from django.db import models
 
 from directory.models import Contact, Directory
+from workflows.models import token_digest
 
 
 def new_invitation_token() -> str:
     return secrets.token_urlsafe(24)  # 192 bits
+
+
+class TokenDigestField(models.CharField):
+    """The SHA-256 (hex) of the row's field `of`, computed whenever the row is inserted or saved.
+
+    Computed in pre_save, which bulk_create calls too, so no way of writing a row leaves it stale.
+    """
+
+    def __init__(self, *args, of: str, **kwargs):
+        self.of = of
+        super().__init__(*args, **{"max_length": 64, "editable": False, **kwargs})
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        return name, path, args, {**kwargs, "of": self.of}
+
+    def pre_save(self, model_instance, add):
+        value = token_digest(getattr(model_instance, self.of))
+        setattr(model_instance, self.attname, value)
+        return value
 
 
 class Survey(models.Model):
@@ -160,7 +181,14 @@ class Invitation(models.Model):
 
     distribution = models.ForeignKey(Distribution, on_delete=models.CASCADE, related_name="invitations")
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="invitations")
+    # The survey link's token stays readable, as a workflow's event URL token does: the product must
+    # produce the link again after the email (the history CSV's Link column, a delayed or retried
+    # send, the SurveyLink task output, the invitation's admin page), and the rendered email kept
+    # for sending already holds it. A digest alone would protect it only from someone reading the
+    # database, who reads those emails and the responses anyway. Like workflow tokens, it is looked
+    # up by its digest, so the lookup's timing says nothing about the token.
     token = models.CharField(max_length=64, unique=True, default=new_invitation_token, editable=False)
+    token_digest = TokenDigestField(of="token", unique=True)
     address = models.CharField(max_length=254, blank=True, help_text="Email address or phone number it went to.")
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.PENDING)
     status_detail = models.TextField(blank=True, help_text="Why it was skipped, failed or bounced.")

@@ -6,6 +6,7 @@ from django.db.models import Count, Q
 from directory.models import Contact
 from directory.selectors import embedded_data_case_clashes
 from distributions.models import Distribution, Invitation, Survey
+from workflows.models import token_digest
 
 Status = Invitation.Status
 
@@ -85,6 +86,18 @@ def distributions_with_counts(*, survey: Survey, offset: int, limit: int) -> lis
             finished=count_where(invitations__status=Status.SURVEY_FINISHED),
         )
         .order_by("-created_at", "-id")
+    )
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    """The invitation a survey link's token opens (with its survey and contact), or None.
+
+    Matched on the token's digest (unique index), as workflow event URLs are: see Invitation.token.
+    """
+    return (
+        Invitation.objects.select_related("distribution__survey", "contact")
+        .filter(token_digest=token_digest(token))
+        .first()
     )
 
 

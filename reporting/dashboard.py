@@ -2,6 +2,9 @@
 
 Served through admin.site.admin_view (see reporting/urls.py): staff only, anonymous users go to
 the admin login. The views read selectors from reporting.summary and draw with reporting.charts.
+
+Permissions: a figure counts rows of some models, and is shown only to users who may view those
+rows in the admin: no count reveals more than the lists it sums up.
 """
 
 from django.contrib import admin
@@ -23,8 +26,12 @@ from reporting.summary import (
     survey_daily_responses,
 )
 
-# A summary holds counts only, no contacts: whoever may view the survey may read it.
-SUMMARY_PERMISSION = "distributions.view_survey"
+# A survey's summary names the survey and counts its invitations by how far they got (the
+# invitation list shows the same statuses one by one).
+SUMMARY_PERMISSIONS = ("distributions.view_survey", "distributions.view_invitation")
+# The dashboard's sections: runs per day by status; the funnel of invitations; links to summaries.
+RUNS_CHART_PERMISSIONS = ("workflows.view_run",)
+FUNNEL_PERMISSIONS = ("distributions.view_invitation",)
 DAY_FORMAT = "%b %d"
 # Runs by status, in the colours people expect: green succeeded, vermilion failed, greys for
 # the ones that never ran a task.
@@ -39,35 +46,48 @@ RUN_STATUS_COLORS = {
 
 
 def dashboard(request):
-    runs = runs_per_day_by_status()
-    funnel = invitation_funnel()
+    """The sections the user may see; 403 when none."""
+    user = request.user
     context = {
         **admin.site.each_context(request),
         "title": "Reporting dashboard",
         "window_days": WINDOW_DAYS,
-        "runs_chart": bar_chart(
-            title=f"Workflow runs per day by status (last {WINDOW_DAYS} days)",
-            categories=[day.strftime(DAY_FORMAT) for day in runs.days],
-            series=[
-                Series(RUN_STATUS_LABELS[status], counts, RUN_STATUS_COLORS.get(status, ""))
-                for status, counts in runs.by_status.items()
-            ],
-            stacked=True,
-            x_label="Day the run was created",
-            y_label="Runs",
-        ),
-        "funnel_chart": funnel_chart(
-            title=f"Invitation funnel (invitations created in the last {WINDOW_DAYS} days)",
-            steps=[(step.label, step.count) for step in funnel],
-        ),
+        "runs_chart": _runs_chart() if user.has_perms(RUNS_CHART_PERMISSIONS) else None,
+        "funnel_chart": _funnel_chart() if user.has_perms(FUNNEL_PERMISSIONS) else None,
         "funnel_rules": FUNNEL_RULES.items(),
-        "surveys": recent_surveys(),
+        "show_summaries": user.has_perms(SUMMARY_PERMISSIONS),
     }
+    if context["runs_chart"] is None and context["funnel_chart"] is None and not context["show_summaries"]:
+        raise PermissionDenied
+    if context["show_summaries"]:
+        context["surveys"] = recent_surveys()
     return TemplateResponse(request, "reporting/dashboard.html", context)
 
 
+def _runs_chart() -> str:
+    runs = runs_per_day_by_status()
+    return bar_chart(
+        title=f"Workflow runs per day by status (last {WINDOW_DAYS} days)",
+        categories=[day.strftime(DAY_FORMAT) for day in runs.days],
+        series=[
+            Series(RUN_STATUS_LABELS[status], counts, RUN_STATUS_COLORS.get(status, ""))
+            for status, counts in runs.by_status.items()
+        ],
+        stacked=True,
+        x_label="Day the run was created",
+        y_label="Runs",
+    )
+
+
+def _funnel_chart() -> str:
+    return funnel_chart(
+        title=f"Invitation funnel (invitations created in the last {WINDOW_DAYS} days)",
+        steps=[(step.label, step.count) for step in invitation_funnel()],
+    )
+
+
 def survey_summary(request, survey_id: int):
-    if not request.user.has_perm(SUMMARY_PERMISSION):
+    if not request.user.has_perms(SUMMARY_PERMISSIONS):
         raise PermissionDenied
     survey = get_object_or_404(Survey, pk=survey_id)
     channels = survey_channel_summary(survey=survey)

@@ -9,8 +9,9 @@ from distributions.models import Distribution, Survey
 from reporting.history import history_csv
 from reporting.selectors import HistoryScope, history_scope
 
-# The history lists contacts' names and addresses: the same right as browsing invitations.
-HISTORY_PERMISSION = "distributions.view_invitation"
+# The history lists each invitation (the contact's name and address, the survey link) and its
+# response (id, end date, the embedded data recorded on it): the rights to browse both.
+HISTORY_PERMISSIONS = ("distributions.view_invitation", "distributions.view_response")
 
 
 def distribution_history_csv(request, distribution_id: int):
@@ -26,7 +27,7 @@ def survey_history_csv(request, survey_id: int):
 
 
 def _check_history_permission(request) -> None:
-    if not request.user.has_perm(HISTORY_PERMISSION):
+    if not request.user.has_perms(HISTORY_PERMISSIONS):
         raise PermissionDenied
 
 

@@ -15,6 +15,8 @@ from distributions.selectors import distributions_with_counts, survey_field_case
 from distributions.services.surveys import SurveyError, survey_set_status
 
 DISTRIBUTIONS_PER_PAGE = 50
+# The Distributions page lists the survey's distributions with their invitations counted by status.
+DISTRIBUTIONS_PAGE_PERMISSIONS = ("distributions.view_distribution", "distributions.view_invitation")
 
 
 class QuestionForm(forms.ModelForm):
@@ -85,7 +87,8 @@ class SurveyAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "GET":
             survey = self.get_object(request, unquote(object_id))
-            if survey is not None:
+            # The warning names contacts' fields: only for who may open the page it is shown on.
+            if survey is not None and self.has_view_or_change_permission(request, survey):
                 self.warn_about_case_clashes(request, survey)
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -150,11 +153,11 @@ class SurveyAdmin(admin.ModelAdmin):
     # --- the Distributions page ---------------------------------------------------------------
 
     def distributions_view(self, request, object_id):
+        if not (self.has_view_permission(request) and request.user.has_perms(DISTRIBUTIONS_PAGE_PERMISSIONS)):
+            raise PermissionDenied
         survey = self.get_object(request, unquote(object_id))
         if survey is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_view_permission(request, survey):
-            raise PermissionDenied
         page = _page_number(request)
         offset = (page - 1) * DISTRIBUTIONS_PER_PAGE
         # One row more than shown tells whether an older page exists, without counting them all.

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from distributions.models import Invitation, Question
+from distributions.selectors import invitation_for_token
 from distributions.services.answers import RATING_MAX, RATING_MIN, answer_as_text
 from distributions.services.responses import (
     Availability,
@@ -54,7 +55,7 @@ class QuestionField:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def survey_page(request, token):
-    invitation = _invitation(token)
+    invitation = invitation_for_token(token)
     if invitation is None:
         return render(request, "distributions/not_found.html", status=404)
     availability = survey_availability(invitation=invitation)
@@ -93,7 +94,7 @@ def opt_out_page(request, token):
     message. POST unsubscribes, idempotently: the page's button, or a mailbox provider's one-click
     POST of `List-Unsubscribe=One-Click`. An unknown token is a 404 page.
     """
-    invitation = _invitation(token)
+    invitation = invitation_for_token(token)
     if invitation is None:
         return render(request, "distributions/not_found.html", status=404)
     if request.method == "POST":
@@ -101,10 +102,6 @@ def opt_out_page(request, token):
         invitation_opt_out(invitation=invitation, one_click=one_click)
         return render(request, "distributions/opted_out.html", {"invitation": invitation})
     return render(request, "distributions/opt_out.html", {"invitation": invitation})
-
-
-def _invitation(token: str) -> Invitation | None:
-    return Invitation.objects.select_related("distribution__survey", "contact").filter(token=token).first()
 
 
 def _closed(request, invitation: Invitation, availability: Availability):

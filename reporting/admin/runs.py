@@ -14,6 +14,7 @@ The changelist's queries and the indexes serving them (workflows/migrations/0003
 """
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.text import Truncator
@@ -136,8 +137,8 @@ class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     # --- replay: a new run linked to the original, through the service ---
 
     def has_replay_permission(self, request):
-        # A replay adds a run.
-        return request.user.has_perm("workflows.add_run")
+        # A replay adds a run, copied from one the user must be able to see.
+        return request.user.has_perms(("workflows.view_run", "workflows.add_run"))
 
     @admin.action(description="Replay selected runs with the current workflow", permissions=["replay"])
     def replay(self, request, queryset):
@@ -153,8 +154,10 @@ class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return [path("<int:run_id>/replay/", replay_one, name="workflows_run_replay"), *super().get_urls()]
 
     def replay_view(self, request, run_id):
+        if not self.has_replay_permission(request):
+            raise PermissionDenied
         run = get_object_or_404(Run, pk=run_id)
-        if request.method != "POST" or not self.has_replay_permission(request):
+        if request.method != "POST":
             return redirect(reverse("admin:workflows_run_change", args=[run.pk]))
         replays = self._replay(request, Run.objects.filter(pk=run.pk))
         if not replays:

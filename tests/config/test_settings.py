@@ -1,4 +1,9 @@
+import os
 import re
+import runpy
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,3 +26,87 @@ def test_a_whole_number_setting_below_its_minimum_is_refused(monkeypatch):
         env_int("RUN_BATCH_SIZE", 50, minimum=1)
     monkeypatch.setenv("RUN_BATCH_SIZE", "1")
     assert env_int("RUN_BATCH_SIZE", 50, minimum=1) == 1
+
+
+# --- SECRET_KEY ---------------------------------------------------------------------------------
+
+
+def load_settings(monkeypatch, data_dir, **environment):
+    """config/settings.py as a process started with `environment` (and no SECRET_KEY unless given) sees it."""
+    for name in ("SECRET_KEY", "DATABASE_URL", "DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "config" / "settings.py"))
+
+
+def test_it_refuses_to_start_without_a_secret_key_on_a_database_server(monkeypatch, tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is not set.*set SECRET_KEY"):
+        load_settings(monkeypatch, tmp_path, DATABASE_URL="postgres://surveys@db.internal:5432/surveys")
+
+
+def test_it_refuses_to_start_without_a_secret_key_even_with_debug_on(monkeypatch, tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is not set"):
+        load_settings(monkeypatch, tmp_path, DATABASE_URL="postgres://surveys@db.internal:5432/surveys", DEBUG="true")
+
+
+def test_it_takes_the_secret_key_given(monkeypatch, tmp_path):
+    loaded = load_settings(
+        monkeypatch, tmp_path, DATABASE_URL="postgres://surveys@db.internal:5432/surveys", SECRET_KEY="given-key"
+    )
+    assert loaded["SECRET_KEY"] == "given-key"
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_it_generates_a_key_for_sqlite_once_readable_by_its_owner_only(monkeypatch, tmp_path):
+    first = load_settings(monkeypatch, tmp_path)["SECRET_KEY"]
+    second = load_settings(monkeypatch, tmp_path)["SECRET_KEY"]
+
+    assert first == second == (tmp_path / "secret_key").read_text().strip()
+    assert len(first) >= 50
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+
+
+def test_each_sqlite_install_gets_its_own_key(monkeypatch, tmp_path):
+    one = load_settings(monkeypatch, tmp_path / "one")["SECRET_KEY"]
+    other = load_settings(monkeypatch, tmp_path / "other")["SECRET_KEY"]
+    assert one != other
+
+
+def test_processes_starting_together_share_one_generated_key(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY", "DATABASE_URL")}
+    env.update(DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
+    command = [sys.executable, "-c", "from django.conf import settings; print(settings.SECRET_KEY)"]
+    processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in range(6)]
+    keys = {process.communicate(timeout=60)[0].strip() for process in processes}
+
+    assert keys == {(tmp_path / "secret_key").read_text().strip()}
+    assert [path.name for path in tmp_path.iterdir()] == ["secret_key"]  # no temporary file left behind
+
+
+def test_it_refuses_an_empty_key_file_and_says_what_to_do(monkeypatch, tmp_path):
+    (tmp_path / "secret_key").write_text("\n")
+    with pytest.raises(ImproperlyConfigured, match="is empty: delete it"):
+        load_settings(monkeypatch, tmp_path)
+
+
+# --- HTTPS --------------------------------------------------------------------------------------
+
+
+def test_https_redirect_and_hsts_are_off_unless_asked_for(monkeypatch, tmp_path):
+    loaded = load_settings(monkeypatch, tmp_path)
+    assert (loaded["SECURE_SSL_REDIRECT"], loaded["SECURE_HSTS_SECONDS"]) == (False, 0)
+
+
+def test_https_redirect_and_hsts_are_switched_on_from_the_environment(monkeypatch, tmp_path):
+    loaded = load_settings(
+        monkeypatch,
+        tmp_path,
+        SECURE_SSL_REDIRECT="true",
+        SECURE_HSTS_SECONDS="31536000",
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
+    )
+    assert loaded["SECURE_SSL_REDIRECT"] is True
+    assert loaded["SECURE_HSTS_SECONDS"] == 31536000
+    assert loaded["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True

@@ -235,7 +235,8 @@ def first_column(db_path, query):
 def test_it_serves_the_demo_until_interrupted(tmp_path):
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path), "WORKER_COUNT": "1"}
-    for name in ("DATABASE_URL", "PUBLIC_BASE_URL", "DEBUG", "EMAIL_BACKEND", "DEFAULT_FROM_EMAIL"):
+    # As on a fresh clone: no configuration at all.
+    for name in ("DATABASE_URL", "SECRET_KEY", "PUBLIC_BASE_URL", "DEBUG", "EMAIL_BACKEND", "DEFAULT_FROM_EMAIL"):
         env.pop(name, None)
     log_path = tmp_path / "quickstart.log"
     with open(log_path, "wb") as log:
@@ -268,6 +269,7 @@ def test_it_serves_the_demo_until_interrupted(tmp_path):
         link = re.search(rf"http://127\.0\.0\.1:{port}/s/[\w-]+/", text)[0]
         assert answers(link)
         assert len(running_in_group(process.pid)) >= 3  # quickstart, runserver, qcluster (and its workers)
+        assert (tmp_path / "secret_key").stat().st_size > 50  # generated, as no SECRET_KEY was given
 
         process.send_signal(signal.SIGINT)
         wait_for(

@@ -1,8 +1,11 @@
+import hashlib
 import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -220,6 +223,16 @@ def test_an_unknown_link_is_a_plain_404(client):
     assert answer.status_code == 404
     assert "We can't find this survey link" in answer.content.decode()
     assert client.get("/s/not-a-real-token/opt-out/").status_code == 404
+
+
+@pytest.mark.parametrize("page", [url, opt_out_url])
+def test_it_finds_the_invitation_by_the_digest_of_its_token(client, invitation, page):
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(page(invitation)).status_code == 200
+
+    sql = " ".join(query["sql"] for query in queries.captured_queries)
+    assert hashlib.sha256(invitation.token.encode()).hexdigest() in sql
+    assert invitation.token not in sql
 
 
 def test_it_refuses_a_post_without_the_csrf_token(survey, invitation):

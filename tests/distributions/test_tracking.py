@@ -14,6 +14,7 @@ from anymail.signals import AnymailTrackingEvent
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.http import QueryDict
+from django.test import override_settings
 from django.utils import timezone
 
 from distributions.models import DeliveryEvent, Invitation
@@ -51,10 +52,12 @@ def fixture(name):
 
 
 def post(client, esp, payload, credentials=SECRET):
+    """POST `payload` to `esp`'s tracking webhook, served as when the install sends through that ESP."""
     headers = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials.encode()).decode()} if credentials else {}
-    return client.post(
-        f"/webhooks/{esp}/tracking/", data=json.dumps(payload), content_type="application/json", **headers
-    )
+    with override_settings(TRACKING_WEBHOOK_ESP=esp):
+        return client.post(
+            f"/webhooks/{esp}/tracking/", data=json.dumps(payload), content_type="application/json", **headers
+        )
 
 
 def reloaded(invitation):

@@ -229,16 +229,18 @@ def test_users_who_are_not_staff_are_sent_to_the_admin_login(client):
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_staff_need_the_right_to_view_invitations(client):
+def test_staff_need_the_rights_to_view_invitations_and_responses(client):
     survey = make_survey()
     staff = make_user(is_staff=True)
     client.force_login(staff)
 
     refused = client.get(survey_csv_url(survey))
     staff.user_permissions.add(Permission.objects.get(codename="view_invitation"))
+    refused_without_responses = client.get(survey_csv_url(survey))
+    staff.user_permissions.add(Permission.objects.get(codename="view_response"))
     allowed = client.get(survey_csv_url(survey))
 
-    assert refused.status_code == 403
+    assert refused.status_code == refused_without_responses.status_code == 403
     assert allowed.status_code == 200
 
 

@@ -276,9 +276,17 @@ def test_staff_without_the_survey_view_permission_are_refused(client):
     assert client.get(summary_url(make_survey())).status_code == 403
 
 
-def test_staff_with_the_survey_view_permission_see_it(client):
+def test_staff_who_may_view_the_survey_but_not_its_invitations_are_refused(client):
     user = make_user()
     user.user_permissions.add(Permission.objects.get(codename="view_survey"))
+    client.force_login(user)
+
+    assert client.get(summary_url(make_survey())).status_code == 403
+
+
+def test_staff_who_may_view_the_survey_and_its_invitations_see_it(client):
+    user = make_user()
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_survey", "view_invitation"]))
     client.force_login(user)
 
     assert client.get(summary_url(make_survey())).status_code == 200

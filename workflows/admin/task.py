@@ -115,7 +115,7 @@ class TaskAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         task = self.get_object(request, unquote(object_id))
-        if task is not None and registry.find(task.kind) is None:
+        if task is not None and registry.find(task.kind) is None and self.has_view_or_change_permission(request, task):
             self.message_user(request, task_summary(task), messages.ERROR)
             return redirect("admin:workflows_workflow_change", task.workflow_id)
         extra_context = {"show_save_and_add_another": False, **(extra_context or {})}

@@ -173,7 +173,12 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         public = urlsplit(settings.PUBLIC_BASE_URL)
-        if request.method == "GET" and public.netloc != request.get_host():
+        # Only on the page itself: a user refused the page must not find the warning on the next one.
+        if (
+            request.method == "GET"
+            and public.netloc != request.get_host()
+            and self.has_view_or_change_permission(request, self.get_object(request, unquote(object_id)))
+        ):
             self.message_user(
                 request,
                 f"Event URLs start with PUBLIC_BASE_URL ({settings.PUBLIC_BASE_URL}), but this admin is served at "
@@ -241,11 +246,11 @@ class WorkflowAdmin(admin.ModelAdmin):
         self.message_user(request, _ROTATED, messages.WARNING)
 
     def rotate_token_view(self, request, object_id):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         workflow = self.get_object(request, unquote(object_id))
         if workflow is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_change_permission(request, workflow):
-            raise PermissionDenied
         if request.method == "POST":
             workflow_rotate_token(workflow=workflow)
             self.message_user(request, _ROTATED, messages.WARNING)

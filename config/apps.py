@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class ConfigConfig(AppConfig):
+    """The project package as an app, so its system checks (config/checks.py) are registered."""
+
+    name = "config"
+    verbose_name = "Configuration"
+
+    def ready(self):
+        from config import checks  # noqa: F401  (registers the checks)

@@ -1,0 +1,243 @@
+"""System checks for the configuration mistakes this product can be deployed with.
+
+Django runs the untagged ones before every management command (migrate, qcluster, runserver), so
+a worker refuses to start on an Error; the ones registered with deploy=True run with
+`python manage.py check --deploy`, next to Django's own deployment checks. Each message says
+what goes wrong and which variable (.env.example) to set.
+"""
+
+import ipaddress
+import warnings
+from urllib.parse import urlsplit
+
+from anymail.exceptions import AnymailWarning
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import get_connection
+from django.http.request import split_domain_port, validate_host
+
+from distributions.services.delivery import SEND_LEASE
+from distributions.webhooks import TRACKING_VIEWS, tracking_esp, tracking_webhook_configuration_error, webhook_secrets
+
+# Backends that keep or print messages instead of sending them.
+NON_SENDING_EMAIL_BACKENDS = {
+    "distributions.channels.outbox.OutboxBackend": "the local outbox (messages are kept in the admin)",
+    "django.core.mail.backends.console.EmailBackend": "the console",
+    "django.core.mail.backends.filebased.EmailBackend": "files under DATA_DIR",
+    "django.core.mail.backends.locmem.EmailBackend": "memory",
+    "django.core.mail.backends.dummy.EmailBackend": "nowhere",
+    "anymail.backends.test.EmailBackend": "memory",
+    "anymail.backends.console.EmailBackend": "the console",
+}
+
+
+# --- workers ---------------------------------------------------------------------------------
+
+
+@checks.register()
+def check_worker_timeout(app_configs, **kwargs):
+    """Jobs must end before the claims they hold are taken over by another worker."""
+    timeout = settings.Q_CLUSTER["timeout"]
+    problems = []
+    if timeout >= SEND_LEASE.total_seconds():
+        problems.append(
+            checks.Error(
+                f"WORKER_TIMEOUT_SECONDS is {timeout}, but emails claimed {SEND_LEASE.total_seconds():.0f} seconds "
+                "ago are presumed abandoned and handed to another worker, while a job still running could send "
+                "them too: recipients could get two emails.",
+                hint=f"Set WORKER_TIMEOUT_SECONDS below {SEND_LEASE.total_seconds():.0f} (300 by default).",
+                id="sfsurveys.E001",
+            )
+        )
+    if settings.RUN_LEASE_SECONDS <= timeout:
+        problems.append(
+            checks.Warning(
+                f"RUN_LEASE_SECONDS ({settings.RUN_LEASE_SECONDS}) is not longer than WORKER_TIMEOUT_SECONDS "
+                f"({timeout}): a run whose job is still executing can be requeued and executed again by another "
+                "worker. Its tasks still succeed once, but the work is done twice.",
+                hint="Set RUN_LEASE_SECONDS above WORKER_TIMEOUT_SECONDS (600 and 300 by default).",
+                id="sfsurveys.W001",
+            )
+        )
+    return problems
+
+
+# --- email and delivery tracking -------------------------------------------------------------
+
+
+@checks.register()
+def check_email_backend(app_configs, **kwargs):
+    """EMAIL_BACKEND must load with its settings (an ESP backend needs its API key, some a package)."""
+    try:
+        with warnings.catch_warnings():  # anymail's notices about an ESP are for sending, not this look
+            warnings.simplefilter("ignore", AnymailWarning)
+            get_connection(fail_silently=False)
+    except (ImportError, ImproperlyConfigured) as error:
+        return [
+            checks.Error(
+                f"EMAIL_BACKEND {settings.EMAIL_BACKEND} cannot send: {error}",
+                hint="Fix EMAIL_BACKEND, or set the ESP's credentials (.env.example lists them).",
+                id="sfsurveys.E002",
+            )
+        ]
+    return []
+
+
+@checks.register()
+def check_tracking_webhook(app_configs, **kwargs):
+    """The tracking webhook served must exist and be able to authenticate calls."""
+    esp = tracking_esp()
+    if not esp:
+        return []
+    if esp not in TRACKING_VIEWS:
+        if not settings.TRACKING_WEBHOOK_ESP:
+            return []  # an anymail backend whose ESP has no tracking webhook: nothing to serve
+        return [
+            checks.Error(
+                f"TRACKING_WEBHOOK_ESP is {esp!r}, which django-anymail has no tracking webhook for.",
+                hint=f"Use one of {', '.join(sorted(TRACKING_VIEWS))}, or leave it unset.",
+                id="sfsurveys.E003",
+            )
+        ]
+    if not webhook_secrets():
+        return [
+            checks.Warning(
+                f"ANYMAIL_WEBHOOK_SECRET is not set, so /webhooks/{esp}/tracking/ refuses every call and "
+                "invitation statuses never hear of deliveries, bounces or opens.",
+                hint="Set ANYMAIL_WEBHOOK_SECRET to user:password and put them in the ESP's webhook URL.",
+                id="sfsurveys.W002",
+            )
+        ]
+    error = tracking_webhook_configuration_error(esp)
+    if error is not None:
+        return [
+            checks.Warning(
+                f"/webhooks/{esp}/tracking/ refuses every call: {error}",
+                hint="Set what the message names, or install the package it names.",
+                id="sfsurveys.W003",
+            )
+        ]
+    return []
+
+
+@checks.register(deploy=True)
+def check_email_is_sent(app_configs, **kwargs):
+    where = NON_SENDING_EMAIL_BACKENDS.get(settings.EMAIL_BACKEND)
+    if where is None:
+        return []
+    return [
+        checks.Warning(
+            f"EMAIL_BACKEND sends survey invitations to {where}: no recipient receives them.",
+            hint="Set EMAIL_BACKEND to django.core.mail.backends.smtp.EmailBackend or a django-anymail backend.",
+            id="sfsurveys.W101",
+        )
+    ]
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+
+@checks.register(checks.Tags.security)
+def check_https_redirect(app_configs, **kwargs):
+    if settings.SECURE_SSL_REDIRECT and not settings.SECURE_PROXY_SSL_HEADER:
+        return [
+            checks.Warning(
+                "SECURE_SSL_REDIRECT is on but BEHIND_HTTPS_PROXY is not: behind a proxy that terminates HTTPS, "
+                "every request looks like http and is redirected again and again.",
+                hint="Set BEHIND_HTTPS_PROXY=true when a proxy terminates HTTPS.",
+                id="sfsurveys.W004",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.security)
+def check_debug_with_database_server(app_configs, **kwargs):
+    if settings.DEBUG and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        return [
+            checks.Warning(
+                "DEBUG is on with a database server, as in production: error pages show settings, code and "
+                "data to anyone who causes an error, and every query is kept in memory.",
+                hint="Unset DEBUG (or set DEBUG=false).",
+                id="sfsurveys.W005",
+            )
+        ]
+    return []
+
+
+@checks.register()
+def check_public_base_url_opens(app_configs, **kwargs):
+    """Event URLs and every survey and opt-out link in an email start with PUBLIC_BASE_URL: without
+    an http(s) scheme and a host they open nothing, so every command refuses to start."""
+    url = urlsplit(settings.PUBLIC_BASE_URL)
+    if url.scheme in {"http", "https"} and url.hostname and not url.query and not url.fragment:
+        return []
+    return [
+        checks.Error(
+            f"PUBLIC_BASE_URL is {settings.PUBLIC_BASE_URL!r}, not an address Salesforce and recipients can open: "
+            "event URLs and the survey and opt-out links in emails start with it.",
+            hint="Set PUBLIC_BASE_URL to the https address this site is served at, e.g. https://surveys.example.com.",
+            id="sfsurveys.E004",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_public_base_url(app_configs, **kwargs):
+    """Event URLs and survey links start with PUBLIC_BASE_URL: it must be this site's public https address."""
+    url = urlsplit(settings.PUBLIC_BASE_URL)
+    host, _port = split_domain_port(url.netloc)
+    problems = []
+    if url.scheme != "https":
+        problems.append(
+            checks.Warning(
+                f"PUBLIC_BASE_URL is {settings.PUBLIC_BASE_URL}, not https: Salesforce's messages and survey "
+                "links (which open a recipient's survey) cross the network in clear, and mailbox providers "
+                "ignore one-click unsubscribe at an http URL (RFC 8058 section 3.1).",
+                hint="Serve the site over HTTPS and set PUBLIC_BASE_URL to its https:// address.",
+                id="sfsurveys.W102",
+            )
+        )
+    if _is_loopback(host):
+        problems.append(
+            checks.Warning(
+                f"PUBLIC_BASE_URL is {settings.PUBLIC_BASE_URL}, an address of this machine only: Salesforce "
+                "cannot reach the event URLs and survey links in emails lead nowhere.",
+                hint="Set PUBLIC_BASE_URL to the address Salesforce and recipients reach the site at.",
+                id="sfsurveys.W103",
+            )
+        )
+    elif host and not validate_host(host, settings.ALLOWED_HOSTS):
+        problems.append(
+            checks.Warning(
+                f"PUBLIC_BASE_URL's host {host} is not in ALLOWED_HOSTS: Salesforce's messages and survey "
+                "links get 400 Bad Request.",
+                hint=f"Add {host} to ALLOWED_HOSTS.",
+                id="sfsurveys.W104",
+            )
+        )
+    return problems
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_allowed_hosts_wildcard(app_configs, **kwargs):
+    if "*" in settings.ALLOWED_HOSTS:
+        return [
+            checks.Warning(
+                "ALLOWED_HOSTS contains '*': requests naming any host are served, which turns off Django's "
+                "protection against forged Host headers (poisoned caches, links to another site).",
+                hint="List the site's host names in ALLOWED_HOSTS.",
+                id="sfsurveys.W105",
+            )
+        ]
+    return []
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

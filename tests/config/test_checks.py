@@ -1,0 +1,145 @@
+"""The deployment checks, run through Django's check framework as `manage.py check [--deploy]` runs them."""
+
+import pytest
+from django.core import checks
+
+# A production configuration that passes every check of config/checks.py.
+SOUND = {
+    "DEBUG": False,
+    "SECRET_KEY": "k" * 60,
+    "ALLOWED_HOSTS": ["surveys.example.com"],
+    "PUBLIC_BASE_URL": "https://surveys.example.com",
+    "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+    "SECURE_SSL_REDIRECT": True,
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "TRACKING_WEBHOOK_ESP": "",
+    "RUN_LEASE_SECONDS": 600,
+    "ANYMAIL": {"WEBHOOK_SECRET": ["tracking:s3cret"]},
+}
+
+
+@pytest.fixture
+def configured(settings):
+    """configured(**overrides) -> ids of the product's issues `manage.py check --deploy` reports."""
+    for name, value in SOUND.items():
+        setattr(settings, name, value)
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 300}
+
+    def run(*, worker_timeout=None, **overrides):
+        for name, value in overrides.items():
+            setattr(settings, name, value)
+        if worker_timeout is not None:
+            settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": worker_timeout}
+        issues = checks.run_checks(include_deployment_checks=True)
+        return {issue.id for issue in issues if issue.id.startswith("sfsurveys.")}
+
+    return run
+
+
+def untagged_ids():
+    """Ids of the product's issues a plain `manage.py check` (and so every command) reports."""
+    return {issue.id for issue in checks.run_checks() if issue.id.startswith("sfsurveys.")}
+
+
+def test_a_sound_production_configuration_passes(configured):
+    assert configured() == set()
+
+
+def test_it_stops_workers_whose_jobs_outlive_the_email_claim(configured):
+    assert configured(worker_timeout=600) == {"sfsurveys.E001", "sfsurveys.W001"}
+    assert "sfsurveys.E001" in untagged_ids()
+    assert configured(worker_timeout=599, RUN_LEASE_SECONDS=900) == set()
+
+
+def test_it_warns_when_a_run_can_be_requeued_while_its_job_still_runs(configured):
+    assert configured(RUN_LEASE_SECONDS=300) == {"sfsurveys.W001"}
+    assert configured(RUN_LEASE_SECONDS=301) == set()
+
+
+def test_it_refuses_an_email_backend_that_cannot_load(configured):
+    assert configured(EMAIL_BACKEND="django.core.mail.backends.smpt.EmailBackend") == {"sfsurveys.E002"}
+
+
+def test_it_refuses_an_esp_backend_without_its_api_key(configured):
+    assert configured(EMAIL_BACKEND="anymail.backends.postmark.EmailBackend") == {"sfsurveys.E002"}
+    settings_with_key = {"WEBHOOK_SECRET": ["tracking:s3cret"], "POSTMARK_SERVER_TOKEN": "server-token"}
+    assert configured(ANYMAIL=settings_with_key) == set()
+
+
+def test_it_refuses_a_tracking_esp_anymail_does_not_know(configured):
+    assert configured(TRACKING_WEBHOOK_ESP="postmarq") == {"sfsurveys.E003"}
+
+
+def test_it_warns_when_the_tracking_webhook_has_no_credentials(configured):
+    assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": []}) == {"sfsurveys.W002"}
+
+
+def test_it_warns_when_the_tracking_webhook_cannot_check_the_esp_signature(configured):
+    assert configured(TRACKING_WEBHOOK_ESP="mailgun") == {"sfsurveys.W003"}
+    signed = {"WEBHOOK_SECRET": ["tracking:s3cret"], "MAILGUN_WEBHOOK_SIGNING_KEY": "key-1"}
+    assert configured(ANYMAIL=signed) == set()
+
+
+def test_it_warns_about_an_https_redirect_that_would_loop_behind_a_proxy(configured):
+    assert configured(SECURE_PROXY_SSL_HEADER=None) == {"sfsurveys.W004"}
+    assert configured(SECURE_SSL_REDIRECT=False) == set()
+
+
+# The check reads the engine from settings; the test database connection is left alone.
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_it_warns_about_debug_with_a_database_server_on_every_command(configured, settings):
+    settings.DATABASES = {"default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.postgresql"}}
+    assert configured(DEBUG=True) == {"sfsurveys.W005"}
+    assert "sfsurveys.W005" in untagged_ids()
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_it_allows_debug_with_sqlite(configured, settings):
+    settings.DATABASES = {"default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.sqlite3"}}
+    assert configured(DEBUG=True) == set()
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["distributions.channels.outbox.OutboxBackend", "django.core.mail.backends.console.EmailBackend"],
+)
+def test_it_warns_on_deploy_that_invitations_are_not_sent(configured, backend):
+    assert configured(EMAIL_BACKEND=backend) == {"sfsurveys.W101"}
+
+
+@pytest.mark.parametrize("url", ["surveys.example.com", "/surveys", "https://", "ftp://surveys.example.com"])
+def test_every_command_refuses_a_public_base_url_recipients_cannot_open(configured, url):
+    assert configured(PUBLIC_BASE_URL=url) >= {"sfsurveys.E004"}
+    assert "sfsurveys.E004" in untagged_ids()
+
+
+def test_the_public_base_url_error_stops_management_commands(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.PUBLIC_BASE_URL = "surveys.example.com"
+    with pytest.raises(SystemCheckError, match="sfsurveys.E004"):
+        call_command("check")
+
+
+def test_it_warns_on_deploy_about_an_http_public_base_url(configured):
+    assert configured(PUBLIC_BASE_URL="http://surveys.example.com") == {"sfsurveys.W102"}
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "https://localhost", "https://[::1]:8443"])
+def test_it_warns_on_deploy_about_a_public_base_url_of_this_machine_only(configured, url):
+    assert "sfsurveys.W103" in configured(PUBLIC_BASE_URL=url)
+
+
+def test_it_warns_on_deploy_when_public_base_url_is_not_an_allowed_host(configured):
+    assert configured(PUBLIC_BASE_URL="https://surveys.example.org") == {"sfsurveys.W104"}
+    assert configured(ALLOWED_HOSTS=[".example.org"]) == set()
+
+
+def test_it_warns_on_deploy_about_a_wildcard_in_allowed_hosts(configured):
+    assert configured(ALLOWED_HOSTS=["*"]) == {"sfsurveys.W105"}
+
+
+def test_deployment_warnings_stay_out_of_the_local_run(configured):
+    configured(PUBLIC_BASE_URL="http://127.0.0.1:8000", EMAIL_BACKEND="distributions.channels.outbox.OutboxBackend")
+    assert untagged_ids() == set()

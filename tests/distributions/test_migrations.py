@@ -1,0 +1,36 @@
+import hashlib
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE_DIGESTS = [("distributions", "0005_invitation_claim")]
+DIGESTS = [("distributions", "0006_invitation_token_digest")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_stores_the_token_digest_of_every_invitation_made_before_digests():
+    old = migrate(BEFORE_DIGESTS)
+    try:
+        owner = old.get_model("auth", "User").objects.create(username="owner")
+        survey = old.get_model("distributions", "Survey").objects.create(name="Before", owner_id=owner.pk)
+        distribution = old.get_model("distributions", "Distribution").objects.create(survey_id=survey.pk)
+        directory = old.get_model("directory", "Directory").objects.create(name="Before")
+        Contact, Invitation = old.get_model("directory", "Contact"), old.get_model("distributions", "Invitation")
+        tokens = [f"token-made-before-digests-{n}" for n in range(3)]
+        for token in tokens:
+            contact = Contact.objects.create(directory_id=directory.pk, email=f"{token}@example.com")
+            Invitation.objects.create(distribution_id=distribution.pk, contact_id=contact.pk, token=token)
+
+        new = migrate(DIGESTS)
+
+        stored = dict(new.get_model("distributions", "Invitation").objects.values_list("token", "token_digest"))
+        assert stored == {token: hashlib.sha256(token.encode()).hexdigest() for token in tokens}
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
