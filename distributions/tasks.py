@@ -4,17 +4,19 @@ Registered into workflows' task registry from DistributionsConfig.ready(). The r
 and the mailing list are the Add to Directory form's (`ContactFieldsForm`), and the contact is
 saved by the same `save_contacts`, in embedded-data mode.
 
-The survey is stored in the config by name, like the directory and the mailing list: a workflow
-export holds no installation's ids, so it imports elsewhere and finds the survey of that name.
+The survey is stored in the config by id, so renaming it keeps every task that distributes it.
+A workflow export holds no installation's ids: it names the survey, and the import finds the
+survey of that name (`export_config`, `import_config`).
 """
 
 from datetime import timedelta
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from distributions.models import Survey
-from distributions.services.sending import surveys_distribute_email
+from distributions.services.sending import distribute_config_problems, surveys_distribute_email
 from workflows.piping import tokens
 from workflows.tasks.add_to_directory import ContactFieldsForm
 from workflows.tasks.batch import run_alone
@@ -38,10 +40,11 @@ def _body(label, help_text):
 
 
 class DistributeSurveyForm(ContactFieldsForm):
-    survey = forms.ChoiceField(
+    survey = forms.TypedChoiceField(
+        coerce=int,
         help_text="Only an active survey is sent; the workflow's owner must own it or be a collaborator "
         "allowed to distribute it.",
-        error_messages={"invalid_choice": "There is no survey named %(value)s: choose one of the list."},
+        error_messages={"invalid_choice": "That survey no longer exists: choose one of the list."},
     )
     from_email = _piped("From address")
     from_name = _piped("From name", help_text="e.g. Customer care")
@@ -80,16 +83,10 @@ class DistributeSurveyForm(ContactFieldsForm):
         self.fields[
             "from_email"
         ].help_text = f"Empty: the default sender, {default_sender}. Its domain must be a verified sender domain."
-        surveys = Survey.objects.order_by("name").values_list("name", "status")
+        surveys = Survey.objects.order_by("name", "pk").values_list("pk", "name", "status")
         self.fields["survey"].choices = [("", "---------")] + [
-            (name, f"{name} ({Survey.Status(status).label.lower()})") for name, status in surveys
+            (pk, f"{name} ({Survey.Status(status).label.lower()})") for pk, name, status in surveys
         ]
-
-    def clean_survey(self):
-        name = self.cleaned_data["survey"]
-        if Survey.objects.filter(name=name).count() > 1:
-            raise forms.ValidationError(f'Several surveys are named "{name}": rename all but one, then choose it.')
-        return name
 
     def clean(self):
         cleaned = super().clean()
@@ -109,13 +106,42 @@ class DistributeSurveyForm(ContactFieldsForm):
         return cleaned
 
 
+def export_config(config: dict) -> dict:
+    """The config as a workflow export holds it: the survey by name ("" if it was deleted)."""
+    survey = config.get("survey")
+    if isinstance(survey, int):
+        survey = Survey.objects.filter(pk=survey).values_list("name", flat=True).first()
+    return {**config, "survey": survey or ""}
+
+
+def import_config(config: dict) -> dict:
+    """A workflow export's config with its survey name resolved to this installation's survey id.
+
+    Raises ValidationError({"survey": message}) when no survey, or more than one, has the name."""
+    name = config.get("survey")
+    if not name:
+        return config
+    ids = list(Survey.objects.filter(name=name).values_list("pk", flat=True)[:2])
+    if not ids:
+        raise ValidationError({"survey": f'There is no survey named "{name}": create it, or edit the file.'})
+    if len(ids) > 1:
+        raise ValidationError(
+            {"survey": f'Several surveys are named "{name}": rename all but one, so the import knows which to send.'}
+        )
+    return {**config, "survey": ids[0]}
+
+
+def config_warnings(config: dict, workflow) -> list[str]:
+    return distribute_config_problems(config=config, owner=workflow.owner)
+
+
 def run_batch(contexts: list[TaskContext]) -> list:
     config = contexts[0].config
     days = config.get("link_expiration_days")
     delay = (config.get("send_delay") or 0) * DELAY_UNITS.get(config.get("send_delay_unit") or "", timedelta(minutes=1))
     results = surveys_distribute_email(
         contexts=contexts,
-        survey_name=config.get("survey") or "",
+        survey_id=config.get("survey"),
         link_expiration=timedelta(days=days) if days else None,
         send_delay=delay,
     )
@@ -129,4 +155,7 @@ KIND = TaskKind(
     run=run_alone(run_batch),
     run_batch=run_batch,
     outputs=("ContactId", "DistributionId", "InvitationId", "SurveyLink", "Outcome"),
+    export_config=export_config,
+    import_config=import_config,
+    config_warnings=config_warnings,
 )

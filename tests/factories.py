@@ -170,7 +170,7 @@ def make_distribute_task(*, workflow, survey, position=1, **config):
         workflow=workflow,
         position=position,
         kind="distribute_survey",
-        config={**DISTRIBUTE_TASK_CONFIG, "survey": survey.name, **config},
+        config={**DISTRIBUTE_TASK_CONFIG, "survey": survey.pk, **config},
     )
 
 

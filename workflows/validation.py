@@ -65,3 +65,13 @@ def task_pipe_errors(text: str, *, earlier_kinds: Sequence[str]) -> list[str]:
                     f"its outputs: {', '.join(kind.outputs)}."
                 )
     return errors
+
+
+def task_warnings(task) -> list[str]:
+    """What would make the saved `task` (a workflows.models.Task) fail when it runs although its
+    config is valid, as its kind reports it (TaskKind.config_warnings): e.g. its survey is not
+    active yet. [] for kinds that check nothing beyond their form."""
+    kind = registry.find(task.kind)
+    if kind is None or kind.config_warnings is None:
+        return []
+    return kind.config_warnings(task.config, task.workflow)

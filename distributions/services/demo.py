@@ -25,7 +25,6 @@ _QUESTIONS = [
     (Question.Kind.TEXT, "What could we have done better?", ""),
 ]
 _TASK_CONFIG = {
-    "survey": DEMO_SURVEY,
     "mailing_list": DEMO_MAILING_LIST,
     "first_name": "${event://Customer_First_Name__c}",
     "last_name": "${event://Customer_Last_Name__c}",
@@ -71,16 +70,16 @@ def demo_survey_seed(*, owner, workflow: Workflow) -> Survey:
         survey.questions.create(position=position, kind=kind, text=text, choices=choices, required=position == 1)
     for name in DEMO_SURVEY_FIELDS:
         survey.fields.create(name=name)
-    _add_distribute_task(workflow)
+    _add_distribute_task(workflow, survey)
     return survey
 
 
-def _add_distribute_task(workflow: Workflow) -> Task:
+def _add_distribute_task(workflow: Workflow, survey: Survey) -> Task:
     """Append the task, its config checked by the admin's form as any other task's."""
     earlier = list(workflow.tasks.values_list("kind", flat=True))
     last = workflow.tasks.order_by("-position").values_list("position", flat=True).first() or 0
     data = QueryDict(mutable=True)
-    data.update(_TASK_CONFIG)
+    data.update({**_TASK_CONFIG, "survey": str(survey.pk)})
     known_fields = set(workflow.known_fields) if workflow.fields_from_wsdl else None
     form = distribute_task.DistributeSurveyForm(data=data, known_event_fields=known_fields, earlier_kinds=earlier)
     if not form.is_valid():

@@ -31,7 +31,7 @@ from distributions.services.delivery import (
     opt_out_url,
 )
 from distributions.services.recipient_rules import content_digest, invitation_skip_reasons
-from workflows.piping import contact_fields
+from workflows.piping import contact_fields, tokens
 from workflows.tasks.add_to_directory import SavedContact, save_contacts
 from workflows.tasks.context import TaskContext
 from workflows.tasks.registry import TaskError, TemporaryTaskError
@@ -70,7 +70,7 @@ class DistributedInvitation:
 
 
 def surveys_distribute_email(
-    *, contexts: list[TaskContext], survey_name: str, link_expiration: timedelta | None, send_delay: timedelta
+    *, contexts: list[TaskContext], survey_id: int, link_expiration: timedelta | None, send_delay: timedelta
 ) -> list:
     """Run inside the task's transaction, for the runs of one task at once. -> per context, its
     DistributedInvitation or the TaskError saying what the admin must fix; a recipient who must not
@@ -80,7 +80,8 @@ def surveys_distribute_email(
     One that fails after the contacts were saved (its sender) raises the TaskError: the caller
     rolls back, and a batch's runs are then executed one by one."""
     try:
-        survey = _survey(survey_name)
+        survey = _survey(survey_id)
+        _check_active(survey)
         _check_can_distribute(survey, owner_id=contexts[0].workflow.owner_id)
     except TaskError as error:
         return [error] * len(contexts)
@@ -164,19 +165,59 @@ def _invitation(
     )
 
 
-def _survey(name: str) -> Survey:
-    surveys = list(Survey.objects.filter(name=name)[:2])
-    if not surveys:
-        raise TaskError(f'There is no survey named "{name}": choose another survey in the task.')
-    if len(surveys) > 1:
-        raise TaskError(f'Several surveys are named "{name}": rename all but one, so the task knows which to send.')
-    survey = surveys[0]
+def _survey(survey_id) -> Survey:
+    if not isinstance(survey_id, int):
+        # A config saved when tasks named their survey, whose name no single survey had any more
+        # when the link became an id (distributions migration 0006).
+        raise TaskError(
+            f'This task names the survey "{survey_id}", which no single survey is called: '
+            "choose the survey in the task."
+        )
+    survey = Survey.objects.filter(pk=survey_id).first()
+    if survey is None:
+        raise TaskError("The task's survey was deleted: choose another survey in the task.")
+    return survey
+
+
+def _check_active(survey: Survey) -> None:
     if survey.status != Survey.Status.ACTIVE:
         raise TaskError(
             f'Survey "{survey}" is not active (it is {survey.get_status_display().lower()}): '
             "activate the survey to distribute it."
         )
-    return survey
+
+
+def distribute_config_problems(*, config: dict, owner) -> list[str]:
+    """What would make a distribute task with this (valid) config fail when it runs, as the run's
+    error messages: the survey missing or not active, the owner not allowed to distribute it, a
+    literal From or Reply-To address outside the verified sender domains. Piped addresses are
+    known only at run time and are not checked. -> [] when nothing is wrong yet."""
+    problems = []
+
+    def check(step, *args, **kwargs):
+        try:
+            return step(*args, **kwargs)
+        except TaskError as error:
+            problems.append(str(error))
+            return None
+
+    survey = check(_survey, config.get("survey"))
+    if survey is not None:
+        check(_check_active, survey)
+        check(_check_can_distribute, survey, owner_id=owner.pk)
+    domains = _SenderDomains()
+    from_email = config.get("from_email") or ""
+    if not tokens(from_email):
+        default_address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        address = check(_address, from_email or default_address, label="From address", source=from_email or None)
+        if address:
+            check(_check_sender_domain, address, domains, label="From address")
+    reply_to = config.get("reply_to") or ""
+    if reply_to and not tokens(reply_to):
+        address = check(_address, reply_to, label="Reply-To address", source="reply_to")
+        if address and address.lower() != (owner.email or "").lower():
+            check(_check_sender_domain, address, domains, label="Reply-To address", owner_email=owner.email or "")
+    return problems
 
 
 def _check_can_distribute(survey: Survey, *, owner_id: int) -> None:
@@ -208,11 +249,13 @@ class _SenderDomains:
 def _sender(context: TaskContext, domains: _SenderDomains) -> Sender:
     default_name, default_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     piped_from = context.pipe("from_email")
-    from_email = _address(piped_from or default_address, label="From address", context=context, key="from_email")
+    from_email = _address(
+        piped_from or default_address, label="From address", source=context.config.get("from_email") or None
+    )
     _check_sender_domain(from_email, domains, label="From address")
     reply_to = context.pipe("reply_to")
     if reply_to:
-        reply_to = _address(reply_to, label="Reply-To address", context=context, key="reply_to")
+        reply_to = _address(reply_to, label="Reply-To address", source=context.config.get("reply_to"))
         owner_email = context.workflow.owner.email or ""
         if reply_to.lower() != owner_email.lower():
             _check_sender_domain(reply_to, domains, label="Reply-To address", owner_email=owner_email)
@@ -225,11 +268,12 @@ def _normalized_address(value: str) -> str:
     return validate_email(value, check_deliverability=False).normalized
 
 
-def _address(value: str, *, label: str, context: TaskContext, key: str) -> str:
+def _address(value: str, *, label: str, source: str | None) -> str:
+    """`value` normalized; `source` is the config text it was piped from (None: the default sender)."""
     try:
         return _normalized_address(value)
     except EmailNotValidError as error:
-        source = context.config.get(key) or "DEFAULT_FROM_EMAIL in the settings"
+        source = source or "DEFAULT_FROM_EMAIL in the settings"
         raise TaskError(f"{label} {value!r} (from {source}) is not a valid email address: {error}") from None
 
 

@@ -17,7 +17,7 @@ from tests.factories import (
     make_user,
     make_workflow,
 )
-from workflows.models import Run, TaskRun
+from workflows.models import Run, Task, TaskRun
 from workflows.services.execution import run_execute
 
 pytestmark = pytest.mark.django_db
@@ -119,10 +119,34 @@ def test_it_fails_when_the_survey_is_not_active(execute, survey):
     assert not Invitation.objects.exists() and not Contact.objects.exists() and not emails_to_ada()
 
 
-def test_it_fails_when_the_survey_does_not_exist(execute, survey):
-    Survey.objects.filter(pk=survey.pk).update(name="Gone")  # renamed after the task was saved
-    run = distribute(execute, survey)
-    assert task_run(run).error == 'There is no survey named "Customer satisfaction": choose another survey in the task.'
+def test_it_sends_a_survey_renamed_after_the_task_was_saved(execute, survey):
+    workflow = make_workflow(owner=survey.owner)
+    make_distribute_task(workflow=workflow, survey=survey)
+    Survey.objects.filter(pk=survey.pk).update(name="Customer satisfaction 2027")
+    run = execute(make_run(workflow=workflow))
+    assert run.status == Run.Status.SUCCEEDED, task_run(run).error
+    assert Distribution.objects.get().survey == survey
+
+
+def test_it_fails_when_the_survey_was_deleted(execute, survey):
+    workflow = make_workflow(owner=survey.owner)
+    make_distribute_task(workflow=workflow, survey=survey)
+    survey.delete()
+    run = execute(make_run(workflow=workflow))
+    assert task_run(run).error == "The task's survey was deleted: choose another survey in the task."
+
+
+def test_it_fails_when_a_config_still_names_a_survey_no_single_survey_is_called(execute, survey):
+    make_survey(name="Customer satisfaction")
+    workflow = make_workflow(owner=survey.owner)
+    task = make_distribute_task(workflow=workflow, survey=survey)
+    # As saved before surveys were linked by id, left so when two surveys had the name.
+    Task.objects.filter(pk=task.pk).update(config={**task.config, "survey": "Customer satisfaction"})
+    run = execute(make_run(workflow=workflow))
+    assert task_run(run).error == (
+        'This task names the survey "Customer satisfaction", which no single survey is called: '
+        "choose the survey in the task."
+    )
 
 
 def test_it_fails_when_the_workflow_owner_may_not_distribute_the_survey(execute, survey):

@@ -59,11 +59,11 @@ def test_it_verifies_the_domain_of_the_default_sender(settings):
 
 @pytest.mark.django_db
 def test_it_adds_a_third_task_that_emails_the_survey_as_the_admin_form_saves_it():
-    workflow, _ = seed()
+    workflow, survey = seed()
     task = workflow.tasks.last()
     assert [t.kind for t in workflow.tasks.all()] == ["add_to_directory", "add_to_directory", "distribute_survey"]
     assert set(task.config) == set(registry.get(task.kind).config_form().fields)
-    assert task.config["survey"] == DEMO_SURVEY
+    assert task.config["survey"] == survey.pk
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
 """Shared pieces of the workflows admin: known fields and small HTML renderings."""
 
 from django import forms
+from django.contrib import messages
 from django.forms.utils import pretty_name
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
@@ -8,6 +9,7 @@ from django.utils.text import Truncator
 from directory.forms import KeyValueField
 from workflows.models import Task, Workflow
 from workflows.tasks import registry
+from workflows.validation import task_warnings
 
 MAX_WSDL_BYTES = 2 * 1024 * 1024
 KNOWN_FIELDS_DATALIST = "known-event-fields"
@@ -48,3 +50,11 @@ def task_summary(task: Task, limit: int = 140) -> str:
             value = dict(field.choices).get(value, value)
         parts.append(f"{field.label or pretty_name(name)}: {value}")
     return Truncator("; ".join(parts)).chars(limit) or "—"
+
+
+def warn_about_task(model_admin, request, task: Task) -> None:
+    """A warning per problem that would fail the saved task's runs although its config is valid."""
+    for problem in task_warnings(task):
+        model_admin.message_user(
+            request, f"Task {task} is saved, but its runs will fail until this is fixed: {problem}", messages.WARNING
+        )

@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from workflows.admin.display import known_event_fields, task_summary
+from workflows.admin.display import known_event_fields, task_summary, warn_about_task
 from workflows.models import (
     Task,
     Workflow,
@@ -138,6 +138,10 @@ class TaskAdmin(admin.ModelAdmin):
         if {"_continue", "_addanother", "_popup"} & set(request.POST):
             return response
         return redirect("admin:workflows_workflow_change", obj.workflow_id)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        warn_about_task(self, request, obj)
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._back_to_workflow(request, super().response_add(request, obj, post_url_continue), obj)

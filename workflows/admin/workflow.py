@@ -18,6 +18,7 @@ from workflows.admin.display import (
     MAX_WSDL_BYTES,
     known_event_fields,
     task_summary,
+    warn_about_task,
 )
 from workflows.conditions import OPERATOR_HELP
 from workflows.models import (
@@ -215,6 +216,12 @@ class WorkflowAdmin(admin.ModelAdmin):
                 "outbound message's WSDL.",
                 messages.WARNING,
             )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The owner's permissions may have changed what the tasks can do.
+        for task in form.instance.tasks.select_related("workflow__owner"):
+            warn_about_task(self, request, task)
 
     @admin.display(description="Event URL")
     def event_url(self, workflow):

@@ -1,8 +1,10 @@
 """Moving workflows between installations: export them as a JSON document, import it elsewhere.
 
 A document holds what an admin built (settings, conditions, tasks) and nothing that belongs to one
-installation: no ids, and no URL token, which is a secret. Importing a workflow whose name exists
-replaces its definition but keeps its token, so the URL pasted into Salesforce stays valid.
+installation: no ids, and no URL token, which is a secret. A task config that links to a row by id
+(a survey) names it in the document instead, and the import finds the row of that name.
+Importing a workflow whose name exists replaces its definition but keeps its token, so the URL
+pasted into Salesforce stays valid.
 Task configs are checked by their kind's admin form, so an import accepts exactly what the admin
 would save.
 """
@@ -63,8 +65,16 @@ def _export_one(workflow: Workflow) -> dict:
             {"field": condition.field, "operator": condition.operator, "value": condition.value}
             for condition in workflow.conditions.all()
         ],
-        "tasks": [{"kind": task.kind, "config": task.config} for task in workflow.tasks.all()],
+        "tasks": [{"kind": task.kind, "config": _document_config(task)} for task in workflow.tasks.all()],
     }
+
+
+def _document_config(task: Task) -> dict:
+    """The task's config with its links to this installation's rows as names (see TaskKind)."""
+    kind = registry.find(task.kind)
+    if kind is None or kind.export_config is None:
+        return task.config
+    return kind.export_config(task.config)
 
 
 @dataclass
@@ -223,7 +233,14 @@ def _task(
             f"{label}: unknown task kind {row.get('kind')!r}; this installation has {', '.join(sorted(kinds))}."
         )
         return None
-    form = _bound_config_form(kind, row.get("config", {}), known_fields)
+    config = row.get("config", {})
+    if kind.import_config is not None:
+        try:
+            config = kind.import_config(config)
+        except ValidationError as error:
+            problems.extend(_config_problems(f"{label} ({kind.name})", error))
+            return None
+    form = _bound_config_form(kind, config, known_fields)
     if form is not None:
         # Tasks of the document that failed their own checks still hold their place in the run order.
         form.earlier_kinds = [task.kind if task else "" for task in earlier]
@@ -236,6 +253,12 @@ def _task(
             problems.extend(f"{label} ({kind.name}): {where}{message}" for message in messages)
         return None
     return Task(position=position, kind=kind.name, config=form.to_config())
+
+
+def _config_problems(label: str, error: ValidationError) -> list[str]:
+    if not hasattr(error, "error_dict"):
+        return [f"{label}: {message}" for message in error.messages]
+    return [f"{label}: {key}: {message}" for key, messages in error.message_dict.items() for message in messages]
 
 
 def _bound_config_form(kind: TaskKind, config: dict, known_fields: set[str] | None):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django import forms
 
 if TYPE_CHECKING:  # context.py imports this module
+    from workflows.models import Workflow
     from workflows.tasks.context import TaskContext
 
 
@@ -31,6 +32,16 @@ class TaskKind:
     raises (or returns a list of another length, or an item of another type), the whole batch is
     rolled back and each of those runs is executed alone through `run`. Kinds without it are
     executed one run at a time.
+
+    A config links to rows of its installation (a survey) by id, so renaming the row keeps the
+    link. An export document names them instead, so it imports elsewhere: `export_config(config)`
+    returns the config as a document holds it, and `import_config(config)` the config a document
+    holds with names resolved to this installation's ids, raising django's ValidationError (by
+    config key) for a name that resolves to no row or to several. Kinds without links omit both.
+
+    `config_warnings(config, workflow)`, optional, lists what would make a saved task fail when it
+    runs although its config is valid (a survey not active yet): the admin shows each as a warning,
+    not an error, since it may be fixed before the first run.
     """
 
     name: str
@@ -39,6 +50,9 @@ class TaskKind:
     run: Callable  # run(context: TaskContext) -> dict[str, str] of outputs
     outputs: tuple[str, ...] = ()
     run_batch: Callable[[list["TaskContext"]], list[dict | TaskError]] | None = None
+    export_config: Callable[[dict], dict] | None = None
+    import_config: Callable[[dict], dict] | None = None
+    config_warnings: Callable[[dict, "Workflow"], list[str]] | None = None
 
 
 _KINDS: dict[str, TaskKind] = {}

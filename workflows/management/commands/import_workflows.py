@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from workflows.services.transfer import TransferError, workflows_import
+from workflows.validation import task_warnings
 
 
 class Command(BaseCommand):
@@ -32,6 +33,9 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         for workflow, created in results:
             self.stdout.write(f"{'created' if created else 'updated'}: {workflow.name}  {workflow.event_url}")
+            for task in workflow.tasks.all():
+                for problem in task_warnings(task):
+                    self.stdout.write(self.style.WARNING(f"  task {task}: its runs will fail until fixed: {problem}"))
 
     def _read(self, file: str):
         try:
