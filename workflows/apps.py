@@ -7,6 +7,14 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self):
+        from django.db.models.signals import pre_save
+
+        from directory.models import Directory, MailingList
+        from workflows.services import renames
         from workflows.tasks import add_to_directory, registry
 
         registry.register(add_to_directory.KIND)
+        pre_save.connect(renames.directory_pre_save, sender=Directory, dispatch_uid="workflows.directory_renamed")
+        pre_save.connect(
+            renames.mailing_list_pre_save, sender=MailingList, dispatch_uid="workflows.mailing_list_renamed"
+        )
