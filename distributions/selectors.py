@@ -5,7 +5,8 @@ from django.db.models import Count, Q
 
 from directory.models import Contact
 from directory.selectors import embedded_data_case_clashes
-from distributions.models import Distribution, Invitation, Survey
+from distributions.models import Distribution, Invitation, Response, Survey
+from distributions.services.answers import answer_display
 from workflows.models import token_digest
 
 Status = Invitation.Status
@@ -104,3 +105,17 @@ def invitation_for_token(token: str) -> Invitation | None:
 def survey_link(token: str) -> str:
     """The individual survey link of an invitation (the fixed `/s/<token>/` contract)."""
     return f"{settings.PUBLIC_BASE_URL}/s/{token}/"
+
+
+def response_answer_rows(*, response: Response) -> list[tuple[str, str]]:
+    """(question, answer as a person reads it) per answer, in the survey's question order; an answer
+    to a question since deleted comes last, labelled with the question's id."""
+    questions = list(response.survey.questions.all())
+    answers = dict(response.answers)
+    rows = [
+        (str(question), answer_display(answers.pop(str(question.pk))))
+        for question in questions
+        if str(question.pk) in answers
+    ]
+    rows += [(f"Question {key} (deleted)", answer_display(answer)) for key, answer in answers.items()]
+    return rows

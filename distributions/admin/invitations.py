@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from directory.admin import data_table
 from distributions.admin.display import change_link, history_csv_url, preformatted, sandboxed_html
 from distributions.models import DeliveryEvent, Distribution, Invitation, Response, Survey
-from distributions.selectors import survey_link
+from distributions.selectors import response_answer_rows, survey_link
 from workflows.admin.history import ReadOnlyMixin
 
 
@@ -190,20 +190,14 @@ class ResponseAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Answers")
     def answer_table(self, response):
-        questions = {str(question.pk): str(question) for question in response.survey.questions.all()}
-        rows = [(questions.get(str(key), key), _answer_text(value)) for key, value in response.answers.items()]
+        rows = response_answer_rows(response=response)
         if not rows:
             return "—"
         return format_html(
-            "<table><tbody>{}</tbody></table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+            '<table class="data-table"><tbody>{}</tbody></table>',
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
         )
 
     @admin.display(description="Embedded data")
     def embedded_data_table(self, response):
         return data_table(response.embedded_data)
-
-
-def _answer_text(value) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return "—" if value in (None, "") else str(value)

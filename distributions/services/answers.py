@@ -71,3 +71,10 @@ def answer_as_text(answer) -> str:
     if isinstance(answer, dict):
         return str(answer.get("number", ""))
     return "" if answer is None else str(answer)
+
+
+def answer_display(answer) -> str:
+    """A stored answer as a person reads it: the chosen option's text, the rating, the text."""
+    if isinstance(answer, dict):
+        return str(answer.get("text") or answer.get("number", ""))
+    return "" if answer is None else str(answer)

@@ -17,6 +17,7 @@ from tests.factories import (
     make_survey_response,
     make_user,
 )
+from tests.pages import table_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -309,6 +310,11 @@ def test_invitations_cannot_be_edited_in_the_admin(admin_client):
     assert invitation.status == Status.EMAIL_SENT
 
 
+def response_page_rows(admin_client, response, field):
+    page = admin_client.get(reverse("admin:distributions_response_change", args=[response.pk]))
+    return table_rows(page.content, f'//div[contains(@class, "field-{field}")]//table')
+
+
 def test_the_response_page_shows_answers_and_embedded_data(admin_client):
     invitation = invite(make_distribution(), Status.SURVEY_FINISHED)
     question = make_question(survey=invitation.distribution.survey, text="What could we do better?")
@@ -316,10 +322,37 @@ def test_the_response_page_shows_answers_and_embedded_data(admin_client):
         invitation=invitation, answers={str(question.pk): "Faster replies"}, embedded_data={"Store": "Milan"}
     )
 
-    content = admin_client.get(reverse("admin:distributions_response_change", args=[response.pk])).content.decode()
+    assert response_page_rows(admin_client, response, "answer_table") == [
+        ["Q1. What could we do better?", "Faster replies"]
+    ]
+    assert response_page_rows(admin_client, response, "embedded_data_table") == [["Store", "Milan"]]
 
-    assert "What could we do better?" in content and "Faster replies" in content
-    assert "<tr><th>Store</th><td>Milan</td></tr>" in content
+
+def test_the_response_page_shows_each_kind_of_answer_as_the_respondent_chose_it(admin_client):
+    invitation = invite(make_distribution(), Status.SURVEY_FINISHED)
+    survey = invitation.distribution.survey
+    rating = make_question(survey=survey, kind="rating", text="How likely are you to recommend us?")
+    choice = make_question(survey=survey, kind="multiple_choice", text="Was your issue resolved?", choices="Yes\nNo")
+    text = make_question(survey=survey, text="What could we do better?")
+    # Stored in the order the questions were answered, not the survey's order.
+    answers = {str(text.pk): "Faster replies", str(choice.pk): {"number": 1, "text": "Yes"}, str(rating.pk): 9}
+    response = make_survey_response(invitation=invitation, answers=answers)
+
+    assert response_page_rows(admin_client, response, "answer_table") == [
+        ["Q1. How likely are you to recommend us?", "9"],
+        ["Q2. Was your issue resolved?", "Yes"],
+        ["Q3. What could we do better?", "Faster replies"],
+    ]
+
+
+def test_the_response_page_keeps_the_answer_to_a_deleted_question(admin_client):
+    invitation = invite(make_distribution(), Status.SURVEY_FINISHED)
+    question = make_question(survey=invitation.distribution.survey, kind="multiple_choice", choices="Yes\nNo")
+    response = make_survey_response(invitation=invitation, answers={str(question.pk): {"number": 2, "text": "No"}})
+    question_id = question.pk
+    question.delete()
+
+    assert response_page_rows(admin_client, response, "answer_table") == [[f"Question {question_id} (deleted)", "No"]]
 
 
 @pytest.mark.parametrize(
