@@ -39,8 +39,9 @@ class KeyValueWidget(forms.Widget):
             ((name, key, self.name_label, name, self.value_label, val) for key, val in rows),
         )
         return format_html(
+            '<div class="key-value-rows">'
             '<table class="key-value-rows"><thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>'
-            '<p class="help">Clear both cells to remove a row; save and continue editing for more rows.</p>',
+            '<p class="help">Clear both cells to remove a row; save and continue editing for more rows.</p></div>',
             self.name_label,
             self.value_label,
             body,

@@ -47,8 +47,8 @@ def sandboxed_html(html: str) -> str:
     # srcdoc is an attribute: format_html escapes the markup, the browser unescapes it into the frame.
     return format_html(
         '<iframe sandbox="{}" srcdoc="{}" title="HTML body" '
-        'style="width: 100%; max-width: 800px; height: 600px; border: 1px solid #ccc; background: #fff">'
-        "</iframe>",
+        'style="box-sizing: border-box; width: 100%; max-width: 800px; height: 600px; border: 1px solid #ccc; '
+        'background: #fff"></iframe>',
         _IFRAME_SANDBOX,
         with_links_in_new_tab(html),
     )

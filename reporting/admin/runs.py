@@ -55,6 +55,10 @@ class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_per_page = 50
     actions = ["replay"]
     change_form_template = "admin/reporting/run/change_form.html"
+
+    class Media:
+        css = {"all": ["reporting/run.css"]}
+
     fieldsets = [
         (None, {"fields": ["workflow", "status", "status_reason", "attempts", "timings"]}),
         ("Links", {"fields": ["links"]}),

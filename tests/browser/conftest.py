@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.layout import VIEWPORT
+
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, and nothing that reaches for Google's hosts: this machine's network is closed and
 # Chromium would otherwise retry refused connections at every start.
@@ -65,7 +67,7 @@ def browser_context(tmp_path):
             headless=True,
             args=CHROMIUM_ARGS,
             accept_downloads=True,
-            viewport={"width": 1280, "height": 900},
+            viewport=VIEWPORT,
         )
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
@@ -83,6 +85,19 @@ def page(browser_context, request):
     if call is not None and call.failed:
         # The page as it was when the test failed: usually the quickest way to see why.
         save_screenshot(page, f"{_prefix(request)}-FAILED")
+
+
+@pytest.fixture
+def allow_orm_beside_playwright(page, monkeypatch):
+    from django.db import connections
+
+    # Playwright's sync API keeps an asyncio loop on this thread, so Django takes every ORM call
+    # made here for one made from async code and refuses it. The calls are plain sync code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    yield
+    # Connections opened while that loop runs belong to its context, not to the one that tears
+    # the test database down: close them here, or PostgreSQL refuses to drop the database.
+    connections.close_all()
 
 
 @pytest.fixture

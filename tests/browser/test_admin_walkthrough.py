@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connections
 from playwright.sync_api import expect
 
+from tests.browser.layout import VIEWPORT, WIDTHS, assert_all_reachable, assert_in_window
 from tests.factories import make_contact, make_distribution, make_invitation, make_survey
 from workflows.models import Run
 
@@ -35,17 +35,6 @@ HISTORY_CSV_HEADER = [
     "Link",
     "Link Expiration",
 ]
-
-
-@pytest.fixture
-def allow_orm_beside_playwright(page, monkeypatch):
-    # Playwright's sync API keeps an asyncio loop on this thread, so Django takes every ORM call
-    # made here for one made from async code and refuses it. The calls are plain sync code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    yield
-    # Connections opened while that loop runs belong to its context, not to the one that tears
-    # the test database down: close them here, or PostgreSQL refuses to drop the database.
-    connections.close_all()
 
 
 def test_a_new_admin_walks_from_a_workflow_to_its_run_and_a_survey_csv(
@@ -181,7 +170,21 @@ def open_run(page, workflow_url, run, screenshot):
         expect(content).to_contain_text(shown)  # the event fields and the condition
     for shown in ("ContactId", "ContactAction", "created"):
         expect(content).to_contain_text(shown)  # the task's output
-    screenshot("run-detail")
+    see_every_column_of_the_task_table(page, screenshot)
+
+
+def see_every_column_of_the_task_table(page, screenshot):
+    """At each common window width, the task table's output, error and timings are in the window."""
+    table = page.locator("table.task-runs")
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        where = f"the run page at {width} px"
+        assert_in_window(page, table.get_by_text("Output", exact=True).first, f"Output on {where}")
+        for header in ("Error", "Started", "Finished", "Duration"):
+            assert_in_window(page, table.get_by_role("columnheader", name=header, exact=True), f"{header} on {where}")
+        assert_all_reachable(page, where)
+        screenshot(f"run-detail-{width}")
+    page.set_viewport_size(VIEWPORT)
 
 
 def replay(page, run, screenshot):

@@ -28,7 +28,7 @@ def value_table(data: dict) -> str:
     rows = format_html_join(
         "", "<tr><th>{}</th><td>{}</td></tr>", ((key, "(null)" if val is None else val) for key, val in data.items())
     )
-    return format_html("<table><tbody>{}</tbody></table>", rows)
+    return format_html('<table class="data-table"><tbody>{}</tbody></table>', rows)
 
 
 # --- Workflow --------------------------------------------------------------------------------
