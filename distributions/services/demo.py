@@ -1,8 +1,9 @@
 """The survey part of the quickstart demo: an active survey, a verified sender domain, and a task
 that emails the survey from the demo workflow (after workflows.services.demo.demo_seed).
 
-The task is added when the survey is first created, so an installation seeded before surveys
-existed gains it, and an admin who later removes it does not find it back.
+The survey and its task are added to an installation that has no survey yet, so one seeded
+before surveys existed gains them, and an admin who later removes the task or renames the survey
+does not find a second one.
 """
 
 from email.utils import parseaddr
@@ -52,13 +53,20 @@ _TASK_CONFIG = {
 
 
 @transaction.atomic
-def demo_survey_seed(*, owner, workflow: Workflow) -> Survey:
-    """Create what is missing of the survey demo; an existing demo survey is left as it is."""
+def demo_survey_seed(*, owner, workflow: Workflow) -> Survey | None:
+    """Create the survey demo when the installation has no survey; what exists stays as it is.
+
+    -> the survey the demo workflow distributes, None when it distributes none (its task removed)."""
     sender_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2].lower()
     SenderDomain.objects.get_or_create(domain=sender_domain, defaults={"verified": True})
-    survey = Survey.objects.filter(name=DEMO_SURVEY).first()
-    if survey is not None:
-        return survey
+    if not Survey.objects.exists():
+        _add_distribute_task(workflow, _create_survey(owner))
+    task = workflow.tasks.filter(kind=distribute_task.KIND.name).first()
+    survey_id = task.config.get("survey") if task else None
+    return Survey.objects.filter(pk=survey_id).first() if isinstance(survey_id, int) else None
+
+
+def _create_survey(owner) -> Survey:
     survey = Survey.objects.create(
         name=DEMO_SURVEY,
         owner=owner,
@@ -70,7 +78,6 @@ def demo_survey_seed(*, owner, workflow: Workflow) -> Survey:
         survey.questions.create(position=position, kind=kind, text=text, choices=choices, required=position == 1)
     for name in DEMO_SURVEY_FIELDS:
         survey.fields.create(name=name)
-    _add_distribute_task(workflow, survey)
     return survey
 
 

@@ -23,6 +23,7 @@ from distributions.models import Invitation, OutboxMessage, Question, SenderDoma
 from distributions.services.demo import DEMO_SURVEY, demo_survey_seed
 from tests.factories import case_fields, make_user, outbound_message
 from workflows.models import Run, Workflow
+from workflows.selectors import workflow_event_fields
 from workflows.services.demo import DEMO_CLOSED_CASE, demo_seed
 from workflows.tasks import registry
 
@@ -70,11 +71,22 @@ def test_it_adds_a_third_task_that_emails_the_survey_as_the_admin_form_saves_it(
 def test_it_seeds_the_survey_once_and_does_not_bring_back_a_removed_task():
     owner = make_user()
     workflow = demo_seed(owner=owner)
-    first = demo_survey_seed(owner=owner, workflow=workflow)
+    demo_survey_seed(owner=owner, workflow=workflow)
     workflow.tasks.filter(kind="distribute_survey").delete()
-    assert demo_survey_seed(owner=owner, workflow=workflow) == first
+    assert demo_survey_seed(owner=owner, workflow=workflow) is None
     assert Survey.objects.count() == 1
     assert not workflow.tasks.filter(kind="distribute_survey").exists()
+
+
+@pytest.mark.django_db
+def test_it_adds_no_second_survey_or_task_when_the_demo_survey_was_renamed():
+    owner = make_user()
+    workflow = demo_seed(owner=owner)
+    survey = demo_survey_seed(owner=owner, workflow=workflow)
+    Survey.objects.filter(pk=survey.pk).update(name="After-case survey")
+    assert demo_survey_seed(owner=owner, workflow=workflow) == survey
+    assert list(Survey.objects.values_list("name", flat=True)) == ["After-case survey"]
+    assert workflow.tasks.filter(kind="distribute_survey").count() == 1
 
 
 @pytest.mark.django_db
@@ -149,17 +161,87 @@ def test_it_makes_the_admin_show_event_urls_on_the_addrport(children):
     assert {env["PUBLIC_BASE_URL"] for env in children.environments} == {"http://127.0.0.1:8123"}
 
 
+def simulator_command(output: str) -> list[str]:
+    return next(shlex.split(line) for line in output.splitlines() if "send_outbound_message" in line)
+
+
+def simulator_fields(command: list[str]) -> dict[str, str]:
+    return dict(command[n + 1].split("=", 1) for n, argument in enumerate(command) if argument == "--field")
+
+
 @pytest.mark.django_db
 def test_it_prints_the_event_url_on_the_addrport_and_a_simulator_command(children):
     output = run_quickstart("--addrport", "127.0.0.1:8123")
     url = f"http://127.0.0.1:8123{Workflow.objects.get(name='Case closed').event_path}"
-    assert f"Event URL: {url}" in output
-    command = next(shlex.split(line) for line in output.splitlines() if "send_outbound_message" in line)
+    assert f"Event URL: {url}" in output.splitlines()
+    command = simulator_command(output)
     assert command[command.index("--url") + 1] == url
-    assert "Subject=Printer jammed" in command
-    assert "http://127.0.0.1:8123/admin/" in output
-    assert "Outbox messages" in output
-    assert "Ctrl-C" in output
+    assert "Admin:     http://127.0.0.1:8123/admin/" in output.splitlines()
+
+
+@pytest.mark.django_db
+def test_the_simulator_command_sends_every_field_the_demo_workflow_reads(children):
+    command = simulator_command(run_quickstart())
+    workflow = Workflow.objects.get(name="Case closed")
+    read = workflow_event_fields(workflow=workflow)
+    assert "ContactId" in read  # piped as the contact's external data reference
+    assert simulator_fields(command) == {name: DEMO_CLOSED_CASE[name] for name in read}
+
+
+@pytest.mark.django_db
+def test_the_simulator_command_fills_a_field_an_edited_demo_workflow_pipes(children):
+    owner = make_user()
+    workflow = demo_seed(owner=owner)
+    task = workflow.tasks.first()
+    task.config["data_fields"].append(["Score", "${event://Satisfaction_Score__c}"])
+    task.config["language"] = "${event://Language__c}"
+    task.save()
+    fields = simulator_fields(simulator_command(run_quickstart()))
+    assert (fields["Satisfaction_Score__c"], fields["Language__c"]) == ("1", "Example Language__c")
+
+
+@pytest.mark.django_db
+def test_the_printed_commands_run_from_any_folder(children, settings):
+    output = run_quickstart("--no-worker")
+    manage_py = str(Path(settings.BASE_DIR) / "manage.py")
+    worker = re.search(r"runs stay queued until `(.+)` runs", output)[1]
+    for command in (simulator_command(output), shlex.split(worker)):
+        assert command[:2] == [sys.executable, manage_py]
+        assert Path(command[1]).is_absolute()
+
+
+@pytest.mark.django_db
+def test_it_gives_the_admin_an_email_address_for_failure_notices(children):
+    output = run_quickstart()
+    assert get_user_model().objects.get(username="admin").email == "admin@example.com"
+    assert (
+        "Failure notices of the demo workflow are emailed to admin@example.com: see Distributions → Outbox "
+        "messages, or give the admin user your own address." in output.splitlines()
+    )
+
+
+@pytest.mark.django_db
+def test_it_says_nobody_is_told_of_failures_when_the_admin_has_no_email(children):
+    get_user_model().objects.create_superuser("admin", email="", password="a-long-password-1")
+    output = run_quickstart()
+    assert any(line.startswith("The admin user has no email address") for line in output.splitlines())
+
+
+@pytest.mark.django_db
+def test_a_failed_demo_task_is_emailed_to_the_admin_in_the_outbox(
+    children, client, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "distributions.channels.outbox.OutboxBackend"
+    run_quickstart()
+    Survey.objects.update(status=Survey.Status.PAUSED)  # the survey task fails for good
+    workflow = Workflow.objects.get(name="Case closed")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(workflow.event_path, outbound_message(case_fields(**DEMO_CLOSED_CASE)), content_type="text/xml")
+    notice = OutboxMessage.objects.get()
+    assert (notice.to, notice.subject) == (
+        "admin@example.com",
+        'Workflow "Case closed": task 3 (XM Directory: distribute survey (email)) failed',
+    )
 
 
 @pytest.mark.django_db
@@ -252,15 +334,15 @@ def test_it_serves_the_demo_until_interrupted(tmp_path):
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), seconds=40, what="the admin login page")
         output = log_path.read_text()
-        command = next(shlex.split(line) for line in output.splitlines() if "send_outbound_message" in line)
-        subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=30, capture_output=True)
+        # From another folder, as a second terminal would be.
+        subprocess.run(simulator_command(output), cwd=tmp_path, env=env, check=True, timeout=30, capture_output=True)
         db_path = tmp_path / "db.sqlite3"
-        emails = wait_for(
-            lambda: first_column(db_path, "select email from directory_contact"),
+        contacts = wait_for(
+            lambda: first_column(db_path, "select email || ' ' || external_data_reference from directory_contact"),
             seconds=15,
             what="the worker's contact",
         )
-        assert emails == ["ada@example.com"]
+        assert contacts == [f"ada@example.com {DEMO_CLOSED_CASE['ContactId']}"]
         [text] = wait_for(
             lambda: first_column(db_path, "select text_body from distributions_outboxmessage"),
             seconds=15,

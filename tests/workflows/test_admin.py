@@ -1,11 +1,13 @@
 from pathlib import Path
 
 import pytest
+from django.contrib.messages import WARNING, get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
 from django.urls import reverse
 from django.utils.html import escape
 
-from tests.factories import make_directory_task, make_workflow
+from tests.factories import make_directory_task, make_user, make_workflow
 from workflows.conditions import OPERATOR_HELP
 from workflows.models import Condition, Task
 from workflows.services.ingest import workflow_for_token
@@ -373,3 +375,25 @@ def test_it_warns_when_event_urls_point_elsewhere_than_the_admin(admin_client, s
     settings.PUBLIC_BASE_URL = "http://testserver"
     page = admin_client.get(f"/admin/workflows/workflow/{workflow.pk}/change/").content.decode()
     assert "set PUBLIC_BASE_URL" not in page
+
+
+def warnings_on(admin_client, workflow) -> list[str]:
+    """The warnings of the workflow page, served where its event URLs point."""
+    with override_settings(PUBLIC_BASE_URL="http://testserver"):
+        response = admin_client.get(change_url(workflow))
+    return [str(message) for message in get_messages(response.wsgi_request) if message.level == WARNING]
+
+
+def test_it_warns_when_nobody_is_told_of_failed_tasks(admin_client):
+    workflow = make_workflow(owner=make_user(username="grace", email=""))
+    assert warnings_on(admin_client, workflow) == [
+        "Nobody is told when this workflow's tasks fail: its owner grace has no email address and it has no "
+        "failure recipients. Add failure recipients below, or give grace an email address under "
+        "Authentication → Users."
+    ]
+
+
+@pytest.mark.parametrize(("owner_email", "failure_recipients"), [("grace@example.com", ""), ("", "ops@example.com")])
+def test_it_does_not_warn_when_someone_is_told_of_failed_tasks(admin_client, owner_email, failure_recipients):
+    workflow = make_workflow(owner=make_user(email=owner_email), failure_recipients=failure_recipients)
+    assert warnings_on(admin_client, workflow) == []

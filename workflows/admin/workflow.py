@@ -27,6 +27,7 @@ from workflows.models import (
     Workflow,
 )
 from workflows.salesforce.wsdl import InvalidWsdl
+from workflows.services.failure_notices import failure_notice_recipients
 from workflows.services.workflow_admin import (
     workflow_fields_from_wsdl,
     workflow_forget_fields,
@@ -185,6 +186,15 @@ class WorkflowAdmin(admin.ModelAdmin):
                 f"Event URLs start with PUBLIC_BASE_URL ({settings.PUBLIC_BASE_URL}), but this admin is served at "
                 f"{request.scheme}://{request.get_host()}. Salesforce must reach the event URL: set "
                 "PUBLIC_BASE_URL to the address it should call.",
+                messages.WARNING,
+            )
+        workflow = self.get_object(request, unquote(object_id)) if request.method == "GET" else None
+        if workflow is not None and not failure_notice_recipients(workflow=workflow):
+            self.message_user(
+                request,
+                f"Nobody is told when this workflow's tasks fail: its owner {workflow.owner} has no email address "
+                f"and it has no failure recipients. Add failure recipients below, or give {workflow.owner} an "
+                "email address under Authentication → Users.",
                 messages.WARNING,
             )
         return super().change_view(request, object_id, form_url, extra_context)

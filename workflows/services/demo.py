@@ -17,15 +17,17 @@ from directory.services import directory_get_default, mailing_list_get_or_create
 from workflows.conditions import Operator
 from workflows.models import Workflow
 from workflows.salesforce.wsdl import object_from_wsdl
+from workflows.selectors import workflow_event_fields
 from workflows.services.transfer import FORMAT, VERSION, workflows_import
 from workflows.tasks.add_to_directory import SaveMode
 
 DEMO_WORKFLOW = "Case closed"
 DEMO_MAILING_LIST = "Support customers"
-# A closed Case as Salesforce would send it for the demo workflow (quickstart prints it as a
-# ready simulator command).
+# A closed Case as Salesforce would send it for the demo workflow: quickstart prints a ready
+# simulator command with the value of every field the demo reads (demo_event_fields).
 DEMO_CLOSED_CASE = {
     "IsClosed": "true",
+    "ContactId": "0035g00000AdaLvAAJ",
     "ContactEmail": "ada@example.com",
     "Customer_First_Name__c": "Ada",
     "Customer_Last_Name__c": "Lovelace",
@@ -67,6 +69,27 @@ _TASKS = [
         },
     },
 ]
+
+
+# Example values of fields an edited demo workflow reads that DEMO_CLOSED_CASE lacks, by the
+# XSD type its WSDL declares; other types get text.
+_EXAMPLES_BY_TYPE = {
+    "boolean": "true",
+    "double": "1",
+    "int": "1",
+    "date": "2026-11-28",
+    "dateTime": "2026-11-28T10:00:00.000Z",
+}
+
+
+def demo_event_fields(*, workflow: Workflow) -> dict[str, str]:
+    """A value for every field `workflow` reads (conditions, piped text) -> {field: value}: the demo
+    case's own, else an example of the field's declared type, so nothing the workflow pipes is empty."""
+    values = {}
+    for name in workflow_event_fields(workflow=workflow):
+        example = _EXAMPLES_BY_TYPE.get(workflow.known_fields.get(name, ""), f"Example {name}")
+        values[name] = DEMO_CLOSED_CASE.get(name) or example
+    return values
 
 
 def _case_object():

@@ -77,7 +77,7 @@ def _send_digest(*, workflow_id: int, now: datetime) -> bool:
     if not notices:  # another job sent them meanwhile: give the interval back
         _reopen(workflow_id, claimed_at=now, previous=previous)
         return False
-    recipients = _recipients(workflow)
+    recipients = failure_notice_recipients(workflow=workflow)
     try:
         if recipients:
             _message(workflow, notices, recipients).send()
@@ -97,7 +97,9 @@ def _reopen(workflow_id: int, *, claimed_at: datetime, previous: datetime | None
     Workflow.objects.filter(pk=workflow_id, failure_notified_at=claimed_at).update(failure_notified_at=previous)
 
 
-def _recipients(workflow: Workflow) -> list[str]:
+def failure_notice_recipients(*, workflow: Workflow) -> list[str]:
+    """Who is emailed when the workflow's tasks fail: its owner, then its failure recipients, each
+    address once (case-insensitive). [] when the owner has no email and there are none."""
     addresses = [workflow.owner.email, *email_list(workflow.failure_recipients)]
     seen, unique = set(), []
     for address in filter(None, addresses):

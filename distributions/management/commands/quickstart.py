@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,9 +19,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.http.request import split_domain_port, validate_host
 
 from distributions.services.demo import demo_survey_seed
-from workflows.services.demo import DEMO_CLOSED_CASE, DEMO_MAILING_LIST, demo_seed
+from workflows.services.demo import DEMO_MAILING_LIST, demo_event_fields, demo_seed
 
 ADMIN_USERNAME = "admin"
+# The demo admin's address, so the demo workflow's failure notices land in the local outbox.
+# example.com is reserved (RFC 2606): nothing is ever delivered there, whatever EMAIL_BACKEND says.
+ADMIN_EMAIL = "admin@example.com"
 STOP_GRACE_SECONDS = 10
 POLL_SECONDS = 0.25
 
@@ -52,9 +54,10 @@ class Command(BaseCommand):
         survey = demo_survey_seed(owner=admin, workflow=workflow)
         base_url = _base_url(addrport)
 
+        emailed = f', emailed the survey "{survey.name}"' if survey else ""
         self.stdout.write(
             f'Demo workflow "{workflow.name}": closed {workflow.salesforce_object} records → contacts in '
-            f'"{DEMO_MAILING_LIST}", emailed the survey "{survey.name}".'
+            f'"{DEMO_MAILING_LIST}"{emailed}.'
         )
         if password:
             self.stdout.write(
@@ -63,20 +66,32 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 f"Admin user: {ADMIN_USERNAME} exists; its password is unchanged "
-                f"(forgot it? {_python()} {_manage_py()} changepassword {ADMIN_USERNAME})."
+                f"(forgot it? {_manage_command('changepassword', ADMIN_USERNAME)})."
+            )
+        if admin.email:
+            self.stdout.write(
+                f"Failure notices of the demo workflow are emailed to {admin.email}: see Distributions → Outbox "
+                "messages, or give the admin user your own address."
+            )
+        else:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"The admin user has no email address, so nobody is told when the demo workflow's tasks fail: "
+                    f"add one under Authentication → Users ({ADMIN_USERNAME})."
+                )
             )
         self.stdout.write(f"Admin:     {base_url}/admin/")
         self.stdout.write(f"Event URL: {base_url}{workflow.event_path}")
         if not os.environ.get("PUBLIC_BASE_URL"):
             self._warn_if_host_not_allowed(base_url)
         self.stdout.write("Try it: in another terminal, send a closed Case the way Salesforce does:")
-        self.stdout.write("  " + _simulator_command(f"{base_url}{workflow.event_path}"))
+        self.stdout.write("  " + _simulator_command(f"{base_url}{workflow.event_path}", workflow))
         self.stdout.write(
             "then find Ada Lovelace under Contacts in the admin, with the case as a transaction, and her survey "
             "invitation in Distributions → Outbox messages: open its link to answer the survey."
         )
         if no_worker:
-            worker = f"{_python()} {_manage_py()} qcluster"
+            worker = _manage_command("qcluster")
             self.stdout.write(f"No worker (--no-worker): runs stay queued until `{worker}` runs.")
         what = "the web server" if no_worker else "the web server and the worker"
         self.stdout.write(self.style.SUCCESS(f"Starting {what} on {addrport}; press Ctrl-C to stop."))
@@ -91,7 +106,7 @@ class Command(BaseCommand):
         if admin is not None:
             return admin, None
         password = secrets.token_urlsafe(12)
-        return User.objects.create_superuser(ADMIN_USERNAME, email="", password=password), password
+        return User.objects.create_superuser(ADMIN_USERNAME, email=ADMIN_EMAIL, password=password), password
 
     def _warn_if_host_not_allowed(self, base_url: str) -> None:
         host, _port = split_domain_port(base_url.removeprefix("http://"))
@@ -175,19 +190,14 @@ def _base_url(addrport: str) -> str:
     return f"http://{host}:{port}"
 
 
-def _python() -> str:
-    # In a virtualenv a bare "python" may be another interpreter, without our dependencies.
-    return sys.executable if sys.prefix != sys.base_prefix else "python"
+def _manage_command(*arguments: str) -> str:
+    """A manage.py command line that runs from any folder: this interpreter (the one with the
+    dependencies) and manage.py by their absolute paths."""
+    return shlex.join([sys.executable, str(settings.BASE_DIR / "manage.py"), *arguments])
 
 
-def _manage_py() -> str:
-    manage_py = settings.BASE_DIR / "manage.py"
-    try:
-        return str(manage_py.relative_to(Path.cwd()))
-    except ValueError:
-        return str(manage_py)
-
-
-def _simulator_command(url: str) -> str:
-    fields = [argument for name, value in DEMO_CLOSED_CASE.items() for argument in ("--field", f"{name}={value}")]
-    return shlex.join([_python(), _manage_py(), "send_outbound_message", "--url", url, "--object", "Case", *fields])
+def _simulator_command(url: str, workflow) -> str:
+    """The simulator sending a closed Case with every field `workflow` reads, each with a value."""
+    fields = demo_event_fields(workflow=workflow)
+    arguments = [argument for name, value in fields.items() for argument in ("--field", f"{name}={value}")]
+    return _manage_command("send_outbound_message", "--url", url, "--object", workflow.salesforce_object, *arguments)
