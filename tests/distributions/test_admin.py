@@ -17,7 +17,7 @@ from tests.factories import (
     make_survey_response,
     make_user,
 )
-from tests.pages import table_rows
+from tests.pages import result_rows, table_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -51,9 +51,15 @@ def test_it_lists_surveys_with_status_owner_and_question_count(admin_client):
 
     response = admin_client.get(reverse("admin:distributions_survey_changelist"))
 
-    content = response.content.decode()
-    assert "After-case survey" in content and "grace" in content and "Active" in content
-    assert '<td class="field-question_count">2</td>' in content
+    assert result_rows(response.content) == [
+        {
+            "name": "After-case survey",
+            "status": "Active",
+            "owner": "grace",
+            "question_count": "2",
+            "distributions_link": "Distributions",
+        }
+    ]
 
 
 def test_it_activates_pauses_and_closes_surveys_through_actions(admin_client):

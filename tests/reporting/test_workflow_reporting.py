@@ -1,6 +1,7 @@
 """Workflow Reporting's run list: filters, searches, and no full count at scale."""
 
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
@@ -9,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import case_fields, make_contact, make_run, make_task_run, make_workflow
+from tests.pages import result_rows, texts
 from workflows.models import Run
 
 pytestmark = pytest.mark.django_db
@@ -66,10 +68,12 @@ def test_it_filters_runs_by_date_range(admin_client):
 def test_it_offers_quick_date_ranges(admin_client):
     make_run(workflow=make_workflow())
 
-    content = admin_client.get(RUNS_URL).content.decode()
+    content = admin_client.get(RUNS_URL).content
 
-    assert "Last 7 days" in content
-    assert 'name="created_at_from"' in content
+    [last_week] = texts(content, '//*[@id="changelist-filter"]//a[normalize-space()="Last 7 days"]/@href')
+    week_ago = (timezone.localdate() - timedelta(days=6)).isoformat()
+    assert parse_qs(urlsplit(last_week).query)["created_at_from"] == [week_ago]
+    assert texts(content, '//*[@id="changelist-filter"]//input[@name="created_at_from"]/@type') == ["date"]
 
 
 def test_it_explains_a_malformed_date(admin_client):
@@ -123,11 +127,19 @@ def test_it_lists_the_columns_of_a_run(admin_client):
     )
     make_task_run(run=run, status="failed", error="No email address: ContactEmail was empty.")
 
-    content = admin_client.get(RUNS_URL).content.decode()
+    response = admin_client.get(RUNS_URL)
 
-    assert "Workflow Reporting" in content
-    for text in ("Closed cases", "Case", "500AA0000099999AAA", "Failed", "No email address: ContactEmail was empty."):
-        assert text in content
+    assert response.context_data["title"] == "Workflow Reporting"
+    [row] = result_rows(response.content)
+    assert {column: row[column] for column in row if column != "started"} == {
+        "workflow": "Closed cases",
+        "salesforce_object": "Case",
+        "record_id": "500AA0000099999AAA",
+        "status": "Failed",
+        "attempts": "2",
+        "replay_of_run": "-",
+        "short_error": "No email address: ContactEmail was empty.",
+    }
 
 
 def test_it_does_not_count_the_whole_run_table(admin_client):

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from tests.factories import make_directory_task, make_user, make_workflow
+from tests.pages import table_rows, texts
 from workflows.conditions import OPERATOR_HELP
 from workflows.models import Condition, Task
 from workflows.services.ingest import workflow_for_token
@@ -152,13 +153,23 @@ def test_it_refuses_a_file_that_is_not_a_wsdl(admin_client):
     assert "not well-formed XML" in str(response.context["adminform"].form.errors["wsdl"])
 
 
+def known_fields_rows(admin_client, workflow):
+    page = admin_client.get(change_url(workflow))
+    return table_rows(page.content, '//div[contains(@class, "field-known_fields_table")]//table')
+
+
 def test_it_shows_known_fields_and_where_they_came_from(admin_client):
     workflow = wsdl_workflow()
 
-    content = admin_client.get(change_url(workflow)).content.decode()
+    assert known_fields_rows(admin_client, workflow) == [
+        [name, type_, "declared by the WSDL"] for name, type_ in CASE_FIELDS.items()
+    ]
 
-    assert "Store__c" in content
-    assert "declared by the WSDL" in content
+
+def test_it_shows_fields_seen_in_messages_as_such(admin_client):
+    workflow = make_workflow(known_fields={"Store__c": ""}, fields_from_wsdl=False)
+
+    assert known_fields_rows(admin_client, workflow) == [["Store__c", "—", "seen in messages"]]
 
 
 def test_it_hints_at_the_wsdl_when_no_fields_are_known(admin_client):
@@ -355,9 +366,26 @@ def test_it_shows_a_task_config_on_its_change_form(admin_client):
 
     response = admin_client.get(reverse("admin:workflows_task_change", args=[task.pk]))
 
-    content = response.content.decode()
-    assert 'value="VIP customers"' in content
-    assert "${task://1/ContactId}" in content
+    form = response.context_data["adminform"].form
+    assert {name: form[name].value() for name in ("mailing_list", "email", "save_mode", "data_fields")} == {
+        "mailing_list": "VIP customers",
+        "email": "${event://ContactEmail}",
+        "save_mode": "embedded_data",
+        "data_fields": [["Priority", "${event://Priority}"]],
+    }
+
+
+def test_it_shows_what_later_tasks_can_pipe_from_a_task(admin_client):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    task = make_directory_task(workflow=workflow, position=2)
+
+    page = admin_client.get(reverse("admin:workflows_task_change", args=[task.pk]))
+
+    assert texts(page.content, '//div[contains(@class, "field-outputs_help")]//div[@class="readonly"]') == [
+        "Later tasks can pipe ${task://2/ContactId}, ${task://2/MailingListId}, ${task://2/TransactionId}, "
+        "${task://2/ContactAction} (this task runs as task 2)."
+    ]
 
 
 def test_it_keeps_tasks_off_the_admin_index(admin_client):
