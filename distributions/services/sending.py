@@ -168,7 +168,7 @@ def _invitation(
 def _survey(survey_id) -> Survey:
     if not isinstance(survey_id, int):
         # A config saved when tasks named their survey, whose name no single survey had any more
-        # when the link became an id (distributions migration 0006).
+        # when the link became an id (distributions migration 0007).
         raise TaskError(
             f'This task names the survey "{survey_id}", which no single survey is called: '
             "choose the survey in the task."

@@ -10,7 +10,7 @@ from workflows.models import Task
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("distributions.migrations.0006_distribute_task_survey_by_id")
+migration = importlib.import_module("distributions.migrations.0007_distribute_task_survey_by_id")
 
 
 def task_naming(survey_name: str) -> Task:

@@ -35,8 +35,8 @@ def ids_to_names(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("distributions", "0005_invitation_claim"),
-        ("workflows", "0005_failure_and_retention_schedules"),
+        ("distributions", "0006_invitation_token_digest"),
+        ("workflows", "0006_condition_multi_select_operators"),
     ]
 
     operations = [migrations.RunPython(names_to_ids, ids_to_names)]
