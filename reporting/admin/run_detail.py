@@ -7,6 +7,7 @@ from workflows.admin.display import value_table
 from workflows.models import Run
 
 CONDITION_COLUMNS = ("field", "operator", "expected", "actual", "passed", "note")
+EVALUATED = (Run.Status.SUCCEEDED, Run.Status.FAILED, Run.Status.CONDITIONS_NOT_MET)
 
 
 def event_fields_html(run: Run) -> str:
@@ -21,7 +22,12 @@ def event_fields_html(run: Run) -> str:
 
 def conditions_html(run: Run) -> str:
     rows = [[row.get(column) for column in CONDITION_COLUMNS] for row in run.condition_results]
-    return render_to_string("admin/reporting/run/conditions.html", {"rows": rows})
+    # Conditions are evaluated (again) at each attempt: before the first, no rows means "not yet".
+    evaluated = run.status in EVALUATED or (run.status == Run.Status.QUEUED and run.attempts > 0)
+    return render_to_string(
+        "admin/reporting/run/conditions.html",
+        {"rows": rows, "evaluated": evaluated, "status": run.get_status_display().lower()},
+    )
 
 
 def task_runs_html(run: Run) -> str:

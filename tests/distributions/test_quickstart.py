@@ -135,6 +135,7 @@ def children(monkeypatch):
         environments = []
 
     monkeypatch.setattr(quickstart.subprocess, "Popen", Children)
+    monkeypatch.setattr(quickstart, "address_in_use", lambda addrport: None)  # no server really listens
     monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
     return Children
 
@@ -263,6 +264,22 @@ def test_it_fails_when_a_child_exits_with_an_error(children):
     children.returncode = 1
     with pytest.raises(CommandError, match="exited with code 1"):
         run_quickstart()
+
+
+@pytest.mark.django_db
+def test_it_stops_before_printing_anything_when_its_address_is_taken(monkeypatch):
+    started = []
+    monkeypatch.setattr(quickstart.subprocess, "Popen", lambda *args, **kwargs: started.append(args))
+    out = io.StringIO()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError, match=rf"Cannot listen on 127.0.0.1:{port} .*--addrport 127.0.0.1:8001"):
+            call_command("quickstart", "--addrport", f"127.0.0.1:{port}", stdout=out)
+
+    assert out.getvalue() == ""
+    assert started == []
 
 
 # --- the real thing ---------------------------------------------------------------------------

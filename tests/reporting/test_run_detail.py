@@ -41,6 +41,21 @@ def test_it_shows_each_condition_with_its_event_value_and_result(admin_client):
     assert "<td>IsClosed</td><td>equals</td><td>true</td><td>false</td><td>False</td><td></td>" in content
 
 
+@pytest.mark.parametrize(
+    "status, attempts, shown",
+    [
+        ("queued", 0, "Not evaluated yet: the run is queued"),
+        ("running", 1, "Not evaluated yet: the run is running"),
+        ("succeeded", 1, "No conditions: every event runs the tasks."),
+        ("queued", 1, "No conditions: every event runs the tasks."),  # a retry: evaluated at attempt 1
+    ],
+)
+def test_it_tells_conditions_not_evaluated_yet_from_no_conditions(admin_client, status, attempts, shown):
+    run = make_run(workflow=make_workflow(), status=status, attempts=attempts, condition_results=[])
+
+    assert shown in detail(admin_client, run)
+
+
 def test_it_shows_every_task_attempt_with_input_output_error_and_timing(admin_client):
     run = make_run(workflow=make_workflow(), status="succeeded")
     make_task_run(run=run, attempt=1, status="retrying", error="SMTP server unavailable, will retry.")

@@ -144,6 +144,23 @@ def test_it_refuses_a_wsdl_for_another_object(admin_client):
     assert workflow.known_fields == {}
 
 
+def test_it_asks_for_the_wsdl_again_when_the_page_comes_back_with_errors(admin_client):
+    workflow = make_workflow(salesforce_object="Case")
+    upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, wsdl=upload, name=""))
+
+    assert response.context["adminform"].form.errors["wsdl"] == [
+        "The WSDL was not saved because the page has errors: choose the file again."
+    ]
+
+
+def test_the_admin_offers_no_view_site_link_to_a_page_that_does_not_exist(admin_client):
+    response = admin_client.get("/admin/")
+
+    assert response.context["site_url"] is None
+
+
 def test_it_refuses_a_file_that_is_not_a_wsdl(admin_client):
     workflow = make_workflow()
     upload = SimpleUploadedFile("notes.wsdl", b"<definitions><oops></definitions>", content_type="text/xml")

@@ -10,3 +10,5 @@ from workflows.admin import history, task, workflow  # noqa: F401  (registers th
 admin.site.site_header = "Salesforce surveys"
 admin.site.site_title = "Salesforce surveys"
 admin.site.index_title = "Administration"
+# The product has no public home page: the admin's "View site" link would lead to a 404.
+admin.site.site_url = None

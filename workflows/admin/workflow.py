@@ -209,6 +209,14 @@ class WorkflowAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        # A page that comes back with errors has its file field emptied by the browser: say so,
+        # or the next save creates the workflow without the WSDL the admin thinks they uploaded.
+        form = context["adminform"].form
+        if form.is_bound and request.FILES.get("wsdl"):
+            form.add_error("wsdl", "The WSDL was not saved because the page has errors: choose the file again.")
+        return super().render_change_form(request, context, *args, **kwargs)
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if form.wsdl_data is not None:

@@ -2,9 +2,10 @@
 
 Salesforce counts only an HTTP 200 SOAP ``notificationsResponse`` whose ``Ack`` is true as
 delivered; anything else is retried with exponential backoff (at most ``max_delay`` apart) until
-``give_up_after`` seconds have passed since the first try. One deviation, for command-line use:
+``give_up_after`` seconds have passed since the first try. Two deviations, for command-line use:
 a 4xx SOAP Fault is the receiver saying the message itself is refused (unknown token, foreign
-organization, malformed, too large), so retrying it is pointless and it stops at once.
+organization, malformed, too large), and a 4xx that is not SOAP at all says the URL is no event
+endpoint (a page of the admin, another site); retrying either is pointless, so it stops at once.
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ def _read(status: int, reason: str, content: bytes) -> Outcome:
     http = f"HTTP {status} {reason}".rstrip()
     envelope = _parse_envelope(content)
     if envelope is None:
+        if 400 <= status < 500 and status not in _TRANSIENT_4XX:
+            return Outcome(
+                False,
+                True,
+                f"{http}, not a SOAP envelope: this URL is no event endpoint; copy the event URL from the "
+                "workflow's page in the admin",
+            )
         return Outcome(False, False, f"{http}, not a SOAP envelope")
     fault = envelope.find(_FAULT_PATH)
     if fault is not None:

@@ -8,6 +8,7 @@ import os
 import secrets
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,6 +49,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, addrport, no_worker, **options):
+        # Checked first: instructions printed for a server that then cannot start would mislead.
+        if problem := address_in_use(addrport):
+            raise CommandError(
+                f"Cannot listen on {addrport} ({problem}): stop what listens there, or choose another address, "
+                f"e.g. {_manage_command('quickstart', '--addrport', '127.0.0.1:8001')}"
+            )
         call_command("migrate", interactive=False, verbosity=max(options["verbosity"] - 1, 0), stdout=self.stdout)
         admin, password = self._admin()
         workflow = demo_seed(owner=admin)
@@ -178,6 +185,20 @@ def _terminate(children: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def address_in_use(addrport: str) -> str | None:
+    """Why runserver could not listen on `addrport` ("8000", "0.0.0.0:8000", "[::1]:8000"), or None."""
+    host, _, port = addrport.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as runserver binds
+            probe.bind((host, int(port)))
+    except (OSError, ValueError) as error:
+        return str(error)
+    return None
 
 
 def _base_url(addrport: str) -> str:

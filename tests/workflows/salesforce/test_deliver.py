@@ -166,6 +166,22 @@ def test_it_retries_a_200_that_is_not_xml(endpoint: Endpoint) -> None:
     assert "not a SOAP envelope" in result.log[0]
 
 
+@pytest.mark.parametrize("status", [403, 404, 405])
+def test_it_stops_at_once_when_a_4xx_answer_is_not_soap(endpoint: Endpoint, status: int) -> None:
+    endpoint.script = [(status, b"<!doctype html><title>Forbidden</title>"), ACK]
+
+    result = run(endpoint.url)
+
+    assert (result.delivery.acknowledged, result.delivery.attempts, result.sleeps) == (False, 1, [])
+    assert "this URL is no event endpoint; copy the event URL from the workflow's page" in result.log[0]
+
+
+def test_it_retries_a_429_that_is_not_soap(endpoint: Endpoint) -> None:
+    endpoint.script = [(429, b"Too many requests"), ACK]
+
+    assert run(endpoint.url).delivery.attempts == 2
+
+
 def test_it_does_not_count_an_ack_outside_a_soap_envelope(endpoint: Endpoint) -> None:
     endpoint.script = [(200, b'<Ack xmlns="http://soap.sforce.com/2005/09/outbound">true</Ack>'), ACK]
 
@@ -200,12 +216,6 @@ def test_it_retries_a_429_soap_fault(endpoint: Endpoint) -> None:
     endpoint.script = [(429, fault("Slow down")), ACK]
 
     assert run(endpoint.url).delivery.acknowledged
-
-
-def test_it_retries_a_4xx_that_is_not_a_soap_fault(endpoint: Endpoint) -> None:
-    endpoint.script = [(404, b"<html>Not Found</html>"), ACK]
-
-    assert run(endpoint.url).delivery.attempts == 2
 
 
 def test_it_retries_a_5xx_soap_fault_and_logs_its_faultstring(endpoint: Endpoint) -> None:
