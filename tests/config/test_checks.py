@@ -143,3 +143,23 @@ def test_it_warns_on_deploy_about_a_wildcard_in_allowed_hosts(configured):
 def test_deployment_warnings_stay_out_of_the_local_run(configured):
     configured(PUBLIC_BASE_URL="http://127.0.0.1:8000", EMAIL_BACKEND="distributions.channels.outbox.OutboxBackend")
     assert untagged_ids() == set()
+
+
+@pytest.mark.parametrize("address", ["", "surveys", "Surveys <surveys@>", "surveys@example..com"])
+def test_every_command_refuses_a_default_from_email_that_is_not_an_address(configured, address):
+    assert configured(DEFAULT_FROM_EMAIL=address) == {"sfsurveys.E005"}
+    assert "sfsurveys.E005" in untagged_ids()
+
+
+def test_it_takes_a_default_from_email_with_a_name(configured):
+    assert configured(DEFAULT_FROM_EMAIL="Customer care <surveys@example.com>") == set()
+
+
+@pytest.mark.parametrize("region", ["XX", "us", "USA", ""])
+def test_every_command_refuses_a_phone_region_phone_numbers_are_not_known_for(configured, region):
+    assert configured(DEFAULT_PHONE_REGION=region) == {"sfsurveys.E006"}
+    assert "sfsurveys.E006" in untagged_ids()
+
+
+def test_it_refuses_tls_and_ssl_together_instead_of_crashing(configured):
+    assert configured(EMAIL_USE_TLS=True, EMAIL_USE_SSL=True) == {"sfsurveys.E002"}
