@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from distributions.models import Invitation, Response
-from distributions.services.answers import ANSWER_REQUIRED, CHOOSE_A_RATING
+from distributions.services.answers import ANSWER_REQUIRED, CHOOSE_A_RATING, REMOVE_NUL
 from tests.factories import make_contact, make_invitation, make_question, make_survey
 
 pytestmark = pytest.mark.django_db
@@ -170,6 +170,16 @@ def test_it_refuses_a_rating_outside_the_scale(client, survey, invitation):
     answer = client.post(url(invitation), {rating: "11", "action": "save"})
 
     assert CHOOSE_A_RATING in question_block(answer.content.decode(), rating)
+    assert not Response.objects.filter(invitation=invitation).exists()
+
+
+def test_it_asks_to_remove_a_nul_character_instead_of_failing(client, survey, invitation):
+    _, rating, text = names(survey)
+
+    answer = client.post(url(invitation), {rating: "9", text: "fine\x00thanks", "action": "finish"})
+
+    assert answer.status_code == 200
+    assert REMOVE_NUL in question_block(answer.content.decode(), text)
     assert not Response.objects.filter(invitation=invitation).exists()
 
 
