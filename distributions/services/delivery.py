@@ -33,7 +33,6 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from directory.models import Contact
@@ -41,6 +40,7 @@ from distributions.channels.email import Outcome, email_hand_off, invitation_ema
 from distributions.models import Distribution, Invitation
 from distributions.services.recipient_rules import invitation_skip_reasons
 from distributions.services.status import invitation_record
+from workflows.public_urls import public_url
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class SendEvent(StrEnum):
 
 
 def opt_out_url(token: str) -> str:
-    return f"{settings.PUBLIC_BASE_URL}{reverse('distributions:opt-out', args=[token])}"
+    return public_url("distributions:opt-out", args=[token])
 
 
 def invitation_record_skip(*, invitation: Invitation, status: str, detail: str) -> None:
