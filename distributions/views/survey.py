@@ -32,6 +32,8 @@ CLOSED_TEMPLATES = {
     Availability.NOT_OPEN: "distributions/not_open.html",
 }
 FINISH, SAVE = "finish", "save"
+# HEAD as GET (RFC 9110 section 9.1): link checkers and mail scanners ask with it, and a 405 makes the link look broken.
+PAGE_METHODS = ["GET", "HEAD", "POST"]
 RATING_OPTIONS = [(str(n), str(n)) for n in range(RATING_MIN, RATING_MAX + 1)]
 
 
@@ -53,7 +55,7 @@ class QuestionField:
 
 # never_cache: the page shows a person's name and answers; no shared cache may keep it.
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def survey_page(request, token):
     invitation = invitation_for_token(token)
     if invitation is None:
@@ -61,7 +63,7 @@ def survey_page(request, token):
     availability = survey_availability(invitation=invitation)
     if availability != Availability.OPEN:
         return _closed(request, invitation, availability)
-    if request.method == "GET":
+    if request.method != "POST":
         response = invitation_response(invitation)
         saved = {key: answer_as_text(answer) for key, answer in (response.answers if response else {}).items()}
         return _form(request, invitation, values=saved, errors={}, saved="saved" in request.GET)
@@ -86,13 +88,13 @@ def survey_page(request, token):
 # provider's one-click POST (RFC 8058 section 3.2) carries no cookie and no CSRF token, and must work.
 @csrf_exempt
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def opt_out_page(request, token):
     """The List-Unsubscribe URL of an invitation's email (RFC 2369, RFC 8058).
 
-    GET shows the confirmation page and changes nothing: link scanners fetch every URL of a
-    message. POST unsubscribes, idempotently: the page's button, or a mailbox provider's one-click
-    POST of `List-Unsubscribe=One-Click`. An unknown token is a 404 page.
+    GET (and HEAD) shows the confirmation page and changes nothing: link scanners fetch every URL
+    of a message. POST unsubscribes, idempotently: the page's button, or a mailbox provider's
+    one-click POST of `List-Unsubscribe=One-Click`. An unknown token is a 404 page.
     """
     invitation = invitation_for_token(token)
     if invitation is None:

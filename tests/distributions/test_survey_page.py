@@ -263,6 +263,17 @@ def test_the_page_is_not_cached(client, invitation):
     assert "no-store" in client.get(url(invitation))["Cache-Control"]
 
 
+@pytest.mark.parametrize("page", [url, opt_out_url])
+def test_a_head_request_is_answered_as_a_get_and_changes_nothing(client, survey, invitation, page):
+    # Link checkers and mail scanners ask with HEAD; a 405 makes the emailed link look broken.
+    response = client.head(page(invitation))
+
+    assert response.status_code == 200
+    assert not Response.objects.filter(invitation=invitation).exists()
+    invitation.contact.refresh_from_db()
+    assert (status_of(invitation), invitation.contact.unsubscribed) == (Status.EMAIL_SENT, False)
+
+
 def test_opting_out_asks_first_then_unsubscribes(client, invitation):
     page = client.get(opt_out_url(invitation)).content.decode()
     assert "Unsubscribe from our surveys?" in page
