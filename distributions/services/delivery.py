@@ -161,7 +161,9 @@ def _readdressed(invitations: list[Invitation]) -> list[Invitation]:
                 detail=f"Not sent: {invitation.contact} has no email address any more (it was {invitation.address}).",
             )
             continue
-        detail = f"The contact's email changed from {invitation.address} to {address} before sending: sent to {address}."
+        detail = (
+            f"The contact's email changed from {invitation.address} to {address} before sending: sent to {address}."
+        )
         Invitation.objects.filter(pk=invitation.pk).update(address=address, updated_at=timezone.now())
         invitation.address = address
         invitation_record(invitation=invitation, kind=SendEvent.READDRESSED, detail=detail)

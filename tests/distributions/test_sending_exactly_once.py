@@ -160,7 +160,8 @@ def test_a_delayed_invitation_goes_to_the_address_its_contact_has_when_it_is_sen
     invitation = Invitation.objects.get()
     assert message.to == ["ada.lovelace@example.com"]
     assert invitation.address == "ada.lovelace@example.com"
-    assert "ada@example.com to ada.lovelace@example.com" in invitation.events.get(kind=SendEvent.READDRESSED).description
+    readdressed = invitation.events.get(kind=SendEvent.READDRESSED)
+    assert "ada@example.com to ada.lovelace@example.com" in readdressed.description
 
 
 def test_a_delayed_invitation_whose_contact_has_no_address_any_more_is_skipped(workflow, execute):

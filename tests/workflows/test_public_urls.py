@@ -48,6 +48,4 @@ def test_the_workflow_page_shows_the_event_url_salesforce_can_call(client, serve
 
     body = b"".join(WSGIHandler()(environ, lambda status, headers: None)).decode()
 
-    assert set(re.findall(rf"{re.escape(BASE)}/[^\"'<\s]*", body)) == {
-        f"{BASE}/events/salesforce/{workflow.token}/"
-    }
+    assert set(re.findall(rf"{re.escape(BASE)}/[^\"'<\s]*", body)) == {f"{BASE}/events/salesforce/{workflow.token}/"}
