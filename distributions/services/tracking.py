@@ -56,6 +56,11 @@ STATUS_BY_EVENT_TYPE = {
     EventType.UNKNOWN: None,
 }
 
+# Events after which the contact gets no more email. A spam complaint counts as an unsubscribe
+# (M3AAWG Sender Best Common Practices, section 3.3): mailing someone who complained again raises
+# the complaint rate mailbox providers refuse bulk senders' mail over.
+OPTING_OUT_EVENT_TYPES = {EventType.UNSUBSCRIBED, EventType.COMPLAINED}
+
 # The metadata key that carries our Message-ID through ESPs that report their own message id.
 METADATA_KEY = "invitation"
 # ESPs that accept anymail metadata and echo it on tracking events. Tagging any other ESP could
@@ -105,7 +110,7 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
                 provider_event_id=event_id,
                 data=data,
             )
-            if event.event_type == EventType.UNSUBSCRIBED:
+            if event.event_type in OPTING_OUT_EVENT_TYPES:
                 # The opt-out holds for every future send, whatever this invitation's status.
                 Contact.objects.filter(pk=invitation.contact_id).update(unsubscribed=True, updated_at=timezone.now())
     except IntegrityError:

@@ -138,6 +138,15 @@ def test_it_marks_a_postmark_spam_complaint(client):
     assert invitation.events.get().kind == "complained"
 
 
+def test_it_sends_no_more_email_to_a_contact_who_complained(client):
+    invitation = sent_invitation()
+
+    post(client, "postmark", fixture("postmark_spam_complaint.json"))
+
+    invitation.contact.refresh_from_db()
+    assert invitation.contact.unsubscribed is True
+
+
 def test_it_opts_the_contact_out_on_a_postmark_unsubscribe(client):
     invitation = sent_invitation()
 
