@@ -113,6 +113,17 @@ def check_tracking_webhook(app_configs, **kwargs):
                 id="sfsurveys.W002",
             )
         ]
+    if not all(":" in secret for secret in webhook_secrets()):
+        # Not quoted: the value is a password.
+        return [
+            checks.Warning(
+                f"An entry of ANYMAIL_WEBHOOK_SECRET has no colon, so /webhooks/{esp}/tracking/ refuses every call: "
+                "ESPs send basic-auth credentials as user:password, which can never equal a value without one.",
+                hint="Write each entry of ANYMAIL_WEBHOOK_SECRET as user:password, the way the ESP's webhook URL "
+                "carries it (https://user:password@host/...).",
+                id="sfsurveys.W006",
+            )
+        ]
     error = tracking_webhook_configuration_error(esp)
     if error is not None:
         return [

@@ -1,5 +1,7 @@
 """The deployment checks, run through Django's check framework as `manage.py check [--deploy]` runs them."""
 
+import base64
+
 import pytest
 from django.core import checks
 
@@ -72,6 +74,26 @@ def test_it_refuses_a_tracking_esp_anymail_does_not_know(configured):
 
 def test_it_warns_when_the_tracking_webhook_has_no_credentials(configured):
     assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": []}) == {"sfsurveys.W002"}
+
+
+@pytest.mark.parametrize("secrets", [["s3cret-without-a-user"], ["tracking:old-s3cret", "new-s3cret"]])
+def test_it_warns_when_webhook_credentials_could_never_match_an_esps_basic_auth(configured, secrets):
+    assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": secrets}) == {"sfsurveys.W006"}
+
+
+def test_a_credential_without_a_colon_is_refused_by_the_webhook_indeed(client, settings):
+    settings.TRACKING_WEBHOOK_ESP = "postmark"
+    settings.ANYMAIL = {"WEBHOOK_SECRET": ["s3cret-without-a-user"]}
+    # What an ESP sends for https://s3cret-without-a-user@host/...: the user with an empty password.
+    credentials = base64.b64encode(b"s3cret-without-a-user:").decode()
+
+    authorization = f"Basic {credentials}"
+
+    response = client.post(
+        "/webhooks/postmark/tracking/", b"{}", content_type="application/json", HTTP_AUTHORIZATION=authorization
+    )
+
+    assert response.status_code == 400
 
 
 def test_it_warns_when_the_tracking_webhook_cannot_check_the_esp_signature(configured):
