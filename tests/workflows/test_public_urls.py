@@ -4,6 +4,8 @@ import re
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_started
+from django.db import close_old_connections
 from django.test import RequestFactory
 from django.urls import reverse, set_script_prefix
 
@@ -46,6 +48,16 @@ def test_the_workflow_page_shows_the_event_url_salesforce_can_call(client, serve
         HTTP_COOKIE=client.cookies.output(header="", sep="; "),
     )
 
-    body = b"".join(WSGIHandler()(environ, lambda status, headers: None)).decode()
+    body = served_by_wsgi(environ)
 
     assert set(re.findall(rf"{re.escape(BASE)}/[^\"'<\s]*", body)) == {f"{BASE}/events/salesforce/{workflow.token}/"}
+
+
+def served_by_wsgi(environ) -> str:
+    """The page's body, served by Django's WSGI handler as gunicorn calls it. As Django's test client
+    does, the handler keeps the test's database connection instead of closing it."""
+    request_started.disconnect(close_old_connections)
+    try:
+        return b"".join(WSGIHandler()(environ, lambda status, headers: None)).decode()
+    finally:
+        request_started.connect(close_old_connections)
