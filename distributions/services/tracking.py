@@ -56,9 +56,9 @@ STATUS_BY_EVENT_TYPE = {
     EventType.UNKNOWN: None,
 }
 
-# Events after which the contact gets no more email. A spam complaint counts as an unsubscribe
-# (M3AAWG Sender Best Common Practices, section 3.3): mailing someone who complained again raises
-# the complaint rate mailbox providers refuse bulk senders' mail over.
+# Events after which the contact gets no more email. A spam complaint counts as an unsubscribe, as
+# the M3AAWG Sender Best Common Practices (version 3) ask of feedback-loop reports: mailing someone
+# who complained again raises the complaint rate over which mailbox providers refuse bulk mail.
 OPTING_OUT_EVENT_TYPES = {EventType.UNSUBSCRIBED, EventType.COMPLAINED}
 
 # The metadata key that carries our Message-ID through ESPs that report their own message id.
