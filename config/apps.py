@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class ConfigConfig(AppConfig):
-    """The project package as an app, so its system checks (config/checks.py) are registered."""
+    """The project package as an app: its system checks (config/checks.py) and admin (config/admin.py)."""
 
     name = "config"
     verbose_name = "Configuration"

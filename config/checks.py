@@ -8,14 +8,17 @@ what goes wrong and which variable (.env.example) to set.
 
 import ipaddress
 import warnings
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
+import phonenumbers
 from anymail.exceptions import AnymailWarning
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import get_connection
 from django.http.request import split_domain_port, validate_host
+from email_validator import EmailNotValidError, validate_email
 
 from distributions.services.delivery import SEND_LEASE
 from distributions.webhooks import TRACKING_VIEWS, tracking_esp, tracking_webhook_configuration_error, webhook_secrets
@@ -73,7 +76,8 @@ def check_email_backend(app_configs, **kwargs):
         with warnings.catch_warnings():  # anymail's notices about an ESP are for sending, not this look
             warnings.simplefilter("ignore", AnymailWarning)
             get_connection(fail_silently=False)
-    except (ImportError, ImproperlyConfigured) as error:
+    # ValueError: settings the backend refuses together (EMAIL_USE_TLS with EMAIL_USE_SSL).
+    except (ImportError, ImproperlyConfigured, ValueError) as error:
         return [
             checks.Error(
                 f"EMAIL_BACKEND {settings.EMAIL_BACKEND} cannot send: {error}",
@@ -109,6 +113,17 @@ def check_tracking_webhook(app_configs, **kwargs):
                 id="sfsurveys.W002",
             )
         ]
+    if not all(":" in secret for secret in webhook_secrets()):
+        # Not quoted: the value is a password.
+        return [
+            checks.Warning(
+                f"An entry of ANYMAIL_WEBHOOK_SECRET has no colon, so /webhooks/{esp}/tracking/ refuses every call: "
+                "ESPs send basic-auth credentials as user:password, which can never equal a value without one.",
+                hint="Write each entry of ANYMAIL_WEBHOOK_SECRET as user:password, the way the ESP's webhook URL "
+                "carries it (https://user:password@host/...).",
+                id="sfsurveys.W006",
+            )
+        ]
     error = tracking_webhook_configuration_error(esp)
     if error is not None:
         return [
@@ -116,6 +131,24 @@ def check_tracking_webhook(app_configs, **kwargs):
                 f"/webhooks/{esp}/tracking/ refuses every call: {error}",
                 hint="Set what the message names, or install the package it names.",
                 id="sfsurveys.W003",
+            )
+        ]
+    return []
+
+
+@checks.register()
+def check_default_from_email(app_configs, **kwargs):
+    """Every invitation of a task that leaves From empty, and every failure notice, is sent from it."""
+    name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as error:
+        return [
+            checks.Error(
+                f"DEFAULT_FROM_EMAIL is {settings.DEFAULT_FROM_EMAIL!r}, not an email address ({error}): invitations "
+                "of tasks that leave From empty and the notices of failed tasks could not be sent.",
+                hint="Set DEFAULT_FROM_EMAIL to an address of a verified sender domain, e.g. surveys@example.com.",
+                id="sfsurveys.E005",
             )
         ]
     return []
@@ -131,6 +164,24 @@ def check_email_is_sent(app_configs, **kwargs):
             f"EMAIL_BACKEND sends survey invitations to {where}: no recipient receives them.",
             hint="Set EMAIL_BACKEND to django.core.mail.backends.smtp.EmailBackend or a django-anymail backend.",
             id="sfsurveys.W101",
+        )
+    ]
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+
+@checks.register()
+def check_default_phone_region(app_configs, **kwargs):
+    """Phones without a country code are read in DEFAULT_PHONE_REGION: an unknown one would drop them all."""
+    if settings.DEFAULT_PHONE_REGION in phonenumbers.SUPPORTED_REGIONS:
+        return []
+    return [
+        checks.Error(
+            f"DEFAULT_PHONE_REGION is {settings.DEFAULT_PHONE_REGION!r}, which is no region phone numbers are "
+            "known for: every phone without a country code would be left out of its contact.",
+            hint="Set DEFAULT_PHONE_REGION to a two-letter ISO 3166 region code in capitals, e.g. US, GB or DE.",
+            id="sfsurveys.E006",
         )
     ]
 

@@ -1,19 +1,31 @@
-"""Strict helpers for reading settings from the environment."""
+"""Strict helpers for reading settings from the environment.
+
+A variable set to nothing (`NAME=`, as .env.example lists the optional ones) means its default, as
+if it were not set at all. A value the product cannot work with is refused with ImproperlyConfigured
+naming the variable, so every process stops at start instead of failing later.
+"""
 
 import os
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _given(name: str) -> str | None:
+    """The variable's value, or None when it is unset or set to nothing."""
+    raw = os.environ.get(name)
+    return None if raw is None or not raw.strip() else raw
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    raw = _given(name)
+    return default if raw is None else raw
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
+    raw = _given(name)
     if raw is None:
         return default
     value = raw.strip().lower()
@@ -24,9 +36,10 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A whole number between `minimum` and `maximum` (inclusive, each None for no bound)."""
+    raw = _given(name)
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -34,9 +47,10 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value}")
     return value
 
 
 def env_list(name: str, default: str = "") -> list[str]:
-    raw = os.environ.get(name, default)
-    return [item.strip() for item in raw.split(",") if item.strip()]
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]

@@ -1,8 +1,10 @@
 """Settings, all from environment variables (listed in .env.example) with safe dev defaults."""
 
+import logging
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
 from config.secret_key import secret_key
@@ -38,6 +40,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.AdminNullCharacterMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -62,18 +65,30 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as error:  # dj-database-url's unknown scheme, or a port that is not a number
+    raise ImproperlyConfigured(
+        f"DATABASE_URL is not a database URL ({error}): write it as postgres://user:password@host:5432/name, "
+        "or leave it unset for the SQLite database under DATA_DIR."
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; IMMEDIATE takes the write lock
     # when a transaction starts, so two writers queue on the busy timeout instead of failing
     # halfway through a read-then-write.
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ImproperlyConfigured(
+            f"The folder of the SQLite database cannot be created ({error}): set DATA_DIR to a folder this "
+            "process may write to."
+        ) from None
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
@@ -111,30 +126,32 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", Fals
 
 # --- Salesforce endpoint ---------------------------------------------------------------------
 # 100 notifications x ~80 fields is about 1 MB; leave headroom for long text fields.
-SALESFORCE_MAX_BODY_BYTES = env_int("SALESFORCE_MAX_BODY_BYTES", 4 * 1024 * 1024)
+# Below the floor even a message with one notification of a few fields would be refused.
+SALESFORCE_MAX_BODY_BYTES = env_int("SALESFORCE_MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=16 * 1024)
 SALESFORCE_MAX_NOTIFICATIONS = 100
 
 # --- Workflow execution ----------------------------------------------------------------------
 # A run claimed longer ago than this is presumed abandoned by a dead worker and requeued.
-RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 600)
+RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 600, minimum=1)
 # A worker claims and executes up to this many due runs together, one set of statements per task.
 # A batch is saved when its last run ends, so it must finish well within the lease.
 RUN_BATCH_SIZE = env_int("RUN_BATCH_SIZE", 50, minimum=1)  # 0 would leave every run waiting
 # Temporary task failures are retried with exponential backoff for this long.
-RUN_RETRY_WINDOW_SECONDS = env_int("RUN_RETRY_WINDOW_SECONDS", 24 * 3600)
-RUN_RETRY_MAX_DELAY_SECONDS = env_int("RUN_RETRY_MAX_DELAY_SECONDS", 2 * 3600)
+RUN_RETRY_WINDOW_SECONDS = env_int("RUN_RETRY_WINDOW_SECONDS", 24 * 3600, minimum=0)  # 0: never retried
+RUN_RETRY_MAX_DELAY_SECONDS = env_int("RUN_RETRY_MAX_DELAY_SECONDS", 2 * 3600, minimum=1)
 DEFAULT_PHONE_REGION = env_str("DEFAULT_PHONE_REGION", "US")
 # Runs, task runs, notifications and inbound messages older than this are purged every night.
-RETENTION_DAYS = env_int("RETENTION_DAYS", 30)
+# At least a day: with 0 a failed run would be gone before anyone could read why.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 
 # django-q2: the database is the broker, so one PostgreSQL serves web and workers alike.
 # A job is killed after `timeout` and handed out again after `retry`; retry must be longer.
 Q_CLUSTER = {
     "name": "sfsurveys",
     "orm": "default",
-    "workers": env_int("WORKER_COUNT", 2),
-    "timeout": env_int("WORKER_TIMEOUT_SECONDS", 300),
-    "retry": env_int("WORKER_TIMEOUT_SECONDS", 300) + 60,
+    "workers": env_int("WORKER_COUNT", 2, minimum=1),
+    "timeout": env_int("WORKER_TIMEOUT_SECONDS", 300, minimum=1),
+    "retry": env_int("WORKER_TIMEOUT_SECONDS", 300, minimum=1) + 60,
     "max_attempts": 3,
     "save_limit": 1000,
     "ack_failures": True,
@@ -148,13 +165,13 @@ Q_CLUSTER = {
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "distributions.channels.outbox.OutboxBackend")
 EMAIL_FILE_PATH = DATA_DIR / "outbox"  # for django.core.mail.backends.filebased.EmailBackend
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 # Seconds an SMTP command may take: a hung server must not hold a worker (or a claimed invitation).
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 # The sender when a task leaves From empty; its domain must be a verified sender domain.
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "surveys@example.com")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -182,11 +199,14 @@ ANYMAIL = {
     },
 }
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").strip().upper()
+if LOG_LEVEL not in logging.getLevelNamesMapping():
+    raise ImproperlyConfigured(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not {LOG_LEVEL!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -1,6 +1,5 @@
 """Reads of surveys and distributions for the admin."""
 
-from django.conf import settings
 from django.db.models import Count, Q
 
 from directory.models import Contact
@@ -8,6 +7,7 @@ from directory.selectors import embedded_data_case_clashes
 from distributions.models import Distribution, Invitation, Response, Survey
 from distributions.services.answers import answer_display
 from workflows.models import token_digest
+from workflows.public_urls import public_url
 
 Status = Invitation.Status
 
@@ -104,7 +104,7 @@ def invitation_for_token(token: str) -> Invitation | None:
 
 def survey_link(token: str) -> str:
     """The individual survey link of an invitation (the fixed `/s/<token>/` contract)."""
-    return f"{settings.PUBLIC_BASE_URL}/s/{token}/"
+    return public_url("distributions:survey", args=[token])
 
 
 def response_answer_rows(*, response: Response) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from django.urls import reverse
 from email_validator import EmailNotValidError, validate_email
 
 from workflows.conditions import OPERATOR_LABELS, Match, Operator
+from workflows.public_urls import public_url
 
 SALESFORCE_API_NAME = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_]*$",
@@ -105,7 +106,7 @@ class Workflow(models.Model):
 
     @property
     def event_url(self) -> str:
-        return settings.PUBLIC_BASE_URL + self.event_path
+        return public_url("workflows:salesforce-event", args=[self.token])
 
     def organization_keys(self) -> set[str]:
         from workflows.salesforce.parse import organization_key

@@ -16,10 +16,16 @@ kinds of address wrong, and the server still answers 250, so the send looks succ
 a message with a non-ASCII local part in From, To, Cc, Bcc or Reply-To is sent with SMTPUTF8 when
 the server offers it in its EHLO reply. When it does not, `UnsendableAddress` is raised before any
 command of that message is sent, so the caller knows nothing went out and what to do.
-Messages with ASCII addresses only go through Django's backend unchanged.
+
+It also keeps every header line within RFC 5322's limit of 998 characters (section 2.1.1), which
+servers enforce ("500 Line too long"): Django folds a header only at its spaces, so a subject
+holding a long unbroken word (a piped value) stayed on one line. Such a message has its headers
+folded again, the long words as RFC 2047 encoded words; its body is unchanged. Other messages
+with ASCII addresses only go through Django's backend unchanged.
 """
 
 import copy
+import email
 import smtplib
 from email import policy
 from email.generator import BytesGenerator
@@ -27,14 +33,16 @@ from email.headerregistry import Address
 from io import BytesIO
 
 import idna
+from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend as DjangoEmailBackend
-from django.core.mail.message import EmailMessage
+from django.core.mail.message import EmailMessage, sanitize_address
 
 # The EmailMessage attributes that fill address headers (Bcc fills none), and their headers.
 ADDRESS_HEADERS = {"from_email": "From", "to": "To", "cc": "Cc", "reply_to": "Reply-To"}
 SMTPUTF8 = "SMTPUTF8"
 # RFC 6532 headers, CRLF as SMTP's DATA wants; a long header is folded without encoded words.
 UTF8_HEADERS = policy.SMTPUTF8.clone(linesep="\r\n")
+MAX_LINE_LENGTH = 998  # characters, CRLF not counted (RFC 5322 section 2.1.1)
 
 
 class UnsendableAddress(Exception):
@@ -91,18 +99,32 @@ class EmailBackend(DjangoEmailBackend):
             if not value.isascii()  # only a non-ASCII display name, which Django encodes right
             for address in parse_addresses(value)
         ):
-            return super()._send(email_message)
+            return self._send_ascii(email_message)
         try:
             ascii_domains = _with_ascii_domains(email_message)
             international = addresses_needing_smtputf8(email_message)
             if not international:
-                return super()._send(ascii_domains)
+                return self._send_ascii(ascii_domains)
             self._require_smtputf8(international)
         except (UnsendableAddress, smtplib.SMTPException):
             if not self.fail_silently:
                 raise
             return False
         return self._send_smtputf8(ascii_domains)
+
+    def _send_ascii(self, email_message: EmailMessage) -> bool:
+        """Django's `_send`, with every header line within MAX_LINE_LENGTH."""
+        encoding = email_message.encoding or settings.DEFAULT_CHARSET
+        envelope_from = sanitize_address(email_message.from_email, encoding)
+        recipients = [sanitize_address(address, encoding) for address in email_message.recipients()]
+        content = _headers_within_line_limit(email_message.message().as_bytes(linesep="\r\n"))
+        try:
+            self.connection.sendmail(envelope_from, recipients, content)
+        except smtplib.SMTPException:
+            if not self.fail_silently:
+                raise
+            return False
+        return True
 
     def _require_smtputf8(self, addresses: list[str]) -> None:
         self.connection.ehlo_or_helo_if_needed()
@@ -132,6 +154,14 @@ class EmailBackend(DjangoEmailBackend):
                 raise
             return False
         return True
+
+
+def _headers_within_line_limit(content: bytes) -> bytes:
+    """`content` (a message, CRLF line ends), with its headers folded again if a line is too long."""
+    headers = content.partition(b"\r\n\r\n")[0]
+    if all(len(line) <= MAX_LINE_LENGTH for line in headers.split(b"\r\n")):
+        return content
+    return email.message_from_bytes(content, policy=policy.SMTP).as_bytes()
 
 
 def _address_values(message: EmailMessage) -> list[str]:

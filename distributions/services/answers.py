@@ -19,6 +19,9 @@ _RATING = re.compile(r"[0-9]{1,2}")
 CHOOSE_AN_OPTION = "Choose one of the options."
 CHOOSE_A_RATING = f"Choose a number from {RATING_MIN} to {RATING_MAX}."
 ANSWER_REQUIRED = "Please answer this question to submit the survey."
+# PostgreSQL stores no NUL character in text or JSON; no keyboard types one, a crafted request might.
+NUL = "\x00"
+REMOVE_NUL = "This answer holds a character that cannot be saved (a NUL character): remove it."
 
 
 def answers_merge(
@@ -63,6 +66,8 @@ def answer_check(question: Question, raw) -> tuple[object, str]:
                 return None, CHOOSE_A_RATING
             return int(text), ""
         case _:
+            if NUL in text:
+                return None, REMOVE_NUL
             return text, ""
 
 

@@ -33,7 +33,6 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from directory.models import Contact
@@ -41,6 +40,7 @@ from distributions.channels.email import Outcome, email_hand_off, invitation_ema
 from distributions.models import Distribution, Invitation
 from distributions.services.recipient_rules import invitation_skip_reasons
 from distributions.services.status import invitation_record
+from workflows.public_urls import public_url
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +64,11 @@ class SendEvent(StrEnum):
     RELEASED = "email_released"
     SKIPPED = "email_skipped"
     OPTED_OUT = "email_opted_out"
+    READDRESSED = "email_readdressed"
 
 
 def opt_out_url(token: str) -> str:
-    return f"{settings.PUBLIC_BASE_URL}{reverse('distributions:opt-out', args=[token])}"
+    return public_url("distributions:opt-out", args=[token])
 
 
 def invitation_record_skip(*, invitation: Invitation, status: str, detail: str) -> None:
@@ -105,8 +106,9 @@ def invitation_claim_due(*, invitation_id: int, now: datetime | None = None) -> 
 
 
 def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = None) -> list[Invitation]:
-    """Check the recipient rules again and claim, as one claim, those of these invitations that are
-    still due. -> the claimed invitations, in id order (the order to send them in)."""
+    """Check the recipient rules again, address each to its contact's current email, and claim, as
+    one claim, those of these invitations that are still due. -> the claimed invitations, in id
+    order (the order to send them in)."""
     now = now or timezone.now()
     contact_ids = set(Invitation.objects.filter(pk__in=invitation_ids).values_list("contact_id", flat=True))
     with transaction.atomic():
@@ -123,6 +125,7 @@ def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = N
         due.sort(key=lambda invitation: invitation.pk)
         for invitation in due:
             invitation.contact = contacts[invitation.contact_id]
+        due = _readdressed(due)
         to_send = []
         for invitation, skip in zip(due, invitation_skip_reasons(invitations=due, now=now), strict=True):
             if skip is not None:
@@ -136,6 +139,36 @@ def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = N
                 )
                 Invitation.objects.filter(pk=invitation.pk).update(message_id=invitation.message_id)
         return invitations_claim(invitations=to_send, now=now)
+
+
+def _readdressed(invitations: list[Invitation]) -> list[Invitation]:
+    """The invitations addressed to their contact's email as it is now. -> those that still have one
+
+    An invitation keeps the address its contact had when it was created; when its send is
+    delayed or retried, the address may have been corrected since, and the old one may reach
+    someone else. The contacts must be freshly read, under their row lock.
+    """
+    addressed = []
+    for invitation in invitations:
+        address = invitation.contact.email
+        if address == invitation.address:
+            addressed.append(invitation)
+            continue
+        if not address:
+            invitation_record_skip(
+                invitation=invitation,
+                status=Status.EMAIL_SKIPPED,
+                detail=f"Not sent: {invitation.contact} has no email address any more (it was {invitation.address}).",
+            )
+            continue
+        detail = (
+            f"The contact's email changed from {invitation.address} to {address} before sending: sent to {address}."
+        )
+        Invitation.objects.filter(pk=invitation.pk).update(address=address, updated_at=timezone.now())
+        invitation.address = address
+        invitation_record(invitation=invitation, kind=SendEvent.READDRESSED, detail=detail)
+        addressed.append(invitation)
+    return addressed
 
 
 def invitation_deliver(*, invitation: Invitation, connection: BaseEmailBackend | None = None) -> Outcome:

@@ -10,6 +10,10 @@ anymail's id), others report their own id (Postmark's MessageID, anymail's SendG
 For those, `message_tag_for_tracking` copies our header into anymail's `metadata` before the
 send, and ESPs echo metadata on every tracking event. An event matching neither is logged and
 dropped: tracking must never make the ESP retry a webhook forever.
+
+What is stored is made storable first, so no payload the ESP can send makes the database refuse it
+(which would answer 500, and the ESP would retry forever): NUL characters, which PostgreSQL refuses
+in text and JSON, become U+FFFD; an event id longer than its column is kept as its digest.
 """
 
 import hashlib
@@ -25,6 +29,7 @@ from django.utils.datastructures import MultiValueDict
 from directory.models import Contact
 from distributions.models import DeliveryEvent, Invitation
 from distributions.services.status import invitation_record
+from workflows.salesforce.encoding import storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,11 @@ STATUS_BY_EVENT_TYPE = {
     EventType.UNKNOWN: None,
 }
 
+# Events after which the contact gets no more email. A spam complaint counts as an unsubscribe, as
+# the M3AAWG Sender Best Common Practices (version 3) ask of feedback-loop reports: mailing someone
+# who complained again raises the complaint rate over which mailbox providers refuse bulk mail.
+OPTING_OUT_EVENT_TYPES = {EventType.UNSUBSCRIBED, EventType.COMPLAINED}
+
 # The metadata key that carries our Message-ID through ESPs that report their own message id.
 METADATA_KEY = "invitation"
 # ESPs that accept anymail metadata and echo it on tracking events. Tagging any other ESP could
@@ -69,6 +79,7 @@ ESPS_ECHOING_METADATA = {
 }
 # Postmark rejects metadata values longer than 80 characters, the strictest of those ESPs.
 METADATA_VALUE_MAX_LENGTH = 80
+EVENT_ID_MAX_LENGTH = DeliveryEvent._meta.get_field("provider_event_id").max_length
 
 
 def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> DeliveryEvent | None:
@@ -84,9 +95,7 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
         )
         return None
     data = _json_safe(event.esp_event)
-    # Some ESPs give no event id (Postmark's deliveries and opens); the same webhook delivered
-    # twice carries the same payload, so its digest stands in for the id.
-    event_id = str(event.event_id or "") or "sha256:" + hashlib.sha256(_canonical(data)).hexdigest()
+    event_id = _event_id(event, data)
     if DeliveryEvent.objects.filter(provider=esp_name, provider_event_id=event_id).exists():
         return None
     try:
@@ -101,7 +110,7 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
                 provider_event_id=event_id,
                 data=data,
             )
-            if event.event_type == EventType.UNSUBSCRIBED:
+            if event.event_type in OPTING_OUT_EVENT_TYPES:
                 # The opt-out holds for every future send, whatever this invitation's status.
                 Contact.objects.filter(pk=invitation.contact_id).update(unsubscribed=True, updated_at=timezone.now())
     except IntegrityError:
@@ -122,9 +131,24 @@ def message_tag_for_tracking(*, message, esp_name: str) -> None:
         message.metadata = {**(getattr(message, "metadata", None) or {}), METADATA_KEY: value}
 
 
+def _event_id(event: AnymailTrackingEvent, data: dict) -> str:
+    """The event's id as DeliveryEvent.provider_event_id keeps it. Some ESPs give none (Postmark's
+    deliveries and opens): the same webhook delivered twice carries the same payload, so its
+    digest stands in. An id too long for the column is kept as its digest."""
+    given = storable_text(str(event.event_id or ""))
+    if not given:
+        return "sha256:" + hashlib.sha256(_canonical(data)).hexdigest()
+    if len(given) > EVENT_ID_MAX_LENGTH:
+        return "sha256:" + hashlib.sha256(given.encode()).hexdigest()
+    return given
+
+
 def _invitation_for(event: AnymailTrackingEvent) -> Invitation | None:
-    references = {_bare(str(event.message_id or "")), _bare(str((event.metadata or {}).get(METADATA_KEY) or ""))}
-    references.discard("")  # never match the invitations that have no message id yet
+    metadata = event.metadata if isinstance(event.metadata, dict) else {}
+    references = {_bare(str(event.message_id or "")), _bare(str(metadata.get(METADATA_KEY) or ""))}
+    # Never match the invitations that have no message id yet; ours hold no NUL, which PostgreSQL
+    # could not even compare.
+    references = {reference for reference in references if reference and "\x00" not in reference}
     candidates = [form for reference in references for form in (reference, f"<{reference}>")]
     if not candidates:
         return None
@@ -137,7 +161,7 @@ def _bare(message_id: str) -> str:
 
 def _detail(event: AnymailTrackingEvent) -> str:
     reason = f"reject reason: {event.reject_reason}" if event.reject_reason else ""
-    return "; ".join(part for part in (event.description, event.mta_response, reason) if part)
+    return storable_text("; ".join(str(part) for part in (event.description, event.mta_response, reason) if part))
 
 
 def _aware(timestamp):
@@ -150,8 +174,19 @@ def _json_safe(raw) -> dict:
     """The ESP's payload as JSON: a form post keeps every value of a repeated field, others become text."""
     if isinstance(raw, MultiValueDict):  # json.dumps would keep only each field's last value
         raw = dict(raw.lists())
-    data = json.loads(json.dumps(raw, default=str))
+    data = _storable(json.loads(json.dumps(raw, default=str)))
     return data if isinstance(data, dict) else {"esp_event": data}
+
+
+def _storable(value):
+    """JSON `value` with every string and key made storable_text."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable_text(key): _storable(item) for key, item in value.items()}
+    return value
 
 
 def _canonical(data: dict) -> bytes:

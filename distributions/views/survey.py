@@ -2,6 +2,7 @@
 find the invitation, call a service, render its outcome."""
 
 from dataclasses import dataclass
+from functools import wraps
 
 from django.http import QueryDict
 from django.shortcuts import redirect, render
@@ -32,6 +33,16 @@ CLOSED_TEMPLATES = {
     Availability.NOT_OPEN: "distributions/not_open.html",
 }
 FINISH, SAVE = "finish", "save"
+# The pages show an admin's HTML with values piped in from Salesforce and the contact, escaped. But a
+# value the HTML uses as a link (href="${e://Field/Url}") can still be a javascript: URL, on the
+# admin's origin. The pages need no script at all, so none may run: only their own inline styles,
+# images (e.g. a logo in the introduction) and posting their form to themselves.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+# HEAD as GET (RFC 9110 section 9.1): link checkers and mail scanners ask with it, and a 405 makes the link look broken.
+PAGE_METHODS = ["GET", "HEAD", "POST"]
 RATING_OPTIONS = [(str(n), str(n)) for n in range(RATING_MIN, RATING_MAX + 1)]
 
 
@@ -51,9 +62,22 @@ class QuestionField:
         return self.question.kind == Question.Kind.RATING
 
 
+def without_scripts(view):
+    """`view` with CONTENT_SECURITY_POLICY on each of its responses."""
+
+    @wraps(view)
+    def respond(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return response
+
+    return respond
+
+
 # never_cache: the page shows a person's name and answers; no shared cache may keep it.
+@without_scripts
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def survey_page(request, token):
     invitation = invitation_for_token(token)
     if invitation is None:
@@ -61,7 +85,7 @@ def survey_page(request, token):
     availability = survey_availability(invitation=invitation)
     if availability != Availability.OPEN:
         return _closed(request, invitation, availability)
-    if request.method == "GET":
+    if request.method != "POST":
         response = invitation_response(invitation)
         saved = {key: answer_as_text(answer) for key, answer in (response.answers if response else {}).items()}
         return _form(request, invitation, values=saved, errors={}, saved="saved" in request.GET)
@@ -85,14 +109,15 @@ def survey_page(request, token):
 # The invitation's token in the URL is what authorizes the opt-out, not a session: a mailbox
 # provider's one-click POST (RFC 8058 section 3.2) carries no cookie and no CSRF token, and must work.
 @csrf_exempt
+@without_scripts
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def opt_out_page(request, token):
     """The List-Unsubscribe URL of an invitation's email (RFC 2369, RFC 8058).
 
-    GET shows the confirmation page and changes nothing: link scanners fetch every URL of a
-    message. POST unsubscribes, idempotently: the page's button, or a mailbox provider's one-click
-    POST of `List-Unsubscribe=One-Click`. An unknown token is a 404 page.
+    GET (and HEAD) shows the confirmation page and changes nothing: link scanners fetch every URL
+    of a message. POST unsubscribes, idempotently: the page's button, or a mailbox provider's
+    one-click POST of `List-Unsubscribe=One-Click`. An unknown token is a 404 page.
     """
     invitation = invitation_for_token(token)
     if invitation is None:

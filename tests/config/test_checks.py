@@ -1,5 +1,7 @@
 """The deployment checks, run through Django's check framework as `manage.py check [--deploy]` runs them."""
 
+import base64
+
 import pytest
 from django.core import checks
 
@@ -74,6 +76,26 @@ def test_it_warns_when_the_tracking_webhook_has_no_credentials(configured):
     assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": []}) == {"sfsurveys.W002"}
 
 
+@pytest.mark.parametrize("secrets", [["s3cret-without-a-user"], ["tracking:old-s3cret", "new-s3cret"]])
+def test_it_warns_when_webhook_credentials_could_never_match_an_esps_basic_auth(configured, secrets):
+    assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": secrets}) == {"sfsurveys.W006"}
+
+
+def test_a_credential_without_a_colon_is_refused_by_the_webhook_indeed(client, settings):
+    settings.TRACKING_WEBHOOK_ESP = "postmark"
+    settings.ANYMAIL = {"WEBHOOK_SECRET": ["s3cret-without-a-user"]}
+    # What an ESP sends for https://s3cret-without-a-user@host/...: the user with an empty password.
+    credentials = base64.b64encode(b"s3cret-without-a-user:").decode()
+
+    authorization = f"Basic {credentials}"
+
+    response = client.post(
+        "/webhooks/postmark/tracking/", b"{}", content_type="application/json", HTTP_AUTHORIZATION=authorization
+    )
+
+    assert response.status_code == 400
+
+
 def test_it_warns_when_the_tracking_webhook_cannot_check_the_esp_signature(configured):
     assert configured(TRACKING_WEBHOOK_ESP="mailgun") == {"sfsurveys.W003"}
     signed = {"WEBHOOK_SECRET": ["tracking:s3cret"], "MAILGUN_WEBHOOK_SIGNING_KEY": "key-1"}
@@ -143,3 +165,23 @@ def test_it_warns_on_deploy_about_a_wildcard_in_allowed_hosts(configured):
 def test_deployment_warnings_stay_out_of_the_local_run(configured):
     configured(PUBLIC_BASE_URL="http://127.0.0.1:8000", EMAIL_BACKEND="distributions.channels.outbox.OutboxBackend")
     assert untagged_ids() == set()
+
+
+@pytest.mark.parametrize("address", ["", "surveys", "Surveys <surveys@>", "surveys@example..com"])
+def test_every_command_refuses_a_default_from_email_that_is_not_an_address(configured, address):
+    assert configured(DEFAULT_FROM_EMAIL=address) == {"sfsurveys.E005"}
+    assert "sfsurveys.E005" in untagged_ids()
+
+
+def test_it_takes_a_default_from_email_with_a_name(configured):
+    assert configured(DEFAULT_FROM_EMAIL="Customer care <surveys@example.com>") == set()
+
+
+@pytest.mark.parametrize("region", ["XX", "us", "USA", ""])
+def test_every_command_refuses_a_phone_region_phone_numbers_are_not_known_for(configured, region):
+    assert configured(DEFAULT_PHONE_REGION=region) == {"sfsurveys.E006"}
+    assert "sfsurveys.E006" in untagged_ids()
+
+
+def test_it_refuses_tls_and_ssl_together_instead_of_crashing(configured):
+    assert configured(EMAIL_USE_TLS=True, EMAIL_USE_SSL=True) == {"sfsurveys.E002"}

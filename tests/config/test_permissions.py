@@ -16,6 +16,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core import serializers
+from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RegexPattern
 from django.utils import timezone
@@ -309,6 +310,23 @@ def test_staff_with_a_models_view_permission_see_its_list_and_pages(client, worl
             url = reverse(f"admin:{opts.app_label}_{opts.model_name}_{page}", args=args)
             if (status := client.get(url).status_code) != 200:
                 problems.append(f"{url} with view_{opts.model_name}: {status}")
+    assert not problems, "\n".join(problems)
+
+
+def test_staff_with_a_models_view_permission_only_change_nothing_with_its_actions(client, world):
+    superuser_request = RequestFactory().get("/admin/")
+    superuser_request.user = world["owner"]  # offered every action a model admin has
+    problems = []
+    for model, model_admin in admin.site._registry.items():
+        opts = model._meta
+        staff = staff_with(client, f"{opts.app_label}.view_{opts.model_name}")
+        before = every_row(but_user=staff)
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        every_object = [str(pk) for pk in model._default_manager.values_list("pk", flat=True)]
+        for action in model_admin.get_actions(superuser_request):
+            client.post(url, {"action": action, "index": "0", "_selected_action": every_object, "post": "yes"})
+        if every_row(but_user=staff) != before:
+            problems.append(f"{url}: an action changed rows with view_{opts.model_name} only")
     assert not problems, "\n".join(problems)
 
 

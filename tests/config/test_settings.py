@@ -110,3 +110,58 @@ def test_https_redirect_and_hsts_are_switched_on_from_the_environment(monkeypatc
     assert loaded["SECURE_SSL_REDIRECT"] is True
     assert loaded["SECURE_HSTS_SECONDS"] == 31536000
     assert loaded["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
+
+
+# --- values the product cannot work with ----------------------------------------------------------
+
+
+def test_a_variable_left_empty_takes_its_default(monkeypatch, tmp_path):
+    # As a copy of .env.example with the optional lines left blank.
+    loaded = load_settings(monkeypatch, tmp_path, DATABASE_URL="", TIME_ZONE="", LOG_LEVEL="", ALLOWED_HOSTS="")
+
+    assert loaded["DATABASES"]["default"]["NAME"] == str(tmp_path / "db.sqlite3")
+    assert loaded["TIME_ZONE"] == "UTC"
+    assert loaded["LOGGING"]["root"]["level"] == "INFO"
+    assert loaded["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+
+
+def test_an_empty_data_dir_keeps_the_database_in_the_project_not_the_current_folder(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    loaded = load_settings(monkeypatch, tmp_path, DATA_DIR="")
+
+    assert loaded["DATA_DIR"] == ROOT / "var"
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("WORKER_COUNT", "0", "WORKER_COUNT must be at least 1, not 0"),
+        ("WORKER_COUNT", "-2", "WORKER_COUNT must be at least 1, not -2"),
+        ("WORKER_TIMEOUT_SECONDS", "0", "WORKER_TIMEOUT_SECONDS must be at least 1, not 0"),
+        ("RUN_LEASE_SECONDS", "-1", "RUN_LEASE_SECONDS must be at least 1, not -1"),
+        ("RUN_RETRY_WINDOW_SECONDS", "-1", "RUN_RETRY_WINDOW_SECONDS must be at least 0, not -1"),
+        ("RUN_RETRY_MAX_DELAY_SECONDS", "0", "RUN_RETRY_MAX_DELAY_SECONDS must be at least 1, not 0"),
+        ("RETENTION_DAYS", "0", "RETENTION_DAYS must be at least 1, not 0"),
+        ("RETENTION_DAYS", "-1", "RETENTION_DAYS must be at least 1, not -1"),
+        ("SALESFORCE_MAX_BODY_BYTES", "0", "SALESFORCE_MAX_BODY_BYTES must be at least 16384, not 0"),
+        ("EMAIL_PORT", "-1", "EMAIL_PORT must be at least 1, not -1"),
+        ("EMAIL_PORT", "99999", "EMAIL_PORT must be at most 65535, not 99999"),
+        ("EMAIL_TIMEOUT", "0", "EMAIL_TIMEOUT must be at least 1, not 0"),
+        ("DATABASE_CONN_MAX_AGE", "-5", "DATABASE_CONN_MAX_AGE must be at least 0, not -5"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'"),
+        ("DATABASE_URL", "db.internal/surveys", "DATABASE_URL is not a database URL .*postgres://user:password@host"),
+    ],
+)
+def test_it_refuses_to_start_with_a_value_it_cannot_work_with(monkeypatch, tmp_path, name, value, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        load_settings(monkeypatch, tmp_path, **{name: value})
+
+
+def test_it_reads_a_log_level_in_any_case(monkeypatch, tmp_path):
+    assert load_settings(monkeypatch, tmp_path, LOG_LEVEL="warning")["LOGGING"]["root"]["level"] == "WARNING"
+
+
+def test_it_says_which_folder_to_fix_when_the_database_folder_cannot_be_created(monkeypatch, tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ImproperlyConfigured, match="set DATA_DIR to a folder this process may write to"):
+        load_settings(monkeypatch, tmp_path / "file" / "data")

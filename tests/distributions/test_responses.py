@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from distributions.models import Invitation, Response
-from distributions.services.answers import ANSWER_REQUIRED, CHOOSE_A_RATING, CHOOSE_AN_OPTION
+from distributions.services.answers import ANSWER_REQUIRED, CHOOSE_A_RATING, CHOOSE_AN_OPTION, REMOVE_NUL
 from distributions.services.responses import (
     ResponseError,
     ResponseInvalid,
@@ -158,6 +158,18 @@ def test_it_refuses_a_choice_that_is_not_an_option_number(survey, choice_value):
         response_save(invitation=invitation, answers={choice: choice_value}, finish=False)
 
     assert raised.value.errors == {choice: CHOOSE_AN_OPTION}
+
+
+def test_it_refuses_a_text_answer_holding_a_nul_character_and_saves_nothing(survey):
+    # No keyboard types one, but a crafted post can, and PostgreSQL cannot store it.
+    invitation = make_invitation(survey=survey)
+    _, _, text = keys(survey)
+
+    with pytest.raises(ResponseInvalid) as raised:
+        response_save(invitation=invitation, answers={text: "fine\x00thanks"}, finish=False)
+
+    assert raised.value.errors == {text: REMOVE_NUL}
+    assert not Response.objects.filter(invitation=invitation).exists()
 
 
 def test_a_finished_response_cannot_be_changed(survey):

@@ -148,6 +148,35 @@ def test_the_schedule_checks_an_opt_out_made_during_the_delay(workflow, execute)
     assert not mail.outbox
 
 
+def test_a_delayed_invitation_goes_to_the_address_its_contact_has_when_it_is_sent(workflow, execute):
+    workflow.tasks.update(config={**workflow.tasks.get().config, "send_delay": 1, "send_delay_unit": "days"})
+    execute(make_run(workflow=workflow))
+    Contact.objects.update(email="ada.lovelace@example.com")  # a typo corrected in the meantime
+    make_due()
+
+    assert send_due_invitations() == 1
+
+    [message] = mail.outbox
+    invitation = Invitation.objects.get()
+    assert message.to == ["ada.lovelace@example.com"]
+    assert invitation.address == "ada.lovelace@example.com"
+    readdressed = invitation.events.get(kind=SendEvent.READDRESSED)
+    assert "ada@example.com to ada.lovelace@example.com" in readdressed.description
+
+
+def test_a_delayed_invitation_whose_contact_has_no_address_any_more_is_skipped(workflow, execute):
+    workflow.tasks.update(config={**workflow.tasks.get().config, "send_delay": 1, "send_delay_unit": "days"})
+    execute(make_run(workflow=workflow))
+    Contact.objects.update(email="")
+    make_due()
+
+    assert send_due_invitations() == 0
+
+    invitation = Invitation.objects.get()
+    assert not mail.outbox
+    assert (invitation.status, invitation.address) == (Status.EMAIL_SKIPPED, "ada@example.com")
+
+
 def test_the_job_given_ids_sends_only_those(workflow, execute):
     workflow.tasks.update(config={**workflow.tasks.get().config, "send_delay": 5, "send_delay_unit": "minutes"})
     execute(make_run(workflow=workflow))

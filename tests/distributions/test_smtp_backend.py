@@ -95,3 +95,20 @@ def test_a_message_with_ascii_addresses_is_sent_without_smtputf8(server):
 
     assert "SMTPUTF8" not in server.commands[0].upper().split()
     assert server.commands[-1] == "RCPT TO:<ada@example.com>"
+
+
+# --- line length (RFC 5322 section 2.1.1) -----------------------------------------------------------
+
+LONG_WORD = "https://example.com/case?id=" + "7" * 1200  # e.g. a piped value with no space to fold at
+
+
+@pytest.mark.parametrize("to", ["ada@example.com", "ada@straße.de"])
+def test_it_sends_a_subject_with_a_word_longer_than_a_line_folded_within_the_limit(server, to):
+    sent = send(subject=f"Your case {LONG_WORD}", to=[to])
+
+    [delivery] = server.deliveries
+    headers = delivery.content.partition(b"\r\n\r\n")[0]
+    assert sent == 1
+    assert max(len(line) for line in headers.split(b"\r\n")) <= 998
+    assert received(delivery)["Subject"] == f"Your case {LONG_WORD}"
+    assert received(delivery).get_content().strip() == "Hello"

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from distributions.models import Invitation, Response
-from distributions.services.answers import ANSWER_REQUIRED, CHOOSE_A_RATING
+from distributions.services.answers import ANSWER_REQUIRED, CHOOSE_A_RATING, REMOVE_NUL
 from tests.factories import make_contact, make_invitation, make_question, make_survey
 
 pytestmark = pytest.mark.django_db
@@ -173,6 +173,16 @@ def test_it_refuses_a_rating_outside_the_scale(client, survey, invitation):
     assert not Response.objects.filter(invitation=invitation).exists()
 
 
+def test_it_asks_to_remove_a_nul_character_instead_of_failing(client, survey, invitation):
+    _, rating, text = names(survey)
+
+    answer = client.post(url(invitation), {rating: "9", text: "fine\x00thanks", "action": "finish"})
+
+    assert answer.status_code == 200
+    assert REMOVE_NUL in question_block(answer.content.decode(), text)
+    assert not Response.objects.filter(invitation=invitation).exists()
+
+
 def test_an_expired_link_shows_the_expired_page_and_status(client, survey):
     invitation = make_invitation(
         survey=survey, status=Status.EMAIL_SENT, expires_at=timezone.now() - timedelta(hours=1)
@@ -251,6 +261,17 @@ def test_it_refuses_a_post_without_the_csrf_token(survey, invitation):
 
 def test_the_page_is_not_cached(client, invitation):
     assert "no-store" in client.get(url(invitation))["Cache-Control"]
+
+
+@pytest.mark.parametrize("page", [url, opt_out_url])
+def test_a_head_request_is_answered_as_a_get_and_changes_nothing(client, survey, invitation, page):
+    # Link checkers and mail scanners ask with HEAD; a 405 makes the emailed link look broken.
+    response = client.head(page(invitation))
+
+    assert response.status_code == 200
+    assert not Response.objects.filter(invitation=invitation).exists()
+    invitation.contact.refresh_from_db()
+    assert (status_of(invitation), invitation.contact.unsubscribed) == (Status.EMAIL_SENT, False)
 
 
 def test_opting_out_asks_first_then_unsubscribes(client, invitation):

@@ -1,6 +1,7 @@
 """Delivery tracking: ESPs' real webhook payloads, POSTed to anymail's URLs, move invitation statuses."""
 
 import base64
+import hashlib
 import json
 import logging
 import runpy
@@ -137,6 +138,15 @@ def test_it_marks_a_postmark_spam_complaint(client):
     assert invitation.events.get().kind == "complained"
 
 
+def test_it_sends_no_more_email_to_a_contact_who_complained(client):
+    invitation = sent_invitation()
+
+    post(client, "postmark", fixture("postmark_spam_complaint.json"))
+
+    invitation.contact.refresh_from_db()
+    assert invitation.contact.unsubscribed is True
+
+
 def test_it_opts_the_contact_out_on_a_postmark_unsubscribe(client):
     invitation = sent_invitation()
 
@@ -209,6 +219,42 @@ def test_it_answers_200_and_warns_about_an_unknown_message_id(client, caplog):
     (record,) = caplog.records
     assert "Postmark" in record.getMessage()
     assert "883953f4-6105-42a2-a16a-77a8eac79483" in record.getMessage()
+
+
+# --- payloads the database could not store as they are ---------------------------------------
+
+
+def test_it_records_a_payload_holding_nul_characters_with_them_replaced(client):
+    # PostgreSQL stores no NUL in text or JSON: kept as they are, they made the webhook answer 500.
+    invitation = sent_invitation()
+    bounce = {**fixture("postmark_bounce.json"), "Details": "smtp;550 no\x00such user", "Tag\x00": "x\x00"}
+
+    assert post(client, "postmark", bounce).status_code == 200
+
+    event = invitation.events.get()
+    assert "smtp;550 no\ufffdsuch user" in event.description
+    assert event.data["Tag\ufffd"] == "x\ufffd"
+    assert reloaded(invitation).status == Status.EMAIL_HARD_BOUNCE
+
+
+def test_it_keeps_an_event_id_too_long_for_its_column_as_its_digest_once(client):
+    invitation = sent_invitation()
+    bounce = {**fixture("postmark_bounce.json"), "ID": "7" * 300}
+
+    for _ in range(2):
+        assert post(client, "postmark", bounce).status_code == 200
+
+    event = invitation.events.get()
+    assert event.provider_event_id == "sha256:" + hashlib.sha256(b"7" * 300).hexdigest()
+
+
+def test_it_drops_an_event_whose_message_id_holds_a_nul_character(client):
+    invitation = sent_invitation()
+    bounce = {**fixture("postmark_bounce.json"), "Metadata": {"invitation": "invitation-\x00@surveys.example.com"}}
+
+    assert post(client, "postmark", bounce).status_code == 200
+
+    assert not invitation.events.exists()
 
 
 def test_it_keeps_survey_finished_after_a_late_delivery_and_open(client):

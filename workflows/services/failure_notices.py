@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from workflows.models import FailureNotice, Run, TaskRun, Workflow, email_list
+from workflows.public_urls import public_url
 from workflows.tasks.registry import kind_label
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def _message(workflow: Workflow, notices: list[FailureNotice], recipients: list[
             f"Task {task_run.position} ({kind_label(task_run.kind)}) failed in run {task_run.run_id} "
             f"at {timezone.localtime(task_run.finished_at):%Y-%m-%d %H:%M:%S %Z}:",
             f"  {task_run.error}",
-            f"  {settings.PUBLIC_BASE_URL}{reverse('admin:workflows_run_change', args=[task_run.run_id])}",
+            f"  {public_url('admin:workflows_run_change', args=[task_run.run_id])}",
             "",
         ]
     if len(notices) > MAX_LISTED:

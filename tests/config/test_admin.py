@@ -1,0 +1,71 @@
+"""django-q2's job pages: resubmitting jobs takes more than the right to view them."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+from django_q.models import Failure, Success
+from django_q.models import Task as Job
+
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def finished_job(*, success: bool) -> Job:
+    now = timezone.now()
+    return Job.objects.create(
+        id=f"{success:d}" * 32,
+        name=f"job-{success}",
+        func="workflows.jobs.dispatch_due_runs",
+        started=now,
+        stopped=now,
+        success=success,
+    )
+
+
+def staff_with(client, *codenames):
+    user = make_user()
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="django_q", codename__in=codenames))
+    client.force_login(user)
+
+
+def resubmit(client, model, job):
+    url = reverse(f"admin:django_q_{model._meta.model_name}_changelist")
+    return client.post(url, {"action": "resubmit_task", "_selected_action": [job.pk]})
+
+
+@pytest.mark.parametrize(
+    "model, codenames",
+    [
+        (Failure, ["view_failure"]),
+        (Failure, ["view_failure", "change_failure"]),  # resubmitting deletes the failed job's row
+        (Success, ["view_success"]),
+    ],
+)
+def test_it_refuses_to_resubmit_jobs_without_the_right_to_change_them(client, model, codenames):
+    job = finished_job(success=model is Success)
+    staff_with(client, *codenames)
+
+    resubmit(client, model, job)
+
+    assert list(Job.objects.values_list("pk", flat=True)) == [job.pk]
+
+
+def test_it_resubmits_a_failed_job_for_who_may_change_and_delete_it(client):
+    job = finished_job(success=False)
+    staff_with(client, "view_failure", "change_failure", "delete_failure")
+
+    resubmit(client, Failure, job)
+
+    assert not Failure.objects.filter(pk=job.pk).exists()
+    assert Success.objects.filter(func=job.func).exists()  # the test settings run jobs at once
+
+
+def test_it_resubmits_a_successful_job_for_who_may_change_it(client):
+    job = finished_job(success=True)
+    staff_with(client, "view_success", "change_success")
+
+    resubmit(client, Success, job)
+
+    assert Success.objects.filter(func=job.func).exclude(pk=job.pk).exists()
