@@ -105,6 +105,17 @@ def test_it_logs_a_refused_body_whatever_its_bytes(post, body, reason):
     assert "\x00" not in logged.body
 
 
+@pytest.mark.parametrize("encoding", ["rot13", "base64", "punycode", "undefined"])
+def test_it_refuses_a_declared_codec_that_cannot_read_the_body_with_a_logged_400(post, encoding):
+    workflow = make_workflow()
+    body = outbound_message().replace(b'encoding="UTF-8"', f'encoding="{encoding}"'.encode(), 1)
+    response = post(workflow.event_path, body)
+
+    assert response.status_code == 400
+    assert encoding in refusal(response).reason
+    assert not Notification.objects.exists()
+
+
 def test_it_accepts_the_event_url_without_its_trailing_slash(post):
     workflow = make_workflow()
 

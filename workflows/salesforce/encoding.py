@@ -35,7 +35,8 @@ class UnreadableEncoding(ValueError):
 
 def xml_encoding(body: bytes) -> str:
     """The Python codec name of the body's encoding: its byte order mark, else its first bytes,
-    else its XML declaration, else UTF-8. Raises UnreadableEncoding for an unknown declared name."""
+    else its XML declaration, else UTF-8. Raises UnreadableEncoding when the declared name is not
+    a character encoding Python knows."""
     for mark, encoding in _BYTE_ORDER_MARKS:
         if body.startswith(mark):
             return encoding
@@ -50,9 +51,19 @@ def xml_encoding(body: bytes) -> str:
         return "utf-8"
     name = declared[1].decode("ascii")
     try:
-        return codecs.lookup(name).name
+        encoding = codecs.lookup(name).name
     except LookupError:
         raise UnreadableEncoding(f"The XML declaration names the encoding {name!r}, which is not known.") from None
+    try:
+        # Python's codec registry also holds transforms (base64, zlib, rot13...) that str.encode
+        # refuses, and "undefined", which refuses everything: known names, not character encodings.
+        "".encode(encoding)
+    except (LookupError, UnicodeError):
+        raise UnreadableEncoding(
+            f"The XML declaration names the encoding {name!r}, which is not a character encoding: "
+            "declare the one the body is written in, e.g. UTF-8."
+        ) from None
+    return encoding
 
 
 def xml_as_utf8(body: bytes) -> bytes:
@@ -68,6 +79,8 @@ def xml_as_utf8(body: bytes) -> bytes:
         text = body.decode(encoding)
     except UnicodeDecodeError as error:
         raise UnreadableEncoding(f"The body is not valid {encoding}: {error.reason} at byte {error.start}.") from None
+    except UnicodeError as error:  # codecs such as punycode fail without a position
+        raise UnreadableEncoding(f"The body is not valid {encoding}: {error}.") from None
     return _DECLARATION.sub("", text.removeprefix("\ufeff"), count=1).encode("utf-8")
 
 
@@ -76,10 +89,10 @@ def xml_as_text(body: bytes) -> str:
     that can be found (UTF-8 otherwise), with undecodable bytes and NUL characters, which a
     PostgreSQL text column refuses, replaced by U+FFFD."""
     try:
-        encoding = xml_encoding(body)
-    except UnreadableEncoding:
-        encoding = "utf-8"
-    return storable_text(body.decode(encoding, errors="replace").removeprefix("\ufeff"))
+        text = body.decode(xml_encoding(body), errors="replace")
+    except (UnreadableEncoding, UnicodeError):  # some codecs (idna, undefined) fail even when told to replace
+        text = body.decode("utf-8", errors="replace")
+    return storable_text(text.removeprefix("\ufeff"))
 
 
 def storable_text(text: str) -> str:

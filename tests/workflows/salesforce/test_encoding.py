@@ -42,3 +42,21 @@ def test_it_gives_storable_text_for_any_bytes():
     assert xml_as_text(DECLARED.format("UTF-16").encode("utf-16")) == DECLARED.format("UTF-16")
     assert xml_as_text(b"\x1f\x8b\x00\xff") == "\x1f\ufffd\ufffd\ufffd"
     assert xml_as_text(DECLARED.format("x-unknown").encode() + b"\x00") == DECLARED.format("x-unknown") + "\ufffd"
+
+
+@pytest.mark.parametrize("name", ["rot13", "base64", "hex", "zlib", "uu", "bz2", "quopri", "undefined"])
+def test_it_refuses_a_declared_codec_that_is_not_a_text_encoding(name):
+    with pytest.raises(UnreadableEncoding, match=f"'{name}', which is not a character encoding"):
+        xml_as_utf8(DECLARED.format(name).encode())
+
+
+def test_it_refuses_a_body_its_declared_codec_fails_on_without_a_position():
+    with pytest.raises(UnreadableEncoding, match="The body is not valid punycode: .*Invalid extended code point"):
+        xml_as_utf8(b'<?xml version="1.0" encoding="punycode"?><a>Zo</a>')
+
+
+@pytest.mark.parametrize("name", ["rot13", "base64", "punycode", "undefined", "idna"])
+def test_it_gives_storable_text_whatever_codec_the_body_declares(name):
+    body = DECLARED.format(name).encode()
+
+    assert xml_as_text(body) == DECLARED.format(name)

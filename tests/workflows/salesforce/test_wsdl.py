@@ -105,3 +105,10 @@ def test_it_refuses_a_dtd():
     data = b'<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><definitions>&x;</definitions>'
 
     assert reason_for(data) == "The file contains a DTD or entity declarations, which are not accepted."
+
+
+@pytest.mark.parametrize("name", ["base64", "punycode"])
+def test_it_refuses_a_file_declaring_a_codec_that_cannot_read_it(name):
+    data = case_wsdl().replace('encoding="UTF-8"', f'encoding="{name}"', 1).encode()
+
+    assert name in reason_for(data)
