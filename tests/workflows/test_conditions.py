@@ -221,6 +221,25 @@ def test_it_compares_times_of_day():
     assert (result.passed, result.note) == (True, "compared as times")
 
 
+@pytest.mark.parametrize(
+    ("actual", "expected"),
+    [
+        ("0001-01-01T00:00:00+02:00", "2020-01-01"),  # in year 0 in UTC
+        ("9999-12-31T23:00:00-02:00", "2020-01-01T00:00:00Z"),  # in year 10000 in UTC
+        ("1E9999999999999999999999", "5"),  # past Decimal's exponent limit
+    ],
+)
+def test_it_fails_greater_than_with_a_note_on_a_value_out_of_range(actual, expected):
+    result = check(Operator.GREATER_THAN, actual, expected)
+    assert (result.passed, result.note) == (False, f"'{actual}' and '{expected}' are not both numbers, dates or times")
+
+
+def test_it_compares_as_text_a_value_out_of_range_of_its_declared_kind():
+    result = check(Operator.EQUALS, "0001-01-01T00:00:00+02:00", "0001-01-01T00:00:00+02:00", xsd_type="dateTime")
+    assert result.passed
+    assert result.note.endswith("are not both dates: compared as text")
+
+
 # kinds declared by the WSDL
 
 
@@ -335,6 +354,18 @@ def test_it_refuses_greater_than_text():
 def test_it_refuses_a_value_not_of_the_declared_kind():
     assert literal_value_error(Operator.EQUALS, "yes", xsd_type="boolean") == (
         "The WSDL declares this field as xsd:boolean: write true or false."
+    )
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+02:00", "1E9999999999999999999999"])
+def test_it_refuses_a_written_value_out_of_range(value):
+    assert literal_value_error(Operator.GREATER_THAN, value).startswith("Is greater than compares numbers")
+
+
+def test_it_refuses_a_written_value_out_of_range_of_its_declared_kind():
+    error = literal_value_error(Operator.LESS_THAN, "9999-12-31T23:00:00-02:00", xsd_type="dateTime")
+    assert error == "The WSDL declares this field as xsd:dateTime: " + (
+        "write a date such as 2011-06-30 or a date and time such as 2024-05-01T10:00:00Z."
     )
 
 

@@ -28,7 +28,7 @@ Every parser takes the text as sent (surrounding whitespace is ignored) and rais
 
 import re
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 import phonenumbers
@@ -70,17 +70,23 @@ XSD_KINDS: dict[str, ValueKind] = {
 
 MULTI_SELECT_SEPARATOR = ";"
 
+# The dates a Salesforce Date or Date/Time field can hold (SOQL and SOSL Reference, "Date Formats
+# and Date Literals", minimum and maximum dates): a value outside them came from somewhere else.
+SALESFORCE_FIRST_DAY = date(1700, 1, 1)
+SALESFORCE_LAST_DAY = date(4000, 12, 31)
+
 # Decimal notation with an optional Java-style exponent (Salesforce sends 1.0E7 for ten million).
-# Deliberately narrower than Decimal() and float(), which also read "NaN", "Infinity" and "1_000".
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# Deliberately narrower than Decimal() and float(), which also read "NaN", "Infinity", "1_000" and
+# digits of other scripts ("١٢٣"): every pattern here matches ASCII digits only.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 _BOOLEANS = {"true": True, "false": False}
 _XSD_BOOLEANS = {**_BOOLEANS, "1": True, "0": False}
 _ZONE = r"(Z|[+-]\d{2}(:?\d{2})?)"
-_DATE = re.compile(rf"(\d{{4}}-\d{{2}}-\d{{2}}){_ZONE}?")
+_DATE = re.compile(rf"(\d{{4}}-\d{{2}}-\d{{2}}){_ZONE}?", re.ASCII)
 _TIME = rf"\d{{2}}:\d{{2}}(:\d{{2}}([.,]\d+)?)?{_ZONE}?"
 # A space instead of the T too: people type "2024-05-01 10:00" in conditions.
-_DATETIME = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}[T ]{_TIME}")
-_TIME_ONLY = re.compile(_TIME)
+_DATETIME = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}[T ]{_TIME}", re.ASCII)
+_TIME_ONLY = re.compile(_TIME, re.ASCII)
 _DATE_FORMS = "a date such as 2011-06-30"
 _DATETIME_FORMS = "a date and time such as 2024-05-01T10:00:00.000Z (an offset such as +02:00 or +0000 may replace Z)"
 
@@ -99,7 +105,10 @@ def parse_number(text: str) -> Decimal:
     value = text.strip()
     if not _NUMBER.fullmatch(value):
         raise InvalidValue(f"{value!r} is not a number: write digits with a decimal point, e.g. 1234.5.")
-    return Decimal(value)
+    try:
+        return Decimal(value)
+    except InvalidOperation:  # an exponent past Decimal's limit (about 10**18), far beyond any double
+        raise InvalidValue(f"{value!r} is not a number that can be compared: its exponent is out of range.") from None
 
 
 def parse_boolean(text: str, *, xsd: bool = False) -> bool:
@@ -138,20 +147,36 @@ def parse_datetime(text: str) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError as error:
         raise InvalidValue(f"{value!r} is not a valid date and time: {error}.") from None
-    return _in_utc(moment)
+    try:
+        return _in_utc(moment)
+    except OverflowError:  # 0001-01-01T00:00:00+02:00 is in year 0 in UTC, which datetime cannot hold
+        raise InvalidValue(f"{value!r} is out of range: in UTC it falls before year 1 or after year 9999.") from None
 
 
 def parse_moment(text: str) -> date | datetime:
     """A date or a date and time, whichever the text is: a date for ``2011-06-30`` (it names a
-    day, not an instant), else as `parse_datetime`. Raises InvalidValue naming both forms."""
-    try:
-        return parse_date(text)
-    except InvalidValue:
-        pass
-    try:
-        return parse_datetime(text)
-    except InvalidValue:
-        raise InvalidValue(f"{text.strip()!r} is neither {_DATE_FORMS} nor {_DATETIME_FORMS}.") from None
+    day, not an instant), else as `parse_datetime`. Raises InvalidValue: the reason a text of
+    either shape is not a valid one (2011-02-30, a moment out of range), else naming both forms."""
+    value = text.strip()
+    if _DATE.fullmatch(value):
+        return parse_date(value)
+    if _DATETIME.fullmatch(value):
+        return parse_datetime(value)
+    raise InvalidValue(f"{value!r} is neither {_DATE_FORMS} nor {_DATETIME_FORMS}.")
+
+
+def in_salesforce_range(moment: date | datetime) -> date | datetime:
+    """`moment` (as parse_moment gives it) when its day, in UTC for a date and time, is one a
+    Salesforce field can hold (SALESFORCE_FIRST_DAY to SALESFORCE_LAST_DAY); else InvalidValue.
+
+    Within that range a moment can be moved into any time zone and stored by any database."""
+    day = moment.date() if isinstance(moment, datetime) else moment
+    if not SALESFORCE_FIRST_DAY <= day <= SALESFORCE_LAST_DAY:
+        raise InvalidValue(
+            f"{moment.isoformat()} is outside the dates Salesforce holds "
+            f"({SALESFORCE_FIRST_DAY.isoformat()} to {SALESFORCE_LAST_DAY.isoformat()})."
+        )
+    return moment
 
 
 def parse_time(text: str) -> time:

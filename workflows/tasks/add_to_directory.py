@@ -26,7 +26,7 @@ from directory.services import (
     transaction_append,
 )
 from workflows.piping import tokens
-from workflows.salesforce.values import InvalidValue, parse_moment, parse_phone
+from workflows.salesforce.values import InvalidValue, in_salesforce_range, parse_moment, parse_phone
 from workflows.tasks.batch import run_alone
 from workflows.tasks.context import TaskContext
 from workflows.tasks.forms import SuggestingTextInput, TaskConfigForm
@@ -124,7 +124,7 @@ class AddToDirectoryForm(ContactFieldsForm):
         value = self.cleaned_data["transaction_date"]
         if value.strip() and not tokens(value):
             try:
-                parse_moment(value)
+                in_salesforce_range(parse_moment(value))
             except InvalidValue as error:
                 raise forms.ValidationError(str(error)) from None
         return value
@@ -192,7 +192,7 @@ def _transaction_date(context: TaskContext) -> datetime:
     if not value:
         return timezone.now()
     try:
-        moment = parse_moment(value)
+        moment = in_salesforce_range(parse_moment(value))
     except InvalidValue as error:
         raise TaskError(
             f"Transaction date (from {context.config.get('transaction_date')}) is not a date: {error} "

@@ -1,5 +1,6 @@
 """Salesforce field values in every shape outbound messages (and people typing piped text) use."""
 
+import re
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -8,6 +9,7 @@ import pytest
 from workflows.salesforce.values import (
     InvalidValue,
     ValueKind,
+    in_salesforce_range,
     kind_of,
     parse_boolean,
     parse_date,
@@ -52,6 +54,18 @@ def test_it_keeps_the_fraction_of_a_second():
 )
 def test_it_refuses_what_is_not_a_datetime(text):
     with pytest.raises(InvalidValue, match=f"^'{text}' is not a (valid )?date and time"):
+        parse_datetime(text)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+02:00", "9999-12-31T23:00:00-02:00"])
+def test_it_refuses_a_datetime_whose_utc_instant_falls_outside_years_1_to_9999(text):
+    with pytest.raises(InvalidValue, match=f"^'{re.escape(text)}' is out of range: in UTC it falls before year 1"):
+        parse_datetime(text)
+
+
+@pytest.mark.parametrize("text", ["２０２４-05-01T10:00:00Z", "2024-05-01T١٠:00:00Z"])
+def test_it_refuses_a_datetime_in_digits_of_another_script(text):
+    with pytest.raises(InvalidValue, match="is not a date and time such as"):
         parse_datetime(text)
 
 
@@ -138,6 +152,40 @@ def test_it_reads_salesforce_numbers_exactly(text, value):
 def test_it_refuses_what_is_not_plain_decimal_notation(text):
     with pytest.raises(InvalidValue, match="is not a number"):
         parse_number(text)
+
+
+@pytest.mark.parametrize("text", ["١٢٣", "１２３", "1.5e٣"])
+def test_it_refuses_digits_of_other_scripts_as_a_number(text):
+    with pytest.raises(InvalidValue, match="is not a number: write digits"):
+        parse_number(text)
+
+
+@pytest.mark.parametrize("text", ["1E9999999999999999999999", "-2.5e-9999999999999999999999"])
+def test_it_refuses_an_exponent_past_what_a_number_can_hold(text):
+    with pytest.raises(InvalidValue, match="its exponent is out of range"):
+        parse_number(text)
+
+
+def test_it_reads_a_huge_but_holdable_exponent_exactly():
+    assert parse_number("1E999999") > parse_number("9.99E999998")
+
+
+# the dates Salesforce holds
+
+
+@pytest.mark.parametrize(
+    "moment", [date(1700, 1, 1), date(4000, 12, 31), datetime(4000, 12, 31, 23, 59, tzinfo=UTC), date(2011, 6, 30)]
+)
+def test_it_keeps_a_moment_within_the_dates_salesforce_holds(moment):
+    assert in_salesforce_range(moment) == moment
+
+
+@pytest.mark.parametrize(
+    "moment", [date(1699, 12, 31), date(4001, 1, 1), date(1, 1, 1), datetime(9999, 12, 31, 23, tzinfo=UTC)]
+)
+def test_it_refuses_a_moment_outside_the_dates_salesforce_holds(moment):
+    with pytest.raises(InvalidValue, match=r"is outside the dates Salesforce holds \(1700-01-01 to 4000-12-31\)"):
+        in_salesforce_range(moment)
 
 
 # multi-select picklists

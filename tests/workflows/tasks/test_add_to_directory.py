@@ -95,6 +95,32 @@ def test_it_fails_the_task_on_a_transaction_date_that_is_not_a_date():
     assert not Transaction.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("sent", "time_zone"),
+    [
+        ("0001-01-01", "Europe/Paris"),  # midnight in Paris is in year 0 in UTC
+        ("9999-12-31T23:00:00Z", "Asia/Tokyo"),  # storable, but in year 10000 on the contact's page in Tokyo
+        ("0001-01-01T00:00:00+02:00", "UTC"),  # in year 0 in UTC
+        ("1699-12-31", "UTC"),
+        ("4001-01-01T00:00:00Z", "UTC"),
+    ],
+)
+def test_it_fails_the_task_on_a_transaction_date_outside_the_dates_salesforce_holds(settings, sent, time_zone):
+    settings.TIME_ZONE = time_zone
+    run = transaction_run(CloseDate=sent)
+    task_run = run.task_runs.get(position=2)
+    assert task_run.error.startswith("Transaction date (from ${event://CloseDate}) is not a date: ")
+    assert "Pipe a Date or Date/Time field" in task_run.error
+    assert not Transaction.objects.exists()
+
+
+def test_it_dates_a_transaction_on_the_last_day_salesforce_holds_in_any_time_zone(settings):
+    settings.TIME_ZONE = "Pacific/Kiritimati"  # UTC+14
+    run = transaction_run(CloseDate="4000-12-31")
+    assert run.status == Run.Status.SUCCEEDED
+    assert timezone.localtime(Transaction.objects.get().transaction_date).date().isoformat() == "4000-12-31"
+
+
 # Phones
 
 
@@ -184,6 +210,20 @@ def test_it_refuses_a_written_transaction_date_that_is_not_a_date():
         "'30/06/2011' is neither a date such as 2011-06-30 nor a date and time such as 2024-05-01T10:00:00.000Z "
         "(an offset such as +02:00 or +0000 may replace Z)."
     ]
+
+
+@pytest.mark.parametrize(
+    ("transaction_date", "error"),
+    [
+        ("0001-01-01T00:00:00+02:00", "'0001-01-01T00:00:00+02:00' is out of range: in UTC it falls before year 1"),
+        ("9999-12-31", "9999-12-31 is outside the dates Salesforce holds (1700-01-01 to 4000-12-31)."),
+        ("2011-02-30", "'2011-02-30' is not a valid date: day is out of range for month."),
+    ],
+)
+def test_it_refuses_a_written_transaction_date_saying_why_it_is_not_one(transaction_date, error):
+    bound = form(transaction_date=transaction_date)
+    assert not bound.is_valid()
+    assert bound.errors["transaction_date"][0].startswith(error)
 
 
 @pytest.mark.parametrize("transaction_date", ["2011-06-30", "2024-05-01T10:00:00+0000", "${event://CloseDate}"])
