@@ -267,6 +267,62 @@ def test_it_reports_an_unexpected_error_as_a_failed_task(patch_directory_task):
     assert "Unexpected error (ValueError: boom)" in run.task_runs.get().error
 
 
+def test_it_evaluates_conditions_on_a_datetime_beyond_year_1_in_utc_without_stopping_the_batch():
+    workflow = make_workflow()
+    make_condition(workflow=workflow, field="CreatedDate", operator="greater_than", value="2020-01-01")
+    make_directory_task(workflow=workflow)
+    early = make_run(workflow=workflow, fields=case_fields(CreatedDate="0001-01-01T00:00:00+02:00"))
+    recent = make_run(workflow=workflow, fields=case_fields(CreatedDate="2024-05-01T10:00:00.000+0000"))
+
+    assert runs_execute_due() == 2
+
+    early.refresh_from_db()
+    assert early.status == Run.Status.CONDITIONS_NOT_MET
+    assert early.condition_results[0]["note"].endswith("are not both numbers, dates or times")
+    assert Run.objects.get(pk=recent.pk).status == Run.Status.SUCCEEDED
+
+
+@pytest.fixture
+def conditions_bug(monkeypatch):
+    """Conditions that raise for an event whose Subject is "bug", as a bug in evaluating them would."""
+    from workflows.services.execution import runs
+
+    real_evaluate = runs.evaluate
+
+    def evaluate(rows, *, event, **options):
+        if event.get("Subject") == "bug":
+            raise RuntimeError("a bug")
+        return real_evaluate(rows, event=event, **options)
+
+    monkeypatch.setattr(runs, "evaluate", evaluate)
+
+
+def test_it_fails_a_run_whose_conditions_raise_and_executes_the_others_of_its_batch(conditions_bug):
+    workflow = make_workflow()
+    make_condition(workflow=workflow, field="IsClosed", operator="equals", value="true")
+    make_directory_task(workflow=workflow)
+    broken = make_run(workflow=workflow, fields=case_fields(Subject="bug"))
+    fine = make_run(workflow=workflow, fields=case_fields(Subject="fine"))
+
+    assert runs_execute_due() == 2
+
+    broken.refresh_from_db()
+    assert broken.status == Run.Status.FAILED
+    assert broken.status_reason.startswith("Unexpected error evaluating the conditions (RuntimeError: a bug).")
+    assert not broken.task_runs.exists()
+    assert Run.objects.get(pk=fine.pk).status == Run.Status.SUCCEEDED
+
+
+def test_it_fails_a_single_run_whose_conditions_raise(conditions_bug):
+    workflow = make_workflow()
+    make_condition(workflow=workflow, field="IsClosed", operator="equals", value="true")
+    run = execute(make_run(workflow=workflow, fields=case_fields(Subject="bug")))
+
+    assert run.status == Run.Status.FAILED
+    assert "Unexpected error evaluating the conditions (RuntimeError: a bug)" in run.status_reason
+    assert run.finished_at is not None
+
+
 def test_it_does_not_execute_a_run_twice():
     workflow = make_workflow()
     make_directory_task(workflow=workflow)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from workflows.models import Run
 from workflows.services.execution.claims import claim_due
-from workflows.services.execution.runs import conditions_pass, execute_claimed, learn_fields
+from workflows.services.execution.runs import conditions_ending, execute_claimed, learn_fields
 from workflows.services.execution.task_attempts import Progress, ending, task_execute_for_all
 from workflows.services.failure_notices import failure_notices_record
 
@@ -26,11 +26,11 @@ def _execute_first_attempts(runs: list[Run]) -> list[tuple[Run, dict]]:
     endings = []
     progresses = []
     for run in runs:
-        passed, run.condition_results = conditions_pass(run)
-        if passed:
+        stop = conditions_ending(run)
+        if stop is None:
             progresses.append(Progress(run))
         else:
-            endings.append((run, ending(Run.Status.CONDITIONS_NOT_MET)))
+            endings.append((run, stop))
     for position, task in enumerate(workflow.tasks.all(), start=1):
         going = [progress for progress in progresses if not progress.stopped]
         if not going:

@@ -1,5 +1,6 @@
 """One run from its claim to its outcome: a job naming the run, a retry, a reaped run."""
 
+import logging
 from collections.abc import Iterable
 from dataclasses import asdict
 
@@ -11,6 +12,8 @@ from workflows.piping import render
 from workflows.services.execution.claims import RunTaken, claim, log_taken, save_claimed
 from workflows.services.execution.task_attempts import Progress, ending, piping_sources, task_attempt
 from workflows.services.failure_notices import failure_notices_record
+
+logger = logging.getLogger(__name__)
 
 
 def _end(run: Run, changes: dict) -> None:
@@ -51,6 +54,23 @@ def conditions_pass(run: Run) -> tuple[bool, list[dict]]:
     return passed, [{**asdict(result), "operator": str(result.operator)} for result in results]
 
 
+def conditions_ending(run: Run) -> dict | None:
+    """Evaluate the run's conditions into run.condition_results. -> the run's ending when it stops
+    here (conditions not met, or they could not be evaluated), None when its tasks are to run."""
+    try:
+        passed, run.condition_results = conditions_pass(run)
+    except Exception as error:
+        # A bug must fail this run visibly: raised, it would kill the job and strand the runs
+        # claimed with this one until the reaper requeues them all, to meet the same bug again.
+        logger.exception("The conditions of run %s could not be evaluated", run.pk)
+        return ending(
+            Run.Status.FAILED,
+            f"Unexpected error evaluating the conditions ({error.__class__.__name__}: {error}). "
+            "The details are in the worker's log; replay the run once it is fixed.",
+        )
+    return None if passed else ending(Run.Status.CONDITIONS_NOT_MET)
+
+
 def _run_tasks(run: Run) -> None:
     succeeded = {
         record.position: record.output
@@ -73,10 +93,10 @@ def execute_claimed(run: Run) -> None:
             _finish(run, Run.Status.SKIPPED, Run.WORKFLOW_DISABLED)
             return
         learn_fields(run.workflow, run.notification.fields)
-        passed, results = conditions_pass(run)
-        save_claimed(run, condition_results=results)
-        if not passed:
-            _finish(run, Run.Status.CONDITIONS_NOT_MET)
+        stop = conditions_ending(run)
+        save_claimed(run, condition_results=run.condition_results)
+        if stop is not None:
+            _end(run, stop)
             return
         _run_tasks(run)
     except RunTaken:
