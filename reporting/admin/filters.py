@@ -51,10 +51,12 @@ class DateRangeFilter(admin.ListFilter):
         return [self.from_param, self.to_param]
 
     def queryset(self, request, queryset):
-        if self.from_date:
-            queryset = queryset.filter(**{f"{self.field_name}__gte": _start_of(self.from_date)})
-        if self.to_date:
-            queryset = queryset.filter(**{f"{self.field_name}__lt": _start_of(self.to_date + datetime.timedelta(1))})
+        start = self.from_date and _start_of(self.from_date)
+        end = self.to_date and _start_of(self.to_date, days_after=1)
+        if start:
+            queryset = queryset.filter(**{f"{self.field_name}__gte": start})
+        if end:
+            queryset = queryset.filter(**{f"{self.field_name}__lt": end})
         return queryset
 
     def choices(self, changelist):
@@ -74,8 +76,14 @@ class DateRangeFilter(admin.ListFilter):
             }
 
 
-def _start_of(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+def _start_of(day: datetime.date, *, days_after: int = 0) -> datetime.datetime | None:
+    """The midnight starting `day` (+ `days_after`) in the site's time zone, in UTC; None when it
+    falls before year 1 or after year 9999, where no row can be: the range needs no bound there."""
+    try:
+        midnight = datetime.datetime.combine(day + datetime.timedelta(days_after), datetime.time.min)
+        return timezone.make_aware(midnight).astimezone(datetime.UTC)
+    except OverflowError:
+        return None
 
 
 class StartedFilter(DateRangeFilter):
@@ -110,6 +118,7 @@ class HttpStatusFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        if not value.isdigit():
-            raise IncorrectLookupParameters("http_status: a number, e.g. 404.")
+        # isdigit() alone would also pass "²" and 5,000 digits, which int() refuses.
+        if not (len(value) == 3 and value.isascii() and value.isdigit()):
+            raise IncorrectLookupParameters("http_status: a three-digit HTTP status, e.g. 404.")
         return queryset.filter(http_status=int(value))

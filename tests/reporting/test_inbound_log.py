@@ -61,6 +61,32 @@ def test_it_filters_the_log_by_http_status(admin_client):
     assert listed_ids(admin_client, LOG_URL, {"http_status": "413"}) == {wanted.pk}
 
 
+@pytest.mark.parametrize("http_status", ["²", "9" * 5000, "4O4", "4040"])
+def test_it_explains_a_malformed_http_status(admin_client, http_status):
+    make_inbound_message(status="refused", http_status=404)
+
+    response = admin_client.get(LOG_URL, {"http_status": http_status})
+
+    # The admin's answer to a bad lookup parameter: back to the list with ?e=1, not a 500.
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
+@pytest.mark.parametrize(
+    ("query", "time_zone"),
+    [
+        ({"received_at_to": "9999-12-31"}, "America/New_York"),  # the day after is beyond the calendar
+        ({"received_at_from": "0001-01-01"}, "Asia/Tokyo"),  # its midnight is in year 0 in UTC
+        ({"received_at_from": "0001-01-01", "received_at_to": "9999-12-31"}, "UTC"),
+    ],
+)
+def test_it_filters_the_log_from_or_to_the_ends_of_the_calendar(admin_client, settings, query, time_zone):
+    settings.TIME_ZONE = time_zone
+    messages = {make_inbound_message().pk, make_inbound_message().pk}
+
+    assert listed_ids(admin_client, LOG_URL, query) == messages
+
+
 def test_it_filters_the_log_by_workflow(admin_client):
     wanted = make_inbound_message(workflow=make_workflow())
     make_inbound_message(workflow=make_workflow())
