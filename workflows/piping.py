@@ -62,7 +62,8 @@ MAX_LISTED_FIELDS = 20
 _TOKEN_START = re.compile(r"\$\{([A-Za-z0-9_]+)://")
 # Salesforce API names: standard (Email), custom (Region__c) and namespaced (npe01__X__c).
 _SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_TASK_PATH = re.compile(r"([1-9][0-9]*)/(.+)")
+# At most six digits: a position is small, and int() refuses a string of thousands of digits.
+_TASK_PATH = re.compile(r"([1-9][0-9]{0,5})/(.+)")
 _EMBEDDED_PREFIX = "Field/"
 _DISPLAY_PREFIX = "d="
 
@@ -160,6 +161,13 @@ def validate(
     return errors
 
 
+def task_output_reference(path: str) -> tuple[int, str] | None:
+    """(task position, output name) of a ``${task://...}`` token's path such as ``1/ContactId``;
+    None when the path is not written that way."""
+    match = _TASK_PATH.fullmatch(path)
+    return (int(match[1]), match[2]) if match else None
+
+
 def event_fields_used(template: str) -> set[str]:
     """Salesforce field names piped by the template; metadata (``_Object``...) is not a field."""
     return {
@@ -183,8 +191,9 @@ def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool)
             value = sources.embedded_data.get(name) if name != token.path else None
         case "task":
             value = None
-            if task_match := _TASK_PATH.fullmatch(token.path):
-                value = sources.task_outputs.get(int(task_match[1]), {}).get(task_match[2])
+            if reference := task_output_reference(token.path):
+                position, output = reference
+                value = sources.task_outputs.get(position, {}).get(output)
         case "l":
             return _link(token.path, links=sources.links, html=html)
         case "date":
@@ -234,7 +243,7 @@ def _token_error(token: Token, *, known_event_fields: Collection[str] | None, sc
             if not path.startswith(_EMBEDDED_PREFIX) or not path.removeprefix(_EMBEDDED_PREFIX):
                 return f"{raw} must be written ${{e://Field/Name}} with the embedded data name"
         case "task":
-            if not _TASK_PATH.fullmatch(path):
+            if task_output_reference(path) is None:
                 return (
                     f"{raw} must be written ${{task://<n>/<Output>}} with n the task's position"
                     " (1 for the first task), e.g. ${task://1/ContactId}"

@@ -7,7 +7,7 @@ import difflib
 from collections.abc import Collection, Sequence
 
 from workflows.conditions import Operator, literal_value_error
-from workflows.piping import MAX_LISTED_FIELDS, tokens, validate
+from workflows.piping import MAX_LISTED_FIELDS, task_output_reference, tokens, validate
 from workflows.tasks import registry
 
 # Conditions are evaluated before any task runs: only the event and dates exist then.
@@ -46,10 +46,10 @@ def task_pipe_errors(text: str, *, earlier_kinds: Sequence[str]) -> list[str]:
     """${task://n/Output} must name an earlier task (1-based, in run order) and one of its outputs."""
     errors = []
     for token in tokens(text):
-        number, _, output = token.path.partition("/")
-        if token.scheme != "task" or not token.terminated or not number.isdigit():
+        reference = task_output_reference(token.path) if token.scheme == "task" and token.terminated else None
+        if reference is None:
             continue  # malformed task tokens are piping.validate's to report
-        number = int(number)
+        number, output = reference
         if not earlier_kinds:
             errors.append(f"{token.raw}: this task runs first, so there is no earlier task whose output it could use.")
         elif not 1 <= number <= len(earlier_kinds):

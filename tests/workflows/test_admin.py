@@ -369,6 +369,32 @@ def test_it_rejects_piping_the_output_of_a_task_that_has_not_run_yet(admin_clien
     assert "this task runs as task 2" in errors
 
 
+@pytest.mark.parametrize("position", ["²", "٢", "9" * 5000])
+def test_it_rejects_a_task_position_in_piped_text_that_is_not_plain_digits(admin_client, position):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    token = f"${{task://{position}/ContactId}}"
+    data = directory_task_post(position=2, data_fields__name=["First"], data_fields__value=[token])
+
+    response = admin_client.post(task_add_url(workflow), data)
+
+    [error] = response.context["adminform"].form.errors["data_fields"]
+    assert error.endswith(
+        "must be written ${task://<n>/<Output>} with n the task's position (1 for the first task), "
+        "e.g. ${task://1/ContactId}"
+    )
+    assert Task.objects.count() == 1
+
+
+@pytest.mark.parametrize("workflow_id", ["²", "9" * 5000])
+def test_it_offers_to_choose_the_workflow_when_the_add_link_names_none_by_its_id(admin_client, workflow_id):
+    make_workflow()
+
+    response = admin_client.get(f"{reverse('admin:workflows_task_add')}?workflow={workflow_id}&kind=add_to_directory")
+
+    assert response.templates[0].name == "admin/workflows/task/choose_kind.html"
+
+
 def test_it_accepts_piping_the_output_of_an_earlier_task(admin_client):
     workflow = make_workflow()
     make_directory_task(workflow=workflow, position=1)

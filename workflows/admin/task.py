@@ -1,5 +1,7 @@
 """Editing one task: the Task form merged with its kind's config form, so nobody types JSON."""
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -15,6 +17,8 @@ from workflows.models import (
     Workflow,
 )
 from workflows.tasks import registry
+
+_PRIMARY_KEY = re.compile(r"[0-9]{1,18}")
 
 
 class TaskForm(forms.ModelForm):
@@ -86,7 +90,8 @@ class TaskAdmin(admin.ModelAdmin):
         params = {**request.POST.dict(), **request.GET.dict()}
         kind = registry.find(params.get("kind", ""))
         workflow_id = params.get("workflow", "")
-        workflow = Workflow.objects.filter(pk=workflow_id).first() if workflow_id.isdigit() else None
+        # isdigit() alone would pass "²" and thousands of digits, on which the pk lookup raises.
+        workflow = Workflow.objects.filter(pk=workflow_id).first() if _PRIMARY_KEY.fullmatch(workflow_id) else None
         return (kind, workflow) if kind and workflow else None
 
     def _target(self, request, obj) -> tuple[registry.TaskKind, Workflow]:
