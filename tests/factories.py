@@ -8,7 +8,7 @@ from directory.models import Contact, Directory
 from workflows.models import Condition, Task, Workflow
 from workflows.salesforce.build import build_outbound_message, salesforce_id
 
-ORGANIZATION_ID = "00D5g000004ABCDEAA"
+ORGANIZATION_ID = "00D5g000004ABCDEA4"
 _sequence = itertools.count(1)
 
 

@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from workflows.conditions import OPERATOR_LABELS, Match, Operator
 from workflows.public_urls import public_url
+from workflows.salesforce.parse import SALESFORCE_ID, organization_key
 
 SALESFORCE_API_NAME = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_]*$",
@@ -33,6 +34,19 @@ def validate_email_list(text: str) -> None:
     if bad:
         raise ValidationError(
             f"Not valid email addresses: {', '.join(bad)}. Write one address per line (or separate them with commas)."
+        )
+
+
+def validate_organization_ids(text: str) -> None:
+    """Each whitespace-separated word must be an organization id: a Salesforce id (15 or 18
+    letters and digits) with the organizations' key prefix 00D."""
+    bad = [
+        org for org in text.split() if not (SALESFORCE_ID.fullmatch(org) and organization_key(org).startswith("00D"))
+    ]
+    if bad:
+        raise ValidationError(
+            f"Not Salesforce organization ids: {', '.join(bad)}. Write each id on its own line: 15 or 18 letters "
+            "and digits starting with 00D, as Setup > Company Information shows it."
         )
 
 
@@ -64,6 +78,7 @@ class Workflow(models.Model):
     )
     allowed_organization_ids = models.TextField(
         blank=True,
+        validators=[validate_organization_ids],
         help_text="Salesforce organization ids (00D…, 15 or 18 characters) allowed to call, one per line. "
         "Empty accepts any organization.",
     )
@@ -109,8 +124,6 @@ class Workflow(models.Model):
         return public_url("workflows:salesforce-event", args=[self.token])
 
     def organization_keys(self) -> set[str]:
-        from workflows.salesforce.parse import organization_key
-
         return {organization_key(org) for org in self.allowed_organization_ids.split()}
 
 
@@ -187,7 +200,10 @@ class InboundMessage(models.Model):
 class Notification(models.Model):
     # The workflow is the inbound message's (and each run's).
     inbound_message = models.ForeignKey(InboundMessage, on_delete=models.CASCADE, related_name="notifications")
-    organization_key = models.CharField(max_length=15, help_text="First 15 characters of the organization id.")
+    organization_key = models.CharField(
+        max_length=15,
+        help_text="The organization id in its 15-character, case-sensitive form, which its 18-character id shares.",
+    )
     notification_id = models.CharField(max_length=18)
     sobject_type = models.CharField(max_length=100)
     record_id = models.CharField(max_length=18, blank=True)

@@ -106,6 +106,31 @@ def test_it_rotates_the_token_so_the_old_url_no_longer_resolves(admin_client):
     assert workflow_for_token(workflow.token) == workflow
 
 
+@pytest.mark.parametrize(
+    "allowed", ["00D5g000004ABCD, 00D5g000004EFGH", "00D5g000004ABC", "005g0000004ABCD", "00D5g000004ABCD-EA4"]
+)
+def test_it_refuses_allowed_organization_ids_that_are_not_organization_ids(admin_client, allowed):
+    workflow = make_workflow()
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, allowed_organization_ids=allowed))
+
+    errors = response.context["adminform"].form.errors["allowed_organization_ids"]
+    assert errors[0].startswith("Not Salesforce organization ids: ")
+    workflow.refresh_from_db()
+    assert workflow.allowed_organization_ids == ""
+
+
+def test_it_saves_allowed_organization_ids_of_15_or_18_characters_in_any_case(admin_client):
+    workflow = make_workflow()
+    allowed = "00D5g000004ABCD\r\n00d5g000004efgheaa\n"  # 00D5g000004efghEAA in lowercase
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, allowed_organization_ids=allowed))
+
+    assert response.status_code == 302
+    workflow.refresh_from_db()
+    assert workflow.organization_keys() == {"00D5g000004ABCD", "00D5g000004efgh"}
+
+
 def test_it_asks_before_rotating_the_token(admin_client):
     workflow = make_workflow()
     old_token = workflow.token

@@ -7,6 +7,7 @@ from defusedxml import ElementTree
 
 from tests.factories import case_fields, make_workflow, outbound_message
 from workflows.models import InboundMessage, Notification, Run
+from workflows.salesforce.build import case_safe_id
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "salesforce"
 OUTBOUND_NS = "{http://soap.sforce.com/2005/09/outbound}"
@@ -81,9 +82,23 @@ def test_it_dedupes_a_notification_repeated_within_one_batch(post):
 def test_it_matches_15_and_18_character_organization_ids_as_one_organization(post):
     workflow = make_workflow()
     ids = ["04l5g00000ABCDEAAA"]
-    post(workflow, outbound_message(organization_id="00D5g000004ABCDEAA", notification_ids=ids))
+    post(workflow, outbound_message(organization_id="00D5g000004ABCDEA4", notification_ids=ids))
     post(workflow, outbound_message(organization_id="00D5g000004ABCD", notification_ids=ids))
     assert Run.objects.count() == 1
+
+
+def test_it_accepts_an_organization_allowed_by_its_18_character_id_written_in_capitals(post):
+    workflow = make_workflow(allowed_organization_ids="00D5G000004ABCDEA4")
+
+    assert is_ack(post(workflow, outbound_message(organization_id="00D5g000004ABCDEA4")))
+
+
+def test_it_refuses_an_organization_whose_15_character_id_differs_from_an_allowed_one_in_case(post):
+    workflow = make_workflow(allowed_organization_ids="00D5g000004ABCD")
+    other = case_safe_id("00D5g000004abcd")  # another organization: 15-character ids are case-sensitive
+
+    assert post(workflow, outbound_message(organization_id=other)).status_code == 403
+    assert not Run.objects.exists()
 
 
 def test_it_never_stores_the_session_id(post):

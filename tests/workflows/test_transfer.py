@@ -229,6 +229,11 @@ def test_it_fails_on_a_condition_value_the_wsdl_type_of_the_field_cannot_hold():
     assert not Workflow.objects.exists()
 
 
+def test_it_fails_on_allowed_organization_ids_that_are_not_organization_ids():
+    with pytest.raises(TransferError, match="allowed_organization_ids: Not Salesforce organization ids: 00D5g,"):
+        workflows_import(document=document(entry(allowed_organization_ids="00D5g, 00D5g000004ABCD")))
+
+
 def test_it_fails_on_an_invalid_salesforce_object_name(tmp_path):
     with pytest.raises(CommandError, match="invalid Salesforce object name 'Closed Case'"):
         import_file(tmp_path, document(entry(salesforce_object="Closed Case")), "--owner", make_user().username)

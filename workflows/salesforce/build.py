@@ -17,6 +17,8 @@ import string
 from collections.abc import Mapping, Sequence
 from xml.sax.saxutils import escape
 
+from workflows.salesforce.parse import CASE_SAFE_ALPHABET
+
 SOAP_ENVELOPE_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOBJECT_NS = "urn:sobject.enterprise.soap.sforce.com"
@@ -38,7 +40,6 @@ KEY_PREFIXES: dict[str, str] = {
 }
 
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
-_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _KEY_PREFIX = re.compile(r"[0-9A-Za-z]{3}")
 _ID15 = re.compile(r"[0-9A-Za-z]{15}")
 # Salesforce API names (objects, fields, ``npe01__X__c``); anything else would break the XML.
@@ -65,7 +66,7 @@ def case_safe_id(id15: str) -> str:
     for start in range(0, 15, 5):
         chunk = id15[start : start + 5]
         bits = sum(1 << i for i, char in enumerate(chunk) if "A" <= char <= "Z")
-        suffix += _CHECKSUM_ALPHABET[bits]
+        suffix += CASE_SAFE_ALPHABET[bits]
     return id15 + suffix
 
 

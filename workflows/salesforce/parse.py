@@ -23,6 +23,9 @@ _XSI_NIL = f"{{{XSI_NS}}}nil"
 # Organization, action and notification ids are Salesforce ids: 15 case-sensitive letters and
 # digits, or those 15 and a 3-character case-safe suffix.
 SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+# The suffix's alphabet (Salesforce's CASESAFEID): one character per 5-character chunk of the
+# 15, whose index has bit i set when the chunk's i-th character is an uppercase letter.
+CASE_SAFE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 # Salesforce sends each field as a child of sObject; related records add a level each. Deeper
 # nesting is no record, and unbounded nesting would exhaust the stack while flattening.
 MAX_FIELD_DEPTH = 10
@@ -57,8 +60,24 @@ class ForbiddenXml(MalformedMessage):
 
 
 def organization_key(org_id: str) -> str:
-    """The 15-character form of an org id, so 15- and 18-character ids of one org compare equal."""
-    return org_id[:15]
+    """The 15-character, case-sensitive form of an organization id, so that the 15- and the
+    18-character id of one organization compare equal.
+
+    An 18-character id is case-insensitive ("case-safe"): its suffix says which of the first 15
+    characters are uppercase, so their case is taken from it, and the id written in capitals or
+    in lowercase still names its organization. A 15-character id is case-sensitive and kept as
+    written. An 18-character id whose suffix is not of CASE_SAFE_ALPHABET keeps its first 15 as
+    written.
+    """
+    suffix = org_id[15:].upper()
+    if len(org_id) != 18 or not all(char in CASE_SAFE_ALPHABET for char in suffix):
+        return org_id[:15]
+    restored = []
+    for chunk, code in enumerate(suffix):
+        uppercase = CASE_SAFE_ALPHABET.index(code)
+        for position, char in enumerate(org_id[chunk * 5 : chunk * 5 + 5]):
+            restored.append(char.upper() if uppercase >> position & 1 else char.lower())
+    return "".join(restored)
 
 
 def parse_xml_with_scopes(data: bytes) -> tuple[Element, dict[Element, Mapping[str, str]]]:

@@ -294,6 +294,19 @@ def test_it_tells_different_organizations_apart():
     assert organization_key("00D5g000004bLYvEAM") != organization_key("00D5g000004bLYwEAM")
 
 
+@pytest.mark.parametrize("written", ["00D5G000004BLYVEAM", "00d5g000004blyveam", "00D5g000004bLYvEAM"])
+def test_it_reads_an_18_character_organization_id_in_any_case_as_its_organization(written):
+    assert organization_key(written) == "00D5g000004bLYv"
+
+
+def test_it_tells_apart_15_character_organization_ids_that_differ_only_in_case():
+    assert organization_key("00D5g000004blyv") != organization_key("00D5g000004bLYv")
+
+
+def test_it_keeps_the_first_15_as_written_when_the_suffix_is_not_case_safe():
+    assert organization_key("00D5g000004bLYv999") == "00D5g000004bLYv"
+
+
 @pytest.mark.parametrize("length", [17, 19, 36])
 def test_it_refuses_a_notification_id_that_is_not_15_or_18_characters(length):
     body = message(notification(id="04l5g00000KxQ2aAAF0123456789ABCDEFGHIJ"[:length]))
