@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -185,6 +186,50 @@ def test_it_round_trips_through_the_commands(tmp_path):
 def test_it_fails_on_a_file_that_is_not_json(tmp_path):
     with pytest.raises(CommandError, match="is not JSON"):
         import_file(tmp_path, "name,object\nCase closed,Case\n")
+
+
+def test_it_fails_on_a_file_nested_too_deeply_to_read(tmp_path):
+    with pytest.raises(CommandError, match="nests arrays or objects too deeply to be read"):
+        import_file(tmp_path, "[" * 100_000 + "]" * 100_000)
+
+
+@pytest.mark.parametrize(
+    ("bad", "where"),
+    [
+        (entry(name="Closed\x00cases"), "workflows[0].name"),
+        (
+            entry(conditions=[{"field": "IsClosed", "operator": "equals", "value": "\ud800"}]),
+            "workflows[0].conditions[0].value",
+        ),
+        (
+            entry(
+                tasks=[
+                    {"kind": "add_to_directory", "config": {**DIRECTORY_TASK_CONFIG, "data_fields": [["\udfff", "x"]]}}
+                ]
+            ),
+            "workflows[0].tasks[0].config.data_fields[0][0]",
+        ),
+    ],
+)
+def test_it_fails_on_text_no_database_can_store_naming_where_it_is(tmp_path, bad, where):
+    # Written by json.dumps as \u0000 and \ud800 escapes, which json.loads reads back as such characters.
+    with pytest.raises(CommandError, match=re.escape(f"- {where} holds a NUL character or half of a surrogate pair")):
+        import_file(tmp_path, document(bad), "--owner", make_user().username)
+    assert not Workflow.objects.exists()
+
+
+@pytest.mark.parametrize("setting", ["allowed_organization_ids", "failure_recipients", "salesforce_object"])
+def test_it_fails_on_a_text_setting_that_is_null(setting):
+    with pytest.raises(TransferError, match=f"'Imported': {setting} must be text."):
+        workflows_import(document=document(entry(**{setting: None})), default_owner=make_user())
+
+
+@pytest.mark.parametrize(
+    "condition", [{"field": "IsClosed", "operator": "equals", "value": None}, {"field": 5, "operator": "equals"}]
+)
+def test_it_fails_on_a_condition_whose_field_or_value_is_not_text(condition):
+    with pytest.raises(TransferError, match="condition 1 must be an object with field, operator and value, the field"):
+        workflows_import(document=document(entry(conditions=[condition])), default_owner=make_user())
 
 
 def test_it_fails_on_another_format(tmp_path):

@@ -37,6 +37,13 @@ _SETTINGS = (
     "known_fields",
     "fields_from_wsdl",
 )
+_TEXT_SETTINGS = (
+    "salesforce_object",
+    "allowed_organization_ids",
+    "condition_match",
+    "on_task_failure",
+    "failure_recipients",
+)
 _WORKFLOW_KEYS = {"name", *_SETTINGS, "owner", "conditions", "tasks"}
 _CONDITION_KEYS = {"field", "operator", "value"}
 _TASK_KEYS = {"kind", "config"}
@@ -94,6 +101,13 @@ class _Problems(Exception):
 def workflows_import(*, document: dict, default_owner=None) -> list[tuple[Workflow, bool]]:
     """Create or replace each workflow of the document, all or none. -> [(workflow, created)]"""
     entries = _entries(document)
+    unstorable = [
+        f"{where} holds a NUL character or half of a surrogate pair (\\u0000 or \\ud800 in JSON), which "
+        "cannot be stored: remove it from the file."
+        for where in _unstorable_text(entries, "workflows")
+    ]
+    if unstorable:
+        raise TransferError("Nothing was imported:\n" + "\n".join(f"- {problem}" for problem in unstorable))
     plans, problems = [], []
     for number, entry in enumerate(entries, start=1):
         try:
@@ -124,6 +138,32 @@ def _entries(document) -> list:
     return entries
 
 
+def _unstorable_text(document, where: str) -> list[str]:
+    """Where the document holds text no database accepts: JSON can escape a NUL character, which
+    PostgreSQL refuses, and half of a surrogate pair, which is no character and cannot be encoded.
+    Walked without recursion: a hostile file may nest as deep as the JSON parser allows."""
+    found, pending = [], [(document, where)]
+    while pending:
+        value, where = pending.pop()
+        if isinstance(value, str):
+            if not _storable(value):
+                found.append(where)
+        elif isinstance(value, list):
+            pending.extend((item, f"{where}[{number}]") for number, item in enumerate(value))
+        elif isinstance(value, dict):
+            pending.extend((key, f"{where} (a key)") for key in value)
+            pending.extend((item, f"{where}.{key}") for key, item in value.items())
+    return sorted(found)
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return "\x00" not in text
+
+
 def _plan(entry, number: int, *, default_owner) -> _Plan:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
         raise _Problems([f"Workflow {number} has no name."])
@@ -149,6 +189,9 @@ def _plan(entry, number: int, *, default_owner) -> _Plan:
 
 
 def _workflow(entry: dict, label: str) -> Workflow:
+    wrong_types = [name for name in _TEXT_SETTINGS if name in entry and not isinstance(entry[name], str)]
+    if wrong_types:
+        raise _Problems([f"{label}: {name} must be text." for name in wrong_types])
     sobject = entry.get("salesforce_object")
     try:
         SALESFORCE_API_NAME(sobject if isinstance(sobject, str) else "")
@@ -195,8 +238,12 @@ def _list(entry: dict, key: str, label: str) -> list:
 def _condition(
     row, label: str, position: int, known_fields: set[str] | None, field_types: dict[str, str], problems: list[str]
 ) -> Condition | None:
-    if not isinstance(row, dict) or set(row) - _CONDITION_KEYS:
-        problems.append(f"{label} must be an object with field, operator and value.")
+    if (
+        not isinstance(row, dict)
+        or set(row) - _CONDITION_KEYS
+        or not all(isinstance(row.get(key, ""), str) for key in ("field", "value"))
+    ):
+        problems.append(f"{label} must be an object with field, operator and value, the field and value text.")
         return None
     operator = row.get("operator")
     if operator not in set(Operator):

@@ -42,11 +42,15 @@ class Command(BaseCommand):
             text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise CommandError(f"Cannot read {file}: {getattr(error, 'strerror', None) or error}.") from None
+        source = "The standard input" if file == "-" else file
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
-            source = "The standard input" if file == "-" else file
             raise CommandError(f"{source} is not JSON ({error}): pass a file written by export_workflows.") from None
+        except RecursionError:
+            raise CommandError(
+                f"{source} nests arrays or objects too deeply to be read: pass a file written by export_workflows."
+            ) from None
 
     def _user(self, username: str):
         User = get_user_model()
