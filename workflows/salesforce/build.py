@@ -46,6 +46,8 @@ _ID15 = re.compile(r"[0-9A-Za-z]{15}")
 _API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _XML_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
+# XML 1.0's Char production (section 2.2): text holding anything else is not XML at all.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # A CR inside text is normalised to LF by every XML parser unless it is a character reference;
 # escaping it keeps multi-line text areas byte-identical after a round trip.
 _TEXT_ENTITIES = {"\r": "&#13;"}
@@ -90,6 +92,7 @@ def build_outbound_message(
     sobject_prefix: str = "sf",
 ) -> bytes:
     """Serialise one outbound message: ``notifications`` is ``(notification id, fields)`` pairs.
+    Raises ValueError for a name that is no API name or text that XML 1.0 cannot carry.
 
     A record without an ``Id`` field gets a fresh one with the object's key prefix. The URLs
     default to the shape Salesforce sends: the org's SOAP endpoints, ending in its 15-char id.
@@ -141,6 +144,11 @@ def _sobject(sobject_type: str, fields: Mapping[str, str | None], prefix: str) -
 
 
 def _element(tag: str, text: str) -> str:
+    if bad := _NOT_XML_CHAR.search(text):
+        raise ValueError(
+            f"{tag.rpartition(':')[2]} holds U+{ord(bad[0]):04X}, which XML cannot carry: "
+            "Salesforce never sends control characters or unpaired surrogates"
+        )
     return f"<{tag}>{escape(text, _TEXT_ENTITIES)}</{tag}>"
 
 

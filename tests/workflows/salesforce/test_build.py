@@ -193,6 +193,17 @@ def test_it_round_trips_markup_ampersands_and_line_breaks() -> None:
     assert sobjects_of(build({"Id": CASE_ID, "Subject": text}))[0].findtext(f"{SF}Subject") == text
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\ufffe", "\udcff"])
+def test_it_refuses_text_xml_cannot_carry(char: str) -> None:
+    with pytest.raises(ValueError, match=f"^Subject holds U\\+{ord(char):04X}, which XML cannot carry"):
+        build({"Id": CASE_ID, "Subject": f"a{char}b"})
+
+
+def test_it_refuses_a_session_id_xml_cannot_carry() -> None:
+    with pytest.raises(ValueError, match="^SessionId holds U\\+0007"):
+        build({"Id": CASE_ID}, session_id="00D!\x07")
+
+
 def test_it_encodes_non_ascii_text_as_utf8() -> None:
     payload = build({"Id": CASE_ID, "Subject": "Crème brûlée — 東京 🎉"})
 

@@ -31,6 +31,21 @@ def _salesforce_id(text: str) -> str:
     return text
 
 
+def _seconds(text: str) -> float:
+    # NaN would compare false with every deadline (never giving up), a negative wait cannot be slept.
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, not {text!r}")
+    return value
+
+
+def _timeout(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number of seconds above 0")
+    return value
+
+
 def _field(text: str) -> tuple[str, str]:
     name, equals, value = text.partition("=")
     if not equals:
@@ -83,14 +98,16 @@ class Command(BaseCommand):
         parser.add_argument("--session-id", help="Sent as SessionId (default: nil, as when not enabled).")
         parser.add_argument(
             "--give-up-after",
-            type=float,
+            type=_seconds,
             default=86400.0,
             help="Stop retrying a message after this many seconds (default 24 h).",
         )
         parser.add_argument(
-            "--max-delay", type=float, default=7200.0, help="Longest wait between tries, in seconds (default 2 h)."
+            "--max-delay", type=_seconds, default=7200.0, help="Longest wait between tries, in seconds (default 2 h)."
         )
-        parser.add_argument("--timeout", type=float, default=60.0, help="Seconds to wait for an answer (default 60).")
+        parser.add_argument(
+            "--timeout", type=_timeout, default=60.0, help="Seconds to wait for an answer (default 60)."
+        )
         parser.add_argument("--quiet", action="store_true", help="Print only failures.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -100,8 +117,11 @@ class Command(BaseCommand):
         repeat: int = options["repeat"]
         quiet: bool = options["quiet"]
         # Validated here because requests would report a bad URL on every retry for 24 h.
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unclosed [ of an IPv6 address
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             raise CommandError(f"--url must be an http(s) URL, not {url!r}")
         if not 1 <= batch <= MAX_BATCH:
             raise CommandError(
@@ -165,7 +185,7 @@ class Command(BaseCommand):
                     notifications=notifications,
                     session_id=options["session_id"],
                 )
-            except ValueError as error:  # a bad --object or --field name
+            except ValueError as error:  # a bad --object or --field name, or a value XML cannot carry
                 raise CommandError(str(error)) from None
             yield len(numbers), body
 
