@@ -89,6 +89,27 @@ def test_it_stores_and_runs_each_notification_once_when_a_message_is_posted_twic
     assert Contact.objects.filter(email=EMAIL).count() == 1
 
 
+def test_it_acks_two_deliveries_at_once_of_the_same_notifications_in_opposite_orders(postgres_only, no_enqueue):
+    workflow = make_workflow()
+    for _ in range(10):  # the two inserts deadlocked in about one delivery pair out of three
+        ids = [salesforce_id("04l") for _ in range(100)]
+        bodies = [outbound_message(*[case_fields() for _ in ids], notification_ids=order) for order in (ids, ids[::-1])]
+
+        responses = run_together(2, lambda i, bodies=bodies: post(Client(), workflow, bodies[i]))
+
+        assert [response.status_code for response in responses] == [200, 200]
+    assert Run.objects.count() == Notification.objects.count() == 1000
+
+
+def test_it_queues_the_runs_in_the_order_of_the_message():
+    workflow = make_workflow()
+    ids = sorted(salesforce_id("04l") for _ in range(5))[::-1]
+
+    assert is_ack(post(Client(), workflow, outbound_message(*[case_fields() for _ in ids], notification_ids=ids)))
+
+    assert list(Run.objects.order_by("pk").values_list("notification__notification_id", flat=True)) == ids
+
+
 def test_it_runs_each_notification_once_when_a_message_is_delivered_three_times():
     workflow = make_workflow()
     make_directory_task(workflow=workflow)

@@ -58,6 +58,7 @@ def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict,
         **_prepared(inbound, prefix="inbound_"),
         **_prepared(run, prefix="run_"),
         "notifications": json.dumps(notifications),
+        "sent_order": [row["notification_id"] for row in notifications],
         "jobs": jobs,
         "job_key": QUEUE_KEY,
     }
@@ -73,11 +74,19 @@ def _store_in_one_statement(inbound: dict, notifications: list[dict], run: dict,
                    %(inbound_received_at)s
             FROM inbound, jsonb_to_recordset(%(notifications)s::jsonb) AS n(
                 organization_key text, notification_id text, sobject_type text, record_id text, fields jsonb)
+            -- In one order whatever the message's: two deliveries of the same notifications in
+            -- different orders would otherwise each wait for a row the other inserted (a deadlock).
+            ORDER BY n.notification_id
             ON CONFLICT (organization_key, notification_id) DO NOTHING
-            RETURNING id
+            RETURNING id, notification_id
         ), new_runs AS (
+            -- Runs in the message's order, which is the order workers take them in.
             INSERT INTO {quote(Run._meta.db_table)} (notification_id, {", ".join(map(quote, run))})
-            SELECT id, {", ".join(f"%(run_{name})s" for name in run)} FROM new_notifications
+            SELECT new_notifications.id, {", ".join(f"%(run_{name})s" for name in run)}
+            FROM new_notifications
+            JOIN unnest(%(sent_order)s::text[]) WITH ORDINALITY AS sent(notification_id, position)
+                USING (notification_id)
+            ORDER BY sent.position
             RETURNING id
         ), wake_ups AS (
             -- django-q2's queue table, written as its ORM broker does (key, payload, lock)
