@@ -1,3 +1,5 @@
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
@@ -17,7 +19,7 @@ def salesforce_event(request, token=None):
             body=body,
             body_error=body_error,
             content_type=request.content_type or "",
-            remote_addr=request.META.get("REMOTE_ADDR") or None,
+            remote_addr=_remote_addr(request),
         )
     )
     response = HttpResponse(answer.body, status=answer.status, content_type=CONTENT_TYPE)
@@ -43,6 +45,17 @@ def _read_body(request, *, limit: int) -> tuple[bytes, str]:
     if announced is not None and len(body) < min(announced, limit):
         return body, f"{len(body)} of the {announced} bytes its Content-Length announced arrived"
     return body, ""
+
+
+def _remote_addr(request) -> str | None:
+    """The caller's IP address, None when the server names it otherwise (a UNIX socket, a list a
+    proxy header made); an IPv6 zone ("%eth0", sent for link-local peers) is dropped, as the
+    inbound log's column, PostgreSQL's inet, takes no zone."""
+    address = (request.META.get("REMOTE_ADDR") or "").partition("%")[0]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def _content_length(request) -> int | None:

@@ -141,6 +141,38 @@ def test_it_answers_other_methods_405_with_an_allow_header(client, method):
     assert refusal(response).reason.startswith(f"{method.upper()} is not accepted")
 
 
+@pytest.mark.parametrize(
+    ("remote_addr", "logged"),
+    [
+        ("fe80::1%eth0", "fe80::1"),  # gunicorn names a link-local IPv6 peer with its zone
+        ("203.0.113.7", "203.0.113.7"),
+        ("unix:/run/gunicorn.sock", None),
+        ("203.0.113.7, 10.0.0.1", None),  # a proxy header copied into REMOTE_ADDR
+    ],
+)
+def test_it_acks_and_logs_whatever_address_the_server_gives_for_the_caller(client, remote_addr, logged):
+    workflow = make_workflow()
+    response = client.post(workflow.event_path, outbound_message(), content_type="text/xml", REMOTE_ADDR=remote_addr)
+
+    assert is_ack(response)
+    assert InboundMessage.objects.get().remote_addr == logged
+
+
+def test_it_answers_the_refusal_when_it_cannot_be_logged(monkeypatch, post):
+    from workflows.services import ingest
+
+    def broken_scrub(body):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ingest, "body_without_session_id", broken_scrub)
+    workflow = make_workflow()
+    response = post(workflow.event_path, b"<not-soap/>")
+
+    assert response.status_code == 400
+    assert "The body is not a SOAP 1.1 envelope" in fault_string(response)
+    assert not InboundMessage.objects.exists()
+
+
 def test_it_answers_503_and_logs_it_when_an_unexpected_error_escapes(monkeypatch, post):
     from workflows.services import ingest
 

@@ -131,7 +131,7 @@ def _log_refusal(call: Call, workflow: Workflow | None, refusal: Refusal) -> Non
             body_size=len(call.body),
             body=body_without_session_id(call.body[:REFUSED_BODY_KEEP_BYTES]),
         )
-    except DatabaseError:
+    except Exception:  # the refusal is answered all the same: a failure to log it must not become a 500
         logger.exception("Could not record a refused call (%s): %s", refusal.status, refusal.reason)
 
 
