@@ -11,9 +11,12 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 
 from workflows.salesforce.encoding import UnreadableEncoding
-from workflows.salesforce.parse import OUTBOUND_NS, parse_xml_with_scopes, resolve_qname
+from workflows.salesforce.parse import OUTBOUND_NS, NestedTooDeep, parse_xml_with_scopes, resolve_qname
 
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
+# Salesforce's outbound-message WSDLs nest about ten levels (definitions/types/schema/complexType/
+# complexContent/extension/sequence/element); far deeper is another kind of file.
+MAX_DEPTH = 100
 
 
 class InvalidWsdl(Exception):
@@ -30,13 +33,15 @@ class WsdlObject:
 
 def object_from_wsdl(data: bytes) -> WsdlObject:
     try:
-        root, scopes = parse_xml_with_scopes(data)
+        root, scopes = parse_xml_with_scopes(data, max_depth=MAX_DEPTH)
     except DefusedXmlException as exc:
         raise InvalidWsdl("The file contains a DTD or entity declarations, which are not accepted.") from exc
     except ParseError as exc:
         raise InvalidWsdl(f"The file is not well-formed XML: {exc}.") from exc
     except UnreadableEncoding as exc:
         raise InvalidWsdl(str(exc)) from None
+    except NestedTooDeep as exc:
+        raise InvalidWsdl(f"{exc} A Salesforce outbound-message WSDL nests about ten: is it the WSDL?") from None
     schema = _Schema(root, scopes)
 
     notifications = schema.elements.get((OUTBOUND_NS, "notifications"))

@@ -1,3 +1,4 @@
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,25 @@ def test_it_refuses_a_file_declaring_a_codec_that_cannot_read_it(name):
     data = case_wsdl().replace('encoding="UTF-8"', f'encoding="{name}"', 1).encode()
 
     assert name in reason_for(data)
+
+
+def test_it_refuses_a_file_nesting_elements_deeper_than_any_wsdl():
+    data = b"<a>" * 101 + b"</a>" * 101
+
+    assert reason_for(data).startswith("The file nests elements more than 100 levels deep.")
+
+
+def test_it_reads_a_file_declaring_thousands_of_prefixes_in_memory_proportional_to_it():
+    # Each child's declarations used to be merged into a copy of its parent's 20,000: 2 GB here.
+    declarations = b" ".join(b'xmlns:p%d="urn:x"' % number for number in range(20_000))
+    data = b"<a " + declarations + b">" + b'<b xmlns:q="urn:x"/>' * 5_000 + b"</a>"
+
+    tracemalloc.start()
+    try:
+        reason = reason_for(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert reason.startswith("This is not an outbound-message WSDL")
+    assert peak < 50 * 1024 * 1024
