@@ -116,6 +116,23 @@ def test_it_refuses_a_declared_codec_that_cannot_read_the_body_with_a_logged_400
     assert not Notification.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<" + b"a" * 100_000 + b"/>",
+        b'<a xmlns="urn:' + b"n" * 100_000 + b'"/>',
+        outbound_message(case_fields(), sobject_type="X" * 100_000),
+    ],
+)
+def test_it_quotes_at_most_a_few_dozen_characters_of_a_name_in_a_refusal(post, body):
+    workflow = make_workflow()
+    response = post(workflow.event_path, body)
+
+    assert response.status_code == 400
+    assert len(refusal(response).reason) < 400
+    assert len(response.content) < 1000
+
+
 def test_it_accepts_the_event_url_without_its_trailing_slash(post):
     workflow = make_workflow()
 

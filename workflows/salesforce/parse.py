@@ -220,9 +220,8 @@ def _required_id(parent: Element, name: str, *, owner: str) -> str:
         raise MalformedMessage(f"{owner} has no {name}.")
     # Ids are deduplication keys: one cut to fit a column could make two notifications one.
     if not SALESFORCE_ID.fullmatch(value):
-        shown = value if len(value) <= 40 else f"{value[:40]}…"
         raise MalformedMessage(
-            f"{owner}'s {name} {shown!r} is not a Salesforce id (15 or 18 letters and digits, "
+            f"{owner}'s {name} {shown(value)!r} is not a Salesforce id (15 or 18 letters and digits, "
             f"{len(value)} characters here)."
         )
     return value
@@ -236,6 +235,12 @@ def _tag(namespace: str, local: str) -> str:
     return f"{{{namespace}}}{local}"
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """`text` cut to `limit` characters with an ellipsis, to quote a sender's text in a reason:
+    a reason is answered and logged, and must not echo megabytes back."""
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
 def _describe(tag: str) -> str:
     namespace, _, local = tag[1:].rpartition("}") if tag.startswith("{") else ("", "", tag)
-    return f"{local} in namespace {namespace}" if namespace else f"{local} (no namespace)"
+    return f"{shown(local)} in namespace {shown(namespace, 100)}" if namespace else f"{shown(local)} (no namespace)"

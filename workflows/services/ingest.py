@@ -19,6 +19,7 @@ from workflows.salesforce.parse import (
     OutboundMessage,
     organization_key,
     parse_outbound_message,
+    shown,
 )
 from workflows.salesforce.scrub import body_without_session_id
 from workflows.salesforce.soap import ack_response, fault_response
@@ -112,7 +113,7 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
         raise Refusal(
             400,
             f"Workflow {workflow.name!r} is bound to {workflow.salesforce_object} records but the message "
-            f"carries {', '.join(wrong)}: point this outbound message at a workflow for that object.",
+            f"carries {', '.join(map(shown, wrong))}: point this outbound message at a workflow for that object.",
         )
     return message
 
