@@ -11,6 +11,7 @@ from directory.admin import data_table
 from distributions.admin.display import change_link, history_csv_url, preformatted, sandboxed_html
 from distributions.models import DeliveryEvent, Distribution, Invitation, Response, Survey
 from distributions.selectors import response_answer_rows, survey_link
+from workflows.admin.display import is_row_id
 from workflows.admin.history import ReadOnlyMixin
 
 
@@ -22,14 +23,14 @@ class ChosenObjectFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         value = self.value()
-        chosen = self.model.objects.filter(pk=value).first() if value and value.isdigit() else None
+        chosen = self.model.objects.filter(pk=value).first() if value and is_row_id(value) else None
         return [(str(chosen.pk), str(chosen))] if chosen else []
 
     def queryset(self, request, queryset):
         value = self.value()
         if value is None:
             return queryset
-        return queryset.filter(**{self.field: value}) if value.isdigit() else queryset.none()
+        return queryset.filter(**{self.field: value}) if is_row_id(value) else queryset.none()
 
 
 class InvitationDistributionFilter(ChosenObjectFilter):

@@ -1,5 +1,7 @@
 """Surveys in the admin: questions, declared embedded data, collaborators, status and the Distributions page."""
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -185,6 +187,10 @@ class SurveyAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/distributions/survey/distributions.html", context)
 
 
+# Page numbers as ASCII digits, few enough that the page's offset fits the database's bigint.
+_PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
 def _page_number(request) -> int:
     value = request.GET.get("p", "1")
-    return max(int(value), 1) if value.isdigit() else 1
+    return max(int(value), 1) if _PAGE_NUMBER.fullmatch(value) else 1

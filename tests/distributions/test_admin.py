@@ -257,6 +257,16 @@ def test_the_distributions_page_shows_newest_first_a_page_at_a_time(admin_client
     assert second.context["older_page"] is None and second.context["newer_page"] == 1
 
 
+@pytest.mark.parametrize("page", ["²", "9" * 5000, "9" * 30])
+def test_the_distributions_page_shows_the_first_page_for_a_page_number_it_cannot_use(admin_client, page):
+    survey = make_survey()
+    distribution = make_distribution(survey=survey)
+
+    response = distributions_page(admin_client, survey, p=page)
+
+    assert [row.pk for row, _, _ in response.context["distributions"]] == [distribution.pk]
+
+
 # --- invitations, distributions, responses ----------------------------------------------------
 
 
@@ -270,6 +280,17 @@ def test_the_invitation_list_filters_by_distribution(admin_client):
     shown = [invitation.pk for invitation in response.context["cl"].result_list]
     assert shown == [mine.pk]
     assert other.pk not in shown
+
+
+@pytest.mark.parametrize("parameter", ["distribution", "survey"])
+@pytest.mark.parametrize("value", ["²", "٣", "9" * 5000])
+def test_the_invitation_list_opens_with_an_id_that_is_not_plain_digits(admin_client, parameter, value):
+    invitation = invite(make_distribution(), Status.EMAIL_SENT)
+
+    response = admin_client.get(reverse("admin:distributions_invitation_changelist"), {parameter: value})
+
+    # As for an id that names nothing, the filter offers no choice and is left out.
+    assert [shown.pk for shown in response.context["cl"].result_list] == [invitation.pk]
 
 
 def test_the_invitation_list_filters_by_survey(admin_client):

@@ -1,5 +1,7 @@
 """Shared pieces of the workflows admin: known fields and small HTML renderings."""
 
+import re
+
 from django import forms
 from django.contrib import messages
 from django.forms.utils import pretty_name
@@ -12,7 +14,15 @@ from workflows.tasks import registry
 from workflows.validation import task_warnings
 
 MAX_WSDL_BYTES = 2 * 1024 * 1024
+# A row id as links put it in a query string. str.isdigit() would also pass "²" and thousands of
+# digits, on which int() and the id lookup raise; 18 digits fit a bigint.
+_ROW_ID = re.compile(r"[0-9]{1,18}")
 KNOWN_FIELDS_DATALIST = "known-event-fields"
+
+
+def is_row_id(text: str) -> bool:
+    """Whether a query-string value can be looked up as a row id (ASCII digits, at most 18)."""
+    return _ROW_ID.fullmatch(text) is not None
 
 
 def known_event_fields(workflow: Workflow | None) -> set[str] | None:

@@ -1,7 +1,5 @@
 """Editing one task: the Task form merged with its kind's config form, so nobody types JSON."""
 
-import re
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -11,14 +9,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from workflows.admin.display import known_event_fields, task_summary, warn_about_task
+from workflows.admin.display import is_row_id, known_event_fields, task_summary, warn_about_task
 from workflows.models import (
     Task,
     Workflow,
 )
 from workflows.tasks import registry
-
-_PRIMARY_KEY = re.compile(r"[0-9]{1,18}")
 
 
 class TaskForm(forms.ModelForm):
@@ -90,8 +86,7 @@ class TaskAdmin(admin.ModelAdmin):
         params = {**request.POST.dict(), **request.GET.dict()}
         kind = registry.find(params.get("kind", ""))
         workflow_id = params.get("workflow", "")
-        # isdigit() alone would pass "²" and thousands of digits, on which the pk lookup raises.
-        workflow = Workflow.objects.filter(pk=workflow_id).first() if _PRIMARY_KEY.fullmatch(workflow_id) else None
+        workflow = Workflow.objects.filter(pk=workflow_id).first() if is_row_id(workflow_id) else None
         return (kind, workflow) if kind and workflow else None
 
     def _target(self, request, obj) -> tuple[registry.TaskKind, Workflow]:
