@@ -1,7 +1,7 @@
 import ipaddress
 
 from django.conf import settings
-from django.http import HttpResponse, UnreadablePostError
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from workflows.salesforce.soap import CONTENT_TYPE
@@ -39,7 +39,9 @@ def _read_body(request, *, limit: int) -> tuple[bytes, str]:
                 return b"", "this web server cannot read a chunked body: send the request with a Content-Length"
             return request.META["wsgi.input"].read(limit), ""
         body = request.read(limit)
-    except (UnreadablePostError, OSError) as error:
+    # Besides Django's and the socket's errors, the server's own: gunicorn raises its parse errors
+    # (not OSErrors) from the body stream for a malformed chunked trailer.
+    except Exception as error:
         return b"", f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     announced = _content_length(request)
     if announced is not None and len(body) < min(announced, limit):

@@ -34,6 +34,7 @@ def http_request(
     content_type: str | None = "text/xml; charset=UTF-8",
     headers: dict[str, str] | None = None,
     chunked: bool = False,
+    trailer: bytes = b"",
     content_length: int | None = None,
 ) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", 'SOAPAction: ""']
@@ -42,7 +43,8 @@ def http_request(
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     if chunked:
         lines.append("Transfer-Encoding: chunked")
-        body = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in _parts(body, 1000) if part) + b"0\r\n\r\n"
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in _parts(body, 1000) if part)
+        body = chunks + b"0\r\n" + trailer + b"\r\n"
     else:
         lines.append(f"Content-Length: {len(body) if content_length is None else content_length}")
     return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + body
@@ -175,6 +177,10 @@ def corpus(path: str, *, seed: int = 8) -> list[Hostile]:
         "chunked empty body": post(b"", 400, chunked=True),
         "chunked gzip": post(gzip.compress(message()), 400, chunked=True),
         "chunked over the size cap": post(message(Description="z" * MAX_BODY_BYTES), 413, chunked=True),
+        "chunked with a trailer": post(message(), 200, chunked=True, trailer=b"X-Checksum: 1\r\n"),
+        "chunked with a space in a trailer name": post(message(), 400, chunked=True, trailer=b"Bad Name: x\r\n"),
+        "chunked with a folded trailer": post(message(), 400, chunked=True, trailer=b"X-A: 1\r\n folded\r\n"),
+        "chunked with a NUL in a trailer": post(message(), 400, chunked=True, trailer=b"X-A: \x00\r\n"),
         # XML attacks and SOAP shapes
         "billion laughs": post((FIXTURES / "billion_laughs.xml").read_bytes(), 400),
         "external entity": post((FIXTURES / "external_entity.xml").read_bytes(), 400),

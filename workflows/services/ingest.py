@@ -82,7 +82,9 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
         raise Refusal(405, f"{call.method} is not accepted: Salesforce sends outbound messages with POST.")
     if call.body_error:
         raise Refusal(
-            400, f"The body could not be read ({call.body_error}): the client sent less than it announced or hung up."
+            400,
+            f"The body could not be read ({call.body_error}): send the whole message, with a Content-Length "
+            "or in well-formed chunks.",
         )
     if len(call.body) > settings.SALESFORCE_MAX_BODY_BYTES:
         raise Refusal(
