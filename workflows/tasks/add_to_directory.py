@@ -115,7 +115,8 @@ class AddToDirectoryForm(ContactFieldsForm):
         "Transaction date",
         help_text="Transactions only. Empty: the time of the run. A Date or Date/Time field, e.g. "
         "${event://ClosedDate} or ${date://today}: a date alone is that day at 00:00 (in the TIME_ZONE "
-        "the admin shows), a date and time without an offset is UTC.",
+        "the admin shows), a date and time without an offset is UTC. Dates outside those Salesforce holds "
+        "(1700-01-01 to 4000-12-31) fail the task.",
     )
 
     field_order = ["save_mode"]
