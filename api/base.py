@@ -36,7 +36,15 @@ class ApiView(APIView):
         super().initial(request, *args, **kwargs)
         # PostgreSQL refuses NUL in text: a value holding one would fail at the database (500).
         # No field has a use for it, so it is refused up front, naming where it is.
-        where = _nul_in({"path": kwargs, "query": dict(request.query_params.lists()), "body": request.data})
+        where = _nul_in(
+            {
+                "path": kwargs,
+                "query": {
+                    name: values[0] if len(values) == 1 else values for name, values in request.query_params.lists()
+                },
+                "body": request.data,
+            }
+        )
         if where:
             raise serializers.ValidationError({where: ["Holds a NUL character (\\u0000), which cannot be stored."]})
 

@@ -104,8 +104,13 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         flat: dict[str, list[str]] = {}
         for name, value in detail.items():
-            key = name if name != "non_field_errors" else ""
-            flat.update(_flatten(value, f"{prefix}.{key}" if prefix and key else prefix or key))
+            if isinstance(name, int):  # an item of a list (DRF keys list errors by index)
+                path = f"{prefix}[{name}]"
+            elif name == "non_field_errors":
+                path = prefix
+            else:
+                path = f"{prefix}.{name}" if prefix else name
+            flat.update(_flatten(value, path))
         return flat
     if isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):
