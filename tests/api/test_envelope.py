@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from api.envelope import ApiErrorMiddleware
-from tests.api.conftest import error, result
+from tests.api.conftest import error
 
 pytestmark = pytest.mark.django_db
 
