@@ -173,7 +173,8 @@ Q_CLUSTER = {
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "300/min")
 if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_RATE_LIMIT):
     raise ImproperlyConfigured(
-        f"API_RATE_LIMIT must be a number of calls per period, e.g. 300/min (or /sec, /hour, /day), not {API_RATE_LIMIT!r}"
+        "API_RATE_LIMIT must be a number of calls per period, e.g. 300/min (or /sec, /hour, /day), "
+        f"not {API_RATE_LIMIT!r}"
     )
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.envelope.exception_handler",
