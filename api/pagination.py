@@ -33,6 +33,11 @@ class PageQuerySerializer(serializers.Serializer):
     )
 
 
+def skip_token(list_name: str, key) -> str:
+    """The skipToken of the page after the row whose key (in the list's order) is `key`."""
+    return signing.dumps(key, salt=f"{_SALT}.{list_name}", compress=True)
+
+
 class Page:
     """One page of a list: `after` is the key to continue after (None on the first page).
 
@@ -69,7 +74,7 @@ class Page:
         shown = rows[: self.size]
         next_page = None
         if len(rows) > self.size:
-            next_page = self._url(signing.dumps(key(shown[-1]), salt=f"{_SALT}.{self.list_name}", compress=True))
+            next_page = self._url(skip_token(self.list_name, key(shown[-1])))
         return {"elements": [serialize(row) for row in shown], "nextPage": next_page}
 
     def _url(self, token: str) -> str:

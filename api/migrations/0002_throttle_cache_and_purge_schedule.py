@@ -11,7 +11,8 @@ PURGE = "Purge expired API idempotency keys"
 
 
 def create_cache_table(apps, schema_editor):
-    call_command("createcachetable", "api_throttle", database=schema_editor.connection.alias, verbosity=0)
+    # Every database cache of settings.CACHES, api_throttle's among them (tables that exist are kept).
+    call_command("createcachetable", database=schema_editor.connection.alias, verbosity=0)
 
 
 def drop_cache_table(apps, schema_editor):
