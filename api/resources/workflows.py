@@ -124,15 +124,20 @@ RunFilter.base_filters["from"] = django_filters.DateFilter(
 )
 
 
+def _is_number(text: str) -> bool:
+    # Within a bigint: a longer number would make PostgreSQL refuse the query instead of finding nothing.
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def workflow_or_404(workflow_id: str) -> Workflow:
-    if not workflow_id.isdigit():
+    if not _is_number(workflow_id):
         raise ApiError(f"No workflow {workflow_id}: list them with GET /workflows.", code="NOT_FOUND", status=404)
     return get_or_404(Workflow.objects.all(), f"No workflow {workflow_id}.", pk=int(workflow_id))
 
 
 def run_or_404(workflow: Workflow, run_id: str) -> Run:
     message = f"No run {run_id} of workflow {workflow.pk}."
-    if not run_id.isdigit():
+    if not _is_number(run_id):
         raise ApiError(message, code="NOT_FOUND", status=404)
     runs = Run.objects.filter(workflow=workflow).select_related("workflow", "notification__inbound_message")
     return get_or_404(runs_with_first_error(runs).prefetch_related("task_runs"), message, pk=int(run_id))

@@ -131,3 +131,11 @@ def test_a_deleted_contacts_task_inputs_are_erased(superuser_api):
     (attempt,) = result(superuser_api.get(f"workflows/{workflow.pk}/runs/{run.pk}"))["taskAttempts"]
     assert attempt["resolvedInput"] == {}
     assert attempt["output"] == {"ContactId": contact_ref}
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999999", "١٢"])
+def test_a_number_no_row_can_have_is_a_404(superuser_api, number):
+    workflow = make_workflow()
+
+    assert superuser_api.get(f"workflows/{number}/runs").status_code == 404
+    assert superuser_api.get(f"workflows/{workflow.pk}/runs/{number}").status_code == 404
