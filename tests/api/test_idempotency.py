@@ -1,3 +1,4 @@
+import time
 from datetime import timedelta
 
 import pytest
@@ -5,9 +6,11 @@ from django.utils import timezone
 
 from api.models import IdempotentRequest
 from api.services import idempotent_requests_purge
+from directory import services as directory_services
 from directory.models import Contact, MailingList
-from tests.api.conftest import api_client_for, error, result
+from tests.api.conftest import ApiClient, api_client_for, error, result
 from tests.factories import make_directory, make_user
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +100,23 @@ def test_the_nightly_purge_deletes_expired_answers_only(superuser_api, directory
 
     assert idempotent_requests_purge() == 1
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_calls_with_one_key_at_the_same_moment_act_once_and_answer_alike(postgres_only, monkeypatch):
+    directory = make_directory()
+    secret = api_client_for(make_user(is_superuser=True)).token
+    upsert = directory_services.contact_upsert
+
+    def slow_upsert(**kwargs):
+        time.sleep(0.5)  # both calls are inside the view at once
+        return upsert(**kwargs)
+
+    monkeypatch.setattr(directory_services, "contact_upsert", slow_upsert)
+    body = {"email": "ada@example.com", "embeddedData": {"Visits": "1"}}
+
+    responses = run_together(2, lambda i: create(ApiClient(secret), directory, body, key="same"))
+
+    assert Contact.objects.count() == 1
+    assert sorted(response.status_code for response in responses) == [201, 201]
+    assert responses[0].json()["result"] == responses[1].json()["result"]
