@@ -15,6 +15,7 @@ from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -158,6 +159,7 @@ def envelope_error_response(*, status: int, message: str, code: str, request=Non
     return JsonResponse({"meta": meta(status=status, request_id=request_id, error=error)}, status=status)
 
 
+@csrf_exempt  # a script's POST to a wrong path gets this 404, not the CSRF check's HTML page
 def not_found(request, *args, **kwargs):
     """Any path under /API/ that no resource serves."""
     return envelope_error_response(

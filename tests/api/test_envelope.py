@@ -23,6 +23,15 @@ def test_it_answers_an_unknown_path_with_a_404_envelope(superuser_api):
     assert error(response)["errorCode"] == "NOT_FOUND"
 
 
+def test_it_answers_a_post_to_an_unknown_path_with_a_404_envelope(superuser_api):
+    superuser_api.client = type(superuser_api.client)(enforce_csrf_checks=True)
+
+    response = superuser_api.post("directories/POOL_x/no-such-list", {"name": "x"})
+
+    assert response.status_code == 404
+    assert error(response)["errorCode"] == "NOT_FOUND"
+
+
 def test_it_answers_an_unknown_api_version_with_a_404_envelope(superuser_api):
     response = superuser_api.get("/API/v2/surveys")
 
