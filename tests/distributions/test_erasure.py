@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from distributions.models import DeliveryEvent, Invitation, OutboxMessage, Response
+from distributions.models import DeliveryEvent, Distribution, Invitation, OutboxMessage, Response
 from distributions.services.delivery import invitations_claim_due
 from distributions.services.erasure import NOT_SENT_DETAIL
 from reporting.history import history_csv
@@ -14,9 +14,11 @@ from tests.factories import (
     make_directory,
     make_distribution,
     make_invitation,
+    make_run,
     make_survey,
     make_survey_field,
     make_survey_response,
+    make_workflow,
 )
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +141,16 @@ def test_other_contacts_invitations_are_left_alone(answered):
 
     other.refresh_from_db()
     assert (other.contact.email, other.address) == ("grace@example.com", "grace@example.com")
+
+
+def test_the_admin_shows_an_erased_invitation_and_the_run_that_sent_it(admin_client, answered):
+    run = make_run(workflow=make_workflow())
+    Distribution.objects.filter(pk=answered.distribution_id).update(run=run)
+    answered.contact.delete()
+
+    listing = admin_client.get("/admin/distributions/invitation/")
+    page = admin_client.get(f"/admin/distributions/invitation/{answered.pk}/change/")
+    run_page = admin_client.get(f"/admin/workflows/run/{run.pk}/change/")
+
+    assert (listing.status_code, page.status_code, run_page.status_code) == (200, 200, 200)
+    assert "a deleted contact" in run_page.content.decode()
