@@ -4,6 +4,8 @@ token. None may answer 500, and every answer must be one the schema documents, i
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings, strategies
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -44,7 +46,18 @@ OPERATIONS = [operation.ok() for operation in SCHEMA.get_all_operations()]
 
 
 @pytest.fixture
-def token(db, settings):
+def wsgi_keeps_the_test_connection():
+    """Schemathesis calls Django's WSGI handler as a server would; like Django's test client, it
+    must leave the test's database connection open (in its transaction) between requests."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(db, settings, wsgi_keeps_the_test_connection):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_token": "100000/min"}}
     owner = make_user(username="schema-owner", is_superuser=True)
     directory = make_directory(name="Schema directory")
