@@ -61,11 +61,20 @@ def insert_select(cursor, model, expressions: dict[str, str], source: str) -> No
     """
     from django.db import connection
 
+    from directory.public_ids import PublicIdField
+    from distributions.models import TokenDigestField
+
     columns, values, params = [], [], []
     for field in model._meta.concrete_fields:
         columns.append(connection.ops.quote_name(field.column))
         if field.column in expressions:
             values.append(expressions[field.column])
+        elif isinstance(field, TokenDigestField):  # the digest of the row's token, as pre_save computes it
+            token = expressions[model._meta.get_field(field.of).column]
+            values.append(f"encode(sha256(convert_to({token}, 'UTF8')), 'hex')")
+        elif isinstance(field, PublicIdField):  # unique per row: 80 random bits after the prefix
+            values.append("%s || substr(replace(gen_random_uuid()::text, '-', ''), 1, 20)")
+            params.append(field.prefix)
         else:
             values.append("%s")
             params.append(field.get_db_prep_save(field.get_default(), connection))

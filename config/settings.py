@@ -1,6 +1,7 @@
 """Settings, all from environment variables (listed in .env.example) with safe dev defaults."""
 
 import logging
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -27,10 +28,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "anymail",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # the docs page's assets, served from STATIC_URL
+    "django_filters",
     "directory",
     "workflows",
     "distributions",
     "reporting",
+    "api",
     "config",  # the system checks of config/checks.py
 ]
 
@@ -41,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.middleware.AdminNullCharacterMiddleware",
+    "api.envelope.ApiErrorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -158,6 +165,49 @@ Q_CLUSTER = {
     "catch_up": False,
     "poll": 0.5,
     "label": "Background jobs",
+}
+
+# --- REST API (/API/v3/, api/) ------------------------------------------------------------------
+# Calls per token, as DRF writes rates: a number, then /sec, /min, /hour or /day. Past it: 429 with
+# Retry-After. Counted in the api_throttle cache below, which every web process shares.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "300/min")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_RATE_LIMIT):
+    raise ImproperlyConfigured(
+        "API_RATE_LIMIT must be a number of calls per period, e.g. 300/min (or /sec, /hour, /day), "
+        f"not {API_RATE_LIMIT!r}"
+    )
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "api.envelope.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.EnvelopeAutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["api.envelope.EnvelopeRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_RATES": {"api_token": API_RATE_LIMIT},
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "sfsurveys REST API",
+    "DESCRIPTION": "The reference survey platform's v3 shapes: X-API-TOKEN, the {result, meta} envelope, "
+    "cursor pagination (pageSize, skipToken, nextPage), Idempotency-Key on writes.",
+    "VERSION": "3",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/API/v3",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # A table (created by api's migrations), so every web process on every machine counts calls together.
+    "api_throttle": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "api_throttle_cache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    },
 }
 
 # --- Email -----------------------------------------------------------------------------------

@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/reporting/", include("reporting.urls")),
     path("admin/", admin.site.urls),
     path("events/", include("workflows.urls")),
+    path("API/", include("api.urls")),
     path("", include("distributions.urls")),
 ]

@@ -1,6 +1,8 @@
 from django.db import models
 from django.db.models.functions import Lower
 
+from directory.public_ids import PublicIdField
+
 
 class DedupeKey(models.TextChoices):
     EMAIL = "email", "Email (case-insensitive)"
@@ -10,6 +12,7 @@ class DedupeKey(models.TextChoices):
 
 
 class Directory(models.Model):
+    public_id = PublicIdField(prefix="POOL_")
     name = models.CharField(max_length=200, unique=True)
     is_default = models.BooleanField(
         default=False, help_text="Mailing lists created by name in workflow tasks go here."
@@ -44,6 +47,7 @@ class DedupeRule(models.Model):
 
 
 class Contact(models.Model):
+    public_id = PublicIdField(prefix="CID_")
     directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="contacts")
     first_name = models.CharField(max_length=200, blank=True)
     last_name = models.CharField(max_length=200, blank=True)
@@ -74,6 +78,7 @@ class Contact(models.Model):
 
 
 class MailingList(models.Model):
+    public_id = PublicIdField(prefix="CG_")
     directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="mailing_lists")
     name = models.CharField(max_length=200)
     contacts = models.ManyToManyField(Contact, through="Membership", related_name="mailing_lists")
@@ -103,6 +108,7 @@ class Membership(models.Model):
 class Transaction(models.Model):
     """A dated set of key/value fields on a contact's timeline; appended, never updated."""
 
+    public_id = PublicIdField(prefix="CTR_")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="transactions")
     mailing_list = models.ForeignKey(
         MailingList, on_delete=models.SET_NULL, null=True, blank=True, related_name="transactions"

@@ -158,3 +158,22 @@ def embedded_data_case_clashes(names) -> list[tuple[str, str]]:
         if other != name:
             clashes.append((other, name))
     return clashes
+
+
+SEARCHABLE_FIELDS = {"email": "email", "external_data_reference": "external_data_reference", "phone": "phone"}
+
+
+def contacts_search(*, directory: Directory, filters: list[tuple[str, str]], match_all: bool):
+    """The directory's contacts matching the (field, value) filters, all of them (`match_all`) or
+    any; fields are email (case-insensitive, as the dedupe rule), external_data_reference and phone
+    (exact). Each filter is an indexed equality (contact_email_ci, contact_extref, contact_phone).
+    -> a queryset ordered by id. Raises ValueError for another field."""
+    conditions = []
+    for name, value in filters:
+        if name not in SEARCHABLE_FIELDS:
+            raise ValueError(f"Contacts are searched by {', '.join(SEARCHABLE_FIELDS)}, not {name}.")
+        conditions.append(Q(email_lower=value.lower()) if name == "email" else Q(**{name: value}))
+    contacts = Contact.objects.filter(directory=directory).alias(email_lower=Lower("email")).order_by("id")
+    if not conditions:
+        return contacts
+    return contacts.filter(reduce(operator.and_ if match_all else operator.or_, conditions))

@@ -178,3 +178,117 @@ def transaction_append(
         transaction_date=transaction_date or timezone.now(),
         run_id=run_id,
     )
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact) -> None:
+    """Delete the contact with its memberships and transactions. Apps that copied its fields erase
+    their copies in the same transaction, from their pre_delete receivers (e.g. distributions'
+    invitations and responses): deleting a contact erases it everywhere."""
+    Contact.objects.select_for_update().filter(pk=contact.pk).exists()
+    contact.delete()
+
+
+CONTACT_UPDATABLE_FIELDS = ("first_name", "last_name", "email", "phone", "external_data_reference", "language")
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    contact: Contact,
+    fields: dict[str, str],
+    embedded_data: dict[str, str] | None = None,
+    unsubscribed: bool | None = None,
+) -> Contact:
+    """Set the given profile `fields` (names from CONTACT_UPDATABLE_FIELDS; "" clears one), merge
+    `embedded_data` into the contact's (a name given replaces its value, the others stay) and set
+    `unsubscribed` when given. Only what is given is written: a change committed meanwhile to
+    another field stays. -> the contact as stored now. Raises DirectoryError for a field that
+    cannot be set."""
+    unknown = set(fields) - set(CONTACT_UPDATABLE_FIELDS)
+    if unknown:
+        raise DirectoryError(f"A contact has no field {', '.join(sorted(unknown))}.")
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    changed = dict(fields)
+    if embedded_data:
+        changed["embedded_data"] = {**locked.embedded_data, **embedded_data}
+    if unsubscribed is not None:
+        changed["unsubscribed"] = unsubscribed
+    for name, value in changed.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=[*changed, "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def mailing_list_create(*, directory: Directory, name: str) -> MailingList:
+    """A new mailing list in the directory. Raises DirectoryError when the name is taken or empty."""
+    name = name.strip()
+    if not name:
+        raise DirectoryError("Give the mailing list a name.")
+    if MailingList.objects.filter(directory=directory, name=name).exists():
+        raise DirectoryError(f"{directory} already has a mailing list named “{name}”: choose another name.")
+    return MailingList.objects.create(directory=directory, name=name)
+
+
+@dataclass(frozen=True)
+class TransactionData:
+    """One transaction of a batch: the contact and mailing list by their public ids."""
+
+    contact_id: str
+    mailing_list_id: str = ""
+    transaction_date: datetime | None = None
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@transaction.atomic
+def transactions_create(
+    *, directory: Directory, items: dict[str, TransactionData]
+) -> tuple[dict[str, Transaction], dict[str, str]]:
+    """Append each item (keyed by the caller's key) to its contact's timeline, in a handful of
+    statements whatever their number. -> (created transactions per key, why per key not processed).
+
+    An item whose contact or mailing list is not one of the directory's is not processed and
+    changes nothing; the others are appended. A missing transaction date is now.
+    """
+    contacts = Contact.objects.filter(directory=directory).in_bulk(
+        {item.contact_id for item in items.values()}, field_name="public_id"
+    )
+    mailing_lists = MailingList.objects.filter(directory=directory).in_bulk(
+        {item.mailing_list_id for item in items.values() if item.mailing_list_id}, field_name="public_id"
+    )
+    now = timezone.now()
+    created: dict[str, Transaction] = {}
+    unprocessed: dict[str, str] = {}
+    for key, item in items.items():
+        contact = contacts.get(item.contact_id)
+        if contact is None:
+            unprocessed[key] = f"No contact {item.contact_id} in {directory}: create the contact first."
+            continue
+        mailing_list = mailing_lists.get(item.mailing_list_id) if item.mailing_list_id else None
+        if item.mailing_list_id and mailing_list is None:
+            unprocessed[key] = f"No mailing list {item.mailing_list_id} in {directory}."
+            continue
+        created[key] = Transaction(
+            contact=contact,
+            mailing_list=mailing_list,
+            transaction_date=item.transaction_date or now,
+            data=dict(item.data),
+        )
+    Transaction.objects.bulk_create(created.values())
+    return created, unprocessed
+
+
+@transaction.atomic
+def contact_save(
+    *, directory: Directory, data: ContactData, mailing_list: MailingList | None = None, unsubscribe: bool = False
+) -> tuple[Contact, bool]:
+    """contact_upsert, then, when asked, opt the contact out (never back in: an upsert does not undo
+    an opt-out) and add it to `mailing_list` (one of the directory's). All or nothing.
+    -> (contact, created)"""
+    contact, created = contact_upsert(directory=directory, data=data)
+    if unsubscribe and not contact.unsubscribed:
+        contact = contact_update(contact=contact, fields={}, unsubscribed=True)
+    if mailing_list is not None:
+        membership_ensure(contact=contact, mailing_list=mailing_list)
+    return contact, created

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from directory.models import Contact, Directory
+from directory.public_ids import PublicIdField
 from workflows.models import token_digest
 
 
@@ -38,6 +39,7 @@ class Survey(models.Model):
         PAUSED = "paused", "Paused"
         CLOSED = "closed", "Closed"
 
+    public_id = PublicIdField(prefix="SV_")
     name = models.CharField(max_length=200)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="surveys")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
@@ -131,6 +133,7 @@ class Distribution(models.Model):
         SMS = "sms", "SMS"
         TWO_WAY_SMS = "two_way_sms", "Two-way SMS"
 
+    public_id = PublicIdField(prefix="EMD_")
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="distributions")
     channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.EMAIL)
     # The task run that made it: a retried task finds its distribution instead of making another.
@@ -180,7 +183,10 @@ class Invitation(models.Model):
         LINK_EXPIRED = "link_expired", "Link Expired"
 
     distribution = models.ForeignKey(Distribution, on_delete=models.CASCADE, related_name="invitations")
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="invitations")
+    # Null once the contact was deleted: the invitation stays in the distribution's figures and
+    # keeps its response's answers, erased of everything that named the person
+    # (services/erasure.py).
+    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, related_name="invitations")
     # The survey link's token stays readable, as a workflow's event URL token does: the product must
     # produce the link again after the email (the history CSV's Link column, a delayed or retried
     # send, the SurveyLink task output, the invitation's admin page), and the rendered email kept
@@ -232,10 +238,13 @@ class Invitation(models.Model):
             models.Index(fields=["contact", "sent_at"], name="invitation_contact_sent"),
             # the dashboard's funnel: where created_at >= now - 14 days
             models.Index(fields=["created_at"], name="invitation_recent"),
+            # the API's distribution history, page by page:
+            # where distribution_id = %s and id > %s order by id limit %s
+            models.Index(fields=["distribution", "id"], name="invitation_distribution_page"),
         ]
 
     def __str__(self):
-        return f"Invitation {self.pk} to {self.address or self.contact}"
+        return f"Invitation {self.pk} to {self.address or self.contact or 'a deleted contact'}"
 
 
 class DeliveryEvent(models.Model):
@@ -266,6 +275,7 @@ class DeliveryEvent(models.Model):
 
 
 class Response(models.Model):
+    public_id = PublicIdField(prefix="R_")
     invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="response")
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
     answers = models.JSONField(default=dict, blank=True, help_text="Question id → answer.")
@@ -279,7 +289,8 @@ class Response(models.Model):
 
     @property
     def response_id(self) -> str:
-        return f"R_{self.pk}"
+        """The Response Id of exports and the API (the reference's `R_...`)."""
+        return self.public_id
 
 
 class OutboxMessage(models.Model):

@@ -1,15 +1,18 @@
 """Reads of surveys and distributions for the admin."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from directory.models import Contact
 from directory.selectors import embedded_data_case_clashes
-from distributions.models import Distribution, Invitation, Response, Survey
+from distributions.models import Collaborator, DeliveryEvent, Distribution, Invitation, Response, Survey
 from distributions.services.answers import answer_display
 from workflows.models import token_digest
 from workflows.public_urls import public_url
 
 Status = Invitation.Status
+
+# DeliveryEvent kinds that mean the recipient opened the email (anymail's event types; a click implies an open).
+OPEN_EVENT_KINDS = ("opened", "clicked")
 
 # How many recent contacts' embedded-data names the survey's declared fields are checked against:
 # enough to catch a habit of spelling (every contact of a workflow gets the same names), cheap to read.
@@ -68,26 +71,69 @@ def distributions_with_counts(*, survey: Survey, offset: int, limit: int) -> lis
     page_ids = (
         Distribution.objects.filter(survey=survey).order_by("-created_at", "-id").values("id")[offset : offset + limit]
     )
+    return list(_with_counts(Distribution.objects.filter(id__in=page_ids)).order_by("-created_at", "-id"))
+
+
+def distributions_page(*, survey: Survey, after_id: int | None, limit: int) -> list[Distribution]:
+    """Up to `limit` of the survey's distributions with ids above `after_id` (all when None), oldest
+    first, each with its invitation counts (see `_with_counts`). Keyset paging: every page costs the
+    same however far into the list it is."""
+    page = Distribution.objects.filter(survey=survey).order_by("id")
+    if after_id is not None:
+        page = page.filter(id__gt=after_id)
+    page_ids = page.values("id")[:limit]
+    return list(_with_counts(Distribution.objects.filter(id__in=page_ids)).order_by("id"))
+
+
+def distribution_with_counts(*, distribution_id: int) -> Distribution | None:
+    """One distribution with its invitation counts (see `_with_counts`), or None."""
+    return _with_counts(Distribution.objects.filter(pk=distribution_id)).first()
+
+
+def _with_counts(distributions):
+    """Annotate each distribution's invitations counted by how far they got: audience, pending,
+    skipped, sent, failed, bounced, opened, started, finished, complaints, blocked (forward-only
+    statuses: see SENT and the others above)."""
 
     def count_where(**lookups):
         return Count("invitations", filter=Q(**lookups))
 
-    return list(
-        Distribution.objects.filter(id__in=page_ids)
-        .select_related("run__workflow")
-        .annotate(
-            audience=Count("invitations"),
-            pending=count_where(invitations__status=Status.PENDING),
-            skipped=count_where(invitations__status__in=SKIPPED),
-            sent=count_where(invitations__status__in=SENT),
-            failed=count_where(invitations__status__in=FAILED),
-            bounced=count_where(invitations__status__in=BOUNCED),
-            opened=count_where(invitations__status__in=OPENED),
-            started=count_where(invitations__status__in=STARTED),
-            finished=count_where(invitations__status=Status.SURVEY_FINISHED),
-        )
-        .order_by("-created_at", "-id")
+    return distributions.select_related("run__workflow", "survey").annotate(
+        audience=Count("invitations"),
+        pending=count_where(invitations__status=Status.PENDING),
+        skipped=count_where(invitations__status__in=SKIPPED),
+        sent=count_where(invitations__status__in=SENT),
+        failed=count_where(invitations__status__in=FAILED),
+        bounced=count_where(invitations__status__in=BOUNCED),
+        opened=count_where(invitations__status__in=OPENED),
+        started=count_where(invitations__status__in=STARTED),
+        finished=count_where(invitations__status=Status.SURVEY_FINISHED),
+        complaints=count_where(invitations__status=Status.EMAIL_COMPLAINT),
+        blocked=count_where(invitations__status=Status.EMAIL_BLOCKED),
     )
+
+
+def survey_may_distribute(*, survey: Survey, user_id: int) -> bool:
+    """Whether the user may distribute the survey, and so see its distributions: its owner, or a
+    collaborator the owner gave the distribute permission (as the reference platform rules)."""
+    if survey.owner_id == user_id:
+        return True
+    return Collaborator.objects.filter(survey=survey, user_id=user_id, can_distribute=True).exists()
+
+
+def distribution_history_page(*, distribution: Distribution, after_id: int | None, limit: int) -> list[Invitation]:
+    """Up to `limit` of the distribution's invitations with ids above `after_id`, in id order, with
+    their contact and response, and `opened_at`: when the first open was recorded (None if never).
+    Keyset paging on the invitation_distribution_page index: page 10,000 costs what page 1 does."""
+    invitations = Invitation.objects.filter(distribution=distribution).order_by("id")
+    if after_id is not None:
+        invitations = invitations.filter(id__gt=after_id)
+    first_open = (
+        DeliveryEvent.objects.filter(invitation=OuterRef("pk"), kind__in=OPEN_EVENT_KINDS)
+        .order_by("occurred_at")
+        .values("occurred_at")[:1]
+    )
+    return list(invitations.select_related("contact", "response").annotate(opened_at=Subquery(first_open))[:limit])
 
 
 def invitation_for_token(token: str) -> Invitation | None:

@@ -109,7 +109,7 @@ def _portable_chunks(scope: HistoryScope) -> Iterator[bytes]:
         data = data or {}
         writer.writerow(
             (
-                f"R_{response_id}" if response_id is not None else None,
+                response_id,
                 _text(last),
                 _text(first),
                 _text(email),
@@ -153,7 +153,7 @@ def copy_statement(scope: HistoryScope) -> tuple[str, list]:
     sql = f"""
         COPY (
             SELECT
-                'R_' || r.id,
+                r.public_id,
                 {_pg_text("c.last_name")},
                 {_pg_text("c.first_name")},
                 {_pg_text("c.email")},
@@ -165,7 +165,7 @@ def copy_statement(scope: HistoryScope) -> tuple[str, list]:
                 {embedded}
             FROM {Invitation._meta.db_table} i
             JOIN {Distribution._meta.db_table} d ON d.id = i.distribution_id
-            JOIN {Contact._meta.db_table} c ON c.id = i.contact_id
+            LEFT JOIN {Contact._meta.db_table} c ON c.id = i.contact_id
             LEFT JOIN {Response._meta.db_table} r ON r.invitation_id = i.id
             WHERE {where}
             ORDER BY i.id

@@ -81,3 +81,24 @@ def run_links(*, run: Run) -> RunLinks:
         ),
         replays=list(run.replays.order_by("pk")),
     )
+
+
+def run_event_fields(*, run: Run) -> dict:
+    """The run's event as its tasks read it: the notification's fields, then the metadata piped as
+    ${event://_Object}, ${event://_NotificationId} and ${event://_OrganizationId}."""
+    notification = run.notification
+    metadata = {
+        "_Object": notification.sobject_type,
+        "_NotificationId": notification.notification_id,
+        "_OrganizationId": notification.inbound_message.organization_id or notification.organization_key,
+    }
+    return {**notification.fields, **metadata}
+
+
+# A run's conditions are evaluated (again) at each attempt: before the first, none were yet.
+CONDITIONS_EVALUATED = (Run.Status.SUCCEEDED, Run.Status.FAILED, Run.Status.CONDITIONS_NOT_MET)
+
+
+def run_conditions_evaluated(*, run: Run) -> bool:
+    """Whether run.condition_results says how the conditions went (False: not evaluated yet)."""
+    return run.status in CONDITIONS_EVALUATED or (run.status == Run.Status.QUEUED and run.attempts > 0)

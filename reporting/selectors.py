@@ -12,7 +12,7 @@ ROW_FETCH_SIZE = 2000
 
 # The history row, in CSV column order before formatting (see reporting.history).
 HISTORY_ROW_FIELDS = (
-    "response__id",
+    "response__public_id",
     "contact__last_name",
     "contact__first_name",
     "contact__email",

@@ -7,10 +7,10 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self):
-        from django.db.models.signals import pre_save
+        from django.db.models.signals import pre_delete, pre_save
 
-        from directory.models import Directory, MailingList
-        from workflows.services import renames
+        from directory.models import Contact, Directory, MailingList
+        from workflows.services import erasure, renames
         from workflows.tasks import add_to_directory, registry
 
         registry.register(add_to_directory.KIND)
@@ -18,3 +18,4 @@ class WorkflowsConfig(AppConfig):
         pre_save.connect(
             renames.mailing_list_pre_save, sender=MailingList, dispatch_uid="workflows.mailing_list_renamed"
         )
+        pre_delete.connect(erasure.contact_deleting, sender=Contact, dispatch_uid="workflows.contact_deleting")

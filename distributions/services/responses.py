@@ -64,6 +64,8 @@ def survey_availability(*, invitation: Invitation, now=None) -> Availability:
     being closed since: the recipient is told they answered, not that something went wrong."""
     if Response.objects.filter(invitation=invitation, finished_at__isnull=False).exists():
         return Availability.FINISHED
+    if invitation.contact_id is None:  # the contact was deleted: nobody is left to answer
+        return Availability.NOT_OPEN
     if invitation.expires_at is not None and invitation.expires_at <= (now or timezone.now()):
         return Availability.EXPIRED
     if invitation.distribution.survey.status != Survey.Status.ACTIVE:
@@ -136,6 +138,8 @@ def invitation_opt_out(*, invitation: Invitation, one_click: bool = False) -> bo
     distribution does not record the list its contact was saved to, and an opt-out must never
     miss the list the next message comes from.
     """
+    if invitation.contact_id is None:  # the contact was deleted: nobody is left to write to
+        return False
     Contact.objects.filter(pk=invitation.contact_id).update(unsubscribed=True, updated_at=timezone.now())
     invitation.contact.unsubscribed = True
     # Reloading the page or pressing the button twice records one event, not a pile of them.

@@ -22,8 +22,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from directory.models import Contact
 from distributions.channels.email import invitation_message_id
-from distributions.models import Collaborator, Distribution, Invitation, SenderDomain, Survey, new_invitation_token
-from distributions.selectors import survey_link
+from distributions.models import Distribution, Invitation, SenderDomain, Survey, new_invitation_token
+from distributions.selectors import survey_link, survey_may_distribute
 from distributions.services.delivery import (
     invitation_record_skip,
     invitations_claim,
@@ -221,9 +221,7 @@ def distribute_config_problems(*, config: dict, owner) -> list[str]:
 
 
 def _check_can_distribute(survey: Survey, *, owner_id: int) -> None:
-    if survey.owner_id == owner_id:
-        return
-    if Collaborator.objects.filter(survey=survey, user_id=owner_id, can_distribute=True).exists():
+    if survey_may_distribute(survey=survey, user_id=owner_id):
         return
     owner = get_user_model().objects.get(pk=owner_id)
     user, survey_owner = owner.get_username(), survey.owner.get_username()

@@ -2,31 +2,22 @@
 
 from django.template.loader import render_to_string
 
-from reporting.run_selectors import run_links
+from reporting.run_selectors import run_conditions_evaluated, run_event_fields, run_links
 from workflows.admin.display import value_table
 from workflows.models import Run
 
 CONDITION_COLUMNS = ("field", "operator", "expected", "actual", "passed", "note")
-EVALUATED = (Run.Status.SUCCEEDED, Run.Status.FAILED, Run.Status.CONDITIONS_NOT_MET)
 
 
 def event_fields_html(run: Run) -> str:
-    notification = run.notification
-    metadata = {
-        "_Object": notification.sobject_type,
-        "_NotificationId": notification.notification_id,
-        "_OrganizationId": run.notification.inbound_message.organization_id or notification.organization_key,
-    }
-    return value_table({**notification.fields, **metadata})
+    return value_table(run_event_fields(run=run))
 
 
 def conditions_html(run: Run) -> str:
     rows = [[row.get(column) for column in CONDITION_COLUMNS] for row in run.condition_results]
-    # Conditions are evaluated (again) at each attempt: before the first, no rows means "not yet".
-    evaluated = run.status in EVALUATED or (run.status == Run.Status.QUEUED and run.attempts > 0)
     return render_to_string(
         "admin/reporting/run/conditions.html",
-        {"rows": rows, "evaluated": evaluated, "status": run.get_status_display().lower()},
+        {"rows": rows, "evaluated": run_conditions_evaluated(run=run), "status": run.get_status_display().lower()},
     )
 
 

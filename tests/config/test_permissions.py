@@ -23,6 +23,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 from django_q.models import Task as QueueTask
 
+from api.services import api_token_create
 from directory.models import Membership, Transaction
 from distributions.models import (
     Collaborator,
@@ -54,6 +55,8 @@ pytestmark = pytest.mark.django_db
 
 # Admin pages every staff user may open: they show nothing of the data.
 OPEN_TO_EVERY_STAFF_USER = {"admin:index", "admin:password_change", "admin:password_change_done", "admin:jsi18n"}
+# The REST API's schema and its docs page describe the API, and show nothing of the data.
+API_DOCUMENTS = {"api:schema", "api:docs"}
 REFUSED = {401, 403, 404, 405}
 # Public pages are opened by a token in their URL, not by a login: a wrong token must get nothing.
 WRONG_TOKEN = "not-a-token-of-anything"
@@ -99,6 +102,7 @@ def world(settings):
     make_sender_domain("sender-xq7.example")
     FrequencyRule.objects.create(directory=directory, max_messages=3, period_days=30)
     OutboxMessage.objects.create(from_email="s@sender-xq7.example", to=contact.email, subject="Outbox Stint-xq7")
+    api_token_create(user=owner, name="Token Kite-xq7")
     Group.objects.create(name="Group Tern-xq7")
     Schedule.objects.create(func="workflows.jobs.dispatch_due_runs", name="Schedule Gannet-xq7")
     now = timezone.now()
@@ -119,6 +123,8 @@ def world(settings):
         "survey": survey,
         "distribution": distribution,
         "workflow": workflow,
+        "directory": directory,
+        "mailing_list": mailing_list,
         # Each names one object (or one of its fields); none is a word any page has of its own.
         "secrets": re.compile("|".join([r"[\w.@-]*-xq7", re.escape(invitation.token), re.escape(workflow.token)])),
     }
@@ -149,6 +155,15 @@ def _route_text(pattern) -> str:
     return text
 
 
+API_PUBLIC_IDS = {
+    "surveyId": "survey",
+    "directoryId": "directory",
+    "contactId": "contact",
+    "mailingListId": "mailing_list",
+    "distributionId": "distribution",
+}
+
+
 def url_values(route: str, parameter: str, choices: str, world) -> list[str]:
     """Values to put in a URL parameter: the ids of existing objects, or each choice of a regex group."""
     if parameter == "object_id" and route.startswith("admin/r/"):
@@ -165,6 +180,12 @@ def url_values(route: str, parameter: str, choices: str, world) -> list[str]:
         return [str(world["owner"].pk)]
     if parameter in ("distribution_id", "survey_id", "run_id"):
         return [str(world[parameter.removesuffix("_id")].pk)]
+    if parameter in API_PUBLIC_IDS:  # the REST API names rows by their public ids
+        return [world[API_PUBLIC_IDS[parameter]].public_id]
+    if parameter in ("workflowId", "runId"):
+        return [str(world[parameter.removesuffix("Id")].pk)]
+    if parameter == "unknown":  # the REST API's catch-all
+        return ["v3/no-such-resource"]
     if parameter == "app_label":
         return choices.split("|")
     if parameter == "url":  # the admin's catch-all
@@ -203,6 +224,8 @@ def refusal_problem(response, name) -> str | None:
         return None
     landed = response.resolver_match.view_name if response.resolver_match else None
     if response.status_code == 200 and (landed in OPEN_TO_EVERY_STAFF_USER or name in OPEN_TO_EVERY_STAFF_USER):
+        return None
+    if response.status_code == 200 and name in API_DOCUMENTS:
         return None
     return f"answered {response.status_code} at {response.request['PATH_INFO']}"
 

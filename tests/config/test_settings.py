@@ -150,6 +150,9 @@ def test_an_empty_data_dir_keeps_the_database_in_the_project_not_the_current_fol
         ("DATABASE_CONN_MAX_AGE", "-5", "DATABASE_CONN_MAX_AGE must be at least 0, not -5"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'"),
         ("DATABASE_URL", "db.internal/surveys", "DATABASE_URL is not a database URL .*postgres://user:password@host"),
+        ("API_RATE_LIMIT", "300", "API_RATE_LIMIT must be a number of calls per period, e.g. 300/min"),
+        ("API_RATE_LIMIT", "0/min", "API_RATE_LIMIT must be a number of calls per period"),
+        ("API_RATE_LIMIT", "300/fortnight", "API_RATE_LIMIT must be a number of calls per period"),
     ],
 )
 def test_it_refuses_to_start_with_a_value_it_cannot_work_with(monkeypatch, tmp_path, name, value, message):

@@ -108,7 +108,7 @@ def test_it_writes_one_row_per_invitation_with_its_status_link_and_dates(admin_c
     _, first, second = rows_of(download(admin_client, survey_csv_url(survey)))
 
     assert first == [
-        f"R_{response.pk}",
+        response.public_id,
         "Lovelace",
         "Ada",
         "ada@example.com",

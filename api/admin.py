@@ -1,0 +1,43 @@
+"""API tokens in the admin: created here (the token is shown once, after saving), revoked here."""
+
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from api.models import ApiToken
+from api.services import api_token_create
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "user", "hint", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    list_select_related = ["user"]
+    search_fields = ["name", "user__username"]
+    autocomplete_fields = ["user"]
+    fields = ["user", "name", "hint", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["hint", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A token's user cannot change: it would hand the secret to someone else's rights.
+        return [*self.readonly_fields, "user"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        token, secret = api_token_create(user=obj.user, name=obj.name)
+        obj.pk, obj.digest, obj.hint, obj.created_at = token.pk, token.digest, token.hint, token.created_at
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"The new token is {secret} — copy it now: it is stored only as a digest and cannot be shown again. "
+            "Scripts send it as the X-API-TOKEN header.",
+            messages.WARNING,
+        )
+
+    @admin.action(
+        description="Revoke selected tokens (calls with them are refused from now on)", permissions=["change"]
+    )
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{count} token{'s' * (count != 1)} revoked.")

@@ -1,0 +1,215 @@
+"""Workflows and their runs (this product's extension, in the same conventions):
+GET /workflows, GET /workflows/{id}/runs (filtered as in Workflow Reporting),
+GET /workflows/{id}/runs/{runId}, POST /workflows/{id}/runs/{runId}/replay.
+
+Workflows and runs are named by their numbers, as Workflow Reporting shows them ("Run 1234").
+"""
+
+import datetime
+
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from api.base import ApiView, get_or_404, utc_datetime
+from api.envelope import ApiError
+from api.idempotency import idempotent
+from api.pagination import Page, PageQuerySerializer, page_of
+from reporting.run_selectors import run_conditions_evaluated, run_event_fields, runs_search, runs_with_first_error
+from workflows.models import Run, Workflow
+from workflows.services.replay import ReplayError, runs_replay
+
+
+class WorkflowSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    isEnabled = serializers.BooleanField(source="enabled")
+    salesforceObject = serializers.CharField(source="salesforce_object")
+    ownerId = serializers.CharField(source="owner.username", help_text="The owner's username.")
+    creationDate = utc_datetime(source="created_at")
+    lastModified = utc_datetime(source="updated_at")
+
+
+class RunSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    workflowId = serializers.IntegerField(source="workflow_id")
+    status = serializers.CharField(help_text="queued, running, succeeded, failed, conditions_not_met or skipped.")
+    statusReason = serializers.CharField(source="status_reason")
+    recordId = serializers.CharField(source="notification.record_id", help_text="The Salesforce record's id.")
+    attempts = serializers.IntegerField()
+    replayOf = serializers.IntegerField(source="replay_of_id", allow_null=True)
+    firstError = serializers.CharField(source="first_error", allow_null=True, default=None)
+    creationDate = utc_datetime(source="created_at")
+    finishedAt = utc_datetime(source="finished_at", allow_null=True)
+
+
+class ConditionResultSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True, default=None)
+    operator = serializers.CharField(allow_null=True, default=None)
+    expected = serializers.JSONField(allow_null=True, default=None)
+    actual = serializers.JSONField(allow_null=True, default=None)
+    passed = serializers.BooleanField(allow_null=True, default=None)
+    note = serializers.CharField(allow_null=True, default=None)
+
+
+class TaskAttemptSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    kind = serializers.CharField()
+    kindLabel = serializers.CharField(source="kind_label")
+    attempt = serializers.IntegerField()
+    status = serializers.CharField(help_text="succeeded, failed or retrying.")
+    resolvedInput = serializers.DictField(source="resolved_input", child=serializers.JSONField())
+    output = serializers.DictField(child=serializers.JSONField())
+    error = serializers.CharField()
+    notes = serializers.ListField(child=serializers.CharField())
+    startedAt = utc_datetime(source="started_at")
+    finishedAt = utc_datetime(source="finished_at")
+    durationMs = serializers.IntegerField(source="duration_ms")
+
+
+class RunDetailSerializer(RunSerializer):
+    nextAttemptAt = utc_datetime(source="next_attempt_at")
+    eventFields = serializers.SerializerMethodField(
+        help_text="The notification's fields and _Object, _NotificationId, _OrganizationId."
+    )
+    conditionsEvaluated = serializers.SerializerMethodField()
+    conditions = ConditionResultSerializer(many=True, source="condition_results")
+    taskAttempts = TaskAttemptSerializer(many=True, source="task_runs.all")
+
+    def get_eventFields(self, run) -> dict[str, str]:
+        return run_event_fields(run=run)
+
+    def get_conditionsEvaluated(self, run) -> bool:
+        return run_conditions_evaluated(run=run)
+
+
+class ReplaySerializer(serializers.Serializer):
+    runId = serializers.IntegerField(source="pk", help_text="The new run: a replay is a new run.")
+    replayOf = serializers.IntegerField(source="replay_of_id")
+    status = serializers.CharField()
+
+
+def _start_of(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class RunFilter(django_filters.FilterSet):
+    """Workflow Reporting's filters: status, started from/to (dates included, the site's time zone),
+    search (a notification or Salesforce record id, or a contact's email address)."""
+
+    status = django_filters.ChoiceFilter(choices=Run.Status.choices)
+    # "from" is a Python keyword: the filter is named from_ and declared as "from" below.
+    to = django_filters.DateFilter(method="filter_to", help_text="Runs started on or before this date (YYYY-MM-DD).")
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=254, help_text="A notification id, a Salesforce record id or an email."
+    )
+
+    def filter_from(self, runs, name, value):
+        return runs.filter(created_at__gte=_start_of(value))
+
+    def filter_to(self, runs, name, value):
+        return runs.filter(created_at__lt=_start_of(value + datetime.timedelta(days=1)))
+
+    def filter_search(self, runs, name, value):
+        return runs_search(runs=runs, term=value)
+
+
+RunFilter.base_filters["from"] = django_filters.DateFilter(
+    method="filter_from", help_text="Runs started on or after this date (YYYY-MM-DD)."
+)
+
+
+def _is_number(text: str) -> bool:
+    # Within a bigint: a longer number would make PostgreSQL refuse the query instead of finding nothing.
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
+def workflow_or_404(workflow_id: str) -> Workflow:
+    if not _is_number(workflow_id):
+        raise ApiError(f"No workflow {workflow_id}: list them with GET /workflows.", code="NOT_FOUND", status=404)
+    return get_or_404(Workflow.objects.all(), f"No workflow {workflow_id}.", pk=int(workflow_id))
+
+
+def run_or_404(workflow: Workflow, run_id: str) -> Run:
+    message = f"No run {run_id} of workflow {workflow.pk}."
+    if not _is_number(run_id):
+        raise ApiError(message, code="NOT_FOUND", status=404)
+    runs = Run.objects.filter(workflow=workflow).select_related("workflow", "notification__inbound_message")
+    return get_or_404(runs_with_first_error(runs).prefetch_related("task_runs"), message, pk=int(run_id))
+
+
+class WorkflowListView(ApiView):
+    required_permissions = {"GET": ("workflows.view_workflow",)}
+
+    @extend_schema(
+        operation_id="listWorkflows", parameters=[PageQuerySerializer], responses=page_of(WorkflowSerializer)
+    )
+    def get(self, request):
+        page = Page(request, list_name="workflows")
+        workflows = Workflow.objects.select_related("owner").order_by("id")
+        if page.after is not None:
+            workflows = workflows.filter(id__gt=page.after)
+        rows = list(workflows[: page.fetch_size])
+        return Response(page.result(rows, key=lambda row: row.pk, serialize=lambda row: WorkflowSerializer(row).data))
+
+
+class RunListView(ApiView, GenericAPIView):
+    required_permissions = {"GET": ("workflows.view_workflow", "workflows.view_run")}
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filterset_class = RunFilter
+    queryset = Run.objects.none()  # the workflow's runs: get_queryset
+
+    def get_queryset(self):
+        return Run.objects.filter(workflow=self.workflow)
+
+    @extend_schema(operation_id="listRuns", parameters=[PageQuerySerializer], responses=page_of(RunSerializer))
+    def get(self, request, workflow_id):
+        self.workflow = workflow_or_404(workflow_id)
+        page = Page(request, list_name="runs")
+        runs = runs_with_first_error(self.filter_queryset(self.get_queryset())).select_related("notification")
+        if page.after is not None:
+            created_at, run_id = page.after
+            created_at = parse_datetime(created_at)
+            runs = runs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=run_id))
+        # Newest first, as Workflow Reporting lists them: the run_workflow_recent index.
+        rows = list(runs.order_by("-created_at", "-id")[: page.fetch_size])
+        return Response(
+            page.result(
+                rows,
+                key=lambda row: [row.created_at.isoformat(), row.pk],
+                serialize=lambda row: RunSerializer(row).data,
+            )
+        )
+
+
+class RunDetailView(ApiView):
+    required_permissions = {"GET": ("workflows.view_workflow", "workflows.view_run")}
+
+    @extend_schema(operation_id="getRun", responses=RunDetailSerializer)
+    def get(self, request, workflow_id, run_id):
+        return Response(RunDetailSerializer(run_or_404(workflow_or_404(workflow_id), run_id)).data)
+
+
+class RunReplayView(ApiView):
+    # As in Workflow Reporting: a replay adds a run, copied from one the user must be able to see.
+    required_permissions = {"POST": ("workflows.view_workflow", "workflows.view_run", "workflows.add_run")}
+
+    @extend_schema(
+        operation_id="replayRun",
+        summary="Run the stored notification again with the workflow's current definition, as a new run",
+        request=None,
+        responses={201: ReplaySerializer},
+    )
+    @idempotent
+    def post(self, request, workflow_id, run_id):
+        run = run_or_404(workflow_or_404(workflow_id), run_id)
+        try:
+            (replay,) = runs_replay(runs=[run])
+        except ReplayError as error:
+            raise ApiError(str(error), code="WORKFLOW_DISABLED") from None
+        return Response(ReplaySerializer(replay).data, status=201)

@@ -1,0 +1,19 @@
+"""Reads of the API's own records."""
+
+import hmac
+
+from api.models import ApiToken
+from workflows.models import token_digest
+
+
+def api_token_for_secret(secret: str) -> ApiToken | None:
+    """The live (not revoked) token whose secret this is, with its user, or None.
+
+    Matched on the secret's digest through the unique index, as workflow event URLs are: the
+    lookup's timing depends on the digest, which says nothing about the secret.
+    """
+    digest = token_digest(secret)
+    token = ApiToken.objects.select_related("user").filter(digest=digest, revoked_at__isnull=True).first()
+    if token is None or not hmac.compare_digest(token.digest, digest):
+        return None
+    return token

@@ -1,0 +1,39 @@
+"""Writes of the API's own records: tokens, and when a token was last used."""
+
+import secrets
+from datetime import timedelta
+
+from django.utils import timezone
+
+from api.models import ApiToken, IdempotentRequest
+from workflows.models import token_digest
+
+# How long an Idempotency-Key's answer is kept (api/idempotency.py): Salesforce-side scripts retry for a day.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# last_used_at is written at most this often per token: not one write per call.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def new_api_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+def api_token_create(*, user, name: str = "") -> tuple[ApiToken, str]:
+    """A new token for `user`. -> (the stored token, the secret to show once: only its digest is kept)"""
+    secret = new_api_token()
+    token = ApiToken.objects.create(user=user, name=name.strip(), digest=token_digest(secret), hint=secret[:6])
+    return token, secret
+
+
+def api_token_mark_used(*, token: ApiToken) -> None:
+    """Record that the token was used now (at most once per LAST_USED_PRECISION)."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
+def idempotent_requests_purge() -> int:
+    """Delete the answers kept for Idempotency-Keys older than IDEMPOTENCY_WINDOW. -> how many"""
+    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
+    return deleted

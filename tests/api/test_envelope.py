@@ -1,0 +1,120 @@
+import re
+import uuid
+
+import pytest
+
+from api.envelope import ApiErrorMiddleware
+from tests.api.conftest import error
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_wraps_a_result_with_its_status_and_a_request_id(superuser_api):
+    body = superuser_api.get("whoami").json()
+
+    assert set(body) == {"result", "meta"}
+    assert body["meta"]["httpStatus"] == "200 - OK"
+    uuid.UUID(body["meta"]["requestId"])
+
+
+def test_it_answers_an_unknown_path_with_a_404_envelope(superuser_api):
+    response = superuser_api.get("no-such-resource/at/all")
+
+    assert response.status_code == 404
+    assert error(response)["errorCode"] == "NOT_FOUND"
+
+
+def test_it_answers_a_post_to_an_unknown_path_with_a_404_envelope(superuser_api):
+    superuser_api.client = type(superuser_api.client)(enforce_csrf_checks=True)
+
+    response = superuser_api.post("directories/POOL_x/no-such-list", {"name": "x"})
+
+    assert response.status_code == 404
+    assert error(response)["errorCode"] == "NOT_FOUND"
+
+
+def test_it_answers_an_unknown_api_version_with_a_404_envelope(superuser_api):
+    response = superuser_api.get("/API/v2/surveys")
+
+    assert response.status_code == 404
+    assert error(response)["errorCode"] == "NOT_FOUND"
+
+
+def test_it_answers_json_to_a_client_asking_for_html(superuser_api):
+    response = superuser_api.get("whoami", headers={"Accept": "text/html"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+
+
+def test_it_answers_405_in_the_envelope_to_a_method_a_resource_lacks(superuser_api):
+    response = superuser_api.call("PATCH", "surveys", {})
+
+    assert response.status_code == 405
+    assert error(response)["errorCode"] == "METHOD_NOT_ALLOWED"
+
+
+def test_it_answers_400_to_a_body_that_is_not_json(superuser_api):
+    response = superuser_api.client.post(
+        "/API/v3/directories/POOL_x/mailinglists",
+        data="{not json",
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert response.status_code == 400
+    assert error(response)["errorCode"] == "MALFORMED_REQUEST"
+
+
+def test_it_answers_415_to_a_body_that_is_a_form(superuser_api):
+    response = superuser_api.client.post(
+        "/API/v3/directories/POOL_x/mailinglists", data={"name": "x"}, headers={"X-API-TOKEN": superuser_api.token}
+    )
+
+    assert response.status_code == 415
+    assert error(response)["errorCode"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_it_refuses_a_nul_character_naming_where_it_is(superuser_api):
+    response = superuser_api.get("surveys", pageSize="1", skipToken="a%00b")
+
+    assert response.status_code == 400
+    assert "query.skipToken" in error(response)["fieldErrors"]
+
+
+def test_it_names_the_fields_in_error(superuser_api):
+    response = superuser_api.get("surveys", pageSize="many")
+
+    details = error(response)
+    assert response.status_code == 400
+    assert list(details["fieldErrors"]) == ["pageSize"]
+    assert "pageSize" in details["errorMessage"]
+
+
+def test_an_exception_no_handler_knows_is_a_json_500_not_an_html_page(superuser_api, monkeypatch):
+    def fail(serializer, user):
+        raise RuntimeError("a fault nobody foresaw")
+
+    monkeypatch.setattr("api.resources.whoami.WhoAmISerializer.get_accountType", fail)
+
+    response = superuser_api.get("whoami")
+
+    assert response.status_code == 500
+    assert error(response)["errorCode"] == "INTERNAL_ERROR"
+    assert "a fault nobody foresaw" not in response.content.decode()
+
+
+def test_the_last_resort_leaves_other_pages_to_django(rf):
+    assert ApiErrorMiddleware(lambda request: None).process_exception(rf.get("/admin/"), RuntimeError()) is None
+
+
+def test_the_schema_and_its_docs_page_are_served_without_a_token_from_this_site_only(client):
+    schema = client.get("/API/v3/schema/", headers={"Accept": "application/json"})
+    docs = client.get("/API/v3/docs/")
+
+    assets = re.findall(r'(?:src|href)="([^"]*)"', docs.content.decode())
+    assert schema.status_code == 200
+    assert schema.json()["paths"]["/API/v3/surveys"]["get"]["operationId"] == "listSurveys"
+    assert docs.status_code == 200
+    assert assets
+    assert all(asset.startswith("/") and not asset.startswith("//") for asset in assets)

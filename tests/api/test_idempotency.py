@@ -1,0 +1,122 @@
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from api.models import IdempotentRequest
+from api.services import idempotent_requests_purge
+from directory import services as directory_services
+from directory.models import Contact, MailingList
+from tests.api.conftest import ApiClient, api_client_for, error, result
+from tests.factories import make_directory, make_user
+from tests.threads import run_together
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def directory():
+    return make_directory()
+
+
+def create(api, directory, body, key="key-1"):
+    return api.post(f"directories/{directory.public_id}/contacts", body, headers={"Idempotency-Key": key})
+
+
+def test_a_retry_with_the_same_key_and_body_gets_the_first_answer_and_changes_nothing(superuser_api, directory):
+    first = create(superuser_api, directory, {"email": "ada@example.com", "embeddedData": {"Visits": "1"}})
+    Contact.objects.update(embedded_data={"Visits": "2"})  # what an upsert sent again would overwrite
+
+    again = create(superuser_api, directory, {"email": "ada@example.com", "embeddedData": {"Visits": "1"}})
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert result(again) == result(first) == {"id": Contact.objects.get().public_id, "action": "created"}
+    assert again["Idempotent-Replayed"] == "true"
+    assert Contact.objects.get().embedded_data == {"Visits": "2"}
+
+
+def test_the_same_key_with_another_body_is_refused(superuser_api, directory):
+    create(superuser_api, directory, {"email": "ada@example.com"})
+
+    response = create(superuser_api, directory, {"email": "grace@example.com"})
+
+    assert response.status_code == 422
+    assert error(response)["errorCode"] == "IDEMPOTENCY_KEY_REUSED"
+    assert list(Contact.objects.values_list("email", flat=True)) == ["ada@example.com"]
+
+
+def test_the_same_key_on_another_path_is_refused(superuser_api, directory):
+    create(superuser_api, directory, {"email": "ada@example.com"})
+
+    response = superuser_api.post(
+        f"directories/{directory.public_id}/mailinglists", {"name": "x"}, headers={"Idempotency-Key": "key-1"}
+    )
+
+    assert response.status_code == 422
+    assert not MailingList.objects.exists()
+
+
+def test_a_key_older_than_24_hours_runs_the_call_again(superuser_api, directory):
+    create(superuser_api, directory, {"email": "ada@example.com"})
+    IdempotentRequest.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    Contact.objects.all().delete()
+
+    response = create(superuser_api, directory, {"email": "ada@example.com"})
+
+    assert response.status_code == 201
+    assert Contact.objects.count() == 1
+
+
+def test_keys_are_per_token(directory):
+    user = make_user(is_superuser=True)
+    one, other = api_client_for(user), api_client_for(user)
+    create(one, directory, {"email": "ada@example.com"})
+
+    response = create(other, directory, {"email": "grace@example.com"})
+
+    assert response.status_code == 201
+    assert Contact.objects.count() == 2
+
+
+def test_a_call_that_failed_keeps_no_answer_so_it_can_be_corrected_and_sent_again(superuser_api, directory):
+    refused = create(superuser_api, directory, {"email": "not an address"})
+
+    assert refused.status_code == 400
+    assert not IdempotentRequest.objects.exists()
+
+
+def test_without_a_key_each_call_runs(superuser_api, directory):
+    superuser_api.post(f"directories/{directory.public_id}/mailinglists", {"name": "A"})
+    superuser_api.post(f"directories/{directory.public_id}/mailinglists", {"name": "B"})
+
+    assert MailingList.objects.count() == 2
+
+
+def test_the_nightly_purge_deletes_expired_answers_only(superuser_api, directory):
+    create(superuser_api, directory, {"email": "ada@example.com"}, key="old")
+    create(superuser_api, directory, {"email": "grace@example.com"}, key="new")
+    IdempotentRequest.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=25))
+
+    assert idempotent_requests_purge() == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_calls_with_one_key_at_the_same_moment_act_once_and_answer_alike(postgres_only, monkeypatch):
+    directory = make_directory()
+    secret = api_client_for(make_user(is_superuser=True)).token
+    upsert = directory_services.contact_upsert
+
+    def slow_upsert(**kwargs):
+        time.sleep(0.5)  # both calls are inside the view at once
+        return upsert(**kwargs)
+
+    monkeypatch.setattr(directory_services, "contact_upsert", slow_upsert)
+    body = {"email": "ada@example.com", "embeddedData": {"Visits": "1"}}
+
+    responses = run_together(2, lambda i: create(ApiClient(secret), directory, body, key="same"))
+
+    assert Contact.objects.count() == 1
+    assert sorted(response.status_code for response in responses) == [201, 201]
+    assert responses[0].json()["result"] == responses[1].json()["result"]
