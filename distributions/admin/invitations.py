@@ -13,6 +13,7 @@ from distributions.models import DeliveryEvent, Distribution, Invitation, Respon
 from distributions.selectors import response_answer_rows, survey_link
 from workflows.admin.display import is_row_id
 from workflows.admin.history import ReadOnlyMixin
+from workflows.admin.pagination import KeysetPaginationMixin
 
 
 class ChosenObjectFilter(admin.SimpleListFilter):
@@ -102,14 +103,13 @@ class DeliveryEventInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class InvitationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "contact", "address", "status", "distribution", "sent_at", "updated_at"]
     list_filter = [InvitationSurveyFilter, InvitationDistributionFilter, "status", "distribution__channel"]
     list_select_related = ["contact", "distribution__survey"]
     # Exact matches only: each is served by an index (address, message_id, token).
     search_fields = ["=address", "=message_id", "=token"]
     ordering = ["-id"]
-    show_full_result_count = False
     fieldsets = [
         (
             None,

@@ -6,6 +6,7 @@ Queries and indexes (workflows.InboundMessage.Meta):
 - HTTP status:  where http_status = %s order by received_at desc         -> inbound_http_status_recent
 - workflow:     where workflow_id = %s order by received_at desc         -> inbound_workflow_recent
 - received from/to: range on received_at                                 -> inbound_recent
+- pages: keyset on (received_at, id) (workflows/admin/pagination.py), never OFFSET
 """
 
 from django.contrib import admin
@@ -13,22 +14,20 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from reporting.admin.filters import HttpStatusFilter, ReceivedFilter
-from reporting.admin.paginator import CappedCountPaginator
 from reporting.models import FailedToStart
 from workflows.admin.display import value_table
 from workflows.admin.history import ReadOnlyMixin
+from workflows.admin.pagination import KeysetPaginationMixin
 from workflows.models import InboundMessage, Notification
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class InboundMessageAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["received_at", "status", "http_status", "workflow", "notifications", "short_reason"]
     list_filter = ["status", HttpStatusFilter, "workflow", ReceivedFilter]
     list_select_related = ["workflow"]
     ordering = ["-received_at"]
     sortable_by = ["received_at"]
-    show_full_result_count = False
-    paginator = CappedCountPaginator
     list_per_page = 50  # as Workflow Reporting: rendering rows, not the query, is a page's cost
     fields = [
         "received_at",
@@ -75,7 +74,7 @@ class FailedToStartAdmin(InboundMessageAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class NotificationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["received_at", "workflow", "sobject_type", "record_id", "notification_id"]
     list_select_related = ["inbound_message__workflow"]
     # Exact, case-sensitive matches (Salesforce ids are), served by notification_record and
@@ -84,8 +83,6 @@ class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_help_text = "A Salesforce record id or notification id (exact)."
     ordering = ["-id"]
     sortable_by = []
-    show_full_result_count = False
-    paginator = CappedCountPaginator
     fields = [
         "received_at",
         "workflow",

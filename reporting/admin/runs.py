@@ -10,7 +10,8 @@ The changelist's queries and the indexes serving them (workflows/migrations/0003
 - search:        see reporting/run_selectors.py (notification_id_search, notification_record,
                  contact_email_ci + task_run_contact)
 - first error:   one probe per listed row into task_run_attempt_once (run_id, position, attempt)
-- row count:     capped or estimated, never a full COUNT(*) (reporting/admin/paginator.py)
+- pages:         keyset: next/previous/last seek from a boundary (created_at, id), never OFFSET
+- row count:     capped or estimated, never a full COUNT(*) (workflows/admin/pagination.py)
 """
 
 from django.contrib import admin, messages
@@ -20,16 +21,16 @@ from django.urls import path, reverse
 from django.utils.text import Truncator
 
 from reporting.admin.filters import StartedFilter
-from reporting.admin.paginator import CappedCountPaginator
 from reporting.admin.run_detail import conditions_html, event_fields_html, links_html, task_runs_html
 from reporting.run_selectors import runs_search, runs_with_first_error
 from workflows.admin.history import ReadOnlyMixin
+from workflows.admin.pagination import KeysetPaginationMixin
 from workflows.models import Run
 from workflows.services.replay import ReplayError, runs_replay
 
 
 @admin.register(Run)
-class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class RunAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "started",
         "workflow",
@@ -48,8 +49,6 @@ class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_help_text = "A notification id or a Salesforce record id (exact), or a contact's email address."
     ordering = ["-created_at"]
     sortable_by = ["started"]  # other columns have no index to sort a million rows by
-    show_full_result_count = False
-    paginator = CappedCountPaginator
     # A page costs its rows' rendering more than its query: 50 rows keep a filtered page as quick
     # at a million runs as at a thousand, where it shows only a few.
     list_per_page = 50

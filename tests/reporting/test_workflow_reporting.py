@@ -157,7 +157,7 @@ def test_it_does_not_count_the_whole_run_table(admin_client):
 
 
 def test_it_counts_past_the_cap_as_the_cap(admin_client, monkeypatch):
-    from reporting.admin import paginator
+    from workflows.admin import pagination as paginator
 
     monkeypatch.setattr(paginator, "COUNT_CAP", 2)
     workflow = make_workflow()
