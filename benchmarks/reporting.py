@@ -1,25 +1,35 @@
 #!/usr/bin/env python
-"""Workflow Reporting's changelists at 1,000 runs and at 1,000,000 runs.
+"""Workflow Reporting's changelists (runs, inbound log, Failed to start) and invitations at
+1,000 and 1,000,000 rows, and their deep pages at 1,000,000.
 
     .venv/bin/python benchmarks/reporting.py [--small 1000] [--big 1000000] [--repeat 5]
+        [--database sfsurveys_bench_reporting]
 
-Creates the database sfsurveys_bench_reporting (dropped first if it exists, dropped again at the
-end), migrates it and seeds --small runs with set-based SQL (INSERT ... SELECT generate_series):
-per run one accepted inbound message, one notification and the run, spread pseudo-randomly over
-60 days across four workflows (three Case, one Opportunity) with a realistic mix of statuses; every
-second run has a task run whose output names its contact (so the email search has something to
-find), failed ones with an error; plus one refused call per hundred runs. It times every page, then
-grows the same tables to --big runs (the first --small rows stay, so the searched ids exist at both
+Creates the database (--database; dropped first if it exists, dropped again at the end), migrates
+it and seeds --small runs with set-based SQL (INSERT ... SELECT generate_series): per run one
+accepted inbound message, one notification and the run, spread pseudo-randomly over 60 days across
+four workflows (three Case, one Opportunity) with a realistic mix of statuses; every second run has
+a task run whose output names its contact (so the email search has something to find), failed ones
+with an error; one refused call per hundred runs; and one invitation per run, in four
+distributions, with a mix of statuses (one in ten not sent yet). It times every page, then grows
+the same tables to --big rows (the first --small rows stay, so the searched ids exist at both
 sizes), runs VACUUM ANALYZE and times every page again.
+
+Then, at --big, the deep pages each list offers (First, Previous, Next, Last: keyset pages), with
+filters and sorts applied: page 1, Next once, Next ten times, the page Next reaches half-way down
+the list and the last page Next reaches (their cursors made directly for the row there, as
+following Next thousands of times would), Last, and Previous from Last.
 
 Each page is fetched through Django's test Client logged in as a superuser (the real admin views,
 templates and queries, no HTTP server): one warm-up, then the best of --repeat.
-Target (exit 1 when missed): every page at --big within 3x its time at --small. Exit 2 when the
-benchmark itself failed.
+Targets (exit 1 when one is missed): every page at --big within 3x its time at --small, and every
+deep page within 3x page 1 of its list. Exit 2 when the benchmark itself failed.
 """
 
 import argparse
+import html
 import os
+import re
 import sys
 import time
 import traceback
@@ -34,8 +44,6 @@ from benchmarks.history_csv import insert_select  # noqa: E402
 from benchmarks.scratch_db import create_migrated_database, database_url  # noqa: E402
 
 DB_NAME = "sfsurveys_bench_reporting"
-DATABASE_URL = database_url(DB_NAME)
-ENV = {"DJANGO_SETTINGS_MODULE": "benchmarks.settings", "DATABASE_URL": DATABASE_URL, "DEBUG": "false"}
 ADMIN_USERNAME = "bench-admin"
 MAX_RATIO = 3.0
 DAYS = 60
@@ -44,8 +52,14 @@ PROBE = 500
 WORKFLOWS = (("Closed cases", "Case"), ("Escalations", "Case"), ("Store visits", "Case"), ("Won deals", "Opportunity"))
 
 
-def create_database() -> None:
-    create_migrated_database(DB_NAME, env=ENV)
+def settings_env(db_name: str) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "DATABASE_URL": database_url(db_name),
+        "DEBUG": "false",
+        # A server database needs a SECRET_KEY shared by every process; this scratch one only by this one.
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only-key-" + "x" * 40),
+    }
 
 
 def record_id(g: int) -> str:
@@ -57,15 +71,22 @@ def notification_id(g: int) -> str:
 
 
 def seed_objects() -> dict:
-    """The superuser, the directory and the workflows. -> ids for the seed's SQL."""
+    """The superuser, the directory, the workflows, a survey and its distributions. -> ids for the seed's SQL."""
     from django.contrib.auth import get_user_model
 
     from directory.models import Directory
+    from distributions.models import Distribution, Survey
     from workflows.models import Workflow
 
     owner = get_user_model().objects.create_superuser(ADMIN_USERNAME, "bench@example.com", None)
     workflows = [Workflow.objects.create(name=name, salesforce_object=obj, owner=owner) for name, obj in WORKFLOWS]
-    return {"directory": Directory.objects.create(name="Bench").pk, "workflows": [w.pk for w in workflows]}
+    survey = Survey.objects.create(name="Bench", owner=owner, status=Survey.Status.ACTIVE)
+    distributions = [Distribution.objects.create(survey=survey, subject=f"Wave {n}") for n in range(4)]
+    return {
+        "directory": Directory.objects.create(name="Bench").pk,
+        "workflows": [w.pk for w in workflows],
+        "distributions": [d.pk for d in distributions],
+    }
 
 
 def seed_runs(ids: dict, first: int, last: int) -> None:
@@ -73,6 +94,7 @@ def seed_runs(ids: dict, first: int, last: int) -> None:
     from django.db import connection
 
     from directory.models import Contact
+    from distributions.models import Invitation
     from workflows.models import InboundMessage, Notification, Run, TaskRun
 
     rows = f"generate_series({first}, {last}) AS g"
@@ -183,7 +205,25 @@ def seed_runs(ids: dict, first: int, last: int) -> None:
             },
             f"{rows} WHERE mod(g, 100) = 0",
         )
-        for model in (InboundMessage, Notification, Run, Contact, TaskRun):
+        distribution_ids = ", ".join(str(pk) for pk in ids["distributions"])
+        insert_select(
+            cursor,
+            Invitation,
+            {
+                "id": "g",
+                "distribution_id": f"(ARRAY[{distribution_ids}])[1 + mod(g, {len(ids['distributions'])})]",
+                "contact_id": "CASE WHEN mod(g, 2) = 0 THEN g END",
+                "token": "md5(g::text)",
+                "address": "'user' || g || '@example.com'",
+                "status": "CASE WHEN mod(g, 10) = 0 THEN 'pending' WHEN mod(g, 10) < 4 THEN 'survey_finished' "
+                "WHEN mod(g, 10) < 7 THEN 'email_sent' ELSE 'email_opened' END",
+                "sent_at": f"CASE WHEN mod(g, 10) = 0 THEN NULL ELSE {when} END",
+                "created_at": when,
+                "updated_at": when,
+            },
+            rows,
+        )
+        for model in (InboundMessage, Notification, Run, Contact, TaskRun, Invitation):
             table = model._meta.db_table
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
     connection.close()
@@ -196,6 +236,7 @@ def pages(ids: dict) -> dict[str, str]:
 
     runs = reverse("admin:workflows_run_changelist")
     inbound = reverse("admin:workflows_inboundmessage_changelist")
+    invitations = reverse("admin:distributions_invitation_changelist")
     from datetime import timedelta
 
     from django.utils import timezone
@@ -216,24 +257,116 @@ def pages(ids: dict) -> dict[str, str]:
         "runs: search record id": f"{runs}?q={record_id(PROBE)}",
         "runs: search notification id": f"{runs}?q={notification_id(PROBE)}",
         "runs: search contact email": f"{runs}?q=user{PROBE}@example.com",
-        "runs: page 5": f"{runs}?p=5",
         "run detail": reverse("admin:workflows_run_change", args=[PROBE]),
         "inbound log: default page": inbound,
         "inbound log: HTTP 404": f"{inbound}?http_status=404",
         "failed to start": reverse("admin:reporting_failedtostart_changelist"),
+        "invitations: default page": invitations,
+        "invitations: distribution": f"{invitations}?distribution={ids['distributions'][0]}",
     }
 
 
-def time_pages(urls: dict[str, str], repeat: int) -> dict[str, float]:
+def deep_lists(ids: dict) -> dict[str, str]:
+    """The lists whose deep pages are timed: each filter, search or sort served differently."""
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    runs = reverse("admin:workflows_run_changelist")
+    inbound = reverse("admin:workflows_inboundmessage_changelist")
+    invitations = reverse("admin:distributions_invitation_changelist")
+    month_ago = (timezone.localdate() - timedelta(days=29)).isoformat()
+    return {
+        "runs": runs,
+        "runs: status failed": f"{runs}?status__exact=failed",
+        "runs: oldest first": f"{runs}?o=1",
+        "runs: workflow, last 30 days": f"{runs}?workflow__id__exact={ids['workflows'][0]}&created_at_from={month_ago}",
+        "inbound log": inbound,
+        "inbound log: HTTP 404": f"{inbound}?http_status=404",
+        "failed to start": reverse("admin:reporting_failedtostart_changelist"),
+        "invitations": invitations,
+        "invitations: distribution": f"{invitations}?distribution={ids['distributions'][0]}",
+        "invitations: status email sent": f"{invitations}?status__exact=email_sent",
+        "invitations: by sent at (no index)": f"{invitations}?o=-5",
+    }
+
+
+DEEP_PAGES = ("page 1", "next", "next x10", "next to half-way", "next to the end", "last", "previous from last")
+
+
+def _link(content: bytes, css_class: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" class="{css_class}[ "]', content.decode())
+    return html.unescape(found.group(1)) if found else None
+
+
+def _changelist(url: str):
+    """The admin's changelist for `url` (a changelist URL with its query), as the view builds it."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from django.contrib.auth import get_user_model
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    parts = urlsplit(url)
+    request = RequestFactory().get(parts.path, dict(parse_qsl(parts.query)))
+    request.user = get_user_model().objects.get(username=ADMIN_USERNAME)
+    return resolve(parts.path).func.model_admin.get_changelist_instance(request)
+
+
+def _next_after(changelist, position: int) -> str:
+    """The query string of the Next link of the page that ends on the row at `position` (0-based):
+    where Next leads after position / per_page clicks."""
+    from workflows.admin.keyset import AFTER, KeysetOrdering
+
+    ordering = KeysetOrdering(changelist.model, changelist.queryset.query.order_by)
+    row = ordering.ordered(changelist.queryset)[position]  # OFFSET, once, outside the timing
+    return changelist.get_query_string({"p": ordering.cursor(row, direction=AFTER)})
+
+
+def deep_page_urls(client, url: str) -> dict[str, str] | None:
+    """URL of each of DEEP_PAGES of the list at `url`, found by following its links; None when the
+    list has fewer than 11 pages (at a small --big)."""
+    from urllib.parse import urlsplit
+
+    path = urlsplit(url).path
+    first = client.get(url)
+    assert first.status_code == 200, (url, first.status_code)
+    changelist = _changelist(url)
+    total, per_page = changelist.queryset.count(), changelist.list_per_page
+    if total <= 11 * per_page:
+        return None
+    next_url = path + _link(first.content, "next")
+    tenth = next_url
+    for _ in range(9):
+        tenth = path + _link(client.get(tenth).content, "next")
+    last_url = path + _link(first.content, "last")
+    return {
+        "page 1": url,
+        "next": next_url,
+        "next x10": tenth,
+        "next to half-way": path + _next_after(changelist, total // 2 // per_page * per_page - 1),
+        "next to the end": path + _next_after(changelist, (total - 1) // per_page * per_page - 1),
+        "last": last_url,
+        "previous from last": path + _link(client.get(last_url).content, "previous"),
+    }
+
+
+def logged_in_client():
     from django.contrib.auth import get_user_model
     from django.test import Client
 
     client = Client()
     client.force_login(get_user_model().objects.get(username=ADMIN_USERNAME))
+    return client
+
+
+def time_pages(client, urls: dict[str, str], repeat: int) -> dict[str, float]:
     timings = {}
     for name, url in urls.items():
         response = client.get(url)  # warm-up
         assert response.status_code == 200, (name, url, response.status_code)
+        assert not response.cookies.get("messages"), (name, url, "the page answered with a message")
         best = float("inf")
         for _ in range(repeat):
             start = time.perf_counter()
@@ -243,42 +376,69 @@ def time_pages(urls: dict[str, str], repeat: int) -> dict[str, float]:
     return timings
 
 
+def time_deep_pages(client, lists: dict[str, str], repeat: int) -> list[str]:
+    """Times and prints each list's deep pages against its page 1. -> the pages over MAX_RATIO."""
+    missed = []
+    print(f"\n{'list':<36} {'page':<20} {'time':>10}  ratio to page 1", flush=True)
+    for list_name, url in lists.items():
+        urls = deep_page_urls(client, url)
+        if urls is None:
+            print(f"{list_name:<36} (fewer than 11 pages at this size: left out)", flush=True)
+            continue
+        timings = time_pages(client, urls, repeat)
+        for page in DEEP_PAGES:
+            ratio = timings[page] / timings["page 1"]
+            if ratio > MAX_RATIO:
+                missed.append(f"{list_name}: {page}")
+            print(f"{list_name:<36} {page:<20} {timings[page] * 1000:>7.1f} ms  {ratio:5.2f}x", flush=True)
+    return missed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--small", type=int, default=1_000, help="runs at the small size (default 1,000)")
-    parser.add_argument("--big", type=int, default=1_000_000, help="runs at the big size (default 1,000,000)")
+    parser.add_argument("--small", type=int, default=1_000, help="rows at the small size (default 1,000)")
+    parser.add_argument("--big", type=int, default=1_000_000, help="rows at the big size (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=5, help="timed fetches per page, best kept (default 5)")
+    parser.add_argument("--database", default=DB_NAME, help=f"scratch database to create and drop (default {DB_NAME})")
     args = parser.parse_args(argv)
     if args.small < PROBE or args.big <= args.small:
         parser.error(f"need {PROBE} <= --small < --big")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database):
+        parser.error("--database: lower-case letters, digits and underscores")
 
-    os.environ.update(ENV)
+    env = settings_env(args.database)
+    os.environ.update(env)
     try:
-        print(f"Creating {DB_NAME} and seeding {args.small:,} runs ...", flush=True)
-        create_database()
+        print(f"Creating {args.database} and seeding {args.small:,} rows ...", flush=True)
+        create_migrated_database(args.database, env=env)
         import django
 
         django.setup()
         ids = seed_objects()
         seed_runs(ids, 1, args.small)
+        client = logged_in_client()
         urls = pages(ids)
-        small = time_pages(urls, args.repeat)
-        print(f"Growing to {args.big:,} runs ...", flush=True)
+        small = time_pages(client, urls, args.repeat)
+        print(f"Growing to {args.big:,} rows ...", flush=True)
         start = time.perf_counter()
         seed_runs(ids, args.small + 1, args.big)
         print(f"  seeded and analyzed in {time.perf_counter() - start:.0f} s", flush=True)
-        big = time_pages(urls, args.repeat)
+        big = time_pages(client, urls, args.repeat)
 
-        print(f"\n{'page':<32} {args.small:>10,} runs {args.big:>10,} runs   ratio")
-        missed = []
+        print(f"\n{'page':<32} {args.small:>10,} rows {args.big:>10,} rows   ratio")
+        missed_sizes = []
         for name in urls:
             ratio = big[name] / small[name]
             if ratio > MAX_RATIO:
-                missed.append(name)
+                missed_sizes.append(name)
             print(f"{name:<32} {small[name] * 1000:>12.1f} ms {big[name] * 1000:>12.1f} ms  {ratio:5.2f}x")
-        print(f"\nTarget: every page at {args.big:,} runs within {MAX_RATIO:.0f}x its time at {args.small:,}:", end=" ")
-        print("PASS" if not missed else f"FAIL ({', '.join(missed)})")
-        return 1 if missed else 0
+        missed_deep = time_deep_pages(client, deep_lists(ids), args.repeat)
+
+        print(f"\nTarget: every page at {args.big:,} rows within {MAX_RATIO:.0f}x its time at {args.small:,}:", end=" ")
+        print("PASS" if not missed_sizes else f"FAIL ({', '.join(missed_sizes)})")
+        print(f"Target: every deep page at {args.big:,} rows within {MAX_RATIO:.0f}x page 1 of its list:", end=" ")
+        print("PASS" if not missed_deep else f"FAIL ({', '.join(missed_deep)})")
+        return 1 if missed_sizes or missed_deep else 0
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
@@ -286,7 +446,7 @@ def main(argv=None) -> int:
         traceback.print_exc()
         return 2
     finally:
-        scratch_db.close_and_drop(DB_NAME)
+        scratch_db.close_and_drop(args.database)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from tests.factories import (
     make_workflow,
 )
 from tests.pages import texts
-from workflows.models import InboundMessage, Run
+from workflows.models import InboundMessage, Notification, Run
 
 pytestmark = pytest.mark.django_db
 
@@ -374,3 +374,30 @@ def test_every_sortable_column_pages_every_row_once(admin_client, url):
             pages = walk(admin_client, url, {"o": f"{direction}{index}"})
             assert sorted(flatten(pages)) == sorted(changelist.queryset.values_list("pk", flat=True)), (index, direction)
             assert len(flatten(pages)) == total
+
+
+@pytest.mark.parametrize("order", ["2", "-2.1", "99", "x", "1.-3"])
+def test_a_sort_the_list_does_not_offer_is_dropped(admin_client, order):
+    # Column 2 (workflow) would sort by the Workflow model's own ordering: not offered, no keyset.
+    now = timezone.now()
+    runs = runs_at(make_workflow(), [now - timedelta(minutes=m) for m in range(5)])
+
+    response = admin_client.get(RUNS_URL, {"o": order})
+
+    expected = newest_first(runs, lambda run: run.created_at)
+    if order in ("-2.1", "1.-3"):  # the Started column (1, after the checkbox), ascending, is kept
+        expected = [run.pk for run in sorted(runs, key=lambda run: (run.created_at, -run.pk))]
+    assert page_ids(response) == expected[:PER_PAGE]
+    assert page_ids(admin_client.get(RUNS_URL + link(response.content, "next"))) == expected[PER_PAGE : 2 * PER_PAGE]
+
+
+def test_notifications_page_with_the_search(admin_client, monkeypatch):
+    workflow = make_workflow()
+    wanted = [make_run(workflow=workflow, fields={"Id": "500AA0000012345AAA"}).notification for _ in range(5)]
+    make_run(workflow=workflow)
+    url = reverse("admin:workflows_notification_changelist")
+    monkeypatch.setattr(admin.site.get_model_admin(Notification), "list_per_page", PER_PAGE)
+
+    pages = walk(admin_client, url, {"q": "500AA0000012345AAA"})
+
+    assert flatten(pages) == sorted((n.pk for n in wanted), reverse=True)

@@ -19,7 +19,8 @@ The count beside the links is CappedCountPaginator's: exact up to COUNT_CAP rows
 """
 
 from django.contrib import messages
-from django.contrib.admin.views.main import ALL_VAR, PAGE_VAR, ChangeList
+from django.contrib.admin.views.main import ALL_VAR, ORDER_VAR, PAGE_VAR, ChangeList
+from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import Paginator
 from django.db import connection
 from django.utils.functional import cached_property
@@ -80,6 +81,34 @@ class KeysetPage:
 class KeysetChangeList(ChangeList):
     """A changelist that reads its page by keyset (see the module docstring); `cl.keyset_page`
     holds the page's links, None when the whole result fits on one page or "Show all" is on."""
+
+    def get_ordering(self, request, queryset):
+        # The admin sorts by any column named in ?o=, offered (sortable_by) or not; a column it does
+        # not offer may have no keyset (a relation sorted by its model's own ordering). Such a sort
+        # is dropped, as the admin drops an ?o= that names no column.
+        order = self.params.get(ORDER_VAR)
+        if order:
+            kept = [part for part in order.split(".") if self._offers_sort(part)]
+            self.params = {name: value for name, value in self.params.items() if name != ORDER_VAR}
+            if kept:
+                self.params[ORDER_VAR] = ".".join(kept)
+        return super().get_ordering(request, queryset)
+
+    def _offers_sort(self, part: str) -> bool:
+        index = part.rpartition("-")[2]
+        if not (index.isascii() and index.isdigit() and int(index) < len(self.list_display)):
+            return False
+        name = self.list_display[int(index)]
+        if self.sortable_by is not None and name not in self.sortable_by:
+            return False
+        order_field = self.get_ordering_field(name)
+        if not order_field:
+            return False
+        try:
+            KeysetOrdering(self.model, [order_field, "-pk"])
+        except ImproperlyConfigured:
+            return False
+        return True
 
     def get_results(self, request):
         paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
