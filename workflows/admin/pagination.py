@@ -177,7 +177,7 @@ class KeysetChangeList(ChangeList):
 
 
 def _count_label(count: int, kind: str, opts) -> str:
-    """"1 run", "42 runs", "10,000 or more runs", "about 1,000,000 runs"."""
+    """The count as the list shows it: 1 run, 42 runs, 10,000 or more runs, about 1,000,000 runs."""
     noun = opts.verbose_name if count == 1 and kind == "exact" else opts.verbose_name_plural
     if kind == "at least":
         return f"{count:,} or more {noun}"
