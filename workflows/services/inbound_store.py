@@ -1,8 +1,8 @@
 """Writing one accepted message: its inbound-log row, its new notifications and a run for each.
 
 This is the endpoint's whole cost, so on PostgreSQL it is one statement in a transaction of its
-own (chained inserts, the notifications passed as one JSON document); other databases take the
-ORM path to the same rows in one transaction. Either way a notification already stored (same
+own (chained inserts, the notifications passed as one JSON document), and on SQLite a short write
+transaction of a few multi-row inserts. Either way a notification already stored (same
 organization and notification id) is skipped by the unique constraint, so only new notifications
 get a run, even when two deliveries of one message race; and nothing is written unless the
 workflow's row still holds the values the caller decided with.
@@ -10,6 +10,7 @@ workflow's row still holds the values the caller decided with.
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 from django.db import connection, transaction
@@ -17,7 +18,7 @@ from django_q.models import OrmQ
 from psycopg.types.json import Jsonb
 
 from workflows.models import InboundMessage, Notification, Run, Workflow
-from workflows.services.dispatch import QUEUE_KEY, job_rows
+from workflows.services.dispatch import QUEUE_KEY
 
 
 @dataclass(frozen=True)
@@ -47,34 +48,76 @@ def inbound_store(
     """
     if connection.vendor == "postgresql":
         return _store_in_one_statement(workflow, inbound, status, notifications, run, jobs)
-    return _store_with_the_orm(workflow, inbound, status, notifications, run, jobs)
+    return _store_in_sqlite(workflow, inbound, status, notifications, run, jobs)
 
 
-def _store_with_the_orm(
+def _store_in_sqlite(
     workflow: dict, inbound: dict, status: dict, notifications: list[dict], run: dict, jobs: list[str]
 ) -> StoredMessage:
-    # Built before the transaction: with SQLite it holds the database's one write lock.
-    message = InboundMessage(**inbound, status=status["accepted"][0], reason=status["accepted"][1])
-    rows = [Notification(received_at=message.received_at, **row) for row in notifications]
-    with transaction.atomic():
-        if not Workflow.objects.filter(**workflow).exists():
-            raise WorkflowChanged
-        message.new_notification_count = len(rows)
-        message.save(force_insert=True)
-        for row in rows:
-            row.inbound_message = message
-        Notification.objects.bulk_create(rows, ignore_conflicts=True)
-        # Skipped conflicts were not inserted, so the rows that carry this message's id are the new ones.
-        new_ids = list(Notification.objects.filter(inbound_message=message).values_list("id", flat=True))
-        runs = Run.objects.bulk_create([Run(notification_id=notification_id, **run) for notification_id in new_ids])
-        if runs and jobs:
-            OrmQ.objects.bulk_create(job_rows(jobs))
-        if len(new_ids) != len(rows):
-            message.new_notification_count = len(new_ids)
-            if not new_ids:
-                message.status, message.reason = status["duplicate"]
-            message.save(update_fields=["new_notification_count", "status", "reason"])
-    return StoredMessage(inbound_id=message.pk, run_ids=[new.pk for new in runs])
+    # SQLite has one writer at a time: everything but the inserts is done before the transaction
+    # (which takes the write lock when it begins), and the inserts are a few multi-row statements
+    # on the DB-API cursor, not model instances.
+    quote = connection.ops.quote_name
+    inbound_row = {
+        **{name: _sqlite_value(value) for name, value in inbound.items()},
+        "status": status["accepted"][0],
+        "reason": status["accepted"][1],
+        "new_notification_count": len(notifications),
+    }
+    received_at = inbound_row["received_at"]
+    notification_rows = [
+        (row["organization_key"], row["notification_id"], row["sobject_type"], row["record_id"],
+         json.dumps(row["fields"]), received_at)
+        for row in notifications
+    ]
+    run_values = [_sqlite_value(value) for value in run.values()]
+    workflow_check = " AND ".join(f"{quote(name)} = ?" for name in workflow)
+    insert_inbound = (
+        f"INSERT INTO {quote(InboundMessage._meta.db_table)} ({', '.join(map(quote, inbound_row))}) "
+        f"SELECT {', '.join('?' * len(inbound_row))} "
+        f"WHERE EXISTS (SELECT 1 FROM {quote(Workflow._meta.db_table)} WHERE {workflow_check}) RETURNING id"
+    )
+    insert_notifications = (
+        f"INSERT INTO {quote(Notification._meta.db_table)} (inbound_message_id, organization_key, notification_id,"
+        " sobject_type, record_id, fields, received_at) VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(notification_rows))
+        + " ON CONFLICT (organization_key, notification_id) DO NOTHING RETURNING id, notification_id"
+    )
+    with transaction.atomic(), connection.wrap_database_errors:
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(insert_inbound, [*inbound_row.values(), *workflow.values()])
+            created = cursor.fetchone()
+            if created is None:
+                raise WorkflowChanged
+            inbound_id = created[0]
+            cursor.execute(insert_notifications, [value for row in notification_rows for value in (inbound_id, *row)])
+            new = dict((notification_id, pk) for pk, notification_id in cursor.fetchall())
+            # Runs in the message's order, which is the order workers take them in.
+            new_ids = [new[row["notification_id"]] for row in notifications if row["notification_id"] in new]
+            run_ids = []
+            if new_ids:
+                cursor.execute(
+                    f"INSERT INTO {quote(Run._meta.db_table)} (notification_id, {', '.join(map(quote, run))}) VALUES "
+                    + ", ".join([f"({', '.join('?' * (len(run) + 1))})"] * len(new_ids))
+                    + " RETURNING id",
+                    [value for notification_id in new_ids for value in (notification_id, *run_values)],
+                )
+                run_ids = sorted(pk for (pk,) in cursor.fetchall())
+            if run_ids and jobs:
+                cursor.execute(
+                    f"INSERT INTO {quote(OrmQ._meta.db_table)} (key, payload, lock) VALUES "
+                    + ", ".join(["(?, ?, ?)"] * len(jobs)),
+                    [value for job in jobs for value in (QUEUE_KEY, job, received_at)],
+                )
+            if len(new_ids) != len(notifications):
+                changes = {"new_notification_count": len(new_ids)}
+                if not new_ids:
+                    changes["status"], changes["reason"] = status["duplicate"]
+                InboundMessage.objects.filter(pk=inbound_id).update(**changes)
+        finally:
+            cursor.close()
+    return StoredMessage(inbound_id=inbound_id, run_ids=run_ids)
 
 
 def _store_in_one_statement(
@@ -157,6 +200,15 @@ def _store_in_one_statement(
     if inbound_id is None:
         raise WorkflowChanged
     return StoredMessage(inbound_id=inbound_id, run_ids=run_ids)
+
+
+def _sqlite_value(value):
+    """A column value as Django writes it to SQLite: JSON as text, datetimes as UTC text."""
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
 
 
 def _prepared(values: dict, *, prefix: str) -> dict:
