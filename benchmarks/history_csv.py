@@ -2,9 +2,9 @@
 """Distribution-history CSV download against PostgreSQL's own COPY of the same rows.
 
     .venv/bin/python benchmarks/history_csv.py [--rows 1000000] [--small-rows 100000] [--repeat 3]
+        [--database sfsurveys_bench_history]
 
-Creates the database sfsurveys_bench_history (dropped first if it exists, dropped again at the
-end), migrates it and seeds, with set-based SQL (INSERT ... SELECT generate_series), two surveys
+Creates the database --database (dropped first if it exists, dropped again at the end), migrates it and seeds, with set-based SQL (INSERT ... SELECT generate_series), two surveys
 of --rows and --small-rows history rows: one contact, one distribution (one per workflow run, as
 in production), one invitation each, and a response with three embedded-data fields for 60% of
 them. Then, best of --repeat runs each:
@@ -37,9 +37,10 @@ if str(ROOT) not in sys.path:
 from benchmarks import scratch_db  # noqa: E402
 from benchmarks.scratch_db import PG_HOST, PG_PORT, PG_USER, create_migrated_database, database_url  # noqa: E402
 
-DB_NAME = "sfsurveys_bench_history"
-DATABASE_URL = database_url(DB_NAME)
-ENV = {"DJANGO_SETTINGS_MODULE": "benchmarks.settings", "DATABASE_URL": DATABASE_URL, "DEBUG": "false"}
+DEFAULT_DB_NAME = "sfsurveys_bench_history"
+# Set by main() from --database; a child process inherits them through its environment.
+DB_NAME = DEFAULT_DB_NAME
+ENV = scratch_db.settings_env(database_url(DB_NAME))
 ADMIN_USERNAME = "bench-admin"
 FIELDS = ("Store", "Region", "Case Priority")
 MIN_RATIO = 0.50
@@ -285,10 +286,13 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-portable", action="store_true", help="do not time the csv-module path")
     parser.add_argument("--child", choices=("product", "portable"), help=argparse.SUPPRESS)
     parser.add_argument("--survey", type=int, help=argparse.SUPPRESS)
+    scratch_db.add_database_argument(parser, default=DEFAULT_DB_NAME)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(serve_once(args.child, args.survey)))
         return 0
+    global DB_NAME, ENV
+    DB_NAME, ENV = args.database, scratch_db.settings_env(database_url(args.database))
 
     os.environ.update(ENV)
     try:

@@ -1,16 +1,45 @@
-"""The throwaway PostgreSQL database a benchmark creates, migrates and drops again."""
+"""The throwaway database a benchmark creates, migrates and drops again, and the options naming it.
+
+PostgreSQL is reached at PGHOST:PGPORT (libpq's variables; default 127.0.0.1:5432) as PGUSER
+(default postgres, trust auth). Two benchmarks run side by side when each has its own
+`--database` (and, for those that serve HTTP, its own `--port`).
+"""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("PGPORT", "5432"))
+PG_USER = os.environ.get("PGUSER", "postgres")
 ROOT = Path(__file__).resolve().parent.parent
+# Settings refuse to start without SECRET_KEY once DATABASE_URL names a server.
+BENCHMARK_SECRET_KEY = "benchmark-only-key-" + "x" * 40
+
+
+def add_database_argument(parser, *, default: str) -> None:
+    """--database NAME: the scratch PostgreSQL database (created, dropped first and at the end)."""
+    parser.add_argument(
+        "--database",
+        default=default,
+        help=f"scratch PostgreSQL database, dropped first if it exists and again at the end (default {default}); "
+        "give each benchmark run side by side its own",
+    )
 
 
 def database_url(name: str) -> str:
     return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+
+
+def settings_env(url: str, *, settings: str = "benchmarks.settings") -> dict[str, str]:
+    """Environment for a Django process of the benchmark on the database at `url`."""
+    return {
+        "DJANGO_SETTINGS_MODULE": settings,
+        "DATABASE_URL": url,
+        "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", BENCHMARK_SECRET_KEY),
+    }
 
 
 def pg_admin(sql: str) -> None:
@@ -21,13 +50,10 @@ def pg_admin(sql: str) -> None:
 
 
 def drop_database(name: str) -> None:
-    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def create_migrated_database(name: str, *, env: dict[str, str]) -> None:
-    """A fresh database (dropped first if it exists), migrated with the given settings env."""
-    drop_database(name)
-    pg_admin(f"CREATE DATABASE {name}")
+def migrate(env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=ROOT,
@@ -35,6 +61,13 @@ def create_migrated_database(name: str, *, env: dict[str, str]) -> None:
         check=True,
         timeout=300,
     )
+
+
+def create_migrated_database(name: str, *, env: dict[str, str]) -> None:
+    """A fresh database (dropped first if it exists), migrated with the given settings env."""
+    drop_database(name)
+    pg_admin(f'CREATE DATABASE "{name}"')
+    migrate({"SECRET_KEY": BENCHMARK_SECRET_KEY, **env})
 
 
 def close_and_drop(name: str) -> None:

@@ -17,10 +17,14 @@ from workflows.salesforce.soap import CONTENT_TYPE, ack_response
 _SOAP = "{http://schemas.xmlsoap.org/soap/envelope/}"
 _OUT = "{http://soap.sforce.com/2005/09/outbound}"
 
-BENCH_TABLE_SQL = (
-    "CREATE TABLE IF NOT EXISTS bench_notification ("
-    " id bigserial PRIMARY KEY, org text NOT NULL, notification_id text NOT NULL, fields jsonb NOT NULL)"
-)
+# The table per database; on SQLite a JSON column is text, as the product's JSONField columns are.
+BENCH_TABLE_SQL = {
+    "postgresql": "CREATE TABLE IF NOT EXISTS bench_notification ("
+    " id bigserial PRIMARY KEY, org text NOT NULL, notification_id text NOT NULL, fields jsonb NOT NULL)",
+    "sqlite": "CREATE TABLE IF NOT EXISTS bench_notification ("
+    " id integer PRIMARY KEY, org text NOT NULL, notification_id text NOT NULL, fields text NOT NULL)",
+}
+_JSON_VALUE = {"postgresql": "%s::jsonb", "sqlite": "%s"}
 
 
 @csrf_exempt
@@ -43,7 +47,7 @@ def minimal(request):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO bench_notification (org, notification_id, fields) VALUES "
-                + ", ".join(["(%s, %s, %s::jsonb)"] * len(rows)),
+                + ", ".join([f"(%s, %s, {_JSON_VALUE[connection.vendor]})"] * len(rows)),
                 [value for row in rows for value in row],
             )
     return HttpResponse(ack_response(), content_type=CONTENT_TYPE)

@@ -14,7 +14,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_q.conf import Conf
+from django_q.humanhash import uuid
 from django_q.models import OrmQ
+from django_q.signals import pre_enqueue
+from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
 from workflows.models import Run
@@ -24,21 +27,9 @@ RUNS_PER_WAKE_UP = 25
 # The dispatcher wakes at most this many workers a minute; each drains until nothing is due.
 MAX_WAKE_UPS = 8
 WAKE_UP_JOB = "workflows.jobs.execute_due_runs"
+WAKE_UP_GROUP = "workflow-runs"
 # The queue django-q2's database broker reads: its rows are keyed by the cluster name.
 QUEUE_KEY = Conf.CLUSTER_NAME
-
-
-class _JobCollector:
-    """Stands in for django-q2's broker in async_task, keeping the signed jobs it would send."""
-
-    list_key = QUEUE_KEY
-
-    def __init__(self):
-        self.jobs: list[str] = []
-
-    def enqueue(self, job: str) -> int:
-        self.jobs.append(job)
-        return len(self.jobs)
 
 
 def wake_ups_for(runs: int) -> int:
@@ -54,12 +45,32 @@ def jobs_in_transaction() -> bool:
     return bool(Conf.ORM) and not Conf.SYNC and not transaction.get_autocommit(using=Conf.ORM)
 
 
+def queue_is_database(alias: str) -> bool:
+    """Whether django-q2's queue is a table of database `alias` (its ORM broker, not in sync mode),
+    so statements on that database can write wake-up jobs with the runs they wake for."""
+    return Conf.ORM == alias and not Conf.SYNC
+
+
 def wake_up_jobs(count: int) -> list[str]:
-    """`count` signed wake-up jobs, as django-q2 would put them in its queue table."""
-    collector = _JobCollector()
+    """`count` signed wake-up jobs, as django-q2's async_task would put them in its queue table.
+
+    Built here rather than by async_task, which logs a line per job (at INFO, on every message the
+    endpoint accepts) and takes a broker. The package's keys are async_task's (django_q/tasks.py);
+    tests/workflows/test_queue_table.py fails if django-q2 changes them or its queue table.
+    """
+    jobs = []
     for _ in range(count):
-        async_task(WAKE_UP_JOB, broker=collector, group="workflow-runs")
-    return collector.jobs
+        name, task_id = uuid()
+        task = {"id": task_id, "name": name, "func": WAKE_UP_JOB, "args": (), "group": WAKE_UP_GROUP}
+        if Conf.CACHED:
+            task["cached"] = Conf.CACHED
+        if Conf.ACK_FAILURES:
+            task["ack_failure"] = Conf.ACK_FAILURES
+        task["kwargs"] = {}
+        task["started"] = timezone.now()
+        pre_enqueue.send(sender="django_q", task=task)
+        jobs.append(SignedPackage.dumps(task))
+    return jobs
 
 
 def job_rows(jobs: list[str]) -> list[OrmQ]:

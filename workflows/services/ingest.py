@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from workflows.models import InboundMessage, Run, Workflow, token_digest
@@ -23,13 +23,14 @@ from workflows.salesforce.parse import (
 )
 from workflows.salesforce.scrub import body_without_session_id
 from workflows.salesforce.soap import ack_response, fault_response
-from workflows.services.dispatch import jobs_in_transaction, wake_up_jobs, wake_ups_for, workers_wake
-from workflows.services.inbound_store import inbound_store
+from workflows.services.dispatch import queue_is_database, wake_up_jobs, wake_ups_for, workers_wake
+from workflows.services.inbound_store import WorkflowChanged, inbound_store
 
 logger = logging.getLogger(__name__)
 
 # A refused body is kept for troubleshooting up to this size; an accepted one is kept whole.
 REFUSED_BODY_KEEP_BYTES = 64 * 1024
+DUPLICATE_REASON = "Every notification in this message had been received before."
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,48 @@ class Refusal(Exception):
 # What the endpoint needs of a workflow; the other fields load on access.
 _ENDPOINT_FIELDS = ["id", "name", "enabled", "salesforce_object", "allowed_organization_ids", "token"]
 _WORKFLOW_BY_DIGEST = f"SELECT {', '.join(_ENDPOINT_FIELDS)} FROM {Workflow._meta.db_table} WHERE token_digest = %s"
+# Workflows by token digest as this process last read them, so an accepted call costs no lookup.
+# An entry is only trusted to accept: the store writes nothing unless the workflow's row still
+# holds the entry's values (_still_current), so a token rotation, a disable or an edit made by any
+# process invalidates it at once; a refusal is only answered after reading the row again.
+# Unknown tokens are not kept, so the entries are bounded by the workflows (and their rotations).
+_known_workflows: dict[str, Workflow] = {}
+_KNOWN_WORKFLOWS_MAX = 1000
 
 
 def workflow_for_token(token: str) -> Workflow | None:
+    """The workflow whose event URL ends with `token`, read from the database; None when none."""
+    return _workflow_by_digest(token_digest(token))
+
+
+def _workflow_by_digest(digest: str) -> Workflow | None:
     # Looked up by digest: the index lookup's timing depends only on a hash of the token.
     # Plain SQL because this runs on every call and compiling the ORM query cost twice running it.
     with connection.cursor() as cursor:
-        cursor.execute(_WORKFLOW_BY_DIGEST, [token_digest(token)])
+        cursor.execute(_WORKFLOW_BY_DIGEST, [digest])
         row = cursor.fetchone()
     return None if row is None else Workflow.from_db(connection.alias, _ENDPOINT_FIELDS, row)
+
+
+def _workflow_reread(digest: str) -> Workflow | None:
+    _known_workflows.pop(digest, None)
+    workflow = _workflow_by_digest(digest)
+    if workflow is not None:
+        if len(_known_workflows) >= _KNOWN_WORKFLOWS_MAX:
+            _known_workflows.clear()
+        _known_workflows[digest] = workflow
+    return workflow
+
+
+def _still_current(workflow: Workflow, digest: str) -> dict:
+    """The workflow's columns the endpoint decided on, as it read them: the store's precondition."""
+    return {
+        "id": workflow.pk,
+        "token_digest": digest,
+        "enabled": workflow.enabled,
+        "salesforce_object": workflow.salesforce_object,
+        "allowed_organization_ids": workflow.allowed_organization_ids,
+    }
 
 
 def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
@@ -146,20 +180,20 @@ def _unique_notifications(message: OutboundMessage):
     return list(seen.values())
 
 
-@transaction.atomic
-def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
+def _store(call: Call, workflow: Workflow, message: OutboundMessage, *, digest: str) -> None:
+    """Store the message for `workflow`; WorkflowChanged when the workflow's row no longer holds
+    what it was read with (nothing is written then)."""
     notifications = _unique_notifications(message)
     now = timezone.now()
     org_key = organization_key(message.organization_id)
     # The wake-up jobs commit with the runs when the job queue is this database.
-    write_jobs = workflow.enabled and jobs_in_transaction()
+    write_jobs = workflow.enabled and queue_is_database(connection.alias)
     stored = inbound_store(
+        workflow=_still_current(workflow, digest),
         inbound={
             "workflow_id": workflow.pk,
             "received_at": now,
-            "status": InboundMessage.Status.ACCEPTED,
             "http_status": 200,
-            "reason": "",
             "token_hint": call.token[:6],
             "remote_addr": call.remote_addr,
             "content_type": storable_text(call.content_type[:200]),
@@ -167,9 +201,12 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
             "action_id": message.action_id,
             "sobject_type": workflow.salesforce_object,
             "notification_count": len(message.notifications),
-            "new_notification_count": len(notifications),
             "body_size": len(call.body),
             "body": body_without_session_id(call.body),
+        },
+        status={
+            "accepted": (InboundMessage.Status.ACCEPTED, ""),
+            "duplicate": (InboundMessage.Status.DUPLICATE, DUPLICATE_REASON),
         },
         notifications=[
             {
@@ -193,20 +230,23 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
         },
         jobs=wake_up_jobs(wake_ups_for(len(notifications))) if write_jobs else [],
     )
-    if len(stored.run_ids) != len(notifications):
-        _note_redelivery(stored.inbound_id, new_notifications=len(stored.run_ids))
     if workflow.enabled and stored.run_ids and not write_jobs:
         workers_wake(runs=len(stored.run_ids))
 
 
-def _note_redelivery(inbound_id: int, *, new_notifications: int) -> None:
-    changes = {"new_notification_count": new_notifications}
-    if not new_notifications:
-        changes.update(
-            status=InboundMessage.Status.DUPLICATE,
-            reason="Every notification in this message had been received before.",
-        )
-    InboundMessage.objects.filter(pk=inbound_id).update(**changes)
+def _accept(call: Call, digest: str) -> None:
+    """Validate and store the call with the workflow as this process knows it, reading it again
+    when that one would refuse or has changed since. Raises Refusal; WorkflowChanged only if the
+    workflow changed again between reading it and storing."""
+    workflow = _known_workflows.get(digest)
+    if workflow is not None:
+        try:
+            _store(call, workflow, _validate(call, workflow), digest=digest)
+            return
+        except (Refusal, WorkflowChanged):
+            pass
+    workflow = _workflow_reread(digest)
+    _store(call, workflow, _validate(call, workflow), digest=digest)
 
 
 def inbound_message_receive(call: Call) -> Answer:
@@ -216,19 +256,20 @@ def inbound_message_receive(call: Call) -> Answer:
     Never raises: a failure of ours is a 503 Fault, which Salesforce answers by delivering the
     message again later, so nothing is lost.
     """
-    workflow = None
+    digest = token_digest(call.token)
     try:
-        workflow = workflow_for_token(call.token)
-        message = _validate(call, workflow)
-        _store(call, workflow, message)
+        _accept(call, digest)
     except Refusal as refusal:
-        _log_refusal(call, workflow, refusal)
+        # The workflow the refusal was decided on: read again by _accept, or None.
+        _log_refusal(call, _known_workflows.get(digest), refusal)
         return Answer(refusal.status, fault_response(client_error=True, message=refusal.reason))
     except DatabaseError:
+        workflow = _known_workflows.get(digest)
         logger.exception("Could not store an outbound message (workflow %s)", workflow and workflow.pk)
         _drop_broken_connection()
         return _temporary_failure(call, workflow, "the database could not store the message")
     except Exception:  # the contract has no 500: whatever went wrong, Salesforce must retry
+        workflow = _known_workflows.get(digest)
         logger.exception("Unexpected error receiving an outbound message (workflow %s)", workflow and workflow.pk)
         return _temporary_failure(call, workflow, "an unexpected error occurred while storing the message")
     return Answer(200, ack_response())
