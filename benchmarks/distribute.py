@@ -391,7 +391,9 @@ def main(argv=None) -> int:
         default=DEFAULT_DATABASE,
         help=f"the scratch PostgreSQL database, created and dropped (default {DEFAULT_DATABASE})",
     )
-    parser.add_argument("--smtp-port", type=int, default=0, help="the loopback SMTP server's port (default 0: a free one)")
+    parser.add_argument(
+        "--smtp-port", type=int, default=0, help="the loopback SMTP server's port (default 0: a free one)"
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.existing <= 1:
         parser.error("--existing is a share between 0 and 1")
