@@ -78,8 +78,9 @@ def marker(run_id, position):
 
 
 @pytest.fixture
-def kind(monkeypatch):
-    """BatchKind registered as KIND for the test only."""
+def kind(monkeypatch, settings):
+    """BatchKind registered as KIND for the test only; batches of 50 runs whatever the database."""
+    settings.RUN_BATCH_SIZE = 50
     kind = BatchKind()
     task_kind = TaskKind(name=KIND, label="Test batch", config_form=forms.Form, run_batch=kind.run_batch)
     monkeypatch.setitem(registry._KINDS, KIND, task_kind)
