@@ -49,6 +49,7 @@ def directory_get_default() -> Directory:
 def mailing_list_get_or_create(*, name: str, directory: Directory | None = None) -> MailingList:
     directory = directory or directory_get_default()
     mailing_list, _ = MailingList.objects.get_or_create(directory=directory, name=name.strip())
+    mailing_list.directory = directory  # the caller's instance: reading it costs no query
     return mailing_list
 
 
@@ -161,6 +162,41 @@ def memberships_ensure(*, contacts: list[Contact], mailing_list: MailingList) ->
         [Membership(contact=contact, mailing_list=mailing_list) for contact in unique.values()],
         ignore_conflicts=True,
     )
+
+
+def contacts_save_to_list(
+    *, directory: Directory, mailing_list: MailingList, items: list[ContactData]
+) -> list[tuple[Contact, bool]]:
+    """Upsert each item's contact by the directory's dedupe rules (`contacts_upsert`) and add the
+    contacts to `mailing_list` (one of the directory's), whatever their number in a handful of
+    statements. -> (contact, created) per item, in their order."""
+    upserted = contacts_upsert(directory=directory, items=items)
+    memberships_ensure(contacts=[contact for contact, _created in upserted], mailing_list=mailing_list)
+    return upserted
+
+
+def contact_transaction_append(
+    *,
+    directory: Directory,
+    mailing_list: MailingList,
+    data: ContactData,
+    transaction_date: datetime | None = None,
+    run_id: int | None = None,
+) -> tuple[Contact, Transaction]:
+    """Append a transaction holding `data.embedded_data` to the existing contact `data` names (by
+    the directory's dedupe rules), adding the contact to `mailing_list`. -> (contact, transaction).
+    Raises DirectoryError, having written nothing, when no contact matches: transactions are only
+    appended to existing contacts."""
+    contact = contact_find_existing(directory=directory, data=data)
+    membership_ensure(contact=contact, mailing_list=mailing_list)
+    appended = transaction_append(
+        contact=contact,
+        mailing_list=mailing_list,
+        data=data.embedded_data,
+        transaction_date=transaction_date,
+        run_id=run_id,
+    )
+    return contact, appended
 
 
 def transaction_append(

@@ -1,8 +1,8 @@
 """The XM Directory task in mode "Distribute survey" by email invitation.
 
 Registered into workflows' task registry from DistributionsConfig.ready(). The recipient fields
-and the mailing list are the Add to Directory form's (`ContactFieldsForm`), and the contact is
-saved by the same `save_contacts`, in embedded-data mode.
+and the mailing list are those every contact-saving kind shares (`workflows.tasks.contacts`), and
+the contact is saved the same way as by Add to Directory in embedded-data mode.
 
 The survey is stored in the config by id, so renaming it keeps every task that distributes it.
 A workflow export holds no installation's ids: it names the survey, and the import finds the
@@ -18,8 +18,7 @@ from django.core.exceptions import ValidationError
 from distributions.models import Survey
 from distributions.services.sending import distribute_config_problems, surveys_distribute_email
 from workflows.piping import tokens
-from workflows.tasks.add_to_directory import ContactFieldsForm
-from workflows.tasks.batch import run_alone
+from workflows.tasks.contacts import ContactFieldsForm
 from workflows.tasks.context import TaskContext
 from workflows.tasks.registry import TaskError, TaskKind
 
@@ -152,7 +151,6 @@ KIND = TaskKind(
     name="distribute_survey",
     label="XM Directory: distribute survey (email)",
     config_form=DistributeSurveyForm,
-    run=run_alone(run_batch),
     run_batch=run_batch,
     outputs=("ContactId", "DistributionId", "InvitationId", "SurveyLink", "Outcome"),
     export_config=export_config,

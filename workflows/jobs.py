@@ -1,13 +1,9 @@
 """django-q2 entry points: they take ids, are idempotent, and call one service each."""
 
 from workflows.services.dispatch import runs_dispatch_due
-from workflows.services.execution import run_execute, runs_execute_due
+from workflows.services.execution import runs_execute_due
 from workflows.services.failure_notices import failure_digests_send
 from workflows.services.retention import history_purge
-
-
-def execute_run(run_id: int) -> None:
-    run_execute(run_id=run_id)
 
 
 def execute_due_runs() -> int:

@@ -26,12 +26,14 @@ The rule for what is a token, kept simple on purpose:
   reported, so ``${name}`` in a script is fine.
 """
 
+import functools
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.utils.html import escape, format_html
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 # Ordered as the admin reads them in error messages.
 _SCHEME_ORDER = ("event", "m", "e", "task", "l", "date")
@@ -127,15 +129,19 @@ def tokens(template: str) -> list[Token]:
     return found
 
 
+@functools.lru_cache(maxsize=256)
+def _substituted_tokens(template: str) -> tuple[Token, ...]:
+    # A task's templates are rendered once per run with other values: parsed once, not per run.
+    return tuple(token for token in tokens(template) if token.terminated and token.scheme in SCHEMES)
+
+
 def render(template: str, sources: PipingSources, *, html: bool = False) -> Rendered:
     """Substitute piped text; in HTML mode values are escaped, the template's own markup is not."""
     now = _utc(sources.now or datetime.now(UTC))
     parts: list[str] = []
     missing: list[str] = []
     position = 0
-    for token in tokens(template):
-        if not token.terminated or token.scheme not in SCHEMES:
-            continue
+    for token in _substituted_tokens(template):
         parts.append(template[position : token.start])
         position = token.start + len(token.raw)
         value = _resolve(token, sources=sources, now=now, html=html)
@@ -214,7 +220,7 @@ def _link(path: str, *, links: Mapping[str, str], html: bool) -> str:
         return escape(url)
     # Without display text the URL itself is what the recipient sees.
     display = query.removeprefix(_DISPLAY_PREFIX) if query.startswith(_DISPLAY_PREFIX) else url
-    return format_html('<a href="{}">{}</a>', url, display)
+    return mark_safe(f'<a href="{escape(url)}">{escape(display)}</a>')  # as format_html writes it
 
 
 def _utc(moment: datetime) -> datetime:

@@ -26,6 +26,7 @@ with ASCII addresses only go through Django's backend unchanged.
 
 import copy
 import email
+import functools
 import smtplib
 from email import policy
 from email.generator import BytesGenerator
@@ -115,7 +116,7 @@ class EmailBackend(DjangoEmailBackend):
     def _send_ascii(self, email_message: EmailMessage) -> bool:
         """Django's `_send`, with every header line within MAX_LINE_LENGTH."""
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
-        envelope_from = sanitize_address(email_message.from_email, encoding)
+        envelope_from = _envelope_from(email_message.from_email, encoding)
         recipients = [sanitize_address(address, encoding) for address in email_message.recipients()]
         content = _headers_within_line_limit(email_message.message().as_bytes(linesep="\r\n"))
         try:
@@ -154,6 +155,12 @@ class EmailBackend(DjangoEmailBackend):
                 raise
             return False
         return True
+
+
+@functools.lru_cache(maxsize=64)
+def _envelope_from(from_email: str, encoding: str) -> str:
+    # The same sender for a whole batch of invitations: parsed once, not per message.
+    return sanitize_address(from_email, encoding)
 
 
 def _headers_within_line_limit(content: bytes) -> bytes:

@@ -171,16 +171,10 @@ def _readdressed(invitations: list[Invitation]) -> list[Invitation]:
     return addressed
 
 
-def invitation_deliver(*, invitation: Invitation, connection: BaseEmailBackend | None = None) -> Outcome:
-    """Hand a claimed invitation's email to the backend once and record what happened.
-
-    Only the caller whose claim succeeded may call this, after the claim committed.
-    """
-    return invitations_deliver(invitations=[invitation], connection=connection)[0]
-
-
 def invitations_deliver(*, invitations: list[Invitation], connection: BaseEmailBackend | None = None) -> list[Outcome]:
-    """`invitation_deliver` for many claimed together, over one connection, in id order.
+    """Hand claimed invitations' emails to the backend, each once, over one connection, in id order,
+    and record what happened to each. Only the caller whose claim succeeded may call this, after
+    the claim committed.
 
     Each outcome is committed before the next message is handed over, so of a claim whose worker
     died, only the first invitation without an outcome can have been on the wire (see

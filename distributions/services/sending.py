@@ -32,7 +32,7 @@ from distributions.services.delivery import (
 )
 from distributions.services.recipient_rules import content_digest, invitation_skip_reasons
 from workflows.piping import contact_fields, tokens
-from workflows.tasks.add_to_directory import SavedContact, save_contacts
+from workflows.tasks.contacts import SavedContact, task_contacts_save
 from workflows.tasks.context import TaskContext
 from workflows.tasks.registry import TaskError, TemporaryTaskError
 
@@ -85,7 +85,7 @@ def surveys_distribute_email(
         _check_can_distribute(survey, owner_id=contexts[0].workflow.owner_id)
     except TaskError as error:
         return [error] * len(contexts)
-    results = save_contacts(contexts)
+    results = task_contacts_save(contexts)
     saved = [(context, result) for context, result in zip(contexts, results) if isinstance(result, SavedContact)]
     if not saved:
         return results

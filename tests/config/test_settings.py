@@ -168,3 +168,26 @@ def test_it_says_which_folder_to_fix_when_the_database_folder_cannot_be_created(
     (tmp_path / "file").write_text("")
     with pytest.raises(ImproperlyConfigured, match="set DATA_DIR to a folder this process may write to"):
         load_settings(monkeypatch, tmp_path / "file" / "data")
+
+
+# --- worker batches -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("database_url", "batch_size"),
+    [("", 10), ("postgres://surveys@db.internal:5432/surveys", 50)],
+    ids=["sqlite", "postgresql"],
+)
+def test_it_claims_smaller_batches_on_sqlite_whose_one_writer_the_endpoint_waits_for(
+    monkeypatch, tmp_path, database_url, batch_size
+):
+    monkeypatch.delenv("RUN_BATCH_SIZE", raising=False)
+    loaded = load_settings(monkeypatch, tmp_path, DATABASE_URL=database_url, SECRET_KEY="given-key")
+
+    assert loaded["RUN_BATCH_SIZE"] == batch_size
+
+
+def test_it_takes_the_batch_size_given_whatever_the_database(monkeypatch, tmp_path):
+    loaded = load_settings(monkeypatch, tmp_path, DATABASE_URL="", RUN_BATCH_SIZE="30")
+
+    assert loaded["RUN_BATCH_SIZE"] == 30

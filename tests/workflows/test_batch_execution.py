@@ -1,4 +1,7 @@
-"""Executing due runs in batches: one run_batch call per task of a workflow, outcomes saved together."""
+"""Executing due runs in batches: one run_batch call per task of a workflow, outcomes saved together.
+
+A single run is a batch of one: the same run_batch, the same path.
+"""
 
 import logging
 import time
@@ -32,8 +35,7 @@ class BatchKind:
 
     def __init__(self):
         self.batches: list[list[int]] = []  # run ids of each run_batch call
-        self.alone: list[int] = []  # run ids of each run call
-        self.explode = None  # raised by run_batch after its items are done
+        self.explode = None  # raised by run_batch of several runs after its items are done
         self.before_batch = None
         self.writes = True
         self.delay = 0.0
@@ -48,9 +50,10 @@ class BatchKind:
             Directory.objects.create(name=marker(context.run_id, context.position))
         return {"Value": value}
 
-    def run(self, context) -> dict:
-        self.alone.append(context.run_id)
-        return self.item(context)
+    @property
+    def alone(self) -> list[int]:
+        """The runs executed as a batch of one."""
+        return [batch[0] for batch in self.batches if len(batch) == 1]
 
     def run_batch(self, contexts) -> list:
         self.batches.append([context.run_id for context in contexts])
@@ -63,9 +66,9 @@ class BatchKind:
                 results.append(self.item(context))
             except TaskError as error:
                 results.append(error)
-        if callable(self.explode):
+        if callable(self.explode) and len(contexts) > 1:
             return self.explode(results)
-        if self.explode is not None:
+        if self.explode is not None and len(contexts) > 1:
             raise self.explode
         return results
 
@@ -75,10 +78,11 @@ def marker(run_id, position):
 
 
 @pytest.fixture
-def kind(monkeypatch):
-    """BatchKind registered as KIND for the test only."""
+def kind(monkeypatch, settings):
+    """BatchKind registered as KIND for the test only; batches of 50 runs whatever the database."""
+    settings.RUN_BATCH_SIZE = 50
     kind = BatchKind()
-    task_kind = TaskKind(name=KIND, label="Test batch", config_form=forms.Form, run=kind.run, run_batch=kind.run_batch)
+    task_kind = TaskKind(name=KIND, label="Test batch", config_form=forms.Form, run_batch=kind.run_batch)
     monkeypatch.setitem(registry._KINDS, KIND, task_kind)
     return kind
 
@@ -119,14 +123,14 @@ def test_it_executes_a_task_of_many_runs_with_one_run_batch_call(kind):
     assert run.finished_at is not None
 
 
-def test_it_executes_a_lone_run_through_run(kind):
+def test_it_executes_a_lone_run_as_a_batch_of_one(kind):
     workflow = make_workflow()
     make_task(workflow=workflow)
     (run,) = make_runs(workflow, 1)
 
     runs_execute_due()
 
-    assert (kind.batches, kind.alone) == ([], [run.pk])
+    assert kind.batches == [[run.pk]]
     assert statuses([run]) == [Run.Status.SUCCEEDED]
 
 
@@ -169,7 +173,7 @@ def test_it_stops_or_continues_after_a_failed_item_as_the_workflow_says(kind, on
     assert statuses([good, bad]) == [Run.Status.SUCCEEDED, Run.Status.FAILED]
     assert Run.objects.get(pk=bad.pk).status_reason == "Task 1 failed: Nope."
     if on_task_failure == Workflow.OnTaskFailure.STOP:
-        assert kind.batches == [[good.pk, bad.pk]] and kind.alone == [good.pk]
+        assert kind.batches == [[good.pk, bad.pk], [good.pk]]
     else:
         assert kind.batches == [[good.pk, bad.pk], [good.pk, bad.pk]]
 
@@ -232,8 +236,7 @@ def test_it_rolls_back_a_batch_that_raised_and_executes_each_run_alone(kind, exp
     with caplog.at_level(logging.WARNING, logger="workflows.services.execution"):
         runs_execute_due()
 
-    assert kind.batches == [ids(runs)]
-    assert kind.alone == ids(runs)
+    assert kind.batches == [ids(runs), *[[run.pk] for run in runs]]
     assert statuses(runs) == [Run.Status.SUCCEEDED] * 3
     # One attempt each, and the batch's own writes are gone (their names would have clashed).
     assert sorted(TaskRun.objects.values_list("run_id", "attempt", "status")) == [
@@ -295,7 +298,7 @@ def test_it_learns_the_fields_of_all_the_runs_of_a_batch(kind):
     assert {"Region__c", "Tier__c", "CaseNumber"} <= set(workflow.known_fields)
 
 
-def test_it_executes_a_retried_run_alone_without_redoing_its_succeeded_tasks(kind):
+def test_it_executes_a_retried_run_with_its_batch_without_redoing_its_succeeded_tasks(kind):
     workflow = make_workflow()
     make_task(workflow=workflow, position=1)
     make_task(workflow=workflow, position=2, value="${task://1/Value} again")
@@ -306,8 +309,7 @@ def test_it_executes_a_retried_run_alone_without_redoing_its_succeeded_tasks(kin
 
     runs_execute_due()
 
-    assert kind.batches == [ids(fresh), ids(fresh)]
-    assert kind.alone == [retried.pk]  # its task 2 only
+    assert kind.batches == [ids(fresh), [*ids(fresh), retried.pk]]  # its task 2 only
     retried.refresh_from_db()
     assert (retried.status, retried.attempts) == (Run.Status.SUCCEEDED, 2)
     assert list(retried.task_runs.values_list("position", "attempt")) == [(1, 1), (2, 1)]
@@ -326,7 +328,7 @@ def test_it_saves_the_batch_when_a_retried_run_of_it_is_rescheduled(kind):
 
     runs_execute_due()
 
-    assert kind.alone == [retried.pk] and kind.batches == [ids(fresh)]
+    assert kind.batches == [[retried.pk, *ids(fresh)]]
     assert statuses([retried, *fresh]) == [Run.Status.QUEUED, Run.Status.SUCCEEDED, Run.Status.SUCCEEDED]
 
 
@@ -357,8 +359,7 @@ def test_it_claims_batches_of_the_configured_size(kind, settings):
 
     assert runs_execute_due() == 5
 
-    assert kind.batches == [ids(runs[:2]), ids(runs[2:4])]
-    assert kind.alone == [runs[4].pk]
+    assert kind.batches == [ids(runs[:2]), ids(runs[2:4]), [runs[4].pk]]
 
 
 def test_it_claims_no_more_than_its_share_of_runs(kind):

@@ -15,6 +15,7 @@ from tests.factories import case_fields, make_condition, make_directory_task, ma
 from workflows.models import Run, TaskRun, Workflow
 from workflows.services.execution import run_execute, runs_execute_due
 from workflows.tasks import registry
+from workflows.tasks.registry import TaskError
 
 pytestmark = pytest.mark.django_db
 
@@ -173,11 +174,18 @@ def test_it_stops_after_a_failed_task_when_told_to():
 
 @pytest.fixture
 def patch_directory_task(monkeypatch):
-    """Swap the directory task's run() for a wrapper around the real one."""
+    """Swap the directory task for a run() wrapping the real one, executed for one run at a time."""
 
     def patch(wrapper):
         kind = registry.get("add_to_directory")
-        monkeypatch.setitem(registry._KINDS, kind.name, replace(kind, run=wrapper(kind.run)))
+
+        def real_run(context):
+            (result,) = kind.run_batch([context])
+            if isinstance(result, TaskError):
+                raise result
+            return result
+
+        monkeypatch.setitem(registry._KINDS, kind.name, replace(kind, run=wrapper(real_run), run_batch=None))
 
     return patch
 

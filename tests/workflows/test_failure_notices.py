@@ -69,7 +69,7 @@ def test_it_emails_a_task_that_gave_up_after_24_hours(monkeypatch, django_captur
         raise OperationalError("could not obtain lock")
 
     kind = registry.get("add_to_directory")
-    monkeypatch.setitem(registry._KINDS, kind.name, replace(kind, run=always_locked))
+    monkeypatch.setitem(registry._KINDS, kind.name, replace(kind, run=always_locked, run_batch=None))
     workflow = make_workflow(owner=make_user(email="owner@example.com"))
     make_directory_task(workflow=workflow)
     run = make_run(workflow=workflow)

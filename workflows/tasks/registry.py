@@ -21,17 +21,20 @@ class TemporaryTaskError(TaskError):
 
 @dataclass(frozen=True)
 class TaskKind:
-    """A kind of task. `run(context)` executes one run's task: it returns the outputs, or raises a
-    TaskError (a TemporaryTaskError to be retried later); its writes commit with its TaskRun.
+    """A kind of task, executed by `run_batch(contexts)` or by `run(context)` (give one of them).
 
-    `run_batch(contexts)`, optional, executes the same task for many runs at once. All contexts
-    belong to the same task of the same workflow and are first attempts. The engine calls it inside
-    a transaction it opened and writes the TaskRun rows in that same transaction. It returns, per
-    context and in their order, the outputs dict or the TaskError instance of that item (a
-    TemporaryTaskError: retry that run later); an item that fails must have written nothing. If it
-    raises (or returns a list of another length, or an item of another type), the whole batch is
-    rolled back and each of those runs is executed alone through `run`. Kinds without it are
-    executed one run at a time.
+    `run_batch(contexts)` executes the same task for one or more runs at once: all contexts belong
+    to the same task of the same workflow (first attempts and retries alike). The engine calls it
+    inside a transaction it opened and writes the TaskRun rows in that same transaction. It
+    returns, per context and in their order, the outputs dict or the TaskError instance of that
+    item (a TemporaryTaskError: retry that run later); an item that fails must have written
+    nothing. If it raises (or returns a list of another length, or an item of another type), the
+    whole batch is rolled back and each of those runs is executed again as a batch of one, whose
+    exception is that run's error. A single run is a batch of one: there is no other path.
+
+    `run(context)`, for a kind that has no use for batches, executes one run's task: it returns the
+    outputs, or raises a TaskError (a TemporaryTaskError to be retried later); the engine calls it
+    once per run, each in its own transaction with its TaskRun.
 
     A config links to rows of its installation (a survey) by id, so renaming the row keeps the
     link. An export document names them instead, so it imports elsewhere: `export_config(config)`
@@ -47,12 +50,16 @@ class TaskKind:
     name: str
     label: str
     config_form: type[forms.Form]
-    run: Callable  # run(context: TaskContext) -> dict[str, str] of outputs
+    run: Callable[["TaskContext"], dict[str, str]] | None = None
     outputs: tuple[str, ...] = ()
     run_batch: Callable[[list["TaskContext"]], list[dict | TaskError]] | None = None
     export_config: Callable[[dict], dict] | None = None
     import_config: Callable[[dict], dict] | None = None
     config_warnings: Callable[[dict, "Workflow"], list[str]] | None = None
+
+    def __post_init__(self):
+        if (self.run is None) == (self.run_batch is None):
+            raise TypeError(f"Task kind {self.name!r}: give it run or run_batch, one of the two.")
 
 
 _KINDS: dict[str, TaskKind] = {}

@@ -1,23 +1,21 @@
 """Executing runs: claim them, check their conditions, run their tasks, record every attempt.
 
-A run is claimed with a conditional update, so two workers (or two clusters on one database)
-never both execute it. A task's writes and its "succeeded" TaskRun commit together, and a
-partial unique index allows one success per task of a run: a task that has succeeded is never
-run again, whether the run is retried, reaped after a worker died, or raced by a late worker.
+One engine executes every run: a worker claims due runs in batches, and a single run (a job or a
+test naming it) is a batch of one. A run is claimed with a conditional update, so two workers (or
+two clusters on one database) never both execute it. Task by task, the runs of a batch that reach
+a task are executed together: a kind's `run_batch` gets them all in one transaction with their
+TaskRuns (a batch that raised is rolled back and its runs executed again one by one). A task's
+writes and its "succeeded" TaskRun commit together, and a partial unique index allows one success
+per task of a run: a task that has succeeded is never run again, whether the run is retried,
+reaped after a worker died, or raced by a late worker. The runs' outcomes are saved with one
+statement per distinct outcome, conditional on the claim still being ours.
 
-Workers claim due runs in batches and execute the first attempts of one workflow's runs task by
-task: a kind with `run_batch` handles all of them in one transaction with its TaskRuns, and the
-runs' outcomes are saved with one statement per distinct outcome, conditional on the claim still
-being ours. Retried and reaped runs, and a batch whose `run_batch` raised, go through the
-single-run path.
-
-claims.py         claiming runs, and writing to a run only while the claim is ours
-task_attempts.py  one task's attempt for one run or for a batch of runs, and what it means for the run
-runs.py           one run from claim to outcome (jobs that name a run, retries, reaped runs)
-batches.py        due runs in batches (the wake-up jobs and the dispatcher)
+claims.py         claiming runs
+runs.py           what a run's conditions say, and the fields its notification teaches the workflow
+task_attempts.py  one task's attempt for the runs of a batch, and what it means for each run
+engine.py         a batch from its claim to its outcomes; the entry points
 """
 
-from workflows.services.execution.batches import runs_execute_due
-from workflows.services.execution.runs import run_execute
+from workflows.services.execution.engine import run_execute, runs_execute_due
 
 __all__ = ["run_execute", "runs_execute_due"]

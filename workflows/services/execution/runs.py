@@ -1,4 +1,4 @@
-"""One run from its claim to its outcome: a job naming the run, a retry, a reaped run."""
+"""What a run's conditions say, and the fields its notification teaches the workflow."""
 
 import logging
 from collections.abc import Iterable
@@ -7,23 +7,11 @@ from dataclasses import asdict
 from django.db import transaction
 
 from workflows.conditions import ConditionRow, Match, Operator, evaluate
-from workflows.models import Run, TaskRun, Workflow
+from workflows.models import Run, Workflow
 from workflows.piping import render
-from workflows.services.execution.claims import RunTaken, claim, log_taken, save_claimed
-from workflows.services.execution.task_attempts import Progress, ending, piping_sources, task_attempt
-from workflows.services.failure_notices import failure_notices_record
+from workflows.services.execution.task_attempts import ending, piping_sources
 
 logger = logging.getLogger(__name__)
-
-
-def _end(run: Run, changes: dict) -> None:
-    save_claimed(run, **changes)
-    if run.status == Run.Status.FAILED:  # its failed task runs are saved by now, the give-ups' included
-        failure_notices_record(run=run)
-
-
-def _finish(run: Run, status: str, reason: str = "") -> None:
-    _end(run, ending(status, reason))
 
 
 def learn_fields(workflow: Workflow, fields: Iterable[str]) -> None:
@@ -69,42 +57,3 @@ def conditions_ending(run: Run) -> dict | None:
             "The details are in the worker's log; replay the run once it is fixed.",
         )
     return None if passed else ending(Run.Status.CONDITIONS_NOT_MET)
-
-
-def _run_tasks(run: Run) -> None:
-    succeeded = {
-        record.position: record.output
-        for record in TaskRun.objects.filter(run=run, status=TaskRun.Status.SUCCEEDED).only("position", "output")
-    }
-    progress = Progress(run)
-    for position, task in enumerate(run.workflow.tasks.all(), start=1):
-        if position in succeeded:
-            progress.outputs[position] = succeeded[position]
-            continue
-        progress.apply(position, task_attempt(run, task, position, progress.outputs))
-        if progress.stopped:
-            break
-    _end(run, progress.ending())
-
-
-def execute_claimed(run: Run) -> None:
-    try:
-        if not run.workflow.enabled:
-            _finish(run, Run.Status.SKIPPED, Run.WORKFLOW_DISABLED)
-            return
-        learn_fields(run.workflow, run.notification.fields)
-        stop = conditions_ending(run)
-        save_claimed(run, condition_results=run.condition_results)
-        if stop is not None:
-            _end(run, stop)
-            return
-        _run_tasks(run)
-    except RunTaken:
-        log_taken(run)
-
-
-def run_execute(*, run_id: int) -> None:
-    """Execute one run if it is due and nobody else has claimed it."""
-    run = claim(run_id)
-    if run is not None:  # else finished, running elsewhere, or not due yet: nothing to do
-        execute_claimed(run)

@@ -1,4 +1,4 @@
-"""One task's attempt, for one run or for a batch of runs, and what its outcome means for the run.
+"""One task's attempt for the runs of a batch (a batch of one included), and what it means for each run.
 
 Each attempt is an append-only TaskRun. A task's writes and its "succeeded" TaskRun commit
 together; the partial unique index on succeeded TaskRuns turns a second success into an
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from workflows.models import Run, Task, TaskRun, Workflow
 from workflows.piping import PipingSources
-from workflows.services.execution.claims import RunTaken, log_taken
+from workflows.services.execution.claims import RunTaken
 from workflows.tasks import registry
 from workflows.tasks.context import TaskContext
 from workflows.tasks.registry import TaskError, TaskKind, TemporaryTaskError
@@ -76,6 +76,9 @@ class Progress:
         self.retry: dict | None = None
         self.stopped = False  # no further task of this run is executed
         self.taken = False  # another worker holds the run: nothing more of it is ours to write
+        # What earlier executions of a retried or reaped run left: attempts per task, successes.
+        self.earlier_attempts: dict[int, int] = {}
+        self.succeeded: dict[int, dict] = {}
 
     def apply(self, position: int, record: TaskRun) -> None:
         if record.status == TaskRun.Status.RETRYING:
@@ -118,102 +121,108 @@ def _record_error(record: TaskRun, error: Exception) -> None:
         record.error = f"Unexpected error ({error.__class__.__name__}: {error}). The details are in the worker's log."
 
 
-def task_attempt(run: Run, task: Task, position: int, outputs: dict[int, dict]) -> TaskRun:
-    """One attempt at one task; returns the recorded TaskRun (raises RunTaken on a lost race)."""
-    attempt = TaskRun.objects.filter(run=run, position=position).count() + 1
-    context = _context(run, task, position, outputs)
-    record = TaskRun(run=run, task=task, position=position, kind=task.kind, attempt=attempt, started_at=timezone.now())
-    try:
-        kind = registry.get(task.kind)
-        with transaction.atomic():
-            record.output = kind.run(context)
-            record.status = TaskRun.Status.SUCCEEDED
-            _save_task_run(record, context)
-        return record
-    except IntegrityError:
-        raise RunTaken from None
-    except Exception as error:
-        _record_error(record, error)
-    try:
-        _save_task_run(record, context)
-    except IntegrityError:
-        raise RunTaken from None
-    return record
+def _new_record(progress: Progress, task: Task, position: int, started_at) -> TaskRun:
+    return TaskRun(
+        run=progress.run,
+        task=task,
+        position=position,
+        kind=task.kind,
+        attempt=progress.earlier_attempts.get(position, 0) + 1,
+        started_at=started_at,
+    )
 
 
-def _save_task_run(record: TaskRun, context: TaskContext) -> None:
+def _finish_record(record: TaskRun, context: TaskContext, result) -> TaskRun:
     record.resolved_input = context.resolved_input
     record.notes = context.notes
     record.finished_at = timezone.now()
-    record.save()
-
-
-def _execute_task_batch(kind: TaskKind, task: Task, position: int, going: list[Progress]) -> list[TaskRun] | None:
-    """The first attempt at `task` of each run, in one transaction with their TaskRuns.
-
-    -> the TaskRuns in the order of `going`, or None when the batch was rolled back.
-    """
-    contexts = [_context(progress.run, task, position, progress.outputs) for progress in going]
-    started_at = timezone.now()
-    try:
-        with transaction.atomic():
-            results = kind.run_batch(contexts)
-            finished_at = timezone.now()
-            records = [
-                _batch_record(
-                    TaskRun(
-                        run=progress.run,
-                        task=task,
-                        position=position,
-                        kind=task.kind,
-                        attempt=1,
-                        resolved_input=context.resolved_input,
-                        notes=context.notes,
-                        started_at=started_at,
-                        finished_at=finished_at,
-                    ),
-                    result,
-                )
-                for progress, context, result in zip(going, contexts, results, strict=True)
-            ]
-            TaskRun.objects.bulk_create(records)
-    except Exception:  # IntegrityError too: a run was taken, and the single path finds out which
-        logger.warning(
-            "Task %s (%s) failed for a batch of %s runs; executing each run alone.",
-            position,
-            task.kind,
-            len(going),
-            exc_info=True,
-        )
-        return None
-    return records
-
-
-def _batch_record(record: TaskRun, result: dict | TaskError) -> TaskRun:
     if isinstance(result, dict):
         record.status = TaskRun.Status.SUCCEEDED
         record.output = result
     elif isinstance(result, TaskError):
         _record_error(record, result)
     else:
-        raise TypeError(f"run_batch returned a {result.__class__.__name__}, not an outputs dict or a TaskError.")
+        raise TypeError(f"The task returned a {result.__class__.__name__}, not an outputs dict or a TaskError.")
     return record
 
 
-def task_execute_for_all(task: Task, position: int, going: list[Progress]) -> None:
-    kind = registry.find(task.kind)
-    records = None
-    if kind is not None and kind.run_batch is not None and len(going) > 1:
-        records = _execute_task_batch(kind, task, position, going)
-    if records is not None:
-        for progress, record in zip(going, records, strict=True):
-            progress.apply(position, record)
-        return
+def _results(kind: TaskKind, contexts: list[TaskContext]) -> list:
+    if kind.run_batch is None:
+        return [kind.run(context) for context in contexts]
+    results = kind.run_batch(contexts)
+    if len(results) != len(contexts):
+        raise TypeError(f"run_batch returned {len(results)} results for {len(contexts)} runs.")
+    return results
+
+
+def _attempt(task: Task, position: int, going: list[Progress]) -> list[TaskRun] | None:
+    """One attempt at `task` for each run of `going`, in one transaction with their TaskRuns.
+
+    -> the TaskRuns in the order of `going`; None when a batch of several raised and was rolled
+    back. A batch of one that raised records its error (RunTaken when its run was taken over).
+    """
+    contexts = [_context(progress.run, task, position, progress.outputs) for progress in going]
+    started_at = timezone.now()
+    records = [_new_record(progress, task, position, started_at) for progress in going]
+    try:
+        with transaction.atomic():
+            results = _results(registry.get(task.kind), contexts)
+            for record, context, result in zip(records, contexts, results, strict=True):
+                _finish_record(record, context, result)
+            TaskRun.objects.bulk_create(records)
+        return records
+    except Exception as error:  # IntegrityError too: a run was taken, and a batch of one finds out which
+        if len(going) > 1:
+            logger.warning(
+                "Task %s (%s) failed for a batch of %s runs; executing each run alone.",
+                position,
+                task.kind,
+                len(going),
+                exc_info=True,
+            )
+            return None
+        if isinstance(error, IntegrityError):
+            raise RunTaken from None
+        # A fresh record: the rolled-back one may hold a success's output, or an id it never kept.
+        record = _new_record(going[0], task, position, started_at)
+        record.resolved_input, record.notes = contexts[0].resolved_input, contexts[0].notes
+        record.finished_at = timezone.now()
+        _record_error(record, error)
+    try:
+        record.save()
+    except IntegrityError:
+        raise RunTaken from None
+    return [record]
+
+
+def task_execute(task: Task, position: int, going: list[Progress]) -> None:
+    """Execute `task` for the runs of `going` that have not succeeded at it, and apply each outcome.
+
+    A kind with `run_batch` gets them all at once; one without gets them one by one, and so do the
+    runs of a batch that raised. Runs another worker took over meanwhile are marked taken.
+    """
+    todo = []
     for progress in going:
-        try:
-            record = task_attempt(progress.run, task, position, progress.outputs)
-        except RunTaken:
-            log_taken(progress.run)
-            progress.stopped = progress.taken = True
-            continue
-        progress.apply(position, record)
+        if position in progress.succeeded:  # done by an earlier execution of this run: reuse its outputs
+            progress.outputs[position] = progress.succeeded[position]
+        else:
+            todo.append(progress)
+    kind = registry.find(task.kind)
+    if kind is not None and kind.run_batch is not None and len(todo) > 1:
+        records = _attempt(task, position, todo)
+        if records is not None:
+            for progress, record in zip(todo, records, strict=True):
+                progress.apply(position, record)
+            return
+    for progress in todo:  # a kind without run_batch, a batch of one, or a batch that raised
+        _attempt_alone(task, position, progress)
+
+
+def _attempt_alone(task: Task, position: int, progress: Progress) -> None:
+    try:
+        (record,) = _attempt(task, position, [progress])
+    except RunTaken:
+        logger.warning("Run %s was taken over by another worker; leaving it to that worker.", progress.run.pk)
+        progress.stopped = progress.taken = True
+        return
+    progress.apply(position, record)
