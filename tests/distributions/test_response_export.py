@@ -45,16 +45,9 @@ FIXED_IDS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def export_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "response_exports": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "exports")},
-        },
-    }
-    return tmp_path / "exports"
+@pytest.fixture
+def export_storage(response_export_storage):
+    return response_export_storage
 
 
 def respond(survey, *, answers, contact=None, started=STARTED, finished=FINISHED, embedded=None, channel="email"):
