@@ -12,20 +12,19 @@ from rest_framework.response import Response
 from api.base import ApiView, get_or_404, utc_datetime, validated
 from api.envelope import ApiError
 from api.idempotency import idempotent
-from api.resources.surveys import SURVEY_VIEW, survey_or_404
+from api.resources.surveys import survey_or_404
 from distributions.export_file import CONTENT_TYPES, FORMATS
 from distributions.models import ResponseExport
 from distributions.services.response_export import (
+    EXPORT_DOWNLOAD_PERMISSIONS,
+    EXPORT_START_PERMISSIONS,
+    EXPORT_VIEW_PERMISSIONS,
     ExportError,
     response_export_content_type,
     response_export_open,
     response_export_start,
 )
 
-# An export holds every response with its recipient: the rights to browse responses, and exports.
-EXPORT_START = (*SURVEY_VIEW, "distributions.view_response", "distributions.add_responseexport")
-EXPORT_VIEW = (*SURVEY_VIEW, "distributions.view_responseexport")
-EXPORT_DOWNLOAD = (*EXPORT_VIEW, "distributions.view_response")
 MAX_SELECTED = 1000
 
 
@@ -73,7 +72,7 @@ def _export_or_404(survey, message: str, **lookups) -> ResponseExport:
 
 
 class ExportStartView(ApiView):
-    required_permissions = {"POST": EXPORT_START}
+    required_permissions = {"POST": EXPORT_START_PERMISSIONS}
 
     @extend_schema(operation_id="createResponseExport", request=ExportRequestSerializer, responses=ExportProgressSerializer)
     @idempotent
@@ -99,7 +98,7 @@ class ExportStartView(ApiView):
 
 
 class ExportProgressView(ApiView):
-    required_permissions = {"GET": EXPORT_VIEW}
+    required_permissions = {"GET": EXPORT_VIEW_PERMISSIONS}
 
     @extend_schema(operation_id="getResponseExportProgress", responses=ExportStatusSerializer)
     def get(self, request, survey_id, export_progress_id):
@@ -116,7 +115,7 @@ FILE_TYPES = {(200, CONTENT_TYPES[kind].split(";")[0]): OpenApiTypes.BINARY for 
 
 
 class ExportFileView(ApiView):
-    required_permissions = {"GET": EXPORT_DOWNLOAD}
+    required_permissions = {"GET": EXPORT_DOWNLOAD_PERMISSIONS}
 
     @extend_schema(
         operation_id="getResponseExportFile",

@@ -40,6 +40,12 @@ from distributions.models import Response, ResponseExport, Survey, response_expo
 logger = logging.getLogger(__name__)
 
 EXPORT_JOB = "distributions.jobs.export_responses"
+# Who may do what, in the admin and the REST API alike: an export holds every response of the
+# survey with its recipient, so starting one or downloading its file needs the right to browse
+# responses; following its progress, the right to view exports.
+EXPORT_VIEW_PERMISSIONS = ("distributions.view_survey", "distributions.view_responseexport")
+EXPORT_START_PERMISSIONS = ("distributions.view_survey", "distributions.view_response", "distributions.add_responseexport")
+EXPORT_DOWNLOAD_PERMISSIONS = (*EXPORT_VIEW_PERMISSIONS, "distributions.view_response")
 CHUNK_ROWS = 10_000
 EXPORT_RETENTION = timedelta(days=7)
 # An export still in progress after this long lost its worker for good (django-q2 hands a job out
