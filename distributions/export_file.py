@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
+from django.db.models import QuerySet
+
 from directory.models import Contact
 from distributions.models import Distribution, Invitation, Question, Response, Survey
 from distributions.spreadsheet import BOM, CsvLines, copy_chunks, csv_line, csv_writer, neutralise, pg_text_cell, text_cell
@@ -251,8 +253,8 @@ def _pg_timestamp(expression: str) -> str:
     return f"""to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"""
 
 
-def copy_statement(layout: ExportLayout, response_ids: list[int]) -> tuple[str, list]:
-    """COPY of the responses `response_ids` (in id order) in CSV or TSV, as csv_rows writes them."""
+def copy_statement(layout: ExportLayout, responses: QuerySet) -> tuple[str, list]:
+    """COPY of the `responses` (a queryset of Response; in id order) in CSV or TSV, as csv_rows writes them."""
     ended = "coalesce(r.finished_at, r.updated_at)"
     keys = layout.all_question_keys
     answered = " + ".join("(r.answers ? %s)::int" for _ in keys) or "0"
@@ -297,9 +299,10 @@ def copy_statement(layout: ExportLayout, response_ids: list[int]) -> tuple[str, 
         USER_LANGUAGE,
         *question_params,
         *embedded_params,
-        response_ids,
     ]
     delimiter = "E'\\t'" if layout.format == "tsv" else "','"
+    selected, selected_params = responses.values("pk").query.sql_with_params()
+    params.extend(selected_params)
     sql = f"""
         COPY (
             SELECT {", ".join(cells)}
@@ -307,12 +310,12 @@ def copy_statement(layout: ExportLayout, response_ids: list[int]) -> tuple[str, 
             JOIN {Invitation._meta.db_table} i ON i.id = r.invitation_id
             JOIN {Distribution._meta.db_table} d ON d.id = i.distribution_id
             LEFT JOIN {Contact._meta.db_table} c ON c.id = i.contact_id
-            WHERE r.id = ANY(%s)
+            WHERE r.id IN ({selected})
             ORDER BY r.id
         ) TO STDOUT WITH (FORMAT csv, DELIMITER {delimiter})
     """
     return sql, params
 
 
-def copy_rows(layout: ExportLayout, response_ids: list[int]) -> Iterator[bytes]:
-    return copy_chunks(*copy_statement(layout, response_ids))
+def copy_rows(layout: ExportLayout, responses: QuerySet) -> Iterator[bytes]:
+    return copy_chunks(*copy_statement(layout, responses))

@@ -205,7 +205,7 @@ def _write(export: ResponseExport, layout: ExportLayout, out, *, use_copy: bool 
             ids = list(chunk.values_list("pk", flat=True)[:CHUNK_ROWS])
             if not ids:
                 break
-            for data in copy_rows(layout, ids):
+            for data in copy_rows(layout, responses.filter(pk__gt=after, pk__lte=ids[-1])):
                 out.write(data)
             after, count = ids[-1], len(ids)
         else:
