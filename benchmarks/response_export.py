@@ -284,7 +284,8 @@ def main(argv=None) -> int:
                 f"  {rows:>9,} rows  copy {rows / copy['seconds']:>9,.0f} rows/s ({copy['bytes'] / 1e6:.0f} MB)"
                 f"  product {rows / product['seconds']:>9,.0f} rows/s ({product['bytes'] / 1e6:.0f} MB)"
                 f"  ratio {copy['seconds'] / product['seconds']:.0%}"
-                f"  peak RSS {product['peak_kb'] / 1024:.0f} MB (before the export {product['rss_before_kb'] / 1024:.0f})"
+                f"  peak RSS {product['peak_kb'] / 1024:.0f} MB"
+                f" (before the export {product['rss_before_kb'] / 1024:.0f})"
             )
             if zipped:
                 line += (

@@ -19,7 +19,16 @@ from django.db.models import QuerySet
 
 from directory.models import Contact
 from distributions.models import Distribution, Invitation, Question, Response, Survey
-from distributions.spreadsheet import BOM, CsvLines, copy_chunks, csv_line, csv_writer, neutralise, pg_text_cell, text_cell
+from distributions.spreadsheet import (
+    BOM,
+    CsvLines,
+    copy_chunks,
+    csv_line,
+    csv_writer,
+    neutralise,
+    pg_text_cell,
+    text_cell,
+)
 
 FORMATS = ("csv", "tsv", "json", "ndjson")
 DELIMITERS = {"csv": ",", "tsv": "\t"}
@@ -140,7 +149,7 @@ def header(layout: ExportLayout) -> bytes:
     rows = (
         [neutralise(column.id) for column in columns],
         [neutralise(column.label) for column in columns],
-        [json.dumps(column.import_id) for column in columns],
+        [json.dumps(column.import_id, separators=(",", ":")) for column in columns],
     )
     return BOM + b"".join(csv_line(row, delimiter=layout.delimiter) for row in rows)
 

@@ -39,6 +39,7 @@ COLUMNS = (
 STATUS_LABELS = dict(Invitation.Status.choices)
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
+
 def history_csv(scope: HistoryScope, *, use_copy: bool | None = None) -> Iterator[bytes]:
     """The whole file: BOM, header, then the rows of `scope` in chunks of about CHUNK_BYTES."""
     yield BOM + _header(scope)

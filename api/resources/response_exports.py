@@ -74,7 +74,9 @@ def _export_or_404(survey, message: str, **lookups) -> ResponseExport:
 class ExportStartView(ApiView):
     required_permissions = {"POST": EXPORT_START_PERMISSIONS}
 
-    @extend_schema(operation_id="createResponseExport", request=ExportRequestSerializer, responses=ExportProgressSerializer)
+    @extend_schema(
+        operation_id="createResponseExport", request=ExportRequestSerializer, responses=ExportProgressSerializer
+    )
     @idempotent
     def post(self, request, survey_id):
         """Start exporting the survey's responses; poll the progressId until status is complete."""

@@ -44,7 +44,11 @@ EXPORT_JOB = "distributions.jobs.export_responses"
 # survey with its recipient, so starting one or downloading its file needs the right to browse
 # responses; following its progress, the right to view exports.
 EXPORT_VIEW_PERMISSIONS = ("distributions.view_survey", "distributions.view_responseexport")
-EXPORT_START_PERMISSIONS = ("distributions.view_survey", "distributions.view_response", "distributions.add_responseexport")
+EXPORT_START_PERMISSIONS = (
+    "distributions.view_survey",
+    "distributions.view_response",
+    "distributions.add_responseexport",
+)
 EXPORT_DOWNLOAD_PERMISSIONS = (*EXPORT_VIEW_PERMISSIONS, "distributions.view_response")
 CHUNK_ROWS = 10_000
 EXPORT_RETENTION = timedelta(days=7)

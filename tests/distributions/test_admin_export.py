@@ -23,7 +23,9 @@ EXPORTER = (
 
 def staff(*codenames: str):
     user = make_user()
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="distributions", codename__in=codenames))
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="distributions", codename__in=codenames)
+    )
     return user
 
 

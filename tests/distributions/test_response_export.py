@@ -363,7 +363,9 @@ def test_purge_deletes_old_exports_and_their_files(world, export_storage, django
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
-@pytest.mark.parametrize("options", [{}, {"use_labels": True}, {"format": "tsv"}, {"format": "tsv", "use_labels": True}])
+@pytest.mark.parametrize(
+    "options", [{}, {"use_labels": True}, {"format": "tsv"}, {"format": "tsv", "use_labels": True}]
+)
 def test_copy_writes_the_same_bytes_as_the_csv_module(world, options):
     make_question(survey=world["survey"], kind="multiple_choice", text="Unanswered", choices="A\nB")
     respond(
