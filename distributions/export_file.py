@@ -264,32 +264,35 @@ def _pg_timestamp(expression: str) -> str:
 
 def copy_statement(layout: ExportLayout, responses: QuerySet) -> tuple[str, list]:
     """COPY of the `responses` (a queryset of Response; in id order) in CSV or TSV, as csv_rows writes them."""
-    ended = "coalesce(r.finished_at, r.updated_at)"
-    keys = layout.all_question_keys
-    answered = " + ".join("(r.answers ? %s)::int" for _ in keys) or "0"
-    progress = f"CASE WHEN r.finished_at IS NOT NULL THEN 100 ELSE ({answered}) * 100 / {max(len(keys), 1)} END"
     labels = layout.use_labels
-    channels = " ".join("WHEN %s THEN %s" for _ in DISTRIBUTION_CHANNELS)
-    channel_params = [item for pair in DISTRIBUTION_CHANNELS.items() for item in pair]
-    status = "%s"
-    finished = "CASE WHEN r.finished_at IS NULL THEN %s ELSE %s END"
+    keys = layout.all_question_keys
+    # Values used more than once per row (a neutralised cell names its value three times) are read
+    # once, in a LATERAL subquery that OFFSET 0 keeps the planner from folding back in.
+    reads = ["to_char(coalesce(r.finished_at, r.updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"]
+    read_params: list = []
     questions = []
     for question in layout.questions:
         if question.kind != Question.Kind.MULTIPLE_CHOICE:
-            questions.append(pg_text_cell("(r.answers ->> %s)"))
+            reads.append("r.answers ->> %s")
         else:
-            questions.append(pg_text_cell(f"(r.answers -> %s ->> '{'text' if labels else 'number'}')"))
-    question_params = [str(question.pk) for question in layout.questions for _ in range(3)]  # named three times
-    embedded = [pg_text_cell("(r.embedded_data ->> %s)") for _ in layout.field_names]
-    embedded_params = [name for name in layout.field_names for _ in range(3)]
+            reads.append(f"r.answers -> %s ->> '{'text' if labels else 'number'}'")
+        read_params.append(str(question.pk))
+        questions.append(pg_text_cell(f"v.c{len(reads) - 1}"))
+    embedded = []
+    for name in layout.field_names:
+        reads.append("r.embedded_data ->> %s")
+        read_params.append(name)
+        embedded.append(pg_text_cell(f"v.c{len(reads) - 1}"))
+    answered = " + ".join("(r.answers ? %s)::int" for _ in keys) or "0"
+    channels = " ".join("WHEN %s THEN %s" for _ in DISTRIBUTION_CHANNELS)
     cells = [
         _pg_timestamp("r.started_at"),
-        _pg_timestamp(ended),
-        status,
-        progress,
-        f"floor(extract(epoch FROM ({ended} - r.started_at)))::bigint",
-        finished,
-        _pg_timestamp(ended),
+        "v.c0",
+        "%s",
+        f"CASE WHEN r.finished_at IS NOT NULL THEN 100 ELSE ({answered}) * 100 / {max(len(keys), 1)} END",
+        "floor(extract(epoch FROM (coalesce(r.finished_at, r.updated_at) - r.started_at)))::bigint",
+        "CASE WHEN r.finished_at IS NULL THEN %s ELSE %s END",
+        "v.c0",
         "r.public_id",
         pg_text_cell("c.last_name"),
         pg_text_cell("c.first_name"),
@@ -300,18 +303,17 @@ def copy_statement(layout: ExportLayout, responses: QuerySet) -> tuple[str, list
         *questions,
         *embedded,
     ]
+    selected, selected_params = responses.values("pk").query.sql_with_params()
     params = [
         RESPONSE_TYPE_LABEL if labels else RESPONSE_TYPE,
         *keys,
         *(("False", "True") if labels else ("0", "1")),
-        *channel_params,
+        *(item for pair in DISTRIBUTION_CHANNELS.items() for item in pair),
         USER_LANGUAGE,
-        *question_params,
-        *embedded_params,
+        *read_params,
+        *selected_params,
     ]
     delimiter = "E'\\t'" if layout.format == "tsv" else "','"
-    selected, selected_params = responses.values("pk").query.sql_with_params()
-    params.extend(selected_params)
     sql = f"""
         COPY (
             SELECT {", ".join(cells)}
@@ -319,6 +321,7 @@ def copy_statement(layout: ExportLayout, responses: QuerySet) -> tuple[str, list
             JOIN {Invitation._meta.db_table} i ON i.id = r.invitation_id
             JOIN {Distribution._meta.db_table} d ON d.id = i.distribution_id
             LEFT JOIN {Contact._meta.db_table} c ON c.id = i.contact_id
+            CROSS JOIN LATERAL (SELECT {", ".join(f"{read} AS c{n}" for n, read in enumerate(reads))} OFFSET 0) v
             WHERE r.id IN ({selected})
             ORDER BY r.id
         ) TO STDOUT WITH (FORMAT csv, DELIMITER {delimiter})
