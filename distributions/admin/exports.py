@@ -155,7 +155,7 @@ def export_progress_view(request, object_id, export_id):
 
 
 def export_progress_json(request, object_id, export_id):
-    """{"status", "percentComplete", "error", "downloadUrl"} for the progress bar to poll."""
+    """{"status", "percentComplete", "error", "filename", "downloadUrl"} for the progress bar to poll."""
     survey = _survey(request, object_id, EXPORT_VIEW_PERMISSIONS)
     export = _export(survey, export_id)
     complete = export.status == ResponseExport.Status.COMPLETE
@@ -164,6 +164,7 @@ def export_progress_json(request, object_id, export_id):
             "status": export.status,
             "percentComplete": export.percent_complete,
             "error": export.error,
+            "filename": export.filename,
             "downloadUrl": (
                 reverse("admin:distributions_survey_export_download", args=[survey.pk, export.public_id])
                 if complete and request.user.has_perms(EXPORT_DOWNLOAD_PERMISSIONS)

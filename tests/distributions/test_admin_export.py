@@ -85,6 +85,7 @@ def test_the_form_starts_an_export_whose_progress_page_polls_and_links_the_file(
         "status": "inProgress",
         "percentComplete": 0,
         "error": "",
+        "filename": "",
         "downloadUrl": None,
     }
 
@@ -92,6 +93,7 @@ def test_the_form_starts_an_export_whose_progress_page_polls_and_links_the_file(
         callback()
     state = progress_json(client, export)
     assert state["status"] == "complete" and state["percentComplete"] == 100
+    assert state["filename"] == "Customer satisfaction.zip"
     download = client.get(state["downloadUrl"])
     assert download.status_code == 200
     assert download["Content-Disposition"] == 'attachment; filename="Customer satisfaction.zip"'

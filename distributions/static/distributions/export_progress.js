@@ -16,11 +16,13 @@
     bar.textContent = text.textContent = state.percentComplete + "%";
     status.textContent = labels[state.status] || state.status;
     if (state.error) {
-      errorNote.textContent = state.error;
+      errorNote.querySelector("p").textContent = state.error;
       errorNote.hidden = false;
     }
     if (state.downloadUrl) {
-      download.querySelector("a").href = state.downloadUrl;
+      const link = download.querySelector("a");
+      link.href = state.downloadUrl;
+      link.textContent = "Download " + state.filename;
       download.hidden = false;
     }
   }
