@@ -8,12 +8,22 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.envelope import not_found
-from api.resources import contacts, directories, distributions, surveys, transactions, whoami, workflows
+from api.resources import (
+    contacts,
+    directories,
+    distributions,
+    response_exports,
+    surveys,
+    transactions,
+    whoami,
+    workflows,
+)
 
 app_name = "api"
 
 DIRECTORY = "v3/directories/<str:directoryId>"
 WORKFLOW = "v3/workflows/<str:workflowId>"
+EXPORTS = "v3/surveys/<str:surveyId>/export-responses"
 
 urlpatterns = [
     path("v3/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -21,6 +31,9 @@ urlpatterns = [
     path("v3/whoami", whoami.WhoAmIView.as_view(), name="whoami"),
     path("v3/surveys", surveys.SurveyListView.as_view(), name="surveys"),
     path("v3/surveys/<str:surveyId>", surveys.SurveyDetailView.as_view(), name="survey"),
+    path(EXPORTS, response_exports.ExportStartView.as_view(), name="response-exports"),
+    path(f"{EXPORTS}/<str:exportProgressId>", response_exports.ExportProgressView.as_view(), name="response-export"),
+    path(f"{EXPORTS}/<str:fileId>/file", response_exports.ExportFileView.as_view(), name="response-export-file"),
     path("v3/directories", directories.DirectoryListView.as_view(), name="directories"),
     path(f"{DIRECTORY}/contacts", contacts.ContactListView.as_view(), name="contacts"),
     path(f"{DIRECTORY}/contacts/search", contacts.ContactSearchView.as_view(), name="contacts-search"),

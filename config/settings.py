@@ -120,6 +120,18 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Response exports hold every answer and recipient of a survey: kept outside STATIC_ROOT and
+    # any served folder, handed out only by permission-checked views. Workers write them and web
+    # processes read them, so on several machines this folder must be shared (a network volume).
+    "response_exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env_str("RESPONSE_EXPORT_DIR", str(DATA_DIR / "response-exports"))},
+    },
+}
+
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "config" / "static"]

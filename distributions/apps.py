@@ -7,13 +7,16 @@ class DistributionsConfig(AppConfig):
     verbose_name = "Distributions"
 
     def ready(self):
-        from django.db.models.signals import pre_delete
+        from django.db.models.signals import post_delete, pre_delete
 
         from directory.models import Contact
         from distributions import tasks, webhooks  # noqa: F401  webhooks connects the anymail tracking receivers
+        from distributions.models import ResponseExport
         from distributions.services.erasure import contact_deleting
+        from distributions.services.response_export import response_export_deleted
         from workflows.tasks import registry
 
         registry.register(tasks.KIND)
         # However a contact is deleted (the API, the admin, with its directory), its copies go with it.
         pre_delete.connect(contact_deleting, sender=Contact, dispatch_uid="distributions.contact_deleting")
+        post_delete.connect(response_export_deleted, sender=ResponseExport, dispatch_uid="distributions.export_deleted")

@@ -1,6 +1,7 @@
 import secrets
 
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import models
 
 from directory.models import Contact, Directory
@@ -284,6 +285,12 @@ class Response(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        indexes = [
+            # the response export, chunk by chunk: where survey_id = %s and id > %s order by id limit %s
+            models.Index(fields=["survey", "id"], name="response_survey_chunk"),
+        ]
+
     def __str__(self):
         return self.response_id
 
@@ -291,6 +298,51 @@ class Response(models.Model):
     def response_id(self) -> str:
         """The Response Id of exports and the API (the reference's `R_...`)."""
         return self.public_id
+
+
+def response_export_storage():
+    """Where export files are kept: settings.STORAGES["response_exports"], private (never served)."""
+    return storages["response_exports"]
+
+
+class ResponseExport(models.Model):
+    """An export of a survey's responses to one file, produced by a job (services/response_export.py).
+
+    `options` holds what was asked, in the reference platform's names: format (csv, tsv, json,
+    ndjson), compress, useLabels, startDate, endDate (ISO 8601), questionIds, embeddedDataIds.
+    """
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "inProgress", "In progress"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+
+    public_id = PublicIdField(prefix="ES_")
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="response_exports"
+    )
+    options = models.JSONField(default=dict)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    percent_complete = models.PositiveSmallIntegerField(default=0)
+    # Named in the download URL once the file is there; another id than the export's, as the
+    # reference's fileId is.
+    file_id = models.CharField(max_length=64, blank=True, editable=False)
+    file_name = models.CharField(max_length=300, blank=True, editable=False, help_text="Its name in the storage.")
+    filename = models.CharField(max_length=300, blank=True, help_text="The name the download is offered under.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # the survey's export page: where survey_id = %s order by created_at desc
+            models.Index(fields=["survey", "-created_at"], name="response_export_survey_recent"),
+        ]
+
+    def __str__(self):
+        return f"Export {self.public_id} of {self.survey_id}"
 
 
 class OutboxMessage(models.Model):

@@ -140,6 +140,16 @@ def make_survey_response(*, invitation, **fields):
     return Response.objects.create(invitation=invitation, survey=invitation.distribution.survey, **fields)
 
 
+def make_response_export(*, survey, user=None, **options):
+    """A complete response export of `survey` (its job run here), CSV in a ZIP unless `options` say otherwise."""
+    from distributions.models import ResponseExport
+    from distributions.services.response_export import response_export_run, response_export_start
+
+    export = response_export_start(survey=survey, user=user or survey.owner, **{"format": "csv", **options})
+    response_export_run(export_id=export.pk)
+    return ResponseExport.objects.get(pk=export.pk)
+
+
 def make_sender_domain(domain="example.com", *, verified=True):
     from distributions.models import SenderDomain
 

@@ -8,13 +8,9 @@ from api.base import ApiView, get_or_404, utc_datetime, validated
 from api.envelope import ApiError
 from api.idempotency import idempotent
 from api.pagination import Page, PageQuerySerializer, page_of
+from distributions.export_file import question_id
 from distributions.models import Survey
 from distributions.services.surveys import SurveyError, survey_update
-
-
-def question_id(question) -> str:
-    """The reference's question id, QID<n>: how exports and the API name a question."""
-    return f"QID{question.pk}"
 
 
 class SurveySerializer(serializers.Serializer):

@@ -12,8 +12,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from distributions.admin.display import history_csv_url, survey_report_links
+from distributions.admin.exports import export_urls
 from distributions.models import Collaborator, Question, Survey, SurveyField
 from distributions.selectors import distributions_with_counts, survey_field_case_clashes
+from distributions.services.response_export import EXPORT_VIEW_PERMISSIONS
 from distributions.services.surveys import SurveyError, survey_set_status
 
 DISTRIBUTIONS_PER_PAGE = 50
@@ -83,6 +85,7 @@ class SurveyAdmin(admin.ModelAdmin):
         distributions = self.admin_site.admin_view(self.distributions_view)
         return [
             path("<path:object_id>/distributions/", distributions, name="distributions_survey_distributions"),
+            *export_urls(self),
             *super().get_urls(),
         ]
 
@@ -92,6 +95,7 @@ class SurveyAdmin(admin.ModelAdmin):
             # The warning names contacts' fields: only for who may open the page it is shown on.
             if survey is not None and self.has_view_or_change_permission(request, survey):
                 self.warn_about_case_clashes(request, survey)
+        extra_context = {**(extra_context or {}), "may_export": request.user.has_perms(EXPORT_VIEW_PERMISSIONS)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def warn_about_case_clashes(self, request, survey):

@@ -2,15 +2,16 @@
 
 An invitation copies its contact's address into `address`, the rendered message (name, piped
 fields, the address) into its subject and bodies, a distribution's subject is that rendered
-subject, providers' events carry the recipient in their payload, and a response copies the
-contact's embedded data. Deleting the contact, whichever way (the API, the admin, a deleted
-directory), erases all of it in the same transaction: the invitation stays, without a contact,
-so the distribution's figures and the response's answers remain, naming nobody.
+subject, providers' events carry the recipient in their payload, a response copies the contact's
+embedded data, and a response export's file holds its name and address. Deleting the contact,
+whichever way (the API, the admin, a deleted directory), erases all of it in the same transaction
+(export files once it commits): the invitation stays, without a contact, so the distribution's
+figures and the response's answers remain, naming nobody.
 """
 
 from django.utils import timezone
 
-from distributions.models import DeliveryEvent, Distribution, Invitation, OutboxMessage, Response
+from distributions.models import DeliveryEvent, Distribution, Invitation, OutboxMessage, Response, ResponseExport
 from distributions.services.delivery import invitation_record_skip
 
 Status = Invitation.Status
@@ -39,7 +40,10 @@ def contact_copies_erase(*, contact_id: int) -> int:
     DeliveryEvent.objects.filter(invitation_id__in=invitation_ids).exclude(description=NOT_SENT_DETAIL).update(
         data={}, description=""
     )
-    Response.objects.filter(invitation_id__in=invitation_ids).update(embedded_data={}, updated_at=timezone.now())
+    responses = Response.objects.filter(invitation_id__in=invitation_ids)
+    # Response exports written before name the contact in their files: they go (files included).
+    ResponseExport.objects.filter(survey_id__in=responses.values("survey_id")).delete()
+    responses.update(embedded_data={}, updated_at=timezone.now())
     # A distribution is one task run's send to one contact: its subject is that contact's.
     Distribution.objects.filter(invitations__pk__in=invitation_ids).update(subject="")
     erased = Invitation.objects.filter(pk__in=invitation_ids)

@@ -17,6 +17,7 @@ from tests.factories import (
     make_distribution,
     make_invitation,
     make_question,
+    make_response_export,
     make_run,
     make_survey,
     make_survey_response,
@@ -33,6 +34,7 @@ BODIES = {
     ("POST", "mailing-lists"): {"name": "New list"},
     ("POST", "mailing-list-contacts"): {"email": "new@example.com"},
     ("PUT", "survey"): {"name": "Renamed"},
+    ("POST", "response-exports"): {"format": "csv"},
 }
 
 
@@ -48,6 +50,7 @@ def world():
     run = make_run(workflow=workflow)
     distribution = make_distribution(survey=survey, subject="Subject-qz9", run=run)
     make_survey_response(invitation=make_invitation(distribution=distribution, contact=contact))
+    export = make_response_export(survey=survey)
     values = {
         "directoryId": directory.public_id,
         "contactId": contact.public_id,
@@ -56,6 +59,8 @@ def world():
         "distributionId": distribution.public_id,
         "workflowId": str(workflow.pk),
         "runId": str(run.pk),
+        "exportProgressId": export.public_id,
+        "fileId": export.file_id,
     }
     return {"owner": owner, "values": values, "survey": survey}
 
@@ -128,6 +133,9 @@ def test_a_token_with_the_permissions_an_operation_lists_may_call_it(world, name
 
     response = call(api, name, route, method, world)
 
+    if response.streaming:  # a file download
+        assert response.status_code == 200 and b"".join(response.streaming_content)
+        return
     assert response.status_code in (200, 201), response.content[:300]
     if response.status_code != 200 or method != "DELETE":
         result(response)

@@ -23,6 +23,7 @@ from tests.factories import (
     make_distribution,
     make_invitation,
     make_question,
+    make_response_export,
     make_run,
     make_survey,
     make_survey_response,
@@ -71,6 +72,7 @@ def token(db, settings, wsgi_keeps_the_test_connection):
     distribution = make_distribution(survey=survey, run=run)
     invitation = make_invitation(distribution=distribution, contact=contact)
     make_survey_response(invitation=invitation, answers={"1": "Fine"})
+    export = make_response_export(survey=survey)
     return {
         "secret": api_token_create(user=owner, name="schemathesis")[1],
         # Ids of existing rows, so generated calls reach past the 404 too.
@@ -82,6 +84,8 @@ def token(db, settings, wsgi_keeps_the_test_connection):
             "distributionId": distribution.public_id,
             "workflowId": str(workflow.pk),
             "runId": str(run.pk),
+            "exportProgressId": export.public_id,
+            "fileId": export.file_id,
         },
     }
 

@@ -40,6 +40,7 @@ from tests.factories import (
     make_inbound_message,
     make_invitation,
     make_question,
+    make_response_export,
     make_run,
     make_sender_domain,
     make_survey,
@@ -98,6 +99,7 @@ def world(settings):
     distribution = make_distribution(survey=survey, subject="Subject Curlew-xq7", run=run)
     invitation = make_invitation(distribution=distribution, contact=contact, message_id="<m-xq7@example.com>")
     make_survey_response(invitation=invitation, answers={"1": "Answer Dunlin-xq7"})
+    export = make_response_export(survey=survey)
     make_delivery_event(invitation=invitation, kind="delivered", description="Delivered Snipe-xq7")
     make_sender_domain("sender-xq7.example")
     FrequencyRule.objects.create(directory=directory, max_messages=3, period_days=30)
@@ -121,6 +123,7 @@ def world(settings):
         "contact": contact,
         "run": run,
         "survey": survey,
+        "export": export,
         "distribution": distribution,
         "workflow": workflow,
         "directory": directory,
@@ -178,6 +181,10 @@ def url_values(route: str, parameter: str, choices: str, world) -> list[str]:
         return [str(ContentType.objects.get_for_model(world["contact"]).pk)]
     if parameter == "id":  # a user's password change
         return [str(world["owner"].pk)]
+    if parameter in ("export_id", "exportProgressId"):
+        return [world["export"].public_id]
+    if parameter == "fileId":
+        return [world["export"].file_id]
     if parameter in ("distribution_id", "survey_id", "run_id"):
         return [str(world[parameter.removesuffix("_id")].pk)]
     if parameter in API_PUBLIC_IDS:  # the REST API names rows by their public ids
