@@ -1,0 +1,18 @@
+"""Phone numbers a text can go to: E.164, read the way the directory reads them."""
+
+from django.conf import settings
+
+from workflows.salesforce.values import InvalidValue, parse_phone
+
+
+def sms_phone_number(text: str) -> str:
+    """A phone number as people write it -> E.164 for texting (``"(415) 555-0100"`` ->
+    ``"+14155550100"``), numbers without a country code read in DEFAULT_PHONE_REGION.
+
+    Raises InvalidValue (a ValueError saying what was wrong) when the text is not a valid number,
+    or has an extension: an extension reaches a desk phone behind a switchboard, never a text.
+    """
+    number = parse_phone(text, default_region=settings.DEFAULT_PHONE_REGION)
+    if ";ext=" in number:
+        raise InvalidValue(f"{text.strip()!r} has an extension: texts can only go to the number itself.")
+    return number
