@@ -1,5 +1,6 @@
 """Phone numbers a text can go to: E.164, read the way the directory reads them."""
 
+import phonenumbers
 from django.conf import settings
 
 from workflows.salesforce.values import InvalidValue, parse_phone
@@ -16,3 +17,20 @@ def sms_phone_number(text: str) -> str:
     if ";ext=" in number:
         raise InvalidValue(f"{text.strip()!r} has an extension: texts can only go to the number itself.")
     return number
+
+
+def sms_sender_number(text: str) -> str:
+    """The sender of an inbound text -> E.164 (``"+15555550123"``).
+
+    Laxer than `sms_phone_number`: the carrier says who sent the text, and libphonenumber's
+    metadata may not know the range yet (or it is a fictional 555 number), so a number whose
+    length fits its country is enough. Raises InvalidValue when it is not a phone number at all.
+    """
+    value = text.strip()
+    try:
+        number = phonenumbers.parse(value, settings.DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_possible_number(number):
+        raise InvalidValue(f"{value[:40]!r} is not a phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import transaction
 
 from directory.services import contacts_sms_opt_out
-from distributions.channels.phones import sms_phone_number
+from distributions.channels.phones import sms_sender_number
 from distributions.channels.segments import count_segments
 from distributions.channels.sms import sms_backend
 from distributions.channels.sms_outbox import local_message_sid
@@ -98,7 +98,7 @@ def sms_inbound_receive(*, text: InboundText) -> SmsMessage | None:
     Raises InvalidValue (a ValueError) when the sender is not a phone number. A replayed
     MessageSid changes nothing and returns the first reply again.
     """
-    phone = sms_phone_number(text.from_number)
+    phone = sms_sender_number(text.from_number)
     backend = sms_backend()
     with transaction.atomic():
         conversation = sms_conversation_locked(phone=phone)
