@@ -29,18 +29,21 @@ class SmsConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return conversation.text_count
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        """The conversation as a thread. Needs view permission on conversations and on SMS messages."""
-        if not (self.has_view_permission(request) and request.user.has_perm("distributions.view_smsmessage")):
+        """The conversation as a thread. Its texts are shown only with view permission on SMS
+        messages too, as Django shows an inline's rows only to those who may view them."""
+        if not self.has_view_permission(request):
             raise PermissionDenied
         conversation = self.get_object(request, unquote(object_id))
         if conversation is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        texts, older = sms_thread(conversation=conversation, limit=THREAD_LENGTH)
+        may_view_texts = request.user.has_perm("distributions.view_smsmessage")
+        texts, older = sms_thread(conversation=conversation, limit=THREAD_LENGTH) if may_view_texts else ([], False)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "conversation": conversation,
             "title": str(conversation),
+            "may_view_texts": may_view_texts,
             "texts": texts,
             "older": older,
             "thread_length": THREAD_LENGTH,
