@@ -212,7 +212,8 @@ def check_sms_backend(app_configs, **kwargs):
         if missing:
             problems.append(
                 checks.Error(
-                    f"SMS_BACKEND is Twilio but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
+                    f"SMS_BACKEND is Twilio but {' and '.join(missing)} "
+                    f"{'is' if len(missing) == 1 else 'are'} not set: "
                     "texts would be refused by Twilio, and every Twilio webhook call refused (403).",
                     hint="Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN from the Twilio Console (Account info).",
                     id="sfsurveys.E008",
@@ -226,7 +227,8 @@ def check_sms_backend(app_configs, **kwargs):
         if not valid:
             problems.append(
                 checks.Error(
-                    f"SMS_FROM_NUMBER is {settings.SMS_FROM_NUMBER!r}, not a phone number in E.164: texts have no sender.",
+                    f"SMS_FROM_NUMBER is {settings.SMS_FROM_NUMBER!r}, not a phone number in E.164: "
+                    "texts have no sender.",
                     hint="Set SMS_FROM_NUMBER to your number with its country code, e.g. +14155550100, or set "
                     "TWILIO_MESSAGING_SERVICE_SID.",
                     id="sfsurveys.E009",

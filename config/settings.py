@@ -276,7 +276,8 @@ SMS_START_REPLY = env_str("SMS_START_REPLY", "You are subscribed again. Reply ST
 SMS_HELP_REPLY = env_str("SMS_HELP_REPLY", "Survey texts. Reply STOP to unsubscribe.")
 # The answer to a text from a number with no open survey session (the text is logged).
 SMS_NO_SESSION_REPLY = env_str(
-    "SMS_NO_SESSION_REPLY", "Thank you for your message. There is no open survey for this number. Reply STOP to unsubscribe."
+    "SMS_NO_SESSION_REPLY",
+    "Thank you for your message. There is no open survey for this number. Reply STOP to unsubscribe.",
 )
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").strip().upper()

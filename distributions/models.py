@@ -371,9 +371,7 @@ class SmsMessage(models.Model):
     status_detail = models.TextField(blank=True, help_text="What the error code means, or why it failed.")
     segments = models.PositiveSmallIntegerField(default=0)
     keyword = models.CharField(max_length=8, choices=Keyword.choices, blank=True, default="")
-    in_reply_to = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
-    )
+    in_reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies")
     invitation = models.ForeignKey(
         Invitation, on_delete=models.SET_NULL, null=True, blank=True, related_name="sms_messages"
     )

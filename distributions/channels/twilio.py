@@ -72,7 +72,9 @@ class TwilioSmsBackend(SmsBackend):
         except requests.exceptions.ConnectionError as error:
             if _never_connected(error):
                 return SmsHandOff(Outcome.TEMPORARY, detail=f"could not connect to Twilio: {error}")
-            return SmsHandOff(Outcome.UNCERTAIN, detail=f"the connection to Twilio failed, so it may have been sent: {error}")
+            return SmsHandOff(
+                Outcome.UNCERTAIN, detail=f"the connection to Twilio failed, so it may have been sent: {error}"
+            )
         except (requests.exceptions.RequestException, TwilioException) as error:
             return SmsHandOff(Outcome.UNCERTAIN, detail=f"the call to Twilio failed, so it may have been sent: {error}")
         status = FIRST_STATUSES.get(str(message.status or "queued"), SmsMessage.Status.QUEUED)

@@ -35,4 +35,8 @@ def twilio_error_meaning(code: str) -> str:
     if not code:
         return ""
     meaning = TWILIO_ERRORS.get(code)
-    return f"Twilio error {code}: {meaning}" if meaning else f"Twilio error {code}: see https://www.twilio.com/docs/api/errors/{code}"
+    return (
+        f"Twilio error {code}: {meaning}"
+        if meaning
+        else f"Twilio error {code}: see https://www.twilio.com/docs/api/errors/{code}"
+    )

@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 Keyword = SmsMessage.Keyword
 
 KEYWORDS = {
-    **dict.fromkeys(["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "ANNULLA", "BAJA"], Keyword.OPT_OUT),
+    **dict.fromkeys(
+        ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "ANNULLA", "BAJA"], Keyword.OPT_OUT
+    ),
     **dict.fromkeys(["START", "UNSTOP"], Keyword.OPT_IN),
     "HELP": Keyword.HELP,
 }

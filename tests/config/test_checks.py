@@ -194,7 +194,9 @@ def test_every_command_refuses_an_sms_backend_that_cannot_load(configured):
 
 def test_every_command_refuses_twilio_without_its_credentials(configured):
     twilio = "distributions.channels.twilio.TwilioSmsBackend"
-    assert configured(SMS_BACKEND=twilio, TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_AUTH_TOKEN="") == {"sfsurveys.E008"}
+    assert configured(SMS_BACKEND=twilio, TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_AUTH_TOKEN="") == {
+        "sfsurveys.E008"
+    }
     assert configured(SMS_BACKEND=twilio, TWILIO_AUTH_TOKEN="token") == set()
 
 

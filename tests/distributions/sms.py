@@ -92,4 +92,6 @@ def api_message(*, sid=None, status="queued", to="+15555550123", body="Hi") -> s
 
 
 def api_error(*, code: int, message: str, status: int) -> str:
-    return json.dumps({"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status})
+    return json.dumps(
+        {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    )

@@ -4,6 +4,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from directory.models import Contact
+from distributions.models import SmsConversation, SmsMessage
 from distributions.services.sms import sms_message_send
 from tests.distributions.sms import INBOUND_PATH, inbound_form, post_signed
 from tests.factories import make_contact, make_user
@@ -17,8 +19,6 @@ def conversation(client):
     sms_message_send(to="+15555550123", body="First: how was your visit? Reply 1-5.")
     post_signed(client, INBOUND_PATH, inbound_form(body="4 <b>stars</b>"))
     post_signed(client, INBOUND_PATH, inbound_form(body="STOP"))
-    from distributions.models import SmsConversation
-
     return SmsConversation.objects.get(phone="+15555550123")
 
 
@@ -81,3 +81,15 @@ def test_nobody_edits_or_adds_texts(client, conversation):
     client.force_login(make_user(is_superuser=True))
     assert client.get(reverse("admin:distributions_smsmessage_add")).status_code == 403
     assert client.get(reverse("admin:distributions_smsconversation_add")).status_code == 403
+
+
+def test_deleting_the_contact_deletes_the_texts_of_its_number(conversation):
+    Contact.objects.get(phone="+15555550123").delete()
+    assert not SmsConversation.objects.filter(phone="+15555550123").exists()
+    assert not SmsMessage.objects.exists()
+
+
+def test_the_texts_stay_while_another_contact_has_the_number(conversation):
+    make_contact(phone="+15555550123")
+    Contact.objects.filter(phone="+15555550123").first().delete()
+    assert SmsMessage.objects.count() == 5

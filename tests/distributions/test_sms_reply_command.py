@@ -44,7 +44,9 @@ def test_it_says_when_the_server_refuses_the_signature(live_server, settings):
 
 def test_it_says_when_no_server_answers(settings):
     with pytest.raises(CommandError, match="Is the server running"):
-        call_command("sms_reply", "--from", "+15555550123", "--body", "2", "--url", "http://127.0.0.1:9", "--timeout", "5")
+        call_command(
+            "sms_reply", "--from", "+15555550123", "--body", "2", "--url", "http://127.0.0.1:9", "--timeout", "5"
+        )
 
 
 def test_it_refuses_a_sender_that_is_not_a_number():

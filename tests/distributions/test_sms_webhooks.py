@@ -112,7 +112,11 @@ def test_a_text_with_no_open_session_gets_the_configured_answer_and_is_logged(cl
     assert conversation.phone == "+15555550123"  # E.164, read in DEFAULT_PHONE_REGION
     received, answered = conversation.messages.order_by("id")
     assert (received.direction, received.body, received.status) == ("inbound", "Hello?", "received")
-    assert (answered.direction, answered.body, answered.in_reply_to) == ("outbound", settings.SMS_NO_SESSION_REPLY, received)
+    assert (answered.direction, answered.body, answered.in_reply_to) == (
+        "outbound",
+        settings.SMS_NO_SESSION_REPLY,
+        received,
+    )
     assert answered.provider == "outbox" and answered.message_sid.startswith("OB")
 
 
@@ -126,7 +130,8 @@ def test_a_replayed_text_changes_nothing_and_gets_the_same_answer(client):
 
 
 @pytest.mark.parametrize(
-    "word", ["STOP", "stop", " Stop! ", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "Arrêt", "ANNULLA", "BAJA"]
+    "word",
+    ["STOP", "stop", " Stop! ", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "Arrêt", "ANNULLA", "BAJA"],
 )
 def test_an_opt_out_keyword_opts_the_number_out_in_every_directory(client, settings, word):
     texted = [make_contact(phone="+15555550123"), make_contact(phone="+15555550123")]
@@ -232,7 +237,9 @@ def test_with_twilio_the_answer_is_twiml_whose_statuses_come_back_to_its_row(cli
     message = ElementTree.fromstring(response.content).find("Message")
     assert message.get("action") == f"{settings.PUBLIC_BASE_URL}{STATUS_PATH}?sms={reply.pk}"
     sid = message_sid()
-    callback = post_signed(client, STATUS_PATH, status_form(sid=sid, status="delivered"), key=AUTH_TOKEN, query=f"sms={reply.pk}")
+    callback = post_signed(
+        client, STATUS_PATH, status_form(sid=sid, status="delivered"), key=AUTH_TOKEN, query=f"sms={reply.pk}"
+    )
     assert callback.status_code == 204
     reply.refresh_from_db()
     assert (reply.message_sid, reply.status) == (sid, "delivered")
@@ -288,7 +295,10 @@ def test_a_duplicated_status_callback_changes_nothing(client, sent):
 def test_undelivered_keeps_twilios_error_code_and_its_meaning(client, sent):
     text = callback(client, sent, "undelivered", "30003")
     assert (text.status, text.error_code) == ("undelivered", "30003")
-    assert text.status_detail == "Twilio error 30003: Unreachable destination handset: the phone is off or out of coverage."
+    assert (
+        text.status_detail
+        == "Twilio error 30003: Unreachable destination handset: the phone is off or out of coverage."
+    )
     sent.invitation.refresh_from_db()
     assert sent.invitation.status == Invitation.Status.SMS_FAILED
     assert "30003" in sent.invitation.status_detail

@@ -67,7 +67,11 @@ def test_an_invalid_number_is_a_permanent_failure_with_its_meaning(twilio):
 
 
 def test_a_number_that_replied_stop_is_a_permanent_failure(twilio):
-    twilio.post(MESSAGES_URL, body=api_error(code=21610, message="Attempt to send to unsubscribed recipient", status=400), status=400)
+    twilio.post(
+        MESSAGES_URL,
+        body=api_error(code=21610, message="Attempt to send to unsubscribed recipient", status=400),
+        status=400,
+    )
     sent = sms_message_send(to="+14155550100", body="Hi")
     assert (sent.outcome, sent.message.error_code) == (Outcome.PERMANENT, "21610")
     assert "replied STOP" in sent.message.status_detail

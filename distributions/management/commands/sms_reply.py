@@ -65,14 +65,17 @@ class Command(BaseCommand):
         if answer.status_code == 403:
             raise CommandError(
                 f"{webhook} refused the signature (403): --url must be the server's PUBLIC_BASE_URL, and this "
-                "command must run with the server's SMS_BACKEND, TWILIO_AUTH_TOKEN or SMS_LOCAL_SIGNING_KEY and SECRET_KEY."
+                "command must run with the server's SMS_BACKEND, TWILIO_AUTH_TOKEN or SMS_LOCAL_SIGNING_KEY "
+                "and SECRET_KEY."
             )
         if answer.status_code != 200:
             raise CommandError(f"{webhook} answered {answer.status_code}: {answer.text[:500]}")
         try:
             replies = [element.text or "" for element in ElementTree.fromstring(answer.content).iter("Message")]
         except ElementTree.ParseError as error:
-            raise CommandError(f"{webhook} answered something that is not TwiML ({error}): {answer.text[:500]}") from None
+            raise CommandError(
+                f"{webhook} answered something that is not TwiML ({error}): {answer.text[:500]}"
+            ) from None
         self.stdout.write(f"Sent {sid} from {sender}: {body}")
         for reply in replies:
             self.stdout.write(f"Answer: {reply}")
