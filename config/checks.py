@@ -18,6 +18,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import get_connection
 from django.http.request import split_domain_port, validate_host
+from django.utils.module_loading import import_string
 from email_validator import EmailNotValidError, validate_email
 
 from distributions.services.delivery import SEND_LEASE
@@ -184,6 +185,56 @@ def check_default_phone_region(app_configs, **kwargs):
             id="sfsurveys.E006",
         )
     ]
+
+
+# --- SMS -------------------------------------------------------------------------------------
+
+TWILIO_BACKEND = "distributions.channels.twilio.TwilioSmsBackend"
+
+
+@checks.register()
+def check_sms_backend(app_configs, **kwargs):
+    """Texts go through SMS_BACKEND, and Twilio's webhooks are checked with its key."""
+    try:
+        backend = import_string(settings.SMS_BACKEND)
+    except ImportError as error:
+        return [
+            checks.Error(
+                f"SMS_BACKEND {settings.SMS_BACKEND!r} cannot be loaded ({error}): no text could be sent or received.",
+                hint="Set SMS_BACKEND to distributions.channels.sms_outbox.OutboxSmsBackend (the local outbox) or "
+                f"{TWILIO_BACKEND}.",
+                id="sfsurveys.E007",
+            )
+        ]
+    problems = []
+    if backend.__module__ + "." + backend.__qualname__ == TWILIO_BACKEND:
+        missing = [name for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN") if not getattr(settings, name)]
+        if missing:
+            problems.append(
+                checks.Error(
+                    f"SMS_BACKEND is Twilio but {' and '.join(missing)} "
+                    f"{'is' if len(missing) == 1 else 'are'} not set: "
+                    "texts would be refused by Twilio, and every Twilio webhook call refused (403).",
+                    hint="Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN from the Twilio Console (Account info).",
+                    id="sfsurveys.E008",
+                )
+            )
+    if not settings.TWILIO_MESSAGING_SERVICE_SID:
+        try:
+            valid = phonenumbers.is_possible_number(phonenumbers.parse(settings.SMS_FROM_NUMBER, None))
+        except phonenumbers.NumberParseException:
+            valid = False
+        if not valid:
+            problems.append(
+                checks.Error(
+                    f"SMS_FROM_NUMBER is {settings.SMS_FROM_NUMBER!r}, not a phone number in E.164: "
+                    "texts have no sender.",
+                    hint="Set SMS_FROM_NUMBER to your number with its country code, e.g. +14155550100, or set "
+                    "TWILIO_MESSAGING_SERVICE_SID.",
+                    id="sfsurveys.E009",
+                )
+            )
+    return problems
 
 
 # --- HTTP ------------------------------------------------------------------------------------

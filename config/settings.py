@@ -265,6 +265,37 @@ ANYMAIL = {
     },
 }
 
+# --- SMS: distributions/channels/sms.py; webhooks at /webhooks/twilio/inbound/ and /status/ ----------
+# Default: the local SMS outbox, SmsMessage rows shown as conversations in the admin (nothing leaves
+# the machine); distributions.channels.twilio.TwilioSmsBackend sends through Twilio's API.
+SMS_BACKEND = env_str("SMS_BACKEND", "distributions.channels.sms_outbox.OutboxSmsBackend")
+# The number texts come from (E.164); with Twilio, one of the account's numbers, unless
+# TWILIO_MESSAGING_SERVICE_SID is set (then the service picks the sender).
+SMS_FROM_NUMBER = env_str("SMS_FROM_NUMBER", "+15005550006").strip()
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID").strip()
+# Authenticates API calls and signs Twilio's webhooks (X-Twilio-Signature).
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN").strip()
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID").strip()
+# Seconds a call to Twilio's API may take before it counts as failed.
+SMS_TIMEOUT = env_int("SMS_TIMEOUT", 30, minimum=1)
+# With the local outbox, webhooks (as `manage.py sms_reply` sends them) are signed with this key
+# instead of a Twilio auth token. Unset: derived from SECRET_KEY, so every process that shares
+# SECRET_KEY (the web server, sms_reply) agrees without configuration.
+SMS_LOCAL_SIGNING_KEY = env_str("SMS_LOCAL_SIGNING_KEY")
+# The answers to texts. False when the carrier or Twilio's own opt-out handling answers STOP,
+# START and HELP (Twilio's default), so the number does not get two answers.
+SMS_ANSWER_KEYWORDS = env_bool("SMS_ANSWER_KEYWORDS", True)
+SMS_STOP_REPLY = env_str(
+    "SMS_STOP_REPLY", "You are unsubscribed and will receive no more texts from us. Reply START to resubscribe."
+)
+SMS_START_REPLY = env_str("SMS_START_REPLY", "You are subscribed again. Reply STOP to unsubscribe.")
+SMS_HELP_REPLY = env_str("SMS_HELP_REPLY", "Survey texts. Reply STOP to unsubscribe.")
+# The answer to a text from a number with no open survey session (the text is logged).
+SMS_NO_SESSION_REPLY = env_str(
+    "SMS_NO_SESSION_REPLY",
+    "Thank you for your message. There is no open survey for this number. Reply STOP to unsubscribe.",
+)
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").strip().upper()
 if LOG_LEVEL not in logging.getLevelNamesMapping():
     raise ImproperlyConfigured(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not {LOG_LEVEL!r}")

@@ -58,6 +58,11 @@ class Contact(models.Model):
     external_data_reference = models.CharField(max_length=255, blank=True)
     language = models.CharField(max_length=16, blank=True)
     unsubscribed = models.BooleanField(default=False, help_text="Opted out of every mailing list.")
+    # Channel-aware opt-out: a text of STOP (or another carrier keyword) from the contact's phone
+    # stops texts to it, not email; START undoes it. `unsubscribed` still stops every channel.
+    sms_opted_out = models.BooleanField(
+        default=False, verbose_name="SMS opted out", help_text="Replied STOP by text: gets no more texts."
+    )
     embedded_data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -70,6 +75,8 @@ class Contact(models.Model):
             models.Index(fields=["directory", "external_data_reference"], name="contact_extref"),
             # dedupe by phone
             models.Index(fields=["directory", "phone"], name="contact_phone"),
+            # SMS opt-out and opt-in keywords, in every directory: where phone = %s
+            models.Index(fields=["phone"], name="contact_phone_any_directory"),
         ]
 
     def __str__(self):

@@ -328,3 +328,14 @@ def contact_save(
     if mailing_list is not None:
         membership_ensure(contact=contact, mailing_list=mailing_list)
     return contact, created
+
+
+def contacts_sms_opt_out(*, phone: str, opted_out: bool = True) -> int:
+    """Set the SMS opt-out of every contact, in every directory, whose phone is `phone` (E.164):
+    a text of STOP from a number stops texts to it whichever directory holds it; START
+    (`opted_out=False`) undoes it. Email is not affected. -> the number of contacts changed."""
+    return (
+        Contact.objects.filter(phone=phone)
+        .exclude(sms_opted_out=opted_out)
+        .update(sms_opted_out=opted_out, updated_at=timezone.now())
+    )

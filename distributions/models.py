@@ -361,3 +361,89 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.subject} → {self.to}"
+
+
+class SmsConversation(models.Model):
+    """The texts exchanged with one phone number, whatever the provider: each conversation is a
+    thread in the admin. Its row is locked while a text from the number is handled, so two texts
+    from one number are handled one at a time, in the order they got the lock."""
+
+    phone = models.CharField(max_length=16, unique=True, help_text="E.164, e.g. +14155550100.")
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "SMS conversation"
+        ordering = ["-last_message_at", "-id"]
+
+    def __str__(self):
+        return f"SMS conversation with {self.phone}"
+
+
+class SmsMessage(models.Model):
+    """One text sent to or received from a conversation's number.
+
+    With the local SMS outbox (the embedded default) nothing leaves the machine: the rows are the
+    outbox. With Twilio they are the log that makes webhooks idempotent (`message_sid`) and that
+    status callbacks move forward.
+    """
+
+    class Direction(models.TextChoices):
+        OUTBOUND = "outbound", "Sent"
+        INBOUND = "inbound", "Received"
+
+    class Status(models.TextChoices):
+        # Twilio's MessageStatus values (Message resource, "Message Status values").
+        RECEIVED = "received", "Received"
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        UNDELIVERED = "undelivered", "Undelivered"
+        FAILED = "failed", "Failed"
+
+    class Keyword(models.TextChoices):
+        NONE = "", "—"
+        OPT_OUT = "opt_out", "Opt-out (STOP)"
+        OPT_IN = "opt_in", "Opt-in (START)"
+        HELP = "help", "Help"
+
+    conversation = models.ForeignKey(SmsConversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    body = models.TextField(blank=True)
+    our_number = models.CharField(
+        max_length=34, blank=True, help_text="Our sender: a number, or a Twilio Messaging Service SID."
+    )
+    provider = models.CharField(max_length=20, help_text="twilio, or outbox (kept here, never sent).")
+    # Twilio's MessageSid (SM...); a local one for the outbox. Empty only for a reply whose SID
+    # Twilio has not told us yet.
+    message_sid = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    error_code = models.CharField(max_length=10, blank=True, help_text="Twilio's ErrorCode.")
+    status_detail = models.TextField(blank=True, help_text="What the error code means, or why it failed.")
+    segments = models.PositiveSmallIntegerField(default=0)
+    keyword = models.CharField(max_length=8, choices=Keyword.choices, blank=True, default="")
+    in_reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies")
+    invitation = models.ForeignKey(
+        Invitation, on_delete=models.SET_NULL, null=True, blank=True, related_name="sms_messages"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "SMS message"
+        ordering = ["created_at", "id"]
+        constraints = [
+            # Twilio retries webhooks: a MessageSid is recorded once.
+            models.UniqueConstraint(
+                fields=["message_sid"], condition=~models.Q(message_sid=""), name="sms_message_sid_once"
+            )
+        ]
+        indexes = [
+            # the admin's thread: where conversation_id = %s order by id
+            models.Index(fields=["conversation", "id"], name="sms_message_thread"),
+        ]
+
+    def __str__(self):
+        arrow = "→" if self.direction == self.Direction.OUTBOUND else "←"
+        return f"{arrow} {self.conversation.phone}: {self.body[:40]}"

@@ -4,7 +4,16 @@ from django.db.models import Count, OuterRef, Q, Subquery
 
 from directory.models import Contact
 from directory.selectors import embedded_data_case_clashes
-from distributions.models import Collaborator, DeliveryEvent, Distribution, Invitation, Response, Survey
+from distributions.models import (
+    Collaborator,
+    DeliveryEvent,
+    Distribution,
+    Invitation,
+    Response,
+    SmsConversation,
+    SmsMessage,
+    Survey,
+)
 from distributions.services.answers import answer_display
 from workflows.models import token_digest
 from workflows.public_urls import public_url
@@ -165,3 +174,16 @@ def response_answer_rows(*, response: Response) -> list[tuple[str, str]]:
     ]
     rows += [(f"Question {key} (deleted)", answer_display(answer)) for key, answer in answers.items()]
     return rows
+
+
+def sms_thread(*, conversation: SmsConversation, limit: int = 500) -> tuple[list[SmsMessage], bool]:
+    """The last `limit` texts of a conversation, oldest first, and whether older ones exist."""
+    newest = list(
+        SmsMessage.objects.filter(conversation=conversation).select_related("invitation").order_by("-id")[: limit + 1]
+    )
+    return newest[:limit][::-1], len(newest) > limit
+
+
+def sms_contacts(*, phone: str) -> list[Contact]:
+    """The contacts, in every directory, whose phone is `phone` (E.164)."""
+    return list(Contact.objects.filter(phone=phone).select_related("directory").order_by("directory__name", "id")[:50])

@@ -1,12 +1,14 @@
 from django.urls import path
 
 from distributions import webhooks
-from distributions.views import survey
+from distributions.views import survey, twilio
 
 app_name = "distributions"
 
 urlpatterns = [
     path("s/<str:token>/", survey.survey_page, name="survey"),
     path("s/<str:token>/opt-out/", survey.opt_out_page, name="opt-out"),
+    path("webhooks/twilio/inbound/", twilio.inbound, name="twilio-inbound"),
+    path("webhooks/twilio/status/", twilio.status, name="twilio-status"),
     path("webhooks/<slug:esp>/tracking/", webhooks.tracking_webhook, name="tracking_webhook"),
 ]

@@ -1,3 +1,3 @@
-"""Surveys and distributions in the admin: build and publish surveys, follow every invitation, browse the outbox."""
+"""Surveys and distributions in the admin: build and publish surveys, follow every invitation, browse the outboxes."""
 
-from distributions.admin import invitations, sending, surveys  # noqa: F401  (registers the model admins)
+from distributions.admin import invitations, sending, sms, surveys  # noqa: F401  (registers the model admins)

@@ -1,3 +1,4 @@
 """Channels an invitation goes out through. `email` builds and hands messages to Django's email
-framework (any backend: SMTP, django-anymail, the local `outbox`); SMS channels come later.
+framework (any backend: SMTP, django-anymail, the local `outbox`); `sms` hands texts to SMS_BACKEND
+(Twilio, or the local SMS outbox, `sms_outbox`).
 """

@@ -3,15 +3,25 @@
 An invitation copies its contact's address into `address`, the rendered message (name, piped
 fields, the address) into its subject and bodies, a distribution's subject is that rendered
 subject, providers' events carry the recipient in their payload, a response copies the contact's
-embedded data, and a response export's file holds its name and address. Deleting the contact,
-whichever way (the API, the admin, a deleted directory), erases all of it in the same transaction
-(export files once it commits): the invitation stays, without a contact, so the distribution's
-figures and the response's answers remain, naming nobody.
+embedded data, the SMS conversation with its phone holds its texts, and a response export's file
+holds its name and address. Deleting the contact, whichever way (the API, the admin, a deleted
+directory), erases all of it in the same transaction (export files once it commits): the
+invitation stays, without a contact, so the distribution's figures and the response's answers
+remain, naming nobody.
 """
 
 from django.utils import timezone
 
-from distributions.models import DeliveryEvent, Distribution, Invitation, OutboxMessage, Response, ResponseExport
+from directory.models import Contact
+from distributions.models import (
+    DeliveryEvent,
+    Distribution,
+    Invitation,
+    OutboxMessage,
+    Response,
+    ResponseExport,
+    SmsConversation,
+)
 from distributions.services.delivery import invitation_record_skip
 
 Status = Invitation.Status
@@ -59,6 +69,16 @@ def contact_copies_erase(*, contact_id: int) -> int:
     )
 
 
+def contact_texts_erase(*, contact_id: int, phone: str) -> int:
+    """Delete the SMS conversation with `phone` (every text sent to and received from it) unless
+    another contact still has that phone: the texts are the person's, keyed by their number.
+    -> the number of conversations deleted (0 or 1)."""
+    if not phone or Contact.objects.filter(phone=phone).exclude(pk=contact_id).exists():
+        return 0
+    return SmsConversation.objects.filter(phone=phone).delete()[1].get(SmsConversation._meta.label, 0)
+
+
 def contact_deleting(sender, instance, **kwargs) -> None:
     """pre_delete receiver of directory.Contact (connected in DistributionsConfig.ready())."""
     contact_copies_erase(contact_id=instance.pk)
+    contact_texts_erase(contact_id=instance.pk, phone=instance.phone)

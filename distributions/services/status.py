@@ -18,11 +18,13 @@ RANK = {
     Status.PENDING: 0,
     Status.EMAIL_SKIPPED: 10,
     Status.EMAIL_FAILED: 10,
-    Status.SMS_FAILED: 10,
     Status.EMAIL_SENT: 20,
     Status.SMS_SENT: 20,
     Status.EMAIL_SOFT_BOUNCE: 25,
     Status.SMS_DELIVERED: 30,
+    # Twilio reports "undelivered" or "failed" after "sent", as an ESP reports a bounce after
+    # the email was sent; delivered and failed are both final, so the first reported stays.
+    Status.SMS_FAILED: 30,
     Status.EMAIL_HARD_BOUNCE: 30,
     Status.EMAIL_BLOCKED: 30,
     Status.EMAIL_OPENED: 40,

@@ -185,3 +185,22 @@ def test_every_command_refuses_a_phone_region_phone_numbers_are_not_known_for(co
 
 def test_it_refuses_tls_and_ssl_together_instead_of_crashing(configured):
     assert configured(EMAIL_USE_TLS=True, EMAIL_USE_SSL=True) == {"sfsurveys.E002"}
+
+
+def test_every_command_refuses_an_sms_backend_that_cannot_load(configured):
+    assert configured(SMS_BACKEND="distributions.channels.nowhere.Backend") == {"sfsurveys.E007"}
+    assert "sfsurveys.E007" in untagged_ids()
+
+
+def test_every_command_refuses_twilio_without_its_credentials(configured):
+    twilio = "distributions.channels.twilio.TwilioSmsBackend"
+    assert configured(SMS_BACKEND=twilio, TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_AUTH_TOKEN="") == {
+        "sfsurveys.E008"
+    }
+    assert configured(SMS_BACKEND=twilio, TWILIO_AUTH_TOKEN="token") == set()
+
+
+@pytest.mark.parametrize("number", ["", "4155550100", "surveys"])
+def test_every_command_refuses_a_from_number_that_is_not_e164(configured, number):
+    assert configured(SMS_FROM_NUMBER=number) == {"sfsurveys.E009"}
+    assert configured(SMS_FROM_NUMBER=number, TWILIO_MESSAGING_SERVICE_SID="MG" + "2" * 32) == set()

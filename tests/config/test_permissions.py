@@ -29,6 +29,8 @@ from distributions.models import (
     Collaborator,
     FrequencyRule,
     OutboxMessage,
+    SmsConversation,
+    SmsMessage,
 )
 from tests.factories import (
     make_condition,
@@ -71,6 +73,7 @@ def world(settings):
     no longer installed, the public address): the objects give each warning something to say.
     """
     settings.PUBLIC_BASE_URL = "https://public-xq7.example.com"
+    now_ = timezone.now()
     owner = make_user(username="owner-xq7", is_superuser=True)
     directory = make_directory(name="Directory Pelican-xq7")
     contact = make_contact(
@@ -104,6 +107,10 @@ def world(settings):
     make_sender_domain("sender-xq7.example")
     FrequencyRule.objects.create(directory=directory, max_messages=3, period_days=30)
     OutboxMessage.objects.create(from_email="s@sender-xq7.example", to=contact.email, subject="Outbox Stint-xq7")
+    conversation = SmsConversation.objects.create(phone="+14155550177", last_message_at=now_)
+    SmsMessage.objects.create(
+        conversation=conversation, direction="inbound", body="Reply Puffin-xq7", provider="outbox", status="received"
+    )
     api_token_create(user=owner, name="Token Kite-xq7")
     Group.objects.create(name="Group Tern-xq7")
     Schedule.objects.create(func="workflows.jobs.dispatch_due_runs", name="Schedule Gannet-xq7")

@@ -1,0 +1,86 @@
+"""SMS in the admin: each number's conversation as a thread (texts sent and received, in order),
+and every text with its status. Read-only: texts are written by sending and by webhooks."""
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.template.response import TemplateResponse
+
+from distributions.models import SmsConversation, SmsMessage
+from distributions.selectors import sms_contacts, sms_thread
+from workflows.admin.history import ReadOnlyMixin
+
+THREAD_LENGTH = 500
+
+
+@admin.register(SmsConversation)
+class SmsConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["phone", "last_message_at", "texts"]
+    search_fields = ["phone"]
+    ordering = ["-last_message_at", "-id"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(text_count=Count("messages"))
+
+    @admin.display(description="Texts", ordering="text_count")
+    def texts(self, conversation):
+        return conversation.text_count
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The conversation as a thread. Its texts are shown only with view permission on SMS
+        messages too, as Django shows an inline's rows only to those who may view them."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        conversation = self.get_object(request, unquote(object_id))
+        if conversation is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        may_view_texts = request.user.has_perm("distributions.view_smsmessage")
+        texts, older = sms_thread(conversation=conversation, limit=THREAD_LENGTH) if may_view_texts else ([], False)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "conversation": conversation,
+            "title": str(conversation),
+            "may_view_texts": may_view_texts,
+            "texts": texts,
+            "older": older,
+            "thread_length": THREAD_LENGTH,
+            "contacts": sms_contacts(phone=conversation.phone)
+            if request.user.has_perm("directory.view_contact")
+            else None,
+        }
+        return TemplateResponse(request, "admin/distributions/smsconversation/thread.html", context)
+
+
+@admin.register(SmsMessage)
+class SmsMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["created_at", "conversation", "direction", "short_body", "status", "error_code", "provider"]
+    list_filter = ["direction", "status", "keyword", "provider"]
+    list_select_related = ["conversation"]
+    search_fields = ["conversation__phone", "message_sid"]
+    ordering = ["-id"]
+    show_full_result_count = False
+    fields = [
+        "created_at",
+        "conversation",
+        "direction",
+        "our_number",
+        "body",
+        "segments",
+        "keyword",
+        "provider",
+        "message_sid",
+        "status",
+        "error_code",
+        "status_detail",
+        "in_reply_to",
+        "invitation",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Text")
+    def short_body(self, message):
+        return message.body[:80]

@@ -1,0 +1,78 @@
+"""The SMS channel: one text handed to the configured backend (SMS_BACKEND), and the key the
+provider's webhooks are signed with.
+
+Backends:
+- `distributions.channels.sms_outbox.OutboxSmsBackend` (the embedded default): nothing leaves the
+  machine; the SmsMessage rows the services write are the outbox, shown in the admin as
+  conversations.
+- `distributions.channels.twilio.TwilioSmsBackend`: Twilio's Programmable Messaging API through
+  the official `twilio` package.
+
+What a hand-off ended in is the email channel's `Outcome` (ACCEPTED, TEMPORARY, PERMANENT,
+UNCERTAIN), with the same meaning: whether sending again could text the number twice.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.crypto import salted_hmac
+from django.utils.module_loading import import_string
+from twilio.twiml.messaging_response import MessagingResponse
+
+from distributions.channels.email import Outcome
+
+
+@dataclass(frozen=True)
+class SmsHandOff:
+    """outcome: see Outcome; message_sid: the provider's id of an accepted text (Twilio's SM...);
+    status: its first status, a SmsMessage.Status value; error_code: the provider's code of a
+    refusal (Twilio's, e.g. "21211"); detail: what went wrong, for people."""
+
+    outcome: Outcome
+    message_sid: str = ""
+    status: str = ""
+    error_code: str = ""
+    detail: str = ""
+
+
+class SmsBackend:
+    """A way texts leave (or do not leave) the machine. Subclasses set `provider` and implement
+    `send` and `signing_key`."""
+
+    provider = ""
+
+    @property
+    def sender(self) -> str:
+        """Who the texts come from, as SmsMessage.our_number records it."""
+        return settings.SMS_FROM_NUMBER
+
+    def send(self, *, to: str, body: str, status_callback: str) -> SmsHandOff:
+        """Hand one text to the provider. `to`: E.164; `status_callback`: the absolute URL the
+        provider reports delivery statuses to. Never raises for a provider's answer: every
+        failure is a SmsHandOff with its Outcome."""
+        raise NotImplementedError
+
+    def signing_key(self) -> str:
+        """The secret X-Twilio-Signature is computed with on webhooks to this installation."""
+        raise NotImplementedError
+
+
+def sms_backend() -> SmsBackend:
+    """The backend SMS_BACKEND names (a dotted path to a SmsBackend subclass)."""
+    return import_string(settings.SMS_BACKEND)()
+
+
+def local_signing_key() -> str:
+    """SMS_LOCAL_SIGNING_KEY, or one derived from SECRET_KEY: the same in every process that shares
+    SECRET_KEY, and no use to anyone who does not know it."""
+    return settings.SMS_LOCAL_SIGNING_KEY or salted_hmac("distributions.sms.local-signing-key", "webhooks").hexdigest()
+
+
+def twiml_answer(*, body: str = "", status_callback: str = "") -> str:
+    """The TwiML document answering an inbound text: one <Message> with `body` (and `action`, the
+    URL its delivery statuses go to), or an empty <Response/> when there is nothing to say.
+    TwiML reference: https://www.twilio.com/docs/messaging/twiml"""
+    answer = MessagingResponse()
+    if body:
+        answer.message(body, action=status_callback or None, method="POST" if status_callback else None)
+    return str(answer)

@@ -1,0 +1,166 @@
+"""A text someone sent us (Twilio's inbound webhook, or `manage.py sms_reply`): record it, act on
+the carrier keywords, let an open survey session answer it, and say what to answer.
+
+Order of handling, one text at a time per number (the conversation's row lock):
+1. A MessageSid seen before is a replay (Twilio retries): nothing changes, and the answer given
+   the first time is given again.
+2. The text is recorded in the number's conversation.
+3. Keywords, the whole text matched without case, accents or surrounding punctuation:
+   STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT (the CTIA's and carriers' opt-out words), ARRET,
+   ANNULLA, BAJA (French, Italian, Spanish) opt the number out: every contact with it gets no
+   more texts (directory's Contact.sms_opted_out). START and UNSTOP opt it back in. HELP answers
+   how to stop.
+4. Otherwise the registered session handlers (SESSION_HANDLERS) are asked in turn; the first
+   that answers owns the text. Two-way SMS surveys plug in here.
+5. A text nobody answers gets SMS_NO_SESSION_REPLY, and is logged.
+
+The answer is recorded as an outbound text in the same transaction and returned to the webhook,
+which answers it as TwiML (CONTRIBUTING.md says why).
+"""
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.db import transaction
+
+from directory.services import contacts_sms_opt_out
+from distributions.channels.phones import sms_sender_number
+from distributions.channels.segments import count_segments
+from distributions.channels.sms import sms_backend
+from distributions.channels.sms_outbox import local_message_sid
+from distributions.models import SmsConversation, SmsMessage
+from distributions.services.sms import sms_conversation_locked
+
+logger = logging.getLogger(__name__)
+
+Keyword = SmsMessage.Keyword
+
+KEYWORDS = {
+    **dict.fromkeys(
+        ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "ANNULLA", "BAJA"], Keyword.OPT_OUT
+    ),
+    **dict.fromkeys(["START", "UNSTOP"], Keyword.OPT_IN),
+    "HELP": Keyword.HELP,
+}
+_PUNCTUATION = " \t\r\n.!?¡¿,;:\"'()"
+
+
+class SmsSessionHandler(Protocol):
+    """What a two-way conversation (a survey session) implements to take part in inbound texts.
+    Each method runs inside the transaction that records the text, with the number's
+    conversation locked: its writes commit with the text, or not at all."""
+
+    def answer(self, *, conversation: SmsConversation, message: SmsMessage) -> str | None:
+        """The reply to a text that is not a keyword, or None when no session of this handler is
+        open for the number (the next handler is asked)."""
+
+    def help_text(self, *, conversation: SmsConversation) -> str | None:
+        """The answer to HELP while a session is open (e.g. the survey's name and how to stop), or None."""
+
+    def opted_out(self, *, conversation: SmsConversation, message: SmsMessage) -> None:
+        """The number sent an opt-out keyword: end its open session."""
+
+
+# Registered from an AppConfig.ready(), in the order they are asked.
+SESSION_HANDLERS: list[SmsSessionHandler] = []
+
+
+@dataclass(frozen=True)
+class InboundText:
+    """A text as the provider's webhook gives it. message_sid: Twilio's (SM...); from_number: the
+    sender as the provider writes it (E.164 from Twilio); to_number: our number it was sent to."""
+
+    message_sid: str
+    from_number: str
+    to_number: str
+    body: str
+
+
+def sms_session_handler_register(handler: SmsSessionHandler) -> None:
+    """Have `handler` asked about inbound texts (after the keywords, before the no-session answer)."""
+    if handler not in SESSION_HANDLERS:
+        SESSION_HANDLERS.append(handler)
+
+
+def sms_keyword(body: str) -> str:
+    """The Keyword a whole text is (``" Stop! "`` -> opt_out, ``"arrêt"`` -> opt_out), or "" for
+    any other text: a keyword inside a sentence ("please don't stop") is not one."""
+    word = unicodedata.normalize("NFKD", body.strip(_PUNCTUATION))
+    word = "".join(char for char in word if not unicodedata.combining(char)).upper()
+    return KEYWORDS.get(word, Keyword.NONE)
+
+
+def sms_inbound_receive(*, text: InboundText) -> SmsMessage | None:
+    """Record and handle one inbound text -> the reply recorded for it (its body is the answer to
+    give), or None when there is nothing to answer.
+
+    Raises InvalidValue (a ValueError) when the sender is not a phone number. A replayed
+    MessageSid changes nothing and returns the first reply again.
+    """
+    phone = sms_sender_number(text.from_number)
+    backend = sms_backend()
+    with transaction.atomic():
+        conversation = sms_conversation_locked(phone=phone)
+        seen = SmsMessage.objects.filter(message_sid=text.message_sid).first()
+        if seen is not None:
+            return seen.replies.order_by("id").first()
+        message = SmsMessage.objects.create(
+            conversation=conversation,
+            direction=SmsMessage.Direction.INBOUND,
+            body=text.body,
+            our_number=text.to_number,
+            provider=backend.provider,
+            message_sid=text.message_sid,
+            status=SmsMessage.Status.RECEIVED,
+            segments=count_segments(text.body).segments,
+            keyword=sms_keyword(text.body),
+        )
+        reply_body = _handle(conversation=conversation, message=message)
+        reply = None
+        if reply_body:
+            reply = SmsMessage.objects.create(
+                conversation=conversation,
+                direction=SmsMessage.Direction.OUTBOUND,
+                body=reply_body,
+                our_number=text.to_number or backend.sender,
+                provider=backend.provider,
+                # The outbox has nothing to report later; Twilio tells the SID in the reply's
+                # first status callback.
+                message_sid=local_message_sid() if backend.provider == "outbox" else "",
+                status=SmsMessage.Status.SENT if backend.provider == "outbox" else SmsMessage.Status.QUEUED,
+                segments=count_segments(reply_body).segments,
+                in_reply_to=message,
+            )
+        last = reply or message
+        SmsConversation.objects.filter(pk=conversation.pk).update(last_message_at=last.created_at)
+    return reply
+
+
+def _handle(*, conversation: SmsConversation, message: SmsMessage) -> str:
+    """The text to answer `message` with ("" for none), after acting on it."""
+    if message.keyword == Keyword.OPT_OUT:
+        changed = contacts_sms_opt_out(phone=conversation.phone, opted_out=True)
+        for handler in SESSION_HANDLERS:
+            handler.opted_out(conversation=conversation, message=message)
+        logger.info("%s opted out of texts (%d contacts)", conversation.phone, changed)
+        return settings.SMS_STOP_REPLY if settings.SMS_ANSWER_KEYWORDS else ""
+    if message.keyword == Keyword.OPT_IN:
+        changed = contacts_sms_opt_out(phone=conversation.phone, opted_out=False)
+        logger.info("%s opted back in to texts (%d contacts)", conversation.phone, changed)
+        return settings.SMS_START_REPLY if settings.SMS_ANSWER_KEYWORDS else ""
+    if message.keyword == Keyword.HELP:
+        if not settings.SMS_ANSWER_KEYWORDS:
+            return ""
+        for handler in SESSION_HANDLERS:
+            if help_text := handler.help_text(conversation=conversation):
+                return help_text
+        return settings.SMS_HELP_REPLY
+    for handler in SESSION_HANDLERS:
+        answer = handler.answer(conversation=conversation, message=message)
+        if answer is not None:
+            return answer
+    logger.info("A text from %s with no open survey session: %r", conversation.phone, message.body[:160])
+    return settings.SMS_NO_SESSION_REPLY

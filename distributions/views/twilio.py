@@ -1,0 +1,96 @@
+"""Twilio's webhooks: inbound texts and delivery status callbacks. Transport only: check the
+signature, read the form, call one service, answer.
+
+Both check X-Twilio-Signature with twilio's RequestValidator against the URL Twilio called,
+rebuilt from PUBLIC_BASE_URL (Twilio signs the public https URL; behind a TLS proxy this process
+sees another), with the key of SMS_BACKEND (channels/sms.py). A missing or wrong signature is a
+403 before anything is read or written. Nothing answers 500: a call that is not Twilio's form is
+a 400, a database that cannot take the text a 503 (logged), which sends Twilio to its fallback URL.
+"""
+
+import logging
+
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+
+from distributions.channels.sms import sms_backend, twiml_answer
+from distributions.services.sms import sms_status_callback_url, sms_status_record
+from distributions.services.sms_inbound import InboundText, sms_inbound_receive
+from workflows.public_urls import public_url
+from workflows.salesforce.values import InvalidValue
+
+logger = logging.getLogger(__name__)
+
+TWIML = "text/xml; charset=utf-8"
+
+
+def twilio_signed(request, viewname: str) -> bool:
+    """Whether the request carries a valid X-Twilio-Signature for the public URL of `viewname`
+    (with the query string as sent) and its form fields."""
+    signature = request.headers.get("X-Twilio-Signature", "")
+    key = sms_backend().signing_key()
+    if not signature or not key:
+        return False
+    query = request.META.get("QUERY_STRING", "")
+    url = public_url(viewname) + (f"?{query}" if query else "")
+    return RequestValidator(key).validate(url, request.POST, signature)
+
+
+def _refused(request, viewname: str) -> HttpResponse | None:
+    """The answer to a call that is not Twilio's, or None to go on."""
+    try:
+        signed = twilio_signed(request, viewname)
+    except Exception as error:  # an unreadable body (too big, too many fields): not Twilio's either
+        logger.warning("Refused a Twilio webhook call whose form could not be read: %s", error)
+        return HttpResponseBadRequest("Not a Twilio webhook form.", content_type="text/plain")
+    if not signed:
+        logger.warning("Refused a Twilio webhook call without a valid X-Twilio-Signature (%s)", request.path)
+        return HttpResponseForbidden("Invalid or missing X-Twilio-Signature.", content_type="text/plain")
+    return None
+
+
+def _unavailable(error: Exception) -> HttpResponse:
+    logger.exception("A Twilio webhook call could not be handled: %s", error)
+    return HttpResponse("Temporarily unable to handle the webhook.", status=503, content_type="text/plain")
+
+
+@csrf_exempt
+@require_POST
+def inbound(request):
+    """POST /webhooks/twilio/inbound/: an incoming text -> TwiML with the reply (or none)."""
+    if (refusal := _refused(request, "distributions:twilio-inbound")) is not None:
+        return refusal
+    text = InboundText(
+        message_sid=request.POST.get("MessageSid", "").strip(),
+        from_number=request.POST.get("From", ""),
+        to_number=request.POST.get("To", "").strip(),
+        body=request.POST.get("Body", ""),
+    )
+    if not text.message_sid or not text.from_number.strip():
+        return HttpResponseBadRequest("MessageSid and From are required.", content_type="text/plain")
+    try:
+        reply = sms_inbound_receive(text=text)
+    except InvalidValue as error:
+        logger.warning("Refused an inbound text from %r: %s", text.from_number[:40], error)
+        return HttpResponseBadRequest(f"From is not a phone number: {error}", content_type="text/plain")
+    except Exception as error:  # DatabaseError above all; nothing was kept, Twilio may try its fallback URL
+        return _unavailable(error)
+    if reply is None:
+        return HttpResponse(twiml_answer(), content_type=TWIML)
+    callback = sms_status_callback_url(message=reply) if reply.provider == "twilio" else ""
+    return HttpResponse(twiml_answer(body=reply.body, status_callback=callback), content_type=TWIML)
+
+
+@csrf_exempt
+@require_POST
+def status(request):
+    """POST /webhooks/twilio/status/: a delivery status of a text we sent -> 204."""
+    if (refusal := _refused(request, "distributions:twilio-status")) is not None:
+        return refusal
+    try:
+        sms_status_record(params=request.POST.dict(), message_id=request.GET.get("sms", ""))
+    except Exception as error:  # DatabaseError above all: Twilio retries nothing, the log keeps it
+        return _unavailable(error)
+    return HttpResponse(status=204)
