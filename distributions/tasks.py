@@ -158,4 +158,6 @@ KIND = TaskKind(
     export_config=export_config,
     import_config=import_config,
     config_warnings=config_warnings,
+    # Email first: a test event's test address takes its place; the others would find the real contact.
+    recipient_fields=("email", "external_data_reference", "phone"),
 )

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from workflows.models import InboundMessage, Run, Workflow, token_digest
+from workflows.models import InboundMessage, Run, TestEvent, Workflow, token_digest
 from workflows.salesforce.encoding import storable_text
 from workflows.salesforce.parse import (
     MalformedMessage,
@@ -25,6 +25,7 @@ from workflows.salesforce.scrub import body_without_session_id
 from workflows.salesforce.soap import ack_response, fault_response
 from workflows.services.dispatch import jobs_in_transaction, wake_up_jobs, wake_ups_for, workers_wake
 from workflows.services.inbound_store import inbound_store
+from workflows.services.test_events import TestEventRefused, test_event_for_header, test_event_receive
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Call:
     body_error: str = ""  # why the body could not be read whole, e.g. the client stopped sending
     content_type: str = ""
     remote_addr: str | None = None
+    test_event: str = ""  # the X-Test-Event header: the admin's signed test-event id, if any
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,25 @@ def _unique_notifications(message: OutboundMessage):
     return list(seen.values())
 
 
+def _test_event(call: Call, workflow: Workflow, message: OutboundMessage) -> TestEvent | None:
+    """The test event the call's X-Test-Event header names, or None without one; a header that
+    does not check out is refused, so a test message never runs as a real one."""
+    if not call.test_event:
+        return None
+    try:
+        return test_event_for_header(
+            header=call.test_event,
+            workflow=workflow,
+            notification_ids=[notification.id for notification in message.notifications],
+        )
+    except TestEventRefused as refused:
+        raise Refusal(403, refused.reason) from None
+
+
 @transaction.atomic
-def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
+def _store(call: Call, workflow: Workflow, message: OutboundMessage, test_event: TestEvent | None) -> None:
+    if test_event is not None:
+        test_event_receive(test_event=test_event)
     notifications = _unique_notifications(message)
     now = timezone.now()
     org_key = organization_key(message.organization_id)
@@ -183,6 +202,7 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage) -> None:
         ],
         run={
             "workflow_id": workflow.pk,
+            "test_event_id": test_event and test_event.pk,
             "status": Run.Status.QUEUED if workflow.enabled else Run.Status.SKIPPED,
             "status_reason": "" if workflow.enabled else Run.WORKFLOW_DISABLED,
             "condition_results": [],
@@ -220,7 +240,7 @@ def inbound_message_receive(call: Call) -> Answer:
     try:
         workflow = workflow_for_token(call.token)
         message = _validate(call, workflow)
-        _store(call, workflow, message)
+        _store(call, workflow, message, _test_event(call, workflow, message))
     except Refusal as refusal:
         _log_refusal(call, workflow, refusal)
         return Answer(refusal.status, fault_response(client_error=True, message=refusal.reason))

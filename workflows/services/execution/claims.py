@@ -22,7 +22,7 @@ def claim(run_id: int) -> Run | None:
     )
     if not claimed:
         return None
-    return Run.objects.select_related("workflow", "notification__inbound_message").get(pk=run_id)
+    return Run.objects.select_related("workflow", "notification__inbound_message", "test_event").get(pk=run_id)
 
 
 def claim_due(limit: int) -> list[Run]:
@@ -44,7 +44,7 @@ def claim_due(limit: int) -> list[Run]:
         )
         return list(
             Run.objects.filter(pk__in=ids, status=Run.Status.RUNNING, claimed_at=now)
-            .select_related("workflow__owner", "notification__inbound_message")
+            .select_related("workflow__owner", "notification__inbound_message", "test_event")
             .prefetch_related("workflow__conditions", "workflow__tasks")
             .order_by("next_attempt_at", "pk")
         )
