@@ -20,6 +20,7 @@ from workflows.admin.display import (
     task_summary,
     warn_about_task,
 )
+from workflows.admin.test_event import may_send_test_event, test_event_status_view, test_event_view
 from workflows.conditions import OPERATOR_HELP
 from workflows.models import (
     Condition,
@@ -172,6 +173,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     ]
     inlines = [ConditionInline, TaskInline]
     actions = ["rotate_tokens"]
+    change_form_template = "admin/workflows/workflow/change_form.html"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         public = urlsplit(settings.PUBLIC_BASE_URL)
@@ -204,12 +206,23 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         rotate = self.admin_site.admin_view(self.rotate_token_view)
+        send_test = self.admin_site.admin_view(lambda request, object_id: test_event_view(self, request, object_id))
+        test_status = self.admin_site.admin_view(
+            lambda request, object_id, test_event_id: test_event_status_view(self, request, object_id, test_event_id)
+        )
         return [
             path("<path:object_id>/rotate-token/", rotate, name="workflows_workflow_rotate_token"),
+            path("<path:object_id>/test-event/", send_test, name="workflows_workflow_test_event"),
+            path(
+                "<path:object_id>/test-event/<int:test_event_id>/",
+                test_status,
+                name="workflows_workflow_test_event_status",
+            ),
             *super().get_urls(),
         ]
 
     def render_change_form(self, request, context, *args, **kwargs):
+        context["can_send_test_event"] = may_send_test_event(self, request, context.get("original"))
         # A page that comes back with errors has its file field emptied by the browser: say so,
         # or the next save creates the workflow without the WSDL the admin thinks they uploaded.
         form = context["adminform"].form

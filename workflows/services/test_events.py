@@ -142,7 +142,9 @@ def test_event_for_header(*, header: str, workflow: Workflow, notification_ids: 
     try:
         test_event_id = signing.loads(header, salt=_SALT, max_age=TEST_EVENT_MAX_AGE.total_seconds())
     except signing.SignatureExpired:
-        raise TestEventRefused("The test event expired: send a new one from the workflow's page in the admin.") from None
+        raise TestEventRefused(
+            "The test event expired: send a new one from the workflow's page in the admin."
+        ) from None
     except signing.BadSignature:
         raise TestEventRefused(
             f"The {HEADER} header is not one this site signed: only the admin's Send a test event sends it."
