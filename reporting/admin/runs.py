@@ -30,7 +30,6 @@ from workflows.admin.history import ReadOnlyMixin
 from workflows.models import Run
 from workflows.services.replay import ReplayError, runs_replay
 
-
 TEST_MARKER = mark_safe('<span class="test-run-marker">Test</span>')
 
 
