@@ -148,10 +148,10 @@ class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         who = f" by {test_event.created_by}" if test_event.created_by else ""
         to = f"; its emails went to {test_event.test_recipient}" if test_event.test_recipient else ""
         return format_html(
-            "{} sent from the admin{} on {:%Y-%m-%d %H:%M:%S}{}. Left out of the dashboard's counts.",
+            "{} sent from the admin{} on {}{}. Left out of the dashboard's counts.",
             TEST_MARKER,
             who,
-            test_event.created_at,
+            f"{test_event.created_at:%Y-%m-%d %H:%M:%S}",
             to,
         )
 

@@ -113,7 +113,7 @@ def test_event_deliver(*, test_event_id: int, session: requests.Session | None =
         return test_event
     lines = []
     with session or requests.Session() as http:
-        http.headers[HEADER] = signing.dumps(test_event.pk, salt=_SALT)
+        http.headers[HEADER] = test_event_header(test_event=test_event)
         delivery = deliver(
             http,
             test_event.workflow.event_url,
@@ -132,6 +132,11 @@ def test_event_deliver(*, test_event_id: int, session: requests.Session | None =
     TestEvent.objects.filter(pk=test_event.pk).update(acknowledged=delivery.acknowledged, delivery=description)
     test_event.refresh_from_db()
     return test_event
+
+
+def test_event_header(*, test_event: TestEvent) -> str:
+    """The X-Test-Event header value that marks the test event's message: its id, signed."""
+    return signing.dumps(test_event.pk, salt=_SALT)
 
 
 def test_event_for_header(*, header: str, workflow: Workflow, notification_ids: list[str]) -> TestEvent:
