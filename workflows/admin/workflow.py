@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from workflows.admin.display import (
     KNOWN_FIELDS_DATALIST,
@@ -28,6 +29,7 @@ from workflows.models import (
     Workflow,
 )
 from workflows.salesforce.wsdl import InvalidWsdl
+from workflows.selectors import LAST_RUNS_LOOKED_AT, task_last_attempts
 from workflows.services.failure_notices import failure_notice_recipients
 from workflows.services.workflow_admin import (
     workflow_fields_from_wsdl,
@@ -126,24 +128,26 @@ class ConditionInline(admin.TabularInline):
 
 
 class TaskInline(admin.TabularInline):
+    """The tasks in run order: position (reorder), kind, settings, last outcome, delete.
+
+    A task is added with the "Add task: <kind>" buttons under the table: they save the workflow
+    page (on the add page too, so nothing needs saving first) and open the kind's form, which
+    comes back here.
+    """
+
     model = Task
-    fields = ["position", "kind_label", "summary"]
-    readonly_fields = ["kind_label", "summary"]
+    fields = ["position", "kind_label", "summary", "last_run"]
+    readonly_fields = ["kind_label", "summary", "last_run"]
     show_change_link = True
     extra = 0
     template = "admin/workflows/workflow/task_inline.html"
 
     def has_add_permission(self, request, obj=None):
-        return False  # the kind must be chosen first: see the "Add task" links under the inline
+        return False  # the kind must be chosen first: see the "Add task" buttons under the inline
 
     def get_formset(self, request, obj=None, **kwargs):
-        self.add_task_links = []
-        if obj is not None and obj.pk and request.user.has_perm("workflows.add_task"):
-            add_url = reverse("admin:workflows_task_add")
-            self.add_task_links = [
-                (kind.label, f"{add_url}?{urlencode({'workflow': obj.pk, 'kind': kind.name})}")
-                for kind in registry.kinds()
-            ]
+        self.add_task_kinds = registry.choices() if request.user.has_perm("workflows.add_task") else []
+        self.last_attempts = task_last_attempts(workflow=obj) if obj is not None and obj.pk else {}
         return super().get_formset(request, obj, **kwargs)
 
     @admin.display(description="Kind")
@@ -153,6 +157,20 @@ class TaskInline(admin.TabularInline):
     @admin.display(description="Settings")
     def summary(self, task):
         return task_summary(task)
+
+    @admin.display(description="Last run")
+    def last_run(self, task):
+        attempt = self.last_attempts.get(task.pk)
+        if attempt is None:
+            return f"Not run in the last {LAST_RUNS_LOOKED_AT} runs" if task.pk else "—"
+        return format_html(
+            '<a href="{}" class="task-outcome task-outcome-{}">{}</a> <span class="help">{}</span>{}',
+            reverse("admin:workflows_run_change", args=[attempt.run_id]),
+            attempt.status,
+            attempt.get_status_display(),
+            f"{attempt.finished_at:%Y-%m-%d %H:%M}",
+            format_html('<div class="help">{}</div>', Truncator(attempt.error).chars(120)) if attempt.error else "",
+        )
 
 
 @admin.register(Workflow)
@@ -174,6 +192,10 @@ class WorkflowAdmin(admin.ModelAdmin):
     inlines = [ConditionInline, TaskInline]
     actions = ["rotate_tokens"]
     change_form_template = "admin/workflows/workflow/change_form.html"
+
+    class Media:
+        js = ["workflows/reorder.js"]
+        css = {"all": ["workflows/workflow.css"]}
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         public = urlsplit(settings.PUBLIC_BASE_URL)
@@ -247,6 +269,21 @@ class WorkflowAdmin(admin.ModelAdmin):
                 "outbound message's WSDL.",
                 messages.WARNING,
             )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._to_new_task(request, obj) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        return self._to_new_task(request, obj) or super().response_change(request, obj)
+
+    def _to_new_task(self, request, workflow):
+        """After an "Add task: <kind>" button saved the page: that kind's form for this workflow."""
+        kind = registry.find(request.POST.get("_addtask", ""))
+        if kind is None or not request.user.has_perm("workflows.add_task"):
+            return None
+        query = urlencode({"workflow": workflow.pk, "kind": kind.name})
+        self.message_user(request, f"The workflow “{workflow}” was saved: fill in its new task.")
+        return redirect(f"{reverse('admin:workflows_task_add')}?{query}")
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
