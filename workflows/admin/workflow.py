@@ -20,6 +20,7 @@ from workflows.admin.display import (
     task_summary,
     warn_about_task,
 )
+from workflows.admin.piping import add_piped_text_menu
 from workflows.conditions import OPERATOR_HELP
 from workflows.models import (
     Condition,
@@ -35,7 +36,8 @@ from workflows.services.workflow_admin import (
     wsdl_for_object,
 )
 from workflows.tasks import registry
-from workflows.validation import condition_field_error, condition_value_errors
+from workflows.tasks.forms import PipedTextInput
+from workflows.validation import CONDITION_VALUE_SCHEMES, condition_field_error, condition_value_errors
 
 
 class WorkflowForm(forms.ModelForm):
@@ -86,7 +88,7 @@ class ConditionForm(forms.ModelForm):
         fields = ["position", "field", "operator", "value"]
         widgets = {
             "field": forms.TextInput(attrs={"list": KNOWN_FIELDS_DATALIST, "size": 30}),
-            "value": forms.TextInput(attrs={"size": 40}),
+            "value": PipedTextInput(attrs={"size": 40}, schemes=CONDITION_VALUE_SCHEMES),
         }
         help_texts = {"operator": OPERATOR_HELP}
 
@@ -209,13 +211,15 @@ class WorkflowAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def render_change_form(self, request, context, *args, **kwargs):
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        editable = self.has_add_permission(request) if add else self.has_change_permission(request, obj)
+        add_piped_text_menu(context, request, editable=editable, workflow=obj)
         # A page that comes back with errors has its file field emptied by the browser: say so,
         # or the next save creates the workflow without the WSDL the admin thinks they uploaded.
         form = context["adminform"].form
         if form.is_bound and request.FILES.get("wsdl"):
             form.add_error("wsdl", "The WSDL was not saved because the page has errors: choose the file again.")
-        return super().render_change_form(request, context, *args, **kwargs)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
