@@ -21,6 +21,7 @@ from workflows.piping import tokens
 from workflows.tasks.add_to_directory import ContactFieldsForm
 from workflows.tasks.batch import run_alone
 from workflows.tasks.context import TaskContext
+from workflows.tasks.forms import PipedTextarea, PipedTextInput
 from workflows.tasks.registry import TaskError, TaskKind
 
 DELAY_UNITS = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1), "days": timedelta(days=1)}
@@ -29,13 +30,13 @@ SURVEY_LINKS = {"SurveyLink", "SurveyURL"}
 
 def _piped(label, *, required=False, help_text=""):
     return forms.CharField(
-        label=label, required=required, max_length=1000, help_text=help_text, widget=forms.TextInput(attrs={"size": 60})
+        label=label, required=required, max_length=1000, help_text=help_text, widget=PipedTextInput(attrs={"size": 60})
     )
 
 
 def _body(label, help_text):
     return forms.CharField(
-        label=label, required=False, help_text=help_text, widget=forms.Textarea(attrs={"rows": 10, "cols": 80})
+        label=label, required=False, help_text=help_text, widget=PipedTextarea(attrs={"rows": 10, "cols": 80})
     )
 
 

@@ -21,6 +21,7 @@ from workflows.admin.display import (
     task_summary,
     warn_about_task,
 )
+from workflows.admin.piping import add_piped_text_menu
 from workflows.admin.test_event import may_send_test_event, test_event_status_view, test_event_view
 from workflows.conditions import OPERATOR_HELP
 from workflows.models import (
@@ -38,7 +39,8 @@ from workflows.services.workflow_admin import (
     wsdl_for_object,
 )
 from workflows.tasks import registry
-from workflows.validation import condition_field_error, condition_value_errors
+from workflows.tasks.forms import PipedTextInput
+from workflows.validation import CONDITION_VALUE_SCHEMES, condition_field_error, condition_value_errors
 
 
 class WorkflowForm(forms.ModelForm):
@@ -89,7 +91,7 @@ class ConditionForm(forms.ModelForm):
         fields = ["position", "field", "operator", "value"]
         widgets = {
             "field": forms.TextInput(attrs={"list": KNOWN_FIELDS_DATALIST, "size": 30}),
-            "value": forms.TextInput(attrs={"size": 40}),
+            "value": PipedTextInput(attrs={"size": 40}, schemes=CONDITION_VALUE_SCHEMES),
         }
         help_texts = {"operator": OPERATOR_HELP}
 
@@ -243,14 +245,16 @@ class WorkflowAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def render_change_form(self, request, context, *args, **kwargs):
-        context["can_send_test_event"] = may_send_test_event(self, request, context.get("original"))
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        editable = self.has_add_permission(request) if add else self.has_change_permission(request, obj)
+        add_piped_text_menu(context, request, editable=editable, workflow=obj)
+        context["can_send_test_event"] = may_send_test_event(self, request, obj)
         # A page that comes back with errors has its file field emptied by the browser: say so,
         # or the next save creates the workflow without the WSDL the admin thinks they uploaded.
         form = context["adminform"].form
         if form.is_bound and request.FILES.get("wsdl"):
             form.add_error("wsdl", "The WSDL was not saved because the page has errors: choose the file again.")
-        return super().render_change_form(request, context, *args, **kwargs)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

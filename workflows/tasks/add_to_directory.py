@@ -29,7 +29,7 @@ from workflows.piping import tokens
 from workflows.salesforce.values import InvalidValue, in_salesforce_range, parse_moment, parse_phone
 from workflows.tasks.batch import run_alone
 from workflows.tasks.context import TaskContext
-from workflows.tasks.forms import SuggestingTextInput, TaskConfigForm
+from workflows.tasks.forms import PipedTextInput, SuggestingTextInput, TaskConfigForm
 from workflows.tasks.registry import TaskError, TaskKind
 
 _PHONE_MAX_LENGTH = Contact._meta.get_field("phone").max_length
@@ -50,7 +50,7 @@ def _piped(label, *, required=False, help_text=""):
         required=required,
         max_length=1000,
         help_text=help_text or "Literal text and/or piped text such as ${event://Email}.",
-        widget=forms.TextInput(attrs={"size": 60}),
+        widget=PipedTextInput(attrs={"size": 60}),
     )
 
 
