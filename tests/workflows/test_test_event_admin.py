@@ -89,6 +89,9 @@ def test_a_task_that_emails_people_asks_for_a_test_address_or_a_confirmation(adm
     make_sender_domain("example.com")
     make_distribute_task(workflow=workflow, survey=make_survey(owner=workflow.owner), position=2)
 
+    offered = admin_client.get(form_url(workflow))
+    assert texts(offered.content, "//input[@name='test_recipient']/@value") == ["admin@example.com"]  # your own
+
     refused = admin_client.post(form_url(workflow), {"event__ContactEmail": "ada@example.com"})
     [error] = texts(refused.content, "//div[contains(@class, 'field-test_recipient')]//ul[@class='errorlist']")
     assert "2. XM Directory: distribute survey (email) emails the person the event names" in error

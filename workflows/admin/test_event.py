@@ -135,6 +135,7 @@ def test_event_view(model_admin, request, object_id):
         request.POST if request.method == "POST" else None,
         fields=test_event_fields(workflow=workflow),
         reaching_people=reaching_people,
+        initial={"test_recipient": request.user.email},  # your own inbox, until you say otherwise
     )
     if form.is_valid():
         try:
