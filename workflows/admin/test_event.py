@@ -64,8 +64,8 @@ class TestEventForm(forms.Form):
     def event_fields(self):
         return [self[name] for name in self.fields if name.startswith(FIELD_PREFIX)]
 
-    def other_fields(self):
-        return [self[name] for name in self.fields if not name.startswith(FIELD_PREFIX)]
+    def recipient_fields(self):
+        return [self[name] for name in ("test_recipient", "send_to_people") if name in self.fields]
 
     def clean_more_fields(self):
         values = {}

@@ -170,4 +170,5 @@ def test_event_receive(*, test_event: TestEvent) -> None:
 
 
 def test_event_runs(*, test_event: TestEvent) -> list[Run]:
-    return list(test_event.runs.order_by("pk"))
+    """The runs the test event's message started, with their task attempts (in run order)."""
+    return list(test_event.runs.order_by("pk").prefetch_related("task_runs"))
