@@ -94,7 +94,7 @@ def build_workflow(page, screenshot):
     expect(page.locator("#conditions-group input[name='conditions-0-field']")).to_have_value("IsClosed")
     screenshot("workflow-condition")
 
-    page.get_by_role("link", name="XM Directory: add to directory").click()
+    page.get_by_role("button", name="XM Directory: add to directory").click()  # saves the page, opens the task
     wait_for_autofocus(page, "#id_position")
     page.fill("#id_mailing_list", "Support customers")
     page.fill("#id_first_name", "${event://Customer_First_Name__c}")
