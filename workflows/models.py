@@ -131,7 +131,7 @@ class Condition(models.Model):
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="conditions")
     position = models.PositiveSmallIntegerField(default=1)
     field = models.CharField(max_length=200, help_text="Event field API name, e.g. IsClosed.")
-    operator = models.CharField(max_length=20, choices=[(op.value, OPERATOR_LABELS[op]) for op in Operator])
+    operator = models.CharField(max_length=30, choices=[(op.value, OPERATOR_LABELS[op]) for op in Operator])
     value = models.CharField(max_length=500, blank=True, help_text="Literal text and/or piped text.")
 
     class Meta:

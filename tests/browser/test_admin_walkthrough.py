@@ -87,7 +87,7 @@ def build_workflow(page, screenshot):
     page.click("#conditions-group .add-row a")
     row = page.locator("#conditions-group tr.form-row.dynamic-conditions").last
     row.locator("input[name$='-field']").fill("IsClosed")
-    row.locator("select[name$='-operator']").select_option(label="equals")
+    row.locator("select[name$='-operator']").select_option(label="equals (case-sensitive)")
     row.locator("input[name$='-value']").fill("true")
     page.click("input[name=_continue]")
     expect(page.locator(".messagelist .success")).to_be_visible()

@@ -16,13 +16,22 @@ EMBEDDED_DATA_PERMISSION = "directory.view_contact"
 
 
 def add_piped_text_menu(
-    context: dict, request, *, editable: bool, workflow: Workflow | None, earlier_tasks: Iterable[Task] = ()
+    context: dict,
+    request,
+    *,
+    editable: bool,
+    workflow: Workflow | None,
+    earlier_tasks: Iterable[Task] = (),
+    embedded_data_names: Iterable[str] = (),
 ) -> None:
-    """Put the menu for `workflow` into the change form's `context` when the page's form is
-    `editable` (the user may add or change what it edits)."""
+    """Put the menu for `workflow` (None: a page of no workflow, such as a survey) into the change
+    form's `context` when the page's form is `editable` (the user may add or change what it edits).
+    `embedded_data_names` are names the page itself shows (a survey's declared fields)."""
     if not editable:
         return
-    names = contact_embedded_data_names() if request.user.has_perm(EMBEDDED_DATA_PERMISSION) else ()
+    names = set(embedded_data_names)
+    if request.user.has_perm(EMBEDDED_DATA_PERMISSION):
+        names |= contact_embedded_data_names()
     context["piped_text_menu"] = piped_text_menu(
         workflow=workflow, earlier_tasks=earlier_tasks, embedded_data_names=names
     )

@@ -25,7 +25,7 @@ from directory.services import (
     memberships_ensure,
     transaction_append,
 )
-from workflows.piping import tokens
+from workflows.piping import looks_piped
 from workflows.salesforce.values import InvalidValue, in_salesforce_range, parse_moment, parse_phone
 from workflows.tasks.batch import run_alone
 from workflows.tasks.context import TaskContext
@@ -95,7 +95,7 @@ class ContactFieldsForm(TaskConfigForm):
 
     def clean_phone(self):
         value = self.cleaned_data["phone"]
-        if value.strip() and not tokens(value):
+        if value.strip() and not looks_piped(value):
             try:
                 parse_phone(value, default_region=settings.DEFAULT_PHONE_REGION)
             except InvalidValue as error:
@@ -123,7 +123,7 @@ class AddToDirectoryForm(ContactFieldsForm):
 
     def clean_transaction_date(self):
         value = self.cleaned_data["transaction_date"]
-        if value.strip() and not tokens(value):
+        if value.strip() and not looks_piped(value):
             try:
                 in_salesforce_range(parse_moment(value))
             except InvalidValue as error:
