@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0007_organization_ids_checked_and_case_safe'),
+        ('workflows', '0008_condition_operators_ignoring_case'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
