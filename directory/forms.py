@@ -1,6 +1,7 @@
 """Form pieces for embedded data, shared by the contact admin and workflow task forms."""
 
 from django import forms
+from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
 
@@ -13,10 +14,11 @@ class KeyValueWidget(forms.Widget):
 
     blank_rows = 3
 
-    def __init__(self, *, name_label="Name", value_label="Value", attrs=None):
+    def __init__(self, *, name_label="Name", value_label="Value", attrs=None, value_attrs=None):
         super().__init__(attrs)
         self.name_label = name_label
         self.value_label = value_label
+        self.value_attrs = value_attrs or {}  # extra attributes of every value textarea
 
     def value_from_datadict(self, data, files, name):
         rows = zip(data.getlist(f"{name}__name"), data.getlist(f"{name}__value"))
@@ -35,8 +37,8 @@ class KeyValueWidget(forms.Widget):
         body = format_html_join(
             "",
             '<tr><td><input type="text" name="{}__name" value="{}" aria-label="{}" size="30"></td>'
-            '<td><textarea name="{}__value" rows="1" cols="60" aria-label="{}">{}</textarea></td></tr>',
-            ((name, key, self.name_label, name, self.value_label, val) for key, val in rows),
+            '<td><textarea name="{}__value" rows="1" cols="60" aria-label="{}"{}>{}</textarea></td></tr>',
+            ((name, key, self.name_label, name, self.value_label, flatatt(self.value_attrs), val) for key, val in rows),
         )
         return format_html(
             '<div class="key-value-rows">'

@@ -10,6 +10,9 @@ from directory.models import Contact, DedupeKey, Directory
 
 DEFAULT_DEDUPE_KEYS = (DedupeKey.EMAIL,)
 DEDUPE_FIELDS = ("email", "phone", "external_data_reference", "first_name", "last_name")
+# How many recent contacts' embedded-data names are read for suggestions and spelling checks:
+# enough to catch a habit of spelling (every contact of a workflow gets the same names), cheap to read.
+CONTACT_SAMPLE_SIZE = 1000
 
 
 def directory_dedupe_keys(directory: Directory) -> tuple[str, ...]:
@@ -147,6 +150,15 @@ def contact_find(
         "last_name": last_name,
     }
     return contacts_find(directory=directory, profiles=[profile])[0]
+
+
+def contact_embedded_data_names(*, sample_size: int = CONTACT_SAMPLE_SIZE) -> set[str]:
+    """The embedded-data names the `sample_size` most recently created contacts have."""
+    names: set[str] = set()
+    for data in Contact.objects.order_by("-id").values_list("embedded_data", flat=True)[:sample_size]:
+        if isinstance(data, dict):
+            names.update(data)
+    return names
 
 
 def embedded_data_case_clashes(names) -> list[tuple[str, str]]:

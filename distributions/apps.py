@@ -4,7 +4,9 @@ from django.apps import AppConfig
 class DistributionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "distributions"
-    verbose_name = "Distributions"
+    # As the reference platform names this part. "Distributions" is what it calls the sends of one
+    # survey (the Distribution model, a survey's Distributions page): the section must not share it.
+    verbose_name = "Surveys"
 
     def ready(self):
         from django.db.models.signals import post_delete, pre_delete

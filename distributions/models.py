@@ -33,6 +33,13 @@ class TokenDigestField(models.CharField):
         return value
 
 
+# The piped text a survey's own texts can use: its page knows the contact, their embedded data,
+# the invitation's links and the date, not the Salesforce event that sent it.
+SURVEY_TEXT_SCHEMES = ("m", "e", "l", "date")
+# What respondents read as the survey's title when it has no public title.
+DEFAULT_PUBLIC_TITLE = "Survey"
+
+
 class Survey(models.Model):
     class Status(models.TextChoices):
         NEW = "new", "New"
@@ -41,7 +48,12 @@ class Survey(models.Model):
         CLOSED = "closed", "Closed"
 
     public_id = PublicIdField(prefix="SV_")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, help_text="Seen in the admin only.")
+    public_title = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=f"The title respondents see on the survey page. Empty: “{DEFAULT_PUBLIC_TITLE}”, never the name.",
+    )
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="surveys")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     introduction = models.TextField(blank=True, help_text="Shown above the questions; piped text allowed.")
@@ -54,6 +66,10 @@ class Survey(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def title_for_respondents(self) -> str:
+        return self.public_title.strip() or DEFAULT_PUBLIC_TITLE
 
 
 class Question(models.Model):

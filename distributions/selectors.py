@@ -3,7 +3,7 @@
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from directory.models import Contact
-from directory.selectors import embedded_data_case_clashes
+from directory.selectors import contact_embedded_data_names, embedded_data_case_clashes
 from distributions.models import (
     Collaborator,
     DeliveryEvent,
@@ -23,10 +23,6 @@ Status = Invitation.Status
 # DeliveryEvent kinds that mean the recipient opened the email (anymail's event types; a click implies an open).
 OPEN_EVENT_KINDS = ("opened", "clicked")
 
-# How many recent contacts' embedded-data names the survey's declared fields are checked against:
-# enough to catch a habit of spelling (every contact of a workflow gets the same names), cheap to read.
-CONTACT_SAMPLE_SIZE = 1000
-
 # Statuses are forward-only, so a count means "got at least this far": a finished survey was also
 # sent, opened and started, a bounced email was sent. Counted by status, not by `sent_at`: sending
 # sets sent_at when it claims the invitation, before the mail server has answered.
@@ -44,15 +40,6 @@ SENT = (
     *BOUNCED,
     *OPENED,
 )
-
-
-def contact_embedded_data_names(*, sample_size: int = CONTACT_SAMPLE_SIZE) -> set[str]:
-    """The embedded-data names the most recently created contacts have."""
-    names: set[str] = set()
-    for data in Contact.objects.order_by("-id").values_list("embedded_data", flat=True)[:sample_size]:
-        if isinstance(data, dict):
-            names.update(data)
-    return names
 
 
 def survey_field_case_clashes(*, survey: Survey, contact_names: set[str] | None = None) -> dict[str, list[str]]:

@@ -20,6 +20,7 @@ from distributions.services.sending import distribute_config_problems, surveys_d
 from workflows.piping import tokens
 from workflows.tasks.contacts import ContactFieldsForm
 from workflows.tasks.context import TaskContext
+from workflows.tasks.forms import PipedTextarea, PipedTextInput
 from workflows.tasks.registry import TaskError, TaskKind
 
 DELAY_UNITS = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1), "days": timedelta(days=1)}
@@ -28,13 +29,13 @@ SURVEY_LINKS = {"SurveyLink", "SurveyURL"}
 
 def _piped(label, *, required=False, help_text=""):
     return forms.CharField(
-        label=label, required=required, max_length=1000, help_text=help_text, widget=forms.TextInput(attrs={"size": 60})
+        label=label, required=required, max_length=1000, help_text=help_text, widget=PipedTextInput(attrs={"size": 60})
     )
 
 
 def _body(label, help_text):
     return forms.CharField(
-        label=label, required=False, help_text=help_text, widget=forms.Textarea(attrs={"rows": 10, "cols": 80})
+        label=label, required=False, help_text=help_text, widget=PipedTextarea(attrs={"rows": 10, "cols": 80})
     )
 
 
@@ -156,4 +157,6 @@ KIND = TaskKind(
     export_config=export_config,
     import_config=import_config,
     config_warnings=config_warnings,
+    # Email first: a test event's test address takes its place; the others would find the real contact.
+    recipient_fields=("email", "external_data_reference", "phone"),
 )

@@ -156,10 +156,11 @@ class RunsPerDay:
 
 
 def runs_per_day_by_status(*, days: int = WINDOW_DAYS, today: date | None = None) -> RunsPerDay:
-    """Workflow runs created per day, by current status, over the window. One query."""
+    """Workflow runs created per day, by current status, over the window, test events' runs left
+    out. One query."""
     day_list = window_days(days=days, today=today)
     rows = (
-        Run.objects.filter(created_at__gte=window_start(day_list[0]))
+        Run.objects.filter(created_at__gte=window_start(day_list[0]), test_event__isnull=True)
         .annotate(day=TruncDate("created_at"))
         .values_list("day", "status")
         .annotate(count=Count("id"))
@@ -196,6 +197,7 @@ FUNNEL_RULES = {
 
 def invitation_funnel(*, days: int = WINDOW_DAYS, today: date | None = None) -> list[FunnelStep]:
     """Invitations created in the window, step by step: sent → delivered → opened → started → finished.
+    Invitations of test events' runs are left out.
 
     One query: an aggregate over the window's invitations, the delivered event checked per row by
     an EXISTS on the events' invitation index.
@@ -205,6 +207,7 @@ def invitation_funnel(*, days: int = WINDOW_DAYS, today: date | None = None) -> 
     delivered_event = DeliveryEvent.objects.filter(invitation=OuterRef("pk"), kind__in=DELIVERED_EVENT_KINDS)
     counts = (
         Invitation.objects.filter(created_at__gte=start)
+        .filter(distribution__run__test_event__isnull=True)
         .annotate(has_delivered_event=Exists(delivered_event))
         .aggregate(
             sent=Count("id", filter=Q(status__in=SENT) | responded),

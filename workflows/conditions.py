@@ -13,9 +13,11 @@ Semantics of ``evaluate``:
   and time), time, true/false; else they are text.
 - equals: numbers numerically (``39.0`` equals ``39``, ``1.0E7`` equals ``10000000``); dates as
   dates, a date against a date and time by the latter's UTC date; true/false case-insensitively
-  (also ``1``/``0`` for a declared boolean); text exactly. A declared text field is compared as
-  text (CaseNumber ``00001026`` does not equal ``1026``). A value that is not of the field's
-  declared kind is compared as text, with a note. not_equals is the negation.
+  (also ``1``/``0`` for a declared boolean); text exactly, case included. A declared text field is
+  compared as text (CaseNumber ``00001026`` does not equal ``1026``). A value that is not of the
+  field's declared kind is compared as text, with a note. not_equals is the negation.
+- equals_ignoring_case / not_equals_ignoring_case: as equals and not_equals, but text is compared
+  regardless of case (``Web`` equals ``WEB``), as SOQL's ``=`` compares strings.
 - contains / not_contains: case-insensitive substring (an empty value is contained in anything).
 - includes / excludes, for multi-select picklists (``Chat;Phone;Web``): every ``;``-separated
   value of the condition is one of the field's values, case-insensitively, as SOQL's INCLUDES
@@ -49,6 +51,8 @@ from workflows.salesforce.values import (
 class Operator(StrEnum):
     EQUALS = "equals"
     NOT_EQUALS = "not_equals"
+    EQUALS_IGNORING_CASE = "equals_ignoring_case"
+    NOT_EQUALS_IGNORING_CASE = "not_equals_ignoring_case"
     CONTAINS = "contains"
     NOT_CONTAINS = "not_contains"
     INCLUDES = "includes"
@@ -59,13 +63,16 @@ class Operator(StrEnum):
     LESS_THAN = "less_than"
 
 
+# Each label that compares text says whether case matters.
 OPERATOR_LABELS: dict[Operator, str] = {
-    Operator.EQUALS: "equals",
-    Operator.NOT_EQUALS: "does not equal",
-    Operator.CONTAINS: "contains",
-    Operator.NOT_CONTAINS: "does not contain",
-    Operator.INCLUDES: "includes (multi-select picklist)",
-    Operator.EXCLUDES: "excludes (multi-select picklist)",
+    Operator.EQUALS: "equals (case-sensitive)",
+    Operator.NOT_EQUALS: "does not equal (case-sensitive)",
+    Operator.EQUALS_IGNORING_CASE: "equals (ignoring case)",
+    Operator.NOT_EQUALS_IGNORING_CASE: "does not equal (ignoring case)",
+    Operator.CONTAINS: "contains (ignoring case)",
+    Operator.NOT_CONTAINS: "does not contain (ignoring case)",
+    Operator.INCLUDES: "includes (multi-select picklist, ignoring case)",
+    Operator.EXCLUDES: "excludes (multi-select picklist, ignoring case)",
     Operator.IS_EMPTY: "is empty",
     Operator.IS_NOT_EMPTY: "is not empty",
     Operator.GREATER_THAN: "is greater than",
@@ -73,6 +80,8 @@ OPERATOR_LABELS: dict[Operator, str] = {
 }
 
 OPERATOR_HELP = (
+    "equals / does not equal compare text case included (Web is not WEB); choose the “ignoring case” ones "
+    "to compare regardless of case. "
     "contains: the text appears anywhere in the field, so Chat is in Chatter. "
     "includes / excludes, for multi-select picklists (Salesforce sends Chat;Phone;Web): whether Chat is one "
     "of the selected values; Chat;Web asks for both. "
@@ -104,6 +113,12 @@ class RowResult:
     note: str = ""
 
 
+_EQUALITIES = (
+    Operator.EQUALS,
+    Operator.NOT_EQUALS,
+    Operator.EQUALS_IGNORING_CASE,
+    Operator.NOT_EQUALS_IGNORING_CASE,
+)
 # Dates and dates and times are one kind here: either can be compared with the other.
 _INFERRED_KINDS = (ValueKind.NUMBER, ValueKind.DATE, ValueKind.TIME, ValueKind.BOOLEAN)
 _ORDERED_KINDS = (ValueKind.NUMBER, ValueKind.DATE, ValueKind.TIME)
@@ -169,7 +184,7 @@ def literal_value_error(operator: Operator, value: str, *, xsd_type: str = "") -
         return None
     if operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
         kinds = (declared,) if declared in _ORDERED_KINDS else _ORDERED_KINDS
-    elif operator in (Operator.EQUALS, Operator.NOT_EQUALS) and value and declared not in (None, ValueKind.TEXT):
+    elif operator in _EQUALITIES and value and declared not in (None, ValueKind.TEXT):
         kinds = (declared,)
     else:
         return None
@@ -201,6 +216,11 @@ def _compare(operator: Operator, *, actual: str, expected: str, declared: ValueK
         case Operator.NOT_EQUALS:
             equal, note = _equals(actual, expected, declared)
             return not equal, note
+        case Operator.EQUALS_IGNORING_CASE:
+            return _equals(actual, expected, declared, ignore_case=True)
+        case Operator.NOT_EQUALS_IGNORING_CASE:
+            equal, note = _equals(actual, expected, declared, ignore_case=True)
+            return not equal, note
         case Operator.CONTAINS:
             return expected.casefold() in actual.casefold(), ""
         case Operator.NOT_CONTAINS:
@@ -218,20 +238,23 @@ def _compare(operator: Operator, *, actual: str, expected: str, declared: ValueK
             return _order(operator, actual, expected, declared)
 
 
-def _equals(actual: str, expected: str, declared: ValueKind | None) -> tuple[bool, str]:
+def _equals(actual: str, expected: str, declared: ValueKind | None, *, ignore_case: bool = False) -> tuple[bool, str]:
+    def same_text() -> bool:
+        return actual.casefold() == expected.casefold() if ignore_case else actual == expected
+
     if declared == ValueKind.TEXT:
-        return actual == expected, ""
+        return same_text(), ""
     if declared is not None:
         pair = _typed(declared, actual, expected, declared=True)
         if pair is not None:
             return pair[0] == pair[1], f"compared as {_PLURALS[declared]}"
         note = f"'{actual}' and '{expected}' are not both {_PLURALS[declared]}: compared as text"
-        return actual == expected, note if actual and expected else ""
+        return same_text(), note if actual and expected else ""
     for kind in _INFERRED_KINDS:
         pair = _typed(kind, actual, expected, declared=False)
         if pair is not None:
             return pair[0] == pair[1], f"compared as {_PLURALS[kind]}"
-    return actual == expected, ""
+    return same_text(), ""
 
 
 def _includes(actual: str, expected: str) -> tuple[bool, str]:

@@ -4,6 +4,7 @@ from workflows.services.dispatch import runs_dispatch_due
 from workflows.services.execution import runs_execute_due
 from workflows.services.failure_notices import failure_digests_send
 from workflows.services.retention import history_purge
+from workflows.services.test_events import test_event_deliver
 
 
 def execute_due_runs() -> int:
@@ -21,3 +22,7 @@ def send_failure_digests(workflow_id: int | None = None) -> int:
 
 def purge_history() -> dict[str, int]:
     return history_purge()
+
+
+def deliver_test_event(test_event_id: int) -> None:
+    test_event_deliver(test_event_id=test_event_id)

@@ -131,7 +131,7 @@ class Condition(models.Model):
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="conditions")
     position = models.PositiveSmallIntegerField(default=1)
     field = models.CharField(max_length=200, help_text="Event field API name, e.g. IsClosed.")
-    operator = models.CharField(max_length=20, choices=[(op.value, OPERATOR_LABELS[op]) for op in Operator])
+    operator = models.CharField(max_length=30, choices=[(op.value, OPERATOR_LABELS[op]) for op in Operator])
     value = models.CharField(max_length=500, blank=True, help_text="Literal text and/or piped text.")
 
     class Meta:
@@ -227,6 +227,40 @@ class Notification(models.Model):
         return f"{self.sobject_type} {self.record_id or self.notification_id}"
 
 
+class TestEvent(models.Model):
+    """An outbound message an admin sent to the workflow's own endpoint to try it.
+
+    The endpoint marks the runs of a message as test runs only when the request carries this row's
+    signed id (`workflows.services.test_events`); nothing in the SOAP body can, so a Salesforce
+    caller cannot mark a message as a test. A test run is flagged in Workflow Reporting and left
+    out of the dashboard's counts.
+    """
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="test_events")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    notification_id = models.CharField(max_length=18)
+    body = models.TextField(help_text="The outbound message as sent, SOAP envelope and all.")
+    test_recipient = models.EmailField(
+        blank=True,
+        help_text="Tasks that email people send to this address instead, for this test's runs only. "
+        "Empty: to the people the event names.",
+    )
+    # Set by the endpoint when it accepts the message: the signed id works once.
+    received_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivery = models.TextField(blank=True, help_text="What the endpoint answered, or why it was not reached.")
+    acknowledged = models.BooleanField(null=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Test event {self.pk} of {self.workflow}"
+
+
 class Run(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -244,6 +278,15 @@ class Run(models.Model):
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="runs")
     replay_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replays", db_index=False
+    )
+    test_event = models.ForeignKey(
+        TestEvent,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="runs",
+        db_index=False,
+        help_text="Set when an admin sent the event from the workflow's page to try it.",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     status_reason = models.TextField(blank=True)
@@ -272,6 +315,10 @@ class Run(models.Model):
             models.Index(fields=["-created_at"], name="run_recent"),
             # Workflow Reporting's status filter (where status = %s order by created_at desc, id desc limit 100)
             models.Index(fields=["status", "-created_at"], name="run_status_recent"),
+            # Workflow Reporting's test-event filter and a test event's runs (few rows: tests only)
+            models.Index(
+                fields=["test_event", "-created_at"], condition=models.Q(test_event__isnull=False), name="run_test"
+            ),
         ]
 
     def __str__(self):

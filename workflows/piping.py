@@ -22,10 +22,14 @@ The rule for what is a token, kept simple on purpose:
   written: ``${name}`` (a JavaScript template literal), ``${foo://X}``, unterminated tokens.
   A token of a known scheme that cannot be resolved (absent field, malformed path) becomes empty
   and is listed in ``Rendered.missing`` so the run can note it.
-- ``validate`` reports every ``${word://`` token that is wrong; text without that shape is never
-  reported, so ``${name}`` in a script is fine.
+- ``validate`` reports every ``${word://`` token that is wrong, and every look-alike of a token
+  of the six schemes: ``{event://X}`` (no ``$``), ``$ {event://X}``, ``${ event://X}``,
+  ``${event:/X}``, ``${event//X}``, ``${event:X}``, ``{{event://X}}``. Each error names the
+  corrected token where there is one. Other text is never reported, so ``${name}`` in a script
+  and ``{name}`` in CSS are fine.
 """
 
+import difflib
 import functools
 import re
 from collections.abc import Collection, Mapping
@@ -62,6 +66,13 @@ DATES = ("now", "today")
 MAX_LISTED_FIELDS = 20
 
 _TOKEN_START = re.compile(r"\$\{([A-Za-z0-9_]+)://")
+# Text that was meant as a token of one of the schemes but is not written as one. A lone ":"
+# counts only after a "$" ("${event:X}"): "{m:1}" without one is more likely something else.
+_LOOK_ALIKE = re.compile(
+    r"(?:(?P<dollar>\$)(?P<gap>[ \t]*))?\{(?P<inner>[ \t]*)(?P<scheme>event|m|e|task|l|date)"
+    r"(?P<separator>:/{1,3}|/{2,3}|:)(?P<path>[^{}$\n]*)(?P<close>\}?)",
+    re.IGNORECASE,
+)
 # Salesforce API names: standard (Email), custom (Region__c) and namespaced (npe01__X__c).
 _SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # At most six digits: a position is small, and int() refuses a string of thousands of digits.
@@ -158,13 +169,56 @@ def validate(
     known_event_fields: Collection[str] | None = None,
     schemes: Collection[str] = SCHEMES,
 ) -> list[str]:
-    """Error sentences for the admin, one per distinct wrong token, in order of appearance."""
+    """Error sentences for the admin, one per distinct wrong token or token look-alike, in order of
+    appearance; each names the corrected token when there is one."""
+    found = [
+        (token.start, _token_error(token, known_event_fields=known_event_fields, schemes=schemes))
+        for token in tokens(template)
+    ]
+    spans = [range(token.start, token.start + len(token.raw)) for token in tokens(template)]
+    found += [
+        (start, f"{raw} is not piped text as written: write {fix}")
+        for start, raw, fix in look_alikes(template)
+        if not any(start in span for span in spans)  # inside a token: that token's error says what is wrong
+    ]
     errors: list[str] = []
-    for token in tokens(template):
-        error = _token_error(token, known_event_fields=known_event_fields, schemes=schemes)
+    for _, error in sorted(found, key=lambda item: item[0]):
         if error and error not in errors:
             errors.append(error)
     return errors
+
+
+def look_alikes(template: str) -> list[tuple[int, str, str]]:
+    """(start, text as written, corrected token) of each look-alike of a token in `template`: text
+    meant as piped text of one of the six schemes but written otherwise (see the module
+    docstring), which ``render`` would leave as it is."""
+    found = []
+    for match in _LOOK_ALIKE.finditer(template):
+        dollar, gap, inner, separator = match["dollar"], match["gap"], match["inner"], match["separator"]
+        if dollar and not gap and not inner and separator == "://":
+            continue  # a token's own start: tokens() reads it, and validate reports what is wrong with it
+        if separator == ":" and not dollar:
+            continue
+        scheme, path, end = match["scheme"].lower(), match["path"], match.end()
+        if not match["close"]:
+            path = _meant_path(scheme, path)
+            end = match.start("path") + len(path)
+        found.append((match.start(), template[match.start() : end], f"${{{scheme}://{path.strip()}}}"))
+    return found
+
+
+def looks_piped(template: str) -> bool:
+    """Whether the text holds a token or a token's look-alike: its literal checks (a date, a phone
+    number) would only hide the piped-text error that validate gives it."""
+    return bool(tokens(template) or look_alikes(template))
+
+
+def _meant_path(scheme: str, text: str) -> str:
+    """The start of the text after an unclosed token's "://" that was meant as its path: one word,
+    or for a link with a display text (?d=Take the survey) the rest of the line."""
+    if scheme == "l" and "?" in text.split("\n")[0]:
+        return text.split("\n")[0].rstrip()
+    return re.match(r"[ \t]*[^\s,;:!)\]]*", text)[0]
 
 
 def task_output_reference(path: str) -> tuple[int, str] | None:
@@ -231,6 +285,10 @@ def _utc(moment: datetime) -> datetime:
 def _token_error(token: Token, *, known_event_fields: Collection[str] | None, schemes: Collection[str]) -> str | None:
     raw, path = token.raw, token.path
     if token.scheme not in SCHEMES:
+        meant = _closest(token.scheme.lower(), _SCHEME_ORDER)
+        if meant is not None:
+            path = _meant_path(meant, path) if not token.terminated else path
+            return f"{raw} is not piped text: write ${{{meant}://{path.strip()}}}"
         return f"{raw} is not piped text: use {_either(_SCHEME_ORDER)}"
     if token.scheme not in schemes:
         allowed = [scheme for scheme in _SCHEME_ORDER if scheme in schemes]
@@ -238,13 +296,13 @@ def _token_error(token: Token, *, known_event_fields: Collection[str] | None, sc
             return f"{raw} cannot be used here: this field takes no piped text"
         return f"{raw} cannot be used here: use {_either(allowed)}"
     if not token.terminated:
-        return f"{raw} is missing its closing }}"
+        return f"{raw} is missing its closing }}: write ${{{token.scheme}://{_meant_path(token.scheme, path).strip()}}}"
     match token.scheme:
         case "event":
             return _event_error(raw, path, known_event_fields=known_event_fields)
         case "m":
             if path not in CONTACT_FIELDS:
-                return f"{raw} is not a contact field: use {_either(CONTACT_FIELDS)}"
+                return _unknown_name(raw, "m", path, "a contact field", CONTACT_FIELDS)
         case "e":
             if not path.startswith(_EMBEDDED_PREFIX) or not path.removeprefix(_EMBEDDED_PREFIX):
                 return f"{raw} must be written ${{e://Field/Name}} with the embedded data name"
@@ -258,6 +316,8 @@ def _token_error(token: Token, *, known_event_fields: Collection[str] | None, sc
             return _link_error(raw, path)
         case "date":
             if path not in DATES:
+                if (meant := _closest(path, DATES)) is not None:
+                    return f"{raw} is not a date: write ${{date://{meant}}}"
                 return f"{raw} is not a date: use ${{date://now}} or ${{date://today}}"
     return None
 
@@ -275,6 +335,8 @@ def _event_error(raw: str, path: str, *, known_event_fields: Collection[str] | N
             " and underscores), e.g. ${event://Email} or ${event://Account_Region__c}"
         )
     if known_event_fields is not None and path not in known_event_fields:
+        if (meant := _closest(path, known_event_fields)) is not None:
+            return f"{raw} is not a field of this workflow's Salesforce object: write ${{event://{meant}}}"
         listed = sorted(known_event_fields)
         shown = ", ".join(listed[:MAX_LISTED_FIELDS]) or "none yet"
         if len(listed) > MAX_LISTED_FIELDS:
@@ -286,6 +348,8 @@ def _event_error(raw: str, path: str, *, known_event_fields: Collection[str] | N
 def _link_error(raw: str, path: str) -> str | None:
     name, has_query, query = path.partition("?")
     if name not in LINKS:
+        if (meant := _closest(name, LINKS)) is not None:
+            return f"{raw} is not a link: write ${{l://{meant}{has_query}{query}}}"
         return f"{raw} is not a link: use {_either(list(LINKS))}"
     _, is_anchor = LINKS[name]
     if has_query and not is_anchor:
@@ -294,6 +358,22 @@ def _link_error(raw: str, path: str) -> str | None:
     if has_query and not query.startswith(_DISPLAY_PREFIX):
         return f"{raw} takes only a display text, written ${{l://{name}?d=Your text}}"
     return None
+
+
+def _unknown_name(raw: str, scheme: str, path: str, what: str, names: Collection[str]) -> str:
+    if (meant := _closest(path, names)) is not None:
+        return f"{raw} is not {what}: write ${{{scheme}://{meant}}}"
+    return f"{raw} is not {what}: use {_either(names)}"
+
+
+def _closest(name: str, names: Collection[str]) -> str | None:
+    """The one of `names` that `name` was most likely meant as: the same but for case, else a close
+    spelling (difflib's ratio of at least 0.8, so Emial finds Email but Nickname finds nothing)."""
+    same_but_case = [candidate for candidate in names if candidate.casefold() == name.casefold()]
+    if len(same_but_case) == 1:
+        return same_but_case[0]
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def _either(names: Collection[str]) -> str:

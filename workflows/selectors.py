@@ -1,6 +1,6 @@
 """Reads of workflow definitions."""
 
-from workflows.models import Workflow
+from workflows.models import Run, TaskRun, Workflow
 from workflows.piping import event_fields_used
 
 
@@ -19,3 +19,22 @@ def workflow_event_fields(*, workflow: Workflow) -> list[str]:
     for text in texts:
         fields |= event_fields_used(text)
     return sorted(fields)
+
+
+# How far back a task's last outcome is looked for: enough for any task that runs, bounded for
+# a workflow of millions of runs (its newest runs through run_workflow_recent, their attempts
+# through task_run_attempt_once).
+LAST_RUNS_LOOKED_AT = 50
+
+
+def task_last_attempts(*, workflow: Workflow, recent: int = LAST_RUNS_LOOKED_AT) -> dict[int, TaskRun]:
+    """Task id -> its latest attempt among the workflow's `recent` newest runs (tasks that did not
+    run in them are absent). Two queries whatever the number of tasks."""
+    run_ids = list(
+        Run.objects.filter(workflow=workflow).order_by("-created_at", "-id").values_list("id", flat=True)[:recent]
+    )
+    latest: dict[int, TaskRun] = {}
+    attempts = TaskRun.objects.filter(run_id__in=run_ids, task__isnull=False).order_by("-run_id", "-attempt")
+    for attempt in attempts.only("id", "run_id", "task_id", "status", "attempt", "finished_at", "error"):
+        latest.setdefault(attempt.task_id, attempt)
+    return latest

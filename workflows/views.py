@@ -6,6 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from workflows.salesforce.soap import CONTENT_TYPE
 from workflows.services.ingest import Call, inbound_message_receive
+from workflows.services.test_events import HEADER as TEST_EVENT_HEADER
 
 
 @csrf_exempt
@@ -20,6 +21,7 @@ def salesforce_event(request, token=None):
             body_error=body_error,
             content_type=request.content_type or "",
             remote_addr=_remote_addr(request),
+            test_event=request.headers.get(TEST_EVENT_HEADER, ""),
         )
     )
     response = HttpResponse(answer.body, status=answer.status, content_type=CONTENT_TYPE)

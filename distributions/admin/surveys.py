@@ -13,14 +13,39 @@ from django.utils.html import format_html, format_html_join
 
 from distributions.admin.display import history_csv_url, survey_report_links
 from distributions.admin.exports import export_urls
-from distributions.models import Collaborator, Question, Survey, SurveyField
+from distributions.models import SURVEY_TEXT_SCHEMES, Collaborator, Question, Survey, SurveyField
 from distributions.selectors import distributions_with_counts, survey_field_case_clashes
 from distributions.services.response_export import EXPORT_VIEW_PERMISSIONS
 from distributions.services.surveys import SurveyError, survey_set_status
+from workflows.admin.piping import add_piped_text_menu
+from workflows.piping import validate
+from workflows.tasks.forms import PipedTextarea
 
 DISTRIBUTIONS_PER_PAGE = 50
 # The Distributions page lists the survey's distributions with their invitations counted by status.
 DISTRIBUTIONS_PAGE_PERMISSIONS = ("distributions.view_distribution", "distributions.view_invitation")
+
+
+def survey_text_errors(text: str) -> list[str]:
+    """The piped text of a survey's text: wrong tokens, look-alikes, and tokens its page cannot fill."""
+    return validate(text or "", schemes=SURVEY_TEXT_SCHEMES)
+
+
+class SurveyForm(forms.ModelForm):
+    class Meta:
+        model = Survey
+        fields = ["name", "public_title", "owner", "introduction", "thank_you"]
+        widgets = {
+            "introduction": PipedTextarea(attrs={"rows": 4, "cols": 80}, schemes=SURVEY_TEXT_SCHEMES),
+            "thank_you": PipedTextarea(attrs={"rows": 2, "cols": 80}, schemes=SURVEY_TEXT_SCHEMES),
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("introduction", "thank_you"):
+            for error in survey_text_errors(cleaned.get(name)):
+                self.add_error(name, error)
+        return cleaned
 
 
 class QuestionForm(forms.ModelForm):
@@ -28,9 +53,16 @@ class QuestionForm(forms.ModelForm):
         model = Question
         fields = ["position", "kind", "text", "choices", "required"]
         widgets = {
-            "text": forms.Textarea(attrs={"rows": 2, "cols": 50}),
+            "text": PipedTextarea(attrs={"rows": 2, "cols": 50}, schemes=SURVEY_TEXT_SCHEMES),
             "choices": forms.Textarea(attrs={"rows": 3, "cols": 30}),
         }
+
+    def clean_text(self):
+        text = self.cleaned_data["text"]
+        errors = survey_text_errors(text)
+        if errors:
+            raise forms.ValidationError(errors)
+        return text
 
     def clean(self):
         cleaned = super().clean()
@@ -70,7 +102,17 @@ class SurveyAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     search_fields = ["name"]
     autocomplete_fields = ["owner"]
-    fields = ["name", "owner", "status", "activity", "introduction", "thank_you", ("created_at", "updated_at")]
+    form = SurveyForm
+    fields = [
+        "name",
+        "public_title",
+        "owner",
+        "status",
+        "activity",
+        "introduction",
+        "thank_you",
+        ("created_at", "updated_at"),
+    ]
     readonly_fields = ["status", "activity", "created_at", "updated_at"]
     inlines = [QuestionInline, SurveyFieldInline, CollaboratorInline]
     actions = ["activate", "pause", "close"]
@@ -97,6 +139,12 @@ class SurveyAdmin(admin.ModelAdmin):
                 self.warn_about_case_clashes(request, survey)
         extra_context = {**(extra_context or {}), "may_export": request.user.has_perms(EXPORT_VIEW_PERMISSIONS)}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        editable = self.has_add_permission(request) if add else self.has_change_permission(request, obj)
+        declared = obj.fields.values_list("name", flat=True) if obj is not None and obj.pk else ()
+        add_piped_text_menu(context, request, editable=editable, workflow=None, embedded_data_names=declared)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def warn_about_case_clashes(self, request, survey):
         for name, others in survey_field_case_clashes(survey=survey).items():

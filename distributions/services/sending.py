@@ -284,7 +284,7 @@ def _check_sender_domain(address: str, domains: _SenderDomains, *, label: str, o
     neither = "" if owner_email is None else f", and it is not the workflow owner's own email ({owner_email or 'none'})"
     raise TaskError(
         f"{label} {address}: its domain {domain} {what}{neither}. Add {domain} under "
-        f"Distributions → Sender domains and mark it verified, or use an address of a verified domain."
+        f"Surveys → Sender domains and mark it verified, or use an address of a verified domain."
     )
 
 

@@ -122,3 +122,20 @@ class HttpStatusFilter(admin.SimpleListFilter):
         if not (len(value) == 3 and value.isascii() and value.isdigit()):
             raise IncorrectLookupParameters("http_status: a three-digit HTTP status, e.g. 404.")
         return queryset.filter(http_status=int(value))
+
+
+class SourceFilter(admin.SimpleListFilter):
+    """Salesforce's events or the admins' test events (a partial index serves the latter)."""
+
+    title = "source"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        return [("salesforce", "Salesforce"), ("test", "Test events")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "test":
+            return queryset.filter(test_event__isnull=False)
+        if self.value() == "salesforce":
+            return queryset.filter(test_event__isnull=True)
+        return queryset

@@ -2,6 +2,7 @@
 
 The changelist's queries and the indexes serving them (workflows/migrations/0003_reporting_indexes):
 - default page:  order by created_at desc, id desc limit 100                        -> run_recent
+- source:        where test_event_id is not null ...                                -> run_test (partial)
 - status:        where status = %s order by created_at desc ...                     -> run_status_recent
 - workflow:      where workflow_id = %s order by created_at desc ...                -> run_workflow_recent
 - object:        join workflows_workflow (a few rows) where salesforce_object = %s,
@@ -18,9 +19,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from reporting.admin.filters import StartedFilter
+from reporting.admin.filters import SourceFilter, StartedFilter
 from reporting.admin.run_detail import conditions_html, event_fields_html, links_html, task_runs_html
 from reporting.run_selectors import runs_search, runs_with_first_error
 from workflows.admin.history import ReadOnlyMixin
@@ -28,11 +31,14 @@ from workflows.admin.pagination import KeysetPaginationMixin
 from workflows.models import Run
 from workflows.services.replay import ReplayError, runs_replay
 
+TEST_MARKER = mark_safe('<span class="test-run-marker">Test</span>')
+
 
 @admin.register(Run)
 class RunAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "started",
+        "test_marker",
         "workflow",
         "salesforce_object",
         "record_id",
@@ -42,7 +48,13 @@ class RunAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
         "short_error",
     ]
     list_display_links = ["started"]
-    list_filter = ["status", "workflow", ("workflow__salesforce_object", admin.AllValuesFieldListFilter), StartedFilter]
+    list_filter = [
+        "status",
+        "workflow",
+        ("workflow__salesforce_object", admin.AllValuesFieldListFilter),
+        StartedFilter,
+        SourceFilter,
+    ]
     list_select_related = ["workflow", "notification"]
     # Documents the search for the admin's search box; get_search_results does the matching.
     search_fields = ["=notification__notification_id", "=notification__record_id"]
@@ -59,7 +71,7 @@ class RunAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
         css = {"all": ["reporting/run.css"]}
 
     fieldsets = [
-        (None, {"fields": ["workflow", "status", "status_reason", "attempts", "timings"]}),
+        (None, {"fields": ["workflow", "test_event_note", "status", "status_reason", "attempts", "timings"]}),
         ("Links", {"fields": ["links"]}),
         ("Event fields (the input payload)", {"fields": ["event_fields"]}),
         ("Conditions", {"fields": ["conditions"]}),
@@ -67,6 +79,7 @@ class RunAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     ]
     readonly_fields = [
         "workflow",
+        "test_event_note",
         "status",
         "status_reason",
         "attempts",
@@ -91,6 +104,11 @@ class RunAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="Started", ordering="created_at")
     def started(self, run):
         return run.created_at
+
+    @admin.display(description="Source")
+    def test_marker(self, run):
+        # From the row itself: the column says whether, the detail page says who and where to.
+        return TEST_MARKER if run.test_event_id else "Salesforce"
 
     @admin.display(description="Object", ordering=None)
     def salesforce_object(self, run):
@@ -120,6 +138,21 @@ class RunAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
             ("finished", run.finished_at),
         ]
         return " · ".join(f"{label} {value:%Y-%m-%d %H:%M:%S}" for label, value in parts if value)
+
+    @admin.display(description="Source")
+    def test_event_note(self, run):
+        if not run.test_event_id:
+            return "Salesforce"
+        test_event = run.test_event
+        who = f" by {test_event.created_by}" if test_event.created_by else ""
+        to = f"; its emails went to {test_event.test_recipient}" if test_event.test_recipient else ""
+        return format_html(
+            "{} sent from the admin{} on {}{}. Left out of the dashboard's counts.",
+            TEST_MARKER,
+            who,
+            f"{test_event.created_at:%Y-%m-%d %H:%M:%S}",
+            to,
+        )
 
     @admin.display(description="Links")
     def links(self, run):

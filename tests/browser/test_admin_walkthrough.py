@@ -87,14 +87,14 @@ def build_workflow(page, screenshot):
     page.click("#conditions-group .add-row a")
     row = page.locator("#conditions-group tr.form-row.dynamic-conditions").last
     row.locator("input[name$='-field']").fill("IsClosed")
-    row.locator("select[name$='-operator']").select_option(label="equals")
+    row.locator("select[name$='-operator']").select_option(label="equals (case-sensitive)")
     row.locator("input[name$='-value']").fill("true")
     page.click("input[name=_continue]")
     expect(page.locator(".messagelist .success")).to_be_visible()
     expect(page.locator("#conditions-group input[name='conditions-0-field']")).to_have_value("IsClosed")
     screenshot("workflow-condition")
 
-    page.get_by_role("link", name="XM Directory: add to directory").click()
+    page.get_by_role("button", name="XM Directory: add to directory").click()  # saves the page, opens the task
     wait_for_autofocus(page, "#id_position")
     page.fill("#id_mailing_list", "Support customers")
     page.fill("#id_first_name", "${event://Customer_First_Name__c}")

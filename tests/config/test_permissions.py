@@ -53,6 +53,7 @@ from tests.factories import (
     make_workflow,
 )
 from workflows.models import Run
+from workflows.models import TestEvent as SentTestEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +96,12 @@ def world(settings):
     run = make_run(workflow=workflow, status=Run.Status.FAILED)
     make_task_run(run=run, status="failed", error="Mailbox Kestrel-xq7 unavailable.")
     make_inbound_message(status="refused", http_status=404, reason="Unknown URL token Wren-xq7.")
+    test_event = SentTestEvent.objects.create(
+        workflow=workflow,
+        created_by=owner,
+        notification_id="04l000000000001AAA",
+        test_recipient="tester-xq7@example.com",
+    )
     survey = make_survey(owner=owner, name="Survey Plover-xq7")
     make_question(survey=survey, text="Question Avocet-xq7?")
     make_survey_field(survey=survey, name="Field-xq7")
@@ -129,6 +136,7 @@ def world(settings):
         "owner": owner,
         "contact": contact,
         "run": run,
+        "test_event": test_event,
         "survey": survey,
         "export": export,
         "distribution": distribution,
@@ -192,7 +200,7 @@ def url_values(route: str, parameter: str, choices: str, world) -> list[str]:
         return [world["export"].public_id]
     if parameter == "fileId":
         return [world["export"].file_id]
-    if parameter in ("distribution_id", "survey_id", "run_id"):
+    if parameter in ("distribution_id", "survey_id", "run_id", "test_event_id"):
         return [str(world[parameter.removesuffix("_id")].pk)]
     if parameter in API_PUBLIC_IDS:  # the REST API names rows by their public ids
         return [world[API_PUBLIC_IDS[parameter]].public_id]

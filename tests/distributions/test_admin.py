@@ -17,7 +17,7 @@ from tests.factories import (
     make_survey_response,
     make_user,
 )
-from tests.pages import result_rows, table_rows
+from tests.pages import result_rows, table_rows, texts
 
 pytestmark = pytest.mark.django_db
 
@@ -406,3 +406,13 @@ def test_the_invitation_page_shows_the_message_as_rendered_for_the_recipient(adm
     assert "How did we do, Ada?" in content
     assert 'srcdoc="&lt;base target=&quot;_blank&quot;&gt;&lt;p onclick=&quot;x()&quot;&gt;Hi' in content
     assert '<pre style="white-space: pre-wrap">Hi &lt;Ada&gt;</pre>' in content
+
+
+def test_distributions_names_only_the_sends_of_surveys_not_the_admin_section(admin_client):
+    index = admin_client.get(reverse("admin:index")).content
+
+    section = texts(index, "//div[contains(@class, 'app-distributions')]//caption")
+    assert section == ["Surveys"]
+    models = texts(index, "//div[contains(@class, 'app-distributions')]//th/a")
+    assert "Distributions" in models and "Surveys" in models
+    assert texts(index, "//caption[normalize-space()='Distributions']") == []

@@ -179,7 +179,7 @@ def test_it_fails_when_the_from_domain_is_not_a_sender_domain(execute, survey):
     run = distribute(execute, survey, from_email="news@elsewhere.example")
     assert task_run(run).error == (
         "From address news@elsewhere.example: its domain elsewhere.example is not a sender domain. Add "
-        "elsewhere.example under Distributions → Sender domains and mark it verified, or use an address of a "
+        "elsewhere.example under Surveys → Sender domains and mark it verified, or use an address of a "
         "verified domain."
     )
     assert not Invitation.objects.exists()
@@ -195,7 +195,7 @@ def test_it_fails_when_the_reply_to_domain_is_not_verified(execute, survey):
     run = distribute(execute, survey, reply_to="me@gmail.example")
     assert task_run(run).error == (
         "Reply-To address me@gmail.example: its domain gmail.example is not a sender domain, and it is not the "
-        f"workflow owner's own email ({survey.owner.email}). Add gmail.example under Distributions → Sender domains "
+        f"workflow owner's own email ({survey.owner.email}). Add gmail.example under Surveys → Sender domains "
         "and mark it verified, or use an address of a verified domain."
     )
 

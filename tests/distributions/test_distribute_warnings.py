@@ -67,7 +67,7 @@ def test_it_accepts_an_owner_the_survey_owner_lets_distribute(survey):
 def test_it_finds_a_from_domain_that_is_no_sender_domain(survey):
     assert problems(survey, from_email="news@elsewhere.example") == [
         "From address news@elsewhere.example: its domain elsewhere.example is not a sender domain. Add "
-        "elsewhere.example under Distributions → Sender domains and mark it verified, or use an address of a "
+        "elsewhere.example under Surveys → Sender domains and mark it verified, or use an address of a "
         "verified domain."
     ]
 

@@ -216,7 +216,7 @@ def test_it_gives_the_admin_an_email_address_for_failure_notices(children):
     output = run_quickstart()
     assert get_user_model().objects.get(username="admin").email == "admin@example.com"
     assert (
-        "Failure notices of the demo workflow are emailed to admin@example.com: see Distributions → Outbox "
+        "Failure notices of the demo workflow are emailed to admin@example.com: see Surveys → Outbox "
         "messages, or give the admin user your own address." in output.splitlines()
     )
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from distributions.models import Invitation, Response
 from distributions.services.answers import ANSWER_REQUIRED, CHOOSE_A_RATING, REMOVE_NUL
 from tests.factories import make_contact, make_invitation, make_question, make_survey
+from tests.pages import texts
 
 pytestmark = pytest.mark.django_db
 Status = Invitation.Status
@@ -59,6 +60,28 @@ def question_block(html, name):
 def test_it_serves_the_contract_path(invitation):
     assert url(invitation) == f"/s/{invitation.token}/"
     assert opt_out_url(invitation) == f"/s/{invitation.token}/opt-out/"
+
+
+def test_it_shows_respondents_the_public_title_not_the_internal_name(client, survey, invitation):
+    survey.name = "Q3 CSAT – closed cases (internal)"
+    survey.public_title = "How did we do?"
+    survey.save()
+
+    html = client.get(url(invitation)).content.decode()
+
+    assert texts(html, "//h1") == ["How did we do?"]
+    assert texts(html, "//title") == ["How did we do?"]
+    assert "internal" not in html
+
+
+def test_without_a_public_title_it_shows_a_plain_title_not_the_internal_name(client, survey, invitation):
+    survey.name = "Q3 CSAT – closed cases (internal)"
+    survey.save()
+
+    html = client.get(url(invitation)).content.decode()
+
+    assert texts(html, "//h1") == ["Survey"]
+    assert "internal" not in html
 
 
 def test_it_renders_every_question_with_accessible_inputs(client, survey, invitation):

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -179,3 +180,28 @@ def test_users_who_are_not_staff_are_sent_to_the_login(client):
 
 def test_the_dashboard_url_is_the_named_one():
     assert reverse("reporting:dashboard") == DASHBOARD_URL
+
+
+@pytest.mark.parametrize(
+    "permissions",
+    [
+        (),
+        ("workflows.view_run",),
+        ("distributions.view_invitation",),
+        ("distributions.view_survey",),
+        ("workflows.view_workflow", "directory.view_contact"),
+    ],
+)
+def test_the_admin_index_links_to_the_dashboard_exactly_for_who_may_open_it(client, permissions):
+    user = make_user()
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    client.force_login(user)
+
+    index = client.get(reverse("admin:index"))
+    links = texts(index.content, "//div[@id='reporting-dashboard']//caption/a/@href")
+
+    may_open = client.get(reverse("reporting:dashboard")).status_code == 200
+    assert links == ([reverse("reporting:dashboard")] if may_open else [])
+    assert may_open == bool({"workflows.view_run", "distributions.view_invitation"} & set(permissions))

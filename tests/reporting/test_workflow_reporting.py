@@ -132,6 +132,7 @@ def test_it_lists_the_columns_of_a_run(admin_client):
     assert response.context_data["title"] == "Workflow Reporting"
     [row] = result_rows(response.content)
     assert {column: row[column] for column in row if column != "started"} == {
+        "test_marker": "Salesforce",
         "workflow": "Closed cases",
         "salesforce_object": "Case",
         "record_id": "500AA0000099999AAA",

@@ -334,7 +334,43 @@ def test_it_compares_against_the_resolved_value():
 
 def test_it_labels_every_operator():
     assert set(OPERATOR_LABELS) == set(Operator)
-    assert OPERATOR_LABELS[Operator.NOT_EQUALS] == "does not equal"
+    assert OPERATOR_LABELS[Operator.NOT_EQUALS] == "does not equal (case-sensitive)"
+
+
+@pytest.mark.parametrize("operator", [op for op in Operator if op not in (Operator.IS_EMPTY, Operator.IS_NOT_EMPTY)])
+def test_every_operator_that_compares_text_says_whether_case_matters(operator):
+    assert OPERATOR_LABELS[operator].endswith(("(case-sensitive)", "ignoring case)")) or operator in (
+        Operator.GREATER_THAN,
+        Operator.LESS_THAN,
+    )
+
+
+def row_passes(operator, actual, expected, field_types=None):
+    met, [result] = evaluate(
+        [ConditionRow(field="Origin", operator=operator, value=expected)],
+        match=Match.ALL,
+        event={"Origin": actual},
+        field_types=field_types,
+    )
+    return met
+
+
+@pytest.mark.parametrize("field_types", [None, {"Origin": "string"}])
+def test_equals_is_case_sensitive_and_equals_ignoring_case_is_not(field_types):
+    assert row_passes(Operator.EQUALS, "Web", "WEB", field_types) is False
+    assert row_passes(Operator.NOT_EQUALS, "Web", "WEB", field_types) is True
+    assert row_passes(Operator.EQUALS_IGNORING_CASE, "Web", "WEB", field_types) is True
+    assert row_passes(Operator.NOT_EQUALS_IGNORING_CASE, "Web", "WEB", field_types) is False
+    assert row_passes(Operator.EQUALS_IGNORING_CASE, "Web", "Phone", field_types) is False
+    assert row_passes(Operator.NOT_EQUALS_IGNORING_CASE, "Web", "Phone", field_types) is True
+
+
+def test_ignoring_case_still_compares_numbers_and_dates_as_such():
+    assert row_passes(Operator.EQUALS_IGNORING_CASE, "1.0E7", "10000000") is True
+    assert row_passes(Operator.EQUALS_IGNORING_CASE, "2024-05-01T10:00:00Z", "2024-05-01") is True
+    assert row_passes(Operator.NOT_EQUALS_IGNORING_CASE, "39.0", "39") is False
+    declared = {"Origin": "dateTime"}
+    assert row_passes(Operator.EQUALS_IGNORING_CASE, "2024-05-01T10:00:00.000Z", "2024-05-01T10:00:00Z", declared)
 
 
 # values written in the condition form

@@ -1,5 +1,7 @@
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
 from workflows.piping import PipingSources, Token, event_fields_used, render, tokens, validate
 
 NOW = datetime(2026, 11, 28, 17, 23, 0, 456789, tzinfo=UTC)
@@ -193,7 +195,7 @@ def test_it_rejects_a_scheme_not_allowed_here():
 
 
 def test_it_rejects_an_unterminated_token():
-    assert validate("Dear ${event://Email") == ["${event://Email is missing its closing }"]
+    assert validate("Dear ${event://Email") == ["${event://Email is missing its closing }: write ${event://Email}"]
 
 
 def test_it_rejects_an_empty_event_field_name():
@@ -213,8 +215,18 @@ def test_it_rejects_unknown_event_metadata():
 
 
 def test_it_rejects_an_event_field_the_workflow_does_not_know():
-    assert validate("${event://Emial}", known_event_fields={"Subject", "Email", "Id"}) == [
-        "${event://Emial} is not a field of this workflow's Salesforce object; known fields: Email, Id, Subject"
+    assert validate("${event://Nope}", known_event_fields={"Subject", "Email", "Id"}) == [
+        "${event://Nope} is not a field of this workflow's Salesforce object; known fields: Email, Id, Subject"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [("${event://Emial}", "${event://Email}"), ("${event://email}", "${event://Email}")],
+)
+def test_it_names_the_known_field_a_misspelt_one_was_meant_as(written, meant):
+    assert validate(written, known_event_fields={"Subject", "Email", "Id"}) == [
+        f"{written} is not a field of this workflow's Salesforce object: write {meant}"
     ]
 
 
@@ -292,3 +304,82 @@ def test_it_lists_the_event_fields_a_template_uses():
 
 def test_it_leaves_unterminated_tokens_out_of_the_fields_used():
     assert event_fields_used("${event://Email") == set()
+
+
+# --- look-alikes: text meant as piped text but not written as it -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "written", "meant"),
+    [
+        (
+            "Dear {event://Customer_First_Name__c},",
+            "{event://Customer_First_Name__c}",
+            "${event://Customer_First_Name__c}",
+        ),
+        ("Dear ${event:/FirstName},", "${event:/FirstName}", "${event://FirstName}"),
+        ("Dear ${event//FirstName},", "${event//FirstName}", "${event://FirstName}"),
+        ("Dear ${event:FirstName},", "${event:FirstName}", "${event://FirstName}"),
+        ("Dear $ {event://FirstName},", "$ {event://FirstName}", "${event://FirstName}"),
+        ("Dear ${ event://FirstName},", "${ event://FirstName}", "${event://FirstName}"),
+        ("Dear {{event://FirstName}},", "{event://FirstName}", "${event://FirstName}"),
+        ("Hi {m://FirstName}", "{m://FirstName}", "${m://FirstName}"),
+        ("Store: {e://Field/Store}", "{e://Field/Store}", "${e://Field/Store}"),
+        ("{task://1/ContactId}", "{task://1/ContactId}", "${task://1/ContactId}"),
+        ("On {date://today}", "{date://today}", "${date://today}"),
+        (
+            "{l://SurveyLink?d=Take the survey}",
+            "{l://SurveyLink?d=Take the survey}",
+            "${l://SurveyLink?d=Take the survey}",
+        ),
+        ("Open {L://SurveyURL now", "{L://SurveyURL", "${l://SurveyURL}"),
+    ],
+)
+def test_a_look_alike_is_an_error_naming_the_corrected_token(template, written, meant):
+    assert validate(template) == [f"{written} is not piped text as written: write {meant}"]
+    assert render(template, PipingSources()).text == template  # left as written: why it must be an error
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        ("${Event://Email}", "${Event://Email} is not piped text: write ${event://Email}"),
+        ("${evnt://Email}", "${evnt://Email} is not piped text: write ${event://Email}"),
+        ("${foo://X}", "${foo://X} is not piped text: use event, m, e, task, l or date"),
+        (
+            "Hi ${event://FirstName, welcome",
+            "${event://FirstName, welcome is missing its closing }: write ${event://FirstName}",
+        ),
+        ("${m://firstname}", "${m://firstname} is not a contact field: write ${m://FirstName}"),
+        ("${date://Today}", "${date://Today} is not a date: write ${date://today}"),
+        ("${l://surveylink?d=Go}", "${l://surveylink?d=Go} is not a link: write ${l://SurveyLink?d=Go}"),
+    ],
+)
+def test_a_wrong_token_names_its_fix_when_there_is_one(template, error):
+    assert validate(template) == [error]
+
+
+def test_look_alikes_and_wrong_tokens_are_reported_in_order():
+    assert validate("{m://Email} then ${foo://X} and {date://now}") == [
+        "{m://Email} is not piped text as written: write ${m://Email}",
+        "${foo://X} is not piped text: use event, m, e, task, l or date",
+        "{date://now} is not piped text as written: write ${date://now}",
+    ]
+
+
+def test_a_look_alike_inside_a_token_is_left_to_that_token_s_error():
+    [error] = validate("${event://X then {date://now}")
+    assert error.startswith("${event://X then {date://now} is not a Salesforce field API name")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "p { margin: 0 } a{color:red}",  # CSS in an HTML body
+        "const a = `${name}`; let b = {m: 1};",  # a script
+        "{event} {e} {date}",  # braces around a scheme's name only
+        "mailto:someone@example.com {link}",
+    ],
+)
+def test_text_that_only_resembles_a_look_alike_is_no_error(text):
+    assert validate(text) == []

@@ -11,6 +11,7 @@ from directory.models import Transaction
 from distributions.models import Distribution
 from tests.factories import make_contact, make_distribution, make_run, make_workflow
 from workflows.models import FailureNotice, InboundMessage, Notification, Run, TaskRun
+from workflows.models import TestEvent as SentTestEvent
 from workflows.services.retention import history_purge
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +116,17 @@ def test_it_stops_when_its_time_is_used():
     history(age=OLD)
     assert history_purge(max_seconds=0) == {}
     assert Run.objects.count() == 1
+
+
+def test_it_purges_an_old_test_event_once_its_runs_are_gone():
+    workflow = make_workflow()
+    old_test = SentTestEvent.objects.create(workflow=workflow, notification_id="04l000000000001AAA")
+    history(age=OLD, workflow=workflow, test_event=old_test)
+    unfinished_test = SentTestEvent.objects.create(workflow=workflow, notification_id="04l000000000002AAA")
+    history(age=OLD, workflow=workflow, test_event=unfinished_test, status=Run.Status.QUEUED)
+    SentTestEvent.objects.update(created_at=timezone.now() - OLD)
+
+    counts = history_purge()
+
+    assert counts["workflows.TestEvent"] == 1 and counts["workflows.Run"] == 1
+    assert list(SentTestEvent.objects.all()) == [unfinished_test]

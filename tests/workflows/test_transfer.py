@@ -263,6 +263,24 @@ def test_it_imports_includes_and_excludes_conditions():
     assert list(Condition.objects.values_list("operator", "value")) == [("includes", "Chat"), ("excludes", "Phone;Web")]
 
 
+def test_it_imports_equality_conditions_of_files_from_before_and_after_ignoring_case_existed():
+    conditions = [
+        {"field": "Origin", "operator": "equals", "value": "Web"},
+        {"field": "Origin", "operator": "not_equals_ignoring_case", "value": "phone"},
+    ]
+    workflows_import(document=document(entry(conditions=conditions)), default_owner=make_user())
+    workflow = Workflow.objects.get()
+    assert list(workflow.conditions.values_list("operator", "value")) == [
+        ("equals", "Web"),
+        ("not_equals_ignoring_case", "phone"),
+    ]
+    exported = workflows_export(names=[workflow.name])
+    assert [row["operator"] for row in exported["workflows"][0]["conditions"]] == [
+        "equals",
+        "not_equals_ignoring_case",
+    ]
+
+
 def test_it_fails_on_a_condition_value_the_wsdl_type_of_the_field_cannot_hold():
     bad = entry(
         known_fields={"IsClosed": "boolean"},

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from workflows.admin.display import is_row_id, known_event_fields, task_summary, warn_about_task
+from workflows.admin.piping import add_piped_text_menu
 from workflows.models import (
     Task,
     Workflow,
@@ -62,6 +63,15 @@ class TaskForm(forms.ModelForm):
             return cleaned
         self.instance.config = self.config_form.to_config()
         return cleaned
+
+    def earlier_tasks_as_shown(self) -> list[Task]:
+        """The tasks before this one at the position the form shows (the default, or as typed)."""
+        position = self["position"].value() if "position" in self.fields else self.instance.position
+        try:
+            position = int(position)
+        except (TypeError, ValueError):
+            position = self.instance.position
+        return self._earlier_tasks(position)
 
     def _earlier_tasks(self, position: int) -> list[Task]:
         """Tasks that run before this one, in run order (by position, then creation)."""
@@ -133,6 +143,17 @@ class TaskAdmin(admin.ModelAdmin):
             "kinds": registry.choices(),
         }
         return TemplateResponse(request, "admin/workflows/task/choose_kind.html", context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        form = context["adminform"].form
+        add_piped_text_menu(
+            context,
+            request,
+            editable=self.has_add_permission(request) if add else self.has_change_permission(request, obj),
+            workflow=form.task_workflow,
+            earlier_tasks=form.earlier_tasks_as_shown(),
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _back_to_workflow(self, request, response, obj):
         if {"_continue", "_addanother", "_popup"} & set(request.POST):

@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from workflows.admin.display import (
     KNOWN_FIELDS_DATALIST,
@@ -20,6 +21,8 @@ from workflows.admin.display import (
     task_summary,
     warn_about_task,
 )
+from workflows.admin.piping import add_piped_text_menu
+from workflows.admin.test_event import may_send_test_event, test_event_status_view, test_event_view
 from workflows.conditions import OPERATOR_HELP
 from workflows.models import (
     Condition,
@@ -27,6 +30,7 @@ from workflows.models import (
     Workflow,
 )
 from workflows.salesforce.wsdl import InvalidWsdl
+from workflows.selectors import LAST_RUNS_LOOKED_AT, task_last_attempts
 from workflows.services.failure_notices import failure_notice_recipients
 from workflows.services.workflow_admin import (
     workflow_fields_from_wsdl,
@@ -35,7 +39,8 @@ from workflows.services.workflow_admin import (
     wsdl_for_object,
 )
 from workflows.tasks import registry
-from workflows.validation import condition_field_error, condition_value_errors
+from workflows.tasks.forms import PipedTextInput
+from workflows.validation import CONDITION_VALUE_SCHEMES, condition_field_error, condition_value_errors
 
 
 class WorkflowForm(forms.ModelForm):
@@ -86,7 +91,7 @@ class ConditionForm(forms.ModelForm):
         fields = ["position", "field", "operator", "value"]
         widgets = {
             "field": forms.TextInput(attrs={"list": KNOWN_FIELDS_DATALIST, "size": 30}),
-            "value": forms.TextInput(attrs={"size": 40}),
+            "value": PipedTextInput(attrs={"size": 40}, schemes=CONDITION_VALUE_SCHEMES),
         }
         help_texts = {"operator": OPERATOR_HELP}
 
@@ -125,24 +130,26 @@ class ConditionInline(admin.TabularInline):
 
 
 class TaskInline(admin.TabularInline):
+    """The tasks in run order: position (reorder), kind, settings, last outcome, delete.
+
+    A task is added with the "Add task: <kind>" buttons under the table: they save the workflow
+    page (on the add page too, so nothing needs saving first) and open the kind's form, which
+    comes back here.
+    """
+
     model = Task
-    fields = ["position", "kind_label", "summary"]
-    readonly_fields = ["kind_label", "summary"]
+    fields = ["position", "kind_label", "summary", "last_run"]
+    readonly_fields = ["kind_label", "summary", "last_run"]
     show_change_link = True
     extra = 0
     template = "admin/workflows/workflow/task_inline.html"
 
     def has_add_permission(self, request, obj=None):
-        return False  # the kind must be chosen first: see the "Add task" links under the inline
+        return False  # the kind must be chosen first: see the "Add task" buttons under the inline
 
     def get_formset(self, request, obj=None, **kwargs):
-        self.add_task_links = []
-        if obj is not None and obj.pk and request.user.has_perm("workflows.add_task"):
-            add_url = reverse("admin:workflows_task_add")
-            self.add_task_links = [
-                (kind.label, f"{add_url}?{urlencode({'workflow': obj.pk, 'kind': kind.name})}")
-                for kind in registry.kinds()
-            ]
+        self.add_task_kinds = registry.choices() if request.user.has_perm("workflows.add_task") else []
+        self.last_attempts = task_last_attempts(workflow=obj) if obj is not None and obj.pk else {}
         return super().get_formset(request, obj, **kwargs)
 
     @admin.display(description="Kind")
@@ -152,6 +159,20 @@ class TaskInline(admin.TabularInline):
     @admin.display(description="Settings")
     def summary(self, task):
         return task_summary(task)
+
+    @admin.display(description="Last run")
+    def last_run(self, task):
+        attempt = self.last_attempts.get(task.pk)
+        if attempt is None:
+            return f"Not run in the last {LAST_RUNS_LOOKED_AT} runs" if task.pk else "—"
+        return format_html(
+            '<a href="{}" class="task-outcome task-outcome-{}">{}</a> <span class="help">{}</span>{}',
+            reverse("admin:workflows_run_change", args=[attempt.run_id]),
+            attempt.status,
+            attempt.get_status_display(),
+            f"{attempt.finished_at:%Y-%m-%d %H:%M}",
+            format_html('<div class="help">{}</div>', Truncator(attempt.error).chars(120)) if attempt.error else "",
+        )
 
 
 @admin.register(Workflow)
@@ -172,6 +193,11 @@ class WorkflowAdmin(admin.ModelAdmin):
     ]
     inlines = [ConditionInline, TaskInline]
     actions = ["rotate_tokens"]
+    change_form_template = "admin/workflows/workflow/change_form.html"
+
+    class Media:
+        js = ["workflows/reorder.js"]
+        css = {"all": ["workflows/workflow.css"]}
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         public = urlsplit(settings.PUBLIC_BASE_URL)
@@ -204,18 +230,31 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         rotate = self.admin_site.admin_view(self.rotate_token_view)
+        send_test = self.admin_site.admin_view(lambda request, object_id: test_event_view(self, request, object_id))
+        test_status = self.admin_site.admin_view(
+            lambda request, object_id, test_event_id: test_event_status_view(self, request, object_id, test_event_id)
+        )
         return [
             path("<path:object_id>/rotate-token/", rotate, name="workflows_workflow_rotate_token"),
+            path("<path:object_id>/test-event/", send_test, name="workflows_workflow_test_event"),
+            path(
+                "<path:object_id>/test-event/<int:test_event_id>/",
+                test_status,
+                name="workflows_workflow_test_event_status",
+            ),
             *super().get_urls(),
         ]
 
-    def render_change_form(self, request, context, *args, **kwargs):
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        editable = self.has_add_permission(request) if add else self.has_change_permission(request, obj)
+        add_piped_text_menu(context, request, editable=editable, workflow=obj)
+        context["can_send_test_event"] = may_send_test_event(self, request, obj)
         # A page that comes back with errors has its file field emptied by the browser: say so,
         # or the next save creates the workflow without the WSDL the admin thinks they uploaded.
         form = context["adminform"].form
         if form.is_bound and request.FILES.get("wsdl"):
             form.add_error("wsdl", "The WSDL was not saved because the page has errors: choose the file again.")
-        return super().render_change_form(request, context, *args, **kwargs)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -234,6 +273,21 @@ class WorkflowAdmin(admin.ModelAdmin):
                 "outbound message's WSDL.",
                 messages.WARNING,
             )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._to_new_task(request, obj) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        return self._to_new_task(request, obj) or super().response_change(request, obj)
+
+    def _to_new_task(self, request, workflow):
+        """After an "Add task: <kind>" button saved the page: that kind's form for this workflow."""
+        kind = registry.find(request.POST.get("_addtask", ""))
+        if kind is None or not request.user.has_perm("workflows.add_task"):
+            return None
+        query = urlencode({"workflow": workflow.pk, "kind": kind.name})
+        self.message_user(request, f"The workflow “{workflow}” was saved: fill in its new task.")
+        return redirect(f"{reverse('admin:workflows_task_add')}?{query}")
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from workflows.models import InboundMessage, Run, Workflow, token_digest
+from workflows.models import InboundMessage, Run, TestEvent, Workflow, token_digest
 from workflows.salesforce.encoding import storable_text
 from workflows.salesforce.parse import (
     MalformedMessage,
@@ -25,6 +25,7 @@ from workflows.salesforce.scrub import body_without_session_id
 from workflows.salesforce.soap import ack_response, fault_response
 from workflows.services.dispatch import queue_is_database, wake_up_jobs, wake_ups_for, workers_wake
 from workflows.services.inbound_store import WorkflowChanged, inbound_store
+from workflows.services.test_events import TestEventRefused, test_event_for_header, test_event_receive
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Call:
     body_error: str = ""  # why the body could not be read whole, e.g. the client stopped sending
     content_type: str = ""
     remote_addr: str | None = None
+    test_event: str = ""  # the X-Test-Event header: the admin's signed test-event id, if any
 
 
 @dataclass(frozen=True)
@@ -180,9 +182,25 @@ def _unique_notifications(message: OutboundMessage):
     return list(seen.values())
 
 
+def _test_event(call: Call, workflow: Workflow, message: OutboundMessage) -> TestEvent | None:
+    """The test event the call's X-Test-Event header names, or None without one; a header that
+    does not check out is refused, so a test message never runs as a real one."""
+    if not call.test_event:
+        return None
+    try:
+        return test_event_for_header(
+            header=call.test_event,
+            workflow=workflow,
+            notification_ids=[notification.id for notification in message.notifications],
+        )
+    except TestEventRefused as refused:
+        raise Refusal(403, refused.reason) from None
+
+
 def _store(call: Call, workflow: Workflow, message: OutboundMessage, *, digest: str) -> None:
     """Store the message for `workflow`; WorkflowChanged when the workflow's row no longer holds
     what it was read with (nothing is written then)."""
+    test_event = _test_event(call, workflow, message)
     notifications = _unique_notifications(message)
     now = timezone.now()
     org_key = organization_key(message.organization_id)
@@ -220,6 +238,7 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage, *, digest: 
         ],
         run={
             "workflow_id": workflow.pk,
+            "test_event_id": test_event and test_event.pk,
             "status": Run.Status.QUEUED if workflow.enabled else Run.Status.SKIPPED,
             "status_reason": "" if workflow.enabled else Run.WORKFLOW_DISABLED,
             "condition_results": [],
@@ -232,6 +251,9 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage, *, digest: 
     )
     if workflow.enabled and stored.run_ids and not write_jobs:
         workers_wake(runs=len(stored.run_ids))
+    if test_event is not None:
+        # Only a marker for the test-event page: the runs already name their test event.
+        test_event_receive(test_event=test_event)
 
 
 def _accept(call: Call, digest: str) -> None:

@@ -22,7 +22,17 @@ def runs_replay(*, runs) -> list[Run]:
         raise ReplayError(f"Enable {', '.join(disabled)} before replaying its runs.")
     now = timezone.now()
     replays = Run.objects.bulk_create(
-        [Run(workflow=run.workflow, notification=run.notification, replay_of=run, next_attempt_at=now) for run in runs]
+        [
+            Run(
+                workflow=run.workflow,
+                notification=run.notification,
+                replay_of=run,
+                # A test run's replay is a test too: same test address, still out of the counts.
+                test_event_id=run.test_event_id,
+                next_attempt_at=now,
+            )
+            for run in runs
+        ]
     )
     workers_wake(runs=len(replays))
     return replays

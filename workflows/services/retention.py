@@ -1,4 +1,5 @@
-"""Purging old workflow history: runs (with their task runs), notifications and inbound messages.
+"""Purging old workflow history: runs (with their task runs), test events, notifications and inbound
+messages.
 
 Rows go in small batches, each its own short transaction, so no table is locked for long and a
 purge that runs out of time carries on at the next one. Batches are deleted through the ORM, not
@@ -22,7 +23,7 @@ from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from workflows.models import InboundMessage, Notification, Run
+from workflows.models import InboundMessage, Notification, Run, TestEvent
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def history_purge(
     # runs stay, and so does a notification replayed recently), a message once its notifications are.
     steps = [
         (Run, "created_at", Q(status__in=Run.FINISHED)),
+        (TestEvent, "created_at", ~Exists(Run.objects.filter(test_event=OuterRef("pk")))),
         (Notification, "received_at", ~Exists(Run.objects.filter(notification=OuterRef("pk")))),
         (InboundMessage, "received_at", ~Exists(Notification.objects.filter(inbound_message=OuterRef("pk")))),
     ]

@@ -10,7 +10,7 @@ from django import forms
 from django.utils import timezone
 
 from directory.services import ContactData, DirectoryError, contact_transaction_append
-from workflows.piping import tokens
+from workflows.piping import looks_piped
 from workflows.salesforce.values import InvalidValue, in_salesforce_range, parse_moment
 from workflows.tasks.contacts import (
     ContactFieldsForm,
@@ -46,7 +46,7 @@ class AddToDirectoryForm(ContactFieldsForm):
 
     def clean_transaction_date(self):
         value = self.cleaned_data["transaction_date"]
-        if value.strip() and not tokens(value):
+        if value.strip() and not looks_piped(value):
             try:
                 in_salesforce_range(parse_moment(value))
             except InvalidValue as error:

@@ -16,10 +16,10 @@ from email_validator import EmailNotValidError, validate_email
 from directory.forms import KeyValueField
 from directory.models import Contact, Directory, MailingList, Transaction
 from directory.services import ContactData, contacts_save_to_list, directory_get_default, mailing_list_get_or_create
-from workflows.piping import tokens
+from workflows.piping import looks_piped
 from workflows.salesforce.values import InvalidValue, parse_phone
 from workflows.tasks.context import TaskContext
-from workflows.tasks.forms import SuggestingTextInput, TaskConfigForm
+from workflows.tasks.forms import PipedTextInput, SuggestingTextInput, TaskConfigForm
 from workflows.tasks.registry import TaskError
 
 _PHONE_MAX_LENGTH = Contact._meta.get_field("phone").max_length
@@ -32,7 +32,7 @@ def piped_field(label, *, required=False, help_text=""):
         required=required,
         max_length=1000,
         help_text=help_text or "Literal text and/or piped text such as ${event://Email}.",
-        widget=forms.TextInput(attrs={"size": 60}),
+        widget=PipedTextInput(attrs={"size": 60}),
     )
 
 
@@ -79,7 +79,7 @@ class ContactFieldsForm(TaskConfigForm):
 
     def clean_phone(self):
         value = self.cleaned_data["phone"]
-        if value.strip() and not tokens(value):
+        if value.strip() and not looks_piped(value):
             try:
                 parse_phone(value, default_region=settings.DEFAULT_PHONE_REGION)
             except InvalidValue as error:

@@ -15,9 +15,14 @@ class TaskContext:
     sources: PipingSources
     resolved_input: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # config field -> the value it takes instead of its piped text (a test event's test address)
+    overrides: dict[str, str] = field(default_factory=dict)
 
     def pipe(self, key: str, *, html: bool = False) -> str:
-        """Render one config field's piped text."""
+        """Render one config field's piped text (or return its override)."""
+        if key in self.overrides:
+            self.resolved_input[key] = self.overrides[key]
+            return self.overrides[key]
         return self.render(self.config.get(key) or "", record_as=key, html=html)
 
     def render(self, template: str, *, record_as: str, html: bool = False) -> str:

@@ -1,11 +1,45 @@
-"""Admin form pieces shared by task kinds: piped-text validation and suggestions."""
+"""Admin form pieces shared by task kinds: piped-text validation, the piped-text menu and suggestions."""
+
+from collections.abc import Collection
 
 from django import forms
 from django.utils.html import format_html, format_html_join
 
 from directory.forms import KeyValueField
-from workflows.piping import validate
+from workflows.piping import SCHEMES, validate
 from workflows.validation import task_pipe_errors
+
+PIPED_TEXT_ATTRIBUTE = "data-piped-text"
+PIPED_TEXT_MEDIA = forms.Media(js=["workflows/piped_text_menu.js"], css={"all": ["workflows/piped_text_menu.css"]})
+
+
+def piped_text_attrs(schemes: Collection[str] = SCHEMES) -> dict[str, str]:
+    """The attribute that gives a text input or textarea the piped-text menu: the browser script
+    adds a button beside it that opens the menu's groups of these schemes (see workflows.piping_menu)."""
+    return {PIPED_TEXT_ATTRIBUTE: " ".join(scheme for scheme in sorted(SCHEMES) if scheme in schemes)}
+
+
+class PipedTextWidget:
+    """Mixed into a text widget: the field takes piped text and offers the piped-text menu.
+
+    Any field can opt in by using PipedTextInput or PipedTextarea (or this mixin on its own widget
+    class); `schemes` limits the menu to the tokens the field accepts (conditions: event, date).
+    The page must also carry the menu's data (see workflows.admin.piping)."""
+
+    def __init__(self, attrs=None, *, schemes: Collection[str] = SCHEMES):
+        super().__init__({**(attrs or {}), **piped_text_attrs(schemes)})
+
+    @property
+    def media(self):
+        return PIPED_TEXT_MEDIA
+
+
+class PipedTextInput(PipedTextWidget, forms.TextInput):
+    pass
+
+
+class PipedTextarea(PipedTextWidget, forms.Textarea):
+    pass
 
 
 class TaskConfigForm(forms.Form):
@@ -21,6 +55,13 @@ class TaskConfigForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.known_event_fields = known_event_fields
         self.earlier_kinds = earlier_kinds
+        for form_field in self.fields.values():
+            if isinstance(form_field, KeyValueField):  # the values of name/value rows take piped text
+                form_field.widget.value_attrs = piped_text_attrs()
+
+    @property
+    def media(self):
+        return super().media + PIPED_TEXT_MEDIA
 
     def _piping_errors(self, text):
         errors = validate(text or "", known_event_fields=self.known_event_fields)

@@ -45,6 +45,12 @@ class TaskKind:
     `config_warnings(config, workflow)`, optional, lists what would make a saved task fail when it
     runs although its config is valid (a survey not active yet): the admin shows each as a warning,
     not an error, since it may be fixed before the first run.
+
+    `recipient_fields` names the config fields that say who the task sends to, the address
+    first (the distribute task: email, then the other fields that find the contact). A kind with
+    them reaches real people: sending a test event asks for a confirmation, and a test event's
+    test address replaces the first field's value and empties the others for that run only, so
+    the contact found and sent to is the test address's, never the person the event names.
     """
 
     name: str
@@ -56,6 +62,7 @@ class TaskKind:
     export_config: Callable[[dict], dict] | None = None
     import_config: Callable[[dict], dict] | None = None
     config_warnings: Callable[[dict, "Workflow"], list[str]] | None = None
+    recipient_fields: tuple[str, ...] = ()
 
     def __post_init__(self):
         if (self.run is None) == (self.run_batch is None):

@@ -77,7 +77,7 @@ class Command(BaseCommand):
             )
         if admin.email:
             self.stdout.write(
-                f"Failure notices of the demo workflow are emailed to {admin.email}: see Distributions → Outbox "
+                f"Failure notices of the demo workflow are emailed to {admin.email}: see Surveys → Outbox "
                 "messages, or give the admin user your own address."
             )
         else:
@@ -95,7 +95,7 @@ class Command(BaseCommand):
         self.stdout.write("  " + _simulator_command(f"{base_url}{workflow.event_path}", workflow))
         self.stdout.write(
             "then find Ada Lovelace under Contacts in the admin, with the case as a transaction, and her survey "
-            "invitation in Distributions → Outbox messages: open its link to answer the survey."
+            "invitation in Surveys → Outbox messages: open its link to answer the survey."
         )
         if no_worker:
             worker = _manage_command("qcluster")

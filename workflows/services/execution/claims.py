@@ -14,7 +14,7 @@ class RunTaken(Exception):
 def _with_workflows(runs: QuerySet) -> list[Run]:
     """The claimed runs with what executing them reads: workflow, owner, conditions, tasks, notification."""
     return list(
-        runs.select_related("workflow__owner", "notification__inbound_message")
+        runs.select_related("workflow__owner", "notification__inbound_message", "test_event")
         .prefetch_related("workflow__conditions", "workflow__tasks")
         .order_by("next_attempt_at", "pk")
     )

@@ -105,7 +105,19 @@ def _context(run: Run, task: Task, position: int, outputs: dict[int, dict]) -> T
         workflow=run.workflow,
         config=dict(task.config),
         sources=piping_sources(run, outputs),
+        overrides=_test_recipient(run, task),
     )
+
+
+def _test_recipient(run: Run, task: Task) -> dict[str, str]:
+    """For a test run with a test address, the recipient fields of a task that sends to people:
+    the address in place of the first, the others empty (see TaskKind.recipient_fields)."""
+    test_event = run.test_event if run.test_event_id else None
+    kind = registry.find(task.kind)
+    if test_event is None or not test_event.test_recipient or kind is None or not kind.recipient_fields:
+        return {}
+    first, *others = kind.recipient_fields
+    return {first: test_event.test_recipient, **dict.fromkeys(others, "")}
 
 
 def _record_error(record: TaskRun, error: Exception) -> None:

@@ -1,0 +1,169 @@
+"""One page from event to tasks: add tasks from the first save on, reorder and remove tasks and
+conditions on the workflow page, and see each task's last outcome there."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from tests.factories import make_condition, make_directory_task, make_run, make_task_run, make_user, make_workflow
+from tests.pages import table_rows, texts
+from tests.workflows.test_admin import change_url, task_add_url, workflow_post
+from workflows.models import Condition, Task, Workflow
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = "/admin/workflows/workflow/add/"
+
+
+def new_workflow_post(owner, **fields):
+    data = workflow_post(Workflow(name="Case closed", owner=owner, salesforce_object="Case"), **fields)
+    return {name: value for name, value in data.items() if value is not None}  # no workflow id yet
+
+
+def inline_rows(prefix, rows):
+    """POST data of an inline's existing rows: [{"id": 1, "position": 2, ...}, ...]."""
+    data = {
+        f"{prefix}-TOTAL_FORMS": len(rows),
+        f"{prefix}-INITIAL_FORMS": len(rows),
+        f"{prefix}-MIN_NUM_FORMS": 0,
+        f"{prefix}-MAX_NUM_FORMS": 1000,
+    }
+    for n, row in enumerate(rows):
+        data.update({f"{prefix}-{n}-{name}": value for name, value in row.items()})
+    return data
+
+
+def test_the_add_page_offers_every_task_kind(admin_client):
+    content = admin_client.get(ADD_URL).content
+
+    assert texts(content, "//button[@name='_addtask']/@value") == ["add_to_directory", "distribute_survey"]
+    assert "Save the workflow, then add its tasks" not in content.decode()
+
+
+def test_adding_a_task_on_a_new_workflow_saves_it_and_opens_the_tasks_form(admin_client, admin_user):
+    data = new_workflow_post(
+        admin_user,
+        _addtask="add_to_directory",
+        conditions=[{"position": 1, "field": "IsClosed", "operator": "equals", "value": "true"}],
+    )
+
+    response = admin_client.post(ADD_URL, data)
+
+    workflow = Workflow.objects.get(name="Case closed")
+    assert response.status_code == 302
+    assert response["Location"] == task_add_url(workflow)
+    assert [str(condition) for condition in workflow.conditions.all()] == ["IsClosed equals true"]
+
+
+def test_adding_a_task_keeps_what_was_changed_on_the_page(admin_client):
+    workflow = make_workflow(name="Before")
+
+    response = admin_client.post(
+        change_url(workflow), workflow_post(workflow, name="After", _addtask="distribute_survey")
+    )
+
+    workflow.refresh_from_db()
+    assert response["Location"] == task_add_url(workflow, kind="distribute_survey")
+    assert workflow.name == "After"
+
+
+def test_a_page_with_errors_stays_and_adds_no_task(admin_client, admin_user):
+    response = admin_client.post(
+        ADD_URL, new_workflow_post(admin_user, salesforce_object="not an object", _addtask="add_to_directory")
+    )
+
+    assert response.status_code == 200
+    assert not Workflow.objects.exists()
+
+
+def test_staff_who_may_not_add_tasks_get_no_buttons_and_the_page_is_only_saved(client):
+    user = make_user()
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_workflow", "change_workflow"]))
+    client.force_login(user)
+    workflow = make_workflow()
+
+    assert texts(client.get(change_url(workflow)).content, "//button[@name='_addtask']") == []
+    response = client.post(change_url(workflow), workflow_post(workflow, _addtask="add_to_directory"))
+    assert response["Location"] == reverse("admin:workflows_workflow_changelist")
+
+
+def test_tasks_and_conditions_are_reordered_and_removed_on_the_page(admin_client):
+    workflow = make_workflow()
+    first = make_directory_task(workflow=workflow, position=1, mailing_list="First")
+    second = make_directory_task(workflow=workflow, position=2, mailing_list="Second")
+    third = make_directory_task(workflow=workflow, position=3, mailing_list="Third")
+    kept = make_condition(workflow=workflow, field="IsClosed", operator="equals", value="true", position=1)
+    dropped = make_condition(workflow=workflow, field="Priority", operator="equals", value="High", position=2)
+    data = workflow_post(workflow)
+    data.update(
+        inline_rows(
+            "tasks",
+            [
+                {"id": first.pk, "workflow": workflow.pk, "position": 2},
+                {"id": second.pk, "workflow": workflow.pk, "position": 1},
+                {"id": third.pk, "workflow": workflow.pk, "position": 3, "DELETE": "on"},
+            ],
+        )
+    )
+    data.update(
+        inline_rows(
+            "conditions",
+            [
+                {
+                    "id": kept.pk,
+                    "workflow": workflow.pk,
+                    "position": 1,
+                    "field": "IsClosed",
+                    "operator": "equals",
+                    "value": "true",
+                },
+                {
+                    "id": dropped.pk,
+                    "workflow": workflow.pk,
+                    "position": 2,
+                    "field": "Priority",
+                    "operator": "equals",
+                    "value": "High",
+                    "DELETE": "on",
+                },
+            ],
+        )
+    )
+
+    response = admin_client.post(change_url(workflow), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert [task.config["mailing_list"] for task in workflow.tasks.all()] == ["Second", "First"]
+    assert list(Condition.objects.filter(workflow=workflow)) == [kept]
+    assert not Task.objects.filter(pk=third.pk).exists()
+
+
+def test_each_task_shows_its_last_runs_outcome(admin_client):
+    workflow = make_workflow()
+    sends = make_directory_task(workflow=workflow, position=1)
+    idle = make_directory_task(workflow=workflow, position=2)
+    older = make_run(workflow=workflow)
+    make_task_run(run=older, task=sends, position=1, status="succeeded")
+    newer = make_run(workflow=workflow)
+    make_task_run(run=newer, task=sends, position=1, status="failed", error="Email is required.")
+
+    content = admin_client.get(change_url(workflow)).content
+
+    outcomes = texts(content, "//div[@id='tasks-group']//td[contains(@class, 'field-last_run')]")
+    assert outcomes[0].startswith("Failed") and outcomes[0].endswith("Email is required.")
+    assert outcomes[1] == "Not run in the last 50 runs"
+    links = texts(content, "//div[@id='tasks-group']//td[contains(@class, 'field-last_run')]//a/@href")
+    assert links == [reverse("admin:workflows_run_change", args=[newer.pk])]
+    assert idle.pk
+
+
+def test_the_page_shows_event_conditions_and_tasks_in_run_order(admin_client):
+    workflow = make_workflow()
+    make_condition(workflow=workflow, field="IsClosed", operator="equals", value="true")
+    make_directory_task(workflow=workflow)
+
+    content = admin_client.get(change_url(workflow)).content.decode()
+
+    order = [content.index(marker) for marker in ('id="event-url"', 'id="conditions-group"', 'id="tasks-group"')]
+    assert order == sorted(order)
+    assert table_rows(content, "//div[@id='tasks-group']//table")

@@ -1,0 +1,179 @@
+"""Send a test event from the workflow's page: the form, and the page that follows its run.
+
+Sending one adds runs, as a replay does, so it takes the same permissions: view and add run,
+besides seeing the workflow.
+"""
+
+from django import forms
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+
+from workflows.models import Run, TestEvent, Workflow
+from workflows.services.test_events import (
+    FieldDefault,
+    tasks_reaching_people,
+    test_event_create,
+    test_event_fields,
+    test_event_runs,
+)
+
+TEST_EVENT_PERMISSIONS = ("workflows.view_run", "workflows.add_run")
+FIELD_PREFIX = "event__"
+REFRESH_SECONDS = 2
+
+
+class TestEventForm(forms.Form):
+    """One text field per event field (named FIELD_PREFIX + API name), more as Name=value lines,
+    and, when a task sends to people, a test address or the confirmation to send to them."""
+
+    more_fields = forms.CharField(
+        required=False,
+        label="Other fields",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Name=value, one per line, for fields the workflow does not know yet.",
+    )
+    test_recipient = forms.EmailField(
+        required=False,
+        label="Test address",
+        help_text="Tasks that email people send to this address instead, for this test only: the contact is "
+        "saved and invited under this address, the person the event names gets nothing.",
+    )
+    send_to_people = forms.BooleanField(
+        required=False,
+        label="No test address: send to the people the event names",
+    )
+
+    def __init__(self, *args, fields: list[FieldDefault], reaching_people: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reaching_people = reaching_people
+        for default in fields:
+            kind = f" ({default.salesforce_type})" if default.salesforce_type else ""
+            self.fields[FIELD_PREFIX + default.name] = forms.CharField(
+                required=False,
+                label=f"{default.name}{kind}",
+                initial=default.value,
+                widget=forms.TextInput(attrs={"size": 50}),
+            )
+        if not reaching_people:
+            del self.fields["test_recipient"], self.fields["send_to_people"]
+        # The known fields first, as Salesforce lists them; then the rest of the form.
+        self.order_fields([name for name in self.fields if name.startswith(FIELD_PREFIX)])
+
+    def event_fields(self):
+        return [self[name] for name in self.fields if name.startswith(FIELD_PREFIX)]
+
+    def recipient_fields(self):
+        return [self[name] for name in ("test_recipient", "send_to_people") if name in self.fields]
+
+    def clean_more_fields(self):
+        values = {}
+        for number, line in enumerate(self.cleaned_data["more_fields"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, equals, value = line.partition("=")
+            if not equals or not name.strip():
+                raise forms.ValidationError(f"Line {number} is not Name=value: {line.strip()!r}.")
+            values[name.strip()] = value
+        return values
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.reaching_people and not cleaned.get("test_recipient") and not cleaned.get("send_to_people"):
+            tasks = ", ".join(str(task) for task in self.reaching_people)
+            self.add_error(
+                "test_recipient",
+                f"Task {tasks} emails the person the event names. Give a test address, or tick "
+                "“send to the people the event names” if they may get it.",
+            )
+        return cleaned
+
+    def message_fields(self) -> dict[str, str]:
+        fields = {
+            name.removeprefix(FIELD_PREFIX): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(FIELD_PREFIX)
+        }
+        return {**fields, **self.cleaned_data["more_fields"]}
+
+
+def _check_permission(model_admin, request, workflow: Workflow | None):
+    if not (
+        model_admin.has_view_or_change_permission(request, workflow) and request.user.has_perms(TEST_EVENT_PERMISSIONS)
+    ):
+        raise PermissionDenied
+
+
+def may_send_test_event(model_admin, request, workflow: Workflow | None = None) -> bool:
+    try:
+        _check_permission(model_admin, request, workflow)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def _context(model_admin, request, workflow: Workflow, title: str) -> dict:
+    return {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "workflow": workflow,
+        "original": workflow,
+        "title": title,
+    }
+
+
+def test_event_view(model_admin, request, object_id):
+    """GET: the form, prefilled from the known fields and the last message. POST: send it."""
+    _check_permission(model_admin, request, None)
+    workflow = model_admin.get_object(request, unquote(object_id))
+    if workflow is None:
+        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
+    _check_permission(model_admin, request, workflow)
+    reaching_people = tasks_reaching_people(workflow=workflow)
+    form = TestEventForm(
+        request.POST if request.method == "POST" else None,
+        fields=test_event_fields(workflow=workflow),
+        reaching_people=reaching_people,
+        initial={"test_recipient": request.user.email},  # your own inbox, until you say otherwise
+    )
+    if form.is_valid():
+        try:
+            test_event = test_event_create(
+                workflow=workflow,
+                fields=form.message_fields(),
+                test_recipient=form.cleaned_data.get("test_recipient") or "",
+                user=request.user,
+            )
+        except ValueError as error:  # a name that is no API name, a value XML cannot carry
+            form.add_error(None, f"{error}. Correct it and send again.")
+        else:
+            return redirect("admin:workflows_workflow_test_event_status", workflow.pk, test_event.pk)
+    context = {
+        **_context(model_admin, request, workflow, f"Send a test event to {workflow}"),
+        "form": form,
+        "reaching_people": reaching_people,
+        "fields_source": "declared by the WSDL" if workflow.fields_from_wsdl else "seen in messages so far",
+    }
+    return TemplateResponse(request, "admin/workflows/workflow/test_event.html", context)
+
+
+def test_event_status_view(model_admin, request, object_id, test_event_id):
+    """Where the test event went and how its run is doing; refreshes itself until it finished."""
+    _check_permission(model_admin, request, None)
+    test_event = get_object_or_404(TestEvent.objects.select_related("workflow"), pk=test_event_id)
+    if str(test_event.workflow_id) != object_id:
+        return redirect("admin:workflows_workflow_test_event_status", test_event.workflow_id, test_event.pk)
+    _check_permission(model_admin, request, test_event.workflow)
+    runs = test_event_runs(test_event=test_event)
+    finished = test_event.acknowledged is False or (
+        test_event.acknowledged is True and all(run.status in Run.FINISHED for run in runs)
+    )
+    context = {
+        **_context(model_admin, request, test_event.workflow, f"Test event {test_event.pk} of {test_event.workflow}"),
+        "test_event": test_event,
+        "runs": runs,
+        "finished": finished,
+        "refresh_seconds": None if finished else REFRESH_SECONDS,
+    }
+    return TemplateResponse(request, "admin/workflows/workflow/test_event_status.html", context)
