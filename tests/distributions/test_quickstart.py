@@ -349,7 +349,7 @@ def test_it_serves_the_demo_until_interrupted(tmp_path):
             start_new_session=True,
         )
     try:
-        wait_for(lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), seconds=40, what="the admin login page")
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), seconds=120, what="the admin login page")
         output = log_path.read_text()
         # From another folder, as a second terminal would be.
         subprocess.run(simulator_command(output), cwd=tmp_path, env=env, check=True, timeout=30, capture_output=True)
