@@ -76,7 +76,7 @@ def build_the_workflow(page, screenshot):
     page.click("#conditions-group .add-row a")
     row = page.locator("#conditions-group tr.form-row.dynamic-conditions").last
     row.locator("input[name$='-field']").fill("IsClosed")
-    row.locator("select[name$='-operator']").select_option(label="equals")
+    row.locator("select[name$='-operator']").select_option(value="equals")
     row.locator("input[name$='-value']").fill("true")
     expect(page.get_by_role("button", name=DISTRIBUTE)).to_be_visible()
     at_each_width(page, screenshot, "workflow-add")
