@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/history_csv.py [--rows 1000000] [--small-rows 100000] [--repeat 3]
         [--database sfsurveys_bench_history]
 
-Creates the database --database (dropped first if it exists, dropped again at the end), migrates it and seeds, with set-based SQL (INSERT ... SELECT generate_series), two surveys
+Creates the database --database (dropped first if it exists, dropped again at the end), migrates
+it and seeds, with set-based SQL (INSERT ... SELECT generate_series), two surveys
 of --rows and --small-rows history rows: one contact, one distribution (one per workflow run, as
 in production), one invitation each, and a response with three embedded-data fields for 60% of
 them. Then, best of --repeat runs each:

@@ -102,7 +102,8 @@ def run(args) -> int:
     started = time.monotonic()
     survey = seed(args.runs)
     print(
-        f"seeded in {time.monotonic() - started:.1f} s: {Run.objects.count()} runs, {TaskRun.objects.count()} task runs",
+        f"seeded in {time.monotonic() - started:.1f} s: "
+        f"{Run.objects.count()} runs, {TaskRun.objects.count()} task runs",
         flush=True,
     )
     timings = {}
@@ -132,7 +133,8 @@ def run(args) -> int:
     longest = max((max(values) for values in timings.values()), default=0.0)
     ok = longest < MAX_BATCH_SECONDS
     print(
-        f"\nTarget:\n  {'PASS' if ok else 'FAIL'}  longest batch {longest * 1000:.0f} ms < {MAX_BATCH_SECONDS * 1000:.0f} ms "
+        f"\nTarget:\n  {'PASS' if ok else 'FAIL'}  longest batch {longest * 1000:.0f} ms"
+        f" < {MAX_BATCH_SECONDS * 1000:.0f} ms "
         f"({longest / MAX_BATCH_SECONDS:.0%} of the limit)"
     )
     return 0 if ok else 1

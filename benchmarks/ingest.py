@@ -316,9 +316,7 @@ def prepare_database(*, directory_task: bool) -> str:
         "with connection.cursor() as c: c.execute(BENCH_TABLE_SQL[connection.vendor])\n"
         "owner = get_user_model().objects.create_user('bench-owner', 'bench@example.com', None)\n"
         f"wf = Workflow.objects.create(name='Ingest benchmark', owner=owner, salesforce_object='Case',"
-        f" allowed_organization_ids={ORG_ID!r})\n"
-        + (task if directory_task else "")
-        + "print(wf.event_path)\n"
+        f" allowed_organization_ids={ORG_ID!r})\n" + (task if directory_task else "") + "print(wf.event_path)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", setup], cwd=ROOT, env=env, check=True, timeout=120, capture_output=True, text=True
@@ -635,15 +633,11 @@ def main(argv=None) -> int:
                 # Warm-up: loads code in every worker, fills caches, and measures the rate that
                 # sizes the timed phase's message pool (1.5x, so nothing is built while timing).
                 probe_pool = max(5, 2_000 // size)
-                probe = run_phase(
-                    ctx, port, paths[target], target, size, warmup, args.senders, probe_pool, pids
-                )
+                probe = run_phase(ctx, port, paths[target], target, size, warmup, args.senders, probe_pool, pids)
                 pool = int(math.ceil(probe.msg_rate * args.seconds * 1.5 / args.senders)) + 10
                 if target in CYCLING_TARGETS:
                     pool = min(pool, max(1, POOL_CAP_NOTIFICATIONS // size))
-                phase = run_phase(
-                    ctx, port, paths[target], target, size, args.seconds, args.senders, pool, pids
-                )
+                phase = run_phase(ctx, port, paths[target], target, size, args.seconds, args.senders, pool, pids)
                 phases.append(phase)
                 if target in TARGETS:
                     warmup_errors += sum(probe.errors.values())
