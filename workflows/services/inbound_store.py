@@ -66,8 +66,14 @@ def _store_in_sqlite(
     }
     received_at = inbound_row["received_at"]
     notification_rows = [
-        (row["organization_key"], row["notification_id"], row["sobject_type"], row["record_id"],
-         json.dumps(row["fields"]), received_at)
+        (
+            row["organization_key"],
+            row["notification_id"],
+            row["sobject_type"],
+            row["record_id"],
+            json.dumps(row["fields"]),
+            received_at,
+        )
         for row in notifications
     ]
     run_values = [_sqlite_value(value) for value in run.values()]
