@@ -322,7 +322,7 @@ def copy_statement(layout: ExportLayout, responses: QuerySet) -> tuple[str, list
             JOIN {Distribution._meta.db_table} d ON d.id = i.distribution_id
             LEFT JOIN {Contact._meta.db_table} c ON c.id = i.contact_id
             CROSS JOIN LATERAL (SELECT {", ".join(f"{read} AS c{n}" for n, read in enumerate(reads))} OFFSET 0) v
-            WHERE r.id IN ({selected})
+            WHERE r.id = ANY(ARRAY({selected}))
             ORDER BY r.id
         ) TO STDOUT WITH (FORMAT csv, DELIMITER {delimiter})
     """

@@ -2,7 +2,8 @@
 
 An export is a snapshot of the survey's responses when its job starts (those with ids up to the
 largest then), read in chunks of CHUNK_ROWS by id (the (survey, id) index), so memory stays flat
-whatever the number of responses, and its percentComplete moves after each chunk. The file is
+whatever the number of responses, and its percentComplete moves after each chunk (written at most
+once per PROGRESS_INTERVAL_SECONDS). The file is
 written to a temporary file, then saved to the private storage settings.STORAGES["response_exports"]
 (a folder no URL serves): only the permission-checked download views read it. Files and their
 exports are deleted EXPORT_RETENTION after they finished (a daily schedule), when the survey is
@@ -11,6 +12,7 @@ deleted, and when a contact who responded is deleted (the file names them).
 
 import logging
 import tempfile
+import time
 import uuid
 import zipfile
 from datetime import datetime, timedelta
@@ -51,6 +53,7 @@ EXPORT_START_PERMISSIONS = (
 )
 EXPORT_DOWNLOAD_PERMISSIONS = (*EXPORT_VIEW_PERMISSIONS, "distributions.view_response")
 CHUNK_ROWS = 10_000
+PROGRESS_INTERVAL_SECONDS = 0.5
 EXPORT_RETENTION = timedelta(days=7)
 # An export still in progress after this long lost its worker for good (django-q2 hands a job out
 # again after a worker dies, up to its attempts): it is marked failed.
@@ -202,16 +205,19 @@ def _write(export: ResponseExport, layout: ExportLayout, out, *, use_copy: bool 
         use_copy = connection.vendor == "postgresql"
     use_copy = use_copy and layout.format in ("csv", "tsv")
     out.write(header(layout))
-    done, after, percent = 0, 0, 0
+    done, after, percent, reported_at = 0, 0, 0, float("-inf")
     while True:
         chunk = responses.filter(pk__gt=after).order_by("pk")
         if use_copy:
-            ids = list(chunk.values_list("pk", flat=True)[:CHUNK_ROWS])
-            if not ids:
+            if done >= total:
                 break
-            for data in copy_rows(layout, responses.filter(pk__gt=after, pk__lte=ids[-1])):
+            # The chunk's last id, from one probe of the (survey, id) index; the last chunk ends at
+            # last_id. The ids themselves stay in PostgreSQL.
+            boundary = list(chunk.values_list("pk", flat=True)[CHUNK_ROWS - 1 : CHUNK_ROWS])
+            until = boundary[0] if boundary else last_id
+            for data in copy_rows(layout, responses.filter(pk__gt=after, pk__lte=until)):
                 out.write(data)
-            after, count = ids[-1], len(ids)
+            after, count = until, CHUNK_ROWS if boundary else total - done
         else:
             rows = list(chunk.values_list(*ROW_FIELDS)[:CHUNK_ROWS])
             if not rows:
@@ -224,8 +230,9 @@ def _write(export: ResponseExport, layout: ExportLayout, out, *, use_copy: bool 
         done += count
         # Below 100 until the file is saved: complete is the status, not the count.
         new_percent = min(99, done * 100 // total) if total else 99
-        if new_percent != percent:
-            percent = new_percent
+        # At most one progress write per PROGRESS_INTERVAL_SECONDS: each is a commit of its own.
+        if new_percent != percent and time.monotonic() - reported_at >= PROGRESS_INTERVAL_SECONDS:
+            percent, reported_at = new_percent, time.monotonic()
             ResponseExport.objects.filter(pk=export.pk, status=Status.IN_PROGRESS).update(percent_complete=percent)
     out.write(footer(layout))
 
