@@ -286,38 +286,8 @@ def test_deleting_a_contact_deletes_the_exports_that_name_it(world, export_stora
     assert not any(export_storage.rglob("*.csv"))
 
 
-def test_progress_moves_chunk_by_chunk(world, monkeypatch):
-    for _ in range(3):
-        respond(world["survey"], answers={})
-    monkeypatch.setattr(service, "CHUNK_ROWS", 2)
-    monkeypatch.setattr(service, "PROGRESS_INTERVAL_SECONDS", 0)
-    seen = []
-    real_update = ResponseExport.objects.filter
-
-    def spy(*args, **kwargs):
-        queryset = real_update(*args, **kwargs)
-        original = queryset.update
-
-        def update(**values):
-            if "percent_complete" in values:
-                seen.append(values["percent_complete"])
-            return original(**values)
-
-        queryset.update = update
-        return queryset
-
-    monkeypatch.setattr(ResponseExport.objects, "filter", spy)
-    finished, data = export(world)
-    assert seen == [40, 80, 99, 100]  # 5 responses in chunks of 2, then complete
-    assert finished.percent_complete == 100
-    assert len(rows_of(data)) == 3 + 5
-
-
-def test_progress_is_written_at_most_once_per_interval(world, monkeypatch):
-    for _ in range(3):
-        respond(world["survey"], answers={})
-    monkeypatch.setattr(service, "CHUNK_ROWS", 2)
-    monkeypatch.setattr(service, "PROGRESS_INTERVAL_SECONDS", 3600)
+def progress_writes(monkeypatch) -> list[int]:
+    """The percentComplete values the export writes from now on, in order."""
     writes = []
     real_filter = ResponseExport.objects.filter
 
@@ -334,6 +304,27 @@ def test_progress_is_written_at_most_once_per_interval(world, monkeypatch):
         return queryset
 
     monkeypatch.setattr(ResponseExport.objects, "filter", spy)
+    return writes
+
+
+def test_progress_moves_chunk_by_chunk(world, monkeypatch):
+    for _ in range(3):
+        respond(world["survey"], answers={})
+    monkeypatch.setattr(service, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(service, "PROGRESS_INTERVAL_SECONDS", 0)
+    seen = progress_writes(monkeypatch)
+    finished, data = export(world)
+    assert seen == [40, 80, 99, 100]  # 5 responses in chunks of 2, then complete
+    assert finished.percent_complete == 100
+    assert len(rows_of(data)) == 3 + 5
+
+
+def test_progress_is_written_at_most_once_per_interval(world, monkeypatch):
+    for _ in range(3):
+        respond(world["survey"], answers={})
+    monkeypatch.setattr(service, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(service, "PROGRESS_INTERVAL_SECONDS", 3600)
+    writes = progress_writes(monkeypatch)
     finished, data = export(world)
     assert writes == [40, 100]  # the first chunk's progress, then complete; nothing in between
     assert len(rows_of(data)) == 3 + 5
