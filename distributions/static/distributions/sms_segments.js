@@ -8,6 +8,7 @@
  * smsSegments(text) -> {encoding, characters, units, segments, perSegment, remaining}
  * attachSmsCounter(field, output): keeps `output`'s text up to date as `field` is typed in, and
  * marks it with the class "sms-multiple-segments" past one segment.
+ * On an admin page, every textarea with the attribute data-sms-segments gets a counter below it.
  */
 (function (global) {
   "use strict";
@@ -73,6 +74,26 @@
     field.addEventListener("input", update);
     update();
     return update;
+  }
+
+  function attachAll(root) {
+    root.querySelectorAll("textarea[data-sms-segments]").forEach(function (field) {
+      if (field.dataset.smsCounter) return;
+      field.dataset.smsCounter = "on";
+      var output = document.createElement("div");
+      output.className = "help sms-segment-count";
+      output.setAttribute("aria-live", "polite");
+      field.insertAdjacentElement("afterend", output);
+      attachSmsCounter(field, output);
+    });
+  }
+
+  if (typeof document !== "undefined") {
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", function () { attachAll(document); });
+    } else {
+      attachAll(document);
+    }
   }
 
   global.smsSegments = smsSegments;
