@@ -276,6 +276,9 @@ TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID").strip()
 # Authenticates API calls and signs Twilio's webhooks (X-Twilio-Signature).
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN").strip()
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID").strip()
+# The root of Twilio's REST API. Empty: Twilio's own (https://api.twilio.com); set it only to send
+# to a stand-in of that API (a staging mock, a recording server in tests).
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL").strip()
 # Seconds a call to Twilio's API may take before it counts as failed.
 SMS_TIMEOUT = env_int("SMS_TIMEOUT", 30, minimum=1)
 # Texts wait while it is night for the recipient: "HH:MM-HH:MM" in the zone the number's metadata

@@ -1,17 +1,22 @@
 """The distribute-survey task's SMS invitation method: the phone it needs, the text it sends
 through Twilio's API (faked at the HTTP edge), exactly once, and the rules it shares with email."""
 
+import threading
 import urllib.parse
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 import responses
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from directory.models import Contact, Membership
 from distributions.jobs import send_due_invitations
 from distributions.models import Distribution, FrequencyRule, Invitation, SmsMessage
+from distributions.services import delivery
+from distributions.services.delivery import SEND_LEASE
 from distributions.services.invitation_channels import SmsSendEvent
 from distributions.services.sms import sms_status_record
 from tests.distributions.sms import (
@@ -23,7 +28,15 @@ from tests.distributions.sms import (
     message_sid,
     status_form,
 )
-from tests.factories import case_fields, make_distribute_task, make_run, make_survey, make_workflow
+from tests.factories import (
+    case_fields,
+    make_distribute_task,
+    make_run,
+    make_survey,
+    make_workflow,
+    outbound_message,
+    salesforce_id,
+)
 from workflows.models import Run
 from workflows.services.execution import run_execute
 
@@ -310,3 +323,72 @@ def test_an_email_task_without_a_method_still_emails(execute, survey):
     execute(make_run(workflow=workflow))
     assert len(mail.outbox) == 1
     assert Invitation.objects.get().distribution.channel == Distribution.Channel.EMAIL
+
+
+def test_a_redelivered_salesforce_message_texts_once(twilio, execute, survey, client):
+    accept(twilio)
+    workflow = sms_workflow(survey)
+    message = outbound_message(case_fields(ContactPhone="(415) 555-0100"), notification_ids=[salesforce_id("04l")])
+    for _ in range(2):  # Salesforce sends it again when it did not hear the acknowledgement
+        assert client.post(workflow.event_path, message, content_type="text/xml").status_code == 200
+    for run in Run.objects.all():
+        execute(run)
+    assert Run.objects.count() == 1
+    assert len(twilio.calls) == 1
+
+
+def test_a_worker_that_died_after_twilio_accepted_is_reported_and_never_resent(twilio, execute, survey):
+    accept(twilio)
+    with mock.patch.object(delivery, "_record", side_effect=RuntimeError("worker killed")):
+        execute(run_for(sms_workflow(survey)))
+    assert len(twilio.calls) == 1
+    Invitation.objects.update(sent_at=timezone.now() - SEND_LEASE - timedelta(seconds=1))
+    send_due_invitations()
+    assert len(twilio.calls) == 1
+    assert Invitation.objects.get().status == Status.SMS_FAILED
+
+
+def test_a_delayed_text_goes_to_the_number_its_contact_has_when_it_is_sent(twilio, execute, survey):
+    accept(twilio)
+    execute(run_for(sms_workflow(survey, send_delay=1, send_delay_unit="hours")))
+    Contact.objects.update(phone="+12125550100")
+    Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+    send_due_invitations()
+    assert sent_bodies(twilio)[0]["To"] == "+12125550100"
+    invitation = Invitation.objects.get()
+    assert invitation.address == "+12125550100"
+    assert invitation.events.get(kind=SmsSendEvent.READDRESSED).description == (
+        "The contact's phone number changed from +14155550100 to +12125550100 before sending: sent to +12125550100."
+    )
+
+
+def test_a_delayed_text_to_a_contact_who_replied_stop_meanwhile_is_not_sent(twilio, execute, survey):
+    execute(run_for(sms_workflow(survey, send_delay=1, send_delay_unit="hours")))
+    Contact.objects.update(sms_opted_out=True)
+    Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+    send_due_invitations()
+    assert len(twilio.calls) == 0
+    assert Invitation.objects.get().status == Status.OPTED_OUT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_sending_the_same_due_text_send_it_once(postgres_only, twilio, survey):
+    accept(twilio)
+    run_execute(run_id=run_for(sms_workflow(survey, send_delay=1, send_delay_unit="minutes")).pk)
+    Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+    barrier = threading.Barrier(4)
+
+    def worker():
+        barrier.wait()
+        try:
+            send_due_invitations()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(twilio.calls) == 1
+    assert Invitation.objects.get().status == Status.SMS_SENT
