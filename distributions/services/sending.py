@@ -8,6 +8,7 @@ services/delivery.py explains why, and the one window that is left.
 """
 
 import functools
+import hashlib
 import html
 import re
 from dataclasses import dataclass, replace
@@ -191,9 +192,10 @@ def _text_invitation(
     two-way survey's first message is made when it is claimed, with its session), not saved yet."""
     token, short_code = new_invitation_token(), new_short_code()
     if channel == Channel.TWO_WAY_SMS:
-        text = ""
-        # The session's first message is not known yet: the same survey counts as the same text.
-        digest = content_digest(subject="", text_body=f"two-way survey {survey.pk}", html_body="", token=token)
+        text = ""  # the session's first message, made when the invitation is claimed
+        # Outside the 12-hour duplicate rule: a new two-way invitation to a number is how its open
+        # session is replaced (sms_session_start closes the older one), even for the same survey.
+        digest = hashlib.sha256(f"two-way survey session {token}".encode()).hexdigest()
     else:
         context.sources = replace(context.sources, links={"SurveyLink": survey_short_link(short_code)})
         text = context.pipe("sms_text")
