@@ -28,7 +28,7 @@ OPEN_EVENT_KINDS = ("opened", "clicked")
 # sets sent_at when it claims the invitation, before the mail server has answered.
 FAILED = (Status.EMAIL_FAILED, Status.EMAIL_BLOCKED, Status.SMS_FAILED)
 BOUNCED = (Status.EMAIL_HARD_BOUNCE, Status.EMAIL_SOFT_BOUNCE)
-SKIPPED = (Status.EMAIL_SKIPPED, Status.OPTED_OUT)
+SKIPPED = (Status.EMAIL_SKIPPED, Status.SMS_SKIPPED, Status.OPTED_OUT)
 STARTED = (Status.SURVEY_STARTED, Status.SURVEY_PARTIALLY_FINISHED, Status.SURVEY_FINISHED)
 OPENED = (Status.EMAIL_OPENED, *STARTED)
 SENT = (

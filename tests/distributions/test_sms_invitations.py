@@ -33,6 +33,7 @@ from tests.factories import (
     make_distribute_task,
     make_run,
     make_survey,
+    make_user,
     make_workflow,
     outbound_message,
     salesforce_id,
@@ -392,3 +393,13 @@ def test_two_workers_sending_the_same_due_text_send_it_once(postgres_only, twili
         thread.join()
     assert len(twilio.calls) == 1
     assert Invitation.objects.get().status == Status.SMS_SENT
+
+
+def test_a_task_without_a_phone_sends_its_failure_notice_naming_the_field(twilio, execute):
+    owner = make_user(email="owner@example.com")
+    workflow = sms_workflow(make_survey(name="Customer satisfaction", owner=owner))
+    execute(run_for(workflow, ContactPhone="n/a"))
+    [notice] = mail.outbox
+    assert notice.to == ["owner@example.com"]
+    assert "Phone 'n/a' (from ${event://ContactPhone}) is not a number a text can go to" in notice.body
+    assert len(twilio.calls) == 0
