@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from distributions.models import Distribution, Survey
+from distributions.selectors import survey_short_link
 from distributions.services.sending import distribute_config_problems, surveys_distribute
 from workflows.piping import tokens
 from workflows.tasks.contacts import ContactFieldsForm
@@ -59,8 +60,11 @@ class SmsTextarea(PipedTextarea):
     """A piped-text textarea with the segment counter under it (static/distributions/sms_segments.js:
     characters and segments as typed, the same rule as channels/segments.py)."""
 
-    def __init__(self, attrs=None, **kwargs):
-        super().__init__({**(attrs or {}), "data-sms-segments": ""}, **kwargs)
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        # Each survey link counts as the short link it becomes (its code is 10 characters).
+        context["widget"]["attrs"]["data-sms-segments"] = str(len(survey_short_link("x" * 10)))
+        return context
 
     @property
     def media(self):
@@ -102,8 +106,9 @@ class DistributeSurveyForm(ContactFieldsForm):
         required=False,
         max_length=1600,
         help_text="SMS invitation. Piped text allowed: ${m://FirstName}, ${e://Field/Name}; ${l://SurveyURL} gives "
-        "the individual short link (about 35 characters). Over 160 characters (70 with any character outside "
-        "GSM-7, such as an emoji), the text is sent in several segments, each billed.",
+        "the individual short link. Over 160 characters (70 with any character outside GSM-7, such as an emoji), "
+        "the text is sent in several segments, each billed. The counter counts each survey link as the short "
+        "link it becomes, other piped text as typed.",
         widget=SmsTextarea(attrs={"rows": 4, "cols": 80}),
     )
     link_expiration_days = forms.IntegerField(
