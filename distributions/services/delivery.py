@@ -37,7 +37,7 @@ from django.utils import timezone
 from directory.models import Contact
 from distributions.channels.email import Outcome, email_hand_off, invitation_email, invitation_message_id
 from distributions.channels.phones import sms_phone_number
-from distributions.models import Distribution, Invitation
+from distributions.models import Distribution, Invitation, SmsMessage
 from distributions.services.invitation_channels import SendEvent, SmsSendEvent, channel_terms, is_sms
 from distributions.services.quiet_hours import quiet_hours_wait
 from distributions.services.recipient_rules import invitation_skip_reasons
@@ -331,7 +331,8 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
     """Invitations claimed longer than SEND_LEASE ago with no outcome: their worker died mid-send.
 
     Of each claim, the first (in id order, the sending order) may have been sent and is recorded
-    as interrupted; the claim's others were never handed over and are released to be sent.
+    as interrupted (a text whose row holds the provider's message SID was sent, and is recorded
+    SMS Sent); the claim's others were never handed over and are released to be sent.
     -> invitations recorded as interrupted
     """
     now = now or timezone.now()
@@ -342,25 +343,19 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
     for _claim, claimed in groupby(stuck.order_by("sent_at", "claim", "pk")[:1000], key=lambda i: (i.sent_at, i.claim)):
         first, *never_sent = claimed
         terms = channel_terms(first.distribution.channel)
-        if is_sms(first.distribution.channel):
-            where = (
-                f"It may have been sent, so it is not sent again; the SMS conversation with {first.address} "
-                "shows whether the provider took it."
+        accepted = _text_accepted(first) if is_sms(first.distribution.channel) else None
+        if accepted is not None:
+            # The text's row says the provider took it: the worker died only before recording it.
+            detail = (
+                f"The worker stopped after the SMS provider accepted this text ({accepted.message_sid}) and before "
+                "recording it: recorded now."
             )
-        else:
-            where = (
-                f"It may have been sent (Message-ID {first.message_id}), so it is not sent again; check the "
-                "recipient's inbox or the mail log."
-            )
-        if terms.message == "text":
-            answer = "the SMS provider's answer"
-        else:
-            answer = "the mail server's answer"
-        detail = (
-            f"Interrupted: the worker stopped after claiming this {terms.message} at "
-            f"{first.sent_at:%Y-%m-%d %H:%M:%S} UTC and before recording {answer}. {where}"
-        )
-        if invitation_record(invitation=first, kind=terms.events.INTERRUPTED, status=terms.failed, detail=detail):
+            data = {"sms_message_id": accepted.pk, "message_sid": accepted.message_sid, "provider": accepted.provider}
+            if invitation_record(invitation=first, kind=terms.events.SENT, status=terms.sent, detail=detail, data=data):
+                reaped += 1
+        elif invitation_record(
+            invitation=first, kind=terms.events.INTERRUPTED, status=terms.failed, detail=_interrupted_detail(first)
+        ):
             reaped += 1
         for invitation in never_sent:
             with transaction.atomic():
@@ -373,6 +368,35 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
                     "UTC, with others sent before it). It is sent again as usual.",
                 )
     return reaped
+
+
+def _text_accepted(invitation: Invitation) -> SmsMessage | None:
+    """The invitation's text as the provider accepted it (it has a message SID), if it did."""
+    return (
+        SmsMessage.objects.filter(invitation_id=invitation.pk, direction=SmsMessage.Direction.OUTBOUND)
+        .exclude(message_sid="")
+        .exclude(status=SmsMessage.Status.FAILED)
+        .first()
+    )
+
+
+def _interrupted_detail(invitation: Invitation) -> str:
+    if is_sms(invitation.distribution.channel):
+        what, answer = "text", "the SMS provider's answer"
+        where = (
+            f"It may have been sent, so it is not sent again; the SMS conversation with {invitation.address} "
+            "shows whether the provider took it."
+        )
+    else:
+        what, answer = "email", "the mail server's answer"
+        where = (
+            f"It may have been sent (Message-ID {invitation.message_id}), so it is not sent again; check the "
+            "recipient's inbox or the mail log."
+        )
+    return (
+        f"Interrupted: the worker stopped after claiming this {what} at "
+        f"{invitation.sent_at:%Y-%m-%d %H:%M:%S} UTC and before recording {answer}. {where}"
+    )
 
 
 def _due_ids(*, ids: list[int] | None, now: datetime, limit: int) -> list[int]:

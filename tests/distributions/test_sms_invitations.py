@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from directory.models import Contact, Membership
+from distributions.channels.twilio import TwilioSmsBackend
 from distributions.jobs import send_due_invitations
 from distributions.models import Distribution, FrequencyRule, Invitation, SmsMessage
 from distributions.services import delivery
@@ -338,15 +339,31 @@ def test_a_redelivered_salesforce_message_texts_once(twilio, execute, survey, cl
     assert len(twilio.calls) == 1
 
 
-def test_a_worker_that_died_after_twilio_accepted_is_reported_and_never_resent(twilio, execute, survey):
-    accept(twilio)
+def test_a_worker_that_died_after_twilio_accepted_is_recorded_sent_and_never_resent(twilio, execute, survey):
+    accept(twilio, sid="SM" + "d" * 32)
     with mock.patch.object(delivery, "_record", side_effect=RuntimeError("worker killed")):
         execute(run_for(sms_workflow(survey)))
     assert len(twilio.calls) == 1
     Invitation.objects.update(sent_at=timezone.now() - SEND_LEASE - timedelta(seconds=1))
     send_due_invitations()
     assert len(twilio.calls) == 1
-    assert Invitation.objects.get().status == Status.SMS_FAILED
+    invitation = Invitation.objects.get()
+    assert invitation.status == Status.SMS_SENT
+    assert invitation.events.get(kind=SmsSendEvent.SENT).description.startswith(
+        "The worker stopped after the SMS provider accepted this text (SM" + "d" * 32
+    )
+
+
+def test_a_worker_that_died_while_twilio_was_answering_is_reported_and_never_resent(twilio, execute, survey):
+    accept(twilio)
+    with mock.patch.object(TwilioSmsBackend, "send", side_effect=RuntimeError("worker killed")):
+        execute(run_for(sms_workflow(survey)))
+    Invitation.objects.update(sent_at=timezone.now() - SEND_LEASE - timedelta(seconds=1))
+    send_due_invitations()
+    invitation = Invitation.objects.get()
+    assert invitation.status == Status.SMS_FAILED
+    assert "may have been sent" in invitation.status_detail
+    assert len(twilio.calls) == 0
 
 
 def test_a_delayed_text_goes_to_the_number_its_contact_has_when_it_is_sent(twilio, execute, survey):
