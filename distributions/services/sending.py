@@ -175,6 +175,14 @@ def surveys_distribute(
 def _sms_phone(context: TaskContext) -> str | TaskError:
     """The phone a text goes to, in E.164, or the TaskError naming the piped field and what it gave."""
     source = context.config.get("phone") or ""
+    if "phone" in context.overrides and not context.overrides["phone"]:
+        # A test event with a test address: that address is an email, and the event's phone is a
+        # real person's, so nothing is texted.
+        return TaskError(
+            f"Not texted: this test event sends to the test address {context.overrides.get('email') or ''}, "
+            "an email address a text cannot go to. Test an SMS method with “send to the people in the event”, "
+            "with your own phone in the event."
+        )
     value = context.pipe("phone")
     if not value:
         where = f"Phone (from {source})" if source else "Phone (not set in the task)"

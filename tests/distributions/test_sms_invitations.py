@@ -420,3 +420,16 @@ def test_a_task_without_a_phone_sends_its_failure_notice_naming_the_field(twilio
     assert notice.to == ["owner@example.com"]
     assert "Phone 'n/a' (from ${event://ContactPhone}) is not a number a text can go to" in notice.body
     assert len(twilio.calls) == 0
+
+
+def test_a_test_event_with_a_test_address_texts_no_one(twilio, execute, survey):
+    from workflows.services.test_events import test_event_create
+
+    workflow = sms_workflow(survey)
+    fields = case_fields(ContactPhone="(415) 555-0100")
+    test_event = test_event_create(
+        workflow=workflow, fields=fields, test_recipient="tester@example.org", user=workflow.owner
+    )
+    run = execute(make_run(workflow=workflow, fields=fields, test_event=test_event))
+    assert "Not texted: this test event sends to the test address tester@example.org" in run.task_runs.get().error
+    assert (len(twilio.calls), Invitation.objects.count()) == (0, 0)
