@@ -433,3 +433,30 @@ def test_a_test_event_with_a_test_address_texts_no_one(twilio, execute, survey):
     run = execute(make_run(workflow=workflow, fields=fields, test_event=test_event))
     assert "Not texted: this test event sends to the test address tester@example.org" in run.task_runs.get().error
     assert (len(twilio.calls), Invitation.objects.count()) == (0, 0)
+
+
+def test_a_delayed_text_that_falls_due_at_night_waits_for_the_morning(twilio, execute, survey, settings):
+    accept(twilio)
+    execute(run_for(sms_workflow(survey, send_delay=1, send_delay_unit="hours")))
+    settings.SMS_QUIET_HOURS = "21:00-08:00"
+    Invitation.objects.update(send_after=datetime(2026, 1, 15, 5, 0, tzinfo=UTC))
+    night = datetime(2026, 1, 15, 6, 0, tzinfo=UTC)  # 22:00 in Los Angeles
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: night)
+        send_due_invitations()
+    invitation = Invitation.objects.get()
+    assert (invitation.status, invitation.send_after) == (Status.PENDING, datetime(2026, 1, 15, 16, 0, tzinfo=UTC))
+    assert len(twilio.calls) == 0
+    morning = datetime(2026, 1, 15, 16, 0, 30, tzinfo=UTC)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: morning)
+        send_due_invitations()
+    assert Invitation.objects.get().status == Status.SMS_SENT
+    assert len(twilio.calls) == 1
+
+
+def test_an_sms_task_is_not_warned_about_sender_domains(survey):
+    from distributions.tasks import config_warnings
+
+    workflow = sms_workflow(survey, from_email="someone@unverified.example")
+    assert config_warnings(workflow.tasks.get().config, workflow) == []
