@@ -281,9 +281,10 @@ TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID").strip()
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL").strip()
 # Seconds a call to Twilio's API may take before it counts as failed.
 SMS_TIMEOUT = env_int("SMS_TIMEOUT", 30, minimum=1)
-# Texts wait while it is night for the recipient: "HH:MM-HH:MM" in the zone the number's metadata
-# gives (only when it gives exactly one); empty: any hour (distributions/services/quiet_hours.py).
-SMS_QUIET_HOURS = env_str("SMS_QUIET_HOURS", "21:00-08:00")
+# Texts wait while it is night for the recipient: "HH:MM-HH:MM" (e.g. 21:00-08:00, as .env.example
+# sets it) in the zone the number's metadata gives, when it gives exactly one; empty: any hour
+# (distributions/services/quiet_hours.py).
+SMS_QUIET_HOURS = env_str("SMS_QUIET_HOURS")
 # With the local outbox, webhooks (as `manage.py sms_reply` sends them) are signed with this key
 # instead of a Twilio auth token. Unset: derived from SECRET_KEY, so every process that shares
 # SECRET_KEY (the web server, sms_reply) agrees without configuration.
