@@ -460,3 +460,29 @@ def test_an_sms_task_is_not_warned_about_sender_domains(survey):
 
     workflow = sms_workflow(survey, from_email="someone@unverified.example")
     assert config_warnings(workflow.tasks.get().config, workflow) == []
+
+
+def test_an_sms_task_travels_in_a_workflow_export_with_its_method_and_text(survey):
+    import json
+
+    from workflows.services.transfer import workflows_export, workflows_import
+
+    sms_workflow(survey)
+    exported = workflows_export()
+    [task] = exported["workflows"][0]["tasks"]
+    assert (task["config"]["method"], task["config"]["sms_text"], task["config"]["survey"]) == (
+        "sms",
+        SMS_CONFIG["sms_text"],
+        "Customer satisfaction",
+    )
+    from workflows.models import Workflow
+
+    Workflow.objects.all().delete()
+    [(workflow, _created)] = workflows_import(document=json.loads(json.dumps(exported)))
+    config = workflow.tasks.get().config
+    assert (config["method"], config["sms_text"], config["phone"], config["survey"]) == (
+        "sms",
+        SMS_CONFIG["sms_text"],
+        SMS_CONFIG["phone"],
+        survey.pk,
+    )
