@@ -38,15 +38,13 @@ from directory.models import Contact
 from distributions.channels.email import Outcome, email_hand_off, invitation_email, invitation_message_id
 from distributions.channels.phones import sms_phone_number
 from distributions.models import Distribution, Invitation, SmsMessage
-from distributions.services.invitation_channels import SendEvent, SmsSendEvent, channel_terms, is_sms
+from distributions.services.invitation_channels import SendEvent, SmsSendEvent, channel_terms, is_sms  # noqa: F401 (SendEvent: importable from here, as before)
 from distributions.services.quiet_hours import quiet_hours_wait
 from distributions.services.recipient_rules import invitation_skip_reasons
 from distributions.services.sms import sms_message_send
 from distributions.services.status import invitation_record
 from workflows.public_urls import public_url
 from workflows.salesforce.values import InvalidValue
-
-__all__ = ["SendEvent", "SmsSendEvent"]  # the kinds of events sending records, by channel
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +77,15 @@ def invitation_claim(*, invitation: Invitation, now: datetime) -> bool:
     return bool(invitations_claim(invitations=[invitation], now=now))
 
 
-def invitations_claim(*, invitations: list[Invitation], now: datetime) -> list[Invitation]:
-    """`invitation_claim` for many in one statement, as one claim. -> those claimed (they get sent_at)"""
+def invitations_claim(
+    *, invitations: list[Invitation], now: datetime, isolate_failures: bool = False
+) -> list[Invitation]:
+    """`invitation_claim` for many in one statement, as one claim. -> those claimed (they get sent_at)
+
+    A two-way invitation's session is started here (its first message becomes its text). When it
+    cannot start, the exception propagates (a task's transaction rolls back and says why), or with
+    `isolate_failures` (the schedule, claiming invitations of many tasks together) that invitation
+    alone is SMS Failed and the others are claimed."""
     claim = uuid.uuid4()
     claimed = Invitation.objects.filter(
         pk__in=[invitation.pk for invitation in invitations], status=Status.PENDING, sent_at__isnull=True
@@ -90,8 +95,7 @@ def invitations_claim(*, invitations: list[Invitation], now: datetime) -> list[I
         invitations = [invitation for invitation in invitations if invitation.pk in ours]
     for invitation in invitations:
         invitation.sent_at, invitation.claim = now, claim
-    _two_way_sessions_start(invitations)
-    return invitations
+    return _two_way_sessions_start(invitations, isolate_failures=isolate_failures)
 
 
 def two_way_sessions_available() -> bool:
@@ -103,17 +107,38 @@ def two_way_sessions_available() -> bool:
     return True
 
 
-def _two_way_sessions_start(invitations: list[Invitation]) -> None:
+def _two_way_sessions_start(invitations: list[Invitation], *, isolate_failures: bool) -> list[Invitation]:
     """Open the session of each claimed two-way invitation, in the claim's transaction, and keep its
-    first message as the invitation's text: sent like an SMS invitation's, exactly once."""
-    two_way = [i for i in invitations if i.distribution.channel == Distribution.Channel.TWO_WAY_SMS]
-    if not two_way:
-        return
+    first message as the invitation's text: sent like an SMS invitation's, exactly once.
+    -> the invitations to send (see `invitations_claim` for those whose session cannot start)"""
+    if not any(i.distribution.channel == Distribution.Channel.TWO_WAY_SMS for i in invitations):
+        return invitations
     from distributions.services.sms_sessions import sms_session_start  # optional: see two_way_sessions_available
 
-    for invitation in two_way:
-        invitation.text_body = sms_session_start(invitation=invitation)
+    started = []
+    for invitation in invitations:
+        if invitation.distribution.channel != Distribution.Channel.TWO_WAY_SMS:
+            started.append(invitation)
+            continue
+        if not isolate_failures:
+            invitation.text_body = sms_session_start(invitation=invitation)
+        else:
+            try:
+                with transaction.atomic():  # a savepoint: what the failed start wrote is undone
+                    invitation.text_body = sms_session_start(invitation=invitation)
+            except Exception as error:
+                logger.exception("The two-way SMS session of invitation %s could not start", invitation.pk)
+                _release(invitation, send_after=invitation.send_after)
+                invitation_record(
+                    invitation=invitation,
+                    kind=SmsSendEvent.FAILED,
+                    status=Status.SMS_FAILED,
+                    detail=f"Not sent: the two-way survey could not start ({error or type(error).__name__}).",
+                )
+                continue
         Invitation.objects.filter(pk=invitation.pk).update(text_body=invitation.text_body)
+        started.append(invitation)
+    return started
 
 
 def invitation_claim_due(*, invitation_id: int, now: datetime | None = None) -> Invitation | None:
@@ -157,7 +182,7 @@ def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = N
                     token=invitation.token, from_email=invitation.distribution.from_email
                 )
                 Invitation.objects.filter(pk=invitation.pk).update(message_id=invitation.message_id)
-        return invitations_claim(invitations=to_send, now=now)
+        return invitations_claim(invitations=to_send, now=now, isolate_failures=True)
 
 
 def _outside_quiet_hours(invitations: list[Invitation], now: datetime) -> list[Invitation]:

@@ -110,3 +110,29 @@ def test_without_two_way_sessions_the_task_says_so_and_writes_nothing(monkeypatc
     run = execute(two_way_run())
     assert "Two-way SMS surveys are not available" in run.task_runs.get().error
     assert not Invitation.objects.exists()
+
+
+def test_a_session_that_cannot_start_when_due_fails_that_invitation_only(sessions, execute, monkeypatch):
+    execute(two_way_run(send_delay=1, send_delay_unit="hours"))
+    execute(two_way_run(send_delay=1, send_delay_unit="hours"))
+    first, second = Invitation.objects.order_by("pk")
+    module = sys.modules[MODULE]
+    start = module.sms_session_start
+
+    def start_or_fail(*, invitation):
+        if invitation.pk == first.pk:
+            raise ValueError("the survey has no question that can be asked by text")
+        return start(invitation=invitation)
+
+    monkeypatch.setattr(module, "sms_session_start", start_or_fail)
+    Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+    send_due_invitations()
+    send_due_invitations()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.sent_at) == (Status.SMS_FAILED, None)
+    assert first.status_detail == (
+        "Not sent: the two-way survey could not start (the survey has no question that can be asked by text)."
+    )
+    assert second.status == Status.SMS_SENT
+    assert list(SmsMessage.objects.values_list("invitation_id", flat=True)) == [second.pk]
