@@ -130,6 +130,9 @@ class DistributeSurveyForm(ContactFieldsForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Required by the email method only (clean): a text reaches the contact by phone.
+        self.fields["email"].required = False
+        self.fields["email"].help_text = "e.g. ${event://Email}. Required for an email invitation."
         default_sender = settings.DEFAULT_FROM_EMAIL
         self.fields[
             "from_email"
@@ -163,8 +166,9 @@ class DistributeSurveyForm(ContactFieldsForm):
             )
 
     def _clean_email(self, cleaned: dict) -> None:
-        if not (cleaned.get("subject") or "").strip() and "subject" not in self.errors:
-            self.add_error("subject", forms.Field.default_error_messages["required"])
+        for name in ("email", "subject"):
+            if not (cleaned.get(name) or "").strip() and name not in self.errors:
+                self.add_error(name, forms.Field.default_error_messages["required"])
         bodies = [cleaned.get("html_body") or "", cleaned.get("text_body") or ""]
         if not any(body.strip() for body in bodies):
             self.add_error("html_body", "Write the message: an HTML body, a text body, or both.")

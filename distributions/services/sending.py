@@ -113,7 +113,8 @@ def surveys_distribute(
         return [error] * len(contexts)
     phones = [_sms_phone(context) for context in contexts] if is_sms(channel) else [""] * len(contexts)
     reachable = [context for context, phone in zip(contexts, phones) if not isinstance(phone, TaskError)]
-    saved_results = iter(task_contacts_save(reachable) if reachable else [])
+    # A text needs no email: an empty one is saved as none (the directory's dedupe rules skip it).
+    saved_results = iter(task_contacts_save(reachable, email_required=not is_sms(channel)) if reachable else [])
     results = [phone if isinstance(phone, TaskError) else next(saved_results) for phone in phones]
     phone_of = {id(context): phone for context, phone in zip(contexts, phones)}
     saved = [(context, result) for context, result in zip(contexts, results) if isinstance(result, SavedContact)]

@@ -59,3 +59,9 @@ def test_the_sms_text_field_has_the_piped_text_menu_and_the_segment_counter():
     html = str(DistributeSurveyForm()["sms_text"])
     assert "data-sms-segments" in html
     assert "distributions/sms_segments.js" in str(DistributeSurveyForm().media)
+
+
+def test_the_email_method_needs_the_email_and_the_sms_methods_do_not(survey):
+    assert form(survey=str(survey.pk), email="").errors["email"] == ["This field is required."]
+    sms = form(survey=str(survey.pk), method="sms", email="", phone="${event://Phone}", sms_text=SMS_TEXT)
+    assert sms.errors == {}

@@ -486,3 +486,20 @@ def test_an_sms_task_travels_in_a_workflow_export_with_its_method_and_text(surve
         SMS_CONFIG["phone"],
         survey.pk,
     )
+
+
+def test_a_text_needs_no_email(twilio, execute, survey):
+    accept(twilio)
+    run = execute(run_for(sms_workflow(survey), ContactEmail=""))
+    assert run.status == Run.Status.SUCCEEDED, run.task_runs.get().error
+    contact = Contact.objects.get()
+    assert (contact.email, contact.phone) == ("", PHONE)
+    assert Invitation.objects.get().status == Status.SMS_SENT
+
+
+def test_an_email_given_to_an_sms_task_is_still_checked(twilio, execute, survey):
+    run = execute(run_for(sms_workflow(survey), ContactEmail="not-an-email"))
+    assert (
+        "Email 'not-an-email' (from ${event://ContactEmail}) is not a valid email address" in run.task_runs.get().error
+    )
+    assert len(twilio.calls) == 0
