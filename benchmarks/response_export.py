@@ -13,8 +13,8 @@ one kept by an earlier run with the same sizes is used again instead of seeding)
   copy     psql runs COPY (SELECT the raw columns, same joins, same order) TO STDOUT WITH CSV;
            this process reads the pipe and counts bytes: the ceiling
   product  a fresh Python process starts a CSV export (not compressed) and runs its job as a
-           worker would (response_export_run: chunks, progress updates, the file saved to its
-           storage), and reports the file's size and its peak RSS (getrusage)
+           worker would (response_export_run: its COPY streamed, progress updates, the file saved
+           to its storage), and reports the file's size and its peak RSS (getrusage)
   zip      once per size, for reference: the same with the default compress=true
 Targets (exit 1 when missed): product >= 50% of copy's rows/s at --rows, and the exporting
 process's peak RSS growing by less than 32 MB between --small-rows and --rows (flat memory).

@@ -209,8 +209,9 @@ def _write(export: ResponseExport, layout: ExportLayout, out, *, use_copy: bool 
     out.write(header(layout))
     if use_copy:
         # One COPY streams the whole file (a plan PostgreSQL can run in parallel); its rows are
-        # counted as they arrive, and progress is written from another thread, on a connection of
-        # its own, since this one is busy with the COPY until the end.
+        # counted as they arrive (they start once PostgreSQL has joined and sorted them), and
+        # progress is written from another thread, on a connection of its own, since this one is
+        # busy with the COPY until the end.
         with _Progress(export.pk, total, background=True) as progress:
             done = 0
             for data, done in copy_rows(layout, responses, step_rows=CHUNK_ROWS):
