@@ -28,7 +28,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from distributions.channels.phones import sms_phone_number
+from distributions.channels.phones import sms_phone_number, sms_sender_number
 from distributions.models import (
     Invitation,
     Question,
@@ -126,7 +126,12 @@ def sms_session_start(*, invitation: Invitation) -> str:
     survey has no question that can be asked by text.
     """
     try:
-        phone = sms_phone_number(invitation.address or (invitation.contact.phone if invitation.contact else ""))
+        if invitation.address:
+            # Checked by the sender already; read as inbound texts' senders are, so that the
+            # replies find the same conversation.
+            phone = sms_sender_number(invitation.address)
+        else:
+            phone = sms_phone_number(invitation.contact.phone if invitation.contact else "")
     except ValueError as error:
         raise SmsSessionError(f"No phone number to text the survey to: {error}") from error
     survey = invitation.distribution.survey
