@@ -56,12 +56,13 @@ class SurveyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Left empty (a form that predates them, a script), the SMS settings keep their defaults.
         for name in SMS_DEFAULTED_FIELDS:
-            self.fields[name].required = False
+            if name in self.fields:  # read-only for who may only view
+                self.fields[name].required = False
 
     def clean(self):
         cleaned = super().clean()
         for name in SMS_DEFAULTED_FIELDS:
-            if cleaned.get(name) in (None, ""):
+            if name in self.fields and cleaned.get(name) in (None, ""):
                 cleaned[name] = Survey._meta.get_field(name).get_default()
         for name in ("introduction", "thank_you", "sms_introduction", "sms_thank_you"):
             for error in survey_text_errors(cleaned.get(name)):

@@ -406,3 +406,12 @@ def test_sessions_on_other_numbers_are_left_alone():
     assert session_of(first).state == "open"
     assert reply("1", sender="+15555550124") == [Q2]
     assert not Response.objects.filter(invitation=first).exists()
+
+
+def test_the_admin_lists_sessions_read_only(admin_client):
+    invitation, _ = send_two_way(make_sms_survey())
+    session = session_of(invitation)
+    listing = admin_client.get(reverse("admin:distributions_smssession_changelist")).content.decode()
+    assert PHONE in listing and "Open" in listing
+    page = admin_client.get(reverse("admin:distributions_smssession_change", args=[session.pk]))
+    assert page.status_code == 200 and "Save" not in page.content.decode()
