@@ -174,7 +174,9 @@ class SurveySmsSessions:
             return None
         message.invitation = session.invitation
         message.save(update_fields=["invitation", "updated_at"])
-        availability = survey_availability(invitation=session.invitation, now=now)
+        availability = survey_availability(
+            invitation=session.invitation, now=now, response=_response(session.invitation)
+        )
         if availability != Availability.OPEN:
             _end(session, state=State.CLOSED, detail=f"The survey could not take answers ({availability}).", now=now)
             return UNAVAILABLE_MESSAGES[availability]
@@ -202,7 +204,7 @@ SURVEY_SESSIONS = SurveySmsSessions()
 def _open_session(conversation: SmsConversation) -> SmsSession | None:
     return (
         SmsSession.objects.filter(conversation=conversation, state=State.OPEN)
-        .select_related("invitation__contact", "invitation__distribution__survey", "question")
+        .select_related("invitation__contact", "invitation__distribution__survey", "invitation__response", "question")
         .first()
     )
 
@@ -234,7 +236,7 @@ def _ask_after(session: SmsSession, questions: list[Question], *, previous: Ques
     if previous is not None:
         later = [q for q in questions if (q.position, q.pk) > (previous.position, previous.pk)]
     else:
-        response = Response.objects.filter(invitation=session.invitation).first()
+        response = _response(session.invitation)
         answered = response.answers if response is not None else {}
         later = [q for q in questions if str(q.pk) not in answered]
     if not later:
@@ -282,7 +284,7 @@ def _folded(text: str) -> str:
 def _answer_save(invitation: Invitation, *, question: Question, value) -> None:
     """Save one answer in the invitation's response; the first one starts it (Survey Started),
     recording the contact's embedded data as the survey page does."""
-    response = Response.objects.filter(invitation=invitation).first()
+    response = _response(invitation)
     if response is None:
         survey = invitation.distribution.survey
         Response.objects.create(
@@ -295,6 +297,14 @@ def _answer_save(invitation: Invitation, *, question: Question, value) -> None:
         return
     response.answers = {**response.answers, str(question.pk): value}
     response.save(update_fields=["answers", "updated_at"])
+
+
+def _response(invitation: Invitation) -> Response | None:
+    """The invitation's response (read with the session, or created since), or None."""
+    try:
+        return invitation.response
+    except Response.DoesNotExist:
+        return None
 
 
 # --- asking -----------------------------------------------------------------------------------
@@ -353,7 +363,7 @@ def _end(session: SmsSession, *, state: str, detail: str, now) -> None:
     session.state, session.state_detail, session.ended_at = state, detail, now
     session.save(update_fields=["state", "state_detail", "ended_at"])
     invitation = session.invitation
-    response = Response.objects.filter(invitation=invitation).first()
+    response = _response(invitation)
     if state == State.FINISHED:
         if response is not None:
             response.finished_at = now
