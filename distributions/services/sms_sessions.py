@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from distributions.channels.phones import sms_phone_number, sms_sender_number
@@ -135,8 +136,8 @@ def sms_session_start(*, invitation: Invitation) -> str:
     except ValueError as error:
         raise SmsSessionError(f"No phone number to text the survey to: {error}") from error
     survey = invitation.distribution.survey
-    questions = _askable_questions(survey)
-    if not questions:
+    first = _next_question(survey)
+    if first is None:
         raise SmsSessionError(f"The survey “{survey.name}” has no question that can be asked by text.")
     now = timezone.now()
     with transaction.atomic():
@@ -148,13 +149,13 @@ def sms_session_start(*, invitation: Invitation) -> str:
             session = SmsSession.objects.create(
                 invitation=invitation,
                 conversation=conversation,
-                question=questions[0],
+                question=first,
                 last_activity_at=now,
                 expires_at=now + timedelta(hours=survey.sms_session_expiry_hours),
             )
-    first = _ask(session, questions[0])
+    question = _ask(session, first)
     introduction = _piped(survey.sms_introduction, invitation).strip()
-    return f"{introduction}\n\n{first}" if introduction else first
+    return f"{introduction}\n\n{question}" if introduction else question
 
 
 # --- replies ----------------------------------------------------------------------------------
@@ -212,10 +213,11 @@ def _open_session(conversation: SmsConversation) -> SmsSession | None:
 def _reply(session: SmsSession, body: str, *, now) -> str:
     """Take `body` as the answer to the session's question -> the next text."""
     survey = session.invitation.distribution.survey
-    questions = _askable_questions(survey)
-    question = session.question if session.question in questions else None
-    if question is None:  # the question was removed or changed kind since it was asked
-        return _ask_after(session, questions, previous=session.question, now=now)
+    question = session.question
+    if question is None:  # deleted since it was asked
+        return _ask_after(session, previous=None, now=now)
+    if not question_sms_askable(question).yes:  # changed since it was asked
+        return _ask_after(session, previous=question, now=now)
     value = sms_answer_value(question, body)
     if value is None:
         if session.reasks < survey.sms_invalid_reply_limit:
@@ -225,26 +227,26 @@ def _reply(session: SmsSession, body: str, *, now) -> str:
         if survey.sms_after_invalid_replies == SmsAfterInvalidReplies.END:
             _end(session, state=State.CLOSED, detail="No valid answer after the re-asks.", now=now)
             return ENDED_AFTER_INVALID_REPLIES
-        return _ask_after(session, questions, previous=question, now=now)
+        return _ask_after(session, previous=question, now=now)
     _answer_save(session.invitation, question=question, value=value)
-    return _ask_after(session, questions, previous=question, now=now)
+    return _ask_after(session, previous=question, now=now)
 
 
-def _ask_after(session: SmsSession, questions: list[Question], *, previous: Question | None, now) -> str:
+def _ask_after(session: SmsSession, *, previous: Question | None, now) -> str:
     """Ask the question after `previous`, or finish the survey when there is none. Without
     `previous` (deleted since it was asked), the first question not answered yet."""
+    survey = session.invitation.distribution.survey
     if previous is not None:
-        later = [q for q in questions if (q.position, q.pk) > (previous.position, previous.pk)]
+        question = _next_question(survey, after=previous)
     else:
         response = _response(session.invitation)
-        answered = response.answers if response is not None else {}
-        later = [q for q in questions if str(q.pk) not in answered]
-    if not later:
+        question = _next_question(survey, answered=response.answers if response is not None else {})
+    if question is None:
         _end(session, state=State.FINISHED, detail="", now=now)
-        return _piped(session.invitation.distribution.survey.sms_thank_you, session.invitation).strip()
-    session.question, session.reasks = later[0], 0
+        return _piped(survey.sms_thank_you, session.invitation).strip()
+    session.question, session.reasks = question, 0
     _touch(session, now=now)
-    return _ask(session, later[0])
+    return _ask(session, question)
 
 
 def _touch(session: SmsSession, *, now) -> None:
@@ -310,8 +312,24 @@ def _response(invitation: Invitation) -> Response | None:
 # --- asking -----------------------------------------------------------------------------------
 
 
-def _askable_questions(survey: Survey) -> list[Question]:
-    return [question for question in survey.questions.all() if question_sms_askable(question).yes]
+def _next_question(survey: Survey, *, after: Question | None = None, answered=()) -> Question | None:
+    """The survey's first question a text can ask, after `after` (in the survey's order) and not
+    in `answered` (question ids as strings), or None. Reads a few questions at a time: a reply
+    costs the same however long the survey."""
+    questions = survey.questions.order_by("position", "id")
+    if after is not None:
+        questions = questions.filter(Q(position__gt=after.position) | Q(position=after.position, pk__gt=after.pk))
+    batch = 4
+    while True:
+        page = list(questions[:batch])
+        for question in page:
+            if str(question.pk) not in answered and question_sms_askable(question).yes:
+                return question
+        if len(page) < batch:
+            return None
+        last = page[-1]
+        questions = questions.filter(Q(position__gt=last.position) | Q(position=last.position, pk__gt=last.pk))
+        batch *= 4
 
 
 def _ask(session: SmsSession, question: Question) -> str:

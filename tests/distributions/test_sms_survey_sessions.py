@@ -415,3 +415,28 @@ def test_the_admin_lists_sessions_read_only(admin_client):
     assert PHONE in listing and "Open" in listing
     page = admin_client.get(reverse("admin:distributions_smssession_change", args=[session.pk]))
     assert page.status_code == 200 and "Save" not in page.content.decode()
+
+
+def test_many_questions_in_a_row_that_cannot_be_asked_are_all_skipped():
+    survey = make_survey(sms_thank_you="Done.")
+    make_question(survey=survey, kind="text", text="First?")
+    for number in range(6):
+        make_question(survey=survey, kind="multiple_choice", text=f"No options {number}", choices="")
+    last = make_question(survey=survey, kind="rating", text="Last?")
+    invitation, text = send_two_way(survey)
+    assert text == "First?"
+    assert reply("Fine") == ["Last?\nReply with a number from 0 to 10."]
+    assert session_of(invitation).question == last
+    assert reply("9") == ["Done."]
+    assert status(invitation) == "Survey Finished"
+
+
+def test_a_question_deleted_while_it_is_asked_goes_on_with_the_first_unanswered_one():
+    survey = make_sms_survey()
+    invitation, _ = send_two_way(survey)
+    q1, q2, q3 = questions(survey)
+    assert reply("1") == [Q2]
+    q2.delete()
+    assert reply("5") == [Q3]  # the reply answered a question no longer there
+    assert reply("Nothing") == ["Thank you, Ada!"]
+    assert set(Response.objects.get(invitation=invitation).answers) == {str(q1.pk), str(q3.pk)}
