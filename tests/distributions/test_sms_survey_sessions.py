@@ -13,7 +13,7 @@ from django_q.models import Schedule
 
 from directory.models import Contact
 from distributions import jobs
-from distributions.models import Question, Response, SmsMessage, SmsSession
+from distributions.models import Question, Response, SmsMessage, SmsSession, Survey
 from distributions.services.sms_sessions import (
     ENDED_AFTER_INVALID_REPLIES,
     HINTS,
@@ -440,3 +440,48 @@ def test_a_question_deleted_while_it_is_asked_goes_on_with_the_first_unanswered_
     assert reply("5") == [Q3]  # the reply answered a question no longer there
     assert reply("Nothing") == ["Thank you, Ada!"]
     assert set(Response.objects.get(invitation=invitation).answers) == {str(q1.pk), str(q3.pk)}
+
+
+def survey_form(**fields) -> dict:
+    management = {}
+    for prefix in ("questions", "fields", "collaborators"):
+        management |= {
+            f"{prefix}-TOTAL_FORMS": 0,
+            f"{prefix}-INITIAL_FORMS": 0,
+            f"{prefix}-MIN_NUM_FORMS": 0,
+            f"{prefix}-MAX_NUM_FORMS": 1000,
+        }
+    return {"name": "By text", "introduction": "", "thank_you": "Thanks!", **management, **fields}
+
+
+def test_the_survey_form_saves_the_two_way_sms_settings(admin_client):
+    owner = make_survey().owner
+    data = survey_form(
+        owner=owner.pk,
+        sms_introduction="Hi ${m://FirstName}!",
+        sms_thank_you="Bye.",
+        sms_invalid_reply_limit=0,
+        sms_after_invalid_replies="end",
+        sms_session_expiry_hours=48,
+    )
+    response = admin_client.post(reverse("admin:distributions_survey_add"), data)
+    assert response.status_code == 302
+    survey = Survey.objects.get(name="By text")
+    assert (
+        survey.sms_introduction,
+        survey.sms_thank_you,
+        survey.sms_invalid_reply_limit,
+        survey.sms_after_invalid_replies,
+        survey.sms_session_expiry_hours,
+    ) == ("Hi ${m://FirstName}!", "Bye.", 0, "end", 48)
+
+
+def test_the_survey_form_checks_the_sms_texts_and_the_expiry(admin_client):
+    owner = make_survey().owner
+    data = survey_form(owner=owner.pk, sms_thank_you="Bye ${m://FristName}", sms_session_expiry_hours=0)
+    response = admin_client.post(reverse("admin:distributions_survey_add"), data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "FirstName" in " ".join(errors["sms_thank_you"])
+    assert "sms_session_expiry_hours" in errors
+    assert not Survey.objects.filter(name="By text").exists()
