@@ -1,14 +1,18 @@
 """Two replies to a two-way SMS survey from one number arriving at once (PostgreSQL, threads with
 their own connections, signed webhooks): they answer two questions one after the other, never the
-same question twice."""
+same question twice; a reply racing the expiry job expires the session once."""
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from distributions.models import Response, SmsMessage, SmsSession
 from distributions.services import sms_sessions
+from distributions.services.sms_sessions import sms_sessions_expire
 from tests.distributions.sms_surveys import make_sms_survey, reply, send_two_way, status
 from tests.threads import run_together
 
@@ -53,3 +57,15 @@ def test_two_replies_at_once_answer_two_questions_in_turn(slow_answers):
     # Each answer follows its own text: the second text was recorded after the first was answered.
     thread = list(SmsMessage.objects.order_by("id").values_list("direction", "body"))
     assert thread[1:] == [("inbound", first), ("outbound", Q2), ("inbound", second), ("outbound", Q3)]
+
+
+def test_a_reply_racing_the_expiry_job_expires_the_session_once(postgres_only):
+    invitation, _ = send_two_way(make_sms_survey())
+    SmsSession.objects.filter(invitation=invitation).update(expires_at=timezone.now() - timedelta(seconds=1))
+    outcomes = run_together(2, lambda i: reply("1", client=Client()) if i == 0 else sms_sessions_expire())
+
+    assert outcomes[0] == [settings.SMS_NO_SESSION_REPLY]
+    assert invitation.events.filter(kind="session_expired").count() == 1
+    assert status(invitation) == "Session Expired"
+    assert SmsSession.objects.get(invitation=invitation).state == "expired"
+    assert not Response.objects.exists()
