@@ -35,6 +35,9 @@ RANK = {
     Status.OPTED_OUT: 55,
     Status.SURVEY_STARTED: 60,
     Status.SURVEY_PARTIALLY_FINISHED: 70,
+    # A two-way SMS session that expired without its last answer: whatever was answered is kept
+    # (a response not finished), and the status says why it stopped short.
+    Status.SESSION_EXPIRED: 75,
     Status.SURVEY_FINISHED: 80,
 }
 
