@@ -186,6 +186,46 @@ def test_a_worker_that_died_mid_batch_leaves_one_email_in_doubt_and_the_rest_are
     assert released.description.startswith("Not sent: the worker stopped before its turn")
 
 
+def test_after_a_database_server_restart_every_unrecorded_email_of_an_older_claim_is_in_doubt(
+    postgres_only, workflow, drain
+):
+    """Email Sent commits asynchronously: a server crash may lose the last outcomes, so none of the
+    claim's unrecorded emails can be known unsent, and none is sent again."""
+    queue(workflow, 5)
+    with worker_dies_at_message(3):
+        drain()
+    server_started = delivery.database_server_started_at()
+    assert server_started is not None and server_started < timezone.now()
+    Invitation.objects.filter(status=Status.PENDING).update(
+        sent_at=server_started - timedelta(seconds=1), updated_at=server_started - timedelta(seconds=1)
+    )
+    assert invitations_reap_interrupted(now=timezone.now() + SEND_LEASE) == 3
+    assert invitations_send_due() == 0
+    assert len(mail.outbox) == 2
+    in_doubt = Invitation.objects.order_by("pk")[2:]
+    assert [i.status for i in in_doubt] == [Status.EMAIL_FAILED] * 3
+    assert all(i.status_detail.startswith("Interrupted:") for i in in_doubt)
+    assert not DeliveryEvent.objects.filter(kind="email_released").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_email_sent_is_committed_without_waiting_for_the_disk(postgres_only, workflow, settings):
+    """The one outcome recorded per email sent turns synchronous_commit off for its own
+    transaction, and for nothing after it on the connection."""
+    queue(workflow, 2)
+    with smtp_server(settings), CaptureQueriesContext(connection) as queries:
+        runs_execute_due()
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            after = cursor.fetchone()[0]
+    asynchronous = [
+        query["sql"] for query in queries if "set_config('synchronous_commit', 'off', true)" in query["sql"]
+    ]
+    assert len(asynchronous) == 2 and all("email_sent" in sql for sql in asynchronous)
+    assert after == "on"
+    assert set(Invitation.objects.values_list("status", flat=True)) == {Status.EMAIL_SENT}
+
+
 def test_claims_are_reaped_one_by_one(workflow, drain):
     """Two claims stuck at once: each has its own email in doubt, whatever their times."""
     queue(workflow, 2)
