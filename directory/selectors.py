@@ -1,9 +1,10 @@
 """Reads of the contact directory."""
 
 import operator
+from collections import defaultdict
 from functools import reduce
 
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.db.models.functions import Lower
 
 from directory.models import Contact, DedupeKey, Directory
@@ -71,6 +72,8 @@ def _contacts_matching(directory: Directory, lookups: list[dict], instances: dic
     if not lookups:
         return []
     distinct = list(dict.fromkeys(tuple(sorted(lookup.items())) for lookup in lookups))
+    if len({items[0][0] for items in distinct}) == 1 and all(len(items) == 1 for items in distinct):
+        return _contacts_matching_one_value(directory, distinct[0][0][0], lookups, instances)
     conditions = [Q(*items) for items in distinct]
     flags = {
         f"dedupe_match_{number}": ExpressionWrapper(condition, output_field=BooleanField())
@@ -92,6 +95,33 @@ def _contacts_matching(directory: Directory, lookups: list[dict], instances: dic
             if is_match:
                 matches[items].append(contact)
     return [matches[tuple(sorted(lookup.items()))] for lookup in lookups]
+
+
+# What a one-field lookup compares, as the database computes it.
+_LOOKUP_VALUES = {
+    "email_lower": Lower("email"),
+    "external_data_reference": F("external_data_reference"),
+    "phone": F("phone"),
+}
+
+
+def _contacts_matching_one_value(
+    directory: Directory, name: str, lookups: list[dict], instances: dict[int, Contact]
+) -> list[list[Contact]]:
+    """`_contacts_matching` for lookups that all compare one value (a rule on email, phone or
+    external data reference): `IN` the values, each row matched by the value the database
+    computed for it, where the general query adds a column and a condition per lookup."""
+    rows = (
+        Contact.objects.filter(directory=directory)
+        .annotate(dedupe_value=_LOOKUP_VALUES[name])
+        .filter(dedupe_value__in={lookup[name] for lookup in lookups})
+        .order_by("id")
+    )
+    matches: dict[str, list[Contact]] = defaultdict(list)
+    for row in rows:
+        value = vars(row).pop("dedupe_value")  # the contacts handed out carry only their fields
+        matches[value].append(instances.setdefault(row.pk, row))
+    return [matches.get(lookup[name], []) for lookup in lookups]
 
 
 def _matches_by_rule(
