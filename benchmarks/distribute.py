@@ -141,6 +141,11 @@ def setup_django(database: str, smtp_port: int) -> None:
     import django
 
     django.setup()
+    # Load the URLconf (the survey and opt-out links are reversed from it) before the phases fork
+    # their processes: a qcluster worker loads it once in its life, the bare sender before timing.
+    from distributions.services.delivery import opt_out_url
+
+    opt_out_url("warm-up")
 
 
 def seed_workflow():
