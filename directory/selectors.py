@@ -39,6 +39,26 @@ def _lookup(key: str, profile: dict) -> dict | None:
     return None
 
 
+def dedupe_rule_value(key: str, values: dict) -> tuple | None:
+    """What rule `key` compares of a contact's `values` (a profile, or a contact's fields), case
+    folded as `_lookup` has the database fold it; None when a value the rule needs is empty.
+    Two contacts are the same person by the rule when their values are equal and not None."""
+    email, phone, external_data_reference, first_name, last_name = _values(values)
+    if key == DedupeKey.EMAIL and email:
+        return (email.lower(),)
+    if key == DedupeKey.EXTERNAL_DATA_REFERENCE and external_data_reference:
+        return (external_data_reference,)
+    if key == DedupeKey.PHONE and phone:
+        return (phone,)
+    if key == DedupeKey.NAME_AND_EMAIL and email and first_name and last_name:
+        return (email.lower(), first_name.upper(), last_name.upper())
+    return None
+
+
+def contact_dedupe_values(contact: Contact) -> dict[str, str]:
+    return {name: getattr(contact, name) for name in DEDUPE_FIELDS}
+
+
 def dedupe_rule_holds(key: str, *, contact: Contact, profile: dict) -> bool:
     """Whether rule `key` says the in-memory `contact` is the person `profile` describes.
 
@@ -46,20 +66,8 @@ def dedupe_rule_holds(key: str, *, contact: Contact, profile: dict) -> bool:
     or changed since read). Python's case mapping stands in for the database's: they agree except
     on some non-ASCII letters (SQLite folds ASCII only).
     """
-    email, phone, external_data_reference, first_name, last_name = _values(profile)
-    if key == DedupeKey.EMAIL and email:
-        return contact.email.lower() == email.lower()
-    if key == DedupeKey.EXTERNAL_DATA_REFERENCE and external_data_reference:
-        return contact.external_data_reference == external_data_reference
-    if key == DedupeKey.PHONE and phone:
-        return contact.phone == phone
-    if key == DedupeKey.NAME_AND_EMAIL and email and first_name and last_name:
-        return (
-            contact.email.lower() == email.lower()
-            and contact.first_name.upper() == first_name.upper()
-            and contact.last_name.upper() == last_name.upper()
-        )
-    return False
+    value = dedupe_rule_value(key, profile)
+    return value is not None and value == dedupe_rule_value(key, contact_dedupe_values(contact))
 
 
 def _contacts_matching(directory: Directory, lookups: list[dict], instances: dict[int, Contact]) -> list[list[Contact]]:
@@ -125,11 +133,11 @@ def _contacts_matching_one_value(
 
 
 def _matches_by_rule(
-    directory: Directory, profiles: list[dict], *, stop_at_first_match: bool
+    directory: Directory, profiles: list[dict], *, stop_at_first_match: bool, keys: tuple[str, ...] | None = None
 ) -> list[dict[str, list[Contact]]]:
     matches: list[dict[str, list[Contact]]] = [{} for _ in profiles]
     instances: dict[int, Contact] = {}
-    for key in directory_dedupe_keys(directory):
+    for key in keys or directory_dedupe_keys(directory):
         lookups = {}
         for number, profile in enumerate(profiles):
             if stop_at_first_match and any(matches[number].values()):
@@ -142,14 +150,17 @@ def _matches_by_rule(
     return matches
 
 
-def contacts_find_by_rule(*, directory: Directory, profiles: list[dict]) -> list[dict[str, list[Contact]]]:
+def contacts_find_by_rule(
+    *, directory: Directory, profiles: list[dict], keys: tuple[str, ...] | None = None
+) -> list[dict[str, list[Contact]]]:
     """Per profile: for each of the directory's rules it has values for, in rule order, every
     contact that rule matches, lowest id first. One query per rule; one object per contact.
+    `keys`: the directory's rules (`directory_dedupe_keys`) when the caller has read them.
 
     Unlike contacts_find it keeps the runners-up and the later rules: upserting several profiles
     in turn needs them when an earlier profile changes the values a first match was found by.
     """
-    return _matches_by_rule(directory, profiles, stop_at_first_match=False)
+    return _matches_by_rule(directory, profiles, stop_at_first_match=False, keys=keys)
 
 
 def contacts_find(*, directory: Directory, profiles: list[dict]) -> list[Contact | None]:

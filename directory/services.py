@@ -1,5 +1,6 @@
 """Writes to the contact directory: upsert by the directory's dedupe rules, lists, data."""
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,9 +12,11 @@ from django.utils import timezone
 from directory.models import Contact, DedupeKey, Directory, MailingList, Membership, Transaction
 from directory.selectors import (
     DEDUPE_FIELDS,
+    contact_dedupe_values,
     contact_find,
     contacts_find_by_rule,
     dedupe_rule_holds,
+    dedupe_rule_value,
     directory_dedupe_keys,
 )
 
@@ -60,12 +63,50 @@ def _lock_directory(directory: Directory) -> None:
     Directory.objects.select_for_update().filter(pk=directory.pk).exists()
 
 
+class _CreatedContacts:
+    """The contacts an upsert call creates, in order, found by each rule's value in one lookup
+    (as `dedupe_rule_holds` would find them going through the list). Items may change a created
+    contact's values: `changed` files it under its new ones."""
+
+    def __init__(self, keys: tuple[str, ...]):
+        self.keys = keys
+        self.contacts: list[Contact] = []
+        self._order: dict[int, int] = {}  # id(contact) -> its place in `contacts`
+        self._by_value: dict[tuple[str, tuple], list[Contact]] = defaultdict(list)
+        self._filed: dict[int, list[tuple[str, tuple]]] = {}
+
+    def add(self, contact: Contact) -> None:
+        self._order[id(contact)] = len(self.contacts)
+        self.contacts.append(contact)
+        self._file(contact)
+
+    def changed(self, contact: Contact) -> None:
+        for filed in self._filed.pop(id(contact)):
+            self._by_value[filed].remove(contact)
+        self._file(contact)
+
+    def first(self, key: str, profile: dict) -> Contact | None:
+        value = dedupe_rule_value(key, profile)
+        found = self._by_value.get((key, value)) if value is not None else None
+        return found[0] if found else None
+
+    def __contains__(self, contact: Contact) -> bool:
+        return id(contact) in self._order
+
+    def _file(self, contact: Contact) -> None:
+        values = contact_dedupe_values(contact)
+        filed = [(key, value) for key in self.keys if (value := dedupe_rule_value(key, values)) is not None]
+        for entry in filed:
+            bisect.insort(self._by_value[entry], contact, key=lambda other: self._order[id(other)])
+        self._filed[id(contact)] = filed
+
+
 def _same_person(
     profile: dict[str, str],
     stored_matches: dict[str, list[Contact]],
     *,
     moved: dict[int, Contact],
-    created: list[Contact],
+    created: _CreatedContacts,
 ) -> Contact | None:
     """The contact an upsert of `profile` lands on, given what earlier items of the call did.
 
@@ -80,9 +121,8 @@ def _same_person(
         ]
         if candidates:
             return min(candidates, key=lambda contact: contact.pk)
-        for contact in created:
-            if dedupe_rule_holds(key, contact=contact, profile=profile):
-                return contact
+        if (contact := created.first(key, profile)) is not None:
+            return contact
     return None
 
 
@@ -95,8 +135,9 @@ def contacts_upsert(*, directory: Directory, items: list[ContactData]) -> list[t
     """
     _lock_directory(directory)
     profiles = [item.profile() for item in items]
-    stored_matches = contacts_find_by_rule(directory=directory, profiles=profiles)
-    created: list[Contact] = []
+    keys = directory_dedupe_keys(directory)
+    stored_matches = contacts_find_by_rule(directory=directory, profiles=profiles, keys=keys)
+    created = _CreatedContacts(keys)
     updated: dict[int, tuple[Contact, set[str]]] = {}
     moved: dict[int, Contact] = {}
     results = []
@@ -104,19 +145,24 @@ def contacts_upsert(*, directory: Directory, items: list[ContactData]) -> list[t
         contact = _same_person(profile, matches, moved=moved, created=created)
         if contact is None:
             contact = Contact(directory=directory, embedded_data=dict(data.embedded_data), **profile)
-            created.append(contact)
+            created.add(contact)
             results.append((contact, True))
             continue
+        dedupe_values_change = any(
+            getattr(contact, name) != value for name, value in profile.items() if name in DEDUPE_FIELDS
+        )
         if contact.pk is not None:
             # Its stored values no longer say who it is: later items match it on the new ones.
-            if any(getattr(contact, name) != value for name, value in profile.items() if name in DEDUPE_FIELDS):
+            if dedupe_values_change:
                 moved[contact.pk] = contact
             updated.setdefault(contact.pk, (contact, set()))[1].update(profile)
         for name, value in profile.items():
             setattr(contact, name, value)
+        if dedupe_values_change and contact in created:
+            created.changed(contact)
         contact.embedded_data = {**contact.embedded_data, **data.embedded_data}
         results.append((contact, False))
-    Contact.objects.bulk_create(created)
+    Contact.objects.bulk_create(created.contacts)
     _contacts_save_updates(updated.values())
     return results
 
