@@ -19,6 +19,7 @@ first thread holds while it waits; a test's transaction) the work runs at commit
 
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ from contextlib import contextmanager
 from django.db import connection, connections, transaction
 
 logger = logging.getLogger(__name__)
+
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 _local = threading.local()
 
@@ -78,12 +81,18 @@ def after_commit_work_in_second_thread() -> Iterator[None]:
     if connection.vendor != "postgresql" or connection.in_atomic_block or getattr(_local, "second", None):
         yield
         return
+    # The second thread mostly waits on sockets; woken by a reply, it needs the interpreter lock,
+    # which the first thread, computing, gives up every switch interval only (5 ms by default):
+    # each SMTP command and outcome record would wait that long.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     _local.second = _SecondThread()
     try:
         yield
     finally:
         second, _local.second = _local.second, None
         second.stop()
+        sys.setswitchinterval(switch_interval)
 
 
 def after_commit_work(work: Callable[[], None]) -> None:
