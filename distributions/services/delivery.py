@@ -18,6 +18,14 @@ before the server accepted the message loses that one email, visibly. The same h
 connection breaks mid-send (channels.email.Outcome.UNCERTAIN). Every attempt uses the same
 Message-ID, so an ESP that deduplicates on it is a second guard.
 
+On PostgreSQL an "Email Sent" outcome commits asynchronously (synchronous_commit off for that
+one transaction): the next message is handed over without waiting for the disk. The record is
+visible to every session at once and survives the worker's death, so the window above is the
+same. Only a crash of the database server itself (or of its machine) can lose the outcomes
+committed in the fraction of a second before it (at most three wal_writer_delay). So the reaper
+treats a claim written before the server last started or recovered from a crash as wholly in doubt:
+every invitation of it without an outcome is recorded as interrupted and never sent again.
+
 Temporary failures (no connection, 4xx) release the claim and retry with exponential backoff
 for RUN_RETRY_WINDOW_SECONDS, like workflow tasks; permanent ones (5xx) are Email Failed.
 """
@@ -32,6 +40,7 @@ from itertools import groupby
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
@@ -203,7 +212,9 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, backend: s
     now = timezone.now()
     data = {"message_id": invitation.message_id, "backend": backend}
     if outcome == Outcome.ACCEPTED:  # one transaction of its own (invitation_record is atomic)
-        invitation_record(invitation=invitation, kind=SendEvent.SENT, status=Status.EMAIL_SENT, data=data)
+        invitation_record(
+            invitation=invitation, kind=SendEvent.SENT, status=Status.EMAIL_SENT, data=data, asynchronous_commit=True
+        )
         return
     with transaction.atomic():
         if outcome == Outcome.UNCERTAIN:
@@ -258,21 +269,24 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
     """Invitations claimed longer than SEND_LEASE ago with no outcome: their worker died mid-send.
 
     Of each claim, the first (in id order, the sending order) may have been sent and is recorded
-    as interrupted; the claim's others were never handed over and are released to be sent.
-    -> invitations recorded as interrupted
+    as interrupted; the claim's others were never handed over and are released to be sent. A
+    claim written before the database server last started or recovered may have lost outcomes
+    committed asynchronously (see the module's docstring): all of its invitations without an
+    outcome are recorded as interrupted. -> invitations recorded as interrupted
     """
     now = now or timezone.now()
     stuck = Invitation.objects.filter(status=Status.PENDING, sent_at__lt=now - SEND_LEASE)
+    server_started = database_server_started_at()
     reaped = 0
     for _claim, claimed in groupby(stuck.order_by("sent_at", "claim", "pk")[:1000], key=lambda i: (i.sent_at, i.claim)):
         first, *never_sent = claimed
-        detail = (
-            f"Interrupted: the worker stopped after claiming this email at {first.sent_at:%Y-%m-%d %H:%M:%S} "
-            f"UTC and before recording the mail server's answer. It may have been sent (Message-ID "
-            f"{first.message_id}), so it is not sent again; check the recipient's inbox or the mail log."
-        )
-        if invitation_record(invitation=first, kind=SendEvent.INTERRUPTED, status=Status.EMAIL_FAILED, detail=detail):
-            reaped += 1
+        in_doubt = [first]
+        # updated_at: when the claim was written (sent_at is the claim's time as the worker saw it).
+        if server_started is not None and min(i.updated_at for i in [first, *never_sent]) < server_started:
+            in_doubt, never_sent = [first, *never_sent], []
+        for invitation in in_doubt:
+            if _record_interrupted(invitation):
+                reaped += 1
         for invitation in never_sent:
             with transaction.atomic():
                 claimed_at = invitation.sent_at
@@ -284,6 +298,29 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
                     "UTC, with others sent before it). It is sent again as usual.",
                 )
     return reaped
+
+
+def _record_interrupted(invitation: Invitation) -> bool:
+    detail = (
+        f"Interrupted: the worker stopped after claiming this email at {invitation.sent_at:%Y-%m-%d %H:%M:%S} "
+        f"UTC and before recording the mail server's answer. It may have been sent (Message-ID "
+        f"{invitation.message_id}), so it is not sent again; check the recipient's inbox or the mail log."
+    )
+    return invitation_record(
+        invitation=invitation, kind=SendEvent.INTERRUPTED, status=Status.EMAIL_FAILED, detail=detail
+    )
+
+
+def database_server_started_at() -> datetime | None:
+    """When the PostgreSQL server last started or recovered from a crash: the later of its start
+    and the reset of its shared statistics, which crash recovery resets (and an administrator may
+    reset too, which only makes the reaper more careful). None elsewhere: no outcome is committed
+    asynchronously there."""
+    if db_connection.vendor != "postgresql":
+        return None
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT GREATEST(pg_postmaster_start_time(), (SELECT stats_reset FROM pg_stat_bgwriter))")
+        return cursor.fetchone()[0]
 
 
 def _due_ids(*, ids: list[int] | None, now: datetime, limit: int) -> list[int]:
