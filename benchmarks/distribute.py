@@ -11,7 +11,8 @@ Three phases in one run, against the same loopback SMTP server (aiosmtpd, its ow
                condition, run the distribute-survey task (contact upsert by dedupe rules, list
                membership, survey/permission/sender checks, distribution + invitation, piped-text
                rendering of subject, HTML and text, opt-out / duplicate / frequency checks, claim),
-               commit, send over SMTP (one session per batch), record each Email Sent.
+               commit, send over SMTP (one session per batch) from the worker's second thread
+               while the next batch executes, record each Email Sent.
   two workers  the same with two worker processes, for other recipients.
   baseline     the one-worker phase's messages, sent by Django's SMTP backend over ONE
                connection in ONE process, with no database work.
@@ -141,6 +142,11 @@ def setup_django(database: str, smtp_port: int) -> None:
     import django
 
     django.setup()
+    # Load the URLconf (the survey and opt-out links are reversed from it) before the phases fork
+    # their processes: a qcluster worker loads it once in its life, the bare sender before timing.
+    from distributions.services.delivery import opt_out_url
+
+    opt_out_url("warm-up")
 
 
 def seed_workflow():

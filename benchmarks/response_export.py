@@ -2,18 +2,19 @@
 """Response export (CSV) against PostgreSQL's own COPY of the same rows.
 
     .venv/bin/python benchmarks/response_export.py [--rows 1000000] [--small-rows 100000] [--repeat 1]
-        [--database sfsurveys_bench_response_export]
+        [--database sfsurveys_bench_response_export] [--keep]
 
 Creates the database (dropped first if it exists, dropped again at the end), migrates it and
 seeds, with set-based SQL (INSERT ... SELECT generate_series), two surveys of --rows and
 --small-rows responses, each with its contact, distribution and invitation; every survey has a
 multiple-choice, a rating and a text question and three declared embedded-data fields, 70% of
-responses finished, the others partly answered. Then, best of --repeat runs each:
+responses finished, the others partly answered (with --keep the database is kept at the end, and
+one kept by an earlier run with the same sizes is used again instead of seeding). Then, best of --repeat runs each:
   copy     psql runs COPY (SELECT the raw columns, same joins, same order) TO STDOUT WITH CSV;
            this process reads the pipe and counts bytes: the ceiling
   product  a fresh Python process starts a CSV export (not compressed) and runs its job as a
-           worker would (response_export_run: chunks, progress updates, the file saved to its
-           storage), and reports the file's size and its peak RSS (getrusage)
+           worker would (response_export_run: its COPY streamed, progress updates, the file saved
+           to its storage), and reports the file's size and its peak RSS (getrusage)
   zip      once per size, for reference: the same with the default compress=true
 Targets (exit 1 when missed): product >= 50% of copy's rows/s at --rows, and the exporting
 process's peak RSS growing by less than 32 MB between --small-rows and --rows (flat memory).
@@ -169,6 +170,30 @@ def seed(big: int, small: int) -> dict[str, int]:
     return {name: survey.pk for name, survey in surveys.items()}
 
 
+def seeded_surveys(database: str, big: int, small: int) -> dict[str, int] | None:
+    """The surveys of a database an earlier run seeded with these sizes and kept, or None."""
+    import psycopg
+
+    try:
+        conn = psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=database, autocommit=True)
+    except psycopg.OperationalError:
+        return None
+    with conn:
+        try:
+            found = dict(conn.execute("SELECT name, id FROM distributions_survey").fetchall())
+            counts = dict(
+                conn.execute("SELECT survey_id, count(*) FROM distributions_response GROUP BY survey_id").fetchall()
+            )
+        except psycopg.Error:
+            return None
+    surveys = {name: found.get(f"Bench {rows} responses") for name, rows in (("big", big), ("small", small))}
+    if len(found) != 2 or any(
+        surveys[name] is None or counts.get(surveys[name]) != rows for name, rows in (("big", big), ("small", small))
+    ):
+        return None
+    return surveys
+
+
 def copy_statement(survey_id: int) -> str:
     """The ceiling: the product's rows (joins, order), raw columns, COPY's own CSV."""
     fields = ", ".join(f"r.embedded_data ->> '{name}'" for name in sorted(FIELDS))
@@ -252,6 +277,9 @@ def main(argv=None) -> int:
     parser.add_argument("--small-rows", type=int, default=100_000, help="responses of the small survey (default 100k)")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per measurement, best kept (default 1)")
     parser.add_argument("--database", default="sfsurveys_bench_response_export", help="scratch database (dropped)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the seeded database, and reuse one kept with the same sizes"
+    )
     parser.add_argument("--skip-zip", action="store_true", help="do not time the compressed export")
     parser.add_argument("--child", choices=("csv", "zip"), help=argparse.SUPPRESS)
     parser.add_argument("--survey", type=int, help=argparse.SUPPRESS)
@@ -264,14 +292,21 @@ def main(argv=None) -> int:
     env = environment(args.database, export_dir)
     os.environ.update(env)
     try:
-        print(f"Creating {args.database} and seeding {args.rows:,} + {args.small_rows:,} responses ...", flush=True)
-        start = time.perf_counter()
-        create_migrated_database(args.database, env=env)
+        surveys = seeded_surveys(args.database, args.rows, args.small_rows) if args.keep else None
         import django
 
-        django.setup()
-        surveys = seed(args.rows, args.small_rows)
-        print(f"  seeded and analyzed in {time.perf_counter() - start:.1f} s", flush=True)
+        if surveys:
+            print(
+                f"Reusing {args.database}, kept seeded with {args.rows:,} + {args.small_rows:,} responses", flush=True
+            )
+            django.setup()
+        else:
+            print(f"Creating {args.database} and seeding {args.rows:,} + {args.small_rows:,} responses ...", flush=True)
+            start = time.perf_counter()
+            create_migrated_database(args.database, env=env)
+            django.setup()
+            surveys = seed(args.rows, args.small_rows)
+            print(f"  seeded and analyzed in {time.perf_counter() - start:.1f} s", flush=True)
         results = {}
         for name, rows in (("small", args.small_rows), ("big", args.rows)):
             survey_id = surveys[name]
@@ -316,7 +351,13 @@ def main(argv=None) -> int:
         traceback.print_exc()
         return 2
     finally:
-        scratch_db.close_and_drop(args.database)
+        if args.keep:
+            if "django" in sys.modules:
+                from django.db import connections
+
+                connections.close_all()
+        else:
+            scratch_db.close_and_drop(args.database)
         shutil.rmtree(export_dir, ignore_errors=True)
 
 

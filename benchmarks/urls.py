@@ -1,4 +1,4 @@
-"""The product's URLs plus the two baselines the ingest benchmark compares the product with."""
+"""The product's URLs plus the baselines the ingest and SMS inbound benchmarks compare the product with."""
 
 from django.urls import include, path
 
@@ -7,5 +7,6 @@ from benchmarks import views
 urlpatterns = [
     path("bench/bare/", views.bare, name="bench-bare"),
     path("bench/minimal/", views.minimal, name="bench-minimal"),
+    path("bench/twilio-bare/", views.twilio_bare, name="bench-twilio-bare"),
     path("", include("config.urls")),
 ]

@@ -3,15 +3,19 @@
 bare:    read the body, answer the SOAP Ack: the HTTP + Django ceiling.
 minimal: parse with defusedxml, extract notification ids and fields, ONE multi-row INSERT into a
          plain table in one transaction, answer the Ack: the storage floor.
+twilio_bare: check X-Twilio-Signature as the inbound webhook does and answer an empty TwiML
+         document: the ceiling of /webhooks/twilio/inbound/ (benchmarks/sms_inbound.py).
 """
 
 import json
 
 from defusedxml.ElementTree import fromstring
 from django.db import connection, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 
+from distributions.channels.sms import twiml_answer
+from distributions.views.twilio import TWIML, twilio_signed
 from workflows.salesforce.soap import CONTENT_TYPE, ack_response
 
 _SOAP = "{http://schemas.xmlsoap.org/soap/envelope/}"
@@ -51,3 +55,10 @@ def minimal(request):
                 [value for row in rows for value in row],
             )
     return HttpResponse(ack_response(), content_type=CONTENT_TYPE)
+
+
+@csrf_exempt
+def twilio_bare(request):
+    if not twilio_signed(request, "bench-twilio-bare"):
+        return HttpResponseForbidden("Invalid or missing X-Twilio-Signature.", content_type="text/plain")
+    return HttpResponse(twiml_answer(), content_type=TWIML)

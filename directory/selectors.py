@@ -1,9 +1,10 @@
 """Reads of the contact directory."""
 
 import operator
+from collections import defaultdict
 from functools import reduce
 
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.db.models.functions import Lower
 
 from directory.models import Contact, DedupeKey, Directory
@@ -38,6 +39,26 @@ def _lookup(key: str, profile: dict) -> dict | None:
     return None
 
 
+def dedupe_rule_value(key: str, values: dict) -> tuple | None:
+    """What rule `key` compares of a contact's `values` (a profile, or a contact's fields), case
+    folded as `_lookup` has the database fold it; None when a value the rule needs is empty.
+    Two contacts are the same person by the rule when their values are equal and not None."""
+    email, phone, external_data_reference, first_name, last_name = _values(values)
+    if key == DedupeKey.EMAIL and email:
+        return (email.lower(),)
+    if key == DedupeKey.EXTERNAL_DATA_REFERENCE and external_data_reference:
+        return (external_data_reference,)
+    if key == DedupeKey.PHONE and phone:
+        return (phone,)
+    if key == DedupeKey.NAME_AND_EMAIL and email and first_name and last_name:
+        return (email.lower(), first_name.upper(), last_name.upper())
+    return None
+
+
+def contact_dedupe_values(contact: Contact) -> dict[str, str]:
+    return {name: getattr(contact, name) for name in DEDUPE_FIELDS}
+
+
 def dedupe_rule_holds(key: str, *, contact: Contact, profile: dict) -> bool:
     """Whether rule `key` says the in-memory `contact` is the person `profile` describes.
 
@@ -45,20 +66,8 @@ def dedupe_rule_holds(key: str, *, contact: Contact, profile: dict) -> bool:
     or changed since read). Python's case mapping stands in for the database's: they agree except
     on some non-ASCII letters (SQLite folds ASCII only).
     """
-    email, phone, external_data_reference, first_name, last_name = _values(profile)
-    if key == DedupeKey.EMAIL and email:
-        return contact.email.lower() == email.lower()
-    if key == DedupeKey.EXTERNAL_DATA_REFERENCE and external_data_reference:
-        return contact.external_data_reference == external_data_reference
-    if key == DedupeKey.PHONE and phone:
-        return contact.phone == phone
-    if key == DedupeKey.NAME_AND_EMAIL and email and first_name and last_name:
-        return (
-            contact.email.lower() == email.lower()
-            and contact.first_name.upper() == first_name.upper()
-            and contact.last_name.upper() == last_name.upper()
-        )
-    return False
+    value = dedupe_rule_value(key, profile)
+    return value is not None and value == dedupe_rule_value(key, contact_dedupe_values(contact))
 
 
 def _contacts_matching(directory: Directory, lookups: list[dict], instances: dict[int, Contact]) -> list[list[Contact]]:
@@ -71,6 +80,8 @@ def _contacts_matching(directory: Directory, lookups: list[dict], instances: dic
     if not lookups:
         return []
     distinct = list(dict.fromkeys(tuple(sorted(lookup.items())) for lookup in lookups))
+    if len({items[0][0] for items in distinct}) == 1 and all(len(items) == 1 for items in distinct):
+        return _contacts_matching_one_value(directory, distinct[0][0][0], lookups, instances)
     conditions = [Q(*items) for items in distinct]
     flags = {
         f"dedupe_match_{number}": ExpressionWrapper(condition, output_field=BooleanField())
@@ -94,12 +105,39 @@ def _contacts_matching(directory: Directory, lookups: list[dict], instances: dic
     return [matches[tuple(sorted(lookup.items()))] for lookup in lookups]
 
 
+# What a one-field lookup compares, as the database computes it.
+_LOOKUP_VALUES = {
+    "email_lower": Lower("email"),
+    "external_data_reference": F("external_data_reference"),
+    "phone": F("phone"),
+}
+
+
+def _contacts_matching_one_value(
+    directory: Directory, name: str, lookups: list[dict], instances: dict[int, Contact]
+) -> list[list[Contact]]:
+    """`_contacts_matching` for lookups that all compare one value (a rule on email, phone or
+    external data reference): `IN` the values, each row matched by the value the database
+    computed for it, where the general query adds a column and a condition per lookup."""
+    rows = (
+        Contact.objects.filter(directory=directory)
+        .annotate(dedupe_value=_LOOKUP_VALUES[name])
+        .filter(dedupe_value__in={lookup[name] for lookup in lookups})
+        .order_by("id")
+    )
+    matches: dict[str, list[Contact]] = defaultdict(list)
+    for row in rows:
+        value = vars(row).pop("dedupe_value")  # the contacts handed out carry only their fields
+        matches[value].append(instances.setdefault(row.pk, row))
+    return [matches.get(lookup[name], []) for lookup in lookups]
+
+
 def _matches_by_rule(
-    directory: Directory, profiles: list[dict], *, stop_at_first_match: bool
+    directory: Directory, profiles: list[dict], *, stop_at_first_match: bool, keys: tuple[str, ...] | None = None
 ) -> list[dict[str, list[Contact]]]:
     matches: list[dict[str, list[Contact]]] = [{} for _ in profiles]
     instances: dict[int, Contact] = {}
-    for key in directory_dedupe_keys(directory):
+    for key in keys or directory_dedupe_keys(directory):
         lookups = {}
         for number, profile in enumerate(profiles):
             if stop_at_first_match and any(matches[number].values()):
@@ -112,14 +150,17 @@ def _matches_by_rule(
     return matches
 
 
-def contacts_find_by_rule(*, directory: Directory, profiles: list[dict]) -> list[dict[str, list[Contact]]]:
+def contacts_find_by_rule(
+    *, directory: Directory, profiles: list[dict], keys: tuple[str, ...] | None = None
+) -> list[dict[str, list[Contact]]]:
     """Per profile: for each of the directory's rules it has values for, in rule order, every
     contact that rule matches, lowest id first. One query per rule; one object per contact.
+    `keys`: the directory's rules (`directory_dedupe_keys`) when the caller has read them.
 
     Unlike contacts_find it keeps the runners-up and the later rules: upserting several profiles
     in turn needs them when an earlier profile changes the values a first match was found by.
     """
-    return _matches_by_rule(directory, profiles, stop_at_first_match=False)
+    return _matches_by_rule(directory, profiles, stop_at_first_match=False, keys=keys)
 
 
 def contacts_find(*, directory: Directory, profiles: list[dict]) -> list[Contact | None]:

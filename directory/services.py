@@ -1,19 +1,22 @@
 """Writes to the contact directory: upsert by the directory's dedupe rules, lists, data."""
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from directory.models import Contact, DedupeKey, Directory, MailingList, Membership, Transaction
 from directory.selectors import (
     DEDUPE_FIELDS,
+    contact_dedupe_values,
     contact_find,
     contacts_find_by_rule,
     dedupe_rule_holds,
+    dedupe_rule_value,
     directory_dedupe_keys,
 )
 
@@ -60,12 +63,50 @@ def _lock_directory(directory: Directory) -> None:
     Directory.objects.select_for_update().filter(pk=directory.pk).exists()
 
 
+class _CreatedContacts:
+    """The contacts an upsert call creates, in order, found by each rule's value in one lookup
+    (as `dedupe_rule_holds` would find them going through the list). Items may change a created
+    contact's values: `changed` files it under its new ones."""
+
+    def __init__(self, keys: tuple[str, ...]):
+        self.keys = keys
+        self.contacts: list[Contact] = []
+        self._order: dict[int, int] = {}  # id(contact) -> its place in `contacts`
+        self._by_value: dict[tuple[str, tuple], list[Contact]] = defaultdict(list)
+        self._filed: dict[int, list[tuple[str, tuple]]] = {}
+
+    def add(self, contact: Contact) -> None:
+        self._order[id(contact)] = len(self.contacts)
+        self.contacts.append(contact)
+        self._file(contact)
+
+    def changed(self, contact: Contact) -> None:
+        for filed in self._filed.pop(id(contact)):
+            self._by_value[filed].remove(contact)
+        self._file(contact)
+
+    def first(self, key: str, profile: dict) -> Contact | None:
+        value = dedupe_rule_value(key, profile)
+        found = self._by_value.get((key, value)) if value is not None else None
+        return found[0] if found else None
+
+    def __contains__(self, contact: Contact) -> bool:
+        return id(contact) in self._order
+
+    def _file(self, contact: Contact) -> None:
+        values = contact_dedupe_values(contact)
+        filed = [(key, value) for key in self.keys if (value := dedupe_rule_value(key, values)) is not None]
+        for entry in filed:
+            bisect.insort(self._by_value[entry], contact, key=lambda other: self._order[id(other)])
+        self._filed[id(contact)] = filed
+
+
 def _same_person(
     profile: dict[str, str],
     stored_matches: dict[str, list[Contact]],
     *,
     moved: dict[int, Contact],
-    created: list[Contact],
+    created: _CreatedContacts,
 ) -> Contact | None:
     """The contact an upsert of `profile` lands on, given what earlier items of the call did.
 
@@ -80,9 +121,8 @@ def _same_person(
         ]
         if candidates:
             return min(candidates, key=lambda contact: contact.pk)
-        for contact in created:
-            if dedupe_rule_holds(key, contact=contact, profile=profile):
-                return contact
+        if (contact := created.first(key, profile)) is not None:
+            return contact
     return None
 
 
@@ -95,8 +135,9 @@ def contacts_upsert(*, directory: Directory, items: list[ContactData]) -> list[t
     """
     _lock_directory(directory)
     profiles = [item.profile() for item in items]
-    stored_matches = contacts_find_by_rule(directory=directory, profiles=profiles)
-    created: list[Contact] = []
+    keys = directory_dedupe_keys(directory)
+    stored_matches = contacts_find_by_rule(directory=directory, profiles=profiles, keys=keys)
+    created = _CreatedContacts(keys)
     updated: dict[int, tuple[Contact, set[str]]] = {}
     moved: dict[int, Contact] = {}
     results = []
@@ -104,19 +145,24 @@ def contacts_upsert(*, directory: Directory, items: list[ContactData]) -> list[t
         contact = _same_person(profile, matches, moved=moved, created=created)
         if contact is None:
             contact = Contact(directory=directory, embedded_data=dict(data.embedded_data), **profile)
-            created.append(contact)
+            created.add(contact)
             results.append((contact, True))
             continue
+        dedupe_values_change = any(
+            getattr(contact, name) != value for name, value in profile.items() if name in DEDUPE_FIELDS
+        )
         if contact.pk is not None:
             # Its stored values no longer say who it is: later items match it on the new ones.
-            if any(getattr(contact, name) != value for name, value in profile.items() if name in DEDUPE_FIELDS):
+            if dedupe_values_change:
                 moved[contact.pk] = contact
             updated.setdefault(contact.pk, (contact, set()))[1].update(profile)
         for name, value in profile.items():
             setattr(contact, name, value)
+        if dedupe_values_change and contact in created:
+            created.changed(contact)
         contact.embedded_data = {**contact.embedded_data, **data.embedded_data}
         results.append((contact, False))
-    Contact.objects.bulk_create(created)
+    Contact.objects.bulk_create(created.contacts)
     _contacts_save_updates(updated.values())
     return results
 
@@ -130,7 +176,38 @@ def _contacts_save_updates(updated: Iterable[tuple[Contact, set[str]]]) -> None:
     for names, contacts in by_fields.items():
         # Only the fields the items set: an opt-out (or any other field) committed since the
         # contacts were read must stay.
-        Contact.objects.bulk_update(contacts, [*names, "embedded_data", "updated_at"])
+        fields = [*names, "embedded_data", "updated_at"]
+        if connection.vendor == "postgresql":
+            _update_from_values(contacts, fields)
+        else:
+            Contact.objects.bulk_update(contacts, fields)
+
+
+def _update_from_values(contacts: list[Contact], names: list[str]) -> None:
+    """Contact.objects.bulk_update(contacts, names) as one `UPDATE ... FROM (VALUES ...)`: each row
+    joined to its values, where bulk_update builds a CASE WHEN per field and row (costly to
+    compile, and to plan: the database tests every WHEN of every field for every row)."""
+    fields = [Contact._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    # The first row's casts type the VALUES columns (a placeholder alone is text).
+    casts = ["::bigint", *(f"::{field.db_type(connection)}" for field in fields)]
+    row = ", ".join(f"%s{cast}" for cast in casts)
+    columns = ", ".join(quote(field.column) for field in fields)
+    assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in fields)
+    params = [
+        value
+        for contact in contacts
+        for value in (
+            contact.pk,
+            *(field.get_db_prep_save(getattr(contact, field.attname), connection) for field in fields),
+        )
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Contact._meta.db_table)} AS c SET {assignments} "
+            f"FROM (VALUES {', '.join([f'({row})'] * len(contacts))}) AS v(id, {columns}) WHERE c.id = v.id",
+            params,
+        )
 
 
 def contact_upsert(*, directory: Directory, data: ContactData) -> tuple[Contact, bool]:

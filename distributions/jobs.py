@@ -2,6 +2,7 @@
 
 from distributions.services.delivery import invitations_send_due
 from distributions.services.response_export import response_export_run, response_exports_purge
+from distributions.services.sms_sessions import sms_sessions_expire
 
 
 def send_due_invitations(ids: list[int] | None = None) -> int:
@@ -17,3 +18,8 @@ def export_responses(export_id: int) -> str:
 def purge_response_exports() -> int:
     """Delete response exports past their retention (the daily schedule)."""
     return response_exports_purge()
+
+
+def expire_sms_sessions() -> int:
+    """Expire two-way SMS survey sessions idle past their survey's expiry (every five minutes)."""
+    return sms_sessions_expire()

@@ -2,6 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.core.files.storage import storages
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from directory.models import Contact, Directory
@@ -46,6 +47,11 @@ SURVEY_TEXT_SCHEMES = ("m", "e", "l", "date")
 DEFAULT_PUBLIC_TITLE = "Survey"
 
 
+class SmsAfterInvalidReplies(models.TextChoices):
+    NEXT_QUESTION = "next", "Move on to the next question"
+    END = "end", "End the survey"
+
+
 class Survey(models.Model):
     class Status(models.TextChoices):
         NEW = "new", "New"
@@ -64,6 +70,35 @@ class Survey(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     introduction = models.TextField(blank=True, help_text="Shown above the questions; piped text allowed.")
     thank_you = models.TextField(default="Thank you for your answers.", help_text="Shown when the survey is finished.")
+    # Two-way SMS surveys (services/sms_sessions.py): one question per text.
+    sms_introduction = models.TextField(
+        "SMS introduction",
+        blank=True,
+        help_text="Two-way SMS: sent before the first question, in the same text. Piped text allowed.",
+    )
+    sms_thank_you = models.TextField(
+        "SMS thank-you text",
+        blank=True,
+        help_text="Two-way SMS: sent after the last answer. Empty: nothing is sent.",
+    )
+    sms_invalid_reply_limit = models.PositiveSmallIntegerField(
+        "SMS re-asks",
+        default=2,
+        help_text="Two-way SMS: how many times a question is asked again after a reply that does not answer it.",
+    )
+    sms_after_invalid_replies = models.CharField(
+        "SMS after the re-asks",
+        max_length=10,
+        choices=SmsAfterInvalidReplies.choices,
+        default=SmsAfterInvalidReplies.NEXT_QUESTION,
+        help_text="Two-way SMS: what happens when the re-asks are used up and the reply still does not answer.",
+    )
+    sms_session_expiry_hours = models.PositiveSmallIntegerField(
+        "SMS session expiry (hours)",
+        default=24,
+        validators=[MinValueValidator(1)],
+        help_text="Two-way SMS: hours without a reply after which the session expires (status Session Expired).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -205,6 +240,7 @@ class Invitation(models.Model):
         SURVEY_PARTIALLY_FINISHED = "survey_partially_finished", "Survey Partially Finished"
         SURVEY_FINISHED = "survey_finished", "Survey Finished"
         LINK_EXPIRED = "link_expired", "Link Expired"
+        SESSION_EXPIRED = "session_expired", "Session Expired"
 
     distribution = models.ForeignKey(Distribution, on_delete=models.CASCADE, related_name="invitations")
     # Null once the contact was deleted: the invitation stays in the distribution's figures and
@@ -478,3 +514,45 @@ class SmsMessage(models.Model):
     def __str__(self):
         arrow = "→" if self.direction == self.Direction.OUTBOUND else "←"
         return f"{arrow} {self.conversation.phone}: {self.body[:40]}"
+
+
+class SmsSession(models.Model):
+    """A two-way SMS survey in progress with one number: the question asked last, and how it
+    ended (services/sms_sessions.py). At most one session per conversation is open; it is only
+    ever changed with the conversation's row locked."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        FINISHED = "finished", "Finished"
+        EXPIRED = "expired", "Expired"
+        CLOSED = "closed", "Closed"
+        STOPPED = "stopped", "Stopped (opted out)"
+
+    invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="sms_session")
+    conversation = models.ForeignKey(SmsConversation, on_delete=models.CASCADE, related_name="sessions")
+    question = models.ForeignKey(
+        Question, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", help_text="Asked last."
+    )
+    reasks = models.PositiveSmallIntegerField(default=0, help_text="Times the current question was asked again.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    state_detail = models.CharField(max_length=300, blank=True, help_text="Why it ended.")
+    last_activity_at = models.DateTimeField()
+    expires_at = models.DateTimeField(help_text="Expires at this time unless a reply comes first.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "SMS survey session"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"], condition=models.Q(state="open"), name="sms_session_open_once"
+            )
+        ]
+        indexes = [
+            # the expiry job: where state = 'open' and expires_at <= now
+            models.Index(fields=["expires_at"], condition=models.Q(state="open"), name="sms_session_due"),
+        ]
+
+    def __str__(self):
+        return f"SMS survey session {self.pk} with {self.conversation.phone}"

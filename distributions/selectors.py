@@ -37,6 +37,7 @@ SENT = (
     Status.SMS_DELIVERED,
     Status.EMAIL_COMPLAINT,
     Status.LINK_EXPIRED,
+    Status.SESSION_EXPIRED,
     *BOUNCED,
     *OPENED,
 )

@@ -95,13 +95,27 @@ def copy_chunks(sql: str, params: Sequence) -> Iterator[bytes]:
 
     Parameters are bound client-side (COPY takes no server parameters).
     """
+    for data, _rows in copy_counted_chunks(sql, params):
+        yield data
+
+
+def copy_counted_chunks(sql: str, params: Sequence, *, step_rows: int = 0) -> Iterator[tuple[bytes, int]]:
+    """copy_chunks with the number of rows written so far: (bytes, rows) pairs.
+
+    A chunk also ends after every `step_rows` rows (when given), so that a caller counting
+    progress sees each step's exact count. The rows are COPY's own: one CopyData message each.
+    """
     buffer = bytearray()
+    rows, step_end = 0, step_rows or -1
     with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
         # libpq hands COPY data over one row at a time: gather rows into chunks.
         for row in copy:
             buffer += row
-            if len(buffer) >= CHUNK_BYTES:
-                yield bytes(buffer)
+            rows += 1
+            if rows == step_end or len(buffer) >= CHUNK_BYTES:
+                if rows == step_end:
+                    step_end += step_rows
+                yield bytes(buffer), rows
                 buffer.clear()
     if buffer:
-        yield bytes(buffer)
+        yield bytes(buffer), rows

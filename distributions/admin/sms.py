@@ -1,5 +1,6 @@
 """SMS in the admin: each number's conversation as a thread (texts sent and received, in order),
-and every text with its status. Read-only: texts are written by sending and by webhooks."""
+every text with its status, and two-way SMS survey sessions. Read-only: texts are written by
+sending and by webhooks, sessions by texts and the expiry job."""
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
@@ -7,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.template.response import TemplateResponse
 
-from distributions.models import SmsConversation, SmsMessage
+from distributions.models import SmsConversation, SmsMessage, SmsSession
 from distributions.selectors import sms_contacts, sms_thread
 from workflows.admin.history import ReadOnlyMixin
 
@@ -84,3 +85,28 @@ class SmsMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="Text")
     def short_body(self, message):
         return message.body[:80]
+
+
+@admin.register(SmsSession)
+class SmsSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Two-way SMS surveys in progress and how each ended (written by texts and the expiry job)."""
+
+    list_display = ["created_at", "conversation", "invitation", "state", "question", "last_activity_at", "expires_at"]
+    list_filter = ["state"]
+    list_select_related = ["conversation", "invitation", "question"]
+    search_fields = ["conversation__phone"]
+    ordering = ["-id"]
+    show_full_result_count = False
+    fields = [
+        "created_at",
+        "conversation",
+        "invitation",
+        "state",
+        "state_detail",
+        "question",
+        "reasks",
+        "last_activity_at",
+        "expires_at",
+        "ended_at",
+    ]
+    readonly_fields = fields

@@ -16,12 +16,22 @@ from distributions.admin.exports import export_urls
 from distributions.models import SURVEY_TEXT_SCHEMES, Collaborator, Question, Survey, SurveyField
 from distributions.selectors import distributions_with_counts, survey_field_case_clashes
 from distributions.services.response_export import EXPORT_VIEW_PERMISSIONS
+from distributions.services.sms_sessions import question_sms_askable, survey_sms_unaskable
 from distributions.services.surveys import SurveyError, survey_set_status
 from workflows.admin.piping import add_piped_text_menu
 from workflows.piping import validate
 from workflows.tasks.forms import PipedTextarea
 
 DISTRIBUTIONS_PER_PAGE = 50
+# The survey's two-way SMS settings (services/sms_sessions.py).
+SMS_FIELDS = [
+    "sms_introduction",
+    "sms_thank_you",
+    "sms_invalid_reply_limit",
+    "sms_after_invalid_replies",
+    "sms_session_expiry_hours",
+]
+SMS_DEFAULTED_FIELDS = ("sms_invalid_reply_limit", "sms_after_invalid_replies", "sms_session_expiry_hours")
 # The Distributions page lists the survey's distributions with their invitations counted by status.
 DISTRIBUTIONS_PAGE_PERMISSIONS = ("distributions.view_distribution", "distributions.view_invitation")
 
@@ -34,15 +44,27 @@ def survey_text_errors(text: str) -> list[str]:
 class SurveyForm(forms.ModelForm):
     class Meta:
         model = Survey
-        fields = ["name", "public_title", "owner", "introduction", "thank_you"]
+        fields = ["name", "public_title", "owner", "introduction", "thank_you", *SMS_FIELDS]
         widgets = {
             "introduction": PipedTextarea(attrs={"rows": 4, "cols": 80}, schemes=SURVEY_TEXT_SCHEMES),
             "thank_you": PipedTextarea(attrs={"rows": 2, "cols": 80}, schemes=SURVEY_TEXT_SCHEMES),
+            "sms_introduction": PipedTextarea(attrs={"rows": 2, "cols": 80}, schemes=SURVEY_TEXT_SCHEMES),
+            "sms_thank_you": PipedTextarea(attrs={"rows": 2, "cols": 80}, schemes=SURVEY_TEXT_SCHEMES),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty (a form that predates them, a script), the SMS settings keep their defaults.
+        for name in SMS_DEFAULTED_FIELDS:
+            if name in self.fields:  # read-only for who may only view
+                self.fields[name].required = False
 
     def clean(self):
         cleaned = super().clean()
-        for name in ("introduction", "thank_you"):
+        for name in SMS_DEFAULTED_FIELDS:
+            if name in self.fields and cleaned.get(name) in (None, ""):
+                cleaned[name] = Survey._meta.get_field(name).get_default()
+        for name in ("introduction", "thank_you", "sms_introduction", "sms_thank_you"):
             for error in survey_text_errors(cleaned.get(name)):
                 self.add_error(name, error)
         return cleaned
@@ -78,6 +100,14 @@ class QuestionInline(admin.TabularInline):
     model = Question
     form = QuestionForm
     extra = 0
+    readonly_fields = ["asked_by_text"]
+
+    @admin.display(description="Asked by two-way SMS")
+    def asked_by_text(self, question):
+        if question.pk is None:
+            return "—"
+        askable = question_sms_askable(question)
+        return "Yes" if askable.yes else f"No (skipped): {askable.reason}"
 
 
 class SurveyFieldInline(admin.TabularInline):
@@ -103,15 +133,23 @@ class SurveyAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     autocomplete_fields = ["owner"]
     form = SurveyForm
-    fields = [
-        "name",
-        "public_title",
-        "owner",
-        "status",
-        "activity",
-        "introduction",
-        "thank_you",
-        ("created_at", "updated_at"),
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "public_title",
+                    "owner",
+                    "status",
+                    "activity",
+                    "introduction",
+                    "thank_you",
+                    ("created_at", "updated_at"),
+                ]
+            },
+        ),
+        ("Two-way SMS survey", {"fields": SMS_FIELDS}),
     ]
     readonly_fields = ["status", "activity", "created_at", "updated_at"]
     inlines = [QuestionInline, SurveyFieldInline, CollaboratorInline]
@@ -137,6 +175,7 @@ class SurveyAdmin(admin.ModelAdmin):
             # The warning names contacts' fields: only for who may open the page it is shown on.
             if survey is not None and self.has_view_or_change_permission(request, survey):
                 self.warn_about_case_clashes(request, survey)
+                self.warn_about_sms_skips(request, survey)
         extra_context = {**(extra_context or {}), "may_export": request.user.has_perms(EXPORT_VIEW_PERMISSIONS)}
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -145,6 +184,14 @@ class SurveyAdmin(admin.ModelAdmin):
         declared = obj.fields.values_list("name", flat=True) if obj is not None and obj.pk else ()
         add_piped_text_menu(context, request, editable=editable, workflow=None, embedded_data_names=declared)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def warn_about_sms_skips(self, request, survey):
+        for question, reason in survey_sms_unaskable(survey=survey):
+            self.message_user(
+                request,
+                f"Question {question.position} cannot be asked by text; a two-way SMS survey skips it. {reason}",
+                messages.WARNING,
+            )
 
     def warn_about_case_clashes(self, request, survey):
         for name, others in survey_field_case_clashes(survey=survey).items():

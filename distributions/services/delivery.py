@@ -18,6 +18,14 @@ before the server accepted the message loses that one email, visibly. The same h
 connection breaks mid-send (channels.email.Outcome.UNCERTAIN). Every attempt uses the same
 Message-ID, so an ESP that deduplicates on it is a second guard.
 
+On PostgreSQL an "Email Sent" outcome commits asynchronously (synchronous_commit off for that
+one transaction): the next message is handed over without waiting for the disk. The record is
+visible to every session at once and survives the worker's death, so the window above is the
+same. Only a crash of the database server itself (or of its machine) can lose the outcomes
+committed in the fraction of a second before it (at most three wal_writer_delay). So the reaper
+treats a claim written before the server last started or recovered from a crash as wholly in doubt:
+every invitation of it without an outcome is recorded as interrupted and never sent again.
+
 Temporary failures (no connection, 4xx) release the claim and retry with exponential backoff
 for RUN_RETRY_WINDOW_SECONDS, like workflow tasks; permanent ones (5xx) are Email Failed.
 """
@@ -31,6 +39,7 @@ from itertools import groupby
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,6 +54,7 @@ from distributions.services.sms import sms_message_send
 from distributions.services.status import invitation_record
 from workflows.public_urls import public_url
 from workflows.salesforce.values import InvalidValue
+from workflows.tasks.registry import TaskError
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +123,8 @@ def _two_way_sessions_start(invitations: list[Invitation], *, isolate_failures: 
     -> the invitations to send (see `invitations_claim` for those whose session cannot start)"""
     if not any(i.distribution.channel == Distribution.Channel.TWO_WAY_SMS for i in invitations):
         return invitations
-    from distributions.services.sms_sessions import sms_session_start  # optional: see two_way_sessions_available
+    # Imported here: the sessions build on this module (see two_way_sessions_available).
+    from distributions.services.sms_sessions import SmsSessionError, sms_session_start
 
     started = []
     for invitation in invitations:
@@ -121,7 +132,10 @@ def _two_way_sessions_start(invitations: list[Invitation], *, isolate_failures: 
             started.append(invitation)
             continue
         if not isolate_failures:
-            invitation.text_body = sms_session_start(invitation=invitation)
+            try:
+                invitation.text_body = sms_session_start(invitation=invitation)
+            except SmsSessionError as error:
+                raise TaskError(f"The two-way SMS survey could not start: {error}") from None
         else:
             try:
                 with transaction.atomic():  # a savepoint: what the failed start wrote is undone
@@ -299,7 +313,9 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict
     now = timezone.now()
     terms = channel_terms(invitation.distribution.channel)
     if outcome == Outcome.ACCEPTED:  # one transaction of its own (invitation_record is atomic)
-        invitation_record(invitation=invitation, kind=terms.events.SENT, status=terms.sent, data=data)
+        invitation_record(
+            invitation=invitation, kind=terms.events.SENT, status=terms.sent, data=data, asynchronous_commit=True
+        )
         return
     with transaction.atomic():
         if outcome == Outcome.UNCERTAIN:
@@ -357,31 +373,26 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
 
     Of each claim, the first (in id order, the sending order) may have been sent and is recorded
     as interrupted (a text whose row holds the provider's message SID was sent, and is recorded
-    SMS Sent); the claim's others were never handed over and are released to be sent.
-    -> invitations recorded as interrupted
+    SMS Sent); the claim's others were never handed over and are released to be sent. A claim
+    written before the database server last started or recovered may have lost outcomes committed
+    asynchronously (see the module's docstring): all of its invitations without an outcome are
+    recorded as interrupted. -> invitations recorded as interrupted (or, texts, as sent)
     """
     now = now or timezone.now()
     stuck = Invitation.objects.select_related("distribution").filter(
         status=Status.PENDING, sent_at__lt=now - SEND_LEASE
     )
+    server_started = database_server_started_at()
     reaped = 0
     for _claim, claimed in groupby(stuck.order_by("sent_at", "claim", "pk")[:1000], key=lambda i: (i.sent_at, i.claim)):
         first, *never_sent = claimed
-        terms = channel_terms(first.distribution.channel)
-        accepted = _text_accepted(first) if is_sms(first.distribution.channel) else None
-        if accepted is not None:
-            # The text's row says the provider took it: the worker died only before recording it.
-            detail = (
-                f"The worker stopped after the SMS provider accepted this text ({accepted.message_sid}) and before "
-                "recording it: recorded now."
-            )
-            data = {"sms_message_id": accepted.pk, "message_sid": accepted.message_sid, "provider": accepted.provider}
-            if invitation_record(invitation=first, kind=terms.events.SENT, status=terms.sent, detail=detail, data=data):
+        in_doubt = [first]
+        # updated_at: when the claim was written (sent_at is the claim's time as the worker saw it).
+        if server_started is not None and min(i.updated_at for i in [first, *never_sent]) < server_started:
+            in_doubt, never_sent = [first, *never_sent], []
+        for invitation in in_doubt:
+            if _record_interrupted(invitation):
                 reaped += 1
-        elif invitation_record(
-            invitation=first, kind=terms.events.INTERRUPTED, status=terms.failed, detail=_interrupted_detail(first)
-        ):
-            reaped += 1
         for invitation in never_sent:
             with transaction.atomic():
                 claimed_at = invitation.sent_at
@@ -393,6 +404,29 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
                     "UTC, with others sent before it). It is sent again as usual.",
                 )
     return reaped
+
+
+def _record_interrupted(invitation: Invitation) -> bool:
+    """Record what is known of a claimed invitation whose worker stopped: a text the provider
+    accepted (its row has the message SID) is SMS Sent; anything else may have been sent, and is
+    recorded failed with why, never sent again."""
+    terms = channel_terms(invitation.distribution.channel)
+    accepted = _text_accepted(invitation) if is_sms(invitation.distribution.channel) else None
+    if accepted is not None:
+        detail = (
+            f"The worker stopped after the SMS provider accepted this text ({accepted.message_sid}) and before "
+            "recording it: recorded now."
+        )
+        data = {"sms_message_id": accepted.pk, "message_sid": accepted.message_sid, "provider": accepted.provider}
+        return invitation_record(
+            invitation=invitation, kind=terms.events.SENT, status=terms.sent, detail=detail, data=data
+        )
+    return invitation_record(
+        invitation=invitation,
+        kind=terms.events.INTERRUPTED,
+        status=terms.failed,
+        detail=_interrupted_detail(invitation),
+    )
 
 
 def _text_accepted(invitation: Invitation) -> SmsMessage | None:
@@ -422,6 +456,18 @@ def _interrupted_detail(invitation: Invitation) -> str:
         f"Interrupted: the worker stopped after claiming this {what} at "
         f"{invitation.sent_at:%Y-%m-%d %H:%M:%S} UTC and before recording {answer}. {where}"
     )
+
+
+def database_server_started_at() -> datetime | None:
+    """When the PostgreSQL server last started or recovered from a crash: the later of its start
+    and the reset of its shared statistics, which crash recovery resets (and an administrator may
+    reset too, which only makes the reaper more careful). None elsewhere: no outcome is committed
+    asynchronously there."""
+    if db_connection.vendor != "postgresql":
+        return None
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT GREATEST(pg_postmaster_start_time(), (SELECT stats_reset FROM pg_stat_bgwriter))")
+        return cursor.fetchone()[0]
 
 
 def _due_ids(*, ids: list[int] | None, now: datetime, limit: int) -> list[int]:

@@ -1,9 +1,10 @@
 """Response exports: start one (a job does the work), produce its file, hand it out, purge old ones.
 
 An export is a snapshot of the survey's responses when its job starts (those with ids up to the
-largest then), read in chunks of CHUNK_ROWS by id (the (survey, id) index), so memory stays flat
-whatever the number of responses, and its percentComplete moves after each chunk (written at most
-once per PROGRESS_INTERVAL_SECONDS). The file is
+largest then), streamed in id order so memory stays flat whatever the number of responses: CSV and
+TSV on PostgreSQL by one COPY statement, everything else read in chunks of CHUNK_ROWS by id (the
+(survey, id) index). Its percentComplete moves every CHUNK_ROWS rows (written at most once per
+PROGRESS_INTERVAL_SECONDS). The file is
 written to a temporary file, then saved to the private storage settings.STORAGES["response_exports"]
 (a folder no URL serves): only the permission-checked download views read it. Files and their
 exports are deleted EXPORT_RETENTION after they finished (a daily schedule), when the survey is
@@ -15,10 +16,11 @@ import tempfile
 import time
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -205,36 +207,70 @@ def _write(export: ResponseExport, layout: ExportLayout, out, *, use_copy: bool 
         use_copy = connection.vendor == "postgresql"
     use_copy = use_copy and layout.format in ("csv", "tsv")
     out.write(header(layout))
-    done, after, percent, reported_at = 0, 0, 0, float("-inf")
-    while True:
-        chunk = responses.filter(pk__gt=after).order_by("pk")
-        if use_copy:
-            if done >= total:
-                break
-            # The chunk's last id, from one probe of the (survey, id) index; the last chunk ends at
-            # last_id. The ids themselves stay in PostgreSQL.
-            boundary = list(chunk.values_list("pk", flat=True)[CHUNK_ROWS - 1 : CHUNK_ROWS])
-            until = boundary[0] if boundary else last_id
-            for data in copy_rows(layout, responses.filter(pk__gt=after, pk__lte=until)):
+    if use_copy:
+        # One COPY streams the whole file (a plan PostgreSQL can run in parallel); its rows are
+        # counted as they arrive (they start once PostgreSQL has joined and sorted them), and
+        # progress is written from another thread, on a connection of its own, since this one is
+        # busy with the COPY until the end.
+        with _Progress(export.pk, total, background=True) as progress:
+            done = 0
+            for data, done in copy_rows(layout, responses, step_rows=CHUNK_ROWS):
                 out.write(data)
-            after, count = until, CHUNK_ROWS if boundary else total - done
-        else:
-            rows = list(chunk.values_list(*ROW_FIELDS)[:CHUNK_ROWS])
-            if not rows:
-                break
+                if done % CHUNK_ROWS == 0:
+                    progress.report(done)
+            if done:
+                progress.report(done)
+    else:
+        progress, done, after = _Progress(export.pk, total, background=False), 0, 0
+        while rows := list(responses.filter(pk__gt=after).order_by("pk").values_list(*ROW_FIELDS)[:CHUNK_ROWS]):
             if layout.format in ("csv", "tsv"):
                 out.write(csv_rows(layout, rows))
             else:
                 out.write(json_rows(layout, rows, first=done == 0))
-            after, count = rows[-1][0], len(rows)
-        done += count
-        # Below 100 until the file is saved: complete is the status, not the count.
-        new_percent = min(99, done * 100 // total) if total else 99
-        # At most one progress write per PROGRESS_INTERVAL_SECONDS: each is a commit of its own.
-        if new_percent != percent and time.monotonic() - reported_at >= PROGRESS_INTERVAL_SECONDS:
-            percent, reported_at = new_percent, time.monotonic()
-            ResponseExport.objects.filter(pk=export.pk, status=Status.IN_PROGRESS).update(percent_complete=percent)
+            after, done = rows[-1][0], done + len(rows)
+            progress.report(done)
     out.write(footer(layout))
+
+
+class _Progress:
+    """The percentComplete of an export whose `total` rows are being written, saved as rows are done.
+
+    Below 100 until the file is saved (complete is the status, not the count), and written at most
+    once per PROGRESS_INTERVAL_SECONDS, each write being a commit of its own. `background`: the
+    writes run in a thread of their own, on that thread's database connection (closed at the end).
+    """
+
+    def __init__(self, export_id: int, total: int, *, background: bool):
+        self.export_id, self.total = export_id, total
+        self.percent, self.reported_at = 0, float("-inf")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-progress") if background else None
+
+    def report(self, done: int) -> None:
+        """`done` rows of `total` are written."""
+        percent = min(99, done * 100 // self.total) if self.total else 99
+        if percent != self.percent and time.monotonic() - self.reported_at >= PROGRESS_INTERVAL_SECONDS:
+            self.percent, self.reported_at = percent, time.monotonic()
+            if self.executor:
+                self.executor.submit(self._save_logged, percent)
+            else:
+                self._save(percent)
+
+    def _save(self, percent: int) -> None:
+        ResponseExport.objects.filter(pk=self.export_id, status=Status.IN_PROGRESS).update(percent_complete=percent)
+
+    def _save_logged(self, percent: int) -> None:
+        try:
+            self._save(percent)
+        except Exception:  # noqa: BLE001 - progress is advisory: the export goes on, its end is what counts
+            logger.warning("Could not save the progress of response export %s.", self.export_id, exc_info=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.executor:
+            self.executor.submit(connections.close_all)  # the thread's own connection
+            self.executor.shutdown(wait=True)
 
 
 def export_responses(export: ResponseExport):

@@ -59,10 +59,19 @@ def invitation_response(invitation: Invitation) -> Response | None:
     return Response.objects.filter(invitation=invitation).first()
 
 
-def survey_availability(*, invitation: Invitation, now=None) -> Availability:
+# survey_availability's `response` when the caller has not read it.
+NOT_READ = object()
+
+
+def survey_availability(*, invitation: Invitation, now=None, response=NOT_READ) -> Availability:
     """Whether the link takes answers. A finished response wins over expiry and over the survey
-    being closed since: the recipient is told they answered, not that something went wrong."""
-    if Response.objects.filter(invitation=invitation, finished_at__isnull=False).exists():
+    being closed since: the recipient is told they answered, not that something went wrong.
+    `response`: the invitation's Response or None, when the caller has it already."""
+    if response is NOT_READ:
+        finished = Response.objects.filter(invitation=invitation, finished_at__isnull=False).exists()
+    else:
+        finished = response is not None and response.finished_at is not None
+    if finished:
         return Availability.FINISHED
     if invitation.contact_id is None:  # the contact was deleted: nobody is left to answer
         return Availability.NOT_OPEN

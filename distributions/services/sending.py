@@ -3,8 +3,9 @@ survey: check, save the contact, invite, render, send.
 
 Everything up to claiming the send happens in the task's transaction, so a task that fails
 leaves nothing behind and a task that succeeded is never run again. The email goes out right
-after that transaction commits, or later from the schedule when the task asked for a delay;
-services/delivery.py explains why, and the one window that is left.
+after that transaction commits (from a worker's second thread, while its next batch executes:
+workflows/services/execution/background.py), or later from the schedule when the task asked for
+a delay; services/delivery.py explains why, and the one window that is left.
 """
 
 import functools
@@ -17,7 +18,6 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
 from django.utils.html import strip_tags
 from email_validator import EmailNotValidError, validate_email
@@ -40,6 +40,7 @@ from distributions.services.recipient_rules import content_digest, invitation_sk
 from distributions.services.status import invitation_record
 from workflows.piping import contact_fields, tokens
 from workflows.salesforce.values import InvalidValue
+from workflows.services.execution.background import after_commit_work, after_commit_work_wait
 from workflows.tasks.contacts import SavedContact, task_contacts_save
 from workflows.tasks.context import TaskContext
 from workflows.tasks.registry import TaskError, TemporaryTaskError
@@ -160,6 +161,10 @@ def surveys_distribute(
         else:
             to_send.append(invitation)
             outcomes.append("Sending now")
+    if to_send:
+        # The previous batch's emails, sent meanwhile, all have their outcomes before this claim
+        # can commit: one claim of this worker at a time is left in doubt should it die.
+        after_commit_work_wait()
     if len(invitations_claim(invitations=to_send, now=now)) != len(to_send):
         raise TemporaryTaskError("Another worker changed these invitations while they were being claimed.")
     if to_send:
@@ -168,7 +173,7 @@ def surveys_distribute(
             invitations_deliver(invitations=to_send)
 
         # After commit: the claims must be durable before the backend is called (see services/delivery.py).
-        transaction.on_commit(send_claimed_invitations, robust=True)
+        after_commit_work(send_claimed_invitations)
     distributed = map(DistributedInvitation, invitations, outcomes)
     return [next(distributed) if isinstance(result, SavedContact) else result for result in results]
 

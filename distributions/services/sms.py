@@ -79,8 +79,11 @@ def sms_conversation_locked(*, phone: str) -> SmsConversation:
     """The conversation with `phone` (E.164), created if new, its row locked until the caller's
     transaction ends (SELECT ... FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions already
     hold the database's write lock). Call inside transaction.atomic()."""
-    SmsConversation.objects.get_or_create(phone=phone)
-    return SmsConversation.objects.select_for_update().get(phone=phone)
+    conversation = SmsConversation.objects.select_for_update().filter(phone=phone).first()
+    if conversation is None:  # a new number: one statement more, once
+        SmsConversation.objects.get_or_create(phone=phone)
+        conversation = SmsConversation.objects.select_for_update().get(phone=phone)
+    return conversation
 
 
 def sms_message_send(*, to: str, body: str, invitation: Invitation | None = None) -> SmsSent:

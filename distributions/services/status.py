@@ -36,6 +36,9 @@ RANK = {
     Status.OPTED_OUT: 55,
     Status.SURVEY_STARTED: 60,
     Status.SURVEY_PARTIALLY_FINISHED: 70,
+    # A two-way SMS session that expired without its last answer: whatever was answered is kept
+    # (a response not finished), and the status says why it stopped short.
+    Status.SESSION_EXPIRED: 75,
     Status.SURVEY_FINISHED: 80,
 }
 
@@ -50,11 +53,17 @@ def invitation_record(
     provider: str = "",
     provider_event_id: str = "",
     data: dict | None = None,
+    asynchronous_commit: bool = False,
 ) -> bool:
     """Append an event and move the status forward if `status` ranks higher. -> status changed
 
     The rank check is in the UPDATE's WHERE clause, which PostgreSQL evaluates again on the newest
     row version after waiting for a concurrent writer: no status can move backwards.
+
+    `asynchronous_commit=True` (PostgreSQL, outside a transaction): the record commits without
+    waiting for its WAL flush (synchronous_commit off). It is visible to every session at once
+    and survives the caller's death; only a crash of the database server within a fraction of a
+    second can lose it (see services/delivery.py for what the reaper does about that).
     """
     now = timezone.now()
     event = {
@@ -69,7 +78,8 @@ def invitation_record(
     lower = [lower for lower, rank in RANK.items() if status is not None and rank < RANK[Status(status)]]
     if connection.vendor == "postgresql" and status is not None:
         # Every email sent is recorded here, one at a time: one round trip instead of four.
-        changed = _record_in_one_statement(event, status=status, lower=lower, now=now)
+        asynchronous = asynchronous_commit and not connection.in_atomic_block
+        changed = _record_in_one_statement(event, status=status, lower=lower, now=now, asynchronous=asynchronous)
     else:
         with transaction.atomic():
             DeliveryEvent.objects.create(**event)
@@ -83,19 +93,24 @@ def invitation_record(
     return changed
 
 
-def _record_in_one_statement(event: dict, *, status: str, lower: list[str], now) -> bool:
+def _record_in_one_statement(event: dict, *, status: str, lower: list[str], now, asynchronous: bool) -> bool:
     columns = [*event, "created_at"]
     values = [*event.values(), now]
     values[columns.index("data")] = Jsonb(event["data"])
+    # set_config(..., is_local => true) lasts until this statement's own (autocommit) transaction
+    # ends, and PostgreSQL reads synchronous_commit when committing it: one round trip, no BEGIN.
+    # The one-time EXISTS makes sure the setting is applied before the commit.
+    asynchronous_sql = "SELECT set_config('synchronous_commit', 'off', true)" if asynchronous else "SELECT 1"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH event AS (
+            WITH commit_setting AS ({asynchronous_sql}),
+            event AS (
                 INSERT INTO {DeliveryEvent._meta.db_table} ({", ".join(columns)})
                 VALUES ({", ".join(["%s"] * len(values))})
             )
             UPDATE {Invitation._meta.db_table} SET status = %s, status_detail = %s, updated_at = %s
-            WHERE id = %s AND status = ANY(%s)
+            WHERE id = %s AND status = ANY(%s) AND EXISTS (SELECT FROM commit_setting)
             """,
             [*values, status, event["description"], now, event["invitation_id"], lower],
         )

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from distributions.models import Invitation, Question
 from distributions.selectors import invitation_for_token, invitation_token_for_short_code, survey_link
 from distributions.services.answers import RATING_MAX, RATING_MIN, answer_as_text
+from distributions.services.piped_text import invitation_piping_sources
 from distributions.services.responses import (
     Availability,
     ResponseError,
@@ -25,7 +26,7 @@ from distributions.services.responses import (
     response_save,
     survey_availability,
 )
-from distributions.views.piped_text import invitation_piping_sources, piped_html
+from distributions.views.piped_text import piped_html
 
 CLOSED_TEMPLATES = {
     Availability.FINISHED: "distributions/already_answered.html",

@@ -31,6 +31,7 @@ from distributions.models import (
     OutboxMessage,
     SmsConversation,
     SmsMessage,
+    SmsSession,
 )
 from tests.factories import (
     make_condition,
@@ -117,6 +118,14 @@ def world(settings):
     conversation = SmsConversation.objects.create(phone="+14155550177", last_message_at=now_)
     SmsMessage.objects.create(
         conversation=conversation, direction="inbound", body="Reply Puffin-xq7", provider="outbox", status="received"
+    )
+    SmsSession.objects.create(
+        invitation=invitation,
+        conversation=conversation,
+        last_activity_at=now_,
+        expires_at=now_,
+        state="closed",
+        state_detail="Closed Razorbill-xq7",
     )
     api_token_create(user=owner, name="Token Kite-xq7")
     Group.objects.create(name="Group Tern-xq7")

@@ -1,6 +1,8 @@
 """The distribute-survey task executed for many runs at once: the same outcomes as one by one, in
 a bounded number of statements, the emails over one SMTP session."""
 
+import threading
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -12,7 +14,7 @@ from django.utils import timezone
 
 from directory.models import Contact, Directory, Membership
 from distributions.models import DeliveryEvent, FrequencyRule, Invitation
-from distributions.services import delivery
+from distributions.services import delivery, sending
 from distributions.services.delivery import SEND_LEASE, invitations_reap_interrupted, invitations_send_due
 from tests.distributions.smtp_server import smtp_server
 from tests.factories import (
@@ -184,6 +186,80 @@ def test_a_worker_that_died_mid_batch_leaves_one_email_in_doubt_and_the_rest_are
     assert [(i.status, i.address in sent_to) for i in resent] == [(Status.EMAIL_SENT, True)] * 2
     released = DeliveryEvent.objects.get(invitation=resent[0], kind="email_released")
     assert released.description.startswith("Not sent: the worker stopped before its turn")
+
+
+def test_after_a_database_server_restart_every_unrecorded_email_of_an_older_claim_is_in_doubt(
+    postgres_only, workflow, drain
+):
+    """Email Sent commits asynchronously: a server crash may lose the last outcomes, so none of the
+    claim's unrecorded emails can be known unsent, and none is sent again."""
+    queue(workflow, 5)
+    with worker_dies_at_message(3):
+        drain()
+    server_started = delivery.database_server_started_at()
+    assert server_started is not None and server_started < timezone.now()
+    Invitation.objects.filter(status=Status.PENDING).update(
+        sent_at=server_started - timedelta(seconds=1), updated_at=server_started - timedelta(seconds=1)
+    )
+    assert invitations_reap_interrupted(now=timezone.now() + SEND_LEASE) == 3
+    assert invitations_send_due() == 0
+    assert len(mail.outbox) == 2
+    in_doubt = Invitation.objects.order_by("pk")[2:]
+    assert [i.status for i in in_doubt] == [Status.EMAIL_FAILED] * 3
+    assert all(i.status_detail.startswith("Interrupted:") for i in in_doubt)
+    assert not DeliveryEvent.objects.filter(kind="email_released").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_email_sent_is_committed_without_waiting_for_the_disk(postgres_only, workflow, settings):
+    """The one outcome recorded per email sent turns synchronous_commit off for its own
+    transaction, and for nothing after it on the connection."""
+    queue(delayed(workflow), 2)
+    runs_execute_due()
+    make_all_due()
+    with smtp_server(settings), CaptureQueriesContext(connection) as queries:
+        assert invitations_send_due() == 2
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            after = cursor.fetchone()[0]
+    asynchronous = [
+        query["sql"] for query in queries if "set_config('synchronous_commit', 'off', true)" in query["sql"]
+    ]
+    assert len(asynchronous) == 2 and all("email_sent" in sql for sql in asynchronous)
+    assert after == "on"
+    assert set(Invitation.objects.values_list("status", flat=True)) == {Status.EMAIL_SENT}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_sends_a_batch_from_its_second_thread_and_claims_the_next_once_all_have_outcomes(
+    postgres_only, workflow, settings
+):
+    """While a batch's emails go out, the next batch executes; its claim waits for their outcomes,
+    so a worker that dies leaves at most one claim in doubt, as without the second thread."""
+    queue(workflow, 6)
+    claim, deliver = sending.invitations_claim, sending.invitations_deliver
+    unrecorded_at_claims, sending_threads = [], set()
+
+    def claiming(**kwargs):
+        unrecorded_at_claims.append(Invitation.objects.filter(status=Status.PENDING, sent_at__isnull=False).count())
+        return claim(**kwargs)
+
+    def delivering(**kwargs):
+        sending_threads.add(threading.current_thread())
+        time.sleep(0.3)  # a slow mail server: the next batch reaches its claim before these are sent
+        return deliver(**kwargs)
+
+    with (
+        smtp_server(settings) as server,
+        mock.patch.object(sending, "invitations_claim", side_effect=claiming),
+        mock.patch.object(sending, "invitations_deliver", side_effect=delivering),
+    ):
+        assert runs_execute_due(batch_size=2) == 6
+        assert len(server.deliveries) == 6  # all sent by the time it returns
+    assert unrecorded_at_claims == [0, 0, 0]
+    assert sending_threads and threading.current_thread() not in sending_threads
+    assert set(Invitation.objects.values_list("status", flat=True)) == {Status.EMAIL_SENT}
+    assert len({claim for claim in Invitation.objects.values_list("claim", flat=True)}) == 3
 
 
 def test_claims_are_reaped_one_by_one(workflow, drain):

@@ -396,3 +396,36 @@ def test_copy_writes_the_same_bytes_as_the_csv_module(world, options):
     _export, written = export(world, use_copy=False, **options)
     assert copied == written
     assert len(copied.splitlines()) > 5
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_copy_writes_the_same_durations_as_the_csv_module(world):
+    # Durations across days (PostgreSQL counts them in days and time), to the last microsecond.
+    for seconds, microseconds in ((0, 0), (86_400, 999_999), (3 * 86_400 + 59, 1), (400 * 86_400, 500_000)):
+        respond(world["survey"], answers={}, finished=STARTED + timedelta(seconds=seconds, microseconds=microseconds))
+    _export, copied = export(world, use_copy=True)
+    _export, written = export(world, use_copy=False)
+    assert copied == written
+    assert [row[4] for row in rows_of(copied)[-4:]] == ["0", "86400", "259259", "34560000"]
+    assert rows_of(copied)[-1][1] == "2025-04-09 09:41:08"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_saved_while_the_copy_streams(world, monkeypatch, export_storage):
+    """Committed as it goes, from a connection of its own: another session sees it."""
+    for _ in range(3):
+        respond(world["survey"], answers={})
+    monkeypatch.setattr(service, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(service, "PROGRESS_INTERVAL_SECONDS", 0)
+    seen = []
+    real_save = service._Progress._save
+
+    def save(progress, percent):
+        real_save(progress, percent)
+        seen.append(ResponseExport.objects.get(pk=progress.export_id).percent_complete)
+
+    monkeypatch.setattr(service._Progress, "_save", save)
+    finished, data = export(world, use_copy=True)
+    assert seen == [40, 80, 99]
+    assert finished.percent_complete == 100 and len(rows_of(data)) == 3 + 5

@@ -136,3 +136,28 @@ def test_a_session_that_cannot_start_when_due_fails_that_invitation_only(session
     )
     assert second.status == Status.SMS_SENT
     assert list(SmsMessage.objects.values_list("invitation_id", flat=True)) == [second.pk]
+
+
+# --- with the product's own sessions (services/sms_sessions.py) ------------------------------
+
+
+def test_the_real_session_opens_and_its_first_question_is_texted(execute):
+    from distributions.models import SmsSession, Survey
+    from tests.factories import make_question
+
+    run = two_way_run()
+    survey = Survey.objects.get(pk=run.workflow.tasks.get().config["survey"])
+    make_question(survey=survey, kind="rating", text="How likely are you to recommend us?")
+    execute(run)
+    invitation = Invitation.objects.get()
+    session = SmsSession.objects.get(invitation=invitation)
+    assert session.state == SmsSession.State.OPEN
+    message = SmsMessage.objects.get()
+    assert "How likely are you to recommend us?" in message.body
+    assert invitation.status == Status.SMS_SENT
+
+
+def test_a_survey_with_nothing_to_ask_by_text_fails_the_task_and_writes_nothing(execute):
+    run = execute(two_way_run())
+    assert run.task_runs.get().error.startswith("The two-way SMS survey could not start: ")
+    assert not Invitation.objects.exists() and not SmsMessage.objects.exists()

@@ -14,6 +14,7 @@ claims.py         claiming runs
 runs.py           what a run's conditions say, and the fields its notification teaches the workflow
 task_attempts.py  one task's attempt for the runs of a batch, and what it means for each run
 engine.py         a batch from its claim to its outcomes; the entry points
+background.py     work tasks hand over at commit (emails), done while the next batch executes
 """
 
 from workflows.services.execution.engine import run_execute, runs_execute_due

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from workflows.models import Run, TaskRun
+from workflows.services.execution.background import after_commit_work_in_second_thread
 from workflows.services.execution.claims import claim, claim_due
 from workflows.services.execution.runs import conditions_ending, learn_fields
 from workflows.services.execution.task_attempts import Progress, ending, task_execute
@@ -127,15 +128,18 @@ def runs_execute_due(*, max_runs: int = 200, max_seconds: float = 60.0, batch_si
 
     A batch holds up to `batch_size` runs (default: the RUN_BATCH_SIZE setting). The share keeps
     one job well inside django-q2's timeout; runs left over are taken by the next wake-up job or
-    the dispatcher. -> runs executed.
+    the dispatcher. Work the tasks hand over at commit (emails) is done by the time it returns.
+    -> runs executed.
     """
     batch_size = batch_size or settings.RUN_BATCH_SIZE
     deadline = time.monotonic() + max_seconds
     executed = 0
-    while executed < max_runs and time.monotonic() < deadline:
-        runs = claim_due(min(batch_size, max_runs - executed))
-        if not runs:
-            break
-        runs_execute(runs)
-        executed += len(runs)
+    # A batch's emails go out while the next batch executes (background.py).
+    with after_commit_work_in_second_thread():
+        while executed < max_runs and time.monotonic() < deadline:
+            runs = claim_due(min(batch_size, max_runs - executed))
+            if not runs:
+                break
+            runs_execute(runs)
+            executed += len(runs)
     return executed

@@ -1,0 +1,409 @@
+"""Two-way SMS surveys: the survey asked one question per text, answered by replying.
+
+A session (SmsSession) ties an invitation to its number's conversation. It is started inside the
+transaction that sends the invitation (`sms_session_start`, which gives the first text), then
+moved by inbound texts (`SurveySmsSessions`, registered in sms_inbound's SESSION_HANDLERS) and
+by the expiry job (`sms_sessions_expire`). Every change happens with the conversation's row
+locked (services/sms.py), so two texts from one number are answered one after the other.
+
+Replies: multiple choice takes the option's number or its text (case, accents and surrounding
+punctuation ignored), a rating a whole number from 0 to 10, text entry any text. A valid reply is
+saved in the invitation's Response (the shapes of services/answers.py, as the survey page saves
+them; the first one starts the response, Survey Started) and the next question is asked. A reply
+that answers nothing asks the question again with a hint, Survey.sms_invalid_reply_limit times;
+then the survey moves on or ends (Survey.sms_after_invalid_replies). The last answer finishes the
+response (Survey Finished) and is answered with Survey.sms_thank_you, if any.
+
+A session also ends when the number opts out (STOP: Opted Out), when a newer two-way invitation
+goes to the number (Survey Partially Finished) or when no reply came for
+Survey.sms_session_expiry_hours (Session Expired). Answers given so far stay in a response that
+is not finished.
+"""
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from distributions.channels.phones import sms_phone_number, sms_sender_number
+from distributions.models import (
+    Invitation,
+    Question,
+    Response,
+    SmsAfterInvalidReplies,
+    SmsConversation,
+    SmsMessage,
+    SmsSession,
+    Survey,
+)
+from distributions.services.answers import RATING_MAX, RATING_MIN, answer_check
+from distributions.services.piped_text import invitation_piping_sources
+from distributions.services.responses import (
+    UNAVAILABLE_MESSAGES,
+    Availability,
+    EventKind,
+    declared_embedded_data,
+    survey_availability,
+)
+from distributions.services.sms import sms_conversation_locked
+from distributions.services.status import invitation_record
+from workflows.piping import render
+
+logger = logging.getLogger(__name__)
+
+State = SmsSession.State
+Status = Invitation.Status
+Kind = Question.Kind
+
+# The kinds a text can ask; any other kind is skipped by a two-way SMS survey.
+SMS_KINDS = (Kind.MULTIPLE_CHOICE, Kind.RATING, Kind.TEXT)
+# Around a reply, what people add without meaning anything ("2.", "Good!", "(3)").
+_PUNCTUATION = " \t\r\n.!?¡¿,;:\"'()[]"
+
+HINTS = {
+    Kind.MULTIPLE_CHOICE: "Please reply with the number of one of the options.",
+    Kind.RATING: f"Please reply with a number from {RATING_MIN} to {RATING_MAX}.",
+    Kind.TEXT: "Please reply with your answer.",
+}
+ENDED_AFTER_INVALID_REPLIES = "We could not read your answer, so the survey has ended. Thank you for your time."
+
+
+class SmsSessionError(ValueError):
+    """A two-way SMS survey cannot be started for the invitation (the message says why)."""
+
+
+class SessionEvent:
+    """DeliveryEvent kinds of a session's end, beside services/responses.py's EventKind."""
+
+    CLOSED = "sms_session_closed"
+    EXPIRED = "session_expired"
+    ENDED = "sms_session_ended"
+
+
+@dataclass(frozen=True)
+class Askable:
+    """Whether a question can be asked by text, and if not why (for the admin)."""
+
+    yes: bool
+    reason: str = ""
+
+
+def question_sms_askable(question: Question) -> Askable:
+    """Whether a two-way SMS survey asks `question` (others are skipped)."""
+    if question.kind not in SMS_KINDS:
+        return Askable(False, f"A {question.get_kind_display().lower()} question cannot be answered by text.")
+    if question.kind == Kind.MULTIPLE_CHOICE and not question.choice_list():
+        return Askable(False, "It has no options to reply with.")
+    return Askable(True)
+
+
+def survey_sms_unaskable(*, survey: Survey) -> list[tuple[Question, str]]:
+    """The survey's questions a two-way SMS survey skips, each with the reason, in order."""
+    found = []
+    for question in survey.questions.all():
+        askable = question_sms_askable(question)
+        if not askable.yes:
+            found.append((question, askable.reason))
+    return found
+
+
+# --- starting ---------------------------------------------------------------------------------
+
+
+def sms_session_start(*, invitation: Invitation) -> str:
+    """Open the two-way SMS survey of `invitation` -> the text to send as the invitation: the
+    survey's SMS introduction, if any, and its first question that can be asked by text.
+
+    Call inside the transaction that sends the invitation (it locks the number's conversation
+    until that transaction ends). An open session of another invitation on the same number is
+    closed first (Survey Partially Finished when it had answers). Called again for the same
+    invitation (a retried send), it changes nothing and gives the same text.
+
+    Raises SmsSessionError when the invitation has no phone number a text can go to, or the
+    survey has no question that can be asked by text.
+    """
+    try:
+        if invitation.address:
+            # Checked by the sender already; read as inbound texts' senders are, so that the
+            # replies find the same conversation.
+            phone = sms_sender_number(invitation.address)
+        else:
+            phone = sms_phone_number(invitation.contact.phone if invitation.contact else "")
+    except ValueError as error:
+        raise SmsSessionError(f"No phone number to text the survey to: {error}") from error
+    survey = invitation.distribution.survey
+    first = _next_question(survey)
+    if first is None:
+        raise SmsSessionError(f"The survey “{survey.name}” has no question that can be asked by text.")
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = sms_conversation_locked(phone=phone)
+        session = SmsSession.objects.filter(invitation=invitation).first()
+        if session is None:
+            for older in SmsSession.objects.filter(conversation=conversation, state=State.OPEN):
+                _end(older, state=State.CLOSED, detail="A newer two-way SMS survey was sent to the number.", now=now)
+            session = SmsSession.objects.create(
+                invitation=invitation,
+                conversation=conversation,
+                question=first,
+                last_activity_at=now,
+                expires_at=now + timedelta(hours=survey.sms_session_expiry_hours),
+            )
+    question = _ask(session, first)
+    introduction = _piped(survey.sms_introduction, invitation).strip()
+    return f"{introduction}\n\n{question}" if introduction else question
+
+
+# --- replies ----------------------------------------------------------------------------------
+
+
+class SurveySmsSessions:
+    """The SmsSessionHandler (services/sms_inbound.py) of two-way SMS surveys: registered once,
+    as SURVEY_SESSIONS, by the app's ready()."""
+
+    def answer(self, *, conversation: SmsConversation, message: SmsMessage) -> str | None:
+        session = _open_session(conversation)
+        if session is None:
+            return None
+        now = timezone.now()
+        if session.expires_at <= now:  # the expiry job has not come by yet
+            _expire(session, now=now)
+            return None
+        message.invitation = session.invitation
+        message.save(update_fields=["invitation", "updated_at"])
+        availability = survey_availability(
+            invitation=session.invitation, now=now, response=_response(session.invitation)
+        )
+        if availability != Availability.OPEN:
+            _end(session, state=State.CLOSED, detail=f"The survey could not take answers ({availability}).", now=now)
+            return UNAVAILABLE_MESSAGES[availability]
+        return _reply(session, message.body, now=now)
+
+    def help_text(self, *, conversation: SmsConversation) -> str | None:
+        session = _open_session(conversation)
+        if session is None:
+            return None
+        title = session.invitation.distribution.survey.title_for_respondents
+        return f"{title}: reply to each question to answer the survey. Reply STOP to unsubscribe."
+
+    def opted_out(self, *, conversation: SmsConversation, message: SmsMessage) -> None:
+        session = _open_session(conversation)
+        if session is None:
+            return
+        message.invitation = session.invitation
+        message.save(update_fields=["invitation", "updated_at"])
+        _end(session, state=State.STOPPED, detail="The number opted out of texts.", now=timezone.now())
+
+
+SURVEY_SESSIONS = SurveySmsSessions()
+
+
+def _open_session(conversation: SmsConversation) -> SmsSession | None:
+    return (
+        SmsSession.objects.filter(conversation=conversation, state=State.OPEN)
+        .select_related("invitation__contact", "invitation__distribution__survey", "invitation__response", "question")
+        .first()
+    )
+
+
+def _reply(session: SmsSession, body: str, *, now) -> str:
+    """Take `body` as the answer to the session's question -> the next text."""
+    survey = session.invitation.distribution.survey
+    question = session.question
+    if question is None:  # deleted since it was asked
+        return _ask_after(session, previous=None, now=now)
+    if not question_sms_askable(question).yes:  # changed since it was asked
+        return _ask_after(session, previous=question, now=now)
+    value = sms_answer_value(question, body)
+    if value is None:
+        if session.reasks < survey.sms_invalid_reply_limit:
+            session.reasks += 1
+            _touch(session, now=now)
+            return f"{HINTS[question.kind]}\n\n{_ask(session, question)}"
+        if survey.sms_after_invalid_replies == SmsAfterInvalidReplies.END:
+            _end(session, state=State.CLOSED, detail="No valid answer after the re-asks.", now=now)
+            return ENDED_AFTER_INVALID_REPLIES
+        return _ask_after(session, previous=question, now=now)
+    _answer_save(session.invitation, question=question, value=value)
+    return _ask_after(session, previous=question, now=now)
+
+
+def _ask_after(session: SmsSession, *, previous: Question | None, now) -> str:
+    """Ask the question after `previous`, or finish the survey when there is none. Without
+    `previous` (deleted since it was asked), the first question not answered yet."""
+    survey = session.invitation.distribution.survey
+    if previous is not None:
+        question = _next_question(survey, after=previous)
+    else:
+        response = _response(session.invitation)
+        question = _next_question(survey, answered=response.answers if response is not None else {})
+    if question is None:
+        _end(session, state=State.FINISHED, detail="", now=now)
+        return _piped(survey.sms_thank_you, session.invitation).strip()
+    session.question, session.reasks = question, 0
+    _touch(session, now=now)
+    return _ask(session, question)
+
+
+def _touch(session: SmsSession, *, now) -> None:
+    hours = session.invitation.distribution.survey.sms_session_expiry_hours
+    session.last_activity_at, session.expires_at = now, now + timedelta(hours=hours)
+    session.save(update_fields=["question", "reasks", "last_activity_at", "expires_at"])
+
+
+def sms_answer_value(question: Question, body: str):
+    """The answer a reply gives to `question`, in the stored shape of services/answers.py, or
+    None when it does not answer it. Multiple choice: the option's number ("2") or its text
+    ("good", "Très bien" for "tres bien"); rating: "0".."10"; text entry: any text."""
+    text = body.strip()
+    if question.kind == Kind.MULTIPLE_CHOICE:
+        options = question.choice_list()
+        reply = _folded(text)
+        folded = [_folded(option) for option in options]
+        if reply in folded:
+            text = str(folded.index(reply) + 1)
+        else:
+            text = text.strip(_PUNCTUATION)
+    elif question.kind == Kind.RATING:
+        text = text.strip(_PUNCTUATION)
+    elif not text:
+        return None
+    value, error = answer_check(question, text)
+    return None if error else value
+
+
+def _folded(text: str) -> str:
+    """`text` without case, accents or surrounding punctuation, its spaces collapsed."""
+    decomposed = unicodedata.normalize("NFKD", text.strip(_PUNCTUATION))
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(plain.casefold().split())
+
+
+def _answer_save(invitation: Invitation, *, question: Question, value) -> None:
+    """Save one answer in the invitation's response; the first one starts it (Survey Started),
+    recording the contact's embedded data as the survey page does."""
+    response = _response(invitation)
+    if response is None:
+        survey = invitation.distribution.survey
+        Response.objects.create(
+            invitation=invitation,
+            survey=survey,
+            answers={str(question.pk): value},
+            embedded_data=declared_embedded_data(survey=survey, contact=invitation.contact),
+        )
+        invitation_record(invitation=invitation, kind=EventKind.STARTED, status=Status.SURVEY_STARTED)
+        return
+    response.answers = {**response.answers, str(question.pk): value}
+    response.save(update_fields=["answers", "updated_at"])
+
+
+def _response(invitation: Invitation) -> Response | None:
+    """The invitation's response (read with the session, or created since), or None."""
+    try:
+        return invitation.response
+    except Response.DoesNotExist:
+        return None
+
+
+# --- asking -----------------------------------------------------------------------------------
+
+
+def _next_question(survey: Survey, *, after: Question | None = None, answered=()) -> Question | None:
+    """The survey's first question a text can ask, after `after` (in the survey's order) and not
+    in `answered` (question ids as strings), or None. Reads a few questions at a time: a reply
+    costs the same however long the survey."""
+    questions = survey.questions.order_by("position", "id")
+    if after is not None:
+        questions = questions.filter(Q(position__gt=after.position) | Q(position=after.position, pk__gt=after.pk))
+    batch = 4
+    while True:
+        page = list(questions[:batch])
+        for question in page:
+            if str(question.pk) not in answered and question_sms_askable(question).yes:
+                return question
+        if len(page) < batch:
+            return None
+        last = page[-1]
+        questions = questions.filter(Q(position__gt=last.position) | Q(position=last.position, pk__gt=last.pk))
+        batch *= 4
+
+
+def _ask(session: SmsSession, question: Question) -> str:
+    """The text that asks `question`, its piped text filled for the session's contact."""
+    text = _piped(question.text, session.invitation).strip()
+    if question.kind == Kind.MULTIPLE_CHOICE:
+        options = "\n".join(f"{number}. {option}" for number, option in enumerate(question.choice_list(), start=1))
+        return f"{text}\n{options}\nReply with a number."
+    if question.kind == Kind.RATING:
+        return f"{text}\nReply with a number from {RATING_MIN} to {RATING_MAX}."
+    return text
+
+
+def _piped(template: str, invitation: Invitation) -> str:
+    if not template or invitation.contact is None:
+        return template
+    return render(template, invitation_piping_sources(invitation, absolute_links=True)).text
+
+
+# --- ending -----------------------------------------------------------------------------------
+
+
+def sms_sessions_expire(*, now=None) -> int:
+    """Expire the open sessions whose expiry time has passed -> how many were expired.
+
+    Each is expired in its own transaction with its conversation locked, so a reply arriving at
+    the same time is handled before (and the session lives on) or after (no session is open)."""
+    now = now or timezone.now()
+    due = SmsSession.objects.filter(state=State.OPEN, expires_at__lte=now).values_list("pk", "conversation__phone")
+    expired = 0
+    for pk, phone in list(due.iterator()):
+        with transaction.atomic():
+            sms_conversation_locked(phone=phone)
+            session = SmsSession.objects.filter(pk=pk, state=State.OPEN, expires_at__lte=now).first()
+            if session is not None:
+                _expire(session, now=now)
+                expired += 1
+    return expired
+
+
+def _expire(session: SmsSession, *, now) -> None:
+    hours = session.invitation.distribution.survey.sms_session_expiry_hours
+    _end(session, state=State.EXPIRED, detail=f"No reply for {hours} hours.", now=now)
+
+
+def _end(session: SmsSession, *, state: str, detail: str, now) -> None:
+    """End `session` in `state` and record what it means for the invitation. Answers given stay
+    in the response; only a finished session finishes it."""
+    session.state, session.state_detail, session.ended_at = state, detail, now
+    session.save(update_fields=["state", "state_detail", "ended_at"])
+    invitation = session.invitation
+    response = _response(invitation)
+    if state == State.FINISHED:
+        if response is not None:
+            response.finished_at = now
+            response.save(update_fields=["finished_at", "updated_at"])
+            invitation_record(invitation=invitation, kind=EventKind.FINISHED, status=Status.SURVEY_FINISHED)
+        else:  # every question was skipped after invalid replies: nothing to keep
+            invitation_record(invitation=invitation, kind=SessionEvent.ENDED, detail="No question was answered.")
+        return
+    if state == State.EXPIRED:
+        invitation_record(
+            invitation=invitation, kind=SessionEvent.EXPIRED, status=Status.SESSION_EXPIRED, detail=detail
+        )
+        return
+    if state == State.STOPPED:
+        invitation_record(invitation=invitation, kind=EventKind.OPTED_OUT, status=Status.OPTED_OUT, detail=detail)
+    if response is not None:
+        invitation_record(
+            invitation=invitation,
+            kind=EventKind.PARTIALLY_FINISHED,
+            status=Status.SURVEY_PARTIALLY_FINISHED,
+            detail=detail,
+        )
+    elif state != State.STOPPED:
+        kind = SessionEvent.CLOSED if state == State.CLOSED else SessionEvent.ENDED
+        invitation_record(invitation=invitation, kind=kind, detail=detail)

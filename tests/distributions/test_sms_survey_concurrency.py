@@ -1,0 +1,71 @@
+"""Two replies to a two-way SMS survey from one number arriving at once (PostgreSQL, threads with
+their own connections, signed webhooks): they answer two questions one after the other, never the
+same question twice; a reply racing the expiry job expires the session once."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from distributions.models import Response, SmsMessage, SmsSession
+from distributions.services import sms_sessions
+from distributions.services.sms_sessions import sms_sessions_expire
+from tests.distributions.sms_surveys import make_sms_survey, reply, send_two_way, status
+from tests.threads import run_together
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+Q2 = "How likely are you to recommend us?\nReply with a number from 0 to 10."
+Q3 = "Anything else?"
+
+
+@pytest.fixture
+def slow_answers(monkeypatch, postgres_only):
+    """Each answer takes a moment to save: without the conversation's lock, the second reply
+    would read the session before the first moved it on, and answer the same question."""
+    save = sms_sessions._answer_save
+
+    def slow_save(*args, **kwargs):
+        time.sleep(0.4)
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(sms_sessions, "_answer_save", slow_save)
+
+
+def test_two_replies_at_once_answer_two_questions_in_turn(slow_answers):
+    survey = make_sms_survey()
+    invitation, _ = send_two_way(survey)
+    q1, q2, _ = survey.questions.order_by("position")
+    bodies = ["1", "2"]  # each answers either question
+    answered = run_together(2, lambda i: reply(bodies[i], client=Client()))
+
+    assert sorted(answered) == sorted([[Q2], [Q3]])
+    first = bodies[answered.index([Q2])]  # the reply that got the lock first answered Q1
+    second = bodies[answered.index([Q3])]
+    response = Response.objects.get(invitation=invitation)
+    assert response.answers == {
+        str(q1.pk): {"number": int(first), "text": q1.choice_list()[int(first) - 1]},
+        str(q2.pk): int(second),
+    }
+    session = SmsSession.objects.get(invitation=invitation)
+    assert (session.state, session.question.position, session.reasks) == ("open", 3, 0)
+    assert status(invitation) == "Survey Started"
+    assert invitation.events.filter(kind="started").count() == 1
+    # Each answer follows its own text: the second text was recorded after the first was answered.
+    thread = list(SmsMessage.objects.order_by("id").values_list("direction", "body"))
+    assert thread[1:] == [("inbound", first), ("outbound", Q2), ("inbound", second), ("outbound", Q3)]
+
+
+def test_a_reply_racing_the_expiry_job_expires_the_session_once(postgres_only):
+    invitation, _ = send_two_way(make_sms_survey())
+    SmsSession.objects.filter(invitation=invitation).update(expires_at=timezone.now() - timedelta(seconds=1))
+    outcomes = run_together(2, lambda i: reply("1", client=Client()) if i == 0 else sms_sessions_expire())
+
+    assert outcomes[0] == [settings.SMS_NO_SESSION_REPLY]
+    assert invitation.events.filter(kind="session_expired").count() == 1
+    assert status(invitation) == "Session Expired"
+    assert SmsSession.objects.get(invitation=invitation).state == "expired"
+    assert not Response.objects.exists()
