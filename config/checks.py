@@ -237,6 +237,24 @@ def check_sms_backend(app_configs, **kwargs):
     return problems
 
 
+@checks.register()
+def check_sms_quiet_hours(app_configs, **kwargs):
+    """SMS_QUIET_HOURS must be a range of times: texts would otherwise fail to be scheduled."""
+    from distributions.services.quiet_hours import parse_quiet_hours
+
+    try:
+        parse_quiet_hours(settings.SMS_QUIET_HOURS)
+    except ImproperlyConfigured as error:
+        return [
+            checks.Error(
+                str(error),
+                hint="Set SMS_QUIET_HOURS to local times like 21:00-08:00, or leave it empty to text at any hour.",
+                id="sfsurveys.E010",
+            )
+        ]
+    return []
+
+
 # --- HTTP ------------------------------------------------------------------------------------
 
 

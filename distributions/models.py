@@ -14,6 +14,12 @@ def new_invitation_token() -> str:
     return secrets.token_urlsafe(24)  # 192 bits
 
 
+def new_short_code() -> str:
+    """The code of a text's short survey link: 10 URL-safe characters, 60 bits, so guessing one
+    of millions of live codes still takes about 10^11 tries."""
+    return secrets.token_urlsafe(8)[:10]
+
+
 class TokenDigestField(models.CharField):
     """The SHA-256 (hex) of the row's field `of`, computed whenever the row is inserted or saved.
 
@@ -229,6 +235,7 @@ class Invitation(models.Model):
         SMS_SENT = "sms_sent", "SMS Sent"
         SMS_DELIVERED = "sms_delivered", "SMS Delivered"
         SMS_FAILED = "sms_failed", "SMS Failed"
+        SMS_SKIPPED = "sms_skipped", "SMS Skipped"
         SURVEY_STARTED = "survey_started", "Survey Started"
         SURVEY_PARTIALLY_FINISHED = "survey_partially_finished", "Survey Partially Finished"
         SURVEY_FINISHED = "survey_finished", "Survey Finished"
@@ -249,6 +256,9 @@ class Invitation(models.Model):
     token = models.CharField(max_length=64, unique=True, default=new_invitation_token, editable=False)
     token_digest = TokenDigestField(of="token", unique=True)
     address = models.CharField(max_length=254, blank=True, help_text="Email address or phone number it went to.")
+    # A text's survey link is PUBLIC_BASE_URL/r/<short_code>, redirecting to /s/<token>/: a
+    # segment holds 160 characters at most, and the token alone takes 32. Empty for email.
+    short_code = models.CharField(max_length=16, blank=True, editable=False)
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.PENDING)
     status_detail = models.TextField(blank=True, help_text="Why it was skipped, failed or bounced.")
     message_id = models.CharField(max_length=255, blank=True, help_text="The Message-ID of the email.")
@@ -270,7 +280,12 @@ class Invitation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["distribution", "contact"], name="invitation_once_per_contact")]
+        constraints = [
+            models.UniqueConstraint(fields=["distribution", "contact"], name="invitation_once_per_contact"),
+            models.UniqueConstraint(
+                fields=["short_code"], condition=~models.Q(short_code=""), name="invitation_short_code_once"
+            ),
+        ]
         indexes = [
             # the send schedule: where status = 'pending' and sent_at is null and send_after <= now
             models.Index(

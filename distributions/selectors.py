@@ -28,7 +28,7 @@ OPEN_EVENT_KINDS = ("opened", "clicked")
 # sets sent_at when it claims the invitation, before the mail server has answered.
 FAILED = (Status.EMAIL_FAILED, Status.EMAIL_BLOCKED, Status.SMS_FAILED)
 BOUNCED = (Status.EMAIL_HARD_BOUNCE, Status.EMAIL_SOFT_BOUNCE)
-SKIPPED = (Status.EMAIL_SKIPPED, Status.OPTED_OUT)
+SKIPPED = (Status.EMAIL_SKIPPED, Status.SMS_SKIPPED, Status.OPTED_OUT)
 STARTED = (Status.SURVEY_STARTED, Status.SURVEY_PARTIALLY_FINISHED, Status.SURVEY_FINISHED)
 OPENED = (Status.EMAIL_OPENED, *STARTED)
 SENT = (
@@ -145,9 +145,22 @@ def invitation_for_token(token: str) -> Invitation | None:
     )
 
 
+def invitation_token_for_short_code(code: str) -> str | None:
+    """The token of the invitation a text's short link names, or None."""
+    if not code or len(code) > Invitation._meta.get_field("short_code").max_length:
+        return None
+    return Invitation.objects.filter(short_code=code).values_list("token", flat=True).first()
+
+
 def survey_link(token: str) -> str:
     """The individual survey link of an invitation (the fixed `/s/<token>/` contract)."""
     return public_url("distributions:survey", args=[token])
+
+
+def survey_short_link(short_code: str) -> str:
+    """A text's individual survey link, PUBLIC_BASE_URL/r/<short code>: it redirects to the
+    invitation's `/s/<token>/` link, in a quarter of its length."""
+    return public_url("distributions:short-link", args=[short_code])
 
 
 def response_answer_rows(*, response: Response) -> list[tuple[str, str]]:

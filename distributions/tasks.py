@@ -1,4 +1,6 @@
-"""The XM Directory task in mode "Distribute survey" by email invitation.
+"""The XM Directory task in mode "Distribute survey": by email invitation (the default, so tasks
+and workflow exports made before there was a choice keep their meaning), SMS invitation, or
+two-way SMS survey (`method`).
 
 Registered into workflows' task registry from DistributionsConfig.ready(). The recipient fields
 and the mailing list are those every contact-saving kind shares (`workflows.tasks.contacts`), and
@@ -15,8 +17,9 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from distributions.models import Survey
-from distributions.services.sending import distribute_config_problems, surveys_distribute_email
+from distributions.models import Distribution, Survey
+from distributions.selectors import survey_short_link
+from distributions.services.sending import distribute_config_problems, surveys_distribute
 from workflows.piping import tokens
 from workflows.tasks.contacts import ContactFieldsForm
 from workflows.tasks.context import TaskContext
@@ -25,6 +28,20 @@ from workflows.tasks.registry import TaskError, TaskKind
 
 DELAY_UNITS = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1), "days": timedelta(days=1)}
 SURVEY_LINKS = {"SurveyLink", "SurveyURL"}
+# The task's `method` -> the channel its distributions and invitations record.
+EMAIL, SMS, TWO_WAY_SMS = "email", "sms", "two_way_sms"
+METHODS = {
+    EMAIL: Distribution.Channel.EMAIL,
+    SMS: Distribution.Channel.SMS,
+    TWO_WAY_SMS: Distribution.Channel.TWO_WAY_SMS,
+}
+METHOD_CHOICES = [(EMAIL, "Email invitation"), (SMS, "SMS invitation"), (TWO_WAY_SMS, "Two-way SMS survey")]
+
+
+def task_method(config: dict) -> str:
+    """The method of a task's config: "email" when it has none (saved before there was a choice)."""
+    method = config.get("method") or EMAIL
+    return method if method in METHODS else EMAIL
 
 
 def _piped(label, *, required=False, help_text=""):
@@ -39,6 +56,21 @@ def _body(label, help_text):
     )
 
 
+class SmsTextarea(PipedTextarea):
+    """A piped-text textarea with the segment counter under it (static/distributions/sms_segments.js:
+    characters and segments as typed, the same rule as channels/segments.py)."""
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        # Each survey link counts as the short link it becomes (its code is 10 characters).
+        context["widget"]["attrs"]["data-sms-segments"] = str(len(survey_short_link("x" * 10)))
+        return context
+
+    @property
+    def media(self):
+        return super().media + forms.Media(js=["distributions/sms_segments.js"])
+
+
 class DistributeSurveyForm(ContactFieldsForm):
     survey = forms.TypedChoiceField(
         coerce=int,
@@ -46,12 +78,21 @@ class DistributeSurveyForm(ContactFieldsForm):
         "allowed to distribute it.",
         error_messages={"invalid_choice": "That survey no longer exists: choose one of the list."},
     )
+    # Not required: a form posted without it (an older admin page, a script) means email, as before.
+    method = forms.ChoiceField(
+        choices=METHOD_CHOICES,
+        required=False,
+        initial=EMAIL,
+        help_text="Email invitation: the message below with an individual link. SMS invitation: a text with an "
+        "individual short link. Two-way SMS survey: the questions asked and answered by text, one per message. "
+        "The SMS methods text the contact's Phone.",
+    )
     from_email = _piped("From address")
     from_name = _piped("From name", help_text="e.g. Customer care")
     reply_to = _piped(
         "Reply-To", help_text="Empty: none. An address of a verified sender domain, or the workflow owner's email."
     )
-    subject = _piped("Subject", required=True, help_text="e.g. How did we do with case ${event://CaseNumber}?")
+    subject = _piped("Subject", help_text="Email invitation. e.g. How did we do with case ${event://CaseNumber}?")
     html_body = _body(
         "HTML body",
         "Piped text allowed: ${m://FirstName}, ${e://Field/Name}, ${l://SurveyLink?d=Take the survey}, "
@@ -59,6 +100,16 @@ class DistributeSurveyForm(ContactFieldsForm):
     )
     text_body = _body(
         "Text body", "Empty: made from the HTML body. ${l://SurveyURL} and ${l://OptOutURL} give the bare links."
+    )
+    sms_text = forms.CharField(
+        label="SMS text",
+        required=False,
+        max_length=1600,
+        help_text="SMS invitation. Piped text allowed: ${m://FirstName}, ${e://Field/Name}; ${l://SurveyURL} gives "
+        "the individual short link. Over 160 characters (70 with any character outside GSM-7, such as an emoji), "
+        "the text is sent in several segments, each billed. The counter counts each survey link as the short "
+        "link it becomes, other piped text as typed.",
+        widget=SmsTextarea(attrs={"rows": 4, "cols": 80}),
     )
     link_expiration_days = forms.IntegerField(
         required=False,
@@ -75,10 +126,13 @@ class DistributeSurveyForm(ContactFieldsForm):
     )
     send_delay_unit = forms.ChoiceField(choices=[(unit, unit) for unit in DELAY_UNITS], initial="minutes")
 
-    field_order = ["survey"]
+    field_order = ["survey", "method"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Required by the email method only (clean): a text reaches the contact by phone.
+        self.fields["email"].required = False
+        self.fields["email"].help_text = "e.g. ${event://Email}. Required for an email invitation."
         default_sender = settings.DEFAULT_FROM_EMAIL
         self.fields[
             "from_email"
@@ -90,6 +144,31 @@ class DistributeSurveyForm(ContactFieldsForm):
 
     def clean(self):
         cleaned = super().clean()
+        method = cleaned["method"] = cleaned.get("method") or EMAIL
+        if method == EMAIL:
+            self._clean_email(cleaned)
+            return cleaned
+        if not (cleaned.get("phone") or "").strip() and "phone" not in self.errors:
+            self.add_error(
+                "phone",
+                "The SMS methods text this number: pipe the contact's mobile phone, e.g. ${event://MobilePhone}.",
+            )
+        if method == SMS:
+            self._clean_sms_text(cleaned.get("sms_text") or "")
+        return cleaned
+
+    def _clean_sms_text(self, text: str) -> None:
+        if not text.strip():
+            self.add_error("sms_text", "Write the text of the SMS invitation.")
+        elif not any(token.scheme == "l" and token.path.partition("?")[0] in SURVEY_LINKS for token in tokens(text)):
+            self.add_error(
+                "sms_text", "The text has no survey link: add ${l://SurveyURL}, so each recipient gets their own link."
+            )
+
+    def _clean_email(self, cleaned: dict) -> None:
+        for name in ("email", "subject"):
+            if not (cleaned.get(name) or "").strip() and name not in self.errors:
+                self.add_error(name, forms.Field.default_error_messages["required"])
         bodies = [cleaned.get("html_body") or "", cleaned.get("text_body") or ""]
         if not any(body.strip() for body in bodies):
             self.add_error("html_body", "Write the message: an HTML body, a text body, or both.")
@@ -103,7 +182,6 @@ class DistributeSurveyForm(ContactFieldsForm):
                 "The message has no survey link: add ${l://SurveyLink?d=Take the survey} (HTML) or ${l://SurveyURL}, "
                 "so each recipient gets their individual link.",
             )
-        return cleaned
 
 
 def export_config(config: dict) -> dict:
@@ -132,18 +210,19 @@ def import_config(config: dict) -> dict:
 
 
 def config_warnings(config: dict, workflow) -> list[str]:
-    return distribute_config_problems(config=config, owner=workflow.owner)
+    return distribute_config_problems(config=config, owner=workflow.owner, channel=METHODS[task_method(config)])
 
 
 def run_batch(contexts: list[TaskContext]) -> list:
     config = contexts[0].config
     days = config.get("link_expiration_days")
     delay = (config.get("send_delay") or 0) * DELAY_UNITS.get(config.get("send_delay_unit") or "", timedelta(minutes=1))
-    results = surveys_distribute_email(
+    results = surveys_distribute(
         contexts=contexts,
         survey_id=config.get("survey"),
         link_expiration=timedelta(days=days) if days else None,
         send_delay=delay,
+        channel=METHODS[task_method(config)],
     )
     return [result if isinstance(result, TaskError) else result.outputs() for result in results]
 
@@ -153,7 +232,8 @@ KIND = TaskKind(
     label="XM Directory: distribute survey (email)",
     config_form=DistributeSurveyForm,
     run_batch=run_batch,
-    outputs=("ContactId", "DistributionId", "InvitationId", "SurveyLink", "Outcome"),
+    # Channel and Phone: the SMS methods' runs only.
+    outputs=("ContactId", "DistributionId", "InvitationId", "SurveyLink", "Outcome", "Channel", "Phone"),
     export_config=export_config,
     import_config=import_config,
     config_warnings=config_warnings,

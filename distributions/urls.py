@@ -8,6 +8,7 @@ app_name = "distributions"
 urlpatterns = [
     path("s/<str:token>/", survey.survey_page, name="survey"),
     path("s/<str:token>/opt-out/", survey.opt_out_page, name="opt-out"),
+    path("r/<str:code>", survey.short_link, name="short-link"),
     path("webhooks/twilio/inbound/", twilio.inbound, name="twilio-inbound"),
     path("webhooks/twilio/status/", twilio.status, name="twilio-status"),
     path("webhooks/<slug:esp>/tracking/", webhooks.tracking_webhook, name="tracking_webhook"),

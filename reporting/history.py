@@ -23,7 +23,7 @@ from distributions.spreadsheet import (
     pg_text_cell,
     text_cell,
 )
-from reporting.selectors import HistoryScope, history_rows
+from reporting.selectors import SMS_CHANNEL_VALUES, HistoryScope, history_rows
 
 COLUMNS = (
     "Response Id",
@@ -65,14 +65,15 @@ def _portable_chunks(scope: HistoryScope) -> Iterator[bytes]:
     field_names = scope.field_names
     lines = CsvLines()
     writer = csv_writer(lines)
-    for response_id, last, first, email, reference, status, finished, token, expires, data in history_rows(scope):
+    # `address`: the Email Address column, a text's phone (reporting.selectors.history_address)
+    for response_id, last, first, address, reference, status, finished, token, expires, data in history_rows(scope):
         data = data or {}
         writer.writerow(
             (
                 response_id,
                 text_cell(last),
                 text_cell(first),
-                text_cell(email),
+                text_cell(address),
                 text_cell(reference),
                 STATUS_LABELS.get(status, status) or None,
                 _timestamp(finished),
@@ -89,6 +90,10 @@ def _portable_chunks(scope: HistoryScope) -> Iterator[bytes]:
 
 # --- PostgreSQL path: COPY ----------------------------------------------------------------------
 
+# reporting.selectors.history_address in SQL; the channel values are the code's constants.
+_PG_ADDRESS = "(CASE WHEN d.channel IN ({}) THEN i.address ELSE c.email END)".format(
+    ", ".join(f"'{channel}'" for channel in SMS_CHANNEL_VALUES)
+)
 _PG_TIMESTAMP = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 
 
@@ -108,7 +113,7 @@ def copy_statement(scope: HistoryScope) -> tuple[str, list]:
                 r.public_id,
                 {pg_text_cell("c.last_name")},
                 {pg_text_cell("c.first_name")},
-                {pg_text_cell("c.email")},
+                {pg_text_cell(_PG_ADDRESS)},
                 {pg_text_cell("c.external_data_reference")},
                 NULLIF(CASE i.status {status_cases} ELSE i.status END, ''),
                 {_PG_TIMESTAMP.format("r.finished_at")},

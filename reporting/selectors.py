@@ -3,9 +3,13 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.db.models import Case, CharField, F, When
 from django.utils.text import slugify
 
 from distributions.models import Distribution, Invitation, Survey
+from distributions.services.invitation_channels import SMS_CHANNELS
+
+SMS_CHANNEL_VALUES = sorted(str(channel) for channel in SMS_CHANNELS)
 
 # Portable path only: rows fetched per round trip (a server-side cursor on PostgreSQL).
 ROW_FETCH_SIZE = 2000
@@ -15,7 +19,7 @@ HISTORY_ROW_FIELDS = (
     "response__public_id",
     "contact__last_name",
     "contact__first_name",
-    "contact__email",
+    "history_address",  # the Email Address column: see `history_address`
     "contact__external_data_reference",
     "status",
     "response__finished_at",
@@ -52,7 +56,19 @@ def history_invitations(scope: HistoryScope):
     return Invitation.objects.filter(distribution__survey=scope.survey)
 
 
+def history_address():
+    """The history's Email Address column: the contact's email, or for a text (SMS invitation,
+    two-way SMS survey) the phone it went to, as the reference's history carries an SMS
+    invitation's phone. The header stays the same for every channel."""
+    return Case(
+        When(distribution__channel__in=SMS_CHANNEL_VALUES, then=F("address")),
+        default=F("contact__email"),
+        output_field=CharField(),
+    )
+
+
 def history_rows(scope: HistoryScope) -> Iterator[tuple]:
     """One tuple per invitation (HISTORY_ROW_FIELDS), oldest first; None where there is no response."""
-    rows = history_invitations(scope).order_by("id").values_list(*HISTORY_ROW_FIELDS)
+    rows = history_invitations(scope).annotate(history_address=history_address()).order_by("id")
+    rows = rows.values_list(*HISTORY_ROW_FIELDS)
     return rows.iterator(chunk_size=ROW_FETCH_SIZE)

@@ -20,3 +20,10 @@ def response_export_storage(settings, tmp_path):
         },
     }
     return location
+
+
+@pytest.fixture(autouse=True)
+def no_sms_quiet_hours(settings):
+    """Texts go at any hour unless a test sets SMS_QUIET_HOURS: what a test sees must not depend on
+    the hour the suite runs at."""
+    settings.SMS_QUIET_HOURS = ""

@@ -2,7 +2,8 @@
 through the official `twilio` package.
 
 Settings: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN; the sender is TWILIO_MESSAGING_SERVICE_SID when
-set, else SMS_FROM_NUMBER; SMS_TIMEOUT bounds each API call. The auth token also signs Twilio's
+set, else SMS_FROM_NUMBER; SMS_TIMEOUT bounds each API call; TWILIO_API_BASE_URL replaces
+https://api.twilio.com (a stand-in of the API). The auth token also signs Twilio's
 webhooks.
 
 How a failed call is classified (see channels/sms.py):
@@ -52,6 +53,8 @@ class TwilioSmsBackend(SmsBackend):
             settings.TWILIO_AUTH_TOKEN,
             http_client=http_client or TwilioHttpClient(timeout=settings.SMS_TIMEOUT),
         )
+        if settings.TWILIO_API_BASE_URL:
+            self.client.api.base_url = settings.TWILIO_API_BASE_URL
 
     @property
     def sender(self) -> str:

@@ -34,7 +34,6 @@ import logging
 import time
 import uuid
 from datetime import datetime, timedelta
-from enum import StrEnum
 from itertools import groupby
 
 from django.conf import settings
@@ -46,10 +45,16 @@ from django.utils import timezone
 
 from directory.models import Contact
 from distributions.channels.email import Outcome, email_hand_off, invitation_email, invitation_message_id
-from distributions.models import Distribution, Invitation
+from distributions.channels.phones import sms_phone_number
+from distributions.models import Distribution, Invitation, SmsMessage
+from distributions.services.invitation_channels import SendEvent, SmsSendEvent, channel_terms, is_sms  # noqa: F401 (SendEvent: importable from here, as before)
+from distributions.services.quiet_hours import quiet_hours_wait
 from distributions.services.recipient_rules import invitation_skip_reasons
+from distributions.services.sms import sms_message_send
 from distributions.services.status import invitation_record
 from workflows.public_urls import public_url
+from workflows.salesforce.values import InvalidValue
+from workflows.tasks.registry import TaskError
 
 logger = logging.getLogger(__name__)
 
@@ -63,25 +68,13 @@ FIRST_RETRY_DELAY = timedelta(minutes=1)
 SEND_CHUNK = 50
 
 
-class SendEvent(StrEnum):
-    """DeliveryEvent kinds this module records (providers' webhooks record their own)."""
-
-    SENT = "email_sent"
-    FAILED = "email_failed"
-    DEFERRED = "email_deferred"
-    INTERRUPTED = "email_interrupted"
-    RELEASED = "email_released"
-    SKIPPED = "email_skipped"
-    OPTED_OUT = "email_opted_out"
-    READDRESSED = "email_readdressed"
-
-
 def opt_out_url(token: str) -> str:
     return public_url("distributions:opt-out", args=[token])
 
 
 def invitation_record_skip(*, invitation: Invitation, status: str, detail: str) -> None:
-    kind = SendEvent.OPTED_OUT if status == Status.OPTED_OUT else SendEvent.SKIPPED
+    events = channel_terms(invitation.distribution.channel).events
+    kind = events.OPTED_OUT if status == Status.OPTED_OUT else events.SKIPPED
     invitation_record(invitation=invitation, kind=kind, status=status, detail=detail)
 
 
@@ -94,8 +87,15 @@ def invitation_claim(*, invitation: Invitation, now: datetime) -> bool:
     return bool(invitations_claim(invitations=[invitation], now=now))
 
 
-def invitations_claim(*, invitations: list[Invitation], now: datetime) -> list[Invitation]:
-    """`invitation_claim` for many in one statement, as one claim. -> those claimed (they get sent_at)"""
+def invitations_claim(
+    *, invitations: list[Invitation], now: datetime, isolate_failures: bool = False
+) -> list[Invitation]:
+    """`invitation_claim` for many in one statement, as one claim. -> those claimed (they get sent_at)
+
+    A two-way invitation's session is started here (its first message becomes its text). When it
+    cannot start, the exception propagates (a task's transaction rolls back and says why), or with
+    `isolate_failures` (the schedule, claiming invitations of many tasks together) that invitation
+    alone is SMS Failed and the others are claimed."""
     claim = uuid.uuid4()
     claimed = Invitation.objects.filter(
         pk__in=[invitation.pk for invitation in invitations], status=Status.PENDING, sent_at__isnull=True
@@ -105,7 +105,54 @@ def invitations_claim(*, invitations: list[Invitation], now: datetime) -> list[I
         invitations = [invitation for invitation in invitations if invitation.pk in ours]
     for invitation in invitations:
         invitation.sent_at, invitation.claim = now, claim
-    return invitations
+    return _two_way_sessions_start(invitations, isolate_failures=isolate_failures)
+
+
+def two_way_sessions_available() -> bool:
+    """Whether this installation runs two-way SMS surveys (services/sms_sessions.py is there)."""
+    try:
+        from distributions.services import sms_sessions  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _two_way_sessions_start(invitations: list[Invitation], *, isolate_failures: bool) -> list[Invitation]:
+    """Open the session of each claimed two-way invitation, in the claim's transaction, and keep its
+    first message as the invitation's text: sent like an SMS invitation's, exactly once.
+    -> the invitations to send (see `invitations_claim` for those whose session cannot start)"""
+    if not any(i.distribution.channel == Distribution.Channel.TWO_WAY_SMS for i in invitations):
+        return invitations
+    # Imported here: the sessions build on this module (see two_way_sessions_available).
+    from distributions.services.sms_sessions import SmsSessionError, sms_session_start
+
+    started = []
+    for invitation in invitations:
+        if invitation.distribution.channel != Distribution.Channel.TWO_WAY_SMS:
+            started.append(invitation)
+            continue
+        if not isolate_failures:
+            try:
+                invitation.text_body = sms_session_start(invitation=invitation)
+            except SmsSessionError as error:
+                raise TaskError(f"The two-way SMS survey could not start: {error}") from None
+        else:
+            try:
+                with transaction.atomic():  # a savepoint: what the failed start wrote is undone
+                    invitation.text_body = sms_session_start(invitation=invitation)
+            except Exception as error:
+                logger.exception("The two-way SMS session of invitation %s could not start", invitation.pk)
+                _release(invitation, send_after=invitation.send_after)
+                invitation_record(
+                    invitation=invitation,
+                    kind=SmsSendEvent.FAILED,
+                    status=Status.SMS_FAILED,
+                    detail=f"Not sent: the two-way survey could not start ({error or type(error).__name__}).",
+                )
+                continue
+        Invitation.objects.filter(pk=invitation.pk).update(text_body=invitation.text_body)
+        started.append(invitation)
+    return started
 
 
 def invitation_claim_due(*, invitation_id: int, now: datetime | None = None) -> Invitation | None:
@@ -134,7 +181,7 @@ def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = N
         due.sort(key=lambda invitation: invitation.pk)
         for invitation in due:
             invitation.contact = contacts[invitation.contact_id]
-        due = _readdressed(due)
+        due = _readdressed(_outside_quiet_hours(due, now))
         to_send = []
         for invitation, skip in zip(due, invitation_skip_reasons(invitations=due, now=now), strict=True):
             if skip is not None:
@@ -142,16 +189,47 @@ def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = N
             else:
                 to_send.append(invitation)
         for invitation in to_send:
-            if not invitation.message_id:  # made before Message-IDs were stored at creation
+            if not invitation.message_id and not is_sms(
+                invitation.distribution.channel
+            ):  # made before Message-IDs were stored at creation
                 invitation.message_id = invitation_message_id(
                     token=invitation.token, from_email=invitation.distribution.from_email
                 )
                 Invitation.objects.filter(pk=invitation.pk).update(message_id=invitation.message_id)
-        return invitations_claim(invitations=to_send, now=now)
+        return invitations_claim(invitations=to_send, now=now, isolate_failures=True)
+
+
+def _outside_quiet_hours(invitations: list[Invitation], now: datetime) -> list[Invitation]:
+    """The invitations that may go now; texts due in their recipient's quiet hours are put off
+    until the hours end (send_after), with an event saying why."""
+    may_go = []
+    for invitation in invitations:
+        wait = is_sms(invitation.distribution.channel) and quiet_hours_wait(phone=invitation.address, at=now)
+        if not wait:
+            may_go.append(invitation)
+            continue
+        Invitation.objects.filter(pk=invitation.pk).update(send_after=wait.until, updated_at=now)
+        invitation.send_after = wait.until
+        invitation_record(invitation=invitation, kind=SmsSendEvent.QUIET_HOURS, detail=wait.detail)
+    return may_go
+
+
+def _current_address(invitation: Invitation) -> tuple[str, str]:
+    """The address the invitation's contact has now on its channel, or "" and why there is none."""
+    contact = invitation.contact
+    if not is_sms(invitation.distribution.channel):
+        return contact.email, "no email address any more"
+    if not contact.phone:
+        return "", "no phone number any more"
+    try:
+        return sms_phone_number(contact.phone), ""
+    except InvalidValue as error:
+        return "", f"no phone number a text can go to any more ({error})"
 
 
 def _readdressed(invitations: list[Invitation]) -> list[Invitation]:
-    """The invitations addressed to their contact's email as it is now. -> those that still have one
+    """The invitations addressed to their contact's email (a text's: phone) as it is now. -> those
+    that still have one
 
     An invitation keeps the address its contact had when it was created; when its send is
     delayed or retried, the address may have been corrected since, and the old one may reach
@@ -159,31 +237,33 @@ def _readdressed(invitations: list[Invitation]) -> list[Invitation]:
     """
     addressed = []
     for invitation in invitations:
-        address = invitation.contact.email
+        address, missing = _current_address(invitation)
         if address == invitation.address:
             addressed.append(invitation)
             continue
+        terms = channel_terms(invitation.distribution.channel)
         if not address:
             invitation_record_skip(
                 invitation=invitation,
-                status=Status.EMAIL_SKIPPED,
-                detail=f"Not sent: {invitation.contact} has no email address any more (it was {invitation.address}).",
+                status=terms.skipped,
+                detail=f"Not sent: {invitation.contact} has {missing} (it was {invitation.address}).",
             )
             continue
         detail = (
-            f"The contact's email changed from {invitation.address} to {address} before sending: sent to {address}."
+            f"The contact's {terms.address} changed from {invitation.address} to {address} before sending: "
+            f"sent to {address}."
         )
         Invitation.objects.filter(pk=invitation.pk).update(address=address, updated_at=timezone.now())
         invitation.address = address
-        invitation_record(invitation=invitation, kind=SendEvent.READDRESSED, detail=detail)
+        invitation_record(invitation=invitation, kind=terms.events.READDRESSED, detail=detail)
         addressed.append(invitation)
     return addressed
 
 
 def invitations_deliver(*, invitations: list[Invitation], connection: BaseEmailBackend | None = None) -> list[Outcome]:
-    """Hand claimed invitations' emails to the backend, each once, over one connection, in id order,
-    and record what happened to each. Only the caller whose claim succeeded may call this, after
-    the claim committed.
+    """Hand claimed invitations to their channel, each once, in id order, and record what happened
+    to each: emails over one connection to the email backend, texts to SMS_BACKEND. Only the
+    caller whose claim succeeded may call this, after the claim committed.
 
     Each outcome is committed before the next message is handed over, so of a claim whose worker
     died, only the first invitation without an outcome can have been on the wire (see
@@ -193,39 +273,60 @@ def invitations_deliver(*, invitations: list[Invitation], connection: BaseEmailB
     connection = connection or get_connection(fail_silently=False)
     backend = f"{type(connection).__module__}.{type(connection).__qualname__}"
     outcomes = []
+    emails = 0
     try:
-        for number, invitation in enumerate(sorted(invitations, key=lambda invitation: invitation.pk)):
+        for invitation in sorted(invitations, key=lambda invitation: invitation.pk):
+            if is_sms(invitation.distribution.channel):
+                outcomes.append(_text(invitation))
+                continue
             message = invitation_email(invitation=invitation, opt_out_url=opt_out_url(invitation.token))
             # A session this call used a moment ago is alive; only one it was given may have idled out.
-            hand_off = email_hand_off(message=message, connection=connection, probe_session=number == 0)
+            hand_off = email_hand_off(message=message, connection=connection, probe_session=emails == 0)
+            emails += 1
             outcomes.append(hand_off.outcome)
             if hand_off.outcome != Outcome.ACCEPTED:  # the server may have dropped the session
                 _close_quietly(connection)
-            _record(invitation, hand_off.outcome, hand_off.detail, backend=backend)
+            _record(
+                invitation,
+                hand_off.outcome,
+                hand_off.detail,
+                data={"message_id": invitation.message_id, "backend": backend},
+            )
     finally:
         if own_connection:
             _close_quietly(connection)
     return outcomes
 
 
-def _record(invitation: Invitation, outcome: Outcome, detail: str, *, backend: str) -> None:
+def _text(invitation: Invitation) -> Outcome:
+    """Send a claimed invitation's text (services/sms.py writes it to the number's conversation)."""
+    sent = sms_message_send(to=invitation.address, body=invitation.text_body, invitation=invitation)
+    message = sent.message
+    data = {"sms_message_id": message.pk, "message_sid": message.message_sid, "provider": message.provider}
+    if message.error_code:
+        data["error_code"] = message.error_code
+    _record(invitation, sent.outcome, message.status_detail, data=data)
+    return sent.outcome
+
+
+def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict) -> None:
     now = timezone.now()
-    data = {"message_id": invitation.message_id, "backend": backend}
+    terms = channel_terms(invitation.distribution.channel)
     if outcome == Outcome.ACCEPTED:  # one transaction of its own (invitation_record is atomic)
         invitation_record(
-            invitation=invitation, kind=SendEvent.SENT, status=Status.EMAIL_SENT, data=data, asynchronous_commit=True
+            invitation=invitation, kind=terms.events.SENT, status=terms.sent, data=data, asynchronous_commit=True
         )
         return
     with transaction.atomic():
         if outcome == Outcome.UNCERTAIN:
             invitation_record(
-                invitation=invitation, kind=SendEvent.FAILED, status=Status.EMAIL_FAILED, detail=detail, data=data
+                invitation=invitation, kind=terms.events.FAILED, status=terms.failed, detail=detail, data=data
             )
         elif outcome == Outcome.TEMPORARY and (retry_at := _retry_at(invitation, now)) is not None:
             _release(invitation, send_after=retry_at)
             invitation_record(
                 invitation=invitation,
-                kind=SendEvent.DEFERRED,
+                kind=terms.events.DEFERRED,
                 detail=f"{detail}. Retrying at {retry_at:%Y-%m-%d %H:%M:%S} UTC.",
                 data=data,
             )
@@ -235,14 +336,16 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, backend: s
                 detail = f"Gave up after retrying for {hours} hours: {detail}"
             _release(invitation, send_after=invitation.send_after)  # not sent: it counts for no rule
             invitation_record(
-                invitation=invitation, kind=SendEvent.FAILED, status=Status.EMAIL_FAILED, detail=detail, data=data
+                invitation=invitation, kind=terms.events.FAILED, status=terms.failed, detail=detail, data=data
             )
 
 
 def _retry_at(invitation: Invitation, now: datetime) -> datetime | None:
     """When to try again after a temporary failure, or None once the retry window is used up."""
     deferrals = list(
-        invitation.events.filter(kind=SendEvent.DEFERRED).order_by("occurred_at").values_list("occurred_at", flat=True)
+        invitation.events.filter(kind=channel_terms(invitation.distribution.channel).events.DEFERRED)
+        .order_by("occurred_at")
+        .values_list("occurred_at", flat=True)
     )
     first_failure = deferrals[0] if deferrals else now
     if now - first_failure >= timedelta(seconds=settings.RUN_RETRY_WINDOW_SECONDS):
@@ -269,13 +372,16 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
     """Invitations claimed longer than SEND_LEASE ago with no outcome: their worker died mid-send.
 
     Of each claim, the first (in id order, the sending order) may have been sent and is recorded
-    as interrupted; the claim's others were never handed over and are released to be sent. A
-    claim written before the database server last started or recovered may have lost outcomes
-    committed asynchronously (see the module's docstring): all of its invitations without an
-    outcome are recorded as interrupted. -> invitations recorded as interrupted
+    as interrupted (a text whose row holds the provider's message SID was sent, and is recorded
+    SMS Sent); the claim's others were never handed over and are released to be sent. A claim
+    written before the database server last started or recovered may have lost outcomes committed
+    asynchronously (see the module's docstring): all of its invitations without an outcome are
+    recorded as interrupted. -> invitations recorded as interrupted (or, texts, as sent)
     """
     now = now or timezone.now()
-    stuck = Invitation.objects.filter(status=Status.PENDING, sent_at__lt=now - SEND_LEASE)
+    stuck = Invitation.objects.select_related("distribution").filter(
+        status=Status.PENDING, sent_at__lt=now - SEND_LEASE
+    )
     server_started = database_server_started_at()
     reaped = 0
     for _claim, claimed in groupby(stuck.order_by("sent_at", "claim", "pk")[:1000], key=lambda i: (i.sent_at, i.claim)):
@@ -293,7 +399,7 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
                 _release(invitation, send_after=invitation.send_after)
                 invitation_record(
                     invitation=invitation,
-                    kind=SendEvent.RELEASED,
+                    kind=channel_terms(invitation.distribution.channel).events.RELEASED,
                     detail=f"Not sent: the worker stopped before its turn (claimed at {claimed_at:%Y-%m-%d %H:%M:%S} "
                     "UTC, with others sent before it). It is sent again as usual.",
                 )
@@ -301,13 +407,54 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
 
 
 def _record_interrupted(invitation: Invitation) -> bool:
-    detail = (
-        f"Interrupted: the worker stopped after claiming this email at {invitation.sent_at:%Y-%m-%d %H:%M:%S} "
-        f"UTC and before recording the mail server's answer. It may have been sent (Message-ID "
-        f"{invitation.message_id}), so it is not sent again; check the recipient's inbox or the mail log."
-    )
+    """Record what is known of a claimed invitation whose worker stopped: a text the provider
+    accepted (its row has the message SID) is SMS Sent; anything else may have been sent, and is
+    recorded failed with why, never sent again."""
+    terms = channel_terms(invitation.distribution.channel)
+    accepted = _text_accepted(invitation) if is_sms(invitation.distribution.channel) else None
+    if accepted is not None:
+        detail = (
+            f"The worker stopped after the SMS provider accepted this text ({accepted.message_sid}) and before "
+            "recording it: recorded now."
+        )
+        data = {"sms_message_id": accepted.pk, "message_sid": accepted.message_sid, "provider": accepted.provider}
+        return invitation_record(
+            invitation=invitation, kind=terms.events.SENT, status=terms.sent, detail=detail, data=data
+        )
     return invitation_record(
-        invitation=invitation, kind=SendEvent.INTERRUPTED, status=Status.EMAIL_FAILED, detail=detail
+        invitation=invitation,
+        kind=terms.events.INTERRUPTED,
+        status=terms.failed,
+        detail=_interrupted_detail(invitation),
+    )
+
+
+def _text_accepted(invitation: Invitation) -> SmsMessage | None:
+    """The invitation's text as the provider accepted it (it has a message SID), if it did."""
+    return (
+        SmsMessage.objects.filter(invitation_id=invitation.pk, direction=SmsMessage.Direction.OUTBOUND)
+        .exclude(message_sid="")
+        .exclude(status=SmsMessage.Status.FAILED)
+        .first()
+    )
+
+
+def _interrupted_detail(invitation: Invitation) -> str:
+    if is_sms(invitation.distribution.channel):
+        what, answer = "text", "the SMS provider's answer"
+        where = (
+            f"It may have been sent, so it is not sent again; the SMS conversation with {invitation.address} "
+            "shows whether the provider took it."
+        )
+    else:
+        what, answer = "email", "the mail server's answer"
+        where = (
+            f"It may have been sent (Message-ID {invitation.message_id}), so it is not sent again; check the "
+            "recipient's inbox or the mail log."
+        )
+    return (
+        f"Interrupted: the worker stopped after claiming this {what} at "
+        f"{invitation.sent_at:%Y-%m-%d %H:%M:%S} UTC and before recording {answer}. {where}"
     )
 
 
@@ -328,7 +475,6 @@ def _due_ids(*, ids: list[int] | None, now: datetime, limit: int) -> list[int]:
         status=Status.PENDING,
         sent_at__isnull=True,
         send_after__lte=now,
-        distribution__channel=Distribution.Channel.EMAIL,
     )
     if ids is not None:
         due = due.filter(pk__in=ids)

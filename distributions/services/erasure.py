@@ -23,6 +23,7 @@ from distributions.models import (
     SmsConversation,
 )
 from distributions.services.delivery import invitation_record_skip
+from distributions.services.invitation_channels import channel_terms
 
 Status = Invitation.Status
 NOT_SENT_DETAIL = "Not sent: the contact was deleted."
@@ -30,12 +31,13 @@ NOT_SENT_DETAIL = "Not sent: the contact was deleted."
 
 def contact_copies_erase(*, contact_id: int) -> int:
     """Erase every copy distributions holds of contact `contact_id`'s personal fields, and detach
-    its invitations from it. A pending invitation becomes Email Skipped: nobody is left to send it
+    its invitations from it. A pending invitation becomes Email (SMS) Skipped: nobody is left to send it
     to. -> the number of invitations erased. Call it inside the transaction that deletes the contact.
     """
     invitations = Invitation.objects.filter(contact_id=contact_id)
-    for invitation in invitations.filter(status=Status.PENDING, sent_at__isnull=True):
-        invitation_record_skip(invitation=invitation, status=Status.EMAIL_SKIPPED, detail=NOT_SENT_DETAIL)
+    for invitation in invitations.filter(status=Status.PENDING, sent_at__isnull=True).select_related("distribution"):
+        skipped = channel_terms(invitation.distribution.channel).skipped  # Email Skipped, SMS Skipped
+        invitation_record_skip(invitation=invitation, status=skipped, detail=NOT_SENT_DETAIL)
     invitation_ids = list(invitations.values_list("pk", flat=True))
     if not invitation_ids:
         return 0

@@ -19,6 +19,7 @@ from django.db.models import Count
 
 from directory.models import Membership
 from distributions.models import FrequencyRule, Invitation
+from distributions.services.invitation_channels import channel_terms, is_sms
 
 Status = Invitation.Status
 
@@ -28,14 +29,17 @@ _TOKEN_MASK = "\x00invitation-token\x00"
 
 @dataclass(frozen=True)
 class Skip:
-    status: str  # OPTED_OUT or EMAIL_SKIPPED
+    status: str  # OPTED_OUT, or the channel's skipped status (EMAIL_SKIPPED, SMS_SKIPPED)
     detail: str
 
 
-def content_digest(*, subject: str, text_body: str, html_body: str, token: str) -> str:
-    """The message without its individual links: every form of a link carries the token, so masking
-    the token makes two invitations of the same message compare equal."""
+def content_digest(*, subject: str, text_body: str, html_body: str, token: str, short_code: str = "") -> str:
+    """The message without its individual links: every form of a link carries the token (a text's
+    short link, its short code), so masking them makes two invitations of the same message
+    compare equal."""
     content = "\x00".join((subject, text_body, html_body)).replace(token, _TOKEN_MASK)
+    if short_code:
+        content = content.replace(short_code, _TOKEN_MASK)
     return hashlib.sha256(content.encode()).hexdigest()
 
 
@@ -56,8 +60,12 @@ def invitation_skip_reasons(
     reasons = []
     for invitation in invitations:
         contact = invitation.contact
-        if contact.unsubscribed:
-            reason = Skip(Status.OPTED_OUT, f"{contact} has opted out of all email: not sent.")
+        texted = is_sms(invitation.distribution.channel)
+        if contact.unsubscribed:  # every channel (directory.models.Contact)
+            everything = "every message" if texted else "all email"
+            reason = Skip(Status.OPTED_OUT, f"{contact} has opted out of {everything}: not sent.")
+        elif texted and contact.sms_opted_out:
+            reason = Skip(Status.OPTED_OUT, f"{contact} has opted out of texts (replied STOP): not sent.")
         elif contact.pk in list_opt_outs:
             reason = Skip(Status.OPTED_OUT, f"{contact} has opted out of this mailing list: not sent.")
         else:
@@ -101,10 +109,11 @@ def _duplicate(invitation: Invitation, earlier_sends: dict[tuple, tuple]) -> Ski
     if earlier is None:
         return None
     pk, sent_at = earlier
+    what = "text" if is_sms(invitation.distribution.channel) else "subject and body"
     return Skip(
-        Status.EMAIL_SKIPPED,
-        f"Duplicate of invitation {pk} sent at {sent_at:%Y-%m-%d %H:%M:%S} UTC: the same subject and body "
-        f"go to {invitation.address} at most once in 12 hours.",
+        channel_terms(invitation.distribution.channel).skipped,
+        f"Duplicate of invitation {pk} sent at {sent_at:%Y-%m-%d %H:%M:%S} UTC: the same {what} "
+        f"go{'es' if what == 'text' else ''} to {invitation.address} at most once in 12 hours.",
     )
 
 
@@ -134,7 +143,7 @@ class _FrequencyRules:
             count = self.sent[rule.pk][contact.pk]
             if count >= rule.max_messages:
                 return Skip(
-                    Status.EMAIL_SKIPPED,
+                    channel_terms(invitation.distribution.channel).skipped,
                     f'Skipped by the frequency rule "{rule}" of directory {contact.directory}: '
                     f"{count} messages went to this contact since {since:%Y-%m-%d %H:%M} UTC.",
                 )

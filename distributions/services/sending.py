@@ -1,4 +1,5 @@
-"""Distribute a survey by email from a workflow task: check, save the contact, invite, render, send.
+"""Distribute a survey from a workflow task, by email invitation, SMS invitation or two-way SMS
+survey: check, save the contact, invite, render, send.
 
 Everything up to claiming the send happens in the task's transaction, so a task that fails
 leaves nothing behind and a task that succeeded is never run again. The email goes out right
@@ -8,6 +9,7 @@ a delay; services/delivery.py explains why, and the one window that is left.
 """
 
 import functools
+import hashlib
 import html
 import re
 from dataclasses import dataclass, replace
@@ -22,22 +24,29 @@ from email_validator import EmailNotValidError, validate_email
 
 from directory.models import Contact
 from distributions.channels.email import invitation_message_id
-from distributions.models import Distribution, Invitation, SenderDomain, Survey, new_invitation_token
-from distributions.selectors import survey_link, survey_may_distribute
+from distributions.channels.phones import sms_phone_number
+from distributions.models import Distribution, Invitation, SenderDomain, Survey, new_invitation_token, new_short_code
+from distributions.selectors import survey_link, survey_may_distribute, survey_short_link
 from distributions.services.delivery import (
     invitation_record_skip,
     invitations_claim,
     invitations_deliver,
     opt_out_url,
+    two_way_sessions_available,
 )
+from distributions.services.invitation_channels import SmsSendEvent, is_sms
+from distributions.services.quiet_hours import quiet_hours_wait
 from distributions.services.recipient_rules import content_digest, invitation_skip_reasons
+from distributions.services.status import invitation_record
 from workflows.piping import contact_fields, tokens
+from workflows.salesforce.values import InvalidValue
 from workflows.services.execution.background import after_commit_work, after_commit_work_wait
 from workflows.tasks.contacts import SavedContact, task_contacts_save
 from workflows.tasks.context import TaskContext
 from workflows.tasks.registry import TaskError, TemporaryTaskError
 
 Status = Invitation.Status
+Channel = Distribution.Channel
 
 
 @dataclass(frozen=True)
@@ -60,33 +69,55 @@ class DistributedInvitation:
     outcome: str
 
     def outputs(self) -> dict[str, str]:
+        """The task's outputs; a text's also say its channel ("SMS", "Two-way SMS") and phone, and
+        its SurveyLink is the short link the text carries."""
         invitation = self.invitation
-        return {
+        channel = invitation.distribution.channel
+        outputs = {
             "ContactId": str(invitation.contact_id),
             "DistributionId": str(invitation.distribution_id),
             "InvitationId": str(invitation.pk),
-            "SurveyLink": survey_link(invitation.token),
+            "SurveyLink": survey_short_link(invitation.short_code)
+            if is_sms(channel)
+            else survey_link(invitation.token),
             "Outcome": self.outcome,
         }
+        if is_sms(channel):
+            outputs = {**outputs, "Channel": Channel(channel).label, "Phone": invitation.address}
+        return outputs
 
 
-def surveys_distribute_email(
-    *, contexts: list[TaskContext], survey_id: int, link_expiration: timedelta | None, send_delay: timedelta
+def surveys_distribute(
+    *,
+    contexts: list[TaskContext],
+    survey_id: int,
+    link_expiration: timedelta | None,
+    send_delay: timedelta,
+    channel: str = Channel.EMAIL,
 ) -> list:
-    """Run inside the task's transaction, for the runs of one task at once. -> per context, its
-    DistributedInvitation or the TaskError saying what the admin must fix; a recipient who must not
-    get it (opted out, duplicate, frequency rule) is an invitation status instead.
+    """Run inside the task's transaction, for the runs of one task at once. `channel`: a
+    Distribution.Channel (the task's method). -> per context, its DistributedInvitation or the
+    TaskError saying what the admin must fix; a recipient who must not get it (opted out,
+    duplicate, frequency rule) is an invitation status instead.
 
-    A context that fails before anything is written gets its TaskError and leaves nothing behind.
-    One that fails after the contacts were saved (its sender) raises the TaskError: the caller
-    rolls back, and a batch's runs are then executed one by one."""
+    A context that fails before anything is written gets its TaskError and leaves nothing behind
+    (a text's missing or unusable phone is found before the contact is saved). One that fails
+    after the contacts were saved (its sender) raises the TaskError: the caller rolls back, and a
+    batch's runs are then executed one by one."""
     try:
         survey = _survey(survey_id)
         _check_active(survey)
         _check_can_distribute(survey, owner_id=contexts[0].workflow.owner_id)
+        if channel == Channel.TWO_WAY_SMS and not two_way_sessions_available():
+            raise TaskError("Two-way SMS surveys are not available in this installation: choose another method.")
     except TaskError as error:
         return [error] * len(contexts)
-    results = task_contacts_save(contexts)
+    phones = [_sms_phone(context) for context in contexts] if is_sms(channel) else [""] * len(contexts)
+    reachable = [context for context, phone in zip(contexts, phones) if not isinstance(phone, TaskError)]
+    # A text needs no email: an empty one is saved as none (the directory's dedupe rules skip it).
+    saved_results = iter(task_contacts_save(reachable, email_required=not is_sms(channel)) if reachable else [])
+    results = [phone if isinstance(phone, TaskError) else next(saved_results) for phone in phones]
+    phone_of = {id(context): phone for context, phone in zip(contexts, phones)}
     saved = [(context, result) for context, result in zip(contexts, results) if isinstance(result, SavedContact)]
     if not saved:
         return results
@@ -100,8 +131,12 @@ def surveys_distribute_email(
     for context, result in saved:
         contact = locked[result.contact.pk]
         context.sources = replace(context.sources, contact=contact_fields(contact), embedded_data=contact.embedded_data)
-        sender = _sender(context, sender_domains)
-        invitations.append(_invitation(context, survey, sender, contact, send_after, link_expiration))
+        if is_sms(channel):
+            invitation = _text_invitation(context, survey, channel, phone_of[id(context)], contact, send_after)
+        else:
+            invitation = _invitation(context, survey, _sender(context, sender_domains), contact, send_after)
+        invitation.expires_at = send_after + link_expiration if link_expiration else None
+        invitations.append(invitation)
     # Plain inserts: the unique constraints make each exactly once per task run. A task's rows
     # commit with its success record and a failed attempt commits nothing, so the rows never exist
     # yet here; a concurrent attempt at the same run (a worker presumed dead) hits the constraint,
@@ -116,6 +151,11 @@ def surveys_distribute_email(
         if skip is not None:
             invitation_record_skip(invitation=invitation, status=skip.status, detail=skip.detail)
             outcomes.append(f"{Status(skip.status).label}: {skip.detail}")
+        elif is_sms(channel) and (wait := quiet_hours_wait(phone=invitation.address, at=invitation.send_after)):
+            Invitation.objects.filter(pk=invitation.pk).update(send_after=wait.until)
+            invitation.send_after = wait.until
+            invitation_record(invitation=invitation, kind=SmsSendEvent.QUIET_HOURS, detail=wait.detail)
+            outcomes.append(f"Scheduled for {wait.until:%Y-%m-%d %H:%M} UTC. {wait.detail}")
         elif send_after > now:
             outcomes.append(f"Scheduled for {send_after:%Y-%m-%d %H:%M} UTC")
         else:
@@ -138,15 +178,59 @@ def surveys_distribute_email(
     return [next(distributed) if isinstance(result, SavedContact) else result for result in results]
 
 
-def _invitation(
-    context: TaskContext,
-    survey: Survey,
-    sender: Sender,
-    contact: Contact,
-    send_after: datetime,
-    link_expiration: timedelta | None,
+def _sms_phone(context: TaskContext) -> str | TaskError:
+    """The phone a text goes to, in E.164, or the TaskError naming the piped field and what it gave."""
+    source = context.config.get("phone") or ""
+    if "phone" in context.overrides and not context.overrides["phone"]:
+        # A test event with a test address: that address is an email, and the event's phone is a
+        # real person's, so nothing is texted.
+        return TaskError(
+            f"Not texted: this test event sends to the test address {context.overrides.get('email') or ''}, "
+            "an email address a text cannot go to. Test an SMS method with “send to the people in the event”, "
+            "with your own phone in the event."
+        )
+    value = context.pipe("phone")
+    if not value:
+        where = f"Phone (from {source})" if source else "Phone (not set in the task)"
+        return TaskError(f"{where} is empty: an SMS invitation needs the contact's mobile number.")
+    try:
+        return sms_phone_number(value)
+    except InvalidValue as error:
+        return TaskError(f"Phone {value!r} (from {source}) is not a number a text can go to: {error}")
+
+
+def _text_invitation(
+    context: TaskContext, survey: Survey, channel: str, phone: str, contact: Contact, send_after: datetime
 ) -> Invitation:
-    """The run's distribution and its one invitation, rendered, not saved yet."""
+    """The run's text distribution and its one invitation, its SMS invitation text rendered (a
+    two-way survey's first message is made when it is claimed, with its session), not saved yet."""
+    token, short_code = new_invitation_token(), new_short_code()
+    if channel == Channel.TWO_WAY_SMS:
+        text = ""  # the session's first message, made when the invitation is claimed
+        # Outside the 12-hour duplicate rule: a new two-way invitation to a number is how its open
+        # session is replaced (sms_session_start closes the older one), even for the same survey.
+        digest = hashlib.sha256(f"two-way survey session {token}".encode()).hexdigest()
+    else:
+        context.sources = replace(context.sources, links={"SurveyLink": survey_short_link(short_code)})
+        text = context.pipe("sms_text")
+        digest = content_digest(subject="", text_body=text, html_body="", token=token, short_code=short_code)
+    distribution = Distribution(survey=survey, run_id=context.run_id, task_position=context.position, channel=channel)
+    return Invitation(
+        distribution=distribution,
+        contact=contact,
+        token=token,
+        short_code=short_code,
+        address=phone,
+        text_body=text,
+        content_digest=digest,
+        send_after=send_after,
+    )
+
+
+def _invitation(
+    context: TaskContext, survey: Survey, sender: Sender, contact: Contact, send_after: datetime
+) -> Invitation:
+    """The run's email distribution and its one invitation, rendered, not saved yet."""
     token = new_invitation_token()
     message = _render(context, token)
     distribution = Distribution(
@@ -165,7 +249,6 @@ def _invitation(
         **vars(message),
         content_digest=content_digest(**vars(message), token=token),
         message_id=invitation_message_id(token=token, from_email=sender.from_email),
-        expires_at=send_after + link_expiration if link_expiration else None,
         send_after=send_after,
     )
 
@@ -192,11 +275,12 @@ def _check_active(survey: Survey) -> None:
         )
 
 
-def distribute_config_problems(*, config: dict, owner) -> list[str]:
+def distribute_config_problems(*, config: dict, owner, channel: str = Channel.EMAIL) -> list[str]:
     """What would make a distribute task with this (valid) config fail when it runs, as the run's
     error messages: the survey missing or not active, the owner not allowed to distribute it, a
-    literal From or Reply-To address outside the verified sender domains. Piped addresses are
-    known only at run time and are not checked. -> [] when nothing is wrong yet."""
+    literal From or Reply-To address outside the verified sender domains (email), two-way SMS
+    surveys not available. Piped addresses are known only at run time and are not checked.
+    -> [] when nothing is wrong yet."""
     problems = []
 
     def check(step, *args, **kwargs):
@@ -210,6 +294,10 @@ def distribute_config_problems(*, config: dict, owner) -> list[str]:
     if survey is not None:
         check(_check_active, survey)
         check(_check_can_distribute, survey, owner_id=owner.pk)
+    if channel == Channel.TWO_WAY_SMS and not two_way_sessions_available():
+        problems.append("Two-way SMS surveys are not available in this installation: choose another method.")
+    if is_sms(channel):
+        return problems
     domains = _SenderDomains()
     from_email = config.get("from_email") or ""
     if not tokens(from_email):

@@ -17,6 +17,7 @@ Status = Invitation.Status
 RANK = {
     Status.PENDING: 0,
     Status.EMAIL_SKIPPED: 10,
+    Status.SMS_SKIPPED: 10,
     Status.EMAIL_FAILED: 10,
     Status.EMAIL_SENT: 20,
     Status.SMS_SENT: 20,

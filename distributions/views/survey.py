@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from distributions.models import Invitation, Question
-from distributions.selectors import invitation_for_token
+from distributions.selectors import invitation_for_token, invitation_token_for_short_code, survey_link
 from distributions.services.answers import RATING_MAX, RATING_MIN, answer_as_text
 from distributions.services.piped_text import invitation_piping_sources
 from distributions.services.responses import (
@@ -105,6 +105,18 @@ def survey_page(request, token):
         return render(request, "distributions/thank_you.html", {"invitation": invitation, "thank_you": thank_you})
     # Post/redirect/get: reloading the confirmation must not post the answers again.
     return redirect(reverse("distributions:survey", args=[token]) + "?saved")
+
+
+@without_scripts
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def short_link(request, code):
+    """A text's short survey link: a redirect to the invitation's `/s/<token>/` page (302: the
+    page, not the short link, is where the survey lives). An unknown code is the 404 page."""
+    token = invitation_token_for_short_code(code)
+    if token is None:
+        return render(request, "distributions/not_found.html", status=404)
+    return redirect(survey_link(token))
 
 
 # The invitation's token in the URL is what authorizes the opt-out, not a session: a mailbox

@@ -204,3 +204,13 @@ def test_every_command_refuses_twilio_without_its_credentials(configured):
 def test_every_command_refuses_a_from_number_that_is_not_e164(configured, number):
     assert configured(SMS_FROM_NUMBER=number) == {"sfsurveys.E009"}
     assert configured(SMS_FROM_NUMBER=number, TWILIO_MESSAGING_SERVICE_SID="MG" + "2" * 32) == set()
+
+
+@pytest.mark.parametrize("value", ["21:00", "9pm-8am", "25:00-08:00", "08:00-08:00"])
+def test_quiet_hours_that_are_not_a_range_of_times_are_an_error(configured, value):
+    assert configured(SMS_QUIET_HOURS=value) == {"sfsurveys.E010"}
+
+
+@pytest.mark.parametrize("value", ["", "21:00-08:00", "22:30 - 07:15", "13:00-14:00"])
+def test_quiet_hours_as_a_range_or_empty_are_fine(configured, value):
+    assert configured(SMS_QUIET_HOURS=value) == set()

@@ -223,6 +223,8 @@ def url_values(route: str, parameter: str, choices: str, world) -> list[str]:
         return ["no-such-page/"]
     if parameter == "token":
         return [WRONG_TOKEN]
+    if parameter == "code":  # a text's short survey link
+        return ["nosuchcode"]
     if parameter == "esp":
         return ["postmark"]
     pytest.fail(f"{route}: no test value for the URL parameter <{parameter}>: add one to url_values()")

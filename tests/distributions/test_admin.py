@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from distributions.models import DeliveryEvent, Invitation, Survey
+from distributions.models import DeliveryEvent, Distribution, Invitation, Survey
 from tests.factories import (
     make_contact,
     make_distribution,
@@ -416,3 +416,23 @@ def test_distributions_names_only_the_sends_of_surveys_not_the_admin_section(adm
     models = texts(index, "//div[contains(@class, 'app-distributions')]//th/a")
     assert "Distributions" in models and "Surveys" in models
     assert texts(index, "//caption[normalize-space()='Distributions']") == []
+
+
+def test_the_distributions_page_shows_texts_as_their_own_channels_with_their_counts(admin_client):
+    survey = make_survey()
+    sms = make_distribution(survey=survey, channel=Distribution.Channel.SMS)
+    for status in (Status.PENDING, Status.SMS_SKIPPED, Status.OPTED_OUT, Status.SMS_SENT, Status.SMS_DELIVERED):
+        invite(sms, status)
+    invite(sms, Status.SMS_FAILED)
+    invite(sms, Status.SURVEY_FINISHED)
+    two_way = make_distribution(survey=survey, channel=Distribution.Channel.TWO_WAY_SMS)
+    invite(two_way, Status.SURVEY_STARTED)
+
+    response = distributions_page(admin_client, survey)
+
+    rows = {row.pk: row for row, _, _ in response.context["distributions"]}
+    counts = {name: getattr(rows[sms.pk], name) for name in ["audience", "pending", "skipped", "sent", "failed"]}
+    assert counts == {"audience": 7, "pending": 1, "skipped": 2, "sent": 3, "failed": 1}
+    assert (rows[two_way.pk].sent, rows[two_way.pk].started) == (1, 1)
+    content = response.content.decode()
+    assert "<td>SMS</td>" in content and "<td>Two-way SMS</td>" in content

@@ -338,3 +338,31 @@ def test_an_abandoned_copy_download_leaves_the_connection_usable(postgres_only, 
     stream.close()
 
     assert Invitation.objects.filter(distribution=distribution).count() == 50
+
+
+# --- texts ----------------------------------------------------------------------------------
+
+
+def sms_history():
+    survey = make_survey()
+    email = make_distribution(survey=survey)
+    invite(email, email="grace@example.com", last_name="Hopper")
+    for channel in ("sms", "two_way_sms"):
+        invitation = invite(make_distribution(survey=survey, channel=channel), email="ada@example.com")
+        Invitation.objects.filter(pk=invitation.pk).update(address="+14155550100", status="sms_delivered")
+    return survey
+
+
+def test_a_texts_row_carries_its_phone_in_the_email_address_column(admin_client):
+    survey = sms_history()
+    header, email_row, sms_row, two_way_row = rows_of(download(admin_client, survey_csv_url(survey)))
+    assert header == HEADER
+    assert email_row[1:4] == ["Hopper", "Ada", "grace@example.com"]
+    # The apostrophe every cell that starts with + gets, so no spreadsheet reads it as a formula.
+    assert sms_row[3] == two_way_row[3] == "'+14155550100"
+    assert sms_row[5] == "SMS Delivered"
+
+
+def test_the_copy_producer_writes_texts_rows_as_the_portable_one(postgres_only):
+    scope = history_scope(survey=sms_history())
+    assert b"".join(history_csv(scope, use_copy=True)) == b"".join(history_csv(scope, use_copy=False))

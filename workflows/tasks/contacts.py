@@ -109,7 +109,9 @@ class SavedContact:
         }
 
 
-def _email(context: TaskContext) -> str:
+def _email(context: TaskContext, *, required: bool = True) -> str:
+    if not required and not context.pipe("email"):
+        return ""
     value = context.require("email", "Email")
     try:
         return validate_email(value, check_deliverability=False).normalized
@@ -154,13 +156,14 @@ def _data_fields(context: TaskContext) -> dict[str, str]:
     return values
 
 
-def task_contact_data(context: TaskContext) -> ContactData:
+def task_contact_data(context: TaskContext, *, email_required: bool = True) -> ContactData:
     """The contact one run's task names, its piped fields resolved. Raises TaskError for a required
-    field that is empty or an email that is not an address."""
+    field that is empty or an email that is not an address. `email_required`: False for a task
+    that reaches the contact otherwise (by text), where an empty email is saved as none."""
     return ContactData(
         first_name=context.require("first_name", "First name"),
         last_name=context.require("last_name", "Last name"),
-        email=_email(context),
+        email=_email(context, required=email_required),
         phone=_phone(context),
         external_data_reference=context.pipe("external_data_reference"),
         language=context.pipe("language"),
@@ -193,7 +196,9 @@ def task_mailing_list(context: TaskContext) -> tuple[Directory, MailingList]:
     return directory, mailing_list_get_or_create(name=name, directory=directory)
 
 
-def task_contacts_resolve(contexts: list[TaskContext]) -> tuple[list[ContactData | TaskError], MailingList | None]:
+def task_contacts_resolve(
+    contexts: list[TaskContext], *, email_required: bool = True
+) -> tuple[list[ContactData | TaskError], MailingList | None]:
     """The contacts the runs of one task name, and the task's mailing list (None when no contact
     resolved). -> per context its ContactData or TaskError; every context gets the TaskError of a
     mailing list or directory that cannot be used. Writes nothing but a new mailing list."""
@@ -204,7 +209,7 @@ def task_contacts_resolve(contexts: list[TaskContext]) -> tuple[list[ContactData
     results: list = []
     for context in contexts:
         try:
-            results.append(task_contact_data(context))
+            results.append(task_contact_data(context, email_required=email_required))
         except TaskError as error:
             results.append(error)
     if not any(isinstance(result, ContactData) for result in results):
@@ -216,12 +221,12 @@ def task_contacts_resolve(contexts: list[TaskContext]) -> tuple[list[ContactData
     return results, mailing_list
 
 
-def task_contacts_save(contexts: list[TaskContext]) -> list[SavedContact | TaskError]:
+def task_contacts_save(contexts: list[TaskContext], *, email_required: bool = True) -> list[SavedContact | TaskError]:
     """Save the contact of each run of one task (contexts of one task of one workflow): create it or
     update it with its embedded data by the directory's dedupe rules, and add it to the task's
     mailing list, in a handful of statements whatever their number. -> per context, its
     SavedContact or the TaskError that stopped it; a context that failed wrote nothing."""
-    results, mailing_list = task_contacts_resolve(contexts)
+    results, mailing_list = task_contacts_resolve(contexts, email_required=email_required)
     if mailing_list is None:
         return results
     valid = [number for number, result in enumerate(results) if isinstance(result, ContactData)]

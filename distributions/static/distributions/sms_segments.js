@@ -8,6 +8,10 @@
  * smsSegments(text) -> {encoding, characters, units, segments, perSegment, remaining}
  * attachSmsCounter(field, output): keeps `output`'s text up to date as `field` is typed in, and
  * marks it with the class "sms-multiple-segments" past one segment.
+ * On an admin page, every textarea with the attribute data-sms-segments gets a counter below it;
+ * its value, when set, is the length of the individual short link each ${l://SurveyURL} (or
+ * ${l://SurveyLink...}) becomes, so the count is the sent text's. Other piped text is counted as
+ * typed: its values are known only when the task runs.
  */
 (function (global) {
   "use strict";
@@ -64,15 +68,44 @@
     return text;
   }
 
+  var SURVEY_LINK = /\$\{l:\/\/Survey(URL|Link)[^}]*\}/g;
+
+  function withLinks(text, linkLength) {
+    if (!linkLength) return text;
+    return text.replace(SURVEY_LINK, new Array(linkLength + 1).join("x"));
+  }
+
   function attachSmsCounter(field, output) {
+    var linkLength = parseInt(field.getAttribute("data-sms-segments"), 10) || 0;
     function update() {
-      var count = smsSegments(field.value);
+      var count = smsSegments(withLinks(field.value, linkLength));
       output.textContent = describe(count);
       output.classList.toggle("sms-multiple-segments", count.segments > 1);
     }
     field.addEventListener("input", update);
     update();
     return update;
+  }
+
+  function attachAll(root) {
+    root.querySelectorAll("textarea[data-sms-segments]").forEach(function (field) {
+      if (field.dataset.smsCounter) return;
+      field.dataset.smsCounter = "on";
+      var output = document.createElement("div");
+      output.className = "help sms-segment-count";
+      output.setAttribute("aria-live", "polite");
+      // Below the field's row, so the piped-text menu's button stays right beside the field.
+      field.parentElement.insertAdjacentElement("afterend", output);
+      attachSmsCounter(field, output);
+    });
+  }
+
+  if (typeof document !== "undefined") {
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", function () { attachAll(document); });
+    } else {
+      attachAll(document);
+    }
   }
 
   global.smsSegments = smsSegments;

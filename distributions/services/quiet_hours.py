@@ -1,0 +1,106 @@
+"""Quiet hours: texts wait until morning in the recipient's time zone.
+
+SMS_QUIET_HOURS is "HH:MM-HH:MM" (e.g. "21:00-08:00", which spans midnight), empty to send at
+any hour. The recipient's zone is the one libphonenumber's time-zone metadata gives the number
+(phonenumbers.timezone.time_zones_for_number), used only when it gives exactly one zone: a
+country or area spanning several zones (most of the US mobile ranges are not split by zone, but
+Canada's, Russia's and Brazil's often are) gives no zone, and the text goes at any hour, since
+holding it for a guessed zone could hold it all day.
+"""
+
+import functools
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from phonenumbers import timezone as number_time_zones
+
+_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """start, end: local times; quiet from start up to (not including) end, across midnight when
+    end <= start."""
+
+    start: time
+    end: time
+
+    def __str__(self):
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+    def contains(self, moment: time) -> bool:
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+@functools.lru_cache(maxsize=8)
+def parse_quiet_hours(text: str) -> QuietHours | None:
+    """ "21:00-08:00" -> QuietHours(21:00, 08:00); "" -> None. Raises ImproperlyConfigured for
+    anything else (a setting the texts depend on must not be silently ignored)."""
+    if not text.strip():
+        return None
+    match = _RANGE.match(text)
+    try:
+        if match is None:
+            raise ValueError
+        start = time(int(match[1]), int(match[2]))
+        end = time(int(match[3]), int(match[4]))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"SMS_QUIET_HOURS={text!r} is not a range of two times, e.g. 21:00-08:00 (or empty for none)."
+        ) from None
+    if start == end:
+        raise ImproperlyConfigured(f"SMS_QUIET_HOURS={text!r} starts and ends at the same time: leave it empty.")
+    return QuietHours(start, end)
+
+
+@functools.lru_cache(maxsize=4096)
+def phone_time_zone(phone: str) -> ZoneInfo | None:
+    """The one time zone of an E.164 number, or None when the metadata gives none or several."""
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return None
+    zones = number_time_zones.time_zones_for_number(number)
+    if len(zones) != 1 or zones[0] == number_time_zones.UNKNOWN_TIMEZONE:
+        return None
+    try:
+        return ZoneInfo(zones[0])
+    except ZoneInfoNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class QuietUntil:
+    """until: when the quiet hours end (aware, UTC); detail: the reason, for people."""
+
+    until: datetime
+    detail: str
+
+
+def quiet_hours_wait(*, phone: str, at: datetime) -> QuietUntil | None:
+    """When a text to `phone` (E.164) due at `at` (aware) falls in the quiet hours of the
+    recipient's zone: when it may go. None when it may go at `at` (no quiet hours set, the zone is
+    not known, or it is day there)."""
+    quiet = parse_quiet_hours(settings.SMS_QUIET_HOURS)
+    zone = phone_time_zone(phone) if quiet else None
+    if zone is None:
+        return None
+    local = at.astimezone(zone)
+    if not quiet.contains(local.time().replace(tzinfo=None)):
+        return None
+    day = local.date() if local.time() < quiet.end else local.date() + timedelta(days=1)
+    until = datetime.combine(day, quiet.end, tzinfo=zone).astimezone(UTC)
+    return QuietUntil(
+        until=until,
+        detail=(
+            f"Quiet hours ({quiet} in {zone.key}, the time zone of {phone}): it is {local:%H:%M} there, "
+            f"so the text waits until {until:%Y-%m-%d %H:%M} UTC."
+        ),
+    )
