@@ -281,7 +281,9 @@ def bench_db():
 
 
 def sqlite_files(path: Path) -> list[Path]:
-    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+    # The database, SQLite's journal and shared memory, and the write gate's lock files.
+    suffixes = ("", "-wal", "-shm", "-writegate", "-writegate-turn", "-writegate-waiting")
+    return [path.with_name(path.name + suffix) for suffix in suffixes]
 
 
 def drop_database() -> None:

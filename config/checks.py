@@ -21,6 +21,7 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.module_loading import import_string
 from email_validator import EmailNotValidError, validate_email
 
+from config.sqlite3 import is_sqlite
 from distributions.services.delivery import SEND_LEASE
 from distributions.webhooks import TRACKING_VIEWS, tracking_esp, tracking_webhook_configuration_error, webhook_secrets
 
@@ -274,7 +275,7 @@ def check_https_redirect(app_configs, **kwargs):
 
 @checks.register(checks.Tags.security)
 def check_debug_with_database_server(app_configs, **kwargs):
-    if settings.DEBUG and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    if settings.DEBUG and not is_sqlite(settings.DATABASES["default"]["ENGINE"]):
         return [
             checks.Warning(
                 "DEBUG is on with a database server, as in production: error pages show settings, code and "

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.sqlite3 import is_sqlite
+
 KEY_FILE_NAME = "secret_key"
 GENERATE_COMMAND = "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
 
@@ -31,7 +33,7 @@ def secret_key(*, given: str, database_engine: str, data_dir: Path) -> str:
     """
     if given.strip():
         return given.strip()
-    if database_engine != "django.db.backends.sqlite3":
+    if not is_sqlite(database_engine):
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. With DATABASE_URL pointing at a database server, the web and worker "
             "processes may run on several machines, and all of them must sign with the same key: set "

@@ -9,6 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
 from config.secret_key import secret_key
+from config.sqlite3 import ENGINE as SQLITE_ENGINE
+from config.sqlite3 import is_sqlite
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
@@ -96,6 +98,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             f"The folder of the SQLite database cannot be created ({error}): set DATA_DIR to a folder this "
             "process may write to."
         ) from None
+    # Django's backend, with a gate in which writers take turns (config/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = SQLITE_ENGINE
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
@@ -157,7 +161,7 @@ RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 600, minimum=1)
 # writer, and a task's writes for the whole batch are one transaction: 10 runs keep it to tens of
 # milliseconds, so the endpoint storing a message meanwhile waits that long, not the batch's time.
 RUN_BATCH_SIZE = env_int(
-    "RUN_BATCH_SIZE", 10 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 50, minimum=1
+    "RUN_BATCH_SIZE", 10 if is_sqlite(DATABASES["default"]["ENGINE"]) else 50, minimum=1
 )  # 0 would leave every run waiting
 # Temporary task failures are retried with exponential backoff for this long.
 RUN_RETRY_WINDOW_SECONDS = env_int("RUN_RETRY_WINDOW_SECONDS", 24 * 3600, minimum=0)  # 0: never retried

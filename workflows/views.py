@@ -8,6 +8,8 @@ from workflows.salesforce.soap import CONTENT_TYPE
 from workflows.services.ingest import Call, inbound_message_receive
 from workflows.services.test_events import HEADER as TEST_EVENT_HEADER
 
+_TEST_EVENT_META = "HTTP_" + TEST_EVENT_HEADER.upper().replace("-", "_")
+
 
 @csrf_exempt
 def salesforce_event(request, token=None):
@@ -21,7 +23,8 @@ def salesforce_event(request, token=None):
             body_error=body_error,
             content_type=request.content_type or "",
             remote_addr=_remote_addr(request),
-            test_event=request.headers.get(TEST_EVENT_HEADER, ""),
+            # From META: request.headers would build a dict of every header on each call.
+            test_event=request.META.get(_TEST_EVENT_META, ""),
         )
     )
     response = HttpResponse(answer.body, status=answer.status, content_type=CONTENT_TYPE)

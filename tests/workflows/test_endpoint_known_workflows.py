@@ -4,6 +4,7 @@ it, because the store writes nothing unless the workflow's row still holds what 
 
 import pytest
 import requests
+from django.db import connection
 
 from tests.factories import ORGANIZATION_ID, case_fields, make_workflow, outbound_message
 from tests.web import gunicorn
@@ -163,3 +164,15 @@ def test_a_change_made_by_another_process_takes_effect_on_the_next_call(postgres
     assert statuses[2] == Run.Status.SKIPPED
     assert len(statuses) == 3
     assert InboundMessage.objects.filter(http_status=404).count() == 1
+
+
+def test_the_store_statement_is_planned_once_per_connection_and_nothing_else_is(postgres_only, post):
+    workflow = make_workflow()
+    for _ in range(3):
+        assert is_ack(post(workflow, outbound_message()))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        prepared = cursor.fetchall()
+    # Django's own statements stay unprepared (its default, for connection poolers).
+    assert [(statement.split()[:2], executions) for statement, executions in prepared] == [(["WITH", "workflow"], 3)]
+    assert connection.connection.prepare_threshold is None

@@ -4,6 +4,7 @@ The body comes from the network and is only trusted once its token and organizat
 so it is parsed with defusedxml: no DTD, no entity, no network access.
 """
 
+import functools
 import io
 import re
 from collections import ChainMap
@@ -64,6 +65,9 @@ class NestedTooDeep(ValueError):
     """The document nests elements deeper than its reader allows."""
 
 
+# Each accepted call asks for its organization's key, and each workflow's allowed ids': cached,
+# as a handful of organizations call one installation.
+@functools.lru_cache(maxsize=1024)
 def organization_key(org_id: str) -> str:
     """The 15-character, case-sensitive form of an organization id, so that the 15- and the
     18-character id of one organization compare equal.

@@ -53,4 +53,6 @@ def claim_due(limit: int) -> list[Run]:
         Run.objects.filter(pk__in=ids, status=Run.Status.QUEUED).update(
             status=Run.Status.RUNNING, claimed_at=now, attempts=F("attempts") + 1
         )
-        return _with_workflows(Run.objects.filter(pk__in=ids, status=Run.Status.RUNNING, claimed_at=now))
+    # Read once the claim is committed: on SQLite the transaction holds the one write lock, which
+    # the event endpoint waits for, and these reads are most of the claim's time.
+    return _with_workflows(Run.objects.filter(pk__in=ids, status=Run.Status.RUNNING, claimed_at=now))
