@@ -256,7 +256,7 @@ def test_a_failed_demo_task_is_emailed_to_the_admin_in_the_outbox(
     notice = OutboxMessage.objects.get()
     assert (notice.to, notice.subject) == (
         "admin@example.com",
-        'Workflow "Case closed": task 3 (XM Directory: distribute survey (email)) failed',
+        'Workflow "Case closed": task 3 (XM Directory: distribute survey) failed',
     )
 
 
