@@ -104,7 +104,8 @@ def _create_survey(owner) -> Survey:
         status=Survey.Status.ACTIVE,
         introduction="Hello ${m://FirstName}, thank you for contacting us about your ${e://Field/Priority} "
         "priority case.",
-        sms_introduction="Hello ${m://FirstName}, three questions about your case, one text each. Reply STOP to stop.",
+        # Short, so the first text (introduction and first question) is one segment.
+        sms_introduction="Hi ${m://FirstName}, 3 questions about your case.",
         sms_thank_you="Thank you, ${m://FirstName}: your answers are saved.",
     )
     for position, (kind, text, choices) in enumerate(_QUESTIONS, start=1):

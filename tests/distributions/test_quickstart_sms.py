@@ -53,8 +53,9 @@ def test_a_closed_case_is_surveyed_by_text_until_finished(client, django_capture
     invitation = Invitation.objects.get()
     assert (invitation.address, invitation.get_status_display()) == (DEMO_MOBILE, "SMS Sent")
     [first] = SmsMessage.objects.filter(direction="outbound")
-    assert first.body.startswith("Hello Ada, three questions about your case")
+    assert first.body.startswith("Hi Ada, 3 questions about your case.")
     assert "How likely are you to recommend us" in first.body
+    assert first.segments == 1
 
     assert "Was your issue resolved?" in reply("9", sender=DEMO_MOBILE)[0]
     assert reply("Partly", sender=DEMO_MOBILE) == ["What could we have done better?"]
