@@ -2,6 +2,7 @@
 
 from distributions.services.delivery import invitations_send_due
 from distributions.services.response_export import response_export_run, response_exports_purge
+from distributions.services.sms_retention import texts_purge
 from distributions.services.sms_sessions import sms_sessions_expire
 
 
@@ -23,3 +24,8 @@ def purge_response_exports() -> int:
 def expire_sms_sessions() -> int:
     """Expire two-way SMS survey sessions idle past their survey's expiry (every five minutes)."""
     return sms_sessions_expire()
+
+
+def purge_texts() -> dict[str, int]:
+    """Delete texts, ended SMS survey sessions and empty conversations past RETENTION_DAYS (daily)."""
+    return texts_purge()

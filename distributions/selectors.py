@@ -90,10 +90,17 @@ def distribution_with_counts(*, distribution_id: int) -> Distribution | None:
 def _with_counts(distributions):
     """Annotate each distribution's invitations counted by how far they got: audience, pending,
     skipped, sent, failed, bounced, opened, started, finished, complaints, blocked (forward-only
-    statuses: see SENT and the others above)."""
+    statuses: see SENT and the others above; opened and started also count an invitation with a
+    response, whatever its status)."""
 
     def count_where(**lookups):
         return Count("invitations", filter=Q(**lookups))
+
+    # A response means the survey was started whatever the status says since: a two-way SMS
+    # session that expired after some answers is Session Expired, and counts as started (and
+    # opened), as the survey's summary counts it (reporting.summary, by response). A response is
+    # one per invitation (one-to-one), so the join counts no invitation twice.
+    answered = Q(invitations__response__isnull=False)
 
     return distributions.select_related("run__workflow", "survey").annotate(
         audience=Count("invitations"),
@@ -102,8 +109,8 @@ def _with_counts(distributions):
         sent=count_where(invitations__status__in=SENT),
         failed=count_where(invitations__status__in=FAILED),
         bounced=count_where(invitations__status__in=BOUNCED),
-        opened=count_where(invitations__status__in=OPENED),
-        started=count_where(invitations__status__in=STARTED),
+        opened=Count("invitations", filter=Q(invitations__status__in=OPENED) | answered),
+        started=Count("invitations", filter=Q(invitations__status__in=STARTED) | answered),
         finished=count_where(invitations__status=Status.SURVEY_FINISHED),
         complaints=count_where(invitations__status=Status.EMAIL_COMPLAINT),
         blocked=count_where(invitations__status=Status.EMAIL_BLOCKED),

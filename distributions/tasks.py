@@ -229,7 +229,7 @@ def run_batch(contexts: list[TaskContext]) -> list:
 
 KIND = TaskKind(
     name="distribute_survey",
-    label="XM Directory: distribute survey (email)",
+    label="XM Directory: distribute survey",
     config_form=DistributeSurveyForm,
     run_batch=run_batch,
     # Channel and Phone: the SMS methods' runs only.

@@ -20,6 +20,7 @@ from distributions.selectors import (
     survey_link,
     survey_may_distribute,
 )
+from distributions.services.invitation_channels import SMS_CHANNELS
 
 DISTRIBUTION_VIEW = ("distributions.view_survey", "distributions.view_distribution", "distributions.view_invitation")
 # The history shows each recipient and their response, as the history CSV does.
@@ -82,7 +83,10 @@ class LinkSerializer(serializers.Serializer):
     status = serializers.SerializerMethodField()
     firstName = serializers.CharField(source="contact.first_name", allow_null=True, default=None)
     lastName = serializers.CharField(source="contact.last_name", allow_null=True, default=None)
-    email = serializers.CharField(source="contact.email", allow_null=True, default=None)
+    email = serializers.SerializerMethodField(
+        help_text="The contact's email; for an SMS invitation or a two-way SMS survey, the phone (E.164) it was "
+        "texted to, as the history CSV's Email Address column carries it."
+    )
     externalDataReference = serializers.CharField(
         source="contact.external_data_reference", allow_null=True, default=None
     )
@@ -93,6 +97,12 @@ class LinkSerializer(serializers.Serializer):
 
     def get_status(self, invitation) -> str:
         return STATUS_LABELS.get(invitation.status, invitation.status)
+
+    def get_email(self, invitation) -> str | None:
+        # The page's distribution is in the context: one channel for all its rows, no query per row.
+        if self.context["channel"] in SMS_CHANNELS:
+            return invitation.address
+        return invitation.contact.email if invitation.contact else None
 
 
 class SurveyQuerySerializer(serializers.Serializer):
@@ -192,5 +202,8 @@ class DistributionLinksView(ApiView):
         survey_id = validated(SurveyQuerySerializer, request.query_params)["surveyId"]
         distribution = _distribution(request, distribution_id, survey_id=survey_id)
         page = Page(request, list_name="links")
+        context = {"channel": distribution.channel}
         rows = distribution_history_page(distribution=distribution, after_id=page.after, limit=page.fetch_size)
-        return Response(page.result(rows, key=lambda row: row.pk, serialize=lambda row: LinkSerializer(row).data))
+        return Response(
+            page.result(rows, key=lambda row: row.pk, serialize=lambda row: LinkSerializer(row, context=context).data)
+        )

@@ -3,13 +3,15 @@
 An invitation copies its contact's address into `address`, the rendered message (name, piped
 fields, the address) into its subject and bodies, a distribution's subject is that rendered
 subject, providers' events carry the recipient in their payload, a response copies the contact's
-embedded data, the SMS conversation with its phone holds its texts, and a response export's file
+embedded data, the SMS conversations with its phone and the numbers its texts went to hold its
+texts, and a response export's file
 holds its name and address. Deleting the contact, whichever way (the API, the admin, a deleted
 directory), erases all of it in the same transaction (export files once it commits): the
 invitation stays, without a contact, so the distribution's figures and the response's answers
 remain, naming nobody.
 """
 
+from django.db.models import Q
 from django.utils import timezone
 
 from directory.models import Contact
@@ -21,9 +23,10 @@ from distributions.models import (
     Response,
     ResponseExport,
     SmsConversation,
+    SmsMessage,
 )
 from distributions.services.delivery import invitation_record_skip
-from distributions.services.invitation_channels import channel_terms
+from distributions.services.invitation_channels import SMS_CHANNELS, channel_terms
 
 Status = Invitation.Status
 NOT_SENT_DETAIL = "Not sent: the contact was deleted."
@@ -72,15 +75,25 @@ def contact_copies_erase(*, contact_id: int) -> int:
 
 
 def contact_texts_erase(*, contact_id: int, phone: str) -> int:
-    """Delete the SMS conversation with `phone` (every text sent to and received from it) unless
-    another contact still has that phone: the texts are the person's, keyed by their number.
-    -> the number of conversations deleted (0 or 1)."""
-    if not phone or Contact.objects.filter(phone=phone).exclude(pk=contact_id).exists():
-        return 0
-    return SmsConversation.objects.filter(phone=phone).delete()[1].get(SmsConversation._meta.label, 0)
+    """Delete the SMS conversations with the contact's `phone` and with every number its SMS
+    invitations went to (every text sent to and received from them, and their sessions), unless
+    another contact now has that number: the texts are the person's, keyed by their number. The
+    texts of the contact's invitations in a conversation that stays lose their bodies. Call it
+    before contact_copies_erase, which forgets the numbers the invitations went to.
+    -> the number of conversations deleted."""
+    invitations = Invitation.objects.filter(contact_id=contact_id)
+    texted = invitations.filter(distribution__channel__in=SMS_CHANNELS).exclude(address="")
+    phones = {phone, *texted.values_list("address", flat=True)} - {""}
+    kept = set(Contact.objects.filter(phone__in=phones).exclude(pk=contact_id).values_list("phone", flat=True))
+    # A number now someone else's: their thread stays, without this contact's texts' words.
+    # A reply sent in the webhook's answer is linked to the text it answers, not to the invitation.
+    words = Q(invitation__in=invitations) | Q(in_reply_to__invitation__in=invitations)
+    SmsMessage.objects.filter(words).update(body="", status_detail="", updated_at=timezone.now())
+    deleted = SmsConversation.objects.filter(phone__in=phones - kept).delete()[1]
+    return deleted.get(SmsConversation._meta.label, 0)
 
 
 def contact_deleting(sender, instance, **kwargs) -> None:
     """pre_delete receiver of directory.Contact (connected in DistributionsConfig.ready())."""
-    contact_copies_erase(contact_id=instance.pk)
     contact_texts_erase(contact_id=instance.pk, phone=instance.phone)
+    contact_copies_erase(contact_id=instance.pk)

@@ -111,6 +111,33 @@ def test_the_links_give_each_recipients_individual_link(superuser_api):
     )
 
 
+@pytest.mark.parametrize("channel", ["sms", "two_way_sms"])
+def test_a_texts_link_gives_the_phone_it_went_to_where_an_email_would_be(superuser_api, channel):
+    distribution = make_distribution(channel=channel)
+    contact = make_contact(email="ada@example.com", phone="+14155550123")
+    Invitation.objects.create(distribution=distribution, contact=contact, status="sms_sent", address="+14155550123")
+
+    (link,) = result(
+        superuser_api.get(f"distributions/{distribution.public_id}/links", surveyId=distribution.survey.public_id)
+    )["elements"]
+
+    # As the history CSV's Email Address column carries it (README, History CSV).
+    assert (link["email"], link["status"]) == ("+14155550123", "SMS Sent")
+
+
+def test_a_deleted_contacts_text_link_names_no_phone(superuser_api):
+    distribution = make_distribution(channel="sms")
+    contact = make_contact(phone="+14155550123")
+    invitation = Invitation.objects.create(distribution=distribution, contact=contact, address="+14155550123")
+    invitation.contact.delete()
+
+    (link,) = result(
+        superuser_api.get(f"distributions/{distribution.public_id}/links", surveyId=distribution.survey.public_id)
+    )["elements"]
+
+    assert (link["contactId"], link["email"]) == (None, "")
+
+
 @pytest.mark.parametrize("path", ["", "/history", "/links"])
 def test_a_user_who_may_not_distribute_the_survey_is_refused(path):
     distribution = make_distribution()

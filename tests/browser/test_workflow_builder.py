@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CASE_WSDL = Path(__file__).parent.parent / "fixtures" / "salesforce" / "Case.wsdl"
 PASSWORD = "a-long-workflow-builder-password"
 WIDTHS = (1280, 1920)
-DISTRIBUTE = "XM Directory: distribute survey (email)"
+DISTRIBUTE = "XM Directory: distribute survey"
 
 
 @pytest.fixture

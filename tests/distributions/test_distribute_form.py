@@ -9,6 +9,7 @@ from distributions.tasks import DistributeSurveyForm
 from tests.factories import DISTRIBUTE_TASK_CONFIG, make_distribute_task, make_survey, make_user, make_workflow
 from workflows.models import Task, Workflow
 from workflows.services.transfer import TransferError, workflows_export, workflows_import
+from workflows.tasks import registry
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +211,9 @@ def test_an_import_naming_a_survey_two_surveys_share_says_so():
     make_survey(name="Customer satisfaction")
     with pytest.raises(TransferError, match='Several surveys are named "Customer satisfaction": rename all but one'):
         workflows_import(document=document)
+
+
+def test_the_task_is_named_for_all_three_methods_and_keeps_the_kind_exports_name():
+    kind = registry.get("distribute_survey")
+    # The label is shown; the name is what workflow files hold, so files made before still import.
+    assert (kind.name, kind.label) == ("distribute_survey", "XM Directory: distribute survey")

@@ -124,7 +124,7 @@ def test_the_task_page_saves_the_task_and_warns_that_its_survey_is_not_active(ad
     response = admin_client.post(url, task_post(survey=str(survey.pk)))
     assert Task.objects.get().config["survey"] == survey.pk
     assert warnings(response) == [
-        f"Task 1. XM Directory: distribute survey (email) is saved, but its runs will fail until this is fixed: "
+        f"Task 1. XM Directory: distribute survey is saved, but its runs will fail until this is fixed: "
         f"{NOT_ACTIVE}"
     ]
 
@@ -159,6 +159,6 @@ def test_the_import_command_prints_the_problems_of_the_imported_tasks(tmp_path, 
     out = io.StringIO()
     call_command("import_workflows", str(path), stdout=out)
     assert out.getvalue().splitlines()[1] == (
-        "  task 1. XM Directory: distribute survey (email): its runs will fail until fixed: "
+        "  task 1. XM Directory: distribute survey: its runs will fail until fixed: "
         'Survey "Customer satisfaction" is not active (it is paused): activate the survey to distribute it.'
     )

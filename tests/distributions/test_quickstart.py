@@ -20,7 +20,7 @@ from django.core.management.base import CommandError
 
 from distributions.management.commands import quickstart
 from distributions.models import Invitation, OutboxMessage, Question, SenderDomain, Survey
-from distributions.services.demo import DEMO_SURVEY, demo_survey_seed
+from distributions.services.demo import DEMO_MOBILE, DEMO_SMS_WORKFLOW, DEMO_SURVEY, demo_survey_seed
 from tests.factories import case_fields, make_user, outbound_message
 from workflows.models import Run, Workflow
 from workflows.selectors import workflow_event_fields
@@ -211,6 +211,21 @@ def test_the_printed_commands_run_from_any_folder(children, settings):
         assert Path(command[1]).is_absolute()
 
 
+def printed_commands(output: str, name: str) -> list[list[str]]:
+    return [shlex.split(line) for line in output.splitlines() if f" {name} " in line]
+
+
+@pytest.mark.django_db
+def test_it_prints_the_sms_workflows_case_and_a_ready_sms_reply_command(children):
+    output = run_quickstart("--addrport", "127.0.0.1:8123")
+    workflow = Workflow.objects.get(name=DEMO_SMS_WORKFLOW)
+    _email_case, sms_case = printed_commands(output, "send_outbound_message")
+    assert sms_case[sms_case.index("--url") + 1] == f"http://127.0.0.1:8123{workflow.event_path}"
+    assert f"ContactMobile={DEMO_MOBILE}" in sms_case
+    [sms_reply] = printed_commands(output, "sms_reply")
+    assert sms_reply[2:] == ["sms_reply", "--url", "http://127.0.0.1:8123", "--from", DEMO_MOBILE, "--body", "9"]
+
+
 @pytest.mark.django_db
 def test_it_gives_the_admin_an_email_address_for_failure_notices(children):
     output = run_quickstart()
@@ -241,7 +256,7 @@ def test_a_failed_demo_task_is_emailed_to_the_admin_in_the_outbox(
     notice = OutboxMessage.objects.get()
     assert (notice.to, notice.subject) == (
         "admin@example.com",
-        'Workflow "Case closed": task 3 (XM Directory: distribute survey (email)) failed',
+        'Workflow "Case closed": task 3 (XM Directory: distribute survey) failed',
     )
 
 

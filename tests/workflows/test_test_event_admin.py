@@ -94,7 +94,7 @@ def test_a_task_that_emails_people_asks_for_a_test_address_or_a_confirmation(adm
 
     refused = admin_client.post(form_url(workflow), {"event__ContactEmail": "ada@example.com"})
     [error] = texts(refused.content, "//div[contains(@class, 'field-test_recipient')]//ul[@class='errorlist']")
-    assert "2. XM Directory: distribute survey (email) emails the person the event names" in error
+    assert "2. XM Directory: distribute survey emails the person the event names" in error
     assert not SentTestEvent.objects.exists()
 
     admin_client.post(

@@ -35,7 +35,7 @@ def history_purge(
     *, now: datetime | None = None, batch_size: int = 1000, max_seconds: float = MAX_SECONDS
 ) -> dict[str, int]:
     """Delete finished history older than RETENTION_DAYS. -> rows deleted per model label."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.RETENTION_DAYS)
+    cutoff = retention_cutoff(now)
     deadline = time.monotonic() + max_seconds
     counts: Counter[str] = Counter()
     # Parents after their children: a notification goes once its runs are gone (queued and running
@@ -47,13 +47,20 @@ def history_purge(
         (InboundMessage, "received_at", ~Exists(Notification.objects.filter(inbound_message=OuterRef("pk")))),
     ]
     for model, stamp, deletable in steps:
-        if not _purge(model, stamp, deletable, cutoff=cutoff, batch_size=batch_size, deadline=deadline, counts=counts):
+        if not old_rows_purge(
+            model, stamp, deletable, cutoff=cutoff, batch_size=batch_size, deadline=deadline, counts=counts
+        ):
             logger.info("History purge ran out of time at %s; the next purge goes on from there.", model.__name__)
             break
     return {label: count for label, count in counts.items() if count}
 
 
-def _purge(
+def retention_cutoff(now: datetime | None = None) -> datetime:
+    """The time before which history is purged: `now` (default: the current time) less RETENTION_DAYS."""
+    return (now or timezone.now()) - timedelta(days=settings.RETENTION_DAYS)
+
+
+def old_rows_purge(
     model: type[models.Model],
     stamp: str,
     deletable: Q,
@@ -62,8 +69,13 @@ def _purge(
     batch_size: int,
     deadline: float,
     counts: Counter,
+    lock: bool = False,
 ) -> bool:
-    """Delete `model`'s deletable rows older than `cutoff`, batch by batch. -> False if out of time."""
+    """Delete `model`'s rows matching `deletable` whose `stamp` is older than `cutoff`, batch by
+    batch in primary key order, each batch its own transaction; `counts` gains the rows deleted per
+    model label (cascades included). `deadline` is a time.monotonic() value. With `lock`, a batch's
+    rows are locked (SELECT ... FOR UPDATE) before `deletable` is checked, for rows that writers
+    lock before adding what would make them not deletable. -> False if it ran out of time."""
     after = 0
     while time.monotonic() < deadline:
         window = list(model.objects.filter(pk__gt=after).order_by("pk").values_list("pk", stamp)[:batch_size])
@@ -71,6 +83,8 @@ def _purge(
         if not old:
             return True
         with transaction.atomic():
+            if lock:
+                old = list(model.objects.select_for_update().filter(pk__in=old).values_list("pk", flat=True))
             counts.update(model.objects.filter(pk__in=old).filter(deletable).delete()[1])
         after = window[-1][0]
     return False

@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.http.request import split_domain_port, validate_host
 
-from distributions.services.demo import demo_survey_seed
+from distributions.services.demo import DEMO_MOBILE, demo_sms_seed, demo_survey_seed
 from workflows.services.demo import DEMO_MAILING_LIST, demo_event_fields, demo_seed
 
 ADMIN_USERNAME = "admin"
@@ -59,6 +59,7 @@ class Command(BaseCommand):
         admin, password = self._admin()
         workflow = demo_seed(owner=admin)
         survey = demo_survey_seed(owner=admin, workflow=workflow)
+        sms_workflow = demo_sms_seed(owner=admin, survey=survey)
         base_url = _base_url(addrport)
 
         emailed = f', emailed the survey "{survey.name}"' if survey else ""
@@ -97,6 +98,8 @@ class Command(BaseCommand):
             "then find Ada Lovelace under Contacts in the admin, with the case as a transaction, and her survey "
             "invitation in Surveys → Outbox messages: open its link to answer the survey."
         )
+        if sms_workflow is not None:
+            self._print_sms_demo(sms_workflow, base_url)
         if no_worker:
             worker = _manage_command("qcluster")
             self.stdout.write(f"No worker (--no-worker): runs stay queued until `{worker}` runs.")
@@ -105,6 +108,19 @@ class Command(BaseCommand):
         # The children write to the same stdout: what is buffered here must come out first.
         self.stdout.flush()
         self._serve(addrport, worker=not no_worker, base_url=base_url)
+
+    def _print_sms_demo(self, workflow, base_url: str) -> None:
+        """The two-way SMS demo: the closed Case for the workflow that texts the survey, then a reply."""
+        self.stdout.write(
+            f'Answer the survey by text: send the closed Case to the workflow "{workflow.name}", which texts its '
+            f"questions to {DEMO_MOBILE} (the local SMS outbox: Surveys → SMS conversations):"
+        )
+        self.stdout.write("  " + _simulator_command(f"{base_url}{workflow.event_path}", workflow))
+        self.stdout.write("then reply as that phone would, answering the first question (0 to 10) with 9:")
+        self.stdout.write("  " + _manage_command("sms_reply", "--url", base_url, "--from", DEMO_MOBILE, "--body", "9"))
+        self.stdout.write(
+            "and each next question the same way with your own --body (STOP ends it), until the survey is finished."
+        )
 
     def _admin(self):
         """The admin user and, when this run created it, its password."""

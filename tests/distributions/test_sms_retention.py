@@ -1,0 +1,119 @@
+"""Texts follow the retention settings and contact deletion, like the rest of a person's data:
+SMS messages, ended two-way SMS sessions and emptied conversations go after RETENTION_DAYS; a
+deleted contact's texts go with it, also those sent to a number it no longer has."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+
+from distributions.models import Invitation, Response, SmsConversation, SmsMessage, SmsSession
+from distributions.services.sms import sms_message_send
+from distributions.services.sms_retention import texts_purge
+from tests.distributions.sms_surveys import PHONE, make_sms_contact, make_sms_survey, reply, send_two_way
+
+pytestmark = pytest.mark.django_db
+
+OTHER = "+14155550100"
+
+
+def age(queryset, days, *fields):
+    then = timezone.now() - timedelta(days=days)
+    queryset.update(**{field: then for field in fields})
+
+
+def finished_survey_by_text():
+    """A two-way SMS survey answered to the end: its session ended, its response finished."""
+    invitation, _ = send_two_way(make_sms_survey())
+    for body in ("2", "9", "Nothing"):
+        reply(body)
+    invitation.refresh_from_db()
+    assert invitation.get_status_display() == "Survey Finished"
+    return invitation
+
+
+def test_old_texts_an_ended_session_and_the_emptied_conversation_go_the_invitation_stays():
+    invitation = finished_survey_by_text()
+    age(SmsMessage.objects.all(), 31, "created_at")
+    age(SmsSession.objects.all(), 31, "created_at", "ended_at")
+    age(SmsConversation.objects.all(), 31, "created_at", "last_message_at")
+
+    counts = texts_purge()
+
+    assert counts == {"distributions.SmsMessage": 7, "distributions.SmsSession": 1, "distributions.SmsConversation": 1}
+    assert not SmsMessage.objects.exists() and not SmsConversation.objects.exists()
+    invitation.refresh_from_db()
+    assert invitation.get_status_display() == "Survey Finished"
+    assert Response.objects.get(invitation=invitation).finished_at is not None
+
+
+def test_recent_texts_stay():
+    finished_survey_by_text()
+    age(SmsMessage.objects.all(), 29, "created_at")
+    age(SmsSession.objects.all(), 29, "created_at", "ended_at")
+    age(SmsConversation.objects.all(), 29, "created_at", "last_message_at")
+
+    assert texts_purge() == {}
+    assert (SmsMessage.objects.count(), SmsSession.objects.count(), SmsConversation.objects.count()) == (7, 1, 1)
+
+
+def test_it_follows_the_retention_setting(settings):
+    finished_survey_by_text()
+    age(SmsMessage.objects.all(), 10, "created_at")
+    settings.RETENTION_DAYS = 7
+    assert texts_purge()["distributions.SmsMessage"] == 7
+
+
+def test_an_old_conversation_with_a_recent_text_keeps_it():
+    make_sms_contact()
+    sms_message_send(to=PHONE, body="Old")
+    age(SmsMessage.objects.all(), 40, "created_at")
+    age(SmsConversation.objects.all(), 40, "created_at")
+    sms_message_send(to=PHONE, body="New")
+
+    assert texts_purge() == {"distributions.SmsMessage": 1}
+    assert list(SmsMessage.objects.values_list("body", flat=True)) == ["New"]
+    assert SmsConversation.objects.count() == 1
+
+
+def test_a_conversation_with_an_open_session_keeps_its_texts_and_the_session():
+    invitation, _ = send_two_way(make_sms_survey())
+    age(SmsMessage.objects.all(), 40, "created_at")
+    age(SmsSession.objects.all(), 40, "created_at")
+    age(SmsConversation.objects.all(), 40, "created_at")
+
+    assert texts_purge() == {}
+    assert SmsSession.objects.get().state == SmsSession.State.OPEN
+    assert reply("2")  # the session goes on
+    assert SmsMessage.objects.filter(conversation__phone=invitation.address).count() == 3
+
+
+def test_the_purge_is_scheduled_daily():
+    schedule = Schedule.objects.get(name="Purge old texts")
+    assert (schedule.func, schedule.schedule_type) == ("distributions.jobs.purge_texts", Schedule.DAILY)
+
+
+def test_a_deleted_contacts_texts_to_a_number_it_no_longer_has_go_too():
+    invitation = finished_survey_by_text()
+    contact = invitation.contact
+    contact.phone = OTHER  # changed after the survey
+    contact.save()
+
+    contact.delete()
+
+    assert not SmsConversation.objects.filter(phone=PHONE).exists()
+    assert not SmsMessage.objects.exists() and not SmsSession.objects.exists()
+    assert Invitation.objects.get(pk=invitation.pk).address == ""
+
+
+def test_a_deleted_contacts_texts_lose_their_words_when_someone_else_now_has_the_number():
+    invitation = finished_survey_by_text()
+    make_sms_contact(first_name="Grace", email="grace@example.com")  # the number is now Grace's too
+    sms_message_send(to=PHONE, body="Hello Grace")
+
+    invitation.contact.delete()
+
+    assert list(SmsMessage.objects.exclude(body="").values_list("body", flat=True)) == ["Hello Grace"]
+    assert SmsMessage.objects.filter(body="").count() == 7
+    assert SmsConversation.objects.filter(phone=PHONE).exists()
