@@ -257,17 +257,19 @@ def _touch(session: SmsSession, *, now) -> None:
 
 def sms_answer_value(question: Question, body: str):
     """The answer a reply gives to `question`, in the stored shape of services/answers.py, or
-    None when it does not answer it. Multiple choice: the option's number ("2") or its text
+    None when it does not answer it. Multiple choice: the option's number ("2"), or else its text
     ("good", "Très bien" for "tres bien"); rating: "0".."10"; text entry: any text."""
     text = body.strip()
     if question.kind == Kind.MULTIPLE_CHOICE:
         options = question.choice_list()
-        reply = _folded(text)
-        folded = [_folded(option) for option in options]
-        if reply in folded:
-            text = str(folded.index(reply) + 1)
-        else:
-            text = text.strip(_PUNCTUATION)
+        number = text.strip(_PUNCTUATION)
+        # The text asks for an option's number, so a number in range is one even when an option
+        # reads as another number (options "2", "1": "1" is the first, as listed).
+        if not (number.isascii() and number.isdigit() and 1 <= int(number) <= len(options)):
+            reply = _folded(text)
+            folded = [_folded(option) for option in options]
+            number = str(folded.index(reply) + 1) if reply in folded else number
+        text = number
     elif question.kind == Kind.RATING:
         text = text.strip(_PUNCTUATION)
     elif not text:

@@ -123,6 +123,22 @@ def test_a_multiple_choice_reply_is_the_number_or_the_option_text(body, expected
 
 
 @pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("1", {"number": 1, "text": "2"}),
+        ("2.", {"number": 2, "text": "1"}),
+        ("10", {"number": 4, "text": "10"}),
+        ("0", {"number": 3, "text": "0"}),
+        ("Ten", None),
+    ],
+)
+def test_a_number_in_range_is_the_option_number_even_when_an_option_reads_as_a_number(body, expected):
+    # The text lists "1. 2", "2. 1", ... and asks for a number: "1" is the first option.
+    question = Question(kind="multiple_choice", text="How many calls?", choices="2\n1\n0\n10")
+    assert sms_answer_value(question, body) == expected
+
+
+@pytest.mark.parametrize(
     "body, expected", [("0", 0), ("10", 10), ("7.", 7), ("11", None), ("7.5", None), ("sept", None)]
 )
 def test_a_rating_reply_is_a_whole_number_from_0_to_10(body, expected):
