@@ -189,6 +189,18 @@ def test_a_form_without_message_sid_is_a_400(client):
     assert post_signed(client, INBOUND_PATH, form).status_code == 400
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [("Body", "Hi\x00there"), ("From", "+15555550123\x00"), ("MessageSid", "SM" + "a" * 63), ("To", "+1" * 20)],
+)
+def test_a_signed_form_twilio_would_not_send_is_a_400_and_changes_nothing(client, field, value):
+    # PostgreSQL refuses a NUL and a value longer than its column: a 503 on every retry before.
+    response = post_signed(client, INBOUND_PATH, {**inbound_form(body="STOP"), field: value})
+    assert response.status_code == 400
+    assert not SmsMessage.objects.exists()
+    assert not SmsConversation.objects.exists()
+
+
 def test_a_database_failure_is_a_503_not_a_500(client, monkeypatch):
     def broken(**kwargs):
         raise DatabaseError("disk full")
@@ -290,6 +302,15 @@ def test_a_duplicated_status_callback_changes_nothing(client, sent):
     updated_at = sent.updated_at
     assert callback(client, sent, "delivered").updated_at == updated_at
     assert DeliveryEvent.objects.filter(invitation=sent.invitation).count() == 1
+
+
+@pytest.mark.parametrize("field, value", [("ErrorCode", "3" * 11), ("ErrorCode", "30003\x00"), ("Foo", "\x00")])
+def test_a_signed_status_callback_twilio_would_not_send_is_a_400_and_changes_nothing(client, sent, field, value):
+    form = {**status_form(sid=sent.message_sid, status="undelivered"), field: value}
+    assert post_signed(client, STATUS_PATH, form).status_code == 400
+    sent.refresh_from_db()
+    assert (sent.status, sent.error_code) == ("sent", "")
+    assert not DeliveryEvent.objects.filter(invitation=sent.invitation).exists()
 
 
 def test_undelivered_keeps_twilios_error_code_and_its_meaning(client, sent):
