@@ -372,6 +372,35 @@ def sms_sessions_expire(*, now=None) -> int:
     return expired
 
 
+def sms_session_end_unsent(*, invitation_id: int, detail: str) -> bool:
+    """End the open two-way SMS session of an invitation whose text never reached the phone: the
+    provider refused it, or reported it undelivered or failed. -> whether a session was ended.
+
+    Left open, the number's next text (an answer to another survey, a "hello") would be taken as
+    an answer to a question it never received, and the expiry job would turn SMS Failed into
+    Session Expired. A session with answers is left alone: its text did arrive. Call it in the
+    transaction that records the failure.
+    """
+    phone = (
+        SmsSession.objects.filter(invitation_id=invitation_id, state=State.OPEN)
+        .values_list("conversation__phone", flat=True)
+        .first()
+    )
+    if phone is None:
+        return False
+    with transaction.atomic():
+        sms_conversation_locked(phone=phone)
+        session = (
+            SmsSession.objects.filter(invitation_id=invitation_id, state=State.OPEN)
+            .select_related("invitation__response")
+            .first()
+        )
+        if session is None or _response(session.invitation) is not None:
+            return False
+        _end(session, state=State.CLOSED, detail=detail, now=timezone.now())
+    return True
+
+
 def _expire(session: SmsSession, *, now) -> None:
     hours = session.invitation.distribution.survey.sms_session_expiry_hours
     _end(session, state=State.EXPIRED, detail=f"No reply for {hours} hours.", now=now)
