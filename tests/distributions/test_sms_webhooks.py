@@ -159,6 +159,21 @@ def test_help_answers_how_to_stop(client, settings):
     assert "STOP" in settings.SMS_HELP_REPLY
 
 
+@pytest.mark.parametrize(
+    "body, keyword",
+    [
+        ("STOP\u00a0", "opt_out"),  # a no-break space some keyboards end a word with
+        ("\u200bStop", "opt_out"),  # a zero-width space
+        ("ＳＴＯＰ", "opt_out"),  # full-width letters
+        ("HELP\u00a0", "help"),
+        ("Start\u2060", "opt_in"),  # a word joiner
+        ("STOP ME", ""),
+    ],
+)
+def test_a_keyword_with_invisible_or_compatibility_characters_is_still_one(body, keyword):
+    assert sms_inbound.sms_keyword(body) == keyword
+
+
 def test_a_keyword_inside_a_sentence_is_not_one(client, settings):
     contact = make_contact(phone="+15555550123")
     assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="please do not stop"))) == [
