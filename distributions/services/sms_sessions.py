@@ -187,6 +187,9 @@ class SurveySmsSessions:
         session = _open_session(conversation)
         if session is None:
             return None
+        if session.expires_at <= timezone.now():  # as for an answer: no survey to help with any more
+            _expire(session, now=timezone.now())
+            return None
         title = session.invitation.distribution.survey.title_for_respondents
         return f"{title}: reply to each question to answer the survey. Reply STOP to unsubscribe."
 

@@ -501,3 +501,11 @@ def test_the_survey_form_checks_the_sms_texts_and_the_expiry(admin_client):
     assert "FirstName" in " ".join(errors["sms_thank_you"])
     assert "sms_session_expiry_hours" in errors
     assert not Survey.objects.filter(name="By text").exists()
+
+
+def test_help_after_the_expiry_time_speaks_of_no_survey_even_before_the_job_runs():
+    invitation, _ = send_two_way(make_sms_survey())
+    SmsSession.objects.filter(invitation=invitation).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert reply("HELP") == [settings.SMS_HELP_REPLY]
+    assert session_of(invitation).state == "expired"
+    assert status(invitation) == "Session Expired"
