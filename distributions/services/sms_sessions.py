@@ -262,20 +262,23 @@ def sms_answer_value(question: Question, body: str):
     """The answer a reply gives to `question`, in the stored shape of services/answers.py, or
     None when it does not answer it. Multiple choice: the option's number ("2"), or else its text
     ("good", "Très bien" for "tres bien"); rating: "0".."10"; text entry: any text."""
+    # Invisible format characters (a zero-width space, a word joiner) a keyboard left are not part
+    # of a choice or a rating: "2\u200b" is "2". A text entry keeps them (emoji join with them).
+    visible = "".join(char for char in body if unicodedata.category(char) != "Cf").strip()
     text = body.strip()
     if question.kind == Kind.MULTIPLE_CHOICE:
         options = question.choice_list()
-        number = text.strip(_PUNCTUATION)
+        number = visible.strip(_PUNCTUATION)
         # The text asks for an option's number, so a number in range is one even when an option
         # reads as another number (options "2", "1": "1" is the first, as listed).
         if not (number.isascii() and number.isdigit() and 1 <= int(number) <= len(options)):
-            reply = _folded(text)
+            reply = _folded(visible)
             folded = [_folded(option) for option in options]
             number = str(folded.index(reply) + 1) if reply in folded else number
         text = number
     elif question.kind == Kind.RATING:
-        text = text.strip(_PUNCTUATION)
-    elif not text:
+        text = visible.strip(_PUNCTUATION)
+    elif not visible:
         return None
     value, error = answer_check(question, text)
     return None if error else value

@@ -139,6 +139,21 @@ def test_a_number_in_range_is_the_option_number_even_when_an_option_reads_as_a_n
 
 
 @pytest.mark.parametrize(
+    "kind, body, expected",
+    [
+        ("multiple_choice", "2\u200b", {"number": 2, "text": "Good"}),
+        ("multiple_choice", "\u2060good", {"number": 2, "text": "Good"}),
+        ("rating", "\ufeff7", 7),
+        ("text", "\u200b", None),
+        ("text", " 👨\u200d👩\u200d👧 ", "👨\u200d👩\u200d👧"),  # a text answer keeps its joiners
+    ],
+)
+def test_invisible_format_characters_in_a_reply_are_ignored(kind, body, expected):
+    question = Question(kind=kind, text="How was it?", choices="Très bien\nGood\nBad")
+    assert sms_answer_value(question, body) == expected
+
+
+@pytest.mark.parametrize(
     "body, expected", [("0", 0), ("10", 10), ("7.", 7), ("11", None), ("7.5", None), ("sept", None)]
 )
 def test_a_rating_reply_is_a_whole_number_from_0_to_10(body, expected):
