@@ -45,9 +45,11 @@ def twilio(settings):
         yield api
 
 
-def send_two_way(django_capture_on_commit_callbacks) -> Invitation:
+def send_two_way(django_capture_on_commit_callbacks, *, questions=1) -> Invitation:
     survey = make_survey(name="Customer satisfaction")
     make_question(survey=survey, kind="rating", text="How likely are you to recommend us?")
+    if questions > 1:
+        make_question(survey=survey, kind="text", text="Anything else?")
     workflow = make_workflow(owner=survey.owner)
     make_distribute_task(workflow=workflow, survey=survey, method="two_way_sms", phone="${event://ContactPhone}")
     run = make_run(workflow=workflow, fields=case_fields(ContactPhone="+1 415 555 0100"))
@@ -102,3 +104,16 @@ def test_a_reply_after_delivery_still_answers(twilio, client, settings, django_c
     invitation.refresh_from_db()
     assert invitation.status == Status.SURVEY_FINISHED
     assert SmsMessage.objects.filter(direction="inbound", invitation=invitation).count() == 1
+
+
+def test_a_late_undelivered_report_after_an_answer_leaves_the_session_open(
+    twilio, client, django_capture_on_commit_callbacks
+):
+    twilio.post(MESSAGES_URL, body=api_message(sid=SID, status="queued"), status=201)
+    invitation = send_two_way(django_capture_on_commit_callbacks, questions=2)
+    assert reply(client, "7") == ["Anything else?"]  # the text did arrive
+    sms_status_record(params=status_form(sid=SID, status="undelivered", error_code="30003"))
+    assert SmsSession.objects.get().state == SmsSession.State.OPEN
+    reply(client, "All good")
+    invitation.refresh_from_db()
+    assert invitation.status == Status.SURVEY_FINISHED
