@@ -33,13 +33,16 @@ STATUS_LIMITS = {"MessageSid": 64, "ErrorCode": 10}
 
 def twilio_signed(request, viewname: str) -> bool:
     """Whether the request carries a valid X-Twilio-Signature for the public URL of `viewname`
-    (with the query string as sent) and its form fields."""
+    (without its final slash when called so, with the query string as sent) and its form fields."""
     signature = request.headers.get("X-Twilio-Signature", "")
     key = sms_backend().signing_key()
     if not signature or not key:
         return False
     query = request.META.get("QUERY_STRING", "")
-    url = public_url(viewname) + (f"?{query}" if query else "")
+    url = public_url(viewname)
+    if not request.path.endswith("/"):  # called without the final slash: Twilio signed that URL
+        url = url.rstrip("/")
+    url += f"?{query}" if query else ""
     return RequestValidator(key).validate(url, request.POST, signature)
 
 

@@ -70,6 +70,20 @@ def test_the_signature_covers_the_public_url_not_the_one_this_process_sees(clien
     assert answers(post_signed(client, INBOUND_PATH, form))
 
 
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", [INBOUND_PATH, STATUS_PATH])
+def test_the_webhooks_answer_without_the_final_slash_as_pasted_in_twilios_console(client, settings, path, debug):
+    settings.DEBUG = debug
+    client.raise_request_exception = False
+    form = inbound_form(body="HELP") if path == INBOUND_PATH else status_form(sid=message_sid(), status="sent")
+    bare = path.rstrip("/")
+    signed_for_bare = {"HTTP_X_TWILIO_SIGNATURE": signature(bare, form)}
+    assert client.post(bare, form, **signed_for_bare).status_code in (200, 204)
+    # a signature of the other URL is refused
+    assert client.post(bare, form, HTTP_X_TWILIO_SIGNATURE=signature(path, form)).status_code == 403
+    assert client.post(path, form, **signed_for_bare).status_code == 403
+
+
 def test_with_twilio_the_auth_token_signs(client, settings):
     settings.SMS_BACKEND = TWILIO_BACKEND
     settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
