@@ -524,3 +524,12 @@ def test_help_after_the_expiry_time_speaks_of_no_survey_even_before_the_job_runs
     assert reply("HELP") == [settings.SMS_HELP_REPLY]
     assert session_of(invitation).state == "expired"
     assert status(invitation) == "Session Expired"
+
+
+def test_a_question_with_characters_xml_cannot_carry_is_still_asked_in_readable_twiml():
+    # A vertical tab is the line break of text pasted from a word processor; XML 1.0 forbids it.
+    survey = make_survey(name="Pasted")
+    make_question(survey=survey, kind="rating", text="How likely are you to recommend us?")
+    make_question(survey=survey, kind="text", text="What went well?\x0bAnd what did not?\x01")
+    send_two_way(survey)
+    assert reply("9") == ["What went well?\nAnd what did not?"]  # the reply helper parses the TwiML
