@@ -12,6 +12,7 @@ What a hand-off ended in is the email channel's `Outcome` (ACCEPTED, TEMPORARY, 
 UNCERTAIN), with the same meaning: whether sending again could text the number twice.
 """
 
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -68,11 +69,19 @@ def local_signing_key() -> str:
     return settings.SMS_LOCAL_SIGNING_KEY or salted_hmac("distributions.sms.local-signing-key", "webhooks").hexdigest()
 
 
+# What XML 1.0 (section 2.2, "Characters") does not allow in a document: control characters but
+# tab, newline and carriage return, surrogates, U+FFFE and U+FFFF. A question pasted from a word
+# processor brings vertical tabs (its line breaks); left in, Twilio cannot read the answer.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def twiml_answer(*, body: str = "", status_callback: str = "") -> str:
     """The TwiML document answering an inbound text: one <Message> with `body` (and `action`, the
     URL its delivery statuses go to), or an empty <Response/> when there is nothing to say.
+    Characters XML cannot carry are left out (a vertical tab or form feed becomes a line break).
     TwiML reference: https://www.twilio.com/docs/messaging/twiml"""
     answer = MessagingResponse()
+    body = _NOT_XML.sub(lambda found: "\n" if found.group() in "\x0b\x0c" else "", body)
     if body:
         answer.message(body, action=status_callback or None, method="POST" if status_callback else None)
     return str(answer)

@@ -338,6 +338,12 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict
             invitation_record(
                 invitation=invitation, kind=terms.events.FAILED, status=terms.failed, detail=detail, data=data
             )
+            if invitation.distribution.channel == Distribution.Channel.TWO_WAY_SMS:
+                from distributions.services.sms_sessions import sms_session_end_unsent
+
+                sms_session_end_unsent(
+                    invitation_id=invitation.pk, detail=f"The survey's text could not be sent: {detail}".rstrip(": ")
+                )
 
 
 def _retry_at(invitation: Invitation, now: datetime) -> datetime | None:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count
 
 from directory.models import Membership
-from distributions.models import FrequencyRule, Invitation
+from distributions.models import FrequencyRule, Invitation, SmsMessage
 from distributions.services.invitation_channels import channel_terms, is_sms
 
 Status = Invitation.Status
@@ -55,6 +55,7 @@ def invitation_skip_reasons(
         return []
     ids = [invitation.pk for invitation in invitations]
     list_opt_outs = _list_opt_outs(invitations, mailing_list_id)
+    numbers_opted_out = _numbers_opted_out(invitations)
     earlier_sends = _earlier_sends(invitations, now, ids)
     frequency = _FrequencyRules(invitations, now, ids)
     reasons = []
@@ -66,6 +67,8 @@ def invitation_skip_reasons(
             reason = Skip(Status.OPTED_OUT, f"{contact} has opted out of {everything}: not sent.")
         elif texted and contact.sms_opted_out:
             reason = Skip(Status.OPTED_OUT, f"{contact} has opted out of texts (replied STOP): not sent.")
+        elif texted and invitation.address in numbers_opted_out:
+            reason = Skip(Status.OPTED_OUT, f"{invitation.address} has opted out of texts (replied STOP): not sent.")
         elif contact.pk in list_opt_outs:
             reason = Skip(Status.OPTED_OUT, f"{contact} has opted out of this mailing list: not sent.")
         else:
@@ -87,6 +90,26 @@ def _list_opt_outs(invitations: list[Invitation], mailing_list_id: int | None) -
             unsubscribed=True,
         ).values_list("contact_id", flat=True)
     )
+
+
+def _numbers_opted_out(invitations: list[Invitation]) -> set[str]:
+    """The numbers (E.164) of these texts whose last carrier keyword was an opt-out (STOP...),
+    not an opt-in (START). The number opted out, not only the contacts that had it then: a
+    contact created or given the number since must not be texted either."""
+    phones = {i.address for i in invitations if i.address and is_sms(i.distribution.channel)}
+    if not phones:
+        return set()
+    keywords = (
+        SmsMessage.objects.filter(
+            conversation__phone__in=phones,
+            direction=SmsMessage.Direction.INBOUND,
+            keyword__in=[SmsMessage.Keyword.OPT_OUT, SmsMessage.Keyword.OPT_IN],
+        )
+        .order_by("id")
+        .values_list("conversation__phone", "keyword")
+    )
+    last = dict(keywords)  # in id order: the last keyword of each number wins
+    return {phone for phone, keyword in last.items() if keyword == SmsMessage.Keyword.OPT_OUT}
 
 
 def _earlier_sends(invitations: list[Invitation], now: datetime, ids: list[int]) -> dict[tuple, tuple]:

@@ -5,7 +5,8 @@ Statuses (Twilio's MessageStatus, https://www.twilio.com/docs/messaging/api/mess
 queued → sending → sent → delivered, or undelivered / failed (with Twilio's ErrorCode). A
 callback that arrives late (sent after delivered) or twice changes nothing. A text tied to an
 invitation also moves the invitation (SMS Sent, SMS Delivered, SMS Failed) through
-services/status.py, which keeps its own forward-only rule and delivery history.
+services/status.py, which keeps its own forward-only rule and delivery history; an undelivered
+two-way survey's text ends its session (services/sms_sessions.py).
 """
 
 import logging
@@ -153,6 +154,14 @@ def sms_status_record(*, params: Mapping[str, str], message_id: str = "") -> boo
                 provider=message.provider,
                 provider_event_id=f"{sid}/{status}",
                 data=dict(params.items()),
+            )
+        if changed and message.invitation_id and status in (Status.UNDELIVERED, Status.FAILED):
+            # Imported here: the sessions build on this module.
+            from distributions.services.sms_sessions import sms_session_end_unsent
+
+            sms_session_end_unsent(
+                invitation_id=message.invitation_id,
+                detail=f"The survey's text was not delivered: {detail}".rstrip(": "),
             )
     return bool(changed)
 

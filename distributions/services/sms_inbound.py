@@ -88,9 +88,11 @@ def sms_session_handler_register(handler: SmsSessionHandler) -> None:
 def sms_keyword(body: str) -> str:
     """The Keyword a whole text is (``" Stop! "`` -> opt_out, ``"arrêt"`` -> opt_out), or "" for
     any other text: a keyword inside a sentence ("please don't stop") is not one."""
-    word = unicodedata.normalize("NFKD", body.strip(_PUNCTUATION))
-    word = "".join(char for char in word if not unicodedata.combining(char)).upper()
-    return KEYWORDS.get(word, Keyword.NONE)
+    # Compatibility forms first (a no-break space becomes a space, "ＳＴＯＰ" "STOP"); invisible
+    # format characters (a zero-width space a keyboard left) and accents go.
+    word = unicodedata.normalize("NFKD", body)
+    word = "".join(char for char in word if not unicodedata.combining(char) and unicodedata.category(char) != "Cf")
+    return KEYWORDS.get(word.strip(_PUNCTUATION).upper(), Keyword.NONE)
 
 
 def sms_inbound_receive(*, text: InboundText) -> SmsMessage | None:

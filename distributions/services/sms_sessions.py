@@ -187,6 +187,9 @@ class SurveySmsSessions:
         session = _open_session(conversation)
         if session is None:
             return None
+        if session.expires_at <= timezone.now():  # as for an answer: no survey to help with any more
+            _expire(session, now=timezone.now())
+            return None
         title = session.invitation.distribution.survey.title_for_respondents
         return f"{title}: reply to each question to answer the survey. Reply STOP to unsubscribe."
 
@@ -257,20 +260,25 @@ def _touch(session: SmsSession, *, now) -> None:
 
 def sms_answer_value(question: Question, body: str):
     """The answer a reply gives to `question`, in the stored shape of services/answers.py, or
-    None when it does not answer it. Multiple choice: the option's number ("2") or its text
+    None when it does not answer it. Multiple choice: the option's number ("2"), or else its text
     ("good", "Très bien" for "tres bien"); rating: "0".."10"; text entry: any text."""
+    # Invisible format characters (a zero-width space, a word joiner) a keyboard left are not part
+    # of a choice or a rating: "2\u200b" is "2". A text entry keeps them (emoji join with them).
+    visible = "".join(char for char in body if unicodedata.category(char) != "Cf").strip()
     text = body.strip()
     if question.kind == Kind.MULTIPLE_CHOICE:
         options = question.choice_list()
-        reply = _folded(text)
-        folded = [_folded(option) for option in options]
-        if reply in folded:
-            text = str(folded.index(reply) + 1)
-        else:
-            text = text.strip(_PUNCTUATION)
+        number = visible.strip(_PUNCTUATION)
+        # The text asks for an option's number, so a number in range is one even when an option
+        # reads as another number (options "2", "1": "1" is the first, as listed).
+        if not (number.isascii() and number.isdigit() and 1 <= int(number) <= len(options)):
+            reply = _folded(visible)
+            folded = [_folded(option) for option in options]
+            number = str(folded.index(reply) + 1) if reply in folded else number
+        text = number
     elif question.kind == Kind.RATING:
-        text = text.strip(_PUNCTUATION)
-    elif not text:
+        text = visible.strip(_PUNCTUATION)
+    elif not visible:
         return None
     value, error = answer_check(question, text)
     return None if error else value
@@ -368,6 +376,35 @@ def sms_sessions_expire(*, now=None) -> int:
                 _expire(session, now=now)
                 expired += 1
     return expired
+
+
+def sms_session_end_unsent(*, invitation_id: int, detail: str) -> bool:
+    """End the open two-way SMS session of an invitation whose text never reached the phone: the
+    provider refused it, or reported it undelivered or failed. -> whether a session was ended.
+
+    Left open, the number's next text (an answer to another survey, a "hello") would be taken as
+    an answer to a question it never received, and the expiry job would turn SMS Failed into
+    Session Expired. A session with answers is left alone: its text did arrive. Call it in the
+    transaction that records the failure.
+    """
+    phone = (
+        SmsSession.objects.filter(invitation_id=invitation_id, state=State.OPEN)
+        .values_list("conversation__phone", flat=True)
+        .first()
+    )
+    if phone is None:
+        return False
+    with transaction.atomic():
+        sms_conversation_locked(phone=phone)
+        session = (
+            SmsSession.objects.filter(invitation_id=invitation_id, state=State.OPEN)
+            .select_related("invitation__response")
+            .first()
+        )
+        if session is None or _response(session.invitation) is not None:
+            return False
+        _end(session, state=State.CLOSED, detail=detail, now=timezone.now())
+    return True
 
 
 def _expire(session: SmsSession, *, now) -> None:

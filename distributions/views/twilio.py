@@ -4,8 +4,9 @@ signature, read the form, call one service, answer.
 Both check X-Twilio-Signature with twilio's RequestValidator against the URL Twilio called,
 rebuilt from PUBLIC_BASE_URL (Twilio signs the public https URL; behind a TLS proxy this process
 sees another), with the key of SMS_BACKEND (channels/sms.py). A missing or wrong signature is a
-403 before anything is read or written. Nothing answers 500: a call that is not Twilio's form is
-a 400, a database that cannot take the text a 503 (logged), which sends Twilio to its fallback URL.
+403 before anything is read or written. Nothing answers 500: a call that is not Twilio's form (an
+unreadable body; a signed one with a NUL or a field longer than Twilio's) is a 400, a database
+that cannot take the text a 503 (logged), which sends Twilio to its fallback URL.
 """
 
 import logging
@@ -24,17 +25,24 @@ from workflows.salesforce.values import InvalidValue
 logger = logging.getLogger(__name__)
 
 TWIML = "text/xml; charset=utf-8"
+# Twilio's fields we keep, at most as long as their columns (a SID is 34 characters, an ErrorCode
+# five digits): a longer one is not Twilio's, and PostgreSQL would refuse to keep it.
+INBOUND_LIMITS = {"MessageSid": 64, "To": 34}
+STATUS_LIMITS = {"MessageSid": 64, "ErrorCode": 10}
 
 
 def twilio_signed(request, viewname: str) -> bool:
     """Whether the request carries a valid X-Twilio-Signature for the public URL of `viewname`
-    (with the query string as sent) and its form fields."""
+    (without its final slash when called so, with the query string as sent) and its form fields."""
     signature = request.headers.get("X-Twilio-Signature", "")
     key = sms_backend().signing_key()
     if not signature or not key:
         return False
     query = request.META.get("QUERY_STRING", "")
-    url = public_url(viewname) + (f"?{query}" if query else "")
+    url = public_url(viewname)
+    if not request.path.endswith("/"):  # called without the final slash: Twilio signed that URL
+        url = url.rstrip("/")
+    url += f"?{query}" if query else ""
     return RequestValidator(key).validate(url, request.POST, signature)
 
 
@@ -51,6 +59,19 @@ def _refused(request, viewname: str) -> HttpResponse | None:
     return None
 
 
+def _malformed(request, limits: dict[str, int]) -> HttpResponse | None:
+    """A 400 for a signed form Twilio would not send (a NUL, which PostgreSQL's text and JSON
+    columns refuse, or a field longer than its column), or None to go on: kept, it would be a 503
+    on every retry, and nothing of it can be kept anyway."""
+    for name, values in request.POST.lists():
+        if any("\x00" in value for value in values):
+            return HttpResponseBadRequest(f"{name[:40]} contains a NUL character.", content_type="text/plain")
+    for name, limit in limits.items():
+        if len(request.POST.get(name, "")) > limit:
+            return HttpResponseBadRequest(f"{name} is longer than {limit} characters.", content_type="text/plain")
+    return None
+
+
 def _unavailable(error: Exception) -> HttpResponse:
     logger.exception("A Twilio webhook call could not be handled: %s", error)
     return HttpResponse("Temporarily unable to handle the webhook.", status=503, content_type="text/plain")
@@ -60,7 +81,9 @@ def _unavailable(error: Exception) -> HttpResponse:
 @require_POST
 def inbound(request):
     """POST /webhooks/twilio/inbound/: an incoming text -> TwiML with the reply (or none)."""
-    if (refusal := _refused(request, "distributions:twilio-inbound")) is not None:
+    if (
+        refusal := _refused(request, "distributions:twilio-inbound") or _malformed(request, INBOUND_LIMITS)
+    ) is not None:
         return refusal
     text = InboundText(
         message_sid=request.POST.get("MessageSid", "").strip(),
@@ -87,7 +110,7 @@ def inbound(request):
 @require_POST
 def status(request):
     """POST /webhooks/twilio/status/: a delivery status of a text we sent -> 204."""
-    if (refusal := _refused(request, "distributions:twilio-status")) is not None:
+    if (refusal := _refused(request, "distributions:twilio-status") or _malformed(request, STATUS_LIMITS)) is not None:
         return refusal
     try:
         sms_status_record(params=request.POST.dict(), message_id=request.GET.get("sms", ""))

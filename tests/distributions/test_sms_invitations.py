@@ -20,6 +20,7 @@ from distributions.services import delivery
 from distributions.services.delivery import SEND_LEASE
 from distributions.services.invitation_channels import SmsSendEvent
 from distributions.services.sms import sms_status_record
+from distributions.services.sms_inbound import InboundText, sms_inbound_receive
 from tests.distributions.sms import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -248,6 +249,25 @@ def test_a_number_that_replied_stop_is_opted_out_and_not_texted(twilio, execute,
     assert invitation.status == Status.OPTED_OUT
     assert "has opted out of texts (replied STOP)" in output(run)["Outcome"]
     assert len(twilio.calls) == 0
+
+
+def text_from(phone: str, body: str) -> None:
+    sms_inbound_receive(text=InboundText(message_sid=message_sid(), from_number=phone, to_number="", body=body))
+
+
+def test_a_number_that_replied_stop_before_its_contact_existed_is_not_texted(twilio, execute, survey):
+    # STOP opts the number out, not only the contacts that had it then (none here).
+    text_from("+14155550100", "STOP")
+    run = execute(run_for(sms_workflow(survey), ContactEmail="grace@example.com"))
+    invitation = Invitation.objects.get()
+    assert invitation.status == Status.OPTED_OUT
+    assert "+14155550100 has opted out of texts (replied STOP)" in output(run)["Outcome"]
+    assert len(twilio.calls) == 0
+    # START from the number opts it back in.
+    text_from("+14155550100", "START")
+    accept(twilio)
+    execute(run_for(sms_workflow(survey, sms_text="Again ${l://SurveyURL}"), ContactEmail="grace@example.com"))
+    assert len(twilio.calls) == 1
 
 
 def test_an_email_opt_out_of_a_list_stops_texts_too(twilio, execute, survey):

@@ -123,6 +123,37 @@ def test_a_multiple_choice_reply_is_the_number_or_the_option_text(body, expected
 
 
 @pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("1", {"number": 1, "text": "2"}),
+        ("2.", {"number": 2, "text": "1"}),
+        ("10", {"number": 4, "text": "10"}),
+        ("0", {"number": 3, "text": "0"}),
+        ("Ten", None),
+    ],
+)
+def test_a_number_in_range_is_the_option_number_even_when_an_option_reads_as_a_number(body, expected):
+    # The text lists "1. 2", "2. 1", ... and asks for a number: "1" is the first option.
+    question = Question(kind="multiple_choice", text="How many calls?", choices="2\n1\n0\n10")
+    assert sms_answer_value(question, body) == expected
+
+
+@pytest.mark.parametrize(
+    "kind, body, expected",
+    [
+        ("multiple_choice", "2\u200b", {"number": 2, "text": "Good"}),
+        ("multiple_choice", "\u2060good", {"number": 2, "text": "Good"}),
+        ("rating", "\ufeff7", 7),
+        ("text", "\u200b", None),
+        ("text", " 👨\u200d👩\u200d👧 ", "👨\u200d👩\u200d👧"),  # a text answer keeps its joiners
+    ],
+)
+def test_invisible_format_characters_in_a_reply_are_ignored(kind, body, expected):
+    question = Question(kind=kind, text="How was it?", choices="Très bien\nGood\nBad")
+    assert sms_answer_value(question, body) == expected
+
+
+@pytest.mark.parametrize(
     "body, expected", [("0", 0), ("10", 10), ("7.", 7), ("11", None), ("7.5", None), ("sept", None)]
 )
 def test_a_rating_reply_is_a_whole_number_from_0_to_10(body, expected):
@@ -485,3 +516,20 @@ def test_the_survey_form_checks_the_sms_texts_and_the_expiry(admin_client):
     assert "FirstName" in " ".join(errors["sms_thank_you"])
     assert "sms_session_expiry_hours" in errors
     assert not Survey.objects.filter(name="By text").exists()
+
+
+def test_help_after_the_expiry_time_speaks_of_no_survey_even_before_the_job_runs():
+    invitation, _ = send_two_way(make_sms_survey())
+    SmsSession.objects.filter(invitation=invitation).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert reply("HELP") == [settings.SMS_HELP_REPLY]
+    assert session_of(invitation).state == "expired"
+    assert status(invitation) == "Session Expired"
+
+
+def test_a_question_with_characters_xml_cannot_carry_is_still_asked_in_readable_twiml():
+    # A vertical tab is the line break of text pasted from a word processor; XML 1.0 forbids it.
+    survey = make_survey(name="Pasted")
+    make_question(survey=survey, kind="rating", text="How likely are you to recommend us?")
+    make_question(survey=survey, kind="text", text="What went well?\x0bAnd what did not?\x01")
+    send_two_way(survey)
+    assert reply("9") == ["What went well?\nAnd what did not?"]  # the reply helper parses the TwiML

@@ -70,6 +70,20 @@ def test_the_signature_covers_the_public_url_not_the_one_this_process_sees(clien
     assert answers(post_signed(client, INBOUND_PATH, form))
 
 
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", [INBOUND_PATH, STATUS_PATH])
+def test_the_webhooks_answer_without_the_final_slash_as_pasted_in_twilios_console(client, settings, path, debug):
+    settings.DEBUG = debug
+    client.raise_request_exception = False
+    form = inbound_form(body="HELP") if path == INBOUND_PATH else status_form(sid=message_sid(), status="sent")
+    bare = path.rstrip("/")
+    signed_for_bare = {"HTTP_X_TWILIO_SIGNATURE": signature(bare, form)}
+    assert client.post(bare, form, **signed_for_bare).status_code in (200, 204)
+    # a signature of the other URL is refused
+    assert client.post(bare, form, HTTP_X_TWILIO_SIGNATURE=signature(path, form)).status_code == 403
+    assert client.post(path, form, **signed_for_bare).status_code == 403
+
+
 def test_with_twilio_the_auth_token_signs(client, settings):
     settings.SMS_BACKEND = TWILIO_BACKEND
     settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
@@ -159,6 +173,21 @@ def test_help_answers_how_to_stop(client, settings):
     assert "STOP" in settings.SMS_HELP_REPLY
 
 
+@pytest.mark.parametrize(
+    "body, keyword",
+    [
+        ("STOP\u00a0", "opt_out"),  # a no-break space some keyboards end a word with
+        ("\u200bStop", "opt_out"),  # a zero-width space
+        ("ＳＴＯＰ", "opt_out"),  # full-width letters
+        ("HELP\u00a0", "help"),
+        ("Start\u2060", "opt_in"),  # a word joiner
+        ("STOP ME", ""),
+    ],
+)
+def test_a_keyword_with_invisible_or_compatibility_characters_is_still_one(body, keyword):
+    assert sms_inbound.sms_keyword(body) == keyword
+
+
 def test_a_keyword_inside_a_sentence_is_not_one(client, settings):
     contact = make_contact(phone="+15555550123")
     assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="please do not stop"))) == [
@@ -187,6 +216,18 @@ def test_a_form_without_message_sid_is_a_400(client):
     form = inbound_form()
     del form["MessageSid"]
     assert post_signed(client, INBOUND_PATH, form).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("Body", "Hi\x00there"), ("From", "+15555550123\x00"), ("MessageSid", "SM" + "a" * 63), ("To", "+1" * 20)],
+)
+def test_a_signed_form_twilio_would_not_send_is_a_400_and_changes_nothing(client, field, value):
+    # PostgreSQL refuses a NUL and a value longer than its column: a 503 on every retry before.
+    response = post_signed(client, INBOUND_PATH, {**inbound_form(body="STOP"), field: value})
+    assert response.status_code == 400
+    assert not SmsMessage.objects.exists()
+    assert not SmsConversation.objects.exists()
 
 
 def test_a_database_failure_is_a_503_not_a_500(client, monkeypatch):
@@ -290,6 +331,15 @@ def test_a_duplicated_status_callback_changes_nothing(client, sent):
     updated_at = sent.updated_at
     assert callback(client, sent, "delivered").updated_at == updated_at
     assert DeliveryEvent.objects.filter(invitation=sent.invitation).count() == 1
+
+
+@pytest.mark.parametrize("field, value", [("ErrorCode", "3" * 11), ("ErrorCode", "30003\x00"), ("Foo", "\x00")])
+def test_a_signed_status_callback_twilio_would_not_send_is_a_400_and_changes_nothing(client, sent, field, value):
+    form = {**status_form(sid=sent.message_sid, status="undelivered"), field: value}
+    assert post_signed(client, STATUS_PATH, form).status_code == 400
+    sent.refresh_from_db()
+    assert (sent.status, sent.error_code) == ("sent", "")
+    assert not DeliveryEvent.objects.filter(invitation=sent.invitation).exists()
 
 
 def test_undelivered_keeps_twilios_error_code_and_its_meaning(client, sent):
