@@ -91,9 +91,11 @@ def sms_message_send(*, to: str, body: str, invitation: Invitation | None = None
     """Send one text to `to` (E.164) through SMS_BACKEND and record it in the number's conversation.
 
     The row is written (queued) before the hand-off, and updated with its outcome: the message
-    SID and first status, or Failed with what went wrong. Sending exactly once across retries and
-    crashes is the caller's business (a claim, as invitations have); an UNCERTAIN outcome means
-    the text may have gone.
+    SID and first status, or Failed with what went wrong. The status callback URL names the row
+    (?sms=<id>), and the outcome moves the status forward only: Twilio may call back (sent, even
+    failed) before its API has answered, and such a callback finds the row and is kept. Sending
+    exactly once across retries and crashes is the caller's business (a claim, as invitations
+    have); an UNCERTAIN outcome means the text may have gone.
     """
     backend = sms_backend()
     with transaction.atomic():
@@ -109,13 +111,21 @@ def sms_message_send(*, to: str, body: str, invitation: Invitation | None = None
             invitation=invitation,
         )
         SmsConversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
-    hand_off = backend.send(to=to, body=body, status_callback=sms_status_callback_url())
+    hand_off = backend.send(to=to, body=body, status_callback=sms_status_callback_url(message=message))
+    rows = SmsMessage.objects.filter(pk=message.pk)
     if hand_off.outcome == Outcome.ACCEPTED:
-        message.message_sid, message.status = hand_off.message_sid, hand_off.status or Status.QUEUED
+        rows.filter(message_sid="").update(message_sid=hand_off.message_sid)  # unless a callback told it first
+        outcome = {"status": hand_off.status or Status.QUEUED}
     else:
-        message.status, message.error_code, message.status_detail = Status.FAILED, hand_off.error_code, hand_off.detail
-    message.save(update_fields=["message_sid", "status", "error_code", "status_detail", "updated_at"])
+        outcome = {"status": Status.FAILED, "error_code": hand_off.error_code, "status_detail": hand_off.detail}
+    rows.filter(status__in=_ranked_below(outcome["status"])).update(**outcome, updated_at=timezone.now())
+    message.refresh_from_db()
     return SmsSent(message=message, outcome=hand_off.outcome)
+
+
+def _ranked_below(status: str) -> list[str]:
+    """The statuses a text may move from to `status` (forward only, see RANK)."""
+    return [name for name, rank in RANK.items() if rank < RANK[status]]
 
 
 def sms_status_record(*, params: Mapping[str, str], message_id: str = "") -> bool:
@@ -140,9 +150,8 @@ def sms_status_record(*, params: Mapping[str, str], message_id: str = "") -> boo
     detail = twilio_error_meaning(error_code) if status in (Status.UNDELIVERED, Status.FAILED) else ""
     if status == Status.FAILED and not detail and params.get("MessageStatus", "").lower() == "canceled":
         detail = "Canceled before it was sent."
-    lower = [name for name, rank in RANK.items() if rank < RANK[status]]
     with transaction.atomic():
-        changed = SmsMessage.objects.filter(pk=message.pk, status__in=lower).update(
+        changed = SmsMessage.objects.filter(pk=message.pk, status__in=_ranked_below(status)).update(
             status=status, error_code=error_code, status_detail=detail, updated_at=timezone.now()
         )
         if changed and message.invitation_id and status in INVITATION_STATUSES:

@@ -110,6 +110,24 @@ def output(run):
     return run.task_runs.get().output
 
 
+def test_a_status_callback_that_comes_before_twilios_api_answers_is_kept(twilio, execute, survey):
+    """Twilio may call back before its API call returns: the callback names our row (?sms=<id>)."""
+    sid = "SM" + "e" * 32
+
+    def created_after_an_early_failure(request):
+        callback = dict(urllib.parse.parse_qsl(request.body))["StatusCallback"]
+        our_id = urllib.parse.parse_qs(urllib.parse.urlsplit(callback).query)["sms"][0]
+        form = status_form(sid=sid, status="undelivered", error_code="30003")
+        assert sms_status_record(params=form, message_id=our_id)
+        return 201, {}, api_message(sid=sid, status="queued")
+
+    twilio.add_callback(responses.POST, MESSAGES_URL, callback=created_after_an_early_failure)
+    execute(run_for(sms_workflow(survey)))
+    message = SmsMessage.objects.get()
+    assert (message.message_sid, message.status, message.error_code) == (sid, SmsMessage.Status.UNDELIVERED, "30003")
+    assert Invitation.objects.get().status == Status.SMS_FAILED
+
+
 def test_it_texts_the_piped_text_with_a_short_individual_link(twilio, execute, survey):
     accept(twilio, sid="SM" + "a" * 32)
     run = execute(run_for(sms_workflow(survey)))
@@ -118,7 +136,8 @@ def test_it_texts_the_piped_text_with_a_short_individual_link(twilio, execute, s
     short_link = f"https://surveys.example.com/r/{invitation.short_code}"
     assert sent["To"] == PHONE
     assert sent["Body"] == f"Hi Ada, how did we do with case 00001026? {short_link}"
-    assert sent["StatusCallback"] == "https://surveys.example.com/webhooks/twilio/status/"
+    message = SmsMessage.objects.get()
+    assert sent["StatusCallback"] == f"https://surveys.example.com/webhooks/twilio/status/?sms={message.pk}"
     assert (invitation.distribution.channel, invitation.address) == (Distribution.Channel.SMS, PHONE)
     assert invitation.status == Status.SMS_SENT
     assert mail.outbox == []
@@ -132,7 +151,6 @@ def test_it_texts_the_piped_text_with_a_short_individual_link(twilio, execute, s
         "Channel": "SMS",
         "Phone": PHONE,
     }
-    message = SmsMessage.objects.get()
     assert (message.invitation_id, message.message_sid) == (invitation.pk, "SM" + "a" * 32)
 
 

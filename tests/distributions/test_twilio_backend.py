@@ -36,15 +36,15 @@ def test_a_text_is_one_api_call_with_the_status_callback(twilio):
     twilio.post(MESSAGES_URL, body=api_message(sid="SM" + "a" * 32, status="queued"), status=201)
     sent = sms_message_send(to="+14155550100", body="Your survey: https://x")
     assert sent.outcome == Outcome.ACCEPTED
+    message = SmsMessage.objects.get()
     assert sent_form(twilio) == {
         "To": "+14155550100",
         "From": "+15005550006",
         "Body": "Your survey: https://x",
-        "StatusCallback": "https://surveys.example.com/webhooks/twilio/status/",
+        "StatusCallback": f"https://surveys.example.com/webhooks/twilio/status/?sms={message.pk}",
     }
     request = twilio.calls[0].request
     assert request.headers["Authorization"].startswith("Basic ")
-    message = SmsMessage.objects.get()
     assert (message.message_sid, message.status, message.provider) == ("SM" + "a" * 32, "queued", "twilio")
     assert (message.conversation.phone, message.our_number, message.segments) == ("+14155550100", "+15005550006", 1)
 
