@@ -3,7 +3,9 @@ API faked at the HTTP edge (the `responses` library under the real twilio client
 
 import itertools
 import json
+from contextlib import contextmanager
 
+import responses
 from django.conf import settings
 from twilio.request_validator import RequestValidator
 
@@ -15,6 +17,20 @@ ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "twilio-auth-token-for-tests"
 MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 _sids = itertools.count(1)
+
+
+@contextmanager
+def twilio_api(settings, *, every_request_fired=True):
+    """The Twilio backend configured (pytest-django's `settings`), its REST API faked: yields the
+    `responses.RequestsMock` to register answers on and read the calls from."""
+    settings.SMS_BACKEND = "distributions.channels.twilio.TwilioSmsBackend"
+    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    settings.SMS_FROM_NUMBER = "+15005550006"
+    settings.TWILIO_MESSAGING_SERVICE_SID = ""
+    settings.PUBLIC_BASE_URL = "https://surveys.example.com"
+    with responses.RequestsMock(assert_all_requests_are_fired=every_request_fired) as api:
+        yield api
 
 
 def message_sid() -> str:

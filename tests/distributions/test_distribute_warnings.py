@@ -124,8 +124,7 @@ def test_the_task_page_saves_the_task_and_warns_that_its_survey_is_not_active(ad
     response = admin_client.post(url, task_post(survey=str(survey.pk)))
     assert Task.objects.get().config["survey"] == survey.pk
     assert warnings(response) == [
-        f"Task 1. XM Directory: distribute survey is saved, but its runs will fail until this is fixed: "
-        f"{NOT_ACTIVE}"
+        f"Task 1. XM Directory: distribute survey is saved, but its runs will fail until this is fixed: {NOT_ACTIVE}"
     ]
 
 

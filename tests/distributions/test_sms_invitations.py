@@ -22,13 +22,12 @@ from distributions.services.invitation_channels import SmsSendEvent
 from distributions.services.sms import sms_status_record
 from distributions.services.sms_inbound import InboundText, sms_inbound_receive
 from tests.distributions.sms import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
     MESSAGES_URL,
     api_error,
     api_message,
     message_sid,
     status_form,
+    twilio_api,
 )
 from tests.factories import (
     case_fields,
@@ -56,13 +55,7 @@ SMS_CONFIG = {
 
 @pytest.fixture
 def twilio(settings):
-    settings.SMS_BACKEND = "distributions.channels.twilio.TwilioSmsBackend"
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.SMS_FROM_NUMBER = "+15005550006"
-    settings.TWILIO_MESSAGING_SERVICE_SID = ""
-    settings.PUBLIC_BASE_URL = "https://surveys.example.com"
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+    with twilio_api(settings, every_request_fired=False) as api:
         yield api
 
 

@@ -5,7 +5,6 @@ survey it never received, and the expiry job does not turn SMS Failed into Sessi
 from datetime import timedelta
 
 import pytest
-import responses
 from defusedxml import ElementTree
 from django.utils import timezone
 
@@ -13,7 +12,6 @@ from distributions.models import Invitation, Response, SmsMessage, SmsSession
 from distributions.services.sms import sms_status_record
 from distributions.services.sms_sessions import sms_sessions_expire
 from tests.distributions.sms import (
-    ACCOUNT_SID,
     AUTH_TOKEN,
     INBOUND_PATH,
     MESSAGES_URL,
@@ -22,6 +20,7 @@ from tests.distributions.sms import (
     inbound_form,
     post_signed,
     status_form,
+    twilio_api,
 )
 from tests.factories import case_fields, make_distribute_task, make_question, make_run, make_survey, make_workflow
 from workflows.services.execution import run_execute
@@ -35,13 +34,7 @@ SID = "SM" + "d" * 32
 
 @pytest.fixture
 def twilio(settings):
-    settings.SMS_BACKEND = "distributions.channels.twilio.TwilioSmsBackend"
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.SMS_FROM_NUMBER = "+15005550006"
-    settings.TWILIO_MESSAGING_SERVICE_SID = ""
-    settings.PUBLIC_BASE_URL = "https://surveys.example.com"
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+    with twilio_api(settings, every_request_fired=False) as api:
         yield api
 
 

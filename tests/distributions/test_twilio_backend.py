@@ -5,25 +5,18 @@ import urllib.parse
 
 import pytest
 import requests
-import responses
 
 from distributions.channels.email import Outcome
 from distributions.models import SmsMessage
 from distributions.services.sms import sms_message_send
-from tests.distributions.sms import ACCOUNT_SID, AUTH_TOKEN, MESSAGES_URL, api_error, api_message
+from tests.distributions.sms import MESSAGES_URL, api_error, api_message, twilio_api
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def twilio(settings):
-    settings.SMS_BACKEND = "distributions.channels.twilio.TwilioSmsBackend"
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.SMS_FROM_NUMBER = "+15005550006"
-    settings.TWILIO_MESSAGING_SERVICE_SID = ""
-    settings.PUBLIC_BASE_URL = "https://surveys.example.com"
-    with responses.RequestsMock() as api:
+    with twilio_api(settings) as api:
         yield api
 
 
