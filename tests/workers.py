@@ -4,10 +4,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connection
+
+from workflows.services.dispatch import runs_dispatch_due
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,6 +20,21 @@ def database_url() -> str:
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def wait_for(condition, *, seconds, every=0.05, dispatch=False) -> bool:
+    """Whether `condition()` came true within `seconds`, checked every `every` seconds; with
+    `dispatch`, runs_dispatch_due() once a second meanwhile, as the dispatcher's schedule would."""
+    deadline = time.monotonic() + seconds
+    last_dispatch = 0.0
+    while time.monotonic() < deadline:
+        if dispatch and time.monotonic() - last_dispatch >= 1:
+            runs_dispatch_due()
+            last_dispatch = time.monotonic()
+        if condition():
+            return True
+        time.sleep(every)
+    return False
 
 
 def kill(process: subprocess.Popen) -> None:

@@ -51,6 +51,7 @@ from distributions.services.invitation_channels import SendEvent, SmsSendEvent, 
 from distributions.services.quiet_hours import quiet_hours_wait
 from distributions.services.recipient_rules import invitation_skip_reasons
 from distributions.services.sms import sms_message_send
+from distributions.services.sms_sessions import SmsSessionError, sms_session_end_unsent, sms_session_start
 from distributions.services.status import invitation_record
 from workflows.public_urls import public_url
 from workflows.salesforce.values import InvalidValue
@@ -108,24 +109,12 @@ def invitations_claim(
     return _two_way_sessions_start(invitations, isolate_failures=isolate_failures)
 
 
-def two_way_sessions_available() -> bool:
-    """Whether this installation runs two-way SMS surveys (services/sms_sessions.py is there)."""
-    try:
-        from distributions.services import sms_sessions  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _two_way_sessions_start(invitations: list[Invitation], *, isolate_failures: bool) -> list[Invitation]:
     """Open the session of each claimed two-way invitation, in the claim's transaction, and keep its
     first message as the invitation's text: sent like an SMS invitation's, exactly once.
     -> the invitations to send (see `invitations_claim` for those whose session cannot start)"""
     if not any(i.distribution.channel == Distribution.Channel.TWO_WAY_SMS for i in invitations):
         return invitations
-    # Imported here: the sessions build on this module (see two_way_sessions_available).
-    from distributions.services.sms_sessions import SmsSessionError, sms_session_start
-
     started = []
     for invitation in invitations:
         if invitation.distribution.channel != Distribution.Channel.TWO_WAY_SMS:
@@ -339,8 +328,6 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict
                 invitation=invitation, kind=terms.events.FAILED, status=terms.failed, detail=detail, data=data
             )
             if invitation.distribution.channel == Distribution.Channel.TWO_WAY_SMS:
-                from distributions.services.sms_sessions import sms_session_end_unsent
-
                 sms_session_end_unsent(
                     invitation_id=invitation.pk, detail=f"The survey's text could not be sent: {detail}".rstrip(": ")
                 )

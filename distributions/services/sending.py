@@ -32,11 +32,11 @@ from distributions.services.delivery import (
     invitations_claim,
     invitations_deliver,
     opt_out_url,
-    two_way_sessions_available,
 )
 from distributions.services.invitation_channels import SmsSendEvent, is_sms
 from distributions.services.quiet_hours import quiet_hours_wait
 from distributions.services.recipient_rules import content_digest, invitation_skip_reasons
+from distributions.services.sms_sessions import survey_sms_askable_any
 from distributions.services.status import invitation_record
 from workflows.piping import contact_fields, tokens
 from workflows.salesforce.values import InvalidValue
@@ -108,8 +108,6 @@ def surveys_distribute(
         survey = _survey(survey_id)
         _check_active(survey)
         _check_can_distribute(survey, owner_id=contexts[0].workflow.owner_id)
-        if channel == Channel.TWO_WAY_SMS and not two_way_sessions_available():
-            raise TaskError("Two-way SMS surveys are not available in this installation: choose another method.")
     except TaskError as error:
         return [error] * len(contexts)
     phones = [_sms_phone(context) for context in contexts] if is_sms(channel) else [""] * len(contexts)
@@ -278,8 +276,8 @@ def _check_active(survey: Survey) -> None:
 def distribute_config_problems(*, config: dict, owner, channel: str = Channel.EMAIL) -> list[str]:
     """What would make a distribute task with this (valid) config fail when it runs, as the run's
     error messages: the survey missing or not active, the owner not allowed to distribute it, a
-    literal From or Reply-To address outside the verified sender domains (email), two-way SMS
-    surveys not available. Piped addresses are known only at run time and are not checked.
+    literal From or Reply-To address outside the verified sender domains (email), a two-way SMS
+    survey without a question a text can ask. Piped addresses are known only at run time and are not checked.
     -> [] when nothing is wrong yet."""
     problems = []
 
@@ -294,8 +292,11 @@ def distribute_config_problems(*, config: dict, owner, channel: str = Channel.EM
     if survey is not None:
         check(_check_active, survey)
         check(_check_can_distribute, survey, owner_id=owner.pk)
-    if channel == Channel.TWO_WAY_SMS and not two_way_sessions_available():
-        problems.append("Two-way SMS surveys are not available in this installation: choose another method.")
+    if channel == Channel.TWO_WAY_SMS and survey is not None and not survey_sms_askable_any(survey=survey):
+        problems.append(
+            f"The survey “{survey.name}” has no question that can be asked by text: "
+            "add a multiple-choice, rating or text question."
+        )
     if is_sms(channel):
         return problems
     domains = _SenderDomains()

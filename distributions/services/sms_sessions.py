@@ -111,6 +111,11 @@ def survey_sms_unaskable(*, survey: Survey) -> list[tuple[Question, str]]:
     return found
 
 
+def survey_sms_askable_any(*, survey: Survey) -> bool:
+    """Whether a two-way SMS survey of `survey` has at least one question to ask."""
+    return any(question_sms_askable(question).yes for question in survey.questions.all())
+
+
 # --- starting ---------------------------------------------------------------------------------
 
 

@@ -18,7 +18,6 @@ from tests.factories import (
     make_workflow,
 )
 from workflows.models import Run, Task, TaskRun
-from workflows.services.execution import run_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -29,19 +28,6 @@ Status = Invitation.Status
 def survey():
     make_sender_domain("example.com")
     return make_survey(name="Customer satisfaction")
-
-
-@pytest.fixture
-def execute(django_capture_on_commit_callbacks):
-    """Run it as the worker does; the email goes out on commit, as after a real commit."""
-
-    def execute(run):
-        with django_capture_on_commit_callbacks(execute=True):
-            run_execute(run_id=run.pk)
-        run.refresh_from_db()
-        return run
-
-    return execute
 
 
 def distribute(execute, survey, *, owner=None, fields=None, **config):

@@ -8,12 +8,13 @@ from django.contrib.messages import WARNING, get_messages
 from django.core.management import call_command
 from django.urls import reverse
 
-from distributions.models import Collaborator, Survey
+from distributions.models import Collaborator, Distribution, Question, Survey
 from distributions.services.sending import distribute_config_problems
 from tests.distributions.test_distribute_form import task_post
 from tests.factories import (
     DISTRIBUTE_TASK_CONFIG,
     make_distribute_task,
+    make_question,
     make_sender_domain,
     make_survey,
     make_user,
@@ -100,6 +101,19 @@ def test_it_finds_a_reply_to_domain_not_verified(survey):
 
 def test_it_accepts_the_owners_own_email_as_reply_to(survey):
     assert problems(survey, reply_to="Grace@Personal.example") == []
+
+
+def test_it_finds_a_two_way_survey_with_no_question_a_text_can_ask(survey):
+    make_question(survey=survey, kind=Question.Kind.MULTIPLE_CHOICE, text="Which team helped you?", choices="")
+    config = {**DISTRIBUTE_TASK_CONFIG, "survey": survey.pk}
+    two_way = distribute_config_problems(config=config, owner=survey.owner, channel=Distribution.Channel.TWO_WAY_SMS)
+    assert two_way == [
+        "The survey “Customer satisfaction” has no question that can be asked by text: "
+        "add a multiple-choice, rating or text question."
+    ]
+    assert distribute_config_problems(config=config, owner=survey.owner) == []  # an email shows the web page
+    make_question(survey=survey, kind=Question.Kind.RATING, text="How likely are you to recommend us?")
+    assert distribute_config_problems(config=config, owner=survey.owner, channel=Distribution.Channel.TWO_WAY_SMS) == []
 
 
 def test_it_finds_the_survey_deleted(survey):

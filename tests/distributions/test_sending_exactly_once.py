@@ -1,13 +1,12 @@
 """One invitation, one email: retried runs, dead workers, delays, and what the mail server answers."""
 
 import socket
-import threading
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core import mail
-from django.db import OperationalError, connection
+from django.db import OperationalError
 from django.utils import timezone
 
 from directory.models import Contact
@@ -31,6 +30,7 @@ from tests.factories import (
     make_survey,
     make_workflow,
 )
+from tests.threads import run_together
 from workflows.models import Run, TaskRun
 from workflows.services.execution import run_execute
 
@@ -40,19 +40,6 @@ Status = Invitation.Status
 @pytest.fixture
 def workflow(db):
     return make_distributing_workflow()
-
-
-@pytest.fixture
-def execute(django_capture_on_commit_callbacks):
-    """Run it as the worker does; `worker_dies_after_commit` drops what would run after the commit."""
-
-    def execute(run, *, worker_dies_after_commit=False):
-        with django_capture_on_commit_callbacks(execute=not worker_dies_after_commit):
-            run_execute(run_id=run.pk)
-        run.refresh_from_db()
-        return run
-
-    return execute
 
 
 @pytest.fixture
@@ -293,19 +280,6 @@ def test_two_workers_sending_the_same_due_invitation_send_it_once(postgres_only,
     run_execute(run_id=make_run(workflow=workflow).pk)
     make_due()
     with smtp_server(settings) as handler:
-        barrier = threading.Barrier(4)
-
-        def worker():
-            barrier.wait()
-            try:
-                send_due_invitations()
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=worker) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_together(4, lambda _: send_due_invitations())
         assert len(handler.deliveries) == 1
     assert Invitation.objects.get().status == Status.EMAIL_SENT

@@ -1,7 +1,6 @@
 """The distribute-survey task's SMS invitation method: the phone it needs, the text it sends
 through Twilio's API (faked at the HTTP edge), exactly once, and the rules it shares with email."""
 
-import threading
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -9,7 +8,6 @@ from unittest import mock
 import pytest
 import responses
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from directory.models import Contact, Membership
@@ -39,6 +37,7 @@ from tests.factories import (
     outbound_message,
     salesforce_id,
 )
+from tests.threads import run_together
 from workflows.models import Run
 from workflows.services.execution import run_execute
 
@@ -76,17 +75,6 @@ def sent_bodies(api) -> list[dict]:
 @pytest.fixture
 def survey():
     return make_survey(name="Customer satisfaction")
-
-
-@pytest.fixture
-def execute(django_capture_on_commit_callbacks):
-    def execute(run, *, worker_dies_after_commit=False):
-        with django_capture_on_commit_callbacks(execute=not worker_dies_after_commit):
-            run_execute(run_id=run.pk)
-        run.refresh_from_db()
-        return run
-
-    return execute
 
 
 def sms_workflow(survey, **config):
@@ -425,20 +413,7 @@ def test_two_workers_sending_the_same_due_text_send_it_once(postgres_only, twili
     accept(twilio)
     run_execute(run_id=run_for(sms_workflow(survey, send_delay=1, send_delay_unit="minutes")).pk)
     Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
-    barrier = threading.Barrier(4)
-
-    def worker():
-        barrier.wait()
-        try:
-            send_due_invitations()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(4, lambda _: send_due_invitations())
     assert len(twilio.calls) == 1
     assert Invitation.objects.get().status == Status.SMS_SENT
 

@@ -3,25 +3,21 @@ services/sms_sessions.py: sms_session_start(invitation=...) -> the first message
 the sending transaction. The tests hold to that contract only (a stand-in replaces the function),
 so they check what this method does with it, whatever the sessions do inside."""
 
-import sys
-import types
 from datetime import timedelta
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
-import distributions.services
 from distributions.jobs import send_due_invitations
 from distributions.models import Distribution, Invitation, SmsMessage
+from distributions.services import delivery
 from tests.factories import case_fields, make_distribute_task, make_run, make_survey, make_workflow
 from workflows.models import Run
-from workflows.services.execution import run_execute
 
 pytestmark = pytest.mark.django_db
 
 Status = Invitation.Status
-MODULE = "distributions.services.sms_sessions"
 FIRST_MESSAGE = "Customer satisfaction: 3 questions. Reply STOP to stop.\n1. How likely are you to recommend us? 0-10"
 
 
@@ -37,25 +33,8 @@ def sessions(monkeypatch):
         calls.append(invitation.pk)
         return FIRST_MESSAGE
 
-    try:
-        import distributions.services.sms_sessions as module
-    except ImportError:
-        module = types.ModuleType(MODULE)
-        monkeypatch.setitem(sys.modules, MODULE, module)
-        monkeypatch.setattr(distributions.services, "sms_sessions", module, raising=False)
-    monkeypatch.setattr(module, "sms_session_start", sms_session_start, raising=False)
+    monkeypatch.setattr(delivery, "sms_session_start", sms_session_start)
     return calls
-
-
-@pytest.fixture
-def execute(django_capture_on_commit_callbacks):
-    def execute(run):
-        with django_capture_on_commit_callbacks(execute=True):
-            run_execute(run_id=run.pk)
-        run.refresh_from_db()
-        return run
-
-    return execute
 
 
 def two_way_run(**config):
@@ -104,27 +83,18 @@ def test_a_second_two_way_invitation_to_the_number_is_sent_to_replace_the_first(
     assert list(Invitation.objects.values_list("status", flat=True)) == [Status.SMS_SENT] * 2
 
 
-def test_without_two_way_sessions_the_task_says_so_and_writes_nothing(monkeypatch, execute):
-    monkeypatch.setitem(sys.modules, MODULE, None)  # import fails, as when the module is not there
-    monkeypatch.delattr(distributions.services, "sms_sessions", raising=False)
-    run = execute(two_way_run())
-    assert "Two-way SMS surveys are not available" in run.task_runs.get().error
-    assert not Invitation.objects.exists()
-
-
 def test_a_session_that_cannot_start_when_due_fails_that_invitation_only(sessions, execute, monkeypatch):
     execute(two_way_run(send_delay=1, send_delay_unit="hours"))
     execute(two_way_run(send_delay=1, send_delay_unit="hours"))
     first, second = Invitation.objects.order_by("pk")
-    module = sys.modules[MODULE]
-    start = module.sms_session_start
+    start = delivery.sms_session_start
 
     def start_or_fail(*, invitation):
         if invitation.pk == first.pk:
             raise ValueError("the survey has no question that can be asked by text")
         return start(invitation=invitation)
 
-    monkeypatch.setattr(module, "sms_session_start", start_or_fail)
+    monkeypatch.setattr(delivery, "sms_session_start", start_or_fail)
     Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
     send_due_invitations()
     send_due_invitations()

@@ -5,7 +5,6 @@ Slow (about ten seconds), PostgreSQL only. The API takes its time over each text
 lands while some calls are in flight; the test process plays the schedule (dispatcher, reaper).
 """
 
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -25,9 +24,8 @@ from tests.factories import (
     make_workflow,
     outbound_message,
 )
-from tests.workers import kill, qclusters
+from tests.workers import kill, qclusters, wait_for
 from workflows.models import Run
-from workflows.services.dispatch import runs_dispatch_due
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -85,25 +83,14 @@ def queued_runs(postgres_only, client, settings, monkeypatch):
     return workflow
 
 
-def wait_for(condition, *, seconds, dispatch=False):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if dispatch:
-            runs_dispatch_due()
-        if condition():
-            return True
-        time.sleep(0.25 if dispatch else 0.01)
-    return False
-
-
 def test_a_killed_worker_cluster_never_texts_a_number_twice(queued_runs, start_cluster, api, settings):
     first = start_cluster()
-    assert wait_for(lambda: len(api.created) >= 20, seconds=60), "the first cluster texted no one"
+    assert wait_for(lambda: len(api.created) >= 20, seconds=60, every=0.01), "the first cluster texted no one"
     kill(first)
 
     start_cluster()
     finished = lambda: Run.objects.filter(status__in=Run.FINISHED).count() == PEOPLE  # noqa: E731
-    assert wait_for(finished, seconds=WAIT_SECONDS, dispatch=True), "the runs did not all finish"
+    assert wait_for(finished, seconds=WAIT_SECONDS, every=0.25, dispatch=True), "the runs did not all finish"
     # What the schedule does once SEND_LEASE has passed: of each claim the killed workers left
     # without an outcome, the text that may have reached Twilio is reported and never sent again,
     # and the ones after it, never handed over, are sent.

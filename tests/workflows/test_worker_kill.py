@@ -14,9 +14,9 @@ from django_q.conf import Conf
 
 from directory.models import Contact, Directory, Transaction
 from tests.factories import case_fields, make_directory, make_directory_task, make_workflow, outbound_message
-from tests.workers import kill, qclusters
+from tests.workers import kill, qclusters, wait_for
 from workflows.models import Run, TaskRun
-from workflows.services.dispatch import runs_dispatch_due, workers_wake
+from workflows.services.dispatch import workers_wake
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -49,19 +49,6 @@ def queued_runs(postgres_only, client, settings, monkeypatch):
         assert response.status_code == 200
     assert Run.objects.filter(workflow=workflow, status=Run.Status.QUEUED).count() == PEOPLE
     return workflow
-
-
-def wait_for(condition, *, seconds, every=0.05, dispatch=False):
-    deadline = time.monotonic() + seconds
-    last_dispatch = 0.0
-    while time.monotonic() < deadline:
-        if dispatch and time.monotonic() - last_dispatch >= 1:
-            runs_dispatch_due()
-            last_dispatch = time.monotonic()
-        if condition():
-            return True
-        time.sleep(every)
-    return False
 
 
 def count(workflow, *statuses):
