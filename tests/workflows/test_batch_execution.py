@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from directory.models import Directory
-from tests.factories import case_fields, make_condition, make_run, make_task_run, make_workflow
+from tests.factories import ORGANIZATION_ID, case_fields, make_condition, make_run, make_task_run, make_workflow
 from tests.threads import run_together
-from workflows.models import FailureNotice, Run, Task, TaskRun, Workflow
+from workflows.models import FailureNotice, InboundMessage, Run, Task, TaskRun, Workflow
 from workflows.services.execution import runs_execute_due
 from workflows.tasks import registry
 from workflows.tasks.registry import TaskError, TaskKind, TemporaryTaskError
@@ -257,6 +257,21 @@ def test_it_pipes_outputs_into_later_tasks_of_the_batch(kind):
     assert kind.batches == [ids(runs), ids(runs)]
     outputs = TaskRun.objects.filter(position=2).order_by("run_id").values_list("output", flat=True)
     assert list(outputs) == [{"Value": f"{i:05} again"} for i in range(3)]
+
+
+def test_it_reads_the_inbound_messages_organization_id_but_not_their_bodies(kind):
+    workflow = make_workflow()
+    make_task(workflow=workflow, value="${event://CaseNumber} ${event://_OrganizationId}")
+    runs = make_runs(workflow, 3)
+    InboundMessage.objects.filter(notifications__runs__in=runs).update(body="<soapenv:Envelope>" + "x" * 10_000)
+
+    with CaptureQueriesContext(connection) as queries:
+        runs_execute_due()
+
+    outputs = TaskRun.objects.order_by("run_id").values_list("output", flat=True)
+    assert list(outputs) == [{"Value": f"{i:05} {ORGANIZATION_ID}"} for i in range(3)]
+    body = f"{connection.ops.quote_name(InboundMessage._meta.db_table)}.{connection.ops.quote_name('body')}"
+    assert not [query["sql"] for query in queries.captured_queries if body in query["sql"]]
 
 
 def test_it_executes_a_batch_mixing_workflows(kind):

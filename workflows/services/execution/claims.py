@@ -16,8 +16,14 @@ def _with_workflows(runs: QuerySet) -> list[Run]:
 
     The runs of one workflow share one Workflow object, read once with its conditions and tasks
     (a batch's runs are mostly of one workflow: reading it with each run would decode its fields
-    and attach its conditions and tasks once per run)."""
-    runs = list(runs.select_related("notification__inbound_message", "test_event").order_by("next_attempt_at", "pk"))
+    and attach its conditions and tasks once per run). The inbound message's body, the whole SOAP
+    message its notifications came in, is not read: executing reads only its organization id, and
+    the body would be read once per run of it."""
+    runs = list(
+        runs.select_related("notification__inbound_message", "test_event")
+        .defer("notification__inbound_message__body")
+        .order_by("next_attempt_at", "pk")
+    )
     workflows = Workflow.objects.select_related("owner").prefetch_related("conditions", "tasks")
     by_id = workflows.in_bulk({run.workflow_id for run in runs})
     for run in runs:
