@@ -28,7 +28,14 @@ WAIT_SECONDS = 90
 @pytest.fixture
 def clusters(tmp_path):
     """start() launches `manage.py qcluster` in its own process group; all are killed at the end."""
-    env = {"RUN_LEASE_SECONDS": str(LEASE_SECONDS), "WORKER_TIMEOUT_SECONDS": "10", "WORKER_COUNT": "2"}
+    # Batches of 10: the kill must find runs still queued and claimed, which batches of 50 (four
+    # for 200 runs, the first two committing together) can leave none of by the time it comes.
+    env = {
+        "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
+        "WORKER_TIMEOUT_SECONDS": "10",
+        "WORKER_COUNT": "2",
+        "RUN_BATCH_SIZE": "10",
+    }
     with qclusters(log_dir=tmp_path, env=env) as start:
         yield start
 
