@@ -20,7 +20,7 @@ _sids = itertools.count(1)
 
 
 @contextmanager
-def twilio_api(settings, *, every_request_fired=True):
+def twilio_rest_faked(settings, *, every_request_fired=True):
     """The Twilio backend configured (pytest-django's `settings`), its REST API faked: yields the
     `responses.RequestsMock` to register answers on and read the calls from."""
     settings.SMS_BACKEND = "distributions.channels.twilio.TwilioSmsBackend"

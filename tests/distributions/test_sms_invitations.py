@@ -25,7 +25,7 @@ from tests.distributions.sms import (
     api_message,
     message_sid,
     status_form,
-    twilio_api,
+    twilio_rest_faked,
 )
 from tests.factories import (
     case_fields,
@@ -54,7 +54,7 @@ SMS_CONFIG = {
 
 @pytest.fixture
 def twilio(settings):
-    with twilio_api(settings, every_request_fired=False) as api:
+    with twilio_rest_faked(settings, every_request_fired=False) as api:
         yield api
 
 

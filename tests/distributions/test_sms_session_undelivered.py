@@ -20,7 +20,7 @@ from tests.distributions.sms import (
     inbound_form,
     post_signed,
     status_form,
-    twilio_api,
+    twilio_rest_faked,
 )
 from tests.factories import case_fields, make_distribute_task, make_question, make_run, make_survey, make_workflow
 from workflows.services.execution import run_execute
@@ -34,7 +34,7 @@ SID = "SM" + "d" * 32
 
 @pytest.fixture
 def twilio(settings):
-    with twilio_api(settings, every_request_fired=False) as api:
+    with twilio_rest_faked(settings, every_request_fired=False) as api:
         yield api
 
 

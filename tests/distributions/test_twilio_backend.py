@@ -9,14 +9,14 @@ import requests
 from distributions.channels.email import Outcome
 from distributions.models import SmsMessage
 from distributions.services.sms import sms_message_send
-from tests.distributions.sms import MESSAGES_URL, api_error, api_message, twilio_api
+from tests.distributions.sms import MESSAGES_URL, api_error, api_message, twilio_rest_faked
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def twilio(settings):
-    with twilio_api(settings) as api:
+    with twilio_rest_faked(settings) as api:
         yield api
 
 
