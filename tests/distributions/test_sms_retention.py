@@ -147,3 +147,12 @@ def test_a_stop_followed_by_start_goes_with_the_old_texts():
     texts_purge()
 
     assert not SmsMessage.objects.exists() and not SmsConversation.objects.exists()
+
+
+def test_texts_phones_and_words_stay_out_of_the_log(caplog):
+    # The log outlives RETENTION_DAYS and a contact's erasure: it names conversations by id.
+    caplog.set_level("DEBUG")
+    for sid, body in (("SM1", "My order 4711 never came"), ("SM2", "STOP"), ("SM3", "START")):
+        sms_inbound_receive(text=InboundText(message_sid=sid, from_number=OTHER, to_number="", body=body))
+    assert caplog.records
+    assert OTHER not in caplog.text and "4711" not in caplog.text
