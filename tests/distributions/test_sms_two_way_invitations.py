@@ -131,3 +131,37 @@ def test_a_survey_with_nothing_to_ask_by_text_fails_the_task_and_writes_nothing(
     run = execute(two_way_run())
     assert run.task_runs.get().error.startswith("The two-way SMS survey could not start: ")
     assert not Invitation.objects.exists() and not SmsMessage.objects.exists()
+
+
+def test_a_two_way_text_waiting_for_its_retry_is_not_expired_and_its_session_starts_when_it_goes(execute, monkeypatch):
+    from distributions.channels.email import Outcome
+    from distributions.channels.sms import SmsHandOff
+    from distributions.channels.sms_outbox import OutboxSmsBackend
+    from distributions.models import SmsSession, Survey
+    from distributions.services.sms_sessions import sms_sessions_expire
+    from tests.factories import make_question
+
+    run = two_way_run()
+    survey = Survey.objects.get(pk=run.workflow.tasks.get().config["survey"])
+    Survey.objects.filter(pk=survey.pk).update(sms_session_expiry_hours=1)
+    make_question(survey=survey, kind="rating", text="How likely are you to recommend us?")
+    unavailable = SmsHandOff(Outcome.TEMPORARY, detail="Twilio answered 503")
+    with monkeypatch.context() as patched:
+        patched.setattr(OutboxSmsBackend, "send", lambda self, **kwargs: unavailable)
+        execute(run)
+    invitation = Invitation.objects.get()
+    assert (invitation.status, invitation.sent_at) == (Status.PENDING, None)  # deferred, to be retried
+
+    # Two hours of retries later, past the survey's expiry: the text never went, nothing expired.
+    assert sms_sessions_expire(now=timezone.now() + timedelta(hours=2)) == 0
+    invitation.refresh_from_db()
+    assert invitation.status == Status.PENDING
+
+    # The retry sends it; the session's hour starts then.
+    Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+    send_due_invitations()
+    invitation.refresh_from_db()
+    assert invitation.status == Status.SMS_SENT
+    session = SmsSession.objects.get()
+    assert session.state == SmsSession.State.OPEN
+    assert session.expires_at > timezone.now() + timedelta(minutes=59)
