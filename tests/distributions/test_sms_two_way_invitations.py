@@ -165,3 +165,32 @@ def test_a_two_way_text_waiting_for_its_retry_is_not_expired_and_its_session_sta
     session = SmsSession.objects.get()
     assert session.state == SmsSession.State.OPEN
     assert session.expires_at > timezone.now() + timedelta(minutes=59)
+
+
+def test_a_two_way_text_skipped_at_its_retry_ends_its_session_instead_of_expiring_it(execute, monkeypatch):
+    from directory.models import Contact
+    from distributions.channels.email import Outcome
+    from distributions.channels.sms import SmsHandOff
+    from distributions.channels.sms_outbox import OutboxSmsBackend
+    from distributions.models import SmsSession, Survey
+    from distributions.services.sms_sessions import sms_sessions_expire
+    from tests.factories import make_question
+
+    run = two_way_run()
+    survey = Survey.objects.get(pk=run.workflow.tasks.get().config["survey"])
+    make_question(survey=survey, kind="rating", text="How likely are you to recommend us?")
+    unavailable = SmsHandOff(Outcome.TEMPORARY, detail="Twilio answered 503")
+    with monkeypatch.context() as patched:
+        patched.setattr(OutboxSmsBackend, "send", lambda self, **kwargs: unavailable)
+        execute(run)
+    Contact.objects.update(unsubscribed=True)  # opted out of everything before the retry
+    Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+    send_due_invitations()
+    invitation = Invitation.objects.get()
+    assert invitation.status == Status.OPTED_OUT
+    assert list(SmsMessage.objects.values_list("status", flat=True)) == [SmsMessage.Status.FAILED]  # the put-off try
+    assert SmsSession.objects.get().state == SmsSession.State.CLOSED
+
+    sms_sessions_expire(now=timezone.now() + timedelta(days=2))
+    invitation.refresh_from_db()
+    assert invitation.status == Status.OPTED_OUT  # not Session Expired: nothing was sent
