@@ -128,8 +128,10 @@ def sms_session_start(*, invitation: Invitation) -> str:
     closed first (Survey Partially Finished when it had answers). Called again for the same
     invitation (a retried send), it changes nothing and gives the same text.
 
-    Raises SmsSessionError when the invitation has no phone number a text can go to, or the
-    survey has no question that can be asked by text.
+    Raises SmsSessionError when the invitation has no phone number a text can go to, the survey
+    has no question that can be asked by text, or the invitation's session ended before its text
+    went (a send put off to be retried, meanwhile replaced by a newer survey to the number): sent
+    now, its question would be answered into the number's open session, another survey's.
     """
     try:
         if invitation.address:
@@ -148,7 +150,9 @@ def sms_session_start(*, invitation: Invitation) -> str:
     with transaction.atomic():
         conversation = sms_conversation_locked(phone=phone)
         session = SmsSession.objects.filter(invitation=invitation).first()
-        if session is not None and session.state == State.OPEN:
+        if session is not None and session.state != State.OPEN:
+            raise SmsSessionError(f"its session ended before the text went: {session.state_detail or session.state}")
+        if session is not None:
             # A retried send: its hours without a reply start when the text goes, not when the
             # attempt that was put off claimed it.
             session.last_activity_at, session.expires_at = now, now + timedelta(hours=survey.sms_session_expiry_hours)

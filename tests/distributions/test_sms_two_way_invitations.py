@@ -194,3 +194,35 @@ def test_a_two_way_text_skipped_at_its_retry_ends_its_session_instead_of_expirin
     sms_sessions_expire(now=timezone.now() + timedelta(days=2))
     invitation.refresh_from_db()
     assert invitation.status == Status.OPTED_OUT  # not Session Expired: nothing was sent
+
+
+def test_a_put_off_two_way_text_whose_session_a_newer_survey_closed_is_not_sent_any_more(execute, monkeypatch):
+    from distributions.channels.email import Outcome
+    from distributions.channels.sms import SmsHandOff
+    from distributions.channels.sms_outbox import OutboxSmsBackend
+    from distributions.models import Survey
+    from tests.factories import make_question
+
+    def rated_run():
+        run = two_way_run()
+        survey = Survey.objects.get(pk=run.workflow.tasks.get().config["survey"])
+        make_question(survey=survey, kind="rating", text=f"How likely are you to recommend us ({survey.pk})?")
+        return run
+
+    unavailable = SmsHandOff(Outcome.TEMPORARY, detail="Twilio answered 429")
+    with monkeypatch.context() as patched:
+        patched.setattr(OutboxSmsBackend, "send", lambda self, **kwargs: unavailable)
+        execute(rated_run())
+    execute(rated_run())  # a newer survey to the number: it replaces the first one's session
+    older, newer = Invitation.objects.order_by("pk")
+    Invitation.objects.filter(pk=older.pk).update(send_after=timezone.now() - timedelta(seconds=1))
+    send_due_invitations()
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    # Sent now, its question would come after the newer survey's, and its reply be taken as the
+    # answer to the newer survey's question (the number's open session).
+    assert older.status == Status.SMS_FAILED
+    assert "session" in older.status_detail
+    assert newer.status == Status.SMS_SENT
+    sent = SmsMessage.objects.exclude(status=SmsMessage.Status.FAILED)
+    assert list(sent.values_list("invitation_id", flat=True)) == [newer.pk]
