@@ -342,6 +342,24 @@ def check_public_base_url(app_configs, **kwargs):
 
 
 @checks.register(checks.Tags.security, deploy=True)
+def check_twilio_api_base_url(app_configs, **kwargs):
+    """TWILIO_API_BASE_URL is for a stand-in of Twilio's API: in production, texts would not reach
+    Twilio, and every call carries the account SID and auth token to that address."""
+    url = settings.TWILIO_API_BASE_URL
+    if not url:
+        return []
+    clear = " over plain http, in clear" if urlsplit(url).scheme != "https" else ""
+    return [
+        checks.Warning(
+            f"TWILIO_API_BASE_URL is {url}: texts are handed to that address instead of Twilio's API, "
+            f"with the account SID and auth token{clear}.",
+            hint="Leave TWILIO_API_BASE_URL empty in production; set it only for a staging or test stand-in.",
+            id="sfsurveys.W106",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
 def check_allowed_hosts_wildcard(app_configs, **kwargs):
     if "*" in settings.ALLOWED_HOSTS:
         return [

@@ -56,6 +56,7 @@ def dedupe_rule_value(key: str, values: dict) -> tuple | None:
 
 
 def contact_dedupe_values(contact: Contact) -> dict[str, str]:
+    """The fields of `contact` the dedupe rules compare, as a profile holds them."""
     return {name: getattr(contact, name) for name in DEDUPE_FIELDS}
 
 

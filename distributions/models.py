@@ -48,6 +48,8 @@ DEFAULT_PUBLIC_TITLE = "Survey"
 
 
 class SmsAfterInvalidReplies(models.TextChoices):
+    """What a two-way SMS survey does once a question's re-asks are used up (Survey.sms_after_invalid_replies)."""
+
     NEXT_QUESTION = "next", "Move on to the next question"
     END = "end", "End the survey"
 

@@ -74,9 +74,15 @@ def opt_out_url(token: str) -> str:
 
 
 def invitation_record_skip(*, invitation: Invitation, status: str, detail: str) -> None:
+    """Record that `invitation` is not sent (`status`: opted out, or its channel's skipped status).
+    A two-way survey's session, opened by an earlier attempt that was put off, ends with it: left
+    open, it would take the number's texts as answers, and expire into Session Expired."""
     events = channel_terms(invitation.distribution.channel).events
     kind = events.OPTED_OUT if status == Status.OPTED_OUT else events.SKIPPED
-    invitation_record(invitation=invitation, kind=kind, status=status, detail=detail)
+    with transaction.atomic():
+        invitation_record(invitation=invitation, kind=kind, status=status, detail=detail)
+        if invitation.distribution.channel == Distribution.Channel.TWO_WAY_SMS:
+            sms_session_end_unsent(invitation_id=invitation.pk, detail=detail)
 
 
 def invitation_claim(*, invitation: Invitation, now: datetime) -> bool:

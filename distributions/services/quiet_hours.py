@@ -34,6 +34,7 @@ class QuietHours:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
     def contains(self, moment: time) -> bool:
+        """Whether the local time `moment` falls in the quiet hours."""
         if self.start < self.end:
             return self.start <= moment < self.end
         return moment >= self.start or moment < self.end

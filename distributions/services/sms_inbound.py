@@ -147,11 +147,12 @@ def _handle(*, conversation: SmsConversation, message: SmsMessage) -> str:
         changed = contacts_sms_opt_out(phone=conversation.phone, opted_out=True)
         for handler in SESSION_HANDLERS:
             handler.opted_out(conversation=conversation, message=message)
-        logger.info("%s opted out of texts (%d contacts)", conversation.phone, changed)
+        # The conversation's id, not its phone: the log is kept beyond RETENTION_DAYS and erasure.
+        logger.info("SMS conversation %s opted out of texts (%d contacts)", conversation.pk, changed)
         return settings.SMS_STOP_REPLY if settings.SMS_ANSWER_KEYWORDS else ""
     if message.keyword == Keyword.OPT_IN:
         changed = contacts_sms_opt_out(phone=conversation.phone, opted_out=False)
-        logger.info("%s opted back in to texts (%d contacts)", conversation.phone, changed)
+        logger.info("SMS conversation %s opted back in to texts (%d contacts)", conversation.pk, changed)
         return settings.SMS_START_REPLY if settings.SMS_ANSWER_KEYWORDS else ""
     if message.keyword == Keyword.HELP:
         if not settings.SMS_ANSWER_KEYWORDS:
@@ -164,5 +165,5 @@ def _handle(*, conversation: SmsConversation, message: SmsMessage) -> str:
         answer = handler.answer(conversation=conversation, message=message)
         if answer is not None:
             return answer
-    logger.info("A text from %s with no open survey session: %r", conversation.phone, message.body[:160])
+    logger.info("Text %s of SMS conversation %s came with no open survey session", message.pk, conversation.pk)
     return settings.SMS_NO_SESSION_REPLY

@@ -4,9 +4,12 @@ the phone it went to or came from and its body (a contact's name, their answers)
 keeps its status, and the response its answers, after the texts that made them are gone.
 
 A conversation with an open session keeps its texts: the session still needs them, and an open
-session is at most its survey's expiry old. A conversation goes once it has neither texts nor
-sessions; its row is locked first, as every writer locks it (services/sms.py,
-sms_conversation_locked) before adding a text, so a text arriving meanwhile is never lost.
+session is at most its survey's expiry old. A number's last carrier keyword stays when it is an
+opt-out (STOP...): it is what keeps the number from being texted again, also to a contact created
+or given the number later (services/recipient_rules.py), until a START follows it. A conversation
+goes once it has neither texts nor sessions; its row is locked first, as every writer locks it
+(services/sms.py, sms_conversation_locked) before adding a text, so a text arriving meanwhile is
+never lost.
 """
 
 import logging
@@ -31,7 +34,7 @@ def texts_purge(*, now: datetime | None = None, batch_size: int = 1000, max_seco
     counts: Counter[str] = Counter()
     open_session = SmsSession.objects.filter(conversation=OuterRef("conversation"), state=SmsSession.State.OPEN)
     steps = [
-        (SmsMessage, "created_at", ~Exists(open_session), False),
+        (SmsMessage, "created_at", ~Exists(open_session) & ~_numbers_last_opt_out(), False),
         (SmsSession, "created_at", ~Q(state=SmsSession.State.OPEN) & Q(ended_at__lt=cutoff), False),
         (
             SmsConversation,
@@ -55,3 +58,16 @@ def texts_purge(*, now: datetime | None = None, batch_size: int = 1000, max_seco
             logger.info("Texts purge ran out of time at %s; the next purge goes on from there.", model.__name__)
             break
     return {label: count for label, count in counts.items() if count}
+
+
+def _numbers_last_opt_out() -> Q:
+    """The texts that are their number's last carrier keyword (in id order, as the opt-out rule
+    reads them) and an opt-out."""
+    keywords = (SmsMessage.Keyword.OPT_OUT, SmsMessage.Keyword.OPT_IN)
+    later = SmsMessage.objects.filter(
+        conversation=OuterRef("conversation"),
+        direction=SmsMessage.Direction.INBOUND,
+        keyword__in=keywords,
+        pk__gt=OuterRef("pk"),
+    )
+    return Q(direction=SmsMessage.Direction.INBOUND, keyword=SmsMessage.Keyword.OPT_OUT) & ~Exists(later)

@@ -128,8 +128,10 @@ def sms_session_start(*, invitation: Invitation) -> str:
     closed first (Survey Partially Finished when it had answers). Called again for the same
     invitation (a retried send), it changes nothing and gives the same text.
 
-    Raises SmsSessionError when the invitation has no phone number a text can go to, or the
-    survey has no question that can be asked by text.
+    Raises SmsSessionError when the invitation has no phone number a text can go to, the survey
+    has no question that can be asked by text, or the invitation's session ended before its text
+    went (a send put off to be retried, meanwhile replaced by a newer survey to the number): sent
+    now, its question would be answered into the number's open session, another survey's.
     """
     try:
         if invitation.address:
@@ -148,6 +150,13 @@ def sms_session_start(*, invitation: Invitation) -> str:
     with transaction.atomic():
         conversation = sms_conversation_locked(phone=phone)
         session = SmsSession.objects.filter(invitation=invitation).first()
+        if session is not None and session.state != State.OPEN:
+            raise SmsSessionError(f"its session ended before the text went: {session.state_detail or session.state}")
+        if session is not None:
+            # A retried send: its hours without a reply start when the text goes, not when the
+            # attempt that was put off claimed it.
+            session.last_activity_at, session.expires_at = now, now + timedelta(hours=survey.sms_session_expiry_hours)
+            session.save(update_fields=["last_activity_at", "expires_at"])
         if session is None:
             for older in SmsSession.objects.filter(conversation=conversation, state=State.OPEN):
                 _end(older, state=State.CLOSED, detail="A newer two-way SMS survey was sent to the number.", now=now)
@@ -175,7 +184,7 @@ class SurveySmsSessions:
         if session is None:
             return None
         now = timezone.now()
-        if session.expires_at <= now:  # the expiry job has not come by yet
+        if _expired(session, now=now):  # the expiry job has not come by yet
             _expire(session, now=now)
             return None
         message.invitation = session.invitation
@@ -192,7 +201,7 @@ class SurveySmsSessions:
         session = _open_session(conversation)
         if session is None:
             return None
-        if session.expires_at <= timezone.now():  # as for an answer: no survey to help with any more
+        if _expired(session, now=timezone.now()):  # as for an answer: no survey to help with any more
             _expire(session, now=timezone.now())
             return None
         title = session.invitation.distribution.survey.title_for_respondents
@@ -369,15 +378,21 @@ def sms_sessions_expire(*, now=None) -> int:
     """Expire the open sessions whose expiry time has passed -> how many were expired.
 
     Each is expired in its own transaction with its conversation locked, so a reply arriving at
-    the same time is handled before (and the session lives on) or after (no session is open)."""
+    the same time is handled before (and the session lives on) or after (no session is open). A
+    session whose text has not gone yet (its invitation is still pending, put off to be retried)
+    does not expire: its time starts when the text goes (sms_session_start)."""
     now = now or timezone.now()
-    due = SmsSession.objects.filter(state=State.OPEN, expires_at__lte=now).values_list("pk", "conversation__phone")
+    due = (
+        SmsSession.objects.filter(state=State.OPEN, expires_at__lte=now)
+        .exclude(invitation__status=Status.PENDING)
+        .values_list("pk", "conversation__phone")
+    )
     expired = 0
     for pk, phone in list(due.iterator()):
         with transaction.atomic():
             sms_conversation_locked(phone=phone)
             session = SmsSession.objects.filter(pk=pk, state=State.OPEN, expires_at__lte=now).first()
-            if session is not None:
+            if session is not None and _expired(session, now=now):
                 _expire(session, now=now)
                 expired += 1
     return expired
@@ -410,6 +425,11 @@ def sms_session_end_unsent(*, invitation_id: int, detail: str) -> bool:
             return False
         _end(session, state=State.CLOSED, detail=detail, now=timezone.now())
     return True
+
+
+def _expired(session: SmsSession, *, now) -> bool:
+    """Whether `session` is past its expiry time, its text having gone (see sms_sessions_expire)."""
+    return session.expires_at <= now and session.invitation.status != Status.PENDING
 
 
 def _expire(session: SmsSession, *, now) -> None:

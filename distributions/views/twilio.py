@@ -96,7 +96,7 @@ def inbound(request):
     try:
         reply = sms_inbound_receive(text=text)
     except InvalidValue as error:
-        logger.warning("Refused an inbound text from %r: %s", text.from_number[:40], error)
+        logger.warning("Refused an inbound text whose From is not a phone number (%s)", text.message_sid[:64])
         return HttpResponseBadRequest(f"From is not a phone number: {error}", content_type="text/plain")
     except Exception as error:  # DatabaseError above all; nothing was kept, Twilio may try its fallback URL
         return _unavailable(error)

@@ -162,8 +162,18 @@ def test_it_warns_on_deploy_about_a_wildcard_in_allowed_hosts(configured):
     assert configured(ALLOWED_HOSTS=["*"]) == {"sfsurveys.W105"}
 
 
+@pytest.mark.parametrize("url", ["http://twilio-mock.example.com", "https://twilio-mock.example.com"])
+def test_it_warns_on_deploy_when_texts_go_to_a_stand_in_of_twilios_api(configured, url):
+    assert configured(TWILIO_API_BASE_URL=url) == {"sfsurveys.W106"}
+    assert configured(TWILIO_API_BASE_URL="") == set()
+
+
 def test_deployment_warnings_stay_out_of_the_local_run(configured):
-    configured(PUBLIC_BASE_URL="http://127.0.0.1:8000", EMAIL_BACKEND="distributions.channels.outbox.OutboxBackend")
+    configured(
+        PUBLIC_BASE_URL="http://127.0.0.1:8000",
+        EMAIL_BACKEND="distributions.channels.outbox.OutboxBackend",
+        TWILIO_API_BASE_URL="http://127.0.0.1:8001",
+    )
     assert untagged_ids() == set()
 
 

@@ -9,9 +9,12 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from distributions.models import Invitation, Response, SmsConversation, SmsMessage, SmsSession
+from distributions.services.recipient_rules import _numbers_opted_out
 from distributions.services.sms import sms_message_send
+from distributions.services.sms_inbound import InboundText, sms_inbound_receive
 from distributions.services.sms_retention import texts_purge
 from tests.distributions.sms_surveys import PHONE, make_sms_contact, make_sms_survey, reply, send_two_way
+from tests.factories import make_distribution
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +120,39 @@ def test_a_deleted_contacts_texts_lose_their_words_when_someone_else_now_has_the
     assert list(SmsMessage.objects.exclude(body="").values_list("body", flat=True)) == ["Hello Grace"]
     assert SmsMessage.objects.filter(body="").count() == 7
     assert SmsConversation.objects.filter(phone=PHONE).exists()
+
+
+def test_a_numbers_last_stop_outlives_the_purge_so_the_number_stays_opted_out():
+    # A contact created (or given the number) after the STOP is found opted out only by the
+    # number's texts: the STOP that decides must not go with the old texts.
+
+    for sid, body in (("SM1", "Hello"), ("SM2", "STOP")):
+        sms_inbound_receive(text=InboundText(message_sid=sid, from_number=OTHER, to_number="", body=body))
+    age(SmsMessage.objects.all(), 31, "created_at")
+    age(SmsConversation.objects.all(), 31, "created_at", "last_message_at")
+
+    texts_purge()
+
+    assert list(SmsMessage.objects.values_list("body", flat=True)) == ["STOP"]
+    invitation = Invitation(distribution=make_distribution(channel="sms"), address=OTHER)
+    assert _numbers_opted_out([invitation]) == {OTHER}
+
+
+def test_a_stop_followed_by_start_goes_with_the_old_texts():
+    for sid, body in (("SM1", "STOP"), ("SM2", "START")):
+        sms_inbound_receive(text=InboundText(message_sid=sid, from_number=OTHER, to_number="", body=body))
+    age(SmsMessage.objects.all(), 31, "created_at")
+    age(SmsConversation.objects.all(), 31, "created_at", "last_message_at")
+
+    texts_purge()
+
+    assert not SmsMessage.objects.exists() and not SmsConversation.objects.exists()
+
+
+def test_texts_phones_and_words_stay_out_of_the_log(caplog):
+    # The log outlives RETENTION_DAYS and a contact's erasure: it names conversations by id.
+    caplog.set_level("DEBUG")
+    for sid, body in (("SM1", "My order 4711 never came"), ("SM2", "STOP"), ("SM3", "START")):
+        sms_inbound_receive(text=InboundText(message_sid=sid, from_number=OTHER, to_number="", body=body))
+    assert caplog.records
+    assert OTHER not in caplog.text and "4711" not in caplog.text

@@ -131,3 +131,98 @@ def test_a_survey_with_nothing_to_ask_by_text_fails_the_task_and_writes_nothing(
     run = execute(two_way_run())
     assert run.task_runs.get().error.startswith("The two-way SMS survey could not start: ")
     assert not Invitation.objects.exists() and not SmsMessage.objects.exists()
+
+
+def test_a_two_way_text_waiting_for_its_retry_is_not_expired_and_its_session_starts_when_it_goes(execute, monkeypatch):
+    from distributions.channels.email import Outcome
+    from distributions.channels.sms import SmsHandOff
+    from distributions.channels.sms_outbox import OutboxSmsBackend
+    from distributions.models import SmsSession, Survey
+    from distributions.services.sms_sessions import sms_sessions_expire
+    from tests.factories import make_question
+
+    run = two_way_run()
+    survey = Survey.objects.get(pk=run.workflow.tasks.get().config["survey"])
+    Survey.objects.filter(pk=survey.pk).update(sms_session_expiry_hours=1)
+    make_question(survey=survey, kind="rating", text="How likely are you to recommend us?")
+    unavailable = SmsHandOff(Outcome.TEMPORARY, detail="Twilio answered 503")
+    with monkeypatch.context() as patched:
+        patched.setattr(OutboxSmsBackend, "send", lambda self, **kwargs: unavailable)
+        execute(run)
+    invitation = Invitation.objects.get()
+    assert (invitation.status, invitation.sent_at) == (Status.PENDING, None)  # deferred, to be retried
+
+    # Two hours of retries later, past the survey's expiry: the text never went, nothing expired.
+    assert sms_sessions_expire(now=timezone.now() + timedelta(hours=2)) == 0
+    invitation.refresh_from_db()
+    assert invitation.status == Status.PENDING
+
+    # The retry sends it; the session's hour starts then.
+    Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+    send_due_invitations()
+    invitation.refresh_from_db()
+    assert invitation.status == Status.SMS_SENT
+    session = SmsSession.objects.get()
+    assert session.state == SmsSession.State.OPEN
+    assert session.expires_at > timezone.now() + timedelta(minutes=59)
+
+
+def test_a_two_way_text_skipped_at_its_retry_ends_its_session_instead_of_expiring_it(execute, monkeypatch):
+    from directory.models import Contact
+    from distributions.channels.email import Outcome
+    from distributions.channels.sms import SmsHandOff
+    from distributions.channels.sms_outbox import OutboxSmsBackend
+    from distributions.models import SmsSession, Survey
+    from distributions.services.sms_sessions import sms_sessions_expire
+    from tests.factories import make_question
+
+    run = two_way_run()
+    survey = Survey.objects.get(pk=run.workflow.tasks.get().config["survey"])
+    make_question(survey=survey, kind="rating", text="How likely are you to recommend us?")
+    unavailable = SmsHandOff(Outcome.TEMPORARY, detail="Twilio answered 503")
+    with monkeypatch.context() as patched:
+        patched.setattr(OutboxSmsBackend, "send", lambda self, **kwargs: unavailable)
+        execute(run)
+    Contact.objects.update(unsubscribed=True)  # opted out of everything before the retry
+    Invitation.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+    send_due_invitations()
+    invitation = Invitation.objects.get()
+    assert invitation.status == Status.OPTED_OUT
+    assert list(SmsMessage.objects.values_list("status", flat=True)) == [SmsMessage.Status.FAILED]  # the put-off try
+    assert SmsSession.objects.get().state == SmsSession.State.CLOSED
+
+    sms_sessions_expire(now=timezone.now() + timedelta(days=2))
+    invitation.refresh_from_db()
+    assert invitation.status == Status.OPTED_OUT  # not Session Expired: nothing was sent
+
+
+def test_a_put_off_two_way_text_whose_session_a_newer_survey_closed_is_not_sent_any_more(execute, monkeypatch):
+    from distributions.channels.email import Outcome
+    from distributions.channels.sms import SmsHandOff
+    from distributions.channels.sms_outbox import OutboxSmsBackend
+    from distributions.models import Survey
+    from tests.factories import make_question
+
+    def rated_run():
+        run = two_way_run()
+        survey = Survey.objects.get(pk=run.workflow.tasks.get().config["survey"])
+        make_question(survey=survey, kind="rating", text=f"How likely are you to recommend us ({survey.pk})?")
+        return run
+
+    unavailable = SmsHandOff(Outcome.TEMPORARY, detail="Twilio answered 429")
+    with monkeypatch.context() as patched:
+        patched.setattr(OutboxSmsBackend, "send", lambda self, **kwargs: unavailable)
+        execute(rated_run())
+    execute(rated_run())  # a newer survey to the number: it replaces the first one's session
+    older, newer = Invitation.objects.order_by("pk")
+    Invitation.objects.filter(pk=older.pk).update(send_after=timezone.now() - timedelta(seconds=1))
+    send_due_invitations()
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    # Sent now, its question would come after the newer survey's, and its reply be taken as the
+    # answer to the newer survey's question (the number's open session).
+    assert older.status == Status.SMS_FAILED
+    assert "session" in older.status_detail
+    assert newer.status == Status.SMS_SENT
+    sent = SmsMessage.objects.exclude(status=SmsMessage.Status.FAILED)
+    assert list(sent.values_list("invitation_id", flat=True)) == [newer.pk]
