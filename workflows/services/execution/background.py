@@ -81,18 +81,40 @@ def after_commit_work_in_second_thread() -> Iterator[None]:
     if connection.vendor != "postgresql" or connection.in_atomic_block or getattr(_local, "second", None):
         yield
         return
-    # The second thread mostly waits on sockets; woken by a reply, it needs the interpreter lock,
-    # which the first thread, computing, gives up every switch interval only (5 ms by default):
-    # each SMTP command and outcome record would wait that long.
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    _short_switch_interval_enter()
     _local.second = _SecondThread()
     try:
         yield
     finally:
         second, _local.second = _local.second, None
         second.stop()
-        sys.setswitchinterval(switch_interval)
+        _short_switch_interval_exit()
+
+
+# The second thread mostly waits on sockets; woken by a reply, it needs the interpreter lock, which
+# the first thread, computing, gives up every switch interval only (5 ms by default): each SMTP
+# command and outcome record would wait that long. The interval is process-wide: it is shortened
+# while any thread of the process has a second thread, and put back when the last one ends.
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_interval_before = sys.getswitchinterval()
+
+
+def _short_switch_interval_enter() -> None:
+    global _switch_users, _switch_interval_before
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_interval_before = sys.getswitchinterval()
+            sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        _switch_users += 1
+
+
+def _short_switch_interval_exit() -> None:
+    global _switch_users
+    with _switch_lock:
+        _switch_users -= 1
+        if _switch_users == 0:
+            sys.setswitchinterval(_switch_interval_before)
 
 
 def after_commit_work(work: Callable[[], None]) -> None:
