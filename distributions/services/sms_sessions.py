@@ -453,9 +453,11 @@ def _end(session: SmsSession, *, state: str, detail: str, now) -> None:
             invitation_record(invitation=invitation, kind=SessionEvent.ENDED, detail="No question was answered.")
         return
     if state == State.EXPIRED:
-        invitation_record(
-            invitation=invitation, kind=SessionEvent.EXPIRED, status=Status.SESSION_EXPIRED, detail=detail
-        )
+        # A text whose hand-off was uncertain is SMS Failed with its session left open (it may have
+        # arrived); unanswered, it stays SMS Failed: Session Expired would count it as sent.
+        unsent = invitation.status == Status.SMS_FAILED and response is None
+        status = None if unsent else Status.SESSION_EXPIRED
+        invitation_record(invitation=invitation, kind=SessionEvent.EXPIRED, status=status, detail=detail)
         return
     if state == State.STOPPED:
         invitation_record(invitation=invitation, kind=EventKind.OPTED_OUT, status=Status.OPTED_OUT, detail=detail)

@@ -13,7 +13,7 @@ from django_q.models import Schedule
 
 from directory.models import Contact
 from distributions import jobs
-from distributions.models import Question, Response, SmsMessage, SmsSession, Survey
+from distributions.models import Invitation, Question, Response, SmsMessage, SmsSession, Survey
 from distributions.services.sms_sessions import (
     ENDED_AFTER_INVALID_REPLIES,
     HINTS,
@@ -382,6 +382,17 @@ def test_the_expiry_job_is_scheduled_and_expires_sessions_idle_past_their_time()
     assert jobs.expire_sms_sessions() == 1
     assert status(invitation) == "Session Expired"
     assert not Response.objects.exists()
+
+
+def test_an_unanswered_session_of_a_text_that_may_not_have_gone_expires_keeping_sms_failed():
+    """An uncertain hand-off leaves the invitation SMS Failed with its session open (the text may
+    have arrived); if no answer comes, expiring it must not count it as sent."""
+    invitation, _ = send_two_way(make_sms_survey())
+    Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.SMS_FAILED)
+    SmsSession.objects.filter(invitation=invitation).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert jobs.expire_sms_sessions() == 1
+    assert status(invitation) == "SMS Failed"
+    assert SmsSession.objects.get(invitation=invitation).state == SmsSession.State.EXPIRED
 
 
 def test_a_reply_after_the_expiry_time_finds_no_survey_even_before_the_job_runs():
