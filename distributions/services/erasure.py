@@ -24,9 +24,11 @@ from distributions.models import (
     ResponseExport,
     SmsConversation,
     SmsMessage,
+    SmsSession,
 )
 from distributions.services.delivery import invitation_record_skip
 from distributions.services.invitation_channels import SMS_CHANNELS, channel_terms
+from distributions.services.sms_retention import texts_deciding_opt_out
 
 Status = Invitation.Status
 NOT_SENT_DETAIL = "Not sent: the contact was deleted."
@@ -78,7 +80,8 @@ def contact_texts_erase(*, contact_id: int, phone: str) -> int:
     """Delete the SMS conversations with the contact's `phone` and with every number its SMS
     invitations went to (every text sent to and received from them, and their sessions), unless
     another contact now has that number: the texts are the person's, keyed by their number. The
-    texts of the contact's invitations in a conversation that stays lose their bodies. Call it
+    texts of the contact's invitations in a conversation that stays lose their bodies. A number
+    whose last carrier keyword was STOP keeps that one text, wordless, so it stays opted out. Call it
     before contact_copies_erase, which forgets the numbers the invitations went to.
     -> the number of conversations deleted."""
     invitations = Invitation.objects.filter(contact_id=contact_id)
@@ -89,7 +92,21 @@ def contact_texts_erase(*, contact_id: int, phone: str) -> int:
     # A reply sent in the webhook's answer is linked to the text it answers, not to the invitation.
     words = Q(invitation__in=invitations) | Q(in_reply_to__invitation__in=invitations)
     SmsMessage.objects.filter(words).update(body="", status_detail="", updated_at=timezone.now())
-    deleted = SmsConversation.objects.filter(phone__in=phones - kept).delete()[1]
+    erased = phones - kept
+    # A number's deciding STOP stays, without its words: the number must stay opted out (a contact
+    # given it later must not be texted, as carriers require), and the row keeps no more of the
+    # person than the number. Everything else in its conversation goes.
+    stops = dict(
+        SmsMessage.objects.filter(texts_deciding_opt_out(), conversation__phone__in=erased).values_list(
+            "pk", "conversation_id"
+        )
+    )
+    SmsMessage.objects.filter(conversation_id__in=stops.values()).exclude(pk__in=stops).delete()
+    SmsSession.objects.filter(conversation_id__in=stops.values()).delete()
+    SmsMessage.objects.filter(pk__in=stops).update(
+        body="", status_detail="", invitation=None, in_reply_to=None, updated_at=timezone.now()
+    )
+    deleted = SmsConversation.objects.filter(phone__in=erased).exclude(pk__in=stops.values()).delete()[1]
     return deleted.get(SmsConversation._meta.label, 0)
 
 

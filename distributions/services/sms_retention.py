@@ -34,7 +34,7 @@ def texts_purge(*, now: datetime | None = None, batch_size: int = 1000, max_seco
     counts: Counter[str] = Counter()
     open_session = SmsSession.objects.filter(conversation=OuterRef("conversation"), state=SmsSession.State.OPEN)
     steps = [
-        (SmsMessage, "created_at", ~Exists(open_session) & ~_numbers_last_opt_out(), False),
+        (SmsMessage, "created_at", ~Exists(open_session) & ~texts_deciding_opt_out(), False),
         (SmsSession, "created_at", ~Q(state=SmsSession.State.OPEN) & Q(ended_at__lt=cutoff), False),
         (
             SmsConversation,
@@ -60,7 +60,7 @@ def texts_purge(*, now: datetime | None = None, batch_size: int = 1000, max_seco
     return {label: count for label, count in counts.items() if count}
 
 
-def _numbers_last_opt_out() -> Q:
+def texts_deciding_opt_out() -> Q:
     """The texts that are their number's last carrier keyword (in id order, as the opt-out rule
     reads them) and an opt-out."""
     keywords = (SmsMessage.Keyword.OPT_OUT, SmsMessage.Keyword.OPT_IN)

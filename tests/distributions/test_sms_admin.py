@@ -83,10 +83,12 @@ def test_nobody_edits_or_adds_texts(client, conversation):
     assert client.get(reverse("admin:distributions_smsconversation_add")).status_code == 403
 
 
-def test_deleting_the_contact_deletes_the_texts_of_its_number(conversation):
+def test_deleting_the_contact_deletes_the_texts_of_its_number_but_its_deciding_stop(conversation):
     Contact.objects.get(phone="+15555550123").delete()
-    assert not SmsConversation.objects.filter(phone="+15555550123").exists()
-    assert not SmsMessage.objects.exists()
+    # The number's last keyword was STOP: that one text stays, wordless, so it stays opted out.
+    assert list(SmsMessage.objects.values_list("conversation__phone", "keyword", "body")) == [
+        ("+15555550123", SmsMessage.Keyword.OPT_OUT, "")
+    ]
 
 
 def test_the_texts_stay_while_another_contact_has_the_number(conversation):

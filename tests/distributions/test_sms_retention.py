@@ -122,6 +122,35 @@ def test_a_deleted_contacts_texts_lose_their_words_when_someone_else_now_has_the
     assert SmsConversation.objects.filter(phone=PHONE).exists()
 
 
+def test_a_deleted_contacts_number_that_replied_stop_stays_opted_out_and_keeps_nothing_else():
+    invitation, _ = send_two_way(make_sms_survey())
+    reply("2")
+    reply("STOP")
+
+    invitation.contact.delete()
+
+    [stop] = SmsMessage.objects.all()
+    assert (stop.conversation.phone, stop.keyword, stop.body, stop.invitation_id) == (
+        PHONE,
+        SmsMessage.Keyword.OPT_OUT,
+        "",
+        None,
+    )
+    assert not SmsSession.objects.exists()
+    later = Invitation(distribution=make_distribution(channel="sms"), address=PHONE)
+    assert _numbers_opted_out([later]) == {PHONE}
+
+
+def test_a_deleted_contacts_number_that_replied_stop_then_start_keeps_nothing():
+    invitation, _ = send_two_way(make_sms_survey())
+    reply("STOP")
+    reply("START")
+
+    invitation.contact.delete()
+
+    assert not SmsConversation.objects.exists() and not SmsMessage.objects.exists()
+
+
 def test_a_numbers_last_stop_outlives_the_purge_so_the_number_stays_opted_out():
     # A contact created (or given the number) after the STOP is found opted out only by the
     # number's texts: the STOP that decides must not go with the old texts.
