@@ -274,7 +274,7 @@ def exactly_once_window_ms(invitation_ids: list[int]) -> list[float]:
     task's success record) to its own Email Sent record. Invitations claimed together are sent
     one after the other in id order, so the window is one hand-off, not the batch's."""
     from distributions.models import DeliveryEvent, Invitation
-    from distributions.services.delivery import SendEvent
+    from distributions.services.invitation_channels import SendEvent
     from workflows.models import TaskRun
 
     invitations = list(

@@ -47,7 +47,7 @@ from directory.models import Contact
 from distributions.channels.email import Outcome, email_hand_off, invitation_email, invitation_message_id
 from distributions.channels.phones import sms_phone_number
 from distributions.models import Distribution, Invitation, SmsMessage
-from distributions.services.invitation_channels import SendEvent, SmsSendEvent, channel_terms, is_sms  # noqa: F401 (SendEvent: importable from here, as before)
+from distributions.services.invitation_channels import SmsSendEvent, channel_terms, is_sms
 from distributions.services.quiet_hours import quiet_hours_wait
 from distributions.services.recipient_rules import invitation_skip_reasons
 from distributions.services.sms import sms_message_send
@@ -119,32 +119,28 @@ def _two_way_sessions_start(invitations: list[Invitation], *, isolate_failures: 
     """Open the session of each claimed two-way invitation, in the claim's transaction, and keep its
     first message as the invitation's text: sent like an SMS invitation's, exactly once.
     -> the invitations to send (see `invitations_claim` for those whose session cannot start)"""
-    if not any(i.distribution.channel == Distribution.Channel.TWO_WAY_SMS for i in invitations):
-        return invitations
     started = []
     for invitation in invitations:
         if invitation.distribution.channel != Distribution.Channel.TWO_WAY_SMS:
             started.append(invitation)
             continue
-        if not isolate_failures:
-            try:
+        try:
+            with transaction.atomic():  # a savepoint: what a failed start wrote is undone
                 invitation.text_body = sms_session_start(invitation=invitation)
-            except SmsSessionError as error:
-                raise TaskError(f"The two-way SMS survey could not start: {error}") from None
-        else:
-            try:
-                with transaction.atomic():  # a savepoint: what the failed start wrote is undone
-                    invitation.text_body = sms_session_start(invitation=invitation)
-            except Exception as error:
-                logger.exception("The two-way SMS session of invitation %s could not start", invitation.pk)
-                _release(invitation, send_after=invitation.send_after)
-                invitation_record(
-                    invitation=invitation,
-                    kind=SmsSendEvent.FAILED,
-                    status=Status.SMS_FAILED,
-                    detail=f"Not sent: the two-way survey could not start ({error or type(error).__name__}).",
-                )
-                continue
+        except Exception as error:
+            if not isolate_failures:
+                if isinstance(error, SmsSessionError):
+                    raise TaskError(f"The two-way SMS survey could not start: {error}") from None
+                raise
+            logger.exception("The two-way SMS session of invitation %s could not start", invitation.pk)
+            _release(invitation, send_after=invitation.send_after)
+            invitation_record(
+                invitation=invitation,
+                kind=SmsSendEvent.FAILED,
+                status=Status.SMS_FAILED,
+                detail=f"Not sent: the two-way survey could not start ({error or type(error).__name__}).",
+            )
+            continue
         Invitation.objects.filter(pk=invitation.pk).update(text_body=invitation.text_body)
         started.append(invitation)
     return started
@@ -184,9 +180,8 @@ def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = N
             else:
                 to_send.append(invitation)
         for invitation in to_send:
-            if not invitation.message_id and not is_sms(
-                invitation.distribution.channel
-            ):  # made before Message-IDs were stored at creation
+            # Made before Message-IDs were stored at creation (emails only: texts have none).
+            if not invitation.message_id and not is_sms(invitation.distribution.channel):
                 invitation.message_id = invitation_message_id(
                     token=invitation.token, from_email=invitation.distribution.from_email
                 )

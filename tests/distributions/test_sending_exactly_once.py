@@ -15,11 +15,11 @@ from distributions.models import Invitation
 from distributions.services import delivery, sending
 from distributions.services.delivery import (
     SEND_LEASE,
-    SendEvent,
     invitation_claim,
     invitation_claim_due,
     invitations_reap_interrupted,
 )
+from distributions.services.invitation_channels import SendEvent
 from tests.distributions.smtp_server import smtp_server
 from tests.factories import (
     case_fields,
