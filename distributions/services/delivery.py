@@ -48,7 +48,7 @@ from distributions.channels.email import Outcome, email_hand_off, invitation_ema
 from distributions.channels.phones import sms_phone_number
 from distributions.models import Distribution, Invitation, SmsMessage
 from distributions.services.invitation_channels import SmsSendEvent, channel_terms, is_sms
-from distributions.services.quiet_hours import quiet_hours_wait
+from distributions.services.quiet_hours import QuietUntil, quiet_hours_wait
 from distributions.services.recipient_rules import invitation_skip_reasons
 from distributions.services.sms import sms_message_send
 from distributions.services.sms_sessions import SmsSessionError, sms_session_end_unsent, sms_session_start
@@ -189,19 +189,22 @@ def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = N
         return invitations_claim(invitations=to_send, now=now, isolate_failures=True)
 
 
+def invitation_put_off_for_quiet_hours(*, invitation: Invitation, at: datetime) -> QuietUntil | None:
+    """When `invitation` is a text due at `at` in its recipient's quiet hours (SMS_QUIET_HOURS):
+    put it off until they end (its send_after), with an event saying why. -> the wait, or None
+    when it may go at `at`."""
+    wait = is_sms(invitation.distribution.channel) and quiet_hours_wait(phone=invitation.address, at=at)
+    if not wait:
+        return None
+    Invitation.objects.filter(pk=invitation.pk).update(send_after=wait.until, updated_at=timezone.now())
+    invitation.send_after = wait.until
+    invitation_record(invitation=invitation, kind=SmsSendEvent.QUIET_HOURS, detail=wait.detail)
+    return wait
+
+
 def _outside_quiet_hours(invitations: list[Invitation], now: datetime) -> list[Invitation]:
-    """The invitations that may go now; texts due in their recipient's quiet hours are put off
-    until the hours end (send_after), with an event saying why."""
-    may_go = []
-    for invitation in invitations:
-        wait = is_sms(invitation.distribution.channel) and quiet_hours_wait(phone=invitation.address, at=now)
-        if not wait:
-            may_go.append(invitation)
-            continue
-        Invitation.objects.filter(pk=invitation.pk).update(send_after=wait.until, updated_at=now)
-        invitation.send_after = wait.until
-        invitation_record(invitation=invitation, kind=SmsSendEvent.QUIET_HOURS, detail=wait.detail)
-    return may_go
+    """The invitations that may go now; texts due in their recipient's quiet hours are put off."""
+    return [i for i in invitations if not invitation_put_off_for_quiet_hours(invitation=i, at=now)]
 
 
 def _current_address(invitation: Invitation) -> tuple[str, str]:

@@ -28,16 +28,15 @@ from distributions.channels.phones import sms_phone_number
 from distributions.models import Distribution, Invitation, SenderDomain, Survey, new_invitation_token, new_short_code
 from distributions.selectors import survey_link, survey_may_distribute, survey_short_link
 from distributions.services.delivery import (
+    invitation_put_off_for_quiet_hours,
     invitation_record_skip,
     invitations_claim,
     invitations_deliver,
     opt_out_url,
 )
-from distributions.services.invitation_channels import SmsSendEvent, is_sms
-from distributions.services.quiet_hours import quiet_hours_wait
+from distributions.services.invitation_channels import is_sms
 from distributions.services.recipient_rules import content_digest, invitation_skip_reasons
 from distributions.services.sms_sessions import survey_sms_askable_any
-from distributions.services.status import invitation_record
 from workflows.piping import contact_fields, tokens
 from workflows.salesforce.values import InvalidValue
 from workflows.services.execution.background import after_commit_work, after_commit_work_wait
@@ -149,10 +148,7 @@ def surveys_distribute(
         if skip is not None:
             invitation_record_skip(invitation=invitation, status=skip.status, detail=skip.detail)
             outcomes.append(f"{Status(skip.status).label}: {skip.detail}")
-        elif is_sms(channel) and (wait := quiet_hours_wait(phone=invitation.address, at=invitation.send_after)):
-            Invitation.objects.filter(pk=invitation.pk).update(send_after=wait.until)
-            invitation.send_after = wait.until
-            invitation_record(invitation=invitation, kind=SmsSendEvent.QUIET_HOURS, detail=wait.detail)
+        elif wait := invitation_put_off_for_quiet_hours(invitation=invitation, at=invitation.send_after):
             outcomes.append(f"Scheduled for {wait.until:%Y-%m-%d %H:%M} UTC. {wait.detail}")
         elif send_after > now:
             outcomes.append(f"Scheduled for {send_after:%Y-%m-%d %H:%M} UTC")
