@@ -4,8 +4,12 @@
     .venv/bin/python benchmarks/sms_inbound.py [--seconds 10] [--senders 8] [--workers 4]
         [--numbers 40] [--questions 25] [--database sfsurveys_bench_sms] [--port PORT]
 
-Two targets served by the SAME gunicorn in one run:
+Three targets served by the SAME gunicorn in one run:
   bare     /bench/twilio-bare/        check X-Twilio-Signature, answer an empty TwiML document
+  record   /bench/twilio-record/      check the signature, record the text idempotently on its
+                                      MessageSid (one INSERT ... ON CONFLICT DO NOTHING into a
+                                      table shaped as the product's texts), answer empty TwiML:
+                                      the cost of a webhook that leaves the answer to a worker
   product  /webhooks/twilio/inbound/  the real webhook: record the text, answer the survey's
                                       next question (a two-way SMS session per number)
 
@@ -15,7 +19,11 @@ migrates it, opens a two-way SMS survey session (a survey of --questions rating 
 log), then per target runs a short warm-up and a timed phase of --senders sender processes. Each
 sender texts "7" from its own numbers in turn, every request signed as Twilio signs it (its own
 MessageSid), and checks each answer: HTTP 200 with TwiML, and for the product the next question.
-Afterwards the database must hold exactly one inbound text and one answer per acknowledged reply.
+Afterwards the database must hold exactly one inbound text and one answer per acknowledged reply,
+and the record target's table one text per acknowledged request.
+
+Printed per target: replies/s, p50/p99, errors and server CPU (gunicorn + PostgreSQL) per reply;
+then record/bare and product/record beside product/bare, the verdict (product vs bare) last.
 
 Targets: product >= 40% of bare replies/s, product p99 < 500 ms, no errors. Exit status: 0 all
 met, 1 a target missed, 2 the benchmark itself failed.
@@ -47,8 +55,9 @@ from benchmarks.scratch_db import create_migrated_database, database_url  # noqa
 DEFAULT_DB_NAME = "sfsurveys_bench_sms"
 PUBLIC_BASE_URL = "https://sms-bench.example.com"
 FROM_NUMBER = "+15005550006"
-PATHS = {"bare": "/bench/twilio-bare/", "product": "/webhooks/twilio/inbound/"}
-EXPECTED = {"bare": b"<Response", "product": b"<Message"}
+PATHS = {"bare": "/bench/twilio-bare/", "record": "/bench/twilio-record/", "product": "/webhooks/twilio/inbound/"}
+EXPECTED = {"bare": b"<Response", "record": b"<Response", "product": b"<Message"}
+TARGETS = ("bare", "record", "product")
 HTTP_TIMEOUT = 30.0
 MIN_RATIO = 0.40
 MAX_P99_MS = 500.0
@@ -64,13 +73,17 @@ SETUP = """
 import django; django.setup()
 import sys
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
+from benchmarks.views import BENCH_SMS_TABLE_SQL
 from directory.models import Contact, Directory
 from distributions.channels.sms import local_signing_key
 from distributions.models import Distribution, Invitation, Survey
 from distributions.services.sms_sessions import sms_session_start
 
 senders, numbers, questions = (int(x) for x in sys.argv[1:4])
+with connection.cursor() as c:
+    for sql in BENCH_SMS_TABLE_SQL[connection.vendor]:
+        c.execute(sql)
 owner = get_user_model().objects.create_user("bench-owner", "bench@example.com", None)
 survey = Survey.objects.create(name="SMS benchmark", owner=owner, status="active", sms_thank_you="Thank you!")
 for position in range(1, questions + 1):
@@ -103,8 +116,8 @@ def prepare(args) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def stored(args) -> tuple[int, int]:
-    """(inbound texts recorded, answers saved) in the benchmark database."""
+def stored(args) -> tuple[int, int, int]:
+    """(inbound texts recorded, answers saved, texts the record target recorded) in the benchmark database."""
     import psycopg
 
     with psycopg.connect(
@@ -114,7 +127,8 @@ def stored(args) -> tuple[int, int]:
         answers = conn.execute(
             "SELECT coalesce(sum((SELECT count(*) FROM jsonb_object_keys(answers))), 0) FROM distributions_response"
         ).fetchone()[0]
-    return texts, int(answers)
+        recorded = conn.execute("SELECT count(*) FROM bench_sms_message").fetchone()[0]
+    return texts, int(answers), recorded
 
 
 # --- senders (separate processes) ------------------------------------------------------------
@@ -230,6 +244,10 @@ def run_phase(ctx, args, port, target, key, seconds, gunicorn_pid, sid_base) -> 
                 p.join(timeout=5)
 
 
+def _share(part: float, whole: float) -> str:
+    return f"{part / whole:.1%}" if whole else "n/a"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per target (default 10)")
@@ -268,16 +286,15 @@ def main(argv=None) -> int:
             f"{args.warmup:g} s warm-up.",
             flush=True,
         )
-        phases, problems, acked_product = {}, [], 0
+        phases, problems, acked = {}, [], Counter()
         sid_base = 0
-        for target in ("bare", "product"):
+        for target in TARGETS:
             for label, seconds in (("warm-up", args.warmup), ("timed", args.seconds)):
                 sid_base += 10**12  # every text has its own MessageSid
                 phase = run_phase(ctx, args, port, target, key, seconds, gunicorn.pid, sid_base)
                 for error, n in phase.errors.most_common(5):
                     problems.append(f"{target} {label}: {n} x {error}")
-                if target == "product":
-                    acked_product += phase.messages
+                acked[target] += phase.messages
                 if label == "timed":
                     phases[target] = phase
                     print(
@@ -286,25 +303,35 @@ def main(argv=None) -> int:
                         f"server CPU {phase.server_ms_per_message:.2f} ms/reply",
                         flush=True,
                     )
-        texts, answers = stored(args)
+        texts, answers, recorded = stored(args)
+        acked_product = acked["product"]
         capacity = args.senders * args.numbers * args.questions
         if acked_product > capacity:
             problems.append(f"{acked_product} replies for {capacity} questions: raise --numbers or --questions")
         exact = texts == acked_product and answers == min(acked_product, capacity)
         if not exact:
             problems.append(f"{acked_product} product replies acknowledged, {texts} texts and {answers} answers stored")
+        if recorded != acked["record"]:
+            exact = False
+            problems.append(f"{acked['record']} record requests acknowledged, {recorded} texts recorded")
         if problems:
             print("\nProblems:")
             for line in problems:
                 print("  " + line)
-        bare, product = phases["bare"], phases["product"]
+        bare, record, product = phases["bare"], phases["record"], phases["product"]
         ratio = product.msg_rate / bare.msg_rate if bare.msg_rate else 0.0
         p99 = product.percentile(99)
         errors = sum(sum(ph.errors.values()) for ph in phases.values())
+        print()
+        for over, under in ((record, bare), (product, record), (product, bare)):
+            print(
+                f"{over.target}/{under.target} {_share(over.msg_rate, under.msg_rate)} of replies/s; server CPU per "
+                f"reply {over.target}/{under.target} {over.server_ms_per_message / under.server_ms_per_message:.1f}x"
+            )
         print(
-            f"\nproduct/bare {ratio:.1%} of replies/s; server CPU per reply product/bare "
-            f"{product.server_ms_per_message / bare.server_ms_per_message:.1f}x; other load on the machine "
-            f"{product.cores(product.other_cpu):.2f} cores during the product phase."
+            "other load on the machine during "
+            + ", ".join(f"{ph.target} {ph.cores(ph.other_cpu):.2f}" for ph in phases.values())
+            + " cores."
         )
         verdicts = [
             (ratio >= MIN_RATIO, f"product >= {MIN_RATIO:.0%} of bare replies/s: {ratio:.1%}"),
