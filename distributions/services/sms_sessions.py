@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from distributions.channels.phones import sms_phone_number, sms_sender_number
@@ -220,21 +220,50 @@ SURVEY_SESSIONS = SurveySmsSessions()
 
 
 def _open_session(conversation: SmsConversation) -> SmsSession | None:
+    # The tables every reply needs, and no more: PostgreSQL's planning time grows fast with the
+    # tables joined (seven took it ten times as long as the statement ran). The question asked
+    # comes with the ones after it (_questions_from); the contact only when a text pipes its
+    # fields or the first answer records its embedded data.
     return (
         SmsSession.objects.filter(conversation=conversation, state=State.OPEN)
-        .select_related("invitation__contact", "invitation__distribution__survey", "invitation__response", "question")
+        .select_related("invitation__distribution__survey", "invitation__response")
         .first()
     )
+
+
+# Read with the question asked: the questions after it, enough for the next one in one statement.
+_READ_AHEAD = 4
+
+
+@dataclass(frozen=True)
+class _Page:
+    """Questions already read after the one asked, in order; `full`: more may follow them."""
+
+    questions: list[Question]
+    full: bool
+
+
+def _questions_from(session: SmsSession, survey: Survey) -> list[Question]:
+    """The session's question (the one asked last) and the _READ_AHEAD questions after it, in the
+    survey's order, in one statement; [] when it has none or it was deleted since it was asked."""
+    if session.question_id is None:
+        return []
+    position = Subquery(Question.objects.filter(pk=session.question_id).values("position")[:1])
+    after = Q(position__gt=position) | Q(position=position, pk__gte=session.question_id)
+    page = list(survey.questions.filter(after).order_by("position", "id")[: 1 + _READ_AHEAD])
+    return page if page and page[0].pk == session.question_id else []
 
 
 def _reply(session: SmsSession, body: str, *, now) -> str:
     """Take `body` as the answer to the session's question -> the next text."""
     survey = session.invitation.distribution.survey
-    question = session.question
-    if question is None:  # deleted since it was asked
+    page = _questions_from(session, survey)
+    if not page:  # deleted since it was asked
         return _ask_after(session, previous=None, now=now)
+    question, following = page[0], _Page(page[1:], full=len(page) > _READ_AHEAD)
+    session.question = question
     if not question_sms_askable(question).yes:  # changed since it was asked
-        return _ask_after(session, previous=question, now=now)
+        return _ask_after(session, previous=question, following=following, now=now)
     value = sms_answer_value(question, body)
     if value is None:
         if session.reasks < survey.sms_invalid_reply_limit:
@@ -244,17 +273,18 @@ def _reply(session: SmsSession, body: str, *, now) -> str:
         if survey.sms_after_invalid_replies == SmsAfterInvalidReplies.END:
             _end(session, state=State.CLOSED, detail="No valid answer after the re-asks.", now=now)
             return ENDED_AFTER_INVALID_REPLIES
-        return _ask_after(session, previous=question, now=now)
+        return _ask_after(session, previous=question, following=following, now=now)
     _answer_save(session.invitation, question=question, value=value)
-    return _ask_after(session, previous=question, now=now)
+    return _ask_after(session, previous=question, following=following, now=now)
 
 
-def _ask_after(session: SmsSession, *, previous: Question | None, now) -> str:
+def _ask_after(session: SmsSession, *, previous: Question | None, now, following: _Page | None = None) -> str:
     """Ask the question after `previous`, or finish the survey when there is none. Without
-    `previous` (deleted since it was asked), the first question not answered yet."""
+    `previous` (deleted since it was asked), the first question not answered yet. `following`:
+    the questions after `previous`, read with it."""
     survey = session.invitation.distribution.survey
     if previous is not None:
-        question = _next_question(survey, after=previous)
+        question = _next_question(survey, after=previous, following=following)
     else:
         response = _response(session.invitation)
         question = _next_question(survey, answered=response.answers if response is not None else {})
@@ -334,24 +364,31 @@ def _response(invitation: Invitation) -> Response | None:
 # --- asking -----------------------------------------------------------------------------------
 
 
-def _next_question(survey: Survey, *, after: Question | None = None, answered=()) -> Question | None:
+def _next_question(
+    survey: Survey, *, after: Question | None = None, answered=(), following: _Page | None = None
+) -> Question | None:
     """The survey's first question a text can ask, after `after` (in the survey's order) and not
-    in `answered` (question ids as strings), or None. Reads a few questions at a time: a reply
-    costs the same however long the survey."""
+    in `answered` (question ids as strings), or None. `following`: the questions after `after`,
+    read already; the rest is read only when none of them can be asked. Reads a few questions at
+    a time: a reply costs the same however long the survey."""
     questions = survey.questions.order_by("position", "id")
     if after is not None:
         questions = questions.filter(Q(position__gt=after.position) | Q(position=after.position, pk__gt=after.pk))
     batch = 4
+    page, full = (following.questions, following.full) if following is not None else (None, True)
     while True:
-        page = list(questions[:batch])
+        if page is None:
+            page = list(questions[:batch])
+            full = len(page) == batch
+            batch *= 4
         for question in page:
             if str(question.pk) not in answered and question_sms_askable(question).yes:
                 return question
-        if len(page) < batch:
+        if not full or not page:
             return None
         last = page[-1]
         questions = questions.filter(Q(position__gt=last.position) | Q(position=last.position, pk__gt=last.pk))
-        batch *= 4
+        page = None
 
 
 def _ask(session: SmsSession, question: Question) -> str:
@@ -366,7 +403,8 @@ def _ask(session: SmsSession, question: Question) -> str:
 
 
 def _piped(template: str, invitation: Invitation) -> str:
-    if not template or invitation.contact is None:
+    # Without "${" a template has nothing to fill: its text is the answer, and the contact is not read.
+    if not template or "${" not in template or invitation.contact_id is None or invitation.contact is None:
         return template
     return render(template, invitation_piping_sources(invitation, absolute_links=True)).text
 
