@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from directory.services import contacts_sms_opt_out
 from distributions.channels.phones import sms_sender_number
@@ -106,20 +107,22 @@ def sms_inbound_receive(*, text: InboundText) -> SmsMessage | None:
     backend = sms_backend()
     with transaction.atomic():
         conversation = sms_conversation_locked(phone=phone)
-        seen = SmsMessage.objects.filter(message_sid=text.message_sid).first()
-        if seen is not None:
-            return seen.replies.order_by("id").first()
-        message = SmsMessage.objects.create(
-            conversation=conversation,
-            direction=SmsMessage.Direction.INBOUND,
-            body=text.body,
-            our_number=text.to_number,
-            provider=backend.provider,
-            message_sid=text.message_sid,
-            status=SmsMessage.Status.RECEIVED,
-            segments=count_segments(text.body).segments,
-            keyword=sms_keyword(text.body),
+        message = _recorded_unless_seen(
+            SmsMessage(
+                conversation=conversation,
+                direction=SmsMessage.Direction.INBOUND,
+                body=text.body,
+                our_number=text.to_number,
+                provider=backend.provider,
+                message_sid=text.message_sid,
+                status=SmsMessage.Status.RECEIVED,
+                segments=count_segments(text.body).segments,
+                keyword=sms_keyword(text.body),
+            )
         )
+        if message is None:  # a replay
+            seen = SmsMessage.objects.get(message_sid=text.message_sid)
+            return seen.replies.order_by("id").first()
         reply_body = _handle(conversation=conversation, message=message)
         reply = None
         if reply_body:
@@ -139,6 +142,35 @@ def sms_inbound_receive(*, text: InboundText) -> SmsMessage | None:
         last = reply or message
         SmsConversation.objects.filter(pk=conversation.pk).update(last_message_at=last.created_at)
     return reply
+
+
+def _recorded_unless_seen(message: SmsMessage) -> SmsMessage | None:
+    """Insert the unsaved inbound `message` -> it, saved, or None when a text with its MessageSid
+    is recorded already (nothing is written).
+
+    One statement, INSERT ... ON CONFLICT DO NOTHING RETURNING id, instead of a look-up and an
+    insert: every text pays for the check. The conflict is the unique MessageSid
+    (sms_message_sid_once; the other unique column is the id the database assigns). A text from
+    another number with the same MessageSid, recorded by a transaction not committed yet, is
+    waited for, then seen.
+    """
+    now = timezone.now()
+    message.created_at = message.updated_at = now  # what auto_now_add and auto_now would set
+    meta = SmsMessage._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    message.pk = row[0]
+    message._state.adding, message._state.db = False, connection.alias
+    return message
 
 
 def _handle(*, conversation: SmsConversation, message: SmsMessage) -> str:
