@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
@@ -471,6 +472,33 @@ def test_many_questions_in_a_row_that_cannot_be_asked_are_all_skipped():
     assert session_of(invitation).question == last
     assert reply("9") == ["Done."]
     assert status(invitation) == "Survey Finished"
+
+
+def test_questions_that_cannot_be_asked_up_to_the_end_finish_the_survey():
+    survey = make_survey(sms_thank_you="Done.")
+    make_question(survey=survey, kind="text", text="First?")
+    for number in range(6):
+        make_question(survey=survey, kind="multiple_choice", text=f"No options {number}", choices="")
+    invitation, _ = send_two_way(survey)
+    assert reply("Fine") == ["Done."]
+    assert status(invitation) == "Survey Finished"
+
+
+def test_a_reply_mid_survey_takes_nine_statements_besides_its_transaction():
+    # Each reply waits on the database once per statement, holding the number's row lock: the
+    # text (its MessageSid checked by the insert), the session, the question asked with the ones
+    # after it, the answer, the session moved on, the reply, the conversation's time.
+    survey = make_survey(sms_thank_you="Done.")
+    for number in range(1, 6):
+        make_question(survey=survey, kind="rating", text=f"Question {number}?")
+    send_two_way(survey)
+    reply("7")  # the first answer starts the response
+    with CaptureQueriesContext(connection) as captured:
+        assert reply("8") == ["Question 3?\nReply with a number from 0 to 10."]
+    statements = [
+        query["sql"] for query in captured.captured_queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE"))
+    ]
+    assert len(statements) == 9, "\n".join(statements)
 
 
 def test_a_question_deleted_while_it_is_asked_goes_on_with_the_first_unanswered_one():
