@@ -3,16 +3,18 @@ the carrier keywords, let an open survey session answer it, and say what to answ
 
 Order of handling, one text at a time per number (the conversation's row lock):
 1. A MessageSid seen before is a replay (Twilio retries): nothing changes, and the answer given
-   the first time is given again.
-2. The text is recorded in the number's conversation.
-3. Keywords, the whole text matched without case, accents or surrounding punctuation:
+   the first time is given again. (Looked up with the lock; a replay whose original committed
+   while it waited for the lock is found by the insert of step 5, and all it did is undone.)
+2. Keywords, the whole text matched without case, accents or surrounding punctuation:
    STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT (the CTIA's and carriers' opt-out words), ARRET,
    ANNULLA, BAJA (French, Italian, Spanish) opt the number out: every contact with it gets no
    more texts (directory's Contact.sms_opted_out). START and UNSTOP opt it back in. HELP answers
    how to stop.
-4. Otherwise the registered session handlers (SESSION_HANDLERS) are asked in turn; the first
+3. Otherwise the registered session handlers (SESSION_HANDLERS) are asked in turn; the first
    that answers owns the text. Two-way SMS surveys plug in here.
-5. A text nobody answers gets SMS_NO_SESSION_REPLY, and is logged.
+4. A text nobody answers gets SMS_NO_SESSION_REPLY, and is logged.
+5. The text is recorded in the number's conversation, with the invitation a handler tied it to
+   (one INSERT, where recording it first would take an UPDATE more on every reply).
 
 The answer is recorded as an outbound text in the same transaction and returned to the webhook,
 which answers it as TwiML (CONTRIBUTING.md says why).
@@ -52,7 +54,9 @@ _PUNCTUATION = " \t\r\n.!?¡¿,;:\"'()"
 class SmsSessionHandler(Protocol):
     """What a two-way conversation (a survey session) implements to take part in inbound texts.
     Each method runs inside the transaction that records the text, with the number's
-    conversation locked: its writes commit with the text, or not at all."""
+    conversation locked: its writes commit with the text, or not at all. The text (`message`)
+    is recorded once the handlers are done, with the invitation one of them set on it: a handler
+    sets `message.invitation`, it does not save the message."""
 
     def answer(self, *, conversation: SmsConversation, message: SmsMessage) -> str | None:
         """The reply to a text that is not a keyword, or None when no session of this handler is
@@ -105,42 +109,64 @@ def sms_inbound_receive(*, text: InboundText) -> SmsMessage | None:
     """
     phone = sms_sender_number(text.from_number)
     backend = sms_backend()
-    with transaction.atomic():
-        conversation = sms_conversation_locked(phone=phone)
-        message = _recorded_unless_seen(
-            SmsMessage(
-                conversation=conversation,
-                direction=SmsMessage.Direction.INBOUND,
-                body=text.body,
-                our_number=text.to_number,
-                provider=backend.provider,
-                message_sid=text.message_sid,
-                status=SmsMessage.Status.RECEIVED,
-                segments=count_segments(text.body).segments,
-                keyword=sms_keyword(text.body),
-            )
+    try:
+        with transaction.atomic():
+            conversation = sms_conversation_locked(phone=phone, message_sid=text.message_sid)
+            if text.message_sid and conversation.message_seen:
+                return _first_reply(text.message_sid)
+            return _receive(conversation=conversation, text=text, backend=backend)
+    except _Replayed:  # recorded by the transaction whose lock this one waited for; all undone
+        return _first_reply(text.message_sid)
+
+
+class _Replayed(Exception):
+    """The text's MessageSid was recorded meanwhile: undo what handling it did."""
+
+
+def _first_reply(message_sid: str) -> SmsMessage | None:
+    """The reply recorded for the text with `message_sid` (recorded), or None."""
+    return SmsMessage.objects.get(message_sid=message_sid).replies.order_by("id").first()
+
+
+def _receive(*, conversation: SmsConversation, text: InboundText, backend) -> SmsMessage | None:
+    """Handle a text not seen before, then record it and its reply -> the reply, or None.
+
+    The text is recorded after the handlers, with the invitation they tie it to: one INSERT
+    where recording it first would take an UPDATE more. Raises _Replayed when its MessageSid
+    turns out to be recorded (see sms_conversation_locked)."""
+    message = SmsMessage(
+        conversation=conversation,
+        direction=SmsMessage.Direction.INBOUND,
+        body=text.body,
+        our_number=text.to_number,
+        provider=backend.provider,
+        message_sid=text.message_sid,
+        status=SmsMessage.Status.RECEIVED,
+        segments=count_segments(text.body).segments,
+        keyword=sms_keyword(text.body),
+    )
+    reply_body, owned = _handle(conversation=conversation, message=message)
+    if _recorded_unless_seen(message) is None:
+        raise _Replayed
+    if not owned:
+        logger.info("Text %s of SMS conversation %s came with no open survey session", message.pk, conversation.pk)
+    reply = None
+    if reply_body:
+        reply = SmsMessage.objects.create(
+            conversation=conversation,
+            direction=SmsMessage.Direction.OUTBOUND,
+            body=reply_body,
+            our_number=text.to_number or backend.sender,
+            provider=backend.provider,
+            # The outbox has nothing to report later; Twilio tells the SID in the reply's
+            # first status callback.
+            message_sid=local_message_sid() if backend.provider == "outbox" else "",
+            status=SmsMessage.Status.SENT if backend.provider == "outbox" else SmsMessage.Status.QUEUED,
+            segments=count_segments(reply_body).segments,
+            in_reply_to=message,
         )
-        if message is None:  # a replay
-            seen = SmsMessage.objects.get(message_sid=text.message_sid)
-            return seen.replies.order_by("id").first()
-        reply_body = _handle(conversation=conversation, message=message)
-        reply = None
-        if reply_body:
-            reply = SmsMessage.objects.create(
-                conversation=conversation,
-                direction=SmsMessage.Direction.OUTBOUND,
-                body=reply_body,
-                our_number=text.to_number or backend.sender,
-                provider=backend.provider,
-                # The outbox has nothing to report later; Twilio tells the SID in the reply's
-                # first status callback.
-                message_sid=local_message_sid() if backend.provider == "outbox" else "",
-                status=SmsMessage.Status.SENT if backend.provider == "outbox" else SmsMessage.Status.QUEUED,
-                segments=count_segments(reply_body).segments,
-                in_reply_to=message,
-            )
-        last = reply or message
-        SmsConversation.objects.filter(pk=conversation.pk).update(last_message_at=last.created_at)
+    last = reply or message
+    SmsConversation.objects.filter(pk=conversation.pk).update(last_message_at=last.created_at)
     return reply
 
 
@@ -148,11 +174,11 @@ def _recorded_unless_seen(message: SmsMessage) -> SmsMessage | None:
     """Insert the unsaved inbound `message` -> it, saved, or None when a text with its MessageSid
     is recorded already (nothing is written).
 
-    One statement, INSERT ... ON CONFLICT DO NOTHING RETURNING id, instead of a look-up and an
-    insert: every text pays for the check. The conflict is the unique MessageSid
-    (sms_message_sid_once; the other unique column is the id the database assigns). A text from
-    another number with the same MessageSid, recorded by a transaction not committed yet, is
-    waited for, then seen.
+    INSERT ... ON CONFLICT DO NOTHING RETURNING id: the look-up under the lock cannot see a text
+    committed while it waited (sms_conversation_locked), this insert does. The conflict is the
+    unique MessageSid (sms_message_sid_once; the other unique column is the id the database
+    assigns). A text with the same MessageSid recorded by a transaction not committed yet (from
+    another number: the same number's waits for the lock) is waited for, then seen.
     """
     now = timezone.now()
     message.created_at = message.updated_at = now  # what auto_now_add and auto_now would set
@@ -173,29 +199,29 @@ def _recorded_unless_seen(message: SmsMessage) -> SmsMessage | None:
     return message
 
 
-def _handle(*, conversation: SmsConversation, message: SmsMessage) -> str:
-    """The text to answer `message` with ("" for none), after acting on it."""
+def _handle(*, conversation: SmsConversation, message: SmsMessage) -> tuple[str, bool]:
+    """(The text to answer `message` with, "" for none; whether a keyword or a session handler
+    took it), after acting on it. `message` is not recorded yet."""
     if message.keyword == Keyword.OPT_OUT:
         changed = contacts_sms_opt_out(phone=conversation.phone, opted_out=True)
         for handler in SESSION_HANDLERS:
             handler.opted_out(conversation=conversation, message=message)
         # The conversation's id, not its phone: the log is kept beyond RETENTION_DAYS and erasure.
         logger.info("SMS conversation %s opted out of texts (%d contacts)", conversation.pk, changed)
-        return settings.SMS_STOP_REPLY if settings.SMS_ANSWER_KEYWORDS else ""
+        return (settings.SMS_STOP_REPLY if settings.SMS_ANSWER_KEYWORDS else ""), True
     if message.keyword == Keyword.OPT_IN:
         changed = contacts_sms_opt_out(phone=conversation.phone, opted_out=False)
         logger.info("SMS conversation %s opted back in to texts (%d contacts)", conversation.pk, changed)
-        return settings.SMS_START_REPLY if settings.SMS_ANSWER_KEYWORDS else ""
+        return (settings.SMS_START_REPLY if settings.SMS_ANSWER_KEYWORDS else ""), True
     if message.keyword == Keyword.HELP:
         if not settings.SMS_ANSWER_KEYWORDS:
-            return ""
+            return "", True
         for handler in SESSION_HANDLERS:
             if help_text := handler.help_text(conversation=conversation):
-                return help_text
-        return settings.SMS_HELP_REPLY
+                return help_text, True
+        return settings.SMS_HELP_REPLY, True
     for handler in SESSION_HANDLERS:
         answer = handler.answer(conversation=conversation, message=message)
         if answer is not None:
-            return answer
-    logger.info("Text %s of SMS conversation %s came with no open survey session", message.pk, conversation.pk)
-    return settings.SMS_NO_SESSION_REPLY
+            return answer, True
+    return settings.SMS_NO_SESSION_REPLY, False

@@ -187,8 +187,7 @@ class SurveySmsSessions:
         if _expired(session, now=now):  # the expiry job has not come by yet
             _expire(session, now=now)
             return None
-        message.invitation = session.invitation
-        message.save(update_fields=["invitation", "updated_at"])
+        message.invitation = session.invitation  # recorded with the text
         availability = survey_availability(
             invitation=session.invitation, now=now, response=_response(session.invitation)
         )
@@ -211,8 +210,7 @@ class SurveySmsSessions:
         session = _open_session(conversation)
         if session is None:
             return
-        message.invitation = session.invitation
-        message.save(update_fields=["invitation", "updated_at"])
+        message.invitation = session.invitation  # recorded with the text
         _end(session, state=State.STOPPED, detail="The number opted out of texts.", now=timezone.now())
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django_q.models import Schedule
 from directory.models import Contact
 from distributions import jobs
 from distributions.models import Invitation, Question, Response, SmsMessage, SmsSession, Survey
+from distributions.services import sms_inbound
 from distributions.services.sms_sessions import (
     ENDED_AFTER_INVALID_REPLIES,
     HINTS,
@@ -23,6 +25,7 @@ from distributions.services.sms_sessions import (
     sms_session_start,
     sms_sessions_expire,
 )
+from tests.distributions.sms import INBOUND_PATH, inbound_form, post_signed
 from tests.distributions.sms_surveys import (
     PHONE,
     history,
@@ -484,10 +487,11 @@ def test_questions_that_cannot_be_asked_up_to_the_end_finish_the_survey():
     assert status(invitation) == "Survey Finished"
 
 
-def test_a_reply_mid_survey_takes_nine_statements_besides_its_transaction():
+def test_a_reply_mid_survey_takes_eight_statements_besides_its_transaction():
     # Each reply waits on the database once per statement, holding the number's row lock: the
-    # text (its MessageSid checked by the insert), the session, the question asked with the ones
-    # after it, the answer, the session moved on, the reply, the conversation's time.
+    # conversation locked (its MessageSid looked up with it), the session, the question asked
+    # with the ones after it, the answer, the session moved on, the text with its invitation, the
+    # reply, the conversation's time.
     survey = make_survey(sms_thank_you="Done.")
     for number in range(1, 6):
         make_question(survey=survey, kind="rating", text=f"Question {number}?")
@@ -498,7 +502,35 @@ def test_a_reply_mid_survey_takes_nine_statements_besides_its_transaction():
     statements = [
         query["sql"] for query in captured.captured_queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE"))
     ]
-    assert len(statements) == 9, "\n".join(statements)
+    assert len(statements) == 8, "\n".join(statements)
+
+
+def test_a_replay_the_look_up_under_the_lock_missed_is_undone_and_answered_the_same(monkeypatch):
+    # On PostgreSQL the look-up under the lock reads what was committed when it began: a replay
+    # whose original committed while it waited for the lock is not seen there, only by the insert.
+    invitation, _ = send_two_way(make_sms_survey())
+    form = inbound_form(sender=PHONE, body="1")
+    first = post_signed(Client(), INBOUND_PATH, form)
+
+    def state():
+        return (
+            Response.objects.get(invitation=invitation).answers,
+            SmsSession.objects.values_list("question", "reasks", "last_activity_at").get(),
+            list(SmsMessage.objects.values_list("id", "body", "invitation", "updated_at")),
+        )
+
+    before = state()
+    locked = sms_inbound.sms_conversation_locked
+
+    def missing_it(**kwargs):
+        conversation = locked(**kwargs)
+        conversation.message_seen = False
+        return conversation
+
+    monkeypatch.setattr(sms_inbound, "sms_conversation_locked", missing_it)
+    again = post_signed(Client(), INBOUND_PATH, form)  # "1" would answer the rating asked now
+    assert (again.status_code, again.content) == (200, first.content)
+    assert state() == before
 
 
 def test_a_question_deleted_while_it_is_asked_goes_on_with_the_first_unanswered_one():
