@@ -477,6 +477,17 @@ def test_many_questions_in_a_row_that_cannot_be_asked_are_all_skipped():
     assert status(invitation) == "Survey Finished"
 
 
+def test_questions_at_the_same_position_are_asked_in_the_order_they_were_added():
+    survey = make_survey(sms_thank_you="Done.")
+    for text in ("A?", "B?", "C?"):
+        make_question(survey=survey, kind="text", text=text, position=2)
+    make_question(survey=survey, kind="text", text="Before?", position=1)
+    make_question(survey=survey, kind="text", text="After?", position=3)
+    _, text = send_two_way(survey)
+    assert text == "Before?"
+    assert [reply("x")[0] for _ in range(5)] == ["A?", "B?", "C?", "After?", "Done."]
+
+
 def test_questions_that_cannot_be_asked_up_to_the_end_finish_the_survey():
     survey = make_survey(sms_thank_you="Done.")
     make_question(survey=survey, kind="text", text="First?")
