@@ -89,11 +89,11 @@ def sms_conversation_locked(*, phone: str, message_sid: str = "") -> SmsConversa
     rows = SmsConversation.objects.select_for_update()
     if message_sid:
         rows = rows.annotate(message_seen=Exists(SmsMessage.objects.filter(message_sid=message_sid)))
-    conversation = rows.filter(phone=phone).first()
-    if conversation is None:  # a new number: one statement more, once
+    try:
+        return rows.get(phone=phone)  # get(), not first(): the phone is unique, nothing to order
+    except SmsConversation.DoesNotExist:  # a new number: one statement more, once
         SmsConversation.objects.get_or_create(phone=phone)
-        conversation = rows.get(phone=phone)
-    return conversation
+        return rows.get(phone=phone)
 
 
 def sms_message_send(*, to: str, body: str, invitation: Invitation | None = None) -> SmsSent:
