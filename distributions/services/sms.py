@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Exists
 from django.utils import timezone
 
 from distributions.channels.email import Outcome
@@ -77,18 +76,11 @@ def sms_status_callback_url(*, message: SmsMessage | None = None) -> str:
     return f"{url}?sms={message.pk}" if message is not None else url
 
 
-def sms_conversation_locked(*, phone: str, message_sid: str = "") -> SmsConversation:
+def sms_conversation_locked(*, phone: str) -> SmsConversation:
     """The conversation with `phone` (E.164), created if new, its row locked until the caller's
     transaction ends (SELECT ... FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions already
-    hold the database's write lock). Call inside transaction.atomic().
-
-    With `message_sid`, the same statement tells whether a text with that MessageSid is recorded
-    (`conversation.message_seen`). On PostgreSQL it reads what was committed when the statement
-    began: a text recorded by the transaction that held the lock it waited for is not seen (the
-    insert of the text must still refuse a second one, sms_message_sid_once)."""
+    hold the database's write lock). Call inside transaction.atomic()."""
     rows = SmsConversation.objects.select_for_update()
-    if message_sid:
-        rows = rows.annotate(message_seen=Exists(SmsMessage.objects.filter(message_sid=message_sid)))
     try:
         return rows.get(phone=phone)  # get(), not first(): the phone is unique, nothing to order
     except SmsConversation.DoesNotExist:  # a new number: one statement more, once

@@ -111,12 +111,33 @@ def sms_inbound_receive(*, text: InboundText) -> SmsMessage | None:
     backend = sms_backend()
     try:
         with transaction.atomic():
-            conversation = sms_conversation_locked(phone=phone, message_sid=text.message_sid)
-            if text.message_sid and conversation.message_seen:
+            conversation, seen = _conversation_locked(phone=phone, message_sid=text.message_sid)
+            if seen:
                 return _first_reply(text.message_sid)
             return _receive(conversation=conversation, text=text, backend=backend)
     except _Replayed:  # recorded by the transaction whose lock this one waited for; all undone
         return _first_reply(text.message_sid)
+
+
+# Written out: the ORM's form of it (an Exists annotation under select_for_update) was a fifth of
+# the Python of a reply.
+_LOCKED_SEEN = (
+    f"SELECT conversation.*, EXISTS (SELECT 1 FROM {SmsMessage._meta.db_table} WHERE message_sid = %s)"
+    f" AS message_seen FROM {SmsConversation._meta.db_table} conversation WHERE conversation.phone = %s"
+)
+
+
+def _conversation_locked(*, phone: str, message_sid: str) -> tuple[SmsConversation, bool]:
+    """sms_conversation_locked(phone=phone), and whether a text with `message_sid` is recorded,
+    in one statement.
+
+    On PostgreSQL the look-up reads what was committed when the statement began: a text recorded
+    by the transaction that held the lock this one waited for is not seen here (the insert of the
+    text sees it, _recorded_unless_seen). A new number has no text yet."""
+    sql = _LOCKED_SEEN + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    for conversation in SmsConversation.objects.raw(sql, [message_sid, phone]):
+        return conversation, bool(message_sid) and bool(conversation.message_seen)
+    return sms_conversation_locked(phone=phone), False
 
 
 class _Replayed(Exception):
@@ -133,7 +154,7 @@ def _receive(*, conversation: SmsConversation, text: InboundText, backend) -> Sm
 
     The text is recorded after the handlers, with the invitation they tie it to: one INSERT
     where recording it first would take an UPDATE more. Raises _Replayed when its MessageSid
-    turns out to be recorded (see sms_conversation_locked)."""
+    turns out to be recorded (see _conversation_locked)."""
     message = SmsMessage(
         conversation=conversation,
         direction=SmsMessage.Direction.INBOUND,
@@ -175,7 +196,7 @@ def _recorded_unless_seen(message: SmsMessage) -> SmsMessage | None:
     is recorded already (nothing is written).
 
     INSERT ... ON CONFLICT DO NOTHING RETURNING id: the look-up under the lock cannot see a text
-    committed while it waited (sms_conversation_locked), this insert does. The conflict is the
+    committed while it waited (_conversation_locked), this insert does. The conflict is the
     unique MessageSid (sms_message_sid_once; the other unique column is the id the database
     assigns). A text with the same MessageSid recorded by a transaction not committed yet (from
     another number: the same number's waits for the lock) is waited for, then seen.

@@ -531,14 +531,14 @@ def test_a_replay_the_look_up_under_the_lock_missed_is_undone_and_answered_the_s
         )
 
     before = state()
-    locked = sms_inbound.sms_conversation_locked
+    locked = sms_inbound._conversation_locked
 
     def missing_it(**kwargs):
-        conversation = locked(**kwargs)
-        conversation.message_seen = False
-        return conversation
+        conversation, seen = locked(**kwargs)
+        assert seen
+        return conversation, False
 
-    monkeypatch.setattr(sms_inbound, "sms_conversation_locked", missing_it)
+    monkeypatch.setattr(sms_inbound, "_conversation_locked", missing_it)
     again = post_signed(Client(), INBOUND_PATH, form)  # "1" would answer the rating asked now
     assert (again.status_code, again.content) == (200, first.content)
     assert state() == before
