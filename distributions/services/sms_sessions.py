@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
 from distributions.channels.phones import sms_phone_number, sms_sender_number
@@ -350,11 +350,11 @@ def _answer_save(invitation: Invitation, *, question: Question, value) -> None:
     response = _response(invitation)
     if response is None:
         survey = invitation.distribution.survey
+        # The declared fields first, read once: without any, the contact need not be read.
+        prefetch_related_objects([survey], "fields")
+        declared = declared_embedded_data(survey=survey, contact=invitation.contact) if survey.fields.all() else {}
         Response.objects.create(
-            invitation=invitation,
-            survey=survey,
-            answers={str(question.pk): value},
-            embedded_data=declared_embedded_data(survey=survey, contact=invitation.contact),
+            invitation=invitation, survey=survey, answers={str(question.pk): value}, embedded_data=declared
         )
         invitation_record(invitation=invitation, kind=EventKind.STARTED, status=Status.SURVEY_STARTED)
         return
