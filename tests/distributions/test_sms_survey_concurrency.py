@@ -1,6 +1,7 @@
 """Two replies to a two-way SMS survey from one number arriving at once (PostgreSQL, threads with
 their own connections, signed webhooks): they answer two questions one after the other, never the
-same question twice; a reply racing the expiry job expires the session once."""
+same question twice; a replay racing its original answers once; a reply racing the expiry job
+expires the session once."""
 
 import time
 from datetime import timedelta
@@ -13,7 +14,8 @@ from django.utils import timezone
 from distributions.models import Response, SmsMessage, SmsSession
 from distributions.services import sms_sessions
 from distributions.services.sms_sessions import sms_sessions_expire
-from tests.distributions.sms_surveys import make_sms_survey, reply, send_two_way, status
+from tests.distributions.sms import INBOUND_PATH, inbound_form, post_signed
+from tests.distributions.sms_surveys import PHONE, make_sms_survey, reply, send_two_way, status
 from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -57,6 +59,26 @@ def test_two_replies_at_once_answer_two_questions_in_turn(slow_answers):
     # Each answer follows its own text: the second text was recorded after the first was answered.
     thread = list(SmsMessage.objects.order_by("id").values_list("direction", "body"))
     assert thread[1:] == [("inbound", first), ("outbound", Q2), ("inbound", second), ("outbound", Q3)]
+
+
+def test_a_replay_racing_its_original_answers_once_and_the_same(slow_answers):
+    # The replay waits for the lock while the original answers; its look-up under the lock was
+    # taken before the original committed, so it answers too, until its text's insert finds the
+    # original's: then everything it did is undone, and it gives the original's answer.
+    survey = make_sms_survey()
+    invitation, _ = send_two_way(survey)
+    q1 = survey.questions.order_by("position").first()
+    form = inbound_form(sender=PHONE, body="2")
+    responses = run_together(2, lambda i: post_signed(Client(), INBOUND_PATH, form))
+
+    assert [response.status_code for response in responses] == [200, 200]
+    assert responses[0].content == responses[1].content and Q2.split("\n")[0].encode() in responses[0].content
+    assert Response.objects.get(invitation=invitation).answers == {str(q1.pk): {"number": 2, "text": "Good"}}
+    session = SmsSession.objects.get(invitation=invitation)
+    assert (session.state, session.question.position, session.reasks) == ("open", 2, 0)
+    assert invitation.events.filter(kind="started").count() == 1
+    thread = list(SmsMessage.objects.order_by("id").values_list("direction", "body", "invitation"))
+    assert thread[1:] == [("inbound", "2", invitation.pk), ("outbound", Q2, None)]
 
 
 def test_a_reply_racing_the_expiry_job_expires_the_session_once(postgres_only):
