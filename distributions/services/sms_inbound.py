@@ -14,7 +14,8 @@ Order of handling, one text at a time per number (the conversation's row lock):
    that answers owns the text. Two-way SMS surveys plug in here.
 4. A text nobody answers gets SMS_NO_SESSION_REPLY, and is logged.
 5. The text is recorded in the number's conversation, with the invitation a handler tied it to
-   (one INSERT, where recording it first would take an UPDATE more on every reply).
+   (one INSERT, where recording it first would take an UPDATE more on every reply). The
+   conversation's last_message_at is the text's time, set by the statement that locks it.
 
 The answer is recorded as an outbound text in the same transaction and returned to the webhook,
 which answers it as TwiML (CONTRIBUTING.md says why).
@@ -109,35 +110,40 @@ def sms_inbound_receive(*, text: InboundText) -> SmsMessage | None:
     """
     phone = sms_sender_number(text.from_number)
     backend = sms_backend()
+    now = timezone.now()
     try:
         with transaction.atomic():
-            conversation, seen = _conversation_locked(phone=phone, message_sid=text.message_sid)
+            conversation, seen = _conversation_stamped(phone=phone, message_sid=text.message_sid, now=now)
             if seen:
-                return _first_reply(text.message_sid)
-            return _receive(conversation=conversation, text=text, backend=backend)
-    except _Replayed:  # recorded by the transaction whose lock this one waited for; all undone
+                raise _Replayed  # undoes the stamp
+            stamped = conversation is not None
+            if not stamped:  # a new number: stamped once its first text is recorded
+                conversation = sms_conversation_locked(phone=phone)
+            return _receive(conversation=conversation, text=text, backend=backend, now=now, stamped=stamped)
+    except _Replayed:  # recorded before; whatever this call wrote is undone
         return _first_reply(text.message_sid)
 
 
-# Written out: the ORM's form of it (an Exists annotation under select_for_update) was a fifth of
-# the Python of a reply.
-_LOCKED_SEEN = (
-    f"SELECT conversation.*, EXISTS (SELECT 1 FROM {SmsMessage._meta.db_table} WHERE message_sid = %s)"
-    f" AS message_seen FROM {SmsConversation._meta.db_table} conversation WHERE conversation.phone = %s"
+# Written out: the ORM's form of the look-up (an Exists annotation under select_for_update) was a
+# fifth of the Python of a reply, and an UPDATE takes the row lock as SELECT ... FOR UPDATE does.
+_STAMPED_SEEN = (
+    f"UPDATE {SmsConversation._meta.db_table} SET last_message_at = %s WHERE phone = %s RETURNING *,"
+    f" EXISTS (SELECT 1 FROM {SmsMessage._meta.db_table} WHERE message_sid = %s) AS message_seen"
 )
 
 
-def _conversation_locked(*, phone: str, message_sid: str) -> tuple[SmsConversation, bool]:
-    """sms_conversation_locked(phone=phone), and whether a text with `message_sid` is recorded,
-    in one statement.
+def _conversation_stamped(*, phone: str, message_sid: str, now) -> tuple[SmsConversation | None, bool]:
+    """The conversation with `phone` locked (as sms_conversation_locked), its last_message_at set
+    to `now`, and whether a text with `message_sid` is recorded, in one statement; (None, False)
+    for a number with no conversation yet. A recorded text's caller must roll the stamp back.
 
     On PostgreSQL the look-up reads what was committed when the statement began: a text recorded
     by the transaction that held the lock this one waited for is not seen here (the insert of the
-    text sees it, _recorded_unless_seen). A new number has no text yet."""
-    sql = _LOCKED_SEEN + (" FOR UPDATE" if connection.features.has_select_for_update else "")
-    for conversation in SmsConversation.objects.raw(sql, [message_sid, phone]):
+    text sees it, _recorded_unless_seen)."""
+    stamp = connection.ops.adapt_datetimefield_value(now)  # as the ORM writes it (naive UTC on SQLite)
+    for conversation in SmsConversation.objects.raw(_STAMPED_SEEN, [stamp, phone, message_sid]):
         return conversation, bool(message_sid) and bool(conversation.message_seen)
-    return sms_conversation_locked(phone=phone), False
+    return None, False
 
 
 class _Replayed(Exception):
@@ -149,12 +155,13 @@ def _first_reply(message_sid: str) -> SmsMessage | None:
     return SmsMessage.objects.get(message_sid=message_sid).replies.order_by("id").first()
 
 
-def _receive(*, conversation: SmsConversation, text: InboundText, backend) -> SmsMessage | None:
-    """Handle a text not seen before, then record it and its reply -> the reply, or None.
+def _receive(*, conversation: SmsConversation, text: InboundText, backend, now, stamped: bool) -> SmsMessage | None:
+    """Handle a text not seen before, then record it and its reply -> the reply, or None. `now`:
+    the text's time, its conversation's last_message_at (set already when `stamped`).
 
     The text is recorded after the handlers, with the invitation they tie it to: one INSERT
     where recording it first would take an UPDATE more. Raises _Replayed when its MessageSid
-    turns out to be recorded (see _conversation_locked)."""
+    turns out to be recorded (see _conversation_stamped)."""
     message = SmsMessage(
         conversation=conversation,
         direction=SmsMessage.Direction.INBOUND,
@@ -167,7 +174,7 @@ def _receive(*, conversation: SmsConversation, text: InboundText, backend) -> Sm
         keyword=sms_keyword(text.body),
     )
     reply_body, owned = _handle(conversation=conversation, message=message)
-    if _recorded_unless_seen(message) is None:
+    if _recorded_unless_seen(message, now=now) is None:
         raise _Replayed
     if not owned:
         logger.info("Text %s of SMS conversation %s came with no open survey session", message.pk, conversation.pk)
@@ -186,23 +193,22 @@ def _receive(*, conversation: SmsConversation, text: InboundText, backend) -> Sm
             segments=count_segments(reply_body).segments,
             in_reply_to=message,
         )
-    last = reply or message
-    SmsConversation.objects.filter(pk=conversation.pk).update(last_message_at=last.created_at)
+    if not stamped:
+        SmsConversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
     return reply
 
 
-def _recorded_unless_seen(message: SmsMessage) -> SmsMessage | None:
+def _recorded_unless_seen(message: SmsMessage, *, now) -> SmsMessage | None:
     """Insert the unsaved inbound `message` -> it, saved, or None when a text with its MessageSid
     is recorded already (nothing is written).
 
     INSERT ... ON CONFLICT DO NOTHING RETURNING id: the look-up under the lock cannot see a text
-    committed while it waited (_conversation_locked), this insert does. The conflict is the
+    committed while it waited (_conversation_stamped), this insert does. `now`: its time. The conflict is the
     unique MessageSid (sms_message_sid_once; the other unique column is the id the database
     assigns). A text with the same MessageSid recorded by a transaction not committed yet (from
     another number: the same number's waits for the lock) is waited for, then seen.
     """
-    now = timezone.now()
-    message.created_at = message.updated_at = now  # what auto_now_add and auto_now would set
+    message.created_at = message.updated_at = now  # as auto_now_add and auto_now would set
     meta = SmsMessage._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name

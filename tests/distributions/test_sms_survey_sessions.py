@@ -15,7 +15,7 @@ from django_q.models import Schedule
 
 from directory.models import Contact
 from distributions import jobs
-from distributions.models import Invitation, Question, Response, SmsMessage, SmsSession, Survey
+from distributions.models import Invitation, Question, Response, SmsConversation, SmsMessage, SmsSession, Survey
 from distributions.services import sms_inbound
 from distributions.services.sms_sessions import (
     ENDED_AFTER_INVALID_REPLIES,
@@ -507,11 +507,11 @@ def statements_of(body: str, expected: str) -> list[str]:
     ]
 
 
-def test_a_reply_mid_survey_takes_eight_statements_besides_its_transaction():
+def test_a_reply_mid_survey_takes_seven_statements_besides_its_transaction():
     # Each reply waits on the database once per statement, holding the number's row lock: the
-    # conversation locked (its MessageSid looked up with it), the session, the question asked
-    # with the ones after it, the answer, the session moved on, the text with its invitation, the
-    # reply, the conversation's time. The first answer reads the survey's declared fields (no
+    # conversation locked and its time set (its MessageSid looked up with it), the session, the
+    # question asked with the ones after it, the answer, the session moved on, the text with its
+    # invitation, the reply. The first answer reads the survey's declared fields (no
     # contact when there are none), and starts the response and the invitation (an event and
     # its status: two statements on SQLite, one on PostgreSQL) instead of saving the answer.
     survey = make_survey(sms_thank_you="Done.")
@@ -519,9 +519,20 @@ def test_a_reply_mid_survey_takes_eight_statements_besides_its_transaction():
         make_question(survey=survey, kind="rating", text=f"Question {number}?")
     send_two_way(survey)
     first = statements_of("7", "Question 2?\nReply with a number from 0 to 10.")
-    assert len(first) == (10 if connection.vendor == "postgresql" else 11), "\n".join(first)
+    assert len(first) == (9 if connection.vendor == "postgresql" else 10), "\n".join(first)
     statements = statements_of("8", "Question 3?\nReply with a number from 0 to 10.")
-    assert len(statements) == 8, "\n".join(statements)
+    assert len(statements) == 7, "\n".join(statements)
+
+
+def test_a_replay_changes_nothing_not_even_the_conversations_time():
+    invitation, _ = send_two_way(make_sms_survey())
+    form = inbound_form(sender=PHONE, body="1")
+    first = post_signed(Client(), INBOUND_PATH, form)
+    conversation = SmsConversation.objects.get()
+    again = post_signed(Client(), INBOUND_PATH, form)
+    assert (again.status_code, again.content) == (200, first.content)
+    assert SmsConversation.objects.get().last_message_at == conversation.last_message_at
+    assert SmsMessage.objects.filter(direction="inbound").count() == 1
 
 
 def test_a_replay_the_look_up_under_the_lock_missed_is_undone_and_answered_the_same(monkeypatch):
@@ -536,17 +547,18 @@ def test_a_replay_the_look_up_under_the_lock_missed_is_undone_and_answered_the_s
             Response.objects.get(invitation=invitation).answers,
             SmsSession.objects.values_list("question", "reasks", "last_activity_at").get(),
             list(SmsMessage.objects.values_list("id", "body", "invitation", "updated_at")),
+            SmsConversation.objects.values_list("last_message_at", flat=True).get(),
         )
 
     before = state()
-    locked = sms_inbound._conversation_locked
+    stamped = sms_inbound._conversation_stamped
 
     def missing_it(**kwargs):
-        conversation, seen = locked(**kwargs)
+        conversation, seen = stamped(**kwargs)
         assert seen
         return conversation, False
 
-    monkeypatch.setattr(sms_inbound, "_conversation_locked", missing_it)
+    monkeypatch.setattr(sms_inbound, "_conversation_stamped", missing_it)
     again = post_signed(Client(), INBOUND_PATH, form)  # "1" would answer the rating asked now
     assert (again.status_code, again.content) == (200, first.content)
     assert state() == before
