@@ -191,3 +191,17 @@ def test_it_takes_the_batch_size_given_whatever_the_database(monkeypatch, tmp_pa
     loaded = load_settings(monkeypatch, tmp_path, DATABASE_URL="", RUN_BATCH_SIZE="30")
 
     assert loaded["RUN_BATCH_SIZE"] == 30
+
+
+# --- PostgreSQL parameters --------------------------------------------------------------------------
+
+
+def test_it_binds_query_parameters_on_the_postgresql_server(monkeypatch, tmp_path):
+    loaded = load_settings(
+        monkeypatch,
+        tmp_path,
+        DATABASE_URL="postgres://surveys@db.internal:5432/surveys?sslmode=require",
+        SECRET_KEY="given-key",
+    )
+
+    assert loaded["DATABASES"]["default"]["OPTIONS"] == {"sslmode": "require", "server_side_binding": True}
