@@ -15,6 +15,7 @@ whether sending again could duplicate the message:
              "possibly sent").
 """
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -128,6 +129,8 @@ def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiA
     return message
 
 
+# The same sender for every invitation of a distribution: parsed once, not per message.
+@functools.lru_cache(maxsize=256)
 def _mailbox(name: str, address: str) -> str | None:
     """`"Acme, Inc." <surveys@example.com>`, as written: Address quotes a name with specials; not
     formataddr, which encodes a non-ASCII name (for the outbox to show, for an ESP to encode once

@@ -5,11 +5,14 @@ status is replaced only by one that ranks higher. The event is appended either w
 keeps everything, the status shows the furthest point reached.
 """
 
+import functools
+
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from distributions.models import DeliveryEvent, Invitation
+from workflows.prepared_statements import statements_prepared
 
 Status = Invitation.Status
 
@@ -94,24 +97,32 @@ def invitation_record(
 
 
 def _record_in_one_statement(event: dict, *, status: str, lower: list[str], now, asynchronous: bool) -> bool:
-    columns = [*event, "created_at"]
     values = [*event.values(), now]
-    values[columns.index("data")] = Jsonb(event["data"])
+    values[list(event).index("data")] = Jsonb(event["data"])
+    with connection.cursor() as cursor:
+        # Prepared: the statement every email sent is recorded with, planned once per connection.
+        with statements_prepared(connection.connection):
+            cursor.execute(
+                _record_statement(tuple(event), asynchronous=asynchronous),
+                [*values, status, event["description"], now, event["invitation_id"], lower],
+            )
+        return cursor.rowcount == 1
+
+
+@functools.lru_cache(maxsize=4)
+def _record_statement(columns: tuple[str, ...], *, asynchronous: bool) -> str:
+    """The one statement of `_record_in_one_statement`, for the event's columns and created_at."""
+    columns = (*columns, "created_at")
     # set_config(..., is_local => true) lasts until this statement's own (autocommit) transaction
     # ends, and PostgreSQL reads synchronous_commit when committing it: one round trip, no BEGIN.
     # The one-time EXISTS makes sure the setting is applied before the commit.
     asynchronous_sql = "SELECT set_config('synchronous_commit', 'off', true)" if asynchronous else "SELECT 1"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH commit_setting AS ({asynchronous_sql}),
-            event AS (
-                INSERT INTO {DeliveryEvent._meta.db_table} ({", ".join(columns)})
-                VALUES ({", ".join(["%s"] * len(values))})
-            )
-            UPDATE {Invitation._meta.db_table} SET status = %s, status_detail = %s, updated_at = %s
-            WHERE id = %s AND status = ANY(%s) AND EXISTS (SELECT FROM commit_setting)
-            """,
-            [*values, status, event["description"], now, event["invitation_id"], lower],
+    return f"""
+        WITH commit_setting AS ({asynchronous_sql}),
+        event AS (
+            INSERT INTO {DeliveryEvent._meta.db_table} ({", ".join(columns)})
+            VALUES ({", ".join(["%s"] * len(columns))})
         )
-        return cursor.rowcount == 1
+        UPDATE {Invitation._meta.db_table} SET status = %s, status_detail = %s, updated_at = %s
+        WHERE id = %s AND status = ANY(%s) AND EXISTS (SELECT FROM commit_setting)
+        """

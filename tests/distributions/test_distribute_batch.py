@@ -231,6 +231,22 @@ def test_email_sent_is_committed_without_waiting_for_the_disk(postgres_only, wor
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_email_sent_record_is_planned_once_per_connection(postgres_only, workflow, settings):
+    queue(delayed(workflow), 3)
+    runs_execute_due()
+    make_all_due()
+    with smtp_server(settings):
+        assert invitations_send_due() == 3
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        prepared = cursor.fetchall()
+    assert [(statement.split()[:2], executions) for statement, executions in prepared] == [
+        (["WITH", "commit_setting"], 3)
+    ]
+    assert connection.connection.prepare_threshold is None
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_sends_a_batch_from_its_second_thread_and_claims_the_next_once_all_have_outcomes(
     postgres_only, workflow, settings
 ):

@@ -10,7 +10,6 @@ workflow's row still holds the values the caller decided with.
 
 import functools
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +19,7 @@ from django_q.models import OrmQ
 from psycopg.types.json import Jsonb
 
 from workflows.models import InboundMessage, Notification, Run, Workflow
+from workflows.prepared_statements import statements_prepared
 from workflows.services.dispatch import QUEUE_KEY
 
 
@@ -153,31 +153,14 @@ def _store_in_one_statement(
     # the connection for Django to check before it is reused.
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        with _prepared_statements(connection.connection):
-            cursor.execute(sql, params, prepare=True)
+        # Planning its five chained inserts anew on every call was half the server's CPU for a
+        # 1-notification message.
+        with statements_prepared(connection.connection):
+            cursor.execute(sql, params)
         inbound_id, run_ids = cursor.fetchone()
     if inbound_id is None:
         raise WorkflowChanged
     return StoredMessage(inbound_id=inbound_id, run_ids=run_ids)
-
-
-@contextmanager
-def _prepared_statements(pg_connection: psycopg.Connection):
-    """Let a statement executed with prepare=True be prepared (or reuse its preparation).
-
-    Django turns psycopg's prepared statements off on its connections (prepare_threshold None);
-    planning the store statement's five chained inserts anew on every call was half the server's
-    CPU for a 1-notification message. Only the statements given prepare=True are prepared: the
-    threshold is set out of reach, and put back afterwards. A statement prepared on a connection
-    lives as long as the connection.
-    """
-    threshold = pg_connection.prepare_threshold
-    if threshold is None:
-        pg_connection.prepare_threshold = 2**31
-    try:
-        yield
-    finally:
-        pg_connection.prepare_threshold = threshold
 
 
 # Built once per set of columns (in practice once per process), not on every message.
