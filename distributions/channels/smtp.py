@@ -27,6 +27,7 @@ with ASCII addresses only go through Django's backend unchanged.
 import copy
 import email
 import functools
+import re
 import smtplib
 from email import policy
 from email.generator import BytesGenerator
@@ -117,7 +118,7 @@ class EmailBackend(DjangoEmailBackend):
         """Django's `_send`, with every header line within MAX_LINE_LENGTH."""
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
         envelope_from = _envelope_from(email_message.from_email, encoding)
-        recipients = [sanitize_address(address, encoding) for address in email_message.recipients()]
+        recipients = [_envelope_recipient(address, encoding) for address in email_message.recipients()]
         content = _headers_within_line_limit(email_message.message().as_bytes(linesep="\r\n"))
         try:
             self.connection.sendmail(envelope_from, recipients, content)
@@ -161,6 +162,22 @@ class EmailBackend(DjangoEmailBackend):
 def _envelope_from(from_email: str, encoding: str) -> str:
     # The same sender for a whole batch of invitations: parsed once, not per message.
     return sanitize_address(from_email, encoding)
+
+
+# A bare ASCII address whose local part is a dot-atom (RFC 5322 section 3.2.3) and whose domain
+# is LDH labels: sanitize_address gives it back unchanged, after parsing it with the email
+# package's header parser (the costliest step of a message's envelope). Anything else is parsed.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*"
+)
+
+
+def _envelope_recipient(address: str, encoding: str) -> str:
+    """`sanitize_address(address, encoding)`, without parsing an address it would give back as it is."""
+    if isinstance(address, str) and _PLAIN_ADDRESS.fullmatch(address):
+        return address
+    return sanitize_address(address, encoding)
 
 
 def _headers_within_line_limit(content: bytes) -> bytes:

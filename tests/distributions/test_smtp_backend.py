@@ -7,8 +7,9 @@ from email.headerregistry import Address
 
 import pytest
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.message import sanitize_address
 
-from distributions.channels.smtp import UnsendableAddress
+from distributions.channels.smtp import UnsendableAddress, _envelope_recipient
 from tests.distributions.smtp_server import smtp_server
 
 
@@ -112,3 +113,28 @@ def test_it_sends_a_subject_with_a_word_longer_than_a_line_folded_within_the_lim
     assert max(len(line) for line in headers.split(b"\r\n")) <= 998
     assert received(delivery)["Subject"] == f"Your case {LONG_WORD}"
     assert received(delivery).get_content().strip() == "Hello"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@b.com",
+        "first.last+tag@example.co.uk",
+        "o'brien@example.com",
+        "x=y?z{a}|b~c@a-b.example",
+        "UPPER@EXAMPLE.COM",
+        "x@localhost",
+        "a@" + "x" * 63 + ".com",
+        "a..b@example.com",
+        ".a@example.com",
+        '"quoted"@example.com',
+        '"two words"@example.com',
+        "Ada <ada@example.com>",
+        '"Lovelace, Ada" <ada@example.com>',
+        "jörg@example.com",
+        "a@straße.de",
+        "a@exämple.com",
+    ],
+)
+def test_each_recipient_goes_into_the_envelope_as_djangos_sanitize_address_writes_it(address):
+    assert _envelope_recipient(address, "utf-8") == sanitize_address(address, "utf-8")
