@@ -78,7 +78,7 @@ def invitation_record(
         "description": detail,
         "data": data or {},
     }
-    lower = [lower for lower, rank in RANK.items() if status is not None and rank < RANK[Status(status)]]
+    lower = list(_ranked_below(status)) if status is not None else []
     if connection.vendor == "postgresql" and status is not None:
         # Every email sent is recorded here, one at a time: one round trip instead of four.
         asynchronous = asynchronous_commit and not connection.in_atomic_block
@@ -94,6 +94,13 @@ def invitation_record(
     if changed:
         invitation.status, invitation.status_detail = status, detail
     return changed
+
+
+@functools.lru_cache(maxsize=64)
+def _ranked_below(status: str) -> tuple[str, ...]:
+    """The statuses `status` replaces: those that rank lower (RANK). Raises ValueError for an unknown status."""
+    rank = RANK[Status(status)]
+    return tuple(lower for lower, lower_rank in RANK.items() if lower_rank < rank)
 
 
 def _record_in_one_statement(event: dict, *, status: str, lower: list[str], now, asynchronous: bool) -> bool:
