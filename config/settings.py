@@ -108,8 +108,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     # PostgreSQL: query parameters travel apart from the SQL (psycopg's server-side binding) instead
-    # of being quoted into it in Python, which was a tenth of a worker's CPU per invitation. COPY
-    # still merges its parameters client-side (psycopg does so whatever the cursor).
+    # of being quoted into it in Python; statements prepared on the server need it
+    # (workflows/prepared_statements.py). COPY still merges its parameters client-side (psycopg
+    # does so whatever the cursor).
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 
 # Unset: generated once under DATA_DIR with SQLite, refused with any other database (config/secret_key.py).
