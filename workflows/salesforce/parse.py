@@ -195,13 +195,16 @@ def _notification(item: Element, number: int) -> Notification:
 
 def _collect_fields(parent: Element, *, prefix: str, into: dict[str, str | None], owner: str, depth: int = 1) -> None:
     # Related records (e.g. Account inside Case) are flattened so each value has one dotted name.
-    # This loop runs for every field of every notification: keep it lean.
+    # This loop runs for every field of every notification: keep it lean. Attributes are read
+    # with get(), never through .attrib, which gives each element a dict of its own: one per
+    # field, kept as long as the tree, so many that they set off the garbage collector's full
+    # passes over the whole process (a millisecond a 100-notification message).
     nulled = []
     for child in parent:
         name = child.tag.rpartition("}")[2]
         if name == "fieldsToNull":
             nulled.append((child.text or "").strip())
-        elif child.attrib and _is_nil(child):
+        elif child.get(_XSI_NIL) is not None and _is_nil(child):
             into[prefix + name] = None
         elif len(child):
             if depth == MAX_FIELD_DEPTH:
