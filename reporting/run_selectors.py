@@ -1,8 +1,9 @@
 """Reads for Workflow Reporting: searching runs, and what a run's detail page links to.
 
 Every search is an equality on an indexed column, so it costs the same at 1,000 and 1,000,000 runs:
-- a notification id or a Salesforce record id: notification_id_search / notification_record, then
-  the runs of those notifications (the run.notification_id foreign-key index);
+- a notification id or a Salesforce record id: notification_once (the unique index, notification id
+  first) / notification_record, then the runs of those notifications (the run.notification_id
+  foreign-key index);
 - a contact's email: directory's contact_email_ci (lower(email)) gives the contacts, workflows'
   task_run_contact (output ->> 'ContactId') the task runs that acted on them, hence their runs.
   Matching the email inside the stored event fields would scan every notification's JSON.

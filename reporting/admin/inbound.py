@@ -78,7 +78,8 @@ class NotificationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["received_at", "workflow", "sobject_type", "record_id", "notification_id"]
     list_select_related = ["inbound_message__workflow"]
     # Exact, case-sensitive matches (Salesforce ids are), served by notification_record and
-    # notification_id_search; the admin's "=" lookups would compare upper(...) and miss the indexes.
+    # notification_once (notification id first); the admin's "=" lookups would compare upper(...)
+    # and miss the indexes.
     search_fields = ["=record_id", "=notification_id"]
     search_help_text = "A Salesforce record id or notification id (exact)."
     ordering = ["-id"]

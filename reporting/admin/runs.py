@@ -8,7 +8,7 @@ The changelist's queries and the indexes serving them (workflows/migrations/0003
 - object:        join workflows_workflow (a few rows) where salesforce_object = %s,
                  walking run_recent newest first
 - started from/to: where created_at >= %s and created_at < %s order by created_at desc -> run_recent
-- search:        see reporting/run_selectors.py (notification_id_search, notification_record,
+- search:        see reporting/run_selectors.py (notification_once, notification_record,
                  contact_email_ci + task_run_contact)
 - first error:   one probe per listed row into task_run_attempt_once (run_id, position, attempt)
 - pages:         keyset: next/previous/last seek from a boundary (created_at, id), never OFFSET

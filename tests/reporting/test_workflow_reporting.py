@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from reporting.run_selectors import runs_search
 from tests.factories import case_fields, make_contact, make_run, make_task_run, make_workflow
 from tests.pages import result_rows, texts
 from workflows.models import Run
@@ -98,6 +99,21 @@ def test_it_finds_a_run_by_notification_id(admin_client):
     make_run(workflow=workflow)
 
     assert listed_run_ids(admin_client, {"q": wanted.notification.notification_id}) == {wanted.pk}
+
+
+def test_the_search_by_id_reads_indexes_not_the_notification_table(postgres_only):
+    run = make_run(workflow=make_workflow())
+    term = run.notification.notification_id
+
+    # With sequential scans priced out, a plan still scanning the table would mean no index serves
+    # the search: the notification id is looked up in notification_once (notification id first).
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = runs_search(runs=Run.objects.all(), term=term).explain()
+
+    assert "notification_once" in plan
+    assert "notification_record" in plan
+    assert "Seq Scan on workflows_notification" not in plan
 
 
 def test_it_matches_ids_exactly_as_salesforce_does(admin_client):
