@@ -22,7 +22,22 @@ def body_without_session_id(body: bytes) -> str:
     """The body as storable text (see encoding.xml_as_text) with every SessionId's value replaced
     by "[removed]"."""
     text = xml_as_text(body)
-    return _SESSION_ID.sub(_remove_token, text)
+    # What _SESSION_ID.sub would do, trying the pattern only where it can match: a match starts at
+    # the "<" nearest before a "SessionId" (a prefix holds no "<"). Tried at every "<" of the body,
+    # the pattern cost a quarter of a millisecond for a 100-notification message.
+    pieces = []
+    done = 0  # the text before this is copied or replaced
+    found = text.find("SessionId")
+    while found != -1:
+        start = text.rfind("<", done, found)
+        match = _SESSION_ID.match(text, start) if start != -1 else None
+        if match is None:
+            found = text.find("SessionId", found + 1)
+            continue
+        pieces += (text[done:start], _remove_token(match))
+        done = match.end()
+        found = text.find("SessionId", done)
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 def _remove_token(match: re.Match[str]) -> str:

@@ -1,6 +1,7 @@
+import random
 from pathlib import Path
 
-from workflows.salesforce.scrub import body_without_session_id
+from workflows.salesforce.scrub import _SESSION_ID, _remove_token, body_without_session_id
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "salesforce"
 TOKEN = (
@@ -83,3 +84,15 @@ def test_it_drops_a_byte_order_mark():
 
 def test_it_replaces_bytes_that_are_not_utf8():
     assert body_without_session_id(b"<a>\xff</a>") == "<a>\ufffd</a>"
+
+
+def test_it_replaces_exactly_what_the_pattern_matches_anywhere_in_the_body():
+    # The scrub only tries its pattern before each "SessionId": whatever the text, the result must
+    # be the pattern's own substitution over the whole text.
+    pieces = ["<", ">", "/", "SessionId", "Session", "Id", "sf:", "a.b-c:", ":", " ", "\n", '"', "'", "=", "x", "</"]
+    rng = random.Random(20240601)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(5000)]
+    texts += ["<SessionId:SessionId>t</SessionId>", "<a<SessionId>t", "<SessionIdSessionId>t", "<<SessionId>>t<"]
+
+    for text in texts:
+        assert body_without_session_id(text.encode()) == _SESSION_ID.sub(_remove_token, text), text
