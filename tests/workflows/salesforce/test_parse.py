@@ -1,7 +1,9 @@
+import gc
 from pathlib import Path
 
 import pytest
 
+from workflows.salesforce import parse as parse_module
 from workflows.salesforce.parse import (
     ForbiddenXml,
     MalformedMessage,
@@ -408,3 +410,45 @@ def test_it_flattens_related_records_up_to_the_depth_limit():
 
     fields = parse_outbound_message(message(notification(fields=nested))).notifications[0].fields
     assert fields[".".join(["A"] * 9)] == "v"
+
+
+@pytest.fixture
+def collector_seen_while_parsing(monkeypatch):
+    """Whether the cyclic garbage collector was on, each time a notification was extracted."""
+    seen = []
+    extract = parse_module._notification
+
+    def recording(item, number):
+        seen.append(gc.isenabled())
+        return extract(item, number)
+
+    monkeypatch.setattr(parse_module, "_notification", recording)
+    return seen
+
+
+def test_the_garbage_collector_is_paused_while_a_message_is_parsed(collector_seen_while_parsing):
+    assert gc.isenabled()
+
+    parse_outbound_message(message(notification()))
+
+    assert collector_seen_while_parsing == [False]
+    assert gc.isenabled()
+
+
+def test_the_garbage_collector_runs_again_after_a_message_is_refused(collector_seen_while_parsing):
+    with pytest.raises(MalformedMessage):
+        parse_outbound_message(message(notification(id="not-an-id")))
+
+    assert collector_seen_while_parsing == [False]
+    assert gc.isenabled()
+
+
+def test_a_garbage_collector_turned_off_stays_off(collector_seen_while_parsing):
+    gc.disable()
+    try:
+        parse_outbound_message(message(notification()))
+
+        assert collector_seen_while_parsing == [False]
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
