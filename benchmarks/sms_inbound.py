@@ -78,7 +78,7 @@ from benchmarks.views import BENCH_SMS_TABLE_SQL
 from directory.models import Contact, Directory
 from distributions.channels.sms import local_signing_key
 from distributions.models import Distribution, Invitation, Survey
-from distributions.services.sms_sessions import sms_session_start
+from distributions.services.sms_sessions import sms_session_start, sms_session_text_gone
 
 senders, numbers, questions = (int(x) for x in sys.argv[1:4])
 with connection.cursor() as c:
@@ -97,6 +97,7 @@ for sender in range(senders):
         invitation = Invitation.objects.create(distribution=distribution, contact=contact, address=phone)
         with transaction.atomic():
             sms_session_start(invitation=invitation)
+        sms_session_text_gone(invitation_id=invitation.pk)  # its text went: the number's open session
 print(local_signing_key())
 """
 

@@ -521,9 +521,11 @@ class SmsMessage(models.Model):
 class SmsSession(models.Model):
     """A two-way SMS survey in progress with one number: the question asked last, and how it
     ended (services/sms_sessions.py). At most one session per conversation is open; it is only
-    ever changed with the conversation's row locked."""
+    ever changed with the conversation's row locked. A session started when its invitation is
+    claimed waits for its text to go before it becomes the number's open session."""
 
     class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for its text"
         OPEN = "open", "Open"
         FINISHED = "finished", "Finished"
         EXPIRED = "expired", "Expired"

@@ -51,7 +51,12 @@ from distributions.services.invitation_channels import SmsSendEvent, channel_ter
 from distributions.services.quiet_hours import QuietUntil, quiet_hours_wait
 from distributions.services.recipient_rules import invitation_skip_reasons
 from distributions.services.sms import sms_message_send
-from distributions.services.sms_sessions import SmsSessionError, sms_session_end_unsent, sms_session_start
+from distributions.services.sms_sessions import (
+    SmsSessionError,
+    sms_session_end_unsent,
+    sms_session_start,
+    sms_session_text_gone,
+)
 from distributions.services.status import invitation_record
 from workflows.public_urls import public_url
 from workflows.salesforce.values import InvalidValue
@@ -75,8 +80,8 @@ def opt_out_url(token: str) -> str:
 
 def invitation_record_skip(*, invitation: Invitation, status: str, detail: str) -> None:
     """Record that `invitation` is not sent (`status`: opted out, or its channel's skipped status).
-    A two-way survey's session, opened by an earlier attempt that was put off, ends with it: left
-    open, it would take the number's texts as answers, and expire into Session Expired."""
+    A two-way survey's session, started by an earlier attempt that was put off, ends with it: it
+    never becomes the number's open session, and the open session of an older survey goes on."""
     events = channel_terms(invitation.distribution.channel).events
     kind = events.OPTED_OUT if status == Status.OPTED_OUT else events.SKIPPED
     with transaction.atomic():
@@ -116,8 +121,9 @@ def invitations_claim(
 
 
 def _two_way_sessions_start(invitations: list[Invitation], *, isolate_failures: bool) -> list[Invitation]:
-    """Open the session of each claimed two-way invitation, in the claim's transaction, and keep its
-    first message as the invitation's text: sent like an SMS invitation's, exactly once.
+    """Start the session of each claimed two-way invitation, in the claim's transaction, and keep its
+    first message as the invitation's text: sent like an SMS invitation's, exactly once. The
+    session opens when the text goes (`_record`, `_record_interrupted`).
     -> the invitations to send (see `invitations_claim` for those whose session cannot start)"""
     started = []
     for invitation in invitations:
@@ -305,13 +311,20 @@ def _text(invitation: Invitation) -> Outcome:
 def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict) -> None:
     now = timezone.now()
     terms = channel_terms(invitation.distribution.channel)
-    if outcome == Outcome.ACCEPTED:  # one transaction of its own (invitation_record is atomic)
+    two_way = invitation.distribution.channel == Distribution.Channel.TWO_WAY_SMS
+    if outcome == Outcome.ACCEPTED and not two_way:  # one transaction of its own (invitation_record is atomic)
         invitation_record(
             invitation=invitation, kind=terms.events.SENT, status=terms.sent, data=data, asynchronous_commit=True
         )
         return
     with transaction.atomic():
-        if outcome == Outcome.UNCERTAIN:
+        # A two-way survey's text went, or may have arrived: its session opens with the record.
+        # First: the conversation's row is locked before the invitation's, as a reply locks them.
+        if two_way and outcome in (Outcome.ACCEPTED, Outcome.UNCERTAIN):
+            sms_session_text_gone(invitation_id=invitation.pk)
+        if outcome == Outcome.ACCEPTED:
+            invitation_record(invitation=invitation, kind=terms.events.SENT, status=terms.sent, data=data)
+        elif outcome == Outcome.UNCERTAIN:
             invitation_record(
                 invitation=invitation, kind=terms.events.FAILED, status=terms.failed, detail=detail, data=data
             )
@@ -331,7 +344,7 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict
             invitation_record(
                 invitation=invitation, kind=terms.events.FAILED, status=terms.failed, detail=detail, data=data
             )
-            if invitation.distribution.channel == Distribution.Channel.TWO_WAY_SMS:
+            if two_way:  # the number's open session, of an older survey, goes on
                 sms_session_end_unsent(
                     invitation_id=invitation.pk, detail=f"The survey's text could not be sent: {detail}".rstrip(": ")
                 )
@@ -406,7 +419,16 @@ def invitations_reap_interrupted(*, now: datetime | None = None) -> int:
 def _record_interrupted(invitation: Invitation) -> bool:
     """Record what is known of a claimed invitation whose worker stopped: a text the provider
     accepted (its row has the message SID) is SMS Sent; anything else may have been sent, and is
-    recorded failed with why, never sent again."""
+    recorded failed with why, never sent again. Either way a two-way survey's text may have
+    arrived: its session opens with the record."""
+    if invitation.distribution.channel == Distribution.Channel.TWO_WAY_SMS:
+        with transaction.atomic():  # the conversation's row first, as a reply locks them
+            sms_session_text_gone(invitation_id=invitation.pk)
+            return _record_interrupted_status(invitation)
+    return _record_interrupted_status(invitation)
+
+
+def _record_interrupted_status(invitation: Invitation) -> bool:
     terms = channel_terms(invitation.distribution.channel)
     accepted = _text_accepted(invitation) if is_sms(invitation.distribution.channel) else None
     if accepted is not None:

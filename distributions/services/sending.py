@@ -202,7 +202,7 @@ def _text_invitation(
     if channel == Channel.TWO_WAY_SMS:
         text = ""  # the session's first message, made when the invitation is claimed
         # Outside the 12-hour duplicate rule: a new two-way invitation to a number is how its open
-        # session is replaced (sms_session_start closes the older one), even for the same survey.
+        # session is replaced (its text, once gone, closes the older one), even for the same survey.
         digest = hashlib.sha256(f"two-way survey session {token}".encode()).hexdigest()
     else:
         context.sources = replace(context.sources, links={"SurveyLink": survey_short_link(short_code)})

@@ -1,7 +1,11 @@
 """Two-way SMS surveys: the survey asked one question per text, answered by replying.
 
 A session (SmsSession) ties an invitation to its number's conversation. It is started inside the
-transaction that sends the invitation (`sms_session_start`, which gives the first text), then
+transaction that claims the invitation (`sms_session_start`, which gives the first text), waiting
+for that text to go: the number's open session, if any, keeps taking its replies meanwhile. Once
+the text has been handed to the provider, or its hand-off is in doubt (it may have arrived), it
+becomes the number's open session (`sms_session_text_gone`); a text that fails for good or is not
+sent ends it (`sms_session_end_unsent`), and the number's open session goes on. It is then
 moved by inbound texts (`SurveySmsSessions`, registered in sms_inbound's SESSION_HANDLERS) and
 by the expiry job (`sms_sessions_expire`). Every change happens with the conversation's row
 locked (services/sms.py), so two texts from one number are answered one after the other.
@@ -14,8 +18,8 @@ that answers nothing asks the question again with a hint, Survey.sms_invalid_rep
 then the survey moves on or ends (Survey.sms_after_invalid_replies). The last answer finishes the
 response (Survey Finished) and is answered with Survey.sms_thank_you, if any.
 
-A session also ends when the number opts out (STOP: Opted Out), when a newer two-way invitation
-goes to the number (Survey Partially Finished) or when no reply came for
+A session also ends when the number opts out (STOP: Opted Out), when a newer two-way invitation's
+text goes to the number (Survey Partially Finished) or when no reply came for
 Survey.sms_session_expiry_hours (Session Expired). Answers given so far stay in a response that
 is not finished.
 """
@@ -123,10 +127,11 @@ def sms_session_start(*, invitation: Invitation) -> str:
     """Open the two-way SMS survey of `invitation` -> the text to send as the invitation: the
     survey's SMS introduction, if any, and its first question that can be asked by text.
 
-    Call inside the transaction that sends the invitation (it locks the number's conversation
-    until that transaction ends). An open session of another invitation on the same number is
-    closed first (Survey Partially Finished when it had answers). Called again for the same
-    invitation (a retried send), it changes nothing and gives the same text.
+    Call inside the transaction that claims the invitation (it locks the number's conversation
+    until that transaction ends). The session waits for its text: the number's open session, of
+    another invitation, is closed only when this text goes (`sms_session_text_gone`), so a text
+    that never goes takes nothing from it. Called again for the same invitation (a retried send),
+    it changes nothing and gives the same text.
 
     Raises SmsSessionError when the invitation has no phone number a text can go to, the survey
     has no question that can be asked by text, or the invitation's session ended before its text
@@ -150,7 +155,7 @@ def sms_session_start(*, invitation: Invitation) -> str:
     with transaction.atomic():
         conversation = sms_conversation_locked(phone=phone)
         session = SmsSession.objects.filter(invitation=invitation).first()
-        if session is not None and session.state != State.OPEN:
+        if session is not None and session.state not in (State.WAITING, State.OPEN):
             raise SmsSessionError(f"its session ended before the text went: {session.state_detail or session.state}")
         if session is not None:
             # A retried send: its hours without a reply start when the text goes, not when the
@@ -158,18 +163,51 @@ def sms_session_start(*, invitation: Invitation) -> str:
             session.last_activity_at, session.expires_at = now, now + timedelta(hours=survey.sms_session_expiry_hours)
             session.save(update_fields=["last_activity_at", "expires_at"])
         if session is None:
-            for older in SmsSession.objects.filter(conversation=conversation, state=State.OPEN):
-                _end(older, state=State.CLOSED, detail="A newer two-way SMS survey was sent to the number.", now=now)
             session = SmsSession.objects.create(
                 invitation=invitation,
                 conversation=conversation,
                 question=first,
+                state=State.WAITING,
                 last_activity_at=now,
                 expires_at=now + timedelta(hours=survey.sms_session_expiry_hours),
             )
     question = _ask(session, first)
     introduction = _piped(survey.sms_introduction, invitation).strip()
     return f"{introduction}\n\n{question}" if introduction else question
+
+
+def sms_session_text_gone(*, invitation_id: int) -> bool:
+    """The invitation's text was handed to the provider, or its hand-off is in doubt (it may have
+    arrived): its waiting session becomes the number's open session. -> whether it did.
+
+    The number's open session, of another invitation, is closed first ("A newer two-way SMS survey
+    was sent to the number.", Survey Partially Finished when it had answers), and so is an older
+    waiting one whose text was put off to be retried: sent after this one, its question would be
+    answered into this survey. An older waiting one being sent right now is left to its own
+    outcome (sent, it replaces this one). Nothing happens when the invitation has no waiting
+    session (already open: a status recorded twice; ended: its text failed or was skipped).
+    Call it in the transaction that records the hand-off.
+    """
+    phone = (
+        SmsSession.objects.filter(invitation_id=invitation_id, state=State.WAITING)
+        .values_list("conversation__phone", flat=True)
+        .first()
+    )
+    if phone is None:
+        return False
+    with transaction.atomic():
+        conversation = sms_conversation_locked(phone=phone)
+        session = SmsSession.objects.filter(invitation_id=invitation_id, state=State.WAITING).first()
+        if session is None:
+            return False
+        now = timezone.now()
+        put_off = Q(state=State.WAITING, pk__lt=session.pk, invitation__sent_at__isnull=True)
+        replaced = SmsSession.objects.filter(Q(state=State.OPEN) | put_off, conversation=conversation)
+        for older in replaced.select_related("invitation").order_by("pk"):
+            _end(older, state=State.CLOSED, detail="A newer two-way SMS survey was sent to the number.", now=now)
+        session.state = State.OPEN
+        session.save(update_fields=["state"])
+    return True
 
 
 # --- replies ----------------------------------------------------------------------------------
@@ -426,8 +464,8 @@ def sms_sessions_expire(*, now=None) -> int:
 
     Each is expired in its own transaction with its conversation locked, so a reply arriving at
     the same time is handled before (and the session lives on) or after (no session is open). A
-    session whose text has not gone yet (its invitation is still pending, put off to be retried)
-    does not expire: its time starts when the text goes (sms_session_start)."""
+    session whose text has not gone yet (waiting for it, or, opened before sessions waited, its
+    invitation still pending) does not expire: its time starts when the text goes."""
     now = now or timezone.now()
     due = (
         SmsSession.objects.filter(state=State.OPEN, expires_at__lte=now)
@@ -446,16 +484,19 @@ def sms_sessions_expire(*, now=None) -> int:
 
 
 def sms_session_end_unsent(*, invitation_id: int, detail: str) -> bool:
-    """End the open two-way SMS session of an invitation whose text never reached the phone: the
-    provider refused it, or reported it undelivered or failed. -> whether a session was ended.
+    """End the two-way SMS session of an invitation whose text never reached the phone: the
+    provider refused it, or reported it undelivered or failed, or it was not sent (skipped, opted
+    out). -> whether a session was ended.
 
-    Left open, the number's next text (an answer to another survey, a "hello") would be taken as
-    an answer to a question it never received, and the expiry job would turn SMS Failed into
-    Session Expired. A session with answers is left alone: its text did arrive. Call it in the
-    transaction that records the failure.
+    A session still waiting for its text ends without touching the number's open session, which
+    goes on taking its replies. Left open, the number's next text (an answer to another survey, a
+    "hello") would be taken as an answer to a question it never received, and the expiry job would
+    turn SMS Failed into Session Expired. A session with answers is left alone: its text did
+    arrive. Call it in the transaction that records the failure.
     """
+    not_ended = (State.WAITING, State.OPEN)
     phone = (
-        SmsSession.objects.filter(invitation_id=invitation_id, state=State.OPEN)
+        SmsSession.objects.filter(invitation_id=invitation_id, state__in=not_ended)
         .values_list("conversation__phone", flat=True)
         .first()
     )
@@ -464,7 +505,7 @@ def sms_session_end_unsent(*, invitation_id: int, detail: str) -> bool:
     with transaction.atomic():
         sms_conversation_locked(phone=phone)
         session = (
-            SmsSession.objects.filter(invitation_id=invitation_id, state=State.OPEN)
+            SmsSession.objects.filter(invitation_id=invitation_id, state__in=not_ended)
             .select_related("invitation__response")
             .first()
         )

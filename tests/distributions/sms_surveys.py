@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from distributions.models import Invitation
 from distributions.services.sms import sms_message_send
-from distributions.services.sms_sessions import sms_session_start
+from distributions.services.sms_sessions import sms_session_start, sms_session_text_gone
 from distributions.services.status import invitation_record
 from tests.distributions.sms import INBOUND_PATH, inbound_form, post_signed
 from tests.factories import make_contact, make_distribution, make_question, make_survey, make_survey_field
@@ -43,14 +43,17 @@ def make_sms_contact(*, phone=PHONE, **fields):
 
 def send_two_way(survey, *, contact=None, phone=PHONE) -> tuple[Invitation, str]:
     """A two-way SMS invitation sent as the sender does: the session is started and the text it
-    gives is sent, in one transaction; then the invitation is SMS Sent. -> (invitation, text)."""
+    gives is sent, in one transaction; then the invitation is SMS Sent and its session opens, in
+    another. -> (invitation, text)."""
     contact = contact or make_sms_contact(phone=phone)
     distribution = make_distribution(survey=survey, channel="two_way_sms")
     invitation = Invitation.objects.create(distribution=distribution, contact=contact, address=phone)
     with transaction.atomic():
         text = sms_session_start(invitation=invitation)
         sms_message_send(to=phone, body=text, invitation=invitation)
-    invitation_record(invitation=invitation, kind="sms_sent", status=Invitation.Status.SMS_SENT)
+    with transaction.atomic():
+        sms_session_text_gone(invitation_id=invitation.pk)
+        invitation_record(invitation=invitation, kind="sms_sent", status=Invitation.Status.SMS_SENT)
     return invitation, text
 
 
