@@ -1,21 +1,26 @@
 """Two replies to a two-way SMS survey from one number arriving at once (PostgreSQL, threads with
 their own connections, signed webhooks): they answer two questions one after the other, never the
 same question twice; a replay racing its original answers once; a reply racing the expiry job
-expires the session once."""
+expires the session once; a reply racing the hand-off of a newer survey's text answers one survey,
+and the newer one is the number's only open survey after both."""
 
 import time
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from distributions.models import Response, SmsMessage, SmsSession
+from directory.models import Contact
+from distributions.models import Invitation, Response, SmsMessage, SmsSession
 from distributions.services import sms_sessions
-from distributions.services.sms_sessions import sms_sessions_expire
+from distributions.services.sms_sessions import sms_session_start, sms_session_text_gone, sms_sessions_expire
+from distributions.services.status import invitation_record
 from tests.distributions.sms import INBOUND_PATH, inbound_form, post_signed
 from tests.distributions.sms_surveys import PHONE, make_sms_survey, reply, send_two_way, status
+from tests.factories import make_distribution
 from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -91,3 +96,35 @@ def test_a_reply_racing_the_expiry_job_expires_the_session_once(postgres_only):
     assert status(invitation) == "Session Expired"
     assert SmsSession.objects.get(invitation=invitation).state == "expired"
     assert not Response.objects.exists()
+
+
+def test_a_reply_racing_the_newer_surveys_hand_off_answers_one_survey(slow_answers):
+    older, _ = send_two_way(make_sms_survey(name="Older"))
+    newer_survey = make_sms_survey(name="Newer", sms_introduction="")
+    newer = Invitation.objects.create(
+        distribution=make_distribution(survey=newer_survey, channel="two_way_sms"),
+        contact=Contact.objects.get(pk=older.contact_id),
+        address=PHONE,
+    )
+    with transaction.atomic():  # claimed: its session waits for its text
+        sms_session_start(invitation=newer)
+
+    def text_gone():
+        with transaction.atomic():
+            sms_session_text_gone(invitation_id=newer.pk)
+            invitation_record(invitation=newer, kind="sms_sent", status=Invitation.Status.SMS_SENT)
+
+    outcomes = run_together(2, lambda i: reply("1", client=Client()) if i == 0 else text_gone())
+
+    assert outcomes[0] == [Q2]  # the first question of whichever survey it found
+    answered = list(Response.objects.values_list("invitation_id", flat=True))
+    assert answered in ([older.pk], [newer.pk])
+    assert SmsSession.objects.get(invitation=older).state == "closed"
+    assert SmsSession.objects.get(invitation=newer).state == "open"
+    if answered == [older.pk]:  # answered before the newer text's record: partially finished by it
+        assert status(older) == "Survey Partially Finished"
+        assert reply("2") == [Q2]  # the newer survey's first question answered
+        assert Response.objects.filter(invitation=newer).exists()
+    else:
+        assert status(older) == "SMS Sent"
+        assert status(newer) == "Survey Started"
