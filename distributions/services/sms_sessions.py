@@ -124,7 +124,7 @@ def survey_sms_askable_any(*, survey: Survey) -> bool:
 
 
 def sms_session_start(*, invitation: Invitation) -> str:
-    """Open the two-way SMS survey of `invitation` -> the text to send as the invitation: the
+    """Start the two-way SMS survey of `invitation` -> the text to send as the invitation: the
     survey's SMS introduction, if any, and its first question that can be asked by text.
 
     Call inside the transaction that claims the invitation (it locks the number's conversation
