@@ -152,6 +152,11 @@ def sms_status_record(*, params: Mapping[str, str], message_id: str = "") -> boo
     if status == Status.FAILED and not detail and params.get("MessageStatus", "").lower() == "canceled":
         detail = "Canceled before it was sent."
     with transaction.atomic():
+        if message.invitation_id and status in (Status.UNDELIVERED, Status.FAILED):
+            # The conversation's row before the invitation's, as the worker recording the same
+            # text (which may still be at it: Twilio can call back before its API answers) and a
+            # reply lock them; the other way round, each would wait for the other.
+            _conversation_row_locked(message.conversation_id)
         changed = SmsMessage.objects.filter(pk=message.pk, status__in=_ranked_below(status)).update(
             status=status, error_code=error_code, status_detail=detail, updated_at=timezone.now()
         )
@@ -174,6 +179,11 @@ def sms_status_record(*, params: Mapping[str, str], message_id: str = "") -> boo
                 detail=f"The survey's text was not delivered: {detail}".rstrip(": "),
             )
     return bool(changed)
+
+
+def _conversation_row_locked(conversation_id: int) -> None:
+    """Lock the conversation's row until the caller's transaction ends (as sms_conversation_locked)."""
+    list(SmsConversation.objects.select_for_update().filter(pk=conversation_id).values_list("pk", flat=True))
 
 
 def _message_for_callback(*, sid: str, message_id: str) -> SmsMessage | None:

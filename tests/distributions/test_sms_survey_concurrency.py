@@ -2,7 +2,8 @@
 their own connections, signed webhooks): they answer two questions one after the other, never the
 same question twice; a replay racing its original answers once; a reply racing the expiry job
 expires the session once; a reply racing the hand-off of a newer survey's text answers one survey,
-and the newer one is the number's only open survey after both."""
+and the newer one is the number's only open survey after both; a failed status callback racing
+the worker's record of the same text deadlocks neither."""
 
 import time
 from datetime import timedelta
@@ -14,11 +15,13 @@ from django.test import Client
 from django.utils import timezone
 
 from directory.models import Contact
+from distributions.channels.email import Outcome
 from distributions.models import Invitation, Response, SmsMessage, SmsSession
-from distributions.services import sms_sessions
+from distributions.services import delivery, sms_sessions
+from distributions.services.sms import sms_status_record
 from distributions.services.sms_sessions import sms_session_start, sms_session_text_gone, sms_sessions_expire
 from distributions.services.status import invitation_record
-from tests.distributions.sms import INBOUND_PATH, inbound_form, post_signed
+from tests.distributions.sms import INBOUND_PATH, inbound_form, message_sid, post_signed, status_form
 from tests.distributions.sms_surveys import PHONE, make_sms_survey, reply, send_two_way, status
 from tests.factories import make_distribution
 from tests.threads import run_together
@@ -128,3 +131,52 @@ def test_a_reply_racing_the_newer_surveys_hand_off_answers_one_survey(slow_answe
     else:
         assert status(older) == "SMS Sent"
         assert status(newer) == "Survey Started"
+
+
+def test_a_failed_callback_racing_the_workers_record_of_the_same_text_deadlocks_neither(monkeypatch, postgres_only):
+    """Twilio may call back (even failed) before its API has answered the worker: the callback and
+    the worker's record of the same newer survey's text lock the conversation and the invitation
+    in the same order, so neither waits for the other for ever (PostgreSQL would abort one)."""
+    older, _ = send_two_way(make_sms_survey(name="Older"))
+    newer = Invitation.objects.create(
+        distribution=make_distribution(
+            survey=make_sms_survey(name="Newer", sms_introduction=""), channel="two_way_sms"
+        ),
+        contact=Contact.objects.get(pk=older.contact_id),
+        address=PHONE,
+    )
+    with transaction.atomic():  # claimed: its session waits for its text
+        sms_session_start(invitation=newer)
+    sid = message_sid()
+    SmsMessage.objects.create(
+        conversation=SmsSession.objects.get(invitation=newer).conversation,
+        direction=SmsMessage.Direction.OUTBOUND,
+        body="Newer survey",
+        provider="twilio",
+        message_sid=sid,
+        status=SmsMessage.Status.QUEUED,
+        invitation=newer,
+    )
+    text_gone = delivery.sms_session_text_gone
+
+    def slow_text_gone(**kwargs):  # the conversation locked: the callback comes meanwhile
+        gone = text_gone(**kwargs)
+        time.sleep(0.5)
+        return gone
+
+    monkeypatch.setattr(delivery, "sms_session_text_gone", slow_text_gone)
+
+    def worker():
+        delivery._record(Invitation.objects.get(pk=newer.pk), Outcome.ACCEPTED, "", data={})
+
+    def callback():
+        time.sleep(0.2)
+        return sms_status_record(params=status_form(sid=sid, status="failed", error_code="30008"))
+
+    run_together(2, lambda i: worker() if i == 0 else callback())
+
+    assert SmsMessage.objects.get(message_sid=sid).status == SmsMessage.Status.FAILED
+    # The worker recorded first (it held the conversation): the text went, then failed for good.
+    assert status(newer) == "SMS Failed"
+    assert SmsSession.objects.get(invitation=newer).state == "closed"
+    assert not SmsSession.objects.filter(conversation__phone=PHONE, state="open").exists()
