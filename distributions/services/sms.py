@@ -5,8 +5,9 @@ Statuses (Twilio's MessageStatus, https://www.twilio.com/docs/messaging/api/mess
 queued → sending → sent → delivered, or undelivered / failed (with Twilio's ErrorCode). A
 callback that arrives late (sent after delivered) or twice changes nothing. A text tied to an
 invitation also moves the invitation (SMS Sent, SMS Delivered, SMS Failed) through
-services/status.py, which keeps its own forward-only rule and delivery history; an undelivered
-two-way survey's text ends its session (services/sms_sessions.py).
+services/status.py, which keeps its own forward-only rule and delivery history; a two-way
+survey's text reported sent or delivered opens its session if it still waits for the text, and an
+undelivered one ends it (services/sms_sessions.py).
 """
 
 import logging
@@ -152,7 +153,7 @@ def sms_status_record(*, params: Mapping[str, str], message_id: str = "") -> boo
     if status == Status.FAILED and not detail and params.get("MessageStatus", "").lower() == "canceled":
         detail = "Canceled before it was sent."
     with transaction.atomic():
-        if message.invitation_id and status in (Status.UNDELIVERED, Status.FAILED):
+        if message.invitation_id and status in INVITATION_STATUSES:
             # The conversation's row before the invitation's, as the worker recording the same
             # text (which may still be at it: Twilio can call back before its API answers) and a
             # reply lock them; the other way round, each would wait for the other.
@@ -160,6 +161,13 @@ def sms_status_record(*, params: Mapping[str, str], message_id: str = "") -> boo
         changed = SmsMessage.objects.filter(pk=message.pk, status__in=_ranked_below(status)).update(
             status=status, error_code=error_code, status_detail=detail, updated_at=timezone.now()
         )
+        if changed and message.invitation_id and status in (Status.SENT, Status.DELIVERED):
+            # The text went: a two-way survey's session waiting for it opens, whether or not its
+            # worker gets to record the hand-off (stopped after it, the reaper leaves an
+            # invitation whose status has moved on). Imported here: the sessions build on this module.
+            from distributions.services.sms_sessions import sms_session_text_gone
+
+            sms_session_text_gone(invitation_id=message.invitation_id)
         if changed and message.invitation_id and status in INVITATION_STATUSES:
             invitation_record(
                 invitation=message.invitation,

@@ -15,6 +15,7 @@ from directory.models import Contact
 from distributions.jobs import send_due_invitations
 from distributions.models import Invitation, Response, SmsSession
 from distributions.services.delivery import SEND_LEASE, invitations_claim_due, invitations_reap_interrupted
+from distributions.services.sms import sms_message_send, sms_status_record
 from tests.distributions.sms import (
     AUTH_TOKEN,
     INBOUND_PATH,
@@ -23,6 +24,7 @@ from tests.distributions.sms import (
     api_message,
     inbound_form,
     post_signed,
+    status_form,
     twilio_rest_faked,
 )
 from tests.factories import case_fields, make_distribute_task, make_question, make_run, make_survey, make_workflow
@@ -195,3 +197,27 @@ def test_a_newer_text_whose_worker_stopped_closes_the_older_survey_once_reaped(
     assert (state(older), status(older)) == (State.CLOSED, Status.SURVEY_PARTIALLY_FINISHED)
     assert state(newer) == State.OPEN
     assert reply(client, "3") == [NEWER_Q2]
+
+
+def test_a_newer_text_reported_delivered_before_its_worker_recorded_it_closes_the_older_survey(
+    twilio, client, django_capture_on_commit_callbacks
+):
+    older = older_started(twilio, client, django_capture_on_commit_callbacks)
+    newer = send_two_way(
+        django_capture_on_commit_callbacks, name="Newer", second=NEWER_Q2, send_delay=1, send_delay_unit="hours"
+    )
+    Invitation.objects.filter(pk=newer.pk).update(send_after=timezone.now() - timedelta(seconds=1))
+    assert [invitation.pk for invitation in invitations_claim_due(invitation_ids=[newer.pk])] == [newer.pk]
+    # Its text handed to Twilio, whose status callback comes before the worker records the
+    # hand-off (or instead of it: the worker stopped there, and the reaper leaves texts whose
+    # status has moved on).
+    accepted(twilio)
+    sid = sms_message_send(to=PHONE, body="Newer survey", invitation=newer).message.message_sid
+    assert sms_status_record(params=status_form(sid=sid, status="delivered"))
+    assert status(newer) == Status.SMS_DELIVERED
+    assert invitations_reap_interrupted(now=timezone.now() + SEND_LEASE + timedelta(minutes=1)) == 0
+
+    assert (state(older), status(older)) == (State.CLOSED, Status.SURVEY_PARTIALLY_FINISHED)
+    assert state(newer) == State.OPEN
+    assert reply(client, "3") == [NEWER_Q2]
+    assert status(newer) == Status.SURVEY_STARTED
