@@ -26,6 +26,14 @@ def age(queryset, days, *fields):
     queryset.update(**{field: then for field in fields})
 
 
+def old_texts_from(number, *bodies):
+    """`number` texted `bodies` in turn, 31 days ago (past the 30-day retention)."""
+    for position, body in enumerate(bodies, start=1):
+        sms_inbound_receive(text=InboundText(message_sid=f"SM{position}", from_number=number, to_number="", body=body))
+    age(SmsMessage.objects.all(), 31, "created_at")
+    age(SmsConversation.objects.all(), 31, "created_at", "last_message_at")
+
+
 def finished_survey_by_text():
     """A two-way SMS survey answered to the end: its session ended, its response finished."""
     invitation, _ = send_two_way(make_sms_survey())
@@ -155,10 +163,7 @@ def test_a_numbers_last_stop_outlives_the_purge_so_the_number_stays_opted_out():
     # A contact created (or given the number) after the STOP is found opted out only by the
     # number's texts: the STOP that decides must not go with the old texts.
 
-    for sid, body in (("SM1", "Hello"), ("SM2", "STOP")):
-        sms_inbound_receive(text=InboundText(message_sid=sid, from_number=OTHER, to_number="", body=body))
-    age(SmsMessage.objects.all(), 31, "created_at")
-    age(SmsConversation.objects.all(), 31, "created_at", "last_message_at")
+    old_texts_from(OTHER, "Hello", "STOP")
 
     texts_purge()
 
@@ -168,10 +173,7 @@ def test_a_numbers_last_stop_outlives_the_purge_so_the_number_stays_opted_out():
 
 
 def test_a_stop_followed_by_start_goes_with_the_old_texts():
-    for sid, body in (("SM1", "STOP"), ("SM2", "START")):
-        sms_inbound_receive(text=InboundText(message_sid=sid, from_number=OTHER, to_number="", body=body))
-    age(SmsMessage.objects.all(), 31, "created_at")
-    age(SmsConversation.objects.all(), 31, "created_at", "last_message_at")
+    old_texts_from(OTHER, "STOP", "START")
 
     texts_purge()
 

@@ -179,15 +179,22 @@ def test_a_newer_text_whose_hand_off_is_in_doubt_closes_the_older_survey(
     assert reply(client, "3") == [NEWER_Q2]
 
 
-def test_a_newer_text_whose_worker_stopped_closes_the_older_survey_once_reaped(
-    twilio, client, django_capture_on_commit_callbacks
-):
-    older = older_started(twilio, client, django_capture_on_commit_callbacks)
+def newer_claimed(django_capture_on_commit_callbacks) -> Invitation:
+    """A newer two-way invitation to the number, put off an hour, then claimed by the schedule
+    (its session waiting for its text) and not sent yet."""
     newer = send_two_way(
         django_capture_on_commit_callbacks, name="Newer", second=NEWER_Q2, send_delay=1, send_delay_unit="hours"
     )
     Invitation.objects.filter(pk=newer.pk).update(send_after=timezone.now() - timedelta(seconds=1))
     assert [invitation.pk for invitation in invitations_claim_due(invitation_ids=[newer.pk])] == [newer.pk]
+    return newer
+
+
+def test_a_newer_text_whose_worker_stopped_closes_the_older_survey_once_reaped(
+    twilio, client, django_capture_on_commit_callbacks
+):
+    older = older_started(twilio, client, django_capture_on_commit_callbacks)
+    newer = newer_claimed(django_capture_on_commit_callbacks)
     # Claimed, and its worker stopped before handing the text over (or while it did).
     assert state(newer) == State.WAITING
     assert reply(client, "Shoes") == [OLDER_Q3]
@@ -203,11 +210,7 @@ def test_a_newer_text_reported_delivered_before_its_worker_recorded_it_closes_th
     twilio, client, django_capture_on_commit_callbacks
 ):
     older = older_started(twilio, client, django_capture_on_commit_callbacks)
-    newer = send_two_way(
-        django_capture_on_commit_callbacks, name="Newer", second=NEWER_Q2, send_delay=1, send_delay_unit="hours"
-    )
-    Invitation.objects.filter(pk=newer.pk).update(send_after=timezone.now() - timedelta(seconds=1))
-    assert [invitation.pk for invitation in invitations_claim_due(invitation_ids=[newer.pk])] == [newer.pk]
+    newer = newer_claimed(django_capture_on_commit_callbacks)
     # Its text handed to Twilio, whose status callback comes before the worker records the
     # hand-off (or instead of it: the worker stopped there, and the reaper leaves texts whose
     # status has moved on).
