@@ -14,8 +14,8 @@ Three phases in one run, against the same loopback SMTP server (aiosmtpd, its ow
                commit, send over SMTP (one session per batch) from the worker's second thread
                while the next batch executes, record each Email Sent.
   two workers  the same with two worker processes, for other recipients.
-  baseline     the one-worker phase's messages, sent by Django's SMTP backend over ONE
-               connection in ONE process, with no database work.
+  baseline     the one-worker phase's messages, sent by the product's SMTP backend (Django's, as
+               configured) over ONE connection in ONE process, with no database work.
 
 The headline is the one-worker ratio: one worker process against one sending process.
 
@@ -438,7 +438,7 @@ def main(argv=None) -> int:
         one.report()
         two.report()
         print(
-            f"  {'baseline':<12} {baseline_rate:8.1f} messages/s     (Django SMTP backend, one connection, one "
+            f"  {'baseline':<12} {baseline_rate:8.1f} messages/s     (the product's SMTP backend, one connection, one "
             f"process, no database; CPU per message: sender {baseline_cpu * 1000:.2f} ms)"
         )
         for problem in problems:
