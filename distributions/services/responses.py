@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from directory.models import Contact
 from distributions.models import Invitation, Response, Survey
+from distributions.selectors import SKIPPED
 from distributions.services.answers import answers_merge
 from distributions.services.status import invitation_record
 
@@ -30,12 +31,14 @@ class Availability(StrEnum):
     FINISHED = "finished"
     EXPIRED = "expired"
     NOT_OPEN = "not_open"
+    WITHDRAWN = "withdrawn"
 
 
 UNAVAILABLE_MESSAGES = {
     Availability.FINISHED: "You have already answered this survey. Thank you.",
     Availability.EXPIRED: "This link has expired.",
     Availability.NOT_OPEN: "This survey is not open.",
+    Availability.WITHDRAWN: "This link is no longer valid.",
 }
 
 
@@ -66,20 +69,30 @@ NOT_READ = object()
 def survey_availability(*, invitation: Invitation, now=None, response=NOT_READ) -> Availability:
     """Whether the link takes answers. A finished response wins over expiry and over the survey
     being closed since: the recipient is told they answered, not that something went wrong.
-    `response`: the invitation's Response or None, when the caller has it already."""
+    `response`: the invitation's Response or None, when the caller has it already.
+
+    WITHDRAWN: the link names nobody any more (the contact was deleted), or was never sent (the
+    invitation was skipped or the person had opted out): its token exists only in the task's
+    output and the admin, and an answer there must not turn a skip into a response."""
     if response is NOT_READ:
         finished = Response.objects.filter(invitation=invitation, finished_at__isnull=False).exists()
     else:
         finished = response is not None and response.finished_at is not None
     if finished:
         return Availability.FINISHED
-    if invitation.contact_id is None:  # the contact was deleted: nobody is left to answer
-        return Availability.NOT_OPEN
+    if invitation.contact_id is None or invitation_never_sent(invitation):
+        return Availability.WITHDRAWN
     if invitation.expires_at is not None and invitation.expires_at <= (now or timezone.now()):
         return Availability.EXPIRED
     if invitation.distribution.survey.status != Survey.Status.ACTIVE:
         return Availability.NOT_OPEN
     return Availability.OPEN
+
+
+def invitation_never_sent(invitation: Invitation) -> bool:
+    """Whether `invitation` was skipped (a recipient rule, an opt-out) instead of being sent. An
+    opt-out from the link of an invitation that was sent has `sent_at` set, and is not one."""
+    return invitation.status in SKIPPED and invitation.sent_at is None
 
 
 @transaction.atomic

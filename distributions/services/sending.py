@@ -36,6 +36,7 @@ from distributions.services.delivery import (
 )
 from distributions.services.invitation_channels import is_sms
 from distributions.services.recipient_rules import content_digest, invitation_skip_reasons
+from distributions.services.responses import invitation_never_sent
 from distributions.services.sms_sessions import survey_sms_askable_any
 from workflows.piping import contact_fields, tokens
 from workflows.salesforce.values import InvalidValue
@@ -69,16 +70,21 @@ class DistributedInvitation:
 
     def outputs(self) -> dict[str, str]:
         """The task's outputs; a text's also say its channel ("SMS", "Two-way SMS") and phone, and
-        its SurveyLink is the short link the text carries."""
+        its SurveyLink is the short link the text carries. A skipped invitation's SurveyLink is
+        empty: its link takes no answers (services/responses.py), and no later task may pass it on."""
         invitation = self.invitation
         channel = invitation.distribution.channel
+        if invitation_never_sent(invitation):
+            link = ""
+        elif is_sms(channel):
+            link = survey_short_link(invitation.short_code)
+        else:
+            link = survey_link(invitation.token)
         outputs = {
             "ContactId": str(invitation.contact_id),
             "DistributionId": str(invitation.distribution_id),
             "InvitationId": str(invitation.pk),
-            "SurveyLink": survey_short_link(invitation.short_code)
-            if is_sms(channel)
-            else survey_link(invitation.token),
+            "SurveyLink": link,
             "Outcome": self.outcome,
         }
         if is_sms(channel):

@@ -32,6 +32,7 @@ CLOSED_TEMPLATES = {
     Availability.FINISHED: "distributions/already_answered.html",
     Availability.EXPIRED: "distributions/expired.html",
     Availability.NOT_OPEN: "distributions/not_open.html",
+    Availability.WITHDRAWN: "distributions/withdrawn.html",
 }
 FINISH, SAVE = "finish", "save"
 # The pages show an admin's HTML with values piped in from Salesforce and the contact, escaped. But a

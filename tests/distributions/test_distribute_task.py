@@ -239,6 +239,7 @@ def test_it_marks_an_unsubscribed_contact_opted_out_and_sends_nothing(execute, s
     invitation = Invitation.objects.latest("pk")
     assert (invitation.status, run.status) == (Status.OPTED_OUT, Run.Status.SUCCEEDED)
     assert task_run(run).output["Outcome"].startswith("Opted Out: Ada Lovelace <ada@example.com> has opted out")
+    assert task_run(run).output["SurveyLink"] == ""
     assert len(mail.outbox) == 1
 
 
@@ -260,6 +261,8 @@ def test_it_skips_the_same_subject_and_body_to_the_same_address_within_12_hours(
     assert second.status == Status.EMAIL_SKIPPED
     assert second.status_detail.startswith(f"Duplicate of invitation {first.pk} sent at {first.sent_at:%Y-%m-%d %H:%M}")
     assert task_run(run).output["Outcome"].startswith("Email Skipped: Duplicate of invitation")
+    assert task_run(run).output["SurveyLink"] == ""  # its link takes no answers: no later task may pass it on
+    assert task_run(run).output["InvitationId"] == str(second.pk)
     assert len(mail.outbox) == 1
 
 

@@ -109,7 +109,7 @@ def test_the_survey_link_no_longer_opens_and_the_opt_out_page_still_answers(clie
     opt_out = client.post(f"/s/{pending.token}/opt-out/")
 
     assert survey_page.status_code == 200
-    assert b"not open" in survey_page.content
+    assert b"no longer valid" in survey_page.content
     assert opt_out.status_code == 200
 
 

@@ -250,6 +250,38 @@ def test_an_inactive_survey_is_not_open(client, survey, invitation):
     assert "<form" not in answer.content.decode()
 
 
+@pytest.mark.parametrize("status", [Status.EMAIL_SKIPPED, Status.SMS_SKIPPED, Status.OPTED_OUT])
+def test_the_link_of_an_invitation_that_was_never_sent_takes_no_answers(client, survey, status):
+    skipped = make_invitation(survey=survey, status=status, status_detail="Duplicate of invitation 1")
+    rating = names(survey)[1]
+
+    page = client.get(url(skipped))
+    answer = client.post(url(skipped), {rating: "9", "action": "finish"})
+
+    for response in (page, answer):
+        assert "This link is no longer valid" in response.content.decode()
+        assert "<form" not in response.content.decode()
+    assert status_of(skipped) == status  # the skip stays as it was recorded
+    assert not Response.objects.filter(invitation=skipped).exists()
+
+
+def test_an_opt_out_from_the_link_of_a_sent_invitation_still_lets_the_person_answer(client, survey, invitation):
+    Invitation.objects.filter(pk=invitation.pk).update(status=Status.OPTED_OUT, sent_at=timezone.now())
+
+    answer = client.get(url(invitation))
+
+    assert "<form" in answer.content.decode()
+
+
+def test_a_deleted_contact_s_link_says_it_is_no_longer_valid(client, invitation):
+    invitation.contact.delete()
+
+    answer = client.get(url(invitation))
+
+    assert "This link is no longer valid" in answer.content.decode()
+    assert "This survey is not open" not in answer.content.decode()
+
+
 def test_an_unknown_link_is_a_plain_404(client):
     answer = client.get("/s/not-a-real-token/")
 
