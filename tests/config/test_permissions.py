@@ -7,6 +7,7 @@ everything else answers 403, 404 or 405, or sends them to the login, and no page
 queued for the next one) shows any of the data.
 """
 
+import logging
 import re
 from datetime import timedelta
 
@@ -427,6 +428,30 @@ def test_staff_lacking_one_of_a_pages_permissions_are_refused(client, world, nam
 
     assert response.status_code == 403
     assert not leaked(response, world)
+
+
+def test_a_refusal_is_a_page_in_the_admins_look_and_one_log_line_without_a_traceback(client, world, caplog):
+    staff_with(client, "distributions.view_survey")
+    url = reverse("reporting:survey_summary", args=[world["survey"].pk])
+
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = client.get(url)
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "You do not have permission to see this page" in page
+    assert f'href="{reverse("admin:index")}"' in page
+    (record,) = [record for record in caplog.records if record.name == "django.request"]
+    assert record.getMessage() == f"Forbidden (Permission denied): {url}"
+    assert record.exc_info is None and "Traceback" not in caplog.text
+
+
+def test_a_server_error_keeps_its_traceback_in_the_log(caplog):
+    record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Internal Server Error", None, None)
+    record.status_code, record.exc_info = 500, (ValueError, ValueError("boom"), None)
+    logging.getLogger("django.request").handle(record)
+
+    assert caplog.records[-1].exc_info is not None
 
 
 def test_replaying_a_run_needs_the_rights_to_view_and_add_runs(client, world):
