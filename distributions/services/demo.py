@@ -100,6 +100,7 @@ def demo_survey_seed(*, owner, workflow: Workflow) -> Survey | None:
 def _create_survey(owner) -> Survey:
     survey = Survey.objects.create(
         name=DEMO_SURVEY,
+        public_title=DEMO_SURVEY,
         owner=owner,
         status=Survey.Status.ACTIVE,
         introduction="Hello ${m://FirstName}, thank you for contacting us about your ${e://Field/Priority} "

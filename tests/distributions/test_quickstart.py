@@ -40,6 +40,9 @@ def seed():
 def test_it_seeds_an_active_survey_with_a_rating_a_choice_and_a_text_question():
     _, survey = seed()
     assert (survey.name, survey.status) == (DEMO_SURVEY, Survey.Status.ACTIVE)
+    assert (
+        survey.title_for_respondents == DEMO_SURVEY
+    )  # the page's heading and the HELP text, as the README's picture shows
     kinds = [question.kind for question in survey.questions.all()]
     assert kinds == [Question.Kind.RATING, Question.Kind.MULTIPLE_CHOICE, Question.Kind.TEXT]
 
