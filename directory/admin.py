@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Count
 from django.db.models.functions import Lower
@@ -11,8 +12,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from directory.forms import KeyValueField
-from directory.models import Contact, DedupeRule, Directory, MailingList, Membership, Transaction
-from directory.selectors import embedded_data_case_clashes
+from directory.models import Contact, DedupeKey, DedupeRule, Directory, MailingList, Membership, Transaction
+from directory.selectors import DEDUPE_FIELDS, contact_duplicate, embedded_data_case_clashes
+from directory.values import InvalidValue, contact_email, contact_phone
 
 # A search term that is a whole email address is looked up by the lower(email) index.
 _WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -46,7 +48,22 @@ class DirectoryAdmin(admin.ModelAdmin):
     inlines = [DedupeRuleInline]
 
 
+# The form field a dedupe rule's match is reported on.
+_DEDUPE_RULE_FIELD = {
+    DedupeKey.EMAIL: "email",
+    DedupeKey.EXTERNAL_DATA_REFERENCE: "external_data_reference",
+    DedupeKey.PHONE: "phone",
+    DedupeKey.NAME_AND_EMAIL: "email",
+}
+
+
 class ContactForm(forms.ModelForm):
+    """A contact's fields, read as every other way into the directory reads them (the REST API,
+    workflow tasks): email normalized, phone in E.164, and no contact the directory's dedupe rules
+    say already exists. Bad input is a form error; nothing is saved until it is fixed."""
+
+    # Longer than the stored E.164 may be: people write spaces, brackets and "ext.".
+    phone = forms.CharField(required=False, max_length=100)
     embedded_data = KeyValueField(
         required=False,
         label="Edit embedded data",
@@ -67,8 +84,55 @@ class ContactForm(forms.ModelForm):
             "embedded_data",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["phone"].help_text = (
+            "Any way people write it; saved in E.164 (e.g. +14155550100), an extension as ;ext=12. "
+            f"Numbers without a country code are read as {settings.DEFAULT_PHONE_REGION}."
+        )
+
+    def clean_email(self):
+        try:
+            return contact_email(self.cleaned_data["email"])
+        except InvalidValue as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def clean_phone(self):
+        try:
+            return contact_phone(self.cleaned_data["phone"])
+        except InvalidValue as error:
+            raise forms.ValidationError(str(error)) from None
+
     def clean_embedded_data(self):
         return dict(self.cleaned_data["embedded_data"])
+
+    def clean(self):
+        cleaned_data = super().clean()
+        directory = cleaned_data.get("directory")
+        dedupe_fields = ("directory", *DEDUPE_FIELDS)
+        # A field that failed its own checks has no value to compare; an unchanged contact is not
+        # refused for a duplicate it already was (the change that made it one is what is refused).
+        if directory is None or any(name in self.errors for name in dedupe_fields):
+            return cleaned_data
+        if self.instance.pk is not None and not any(name in self.changed_data for name in dedupe_fields):
+            return cleaned_data
+        profile = {name: cleaned_data.get(name, "") for name in DEDUPE_FIELDS}
+        found = contact_duplicate(directory=directory, profile=profile, contact=self.instance)
+        if found is not None:
+            key, other = found
+            url = reverse("admin:directory_contact_change", args=[other.pk])
+            self.add_error(
+                _DEDUPE_RULE_FIELD[key],
+                format_html(
+                    '{} already has this contact: <a href="{}">{}</a>, the same person by its dedupe rule '
+                    "{}. Edit that contact instead.",
+                    directory,
+                    url,
+                    other,
+                    DedupeKey(key).label.lower(),
+                ),
+            )
+        return cleaned_data
 
 
 class MembershipInline(admin.TabularInline):

@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from directory.public_ids import PublicIdField
+from directory.values import PHONE_MAX_LENGTH
 
 
 class DedupeKey(models.TextChoices):
@@ -53,7 +54,9 @@ class Contact(models.Model):
     last_name = models.CharField(max_length=200, blank=True)
     email = models.CharField(max_length=254, blank=True)
     phone = models.CharField(
-        max_length=32, blank=True, help_text="E.164, e.g. +14155550100; an extension as ;ext=12 (RFC 3966)."
+        max_length=PHONE_MAX_LENGTH,
+        blank=True,
+        help_text="E.164, e.g. +14155550100; an extension as ;ext=12 (RFC 3966).",
     )
     external_data_reference = models.CharField(max_length=255, blank=True)
     language = models.CharField(max_length=16, blank=True)

@@ -194,6 +194,21 @@ def contact_find(
     return contacts_find(directory=directory, profiles=[profile])[0]
 
 
+def contact_duplicate(
+    *, directory: Directory, profile: dict, contact: Contact | None = None
+) -> tuple[str, Contact] | None:
+    """The first of the directory's rules, in order, that says `profile` (a dict of contact fields,
+    email and phone as stored) is a contact of the directory other than `contact` (the one being
+    changed; None for a new one), and the lowest-id such contact: -> (rule key, other contact).
+    None when no rule matches another contact. One query per rule the profile has values for."""
+    [by_rule] = contacts_find_by_rule(directory=directory, profiles=[profile])
+    for key, contacts in by_rule.items():
+        others = [other for other in contacts if contact is None or other.pk != contact.pk]
+        if others:
+            return key, others[0]
+    return None
+
+
 def contact_embedded_data_names(*, sample_size: int = CONTACT_SAMPLE_SIZE) -> set[str]:
     """The embedded-data names the `sample_size` most recently created contacts have."""
     names: set[str] = set()

@@ -5,9 +5,7 @@ POST /directories/{id}/contacts/search, GET|POST /directories/{id}/mailinglists/
 A POST upserts by the directory's dedupe rules (as workflow tasks do) and says which it did.
 """
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from email_validator import EmailNotValidError, validate_email
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -18,7 +16,7 @@ from api.resources.directories import directory_or_404, mailing_list_or_404
 from directory.models import Contact, Directory, MailingList
 from directory.selectors import contacts_search
 from directory.services import ContactData, contact_delete, contact_save, contact_update
-from workflows.salesforce.values import InvalidValue, parse_phone
+from directory.values import InvalidValue, contact_email, contact_phone
 
 # API field -> Contact field.
 PROFILE_FIELDS = {
@@ -82,25 +80,16 @@ class ContactInputSerializer(serializers.Serializer):
     )
 
     def validate_email(self, value: str) -> str:
-        if not value:
-            return value
         try:
-            return validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError as error:
-            raise serializers.ValidationError(f"Not a valid email address: {error}") from None
-
-    def validate_phone(self, value: str) -> str:
-        if not value:
-            return value
-        try:
-            phone = parse_phone(value, default_region=settings.DEFAULT_PHONE_REGION)
+            return contact_email(value)
         except InvalidValue as error:
             raise serializers.ValidationError(str(error)) from None
-        if len(phone) > _max_length("phone"):
-            raise serializers.ValidationError(
-                f"{phone} is longer than the {_max_length('phone')} characters a phone holds."
-            )
-        return phone
+
+    def validate_phone(self, value: str) -> str:
+        try:
+            return contact_phone(value)
+        except InvalidValue as error:
+            raise serializers.ValidationError(str(error)) from None
 
     def validate_embeddedData(self, value: dict) -> dict:
         if any(not name.strip() for name in value):

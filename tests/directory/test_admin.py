@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from directory.models import MailingList, Membership, Transaction
+from directory.models import Contact, DedupeKey, DedupeRule, MailingList, Membership, Transaction
 from tests.factories import make_contact, make_directory
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +128,168 @@ def test_it_explains_the_order_of_dedupe_rules_on_the_directory_page(admin_clien
 
     assert "tried in order" in content
     assert "matched by email, case-insensitive" in content
+
+
+# The contact form reads email and phone as the REST API does, and refuses a duplicate.
+
+
+def contact_add_post(directory, **fields):
+    """The contact add form's POST data: a valid new contact unless `fields` say otherwise."""
+    data = {
+        "directory": directory.pk,
+        "first_name": "Grace",
+        "last_name": "Hopper",
+        "email": "grace@example.com",
+        "phone": "",
+        "external_data_reference": "",
+        "language": "",
+        "memberships-TOTAL_FORMS": 0,
+        "memberships-INITIAL_FORMS": 0,
+        "memberships-MIN_NUM_FORMS": 0,
+        "memberships-MAX_NUM_FORMS": 1000,
+        "transactions-TOTAL_FORMS": 0,
+        "transactions-INITIAL_FORMS": 0,
+        "transactions-MIN_NUM_FORMS": 0,
+        "transactions-MAX_NUM_FORMS": 0,
+    }
+    return {**data, **fields}
+
+
+def add_contact(client, directory, **fields):
+    return client.post(reverse("admin:directory_contact_add"), contact_add_post(directory, **fields))
+
+
+def form_errors(response, field):
+    return response.context["adminform"].form.errors.get(field, [])
+
+
+def test_it_adds_a_valid_contact_with_its_email_normalized(admin_client):
+    directory = make_directory()
+
+    response = add_contact(admin_client, directory, email="Grace@EXAMPLE.com")
+
+    assert response.status_code == 302
+    assert response.url == reverse("admin:directory_contact_changelist")
+    [contact] = Contact.objects.filter(directory=directory)
+    assert (contact.first_name, contact.email) == ("Grace", "Grace@example.com")
+
+
+def test_it_refuses_an_invalid_email_and_keeps_what_was_typed(admin_client):
+    directory = make_directory()
+
+    response = add_contact(admin_client, directory, email="not-an-email")
+
+    assert response.status_code == 200
+    [error] = form_errors(response, "email")
+    assert error.startswith("Not a valid email address:")
+    assert 'value="not-an-email"' in response.content.decode()
+    assert not Contact.objects.filter(directory=directory).exists()
+
+
+def test_it_refuses_an_invalid_phone(admin_client):
+    directory = make_directory()
+
+    response = add_contact(admin_client, directory, phone="n/a")
+
+    assert response.status_code == 200
+    [error] = form_errors(response, "phone")
+    assert "'n/a' is not a valid phone number" in error
+    assert not Contact.objects.filter(directory=directory).exists()
+
+
+@pytest.mark.parametrize(
+    ("region", "typed", "stored"),
+    [("US", "415 555 0100", "+14155550100"), ("GB", "020 7946 0958", "+442079460958")],
+)
+def test_it_stores_a_national_phone_in_e164_read_in_the_default_region(admin_client, settings, region, typed, stored):
+    settings.DEFAULT_PHONE_REGION = region
+    directory = make_directory()
+
+    response = add_contact(admin_client, directory, phone=typed)
+
+    assert response.status_code == 302
+    assert Contact.objects.get(directory=directory).phone == stored
+
+
+def test_it_allows_a_contact_without_email_or_phone(admin_client):
+    directory = make_directory()
+
+    response = add_contact(admin_client, directory, email="", phone="")
+
+    assert response.status_code == 302
+    assert Contact.objects.get(directory=directory).email == ""
+
+
+def test_it_refuses_a_contact_the_dedupe_rules_say_exists_naming_it(admin_client):
+    directory = make_directory()
+    ada = make_contact(directory=directory, first_name="Ada", email="ada@example.com")
+
+    response = add_contact(admin_client, directory, first_name="Ada", email="ADA@example.com")
+
+    assert response.status_code == 200
+    [error] = form_errors(response, "email")
+    assert "already has this contact" in error
+    assert f'<a href="{contact_url(ada)}">' in response.content.decode()
+    assert list(Contact.objects.filter(directory=directory)) == [ada]
+
+
+def test_it_adds_the_same_email_to_another_directory(admin_client):
+    make_contact(directory=make_directory(), email="ada@example.com")
+    directory = make_directory()
+
+    response = add_contact(admin_client, directory, email="ada@example.com")
+
+    assert response.status_code == 302
+    assert Contact.objects.filter(directory=directory).count() == 1
+
+
+def test_it_refuses_a_phone_the_dedupe_rules_match_once_in_e164(admin_client, settings):
+    settings.DEFAULT_PHONE_REGION = "US"
+    directory = make_directory()
+    DedupeRule.objects.create(directory=directory, position=1, key=DedupeKey.PHONE)
+    make_contact(directory=directory, email="ada@example.com", phone="+14155550100")
+
+    response = add_contact(admin_client, directory, phone="(415) 555-0100")
+
+    assert response.status_code == 200
+    [error] = form_errors(response, "phone")
+    assert "already has this contact" in error
+    assert Contact.objects.filter(directory=directory).count() == 1
+
+
+def test_it_refuses_changing_a_contact_into_a_duplicate_of_another(admin_client):
+    directory = make_directory()
+    ada = make_contact(directory=directory, email="ada@example.com")
+    grace = make_contact(directory=directory, email="grace@example.com")
+
+    response = admin_client.post(contact_url(grace), contact_post(grace, email="Ada@Example.com"))
+
+    assert response.status_code == 200
+    [error] = form_errors(response, "email")
+    assert "already has this contact" in error
+    assert f'<a href="{contact_url(ada)}">' in response.content.decode()
+    grace.refresh_from_db()
+    assert grace.email == "grace@example.com"
+
+
+def test_it_validates_a_changed_contact(admin_client):
+    contact = make_contact(email="ada@example.com")
+
+    response = admin_client.post(contact_url(contact), contact_post(contact, email="not-an-email", phone="n/a"))
+
+    assert response.status_code == 200
+    assert form_errors(response, "email") and form_errors(response, "phone")
+    contact.refresh_from_db()
+    assert (contact.email, contact.phone) == ("ada@example.com", "")
+
+
+def test_a_contact_is_not_a_duplicate_of_itself(admin_client, settings):
+    settings.DEFAULT_PHONE_REGION = "US"
+    contact = make_contact(email="ada@example.com")
+    data = contact_post(contact, email="ADA@example.com", phone="415 555 0100")
+
+    response = admin_client.post(contact_url(contact), data)
+
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert (contact.email, contact.phone) == ("ADA@example.com", "+14155550100")

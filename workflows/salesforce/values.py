@@ -23,7 +23,8 @@ Piped text that people type (a condition's value, a task's transaction date) and
 use the same forms. A moment without an offset is UTC, as Salesforce's are.
 
 Every parser takes the text as sent (surrounding whitespace is ignored) and raises
-``InvalidValue``, a ``ValueError`` whose message says what was expected.
+``InvalidValue``, a ``ValueError`` whose message says what was expected. Phones are read by the
+directory's ``parse_phone`` (``directory/values.py``, re-exported here), as every contact's are.
 """
 
 import re
@@ -31,11 +32,8 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-import phonenumbers
-
-
-class InvalidValue(ValueError):
-    """The text is not a value of the type asked for; the message says which forms are accepted."""
+# Phones are read as the directory stores them; its InvalidValue is the one every parser here raises.
+from directory.values import InvalidValue, parse_phone  # noqa: F401
 
 
 class ValueKind(StrEnum):
@@ -199,28 +197,6 @@ def split_multi_select(text: str) -> list[str]:
     """``Chat;Phone;Web`` -> ["Chat", "Phone", "Web"]: a multi-select picklist's selected values,
     in order, blank ones dropped. Salesforce joins them with ``;``, which a value cannot contain."""
     return [value.strip() for value in text.split(MULTI_SELECT_SEPARATOR) if value.strip()]
-
-
-def parse_phone(text: str, *, default_region: str) -> str:
-    """A phone number as people write it -> E.164 (``+14155550100``), with its extension as the
-    RFC 3966 parameter when it has one (``+1 415 555 0100 ext. 12`` -> ``+14155550100;ext=12``).
-
-    `default_region` (ISO 3166 alpha-2, e.g. ``"US"``) is the country of numbers written without
-    a country code. Raises InvalidValue when the text is not a valid number (libphonenumber's
-    metadata decides, e.g. area code 111 does not exist in North America).
-    """
-    value = text.strip()
-    try:
-        number = phonenumbers.parse(value, default_region)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise InvalidValue(
-            f"{value!r} is not a valid phone number (numbers without a country code are read as {default_region}; "
-            "write others with theirs, e.g. +44 20 7946 0958)."
-        )
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return f"{e164};ext={number.extension}" if number.extension else e164
 
 
 def _in_utc(moment: datetime) -> datetime:
