@@ -234,6 +234,9 @@ KIND = TaskKind(
     run_batch=run_batch,
     # Channel and Phone: the SMS methods' runs only.
     outputs=("ContactId", "DistributionId", "InvitationId", "SurveyLink", "Outcome", "Channel", "Phone"),
+    # Erased with the contact: Phone is theirs, and Outcome may quote their name, address or phone
+    # (an opt-out, a duplicate). The survey link stays: it opens nothing once the contact is gone.
+    outputs_kept_on_erasure=("ContactId", "DistributionId", "InvitationId", "SurveyLink", "Channel"),
     export_config=export_config,
     import_config=import_config,
     config_warnings=config_warnings,

@@ -62,6 +62,8 @@ class RunLinks:
     """What a run's detail page links to."""
 
     contacts: list[Contact] = field(default_factory=list)
+    # Ids its tasks output as ContactId whose contact was deleted since (and erased from the run).
+    deleted_contact_ids: list[int] = field(default_factory=list)
     distributions: list[Distribution] = field(default_factory=list)
     replays: list[Run] = field(default_factory=list)
 
@@ -72,8 +74,10 @@ def run_links(*, run: Run) -> RunLinks:
         for output in run.task_runs.values_list("output", flat=True)
         if str(output.get("ContactId", "")).isdigit()
     }
+    contacts = list(Contact.objects.filter(pk__in=contact_ids).order_by("pk"))
     return RunLinks(
-        contacts=list(Contact.objects.filter(pk__in=contact_ids).order_by("pk")),
+        contacts=contacts,
+        deleted_contact_ids=sorted(contact_ids - {contact.pk for contact in contacts}),
         distributions=list(
             Distribution.objects.filter(run=run)
             .select_related("survey")

@@ -114,4 +114,6 @@ KIND = TaskKind(
     config_form=AddToDirectoryForm,
     run_batch=run_batch,
     outputs=("ContactId", "MailingListId", "TransactionId", "ContactAction"),
+    # Ids and "created"/"updated": nothing of the person, kept when the contact is deleted.
+    outputs_kept_on_erasure=("ContactId", "MailingListId", "TransactionId", "ContactAction"),
 )

@@ -51,6 +51,11 @@ class TaskKind:
     them reaches real people: sending a test event asks for a confirmation, and a test event's
     test address replaces the first field's value and empties the others for that run only, so
     the contact found and sent to is the test address's, never the person the event names.
+
+    `outputs_kept_on_erasure` names the outputs that hold nothing of the person a task run acted
+    on (the product's own ids and labels). When that contact is deleted, every other output of
+    the task run is erased (workflows/services/erasure.py): an output that copies the contact's
+    phone, email or name, or quotes them in a message, must not be listed. ContactId always stays.
     """
 
     name: str
@@ -63,10 +68,13 @@ class TaskKind:
     import_config: Callable[[dict], dict] | None = None
     config_warnings: Callable[[dict, "Workflow"], list[str]] | None = None
     recipient_fields: tuple[str, ...] = ()
+    outputs_kept_on_erasure: tuple[str, ...] = ()
 
     def __post_init__(self):
         if (self.run is None) == (self.run_batch is None):
             raise TypeError(f"Task kind {self.name!r}: give it run or run_batch, one of the two.")
+        if unknown := set(self.outputs_kept_on_erasure) - set(self.outputs):
+            raise TypeError(f"Task kind {self.name!r}: it keeps on erasure outputs it has not: {sorted(unknown)}.")
 
 
 _KINDS: dict[str, TaskKind] = {}
