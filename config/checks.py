@@ -164,7 +164,9 @@ def check_email_is_sent(app_configs, **kwargs):
     return [
         checks.Warning(
             f"EMAIL_BACKEND sends survey invitations to {where}: no recipient receives them.",
-            hint="Set EMAIL_BACKEND to django.core.mail.backends.smtp.EmailBackend or a django-anymail backend.",
+            hint="Set EMAIL_BACKEND to distributions.channels.smtp.EmailBackend (SMTP; Django's own SMTP backend "
+            "cannot send to addresses with non-ASCII characters) or a django-anymail ESP backend, e.g. "
+            "anymail.backends.postmark.EmailBackend.",
             id="sfsurveys.W101",
         )
     ]

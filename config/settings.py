@@ -44,6 +44,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Answers /static/ from STATIC_ROOT (filled by `manage.py collectstatic`) before the rest of
+    # the chain runs, so gunicorn alone serves the admin's and the API docs' CSS and JavaScript.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -132,7 +135,12 @@ USE_TZ = True
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # collectstatic also writes a gzip copy of each file (and brotli with the brotli package), which
+    # WhiteNoise sends to clients that accept it. Not the Manifest variant: its {% static %} fails
+    # for a name missing from STATIC_ROOT's manifest, so every admin page would be a 500 wherever
+    # collectstatic has not run (the quickstart, the tests). File names stay unhashed, so browsers
+    # keep a file for WhiteNoise's 60 seconds (WHITENOISE_MAX_AGE), not forever.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
     # Response exports hold every answer and recipient of a survey: kept outside STATIC_ROOT and
     # any served folder, handed out only by permission-checked views. Workers write them and web
     # processes read them, so on several machines this folder must be shared (a network volume).

@@ -13,7 +13,7 @@ SOUND = {
     "PUBLIC_BASE_URL": "https://surveys.example.com",
     "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
     "SECURE_SSL_REDIRECT": True,
-    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "EMAIL_BACKEND": "distributions.channels.smtp.EmailBackend",
     "TRACKING_WEBHOOK_ESP": "",
     "RUN_LEASE_SECONDS": 600,
     "ANYMAIL": {"WEBHOOK_SECRET": ["tracking:s3cret"]},
@@ -127,6 +127,15 @@ def test_it_allows_debug_with_sqlite(configured, settings):
 )
 def test_it_warns_on_deploy_that_invitations_are_not_sent(configured, backend):
     assert configured(EMAIL_BACKEND=backend) == {"sfsurveys.W101"}
+
+
+def test_the_unsent_invitations_warning_recommends_the_products_smtp_backend(configured, settings):
+    configured(EMAIL_BACKEND="distributions.channels.outbox.OutboxBackend")
+    [warning] = [issue for issue in checks.run_checks(include_deployment_checks=True) if issue.id == "sfsurveys.W101"]
+    # Django's own SMTP backend refuses addresses with non-ASCII characters before the @.
+    assert "distributions.channels.smtp.EmailBackend" in warning.hint
+    assert "django.core.mail.backends.smtp" not in warning.hint
+    assert "anymail.backends." in warning.hint
 
 
 @pytest.mark.parametrize("url", ["surveys.example.com", "/surveys", "https://", "ftp://surveys.example.com"])

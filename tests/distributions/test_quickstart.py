@@ -272,6 +272,15 @@ def test_it_runs_the_web_server_and_the_worker(children, settings):
 
 
 @pytest.mark.django_db
+def test_the_web_server_does_not_warn_that_static_files_were_not_collected(children, monkeypatch):
+    monkeypatch.setenv("PYTHONWARNINGS", "default::DeprecationWarning")
+    run_quickstart()
+    web, worker = children.environments
+    assert web["PYTHONWARNINGS"] == "default::DeprecationWarning,ignore:No directory at:UserWarning"
+    assert worker["PYTHONWARNINGS"] == "default::DeprecationWarning"
+
+
+@pytest.mark.django_db
 def test_it_runs_no_worker_with_no_worker(children):
     run_quickstart("--no-worker")
     assert [command[2] for command in children.started] == ["runserver"]
@@ -368,7 +377,10 @@ def test_it_serves_the_demo_until_interrupted(tmp_path):
         )
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), seconds=120, what="the admin login page")
+        # Styled: without collectstatic, runserver serves the admin's CSS itself.
+        assert answers(f"http://127.0.0.1:{port}/static/admin/css/base.css")
         output = log_path.read_text()
+        assert "No directory at" not in output  # WhiteNoise's notice of an uncollected STATIC_ROOT
         # From another folder, as a second terminal would be.
         subprocess.run(simulator_command(output), cwd=tmp_path, env=env, check=True, timeout=30, capture_output=True)
         db_path = tmp_path / "db.sqlite3"
