@@ -272,15 +272,6 @@ def test_it_runs_the_web_server_and_the_worker(children, settings):
 
 
 @pytest.mark.django_db
-def test_the_web_server_does_not_warn_that_static_files_were_not_collected(children, monkeypatch):
-    monkeypatch.setenv("PYTHONWARNINGS", "default::DeprecationWarning")
-    run_quickstart()
-    web, worker = children.environments
-    assert web["PYTHONWARNINGS"] == "default::DeprecationWarning,ignore:No directory at:UserWarning"
-    assert worker["PYTHONWARNINGS"] == "default::DeprecationWarning"
-
-
-@pytest.mark.django_db
 def test_it_runs_no_worker_with_no_worker(children):
     run_quickstart("--no-worker")
     assert [command[2] for command in children.started] == ["runserver"]

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -28,8 +29,6 @@ ADMIN_USERNAME = "admin"
 ADMIN_EMAIL = "admin@example.com"
 STOP_GRACE_SECONDS = 10
 POLL_SECONDS = 0.25
-# WhiteNoise's warning, as a PYTHONWARNINGS filter, when STATIC_ROOT has not been collected.
-STATIC_ROOT_NOTICE = "ignore:No directory at:UserWarning"
 
 
 class Command(BaseCommand):
@@ -163,12 +162,13 @@ class Command(BaseCommand):
         exited = None
         # The admin shows event URLs from PUBLIC_BASE_URL: make them the ones printed above.
         env = {**os.environ, "PUBLIC_BASE_URL": base_url}
-        # runserver serves /static/ from the apps' folders before WhiteNoise is asked: WhiteNoise's
-        # notice that STATIC_ROOT does not exist (no collectstatic here) would only mislead.
-        web_env = {**env, "PYTHONWARNINGS": ",".join(filter(None, [env.get("PYTHONWARNINGS"), STATIC_ROOT_NOTICE]))}
+        # runserver serves /static/ from the apps' folders (no collectstatic here); the folder
+        # WhiteNoise serves in production exists, empty, so it has no missing folder to warn about.
+        if settings.STATIC_ROOT:
+            Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         try:
             for name, command in commands.items():
-                children[name] = subprocess.Popen(command, env=web_env if name == "web server" else env)
+                children[name] = subprocess.Popen(command, env=env)
             exited = _wait(children, received)
         finally:
             _terminate(list(children.values()))
