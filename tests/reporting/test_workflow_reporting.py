@@ -55,7 +55,8 @@ def test_it_filters_runs_by_date_range(admin_client):
     old, recent, today = (make_run(workflow=workflow) for _ in range(3))
     Run.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=40))
     Run.objects.filter(pk=recent.pk).update(created_at=now - timedelta(days=3))
-    local_today = timezone.localdate()
+    Run.objects.filter(pk=today.pk).update(created_at=now)
+    local_today = timezone.localdate(now)  # the runs' day, even if midnight has passed since
 
     last_week = {"created_at_from": (local_today - timedelta(days=6)).isoformat()}
     only_recent = {
