@@ -63,8 +63,8 @@ def test_two_texts_from_one_number_are_handled_one_at_a_time(session):
 
 
 def test_texts_from_two_numbers_are_handled_together(session):
-    # Each text waits for the other (up to 30 s, however far apart a loaded machine starts them).
-    session.hold = 30
+    # Each text waits for the other (up to 10 s, however far apart a loaded machine starts them).
+    session.hold = 10
     forms = [inbound_form(sender=number, body="1") for number in ("+15555550123", "+15555550124")]
     responses = run_together(2, lambda i: post_signed(Client(), INBOUND_PATH, forms[i]))
     assert [response.status_code for response in responses] == [200, 200]
