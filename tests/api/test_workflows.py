@@ -36,18 +36,18 @@ def test_it_lists_a_workflows_runs_newest_first(superuser_api):
 
 
 def test_it_filters_runs_as_workflow_reporting_does(superuser_api):
+    today = timezone.localdate()  # before the runs: one made after midnight is still from today on
     workflow = make_workflow()
     failed = make_run(workflow=workflow, status=Run.Status.FAILED)
     make_run(workflow=workflow, status=Run.Status.SUCCEEDED)
     old = make_run(workflow=workflow, status=Run.Status.FAILED)
     Run.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
     searched = make_run(workflow=workflow, fields={"Id": "500ABCDEFGHIJKLMNO"})
-    today = timezone.localdate().isoformat()
     url = f"workflows/{workflow.pk}/runs"
 
-    by_status = result(superuser_api.get(url, status="failed", **{"from": today}))["elements"]
+    by_status = result(superuser_api.get(url, status="failed", **{"from": today.isoformat()}))["elements"]
     by_record = result(superuser_api.get(url, search="500ABCDEFGHIJKLMNO"))["elements"]
-    up_to = result(superuser_api.get(url, to=(timezone.localdate() - timedelta(days=5)).isoformat()))["elements"]
+    up_to = result(superuser_api.get(url, to=(today - timedelta(days=5)).isoformat()))["elements"]
 
     assert [row["id"] for row in by_status] == [failed.pk]
     assert [row["id"] for row in by_record] == [searched.pk]

@@ -16,7 +16,9 @@ from config.sqlite3 import ENGINE
 from config.sqlite3.write_gate import MAX_YIELD_SECONDS, WriteGate
 from tests.workers import ROOT
 
-WORKER_TRANSACTION_SECONDS = 0.03
+# Long enough that a waiting writer seeing more than two of them means it was passed over, not that
+# a loaded machine kept its thread off the CPU for a transaction or two.
+WORKER_TRANSACTION_SECONDS = 0.1
 
 
 def _connection(path):

@@ -5,6 +5,7 @@ expires the session once; a reply racing the hand-off of a newer survey's text a
 and the newer one is the number's only open survey after both; a failed status callback racing
 the worker's record of the same text deadlocks neither."""
 
+import threading
 import time
 from datetime import timedelta
 
@@ -158,9 +159,11 @@ def test_a_failed_callback_racing_the_workers_record_of_the_same_text_deadlocks_
         invitation=newer,
     )
     text_gone = delivery.sms_session_text_gone
+    conversation_locked = threading.Event()
 
     def slow_text_gone(**kwargs):  # the conversation locked: the callback comes meanwhile
         gone = text_gone(**kwargs)
+        conversation_locked.set()
         time.sleep(0.5)
         return gone
 
@@ -170,7 +173,8 @@ def test_a_failed_callback_racing_the_workers_record_of_the_same_text_deadlocks_
         delivery._record(Invitation.objects.get(pk=newer.pk), Outcome.ACCEPTED, "", data={})
 
     def callback():
-        time.sleep(0.2)
+        # Once the worker holds the conversation, however long a loaded machine takes to get it there.
+        assert conversation_locked.wait(timeout=30), "the worker never locked the conversation"
         return sms_status_record(params=status_form(sid=sid, status="failed", error_code="30008"))
 
     run_together(2, lambda i: worker() if i == 0 else callback())

@@ -29,9 +29,9 @@ Status = Invitation.Status
 DASHBOARD_URL = "/admin/reporting/dashboard/"
 
 
-def run_created(workflow, *, days_ago: int, status=Run.Status.SUCCEEDED):
+def run_created(workflow, *, days_ago: int, status=Run.Status.SUCCEEDED, now=None):
     run = make_run(workflow=workflow, status=status)
-    Run.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+    Run.objects.filter(pk=run.pk).update(created_at=(now or timezone.now()) - timedelta(days=days_ago))
     return run
 
 
@@ -53,14 +53,16 @@ def funnel_counts() -> dict[str, int]:
 
 def test_it_counts_runs_per_day_by_status_with_zero_days():
     workflow = make_workflow()
-    run_created(workflow, days_ago=0)
-    run_created(workflow, days_ago=0, status=Run.Status.FAILED)
-    run_created(workflow, days_ago=2, status=Run.Status.FAILED)
-    run_created(workflow, days_ago=WINDOW_DAYS)  # before the window
+    now = timezone.now()
+    run_created(workflow, days_ago=0, now=now)
+    run_created(workflow, days_ago=0, status=Run.Status.FAILED, now=now)
+    run_created(workflow, days_ago=2, status=Run.Status.FAILED, now=now)
+    run_created(workflow, days_ago=WINDOW_DAYS, now=now)  # before the window
+    today = timezone.localdate(now)  # the day the runs' days count from, even after midnight
 
-    runs = runs_per_day_by_status()
+    runs = runs_per_day_by_status(today=today)
 
-    assert runs.days[-1] == timezone.localdate() and len(runs.days) == WINDOW_DAYS
+    assert runs.days[-1] == today and len(runs.days) == WINDOW_DAYS
     assert runs.by_status["succeeded"] == [0] * 13 + [1]
     assert runs.by_status["failed"] == [0] * 11 + [1, 0, 1]
     assert runs.by_status["queued"] == [0] * WINDOW_DAYS

@@ -25,9 +25,9 @@ def invite(distribution, *, started=False, finished=False):
     return invitation
 
 
-def respond(distribution, *, started_days_ago, finished_days_ago=None):
-    """A response started (and maybe finished) that many days ago."""
-    now = timezone.now()
+def respond(distribution, *, started_days_ago, finished_days_ago=None, now=None):
+    """A response started (and maybe finished) that many days before `now` (default: now)."""
+    now = now or timezone.now()
     response = make_survey_response(invitation=make_invitation(distribution=distribution))
     finished_at = None if finished_days_ago is None else now - timedelta(days=finished_days_ago)
     Response.objects.filter(pk=response.pk).update(
@@ -120,11 +120,12 @@ def test_it_leaves_out_other_surveys():
 def test_it_shows_every_day_of_the_window_with_zero_days():
     survey = make_survey()
     email = make_distribution(survey=survey, channel=EMAIL)
-    respond(email, started_days_ago=3)
+    now = timezone.now()
+    respond(email, started_days_ago=3, now=now)
+    today = timezone.localdate(now)  # the day the response's days count from, even after midnight
 
-    [series] = survey_daily_responses(survey=survey, channels=[EMAIL])
+    [series] = survey_daily_responses(survey=survey, channels=[EMAIL], today=today)
 
-    today = timezone.localdate()
     assert series.days == [today - timedelta(days=n) for n in range(WINDOW_DAYS - 1, -1, -1)]
     assert series.started == [0] * 10 + [1, 0, 0, 0]
     assert series.finished == [0] * WINDOW_DAYS
@@ -133,11 +134,12 @@ def test_it_shows_every_day_of_the_window_with_zero_days():
 def test_it_counts_started_and_finished_on_their_own_days():
     survey = make_survey()
     email = make_distribution(survey=survey, channel=EMAIL)
-    respond(email, started_days_ago=2, finished_days_ago=1)
-    respond(email, started_days_ago=2, finished_days_ago=2)
-    respond(email, started_days_ago=0)
+    now = timezone.now()
+    respond(email, started_days_ago=2, finished_days_ago=1, now=now)
+    respond(email, started_days_ago=2, finished_days_ago=2, now=now)
+    respond(email, started_days_ago=0, now=now)
 
-    [series] = survey_daily_responses(survey=survey, channels=[EMAIL])
+    [series] = survey_daily_responses(survey=survey, channels=[EMAIL], today=timezone.localdate(now))
 
     assert series.started[-3:] == [2, 0, 1]
     assert series.finished[-3:] == [1, 1, 0]
@@ -146,10 +148,11 @@ def test_it_counts_started_and_finished_on_their_own_days():
 def test_it_counts_a_response_started_before_the_window_only_on_its_finish_day():
     survey = make_survey()
     email = make_distribution(survey=survey, channel=EMAIL)
-    respond(email, started_days_ago=30, finished_days_ago=1)
-    respond(email, started_days_ago=20)
+    now = timezone.now()
+    respond(email, started_days_ago=30, finished_days_ago=1, now=now)
+    respond(email, started_days_ago=20, now=now)
 
-    [series] = survey_daily_responses(survey=survey, channels=[EMAIL])
+    [series] = survey_daily_responses(survey=survey, channels=[EMAIL], today=timezone.localdate(now))
 
     assert sum(series.started) == 0
     assert series.finished[-2:] == [1, 0]
@@ -157,11 +160,12 @@ def test_it_counts_a_response_started_before_the_window_only_on_its_finish_day()
 
 def test_it_keeps_channels_apart_in_the_series():
     survey = make_survey()
-    respond(make_distribution(survey=survey, channel=EMAIL), started_days_ago=0)
-    respond(make_distribution(survey=survey, channel=SMS), started_days_ago=0)
-    respond(make_distribution(survey=survey, channel=SMS), started_days_ago=0)
+    now = timezone.now()
+    respond(make_distribution(survey=survey, channel=EMAIL), started_days_ago=0, now=now)
+    respond(make_distribution(survey=survey, channel=SMS), started_days_ago=0, now=now)
+    respond(make_distribution(survey=survey, channel=SMS), started_days_ago=0, now=now)
 
-    series = survey_daily_responses(survey=survey, channels=[EMAIL, SMS])
+    series = survey_daily_responses(survey=survey, channels=[EMAIL, SMS], today=timezone.localdate(now))
 
     assert [(s.channel, s.started[-1]) for s in series] == [(EMAIL, 1), (SMS, 2)]
 

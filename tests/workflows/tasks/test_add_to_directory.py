@@ -43,13 +43,15 @@ def transaction_run(transaction_date="${event://CloseDate}", **fields):
 # Transaction dates
 
 
-def test_it_dates_a_transaction_on_a_salesforce_date():
+def test_it_dates_a_transaction_on_a_salesforce_date(settings):
+    settings.TIME_ZONE = "UTC"  # a date is dated at midnight in the admin time zone, whatever the environment sets
     run = transaction_run(CloseDate="2011-06-30")
     assert run.status == Run.Status.SUCCEEDED
     assert Transaction.objects.get().transaction_date == datetime(2011, 6, 30, tzinfo=UTC)
 
 
-def test_it_dates_a_transaction_today_with_date_today():
+def test_it_dates_a_transaction_today_with_date_today(settings):
+    settings.TIME_ZONE = "UTC"  # a date is dated at midnight in the admin time zone, whatever the environment sets
     before = timezone.now()
     run = transaction_run("${date://today}")
     after = timezone.now()
