@@ -21,7 +21,7 @@ from distributions.models import Distribution, Survey
 from distributions.selectors import survey_short_link
 from distributions.services.sending import distribute_config_problems, surveys_distribute
 from workflows.piping import tokens
-from workflows.tasks.contacts import ContactFieldsForm
+from workflows.tasks.contacts import CONTACT_FIELDS, ContactFieldsForm
 from workflows.tasks.context import TaskContext
 from workflows.tasks.forms import PipedTextarea, PipedTextInput
 from workflows.tasks.registry import TaskError, TaskKind
@@ -242,4 +242,5 @@ KIND = TaskKind(
     config_warnings=config_warnings,
     # Email first: a test event's test address takes its place; the others would find the real contact.
     recipient_fields=("email", "external_data_reference", "phone"),
+    contact_fields=CONTACT_FIELDS,
 )

@@ -57,13 +57,48 @@ def test_the_form_lists_the_wsdls_fields_with_their_types_and_the_last_values(ad
     assert "CaseNumber (string):" in labels and "IsClosed (boolean):" in labels
     assert texts(response.content, "//input[@name='event__CaseNumber']/@value") == ["00001026"]
     assert texts(response.content, "//input[@name='event__ContactEmail']/@value") == ["ada@example.com"]
-    assert not texts(response.content, "//input[@name='test_recipient']")  # no task emails anyone
+
+
+def test_a_workflow_without_contact_tasks_asks_for_no_test_address(admin_client):
+    workflow = make_workflow()
+
+    response = admin_client.get(form_url(workflow))
+
+    assert not texts(response.content, "//input[@name='test_recipient']")
+    admin_client.post(form_url(workflow), {"event__CaseNumber": "00001026"})
+    assert SentTestEvent.objects.get().test_recipient == ""
+
+
+def test_a_task_that_saves_contacts_asks_for_a_test_address_or_a_confirmation(admin_client, workflow):
+    offered = admin_client.get(form_url(workflow))
+    assert texts(offered.content, "//input[@name='test_recipient']/@value") == ["admin@example.com"]  # your own
+    assert "1. XM Directory: add to directory" in texts(offered.content, "//p[@id='reaching-people']")[0]
+    assert texts(offered.content, "//label[@for='id_send_to_people']") == [
+        "No test address: save the contacts the event names"
+    ]
+
+    refused = admin_client.post(form_url(workflow), {"event__ContactEmail": "ada@example.com"})
+    [error] = texts(refused.content, "//div[contains(@class, 'field-test_recipient')]//ul[@class='errorlist']")
+    assert "1. XM Directory: add to directory saves the person the event names as a contact" in error
+    assert not SentTestEvent.objects.exists()
+
+    admin_client.post(
+        form_url(workflow), {"event__ContactEmail": "ada@example.com", "test_recipient": "me@example.org"}
+    )
+    admin_client.post(form_url(workflow), {"event__ContactEmail": "ada@example.com", "send_to_people": "on"})
+    assert sorted(SentTestEvent.objects.values_list("test_recipient", flat=True)) == ["", "me@example.org"]
 
 
 def test_sending_stores_the_message_and_shows_where_it_went(admin_client, workflow, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as jobs:  # the delivery job, not run here
         response = admin_client.post(
-            form_url(workflow), {"event__CaseNumber": "00001026", "event__IsClosed": "true", "more_fields": "X__c=1"}
+            form_url(workflow),
+            {
+                "event__CaseNumber": "00001026",
+                "event__IsClosed": "true",
+                "more_fields": "X__c=1",
+                "test_recipient": "admin@example.com",
+            },
         )
 
     test_event = SentTestEvent.objects.get()
@@ -78,7 +113,7 @@ def test_sending_stores_the_message_and_shows_where_it_went(admin_client, workfl
 
 
 def test_an_unusable_field_name_is_a_form_error(admin_client, workflow):
-    response = admin_client.post(form_url(workflow), {"more_fields": "Not a name=1"})
+    response = admin_client.post(form_url(workflow), {"more_fields": "Not a name=1", "send_to_people": "on"})
 
     assert response.status_code == 200
     assert "not a Salesforce field API name" in texts(response.content, "//p[@class='errornote']")[0]
@@ -95,6 +130,7 @@ def test_a_task_that_emails_people_asks_for_a_test_address_or_a_confirmation(adm
     refused = admin_client.post(form_url(workflow), {"event__ContactEmail": "ada@example.com"})
     [error] = texts(refused.content, "//div[contains(@class, 'field-test_recipient')]//ul[@class='errorlist']")
     assert "2. XM Directory: distribute survey emails the person the event names" in error
+    assert "1. XM Directory: add to directory saves them as a contact" in error
     assert not SentTestEvent.objects.exists()
 
     admin_client.post(
@@ -141,7 +177,7 @@ def test_staff_with_view_and_add_run_may_send(client, workflow):
     user.user_permissions.add(*Permission.objects.filter(codename__in=["view_workflow", "view_run", "add_run"]))
     client.force_login(user)
 
-    assert client.post(form_url(workflow), {"event__CaseNumber": "1"}).status_code == 302
+    assert client.post(form_url(workflow), {"event__CaseNumber": "1", "send_to_people": "on"}).status_code == 302
     assert SentTestEvent.objects.count() == 1
 
 

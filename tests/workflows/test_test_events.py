@@ -8,6 +8,7 @@ from django.core import mail, signing
 from directory.models import Contact
 from tests.factories import (
     case_fields,
+    make_directory_task,
     make_distribute_task,
     make_run,
     make_sender_domain,
@@ -18,6 +19,7 @@ from tests.factories import (
 )
 from tests.workflows.test_endpoint import fault_string, is_ack
 from workflows.models import InboundMessage, Run
+from workflows.services.demo import DEMO_CLOSED_CASE, demo_seed
 from workflows.models import TestEvent as SentTestEvent
 
 # The module, not its functions: pytest would collect names starting with test_ as tests.
@@ -243,3 +245,53 @@ def _default_directory():
 def test_the_model_names_itself():
     test_event = SentTestEvent(pk=3, workflow=make_workflow(name="Case closed"), created_by=make_user())
     assert str(test_event) == "Test event 3 of Case closed"
+
+
+def test_a_test_address_saves_the_add_to_directory_tasks_contact_under_it_and_leaves_the_real_one(
+    django_capture_on_commit_callbacks,
+):
+    # The quickstart's "Case closed": the contact with embedded data, then a transaction on it.
+    workflow = demo_seed(owner=make_user())
+    make_directory_task(
+        workflow=workflow, position=3, mailing_list="Phones", phone="${event://ContactMobile}", data_fields=[]
+    )
+    real = Contact.objects.create(
+        directory=_default_directory(),
+        first_name="Ada",
+        last_name="Lovelace",
+        email="ada@example.com",
+        external_data_reference=DEMO_CLOSED_CASE["ContactId"],
+        phone=DEMO_CLOSED_CASE["ContactMobile"],
+        embedded_data={"Priority": "Low"},
+    )
+    before = Contact.objects.filter(pk=real.pk).values().get()
+    fields = {**DEMO_CLOSED_CASE, "Priority": "High"}
+    test_event = new_test_event(workflow, fields, test_recipient="tester@example.org")
+
+    run = execute(make_run(workflow=workflow, fields=fields, test_event=test_event), django_capture_on_commit_callbacks)
+
+    assert run.status == Run.Status.SUCCEEDED, run.status_reason
+    assert Contact.objects.filter(pk=real.pk).values().get() == before  # fields and embedded data
+    assert not real.transactions.exists() and not real.memberships.exists()
+    test_contact = Contact.objects.get(email="tester@example.org")
+    assert (test_contact.first_name, test_contact.external_data_reference, test_contact.phone) == ("Ada", "", "")
+    assert test_contact.embedded_data == {"Priority": "High", "Origin": "Web"}
+    assert list(test_contact.transactions.values_list("data__CaseNumber", flat=True)) == ["00001026"]
+    attempts = run.task_runs.order_by("position")
+    assert [attempt.output["ContactId"] for attempt in attempts] == [str(test_contact.pk)] * 3
+    assert [attempt.output["ContactAction"] for attempt in attempts] == ["created", "updated", "updated"]
+    assert [attempt.resolved_input["email"] for attempt in attempts] == ["tester@example.org"] * 3
+
+
+def test_without_a_test_address_a_test_run_saves_the_contact_the_event_names(django_capture_on_commit_callbacks):
+    workflow = demo_seed(owner=make_user())
+    test_event = new_test_event(workflow, DEMO_CLOSED_CASE)
+
+    run = execute(
+        make_run(workflow=workflow, fields=DEMO_CLOSED_CASE, test_event=test_event), django_capture_on_commit_callbacks
+    )
+
+    assert run.status == Run.Status.SUCCEEDED, run.status_reason
+    contact = Contact.objects.get()
+    assert (contact.email, contact.external_data_reference) == ("ada@example.com", DEMO_CLOSED_CASE["ContactId"])
+    assert contact.transactions.count() == 1

@@ -14,6 +14,7 @@ from workflows.models import Run, TestEvent, Workflow
 from workflows.services.test_events import (
     FieldDefault,
     tasks_reaching_people,
+    tasks_saving_contacts,
     test_event_create,
     test_event_fields,
     test_event_runs,
@@ -26,7 +27,8 @@ REFRESH_SECONDS = 2
 
 class TestEventForm(forms.Form):
     """One text field per event field (named FIELD_PREFIX + API name), more as Name=value lines,
-    and, when a task sends to people, a test address or the confirmation to send to them."""
+    and, when a task sends to people or saves them as contacts, a test address or the confirmation
+    to use the people the event names."""
 
     more_fields = forms.CharField(
         required=False,
@@ -37,17 +39,19 @@ class TestEventForm(forms.Form):
     test_recipient = forms.EmailField(
         required=False,
         label="Test address",
-        help_text="Tasks that email people send to this address instead, for this test only: the contact is "
-        "saved and invited under this address, the person the event names gets nothing.",
+        help_text="For this test only, every task that saves or emails the person the event names uses this "
+        "address instead: the contact is saved (and invited) under it, with no external data reference or "
+        "phone, so the real contact is neither found nor changed and gets nothing.",
     )
     send_to_people = forms.BooleanField(
         required=False,
         label="No test address: send to the people the event names",
     )
 
-    def __init__(self, *args, fields: list[FieldDefault], reaching_people: list, **kwargs):
+    def __init__(self, *args, fields: list[FieldDefault], reaching_people: list, saving_contacts=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.reaching_people = reaching_people
+        self.saving_contacts = list(saving_contacts)
         for default in fields:
             kind = f" ({default.salesforce_type})" if default.salesforce_type else ""
             self.fields[FIELD_PREFIX + default.name] = forms.CharField(
@@ -56,8 +60,10 @@ class TestEventForm(forms.Form):
                 initial=default.value,
                 widget=forms.TextInput(attrs={"size": 50}),
             )
-        if not reaching_people:
+        if not reaching_people and not self.saving_contacts:
             del self.fields["test_recipient"], self.fields["send_to_people"]
+        elif not reaching_people:
+            self.fields["send_to_people"].label = "No test address: save the contacts the event names"
         # The known fields first, as Salesforce lists them; then the rest of the form.
         self.order_fields([name for name in self.fields if name.startswith(FIELD_PREFIX)])
 
@@ -80,14 +86,23 @@ class TestEventForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if self.reaching_people and not cleaned.get("test_recipient") and not cleaned.get("send_to_people"):
-            tasks = ", ".join(str(task) for task in self.reaching_people)
-            self.add_error(
-                "test_recipient",
-                f"Task {tasks} emails the person the event names. Give a test address, or tick "
-                "“send to the people the event names” if they may get it.",
-            )
+        if "test_recipient" in self.fields and not cleaned.get("test_recipient") and not cleaned.get("send_to_people"):
+            self.add_error("test_recipient", self._confirmation_needed())
         return cleaned
+
+    def _confirmation_needed(self) -> str:
+        saving = ", ".join(str(task) for task in self.saving_contacts)
+        if not self.reaching_people:
+            return (
+                f"Task {saving} saves the person the event names as a contact, changing the real contact. Give a "
+                "test address, or tick “save the contacts the event names” if their contacts may change."
+            )
+        tasks = ", ".join(str(task) for task in self.reaching_people)
+        also = f" Task {saving} saves them as a contact." if saving else ""
+        return (
+            f"Task {tasks} emails the person the event names.{also} Give a test address, or tick "
+            "“send to the people the event names” if they may get it."
+        )
 
     def message_fields(self) -> dict[str, str]:
         fields = {
@@ -131,10 +146,12 @@ def test_event_view(model_admin, request, object_id):
         return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
     _check_permission(model_admin, request, workflow)
     reaching_people = tasks_reaching_people(workflow=workflow)
+    saving_contacts = tasks_saving_contacts(workflow=workflow)
     form = TestEventForm(
         request.POST if request.method == "POST" else None,
         fields=test_event_fields(workflow=workflow),
         reaching_people=reaching_people,
+        saving_contacts=saving_contacts,
         initial={"test_recipient": request.user.email},  # your own inbox, until you say otherwise
     )
     if form.is_valid():
@@ -153,6 +170,7 @@ def test_event_view(model_admin, request, object_id):
         **_context(model_admin, request, workflow, f"Send a test event to {workflow}"),
         "form": form,
         "reaching_people": reaching_people,
+        "saving_contacts": saving_contacts,
         "fields_source": "declared by the WSDL" if workflow.fields_from_wsdl else "seen in messages so far",
     }
     return TemplateResponse(request, "admin/workflows/workflow/test_event.html", context)

@@ -78,6 +78,17 @@ def tasks_reaching_people(*, workflow: Workflow) -> list:
     return [task for task in workflow.tasks.all() if (kind := registry.find(task.kind)) and kind.recipient_fields]
 
 
+def tasks_saving_contacts(*, workflow: Workflow) -> list:
+    """The workflow's tasks that save the event's person as a contact without sending to them
+    (their kind declares contact fields, no recipient fields): a test run without a test address
+    changes the real contact."""
+    return [
+        task
+        for task in workflow.tasks.all()
+        if (kind := registry.find(task.kind)) and kind.contact_fields and not kind.recipient_fields
+    ]
+
+
 def test_event_create(*, workflow: Workflow, fields: dict[str, str], test_recipient: str, user) -> TestEvent:
     """Store the message and queue its delivery (after commit). Raises ValueError (from the
     message builder) for a field name that is no API name or a value XML cannot carry.

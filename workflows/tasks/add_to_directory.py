@@ -13,6 +13,7 @@ from directory.services import ContactData, DirectoryError, contact_transaction_
 from workflows.piping import looks_piped
 from workflows.salesforce.values import InvalidValue, in_salesforce_range, parse_moment
 from workflows.tasks.contacts import (
+    CONTACT_FIELDS,
     ContactFieldsForm,
     SavedContact,
     piped_field,
@@ -116,4 +117,5 @@ KIND = TaskKind(
     outputs=("ContactId", "MailingListId", "TransactionId", "ContactAction"),
     # Ids and "created"/"updated": nothing of the person, kept when the contact is deleted.
     outputs_kept_on_erasure=("ContactId", "MailingListId", "TransactionId", "ContactAction"),
+    contact_fields=CONTACT_FIELDS,
 )

@@ -23,6 +23,10 @@ from workflows.tasks.forms import PipedTextInput, SuggestingTextInput, TaskConfi
 from workflows.tasks.registry import TaskError
 
 _PHONE_MAX_LENGTH = Contact._meta.get_field("phone").max_length
+# The fields of ContactFieldsForm that find an existing contact (the directory's dedupe keys), the
+# email first: a kind that saves contacts declares them as TaskKind.contact_fields, so a test
+# event's test address replaces the email and empties the others.
+CONTACT_FIELDS = ("email", "external_data_reference", "phone")
 
 
 def piped_field(label, *, required=False, help_text=""):

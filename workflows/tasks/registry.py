@@ -56,6 +56,12 @@ class TaskKind:
     on (the product's own ids and labels). When that contact is deleted, every other output of
     the task run is erased (workflows/services/erasure.py): an output that copies the contact's
     phone, email or name, or quotes them in a message, must not be listed. ContactId always stays.
+
+    `contact_fields` names the config fields that find the contact a kind saves (one taking
+    `workflows.tasks.contacts.ContactFieldsForm`: `CONTACT_FIELDS`, the email first). A test
+    event's test address takes the first one's place and the others are emptied in the same way,
+    so a test saves its contact under the test address and never finds and changes the real one;
+    sending a test event asks for the test address (or a confirmation) for such a kind too.
     """
 
     name: str
@@ -69,6 +75,13 @@ class TaskKind:
     config_warnings: Callable[[dict, "Workflow"], list[str]] | None = None
     recipient_fields: tuple[str, ...] = ()
     outputs_kept_on_erasure: tuple[str, ...] = ()
+    contact_fields: tuple[str, ...] = ()
+
+    @property
+    def test_address_fields(self) -> tuple[str, ...]:
+        """The config fields a test event's test address stands in for: it replaces the first
+        (the contact's email, else the recipient's address), the others are emptied."""
+        return tuple(dict.fromkeys((*self.contact_fields, *self.recipient_fields)))
 
     def __post_init__(self):
         if (self.run is None) == (self.run_batch is None):

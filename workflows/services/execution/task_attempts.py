@@ -110,13 +110,14 @@ def _context(run: Run, task: Task, position: int, outputs: dict[int, dict]) -> T
 
 
 def _test_recipient(run: Run, task: Task) -> dict[str, str]:
-    """For a test run with a test address, the recipient fields of a task that sends to people:
-    the address in place of the first, the others empty (see TaskKind.recipient_fields)."""
+    """For a test run with a test address, the fields of a task that find the contact it saves or
+    the people it sends to: the address in place of the first, the others empty (see
+    TaskKind.contact_fields and TaskKind.recipient_fields), so no task finds the real contact."""
     test_event = run.test_event if run.test_event_id else None
     kind = registry.find(task.kind)
-    if test_event is None or not test_event.test_recipient or kind is None or not kind.recipient_fields:
+    if test_event is None or not test_event.test_recipient or kind is None or not kind.test_address_fields:
         return {}
-    first, *others = kind.recipient_fields
+    first, *others = kind.test_address_fields
     return {first: test_event.test_recipient, **dict.fromkeys(others, "")}
 
 
