@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.messages import WARNING, get_messages
+from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
@@ -10,7 +11,7 @@ from django.utils.html import escape
 from tests.factories import make_directory_task, make_user, make_workflow
 from tests.pages import table_rows, texts
 from workflows.conditions import OPERATOR_HELP
-from workflows.models import Condition, Task
+from workflows.models import Condition, Task, Workflow
 from workflows.services.ingest import workflow_for_token
 
 pytestmark = pytest.mark.django_db
@@ -169,15 +170,57 @@ def test_it_refuses_a_wsdl_for_another_object(admin_client):
     assert workflow.known_fields == {}
 
 
-def test_it_asks_for_the_wsdl_again_when_the_page_comes_back_with_errors(admin_client):
+def kept_wsdl(response):
+    [kept] = texts(response.content, "//input[@name='wsdl_kept']/@value")
+    return kept
+
+
+def page_messages(response):
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def test_it_keeps_the_wsdl_when_the_page_comes_back_with_errors(admin_client):
     workflow = make_workflow(salesforce_object="Case")
     upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
 
     response = admin_client.post(change_url(workflow), workflow_post(workflow, wsdl=upload, name=""))
 
-    assert response.context["adminform"].form.errors["wsdl"] == [
-        "The WSDL was not saved because the page has errors: choose the file again."
+    assert response.status_code == 200 and "wsdl" not in response.context["adminform"].form.errors
+    assert (
+        "The uploaded WSDL (18 Case fields) is kept: it is saved with the page once the errors below are fixed. "
+        "Choose a file only to replace it." in page_messages(response)
+    )
+    workflow.refresh_from_db()
+    assert workflow.known_fields == {}  # nothing saved yet
+
+    saved = admin_client.post(change_url(workflow), workflow_post(workflow, wsdl_kept=kept_wsdl(response)))
+
+    assert saved.status_code == 302
+    workflow.refresh_from_db()
+    assert workflow.fields_from_wsdl and len(workflow.known_fields) == 18
+
+
+def test_it_refuses_a_kept_wsdl_that_is_not_signed_by_the_site_or_is_for_another_object(admin_client):
+    workflow = make_workflow(salesforce_object="Case")
+    upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
+    kept = kept_wsdl(admin_client.post(change_url(workflow), workflow_post(workflow, wsdl=upload, name="")))
+    forged = signing.dumps({"object": "Case", "fields": {"Anything": "string"}}, key="another-key-" * 5)
+
+    tampered = admin_client.post(change_url(workflow), workflow_post(workflow, wsdl_kept=forged))
+    other_object = admin_client.post(
+        change_url(workflow), workflow_post(workflow, wsdl_kept=kept, salesforce_object="Lead")
+    )
+
+    assert tampered.context["adminform"].form.errors["wsdl"] == [
+        "The WSDL uploaded earlier could not be kept: choose the file again."
     ]
+    assert other_object.context["adminform"].form.errors["wsdl"] == [
+        "The WSDL uploaded earlier describes Case records but the workflow is bound to Lead: upload the WSDL of "
+        "this workflow's outbound message."
+    ]
+    assert texts(other_object.content, "//input[@name='wsdl_kept']/@value") == []  # not carried further
+    workflow.refresh_from_db()
+    assert (workflow.known_fields, workflow.salesforce_object) == ({}, "Case")
 
 
 def test_the_admin_offers_no_view_site_link_to_a_page_that_does_not_exist(admin_client):
@@ -245,6 +288,81 @@ def test_it_refuses_a_condition_on_a_field_the_wsdl_does_not_declare(admin_clien
     assert response.status_code == 200
     assert "did you mean IsClosed?" in response.content.decode()
     assert not Condition.objects.exists()
+
+
+def test_a_condition_is_checked_against_the_wsdl_uploaded_in_the_same_save_of_a_new_workflow(admin_client, admin_user):
+    upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
+    condition = {"position": 1, "field": "Stage", "operator": "equals", "value": "x"}
+    new = Workflow(name="Case closed", owner=admin_user, salesforce_object="Case")
+    data = {name: value for name, value in workflow_post(new, conditions=[condition]).items() if value is not None}
+
+    response = admin_client.post(reverse("admin:workflows_workflow_add"), {**data, "wsdl": upload})
+
+    assert response.status_code == 200
+    [errors] = [form.errors for form in response.context["inline_admin_formsets"][0].formset.forms]
+    assert errors["field"][0].startswith("Stage is not a field of the workflow's uploaded WSDL; ")
+    assert not Workflow.objects.exists() and not Condition.objects.exists()
+    # Nothing is lost: the condition as typed, and the WSDL, kept for the next save.
+    assert texts(response.content, "//input[@name='conditions-0-field']/@value") == ["Stage"]
+    assert "The uploaded WSDL (18 Case fields) is kept" in page_messages(response)[0]
+
+    fixed = {**data, "conditions-0-field": "Status", "wsdl_kept": kept_wsdl(response)}
+    saved = admin_client.post(reverse("admin:workflows_workflow_add"), fixed)
+
+    assert saved.status_code == 302
+    workflow = Workflow.objects.get()
+    assert workflow.fields_from_wsdl and len(workflow.known_fields) == 18
+    assert list(workflow.conditions.values_list("field", "value")) == [("Status", "x")]
+    assert "The WSDL declares 18 Case fields; piped text and conditions are now checked against them." in (
+        page_messages(saved)
+    )
+
+
+def test_a_condition_is_checked_against_the_wsdl_uploaded_in_the_same_save_of_a_workflow(admin_client):
+    workflow = make_workflow(salesforce_object="Case")  # no WSDL yet: any field goes
+    upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
+    conditions = [
+        {"position": 1, "field": "Stage", "operator": "equals", "value": "x"},
+        {"position": 2, "field": "Store__c", "operator": "equals", "value": "${event://Shop__c}"},
+    ]
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=conditions, wsdl=upload))
+
+    assert response.status_code == 200
+    stage, store = [form.errors for form in response.context["inline_admin_formsets"][0].formset.forms]
+    assert stage["field"][0].startswith("Stage is not a field of the workflow's uploaded WSDL; ")
+    assert "Shop__c" in store["value"][0]
+    workflow.refresh_from_db()
+    assert workflow.known_fields == {} and not Condition.objects.exists()
+    assert kept_wsdl(response)
+
+
+def test_a_condition_on_a_field_only_the_new_wsdl_declares_saves_with_it(admin_client):
+    workflow = wsdl_workflow()  # declares 4 fields, not Priority
+    upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
+    condition = {"position": 1, "field": "Priority", "operator": "equals", "value": "High"}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition], wsdl=upload))
+
+    assert response.status_code == 302
+    assert Condition.objects.get().field == "Priority"
+    workflow.refresh_from_db()
+    assert len(workflow.known_fields) == 18
+
+
+def test_a_condition_saved_with_a_new_object_is_not_checked_against_the_old_objects_fields(admin_client):
+    workflow = wsdl_workflow()  # Case fields
+    condition = {"position": 1, "field": "LeadSource", "operator": "equals", "value": "Web"}
+
+    response = admin_client.post(
+        change_url(workflow), workflow_post(workflow, conditions=[condition], salesforce_object="Lead")
+    )
+
+    assert response.status_code == 302
+    assert Condition.objects.get().field == "LeadSource"
+    workflow.refresh_from_db()
+    assert (workflow.known_fields, workflow.fields_from_wsdl) == ({}, False)
+    assert any("The known fields belonged to another object" in text for text in page_messages(response))
 
 
 def test_it_saves_a_condition_on_a_field_the_wsdl_declares(admin_client):

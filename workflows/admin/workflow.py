@@ -3,9 +3,11 @@
 from urllib.parse import urlencode, urlsplit
 
 from django import forms
+from django.forms.models import BaseInlineFormSet
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -32,15 +34,16 @@ from workflows.models import (
 from workflows.salesforce.wsdl import InvalidWsdl
 from workflows.selectors import LAST_RUNS_LOOKED_AT, task_last_attempts
 from workflows.services.failure_notices import failure_notice_recipients
-from workflows.services.workflow_admin import (
-    workflow_fields_from_wsdl,
-    workflow_forget_fields,
-    workflow_rotate_token,
-    wsdl_for_object,
-)
+from workflows.services.workflow_admin import workflow_rotate_token, wsdl_for_object
 from workflows.tasks import registry
 from workflows.tasks.forms import PipedTextInput
 from workflows.validation import CONDITION_VALUE_SCHEMES, condition_field_error, condition_value_errors
+
+
+# A WSDL uploaded with a page that came back with errors is kept, signed, in a hidden field: the
+# browser empties the file field, and the admin should not have to choose the file again.
+WSDL_KEPT_SALT = "workflows.admin.wsdl-kept"
+WSDL_KEPT_MAX_AGE = 24 * 60 * 60
 
 
 class WorkflowForm(forms.ModelForm):
@@ -50,6 +53,8 @@ class WorkflowForm(forms.ModelForm):
         help_text="In Salesforce, open the outbound message, click “Click for WSDL” and save the file; upload it "
         "here. Its fields become the workflow's known fields and piped text is checked against them.",
     )
+    # The fields of the WSDL uploaded with this page when it came back with errors (see above).
+    wsdl_kept = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Workflow
@@ -66,26 +71,66 @@ class WorkflowForm(forms.ModelForm):
         widgets = {"allowed_organization_ids": forms.Textarea(attrs={"rows": 3, "cols": 40})}
 
     def clean(self):
+        """Read the WSDL uploaded (or kept) with this save, and give the instance the known fields
+        it is saved with, so the page's conditions are checked against them in the same save."""
         cleaned = super().clean()
-        self.wsdl_data = None
-        upload, salesforce_object = cleaned.get("wsdl"), cleaned.get("salesforce_object")
-        if upload and salesforce_object:
-            if upload.size > MAX_WSDL_BYTES:
-                self.add_error("wsdl", f"The file is larger than {MAX_WSDL_BYTES // 1024 // 1024} MB: is it the WSDL?")
-                return cleaned
-            data = upload.read()
-            try:
-                wsdl_for_object(salesforce_object=salesforce_object, data=data)
-            except InvalidWsdl as error:
-                self.add_error("wsdl", error.reason)
-            else:
-                self.wsdl_data = data
+        self.wsdl_fields = None  # the fields the WSDL of this save declares
+        self.forgets_fields = False  # the object changed without a WSDL: the old object's fields go
+        salesforce_object = cleaned.get("salesforce_object")
+        if not salesforce_object:
+            return cleaned
+        if cleaned.get("wsdl"):
+            self.wsdl_fields = self._uploaded_fields(cleaned["wsdl"], salesforce_object)
+        elif cleaned.get("wsdl_kept"):
+            self.wsdl_fields = self._kept_fields(cleaned["wsdl_kept"], salesforce_object)
+        if self.wsdl_fields is not None:
+            self.instance.known_fields, self.instance.fields_from_wsdl = self.wsdl_fields, True
+        elif self.instance.pk and "salesforce_object" in self.changed_data and self.instance.known_fields:
+            self.forgets_fields = True
+            self.instance.known_fields, self.instance.fields_from_wsdl = {}, False
         return cleaned
+
+    def _uploaded_fields(self, upload, salesforce_object: str) -> dict | None:
+        if upload.size > MAX_WSDL_BYTES:
+            self.add_error("wsdl", f"The file is larger than {MAX_WSDL_BYTES // 1024 // 1024} MB: is it the WSDL?")
+            return None
+        try:
+            return wsdl_for_object(salesforce_object=salesforce_object, data=upload.read()).fields
+        except InvalidWsdl as error:
+            self.add_error("wsdl", error.reason)
+            return None
+
+    def _kept_fields(self, kept: str, salesforce_object: str) -> dict | None:
+        try:
+            wsdl = signing.loads(kept, salt=WSDL_KEPT_SALT, max_age=WSDL_KEPT_MAX_AGE)
+        except signing.BadSignature:  # expired too
+            self.add_error("wsdl", "The WSDL uploaded earlier could not be kept: choose the file again.")
+            return None
+        if wsdl["object"] != salesforce_object:
+            self.add_error(
+                "wsdl",
+                f"The WSDL uploaded earlier describes {wsdl['object']} records but the workflow is bound to "
+                f"{salesforce_object}: upload the WSDL of this workflow's outbound message.",
+            )
+            return None
+        return wsdl["fields"]
+
+    def keep_wsdl(self) -> bool:
+        """On a page that comes back with errors: carry the WSDL of this save to the next one (and
+        nothing when this save has none, e.g. its upload was refused). -> whether there was one."""
+        if not self.is_bound:
+            return False
+        fields = getattr(self, "wsdl_fields", None)
+        kept = ""
+        if fields is not None:
+            wsdl = {"object": self.cleaned_data["salesforce_object"], "fields": fields}
+            kept = signing.dumps(wsdl, salt=WSDL_KEPT_SALT, compress=True)
+        self.data = self.data.copy()
+        self.data[self.add_prefix("wsdl_kept")] = kept
+        return fields is not None
 
 
 class ConditionForm(forms.ModelForm):
-    for_workflow: Workflow | None = None  # set per request by ConditionInline.get_formset
-
     class Meta:
         model = Condition
         fields = ["position", "field", "operator", "value"]
@@ -94,6 +139,10 @@ class ConditionForm(forms.ModelForm):
             "value": PipedTextInput(attrs={"size": 40}, schemes=CONDITION_VALUE_SCHEMES),
         }
         help_texts = {"operator": OPERATOR_HELP}
+
+    def __init__(self, *args, for_workflow: Workflow | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.for_workflow = for_workflow
 
     def clean_field(self):
         field = self.cleaned_data["field"].strip()
@@ -117,16 +166,21 @@ class ConditionForm(forms.ModelForm):
         return value
 
 
+class ConditionFormSet(BaseInlineFormSet):
+    def get_form_kwargs(self, index):
+        # The workflow as this save makes it: the instance the page's WorkflowForm cleans (a new
+        # workflow's too), which carries the known fields of a WSDL uploaded in the same save, as
+        # WorkflowForm.clean runs before the conditions are cleaned.
+        return {**super().get_form_kwargs(index), "for_workflow": self.instance}
+
+
 class ConditionInline(admin.TabularInline):
     model = Condition
     form = ConditionForm
+    formset = ConditionFormSet
     extra = 0
     template = "admin/workflows/workflow/condition_inline.html"
     operator_help = OPERATOR_HELP  # shown under the table, not only as the column's tooltip
-
-    def get_formset(self, request, obj=None, **kwargs):
-        kwargs["form"] = type("ConditionForm", (ConditionForm,), {"for_workflow": obj})
-        return super().get_formset(request, obj, **kwargs)
 
 
 class TaskInline(admin.TabularInline):
@@ -187,7 +241,16 @@ class WorkflowAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "owner", "enabled", "history_links"]}),
         (
             "Event",
-            {"fields": ["salesforce_object", "event_url", "allowed_organization_ids", "wsdl", "known_fields_table"]},
+            {
+                "fields": [
+                    "salesforce_object",
+                    "event_url",
+                    "allowed_organization_ids",
+                    "wsdl",
+                    "wsdl_kept",
+                    "known_fields_table",
+                ]
+            },
         ),
         ("Conditions and tasks", {"fields": ["condition_match", "on_task_failure", "failure_recipients"]}),
     ]
@@ -249,24 +312,29 @@ class WorkflowAdmin(admin.ModelAdmin):
         editable = self.has_add_permission(request) if add else self.has_change_permission(request, obj)
         add_piped_text_menu(context, request, editable=editable, workflow=obj)
         context["can_send_test_event"] = may_send_test_event(self, request, obj)
-        # A page that comes back with errors has its file field emptied by the browser: say so,
-        # or the next save creates the workflow without the WSDL the admin thinks they uploaded.
+        # A page that comes back with errors has its file field emptied by the browser: the WSDL
+        # is kept for the next save, and the page says so, as the known fields it shows are its.
         form = context["adminform"].form
-        if form.is_bound and request.FILES.get("wsdl"):
-            form.add_error("wsdl", "The WSDL was not saved because the page has errors: choose the file again.")
+        if form.keep_wsdl():
+            self.message_user(
+                request,
+                f"The uploaded WSDL ({len(form.wsdl_fields)} {form.cleaned_data['salesforce_object']} fields) is "
+                "kept: it is saved with the page once the errors below are fixed. Choose a file only to replace it.",
+                messages.WARNING,
+            )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
+        # The form gave obj the known fields of the WSDL of this save (or cleared those of the
+        # object it was bound to before): the page's conditions were checked against them.
         super().save_model(request, obj, form, change)
-        if form.wsdl_data is not None:
-            workflow_fields_from_wsdl(workflow=obj, data=form.wsdl_data)
+        if form.wsdl_fields is not None:
             self.message_user(
                 request,
                 f"The WSDL declares {len(obj.known_fields)} {obj.salesforce_object} fields; "
                 "piped text and conditions are now checked against them.",
             )
-        elif change and "salesforce_object" in form.changed_data and obj.known_fields:
-            workflow_forget_fields(workflow=obj)
+        elif form.forgets_fields:
             self.message_user(
                 request,
                 f"The known fields belonged to another object and were cleared: upload the {obj.salesforce_object} "

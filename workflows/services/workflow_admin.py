@@ -1,4 +1,8 @@
-"""Writes the workflow admin makes besides saving its forms: the event URL token and known fields."""
+"""Writes the workflow admin makes besides saving its forms: the event URL token and known fields.
+
+The workflow page saves the known fields of a WSDL uploaded with it through its form (the form
+reads the WSDL with `wsdl_for_object`), so the conditions of the same save are checked against them.
+"""
 
 from workflows.models import Workflow, new_token
 from workflows.salesforce.wsdl import InvalidWsdl, WsdlObject, object_from_wsdl
@@ -28,13 +32,5 @@ def workflow_fields_from_wsdl(*, workflow: Workflow, data: bytes) -> Workflow:
     wsdl = wsdl_for_object(salesforce_object=workflow.salesforce_object, data=data)
     workflow.known_fields = wsdl.fields
     workflow.fields_from_wsdl = True
-    workflow.save(update_fields=["known_fields", "fields_from_wsdl", "updated_at"])
-    return workflow
-
-
-def workflow_forget_fields(*, workflow: Workflow) -> Workflow:
-    """Drop known fields that belong to another Salesforce object (after the object changed)."""
-    workflow.known_fields = {}
-    workflow.fields_from_wsdl = False
     workflow.save(update_fields=["known_fields", "fields_from_wsdl", "updated_at"])
     return workflow
