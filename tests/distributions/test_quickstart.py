@@ -110,6 +110,39 @@ def test_it_emails_the_survey_of_a_closed_case_to_the_outbox(client, settings, d
     assert invitation.status == Invitation.Status.EMAIL_SENT
 
 
+@pytest.mark.django_db
+def test_a_test_event_with_a_test_address_leaves_the_real_contact_of_the_demo_as_it_was(
+    client, settings, django_capture_on_commit_callbacks
+):
+    from directory.models import Contact
+    from workflows.services import test_events
+
+    settings.EMAIL_BACKEND = "distributions.channels.outbox.OutboxBackend"
+    workflow, _ = seed()
+    with django_capture_on_commit_callbacks(execute=True):  # Ada's real case, closed
+        client.post(workflow.event_path, outbound_message(case_fields(**DEMO_CLOSED_CASE)), content_type="text/xml")
+    ada = Contact.objects.get()
+    before = (Contact.objects.filter(pk=ada.pk).values().get(), list(ada.transactions.values()))
+    admin = make_user(email="admin@example.com")
+    test_event = test_events.test_event_create(
+        workflow=workflow, fields={**DEMO_CLOSED_CASE, "Priority": "Low"}, test_recipient=admin.email, user=admin
+    )
+    header = test_events.test_event_header(test_event=test_event)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            workflow.event_path, test_event.body.encode(), content_type="text/xml", HTTP_X_TEST_EVENT=header
+        )
+
+    run = Run.objects.get(test_event=test_event)
+    assert run.status == Run.Status.SUCCEEDED, run.status_reason
+    assert (Contact.objects.filter(pk=ada.pk).values().get(), list(ada.transactions.values())) == before
+    tester = Contact.objects.get(email="admin@example.com")
+    assert (tester.first_name, tester.external_data_reference, tester.embedded_data["Priority"]) == ("Ada", "", "Low")
+    assert tester.transactions.count() == 1
+    assert OutboxMessage.objects.latest("pk").to == "admin@example.com"
+
+
 # --- the quickstart command, its children replaced by processes that exit at once -------------
 
 
