@@ -14,6 +14,18 @@ def contact_url(contact):
     return reverse("admin:directory_contact_change", args=[contact.pk])
 
 
+EMPTY_INLINES = {
+    "memberships-TOTAL_FORMS": 0,
+    "memberships-INITIAL_FORMS": 0,
+    "memberships-MIN_NUM_FORMS": 0,
+    "memberships-MAX_NUM_FORMS": 1000,
+    "transactions-TOTAL_FORMS": 0,
+    "transactions-INITIAL_FORMS": 0,
+    "transactions-MIN_NUM_FORMS": 0,
+    "transactions-MAX_NUM_FORMS": 0,
+}
+
+
 def contact_post(contact, **fields):
     """The contact change form's POST data, with empty membership and transaction rows."""
     data = {
@@ -24,14 +36,7 @@ def contact_post(contact, **fields):
         "phone": contact.phone,
         "external_data_reference": contact.external_data_reference,
         "language": contact.language,
-        "memberships-TOTAL_FORMS": 0,
-        "memberships-INITIAL_FORMS": 0,
-        "memberships-MIN_NUM_FORMS": 0,
-        "memberships-MAX_NUM_FORMS": 1000,
-        "transactions-TOTAL_FORMS": 0,
-        "transactions-INITIAL_FORMS": 0,
-        "transactions-MIN_NUM_FORMS": 0,
-        "transactions-MAX_NUM_FORMS": 0,
+        **EMPTY_INLINES,
     }
     return {**data, **fields}
 
@@ -143,14 +148,7 @@ def contact_add_post(directory, **fields):
         "phone": "",
         "external_data_reference": "",
         "language": "",
-        "memberships-TOTAL_FORMS": 0,
-        "memberships-INITIAL_FORMS": 0,
-        "memberships-MIN_NUM_FORMS": 0,
-        "memberships-MAX_NUM_FORMS": 1000,
-        "transactions-TOTAL_FORMS": 0,
-        "transactions-INITIAL_FORMS": 0,
-        "transactions-MIN_NUM_FORMS": 0,
-        "transactions-MAX_NUM_FORMS": 0,
+        **EMPTY_INLINES,
     }
     return {**data, **fields}
 
