@@ -1,5 +1,7 @@
 """Reads of surveys and distributions for the admin."""
 
+import re
+
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from directory.models import Contact
@@ -152,9 +154,14 @@ def invitation_for_token(token: str) -> Invitation | None:
     )
 
 
+# What new_short_code makes (URL-safe base64): anything else names no invitation, and some of it
+# (a NUL) PostgreSQL could not even compare.
+_SHORT_CODE = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def invitation_token_for_short_code(code: str) -> str | None:
     """The token of the invitation a text's short link names, or None."""
-    if not code or len(code) > Invitation._meta.get_field("short_code").max_length:
+    if len(code) > Invitation._meta.get_field("short_code").max_length or not _SHORT_CODE.fullmatch(code):
         return None
     return Invitation.objects.filter(short_code=code).values_list("token", flat=True).first()
 

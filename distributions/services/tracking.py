@@ -13,7 +13,8 @@ dropped: tracking must never make the ESP retry a webhook forever.
 
 What is stored is made storable first, so no payload the ESP can send makes the database refuse it
 (which would answer 500, and the ESP would retry forever): NUL characters, which PostgreSQL refuses
-in text and JSON, become U+FFFD; an event id longer than its column is kept as its digest.
+in text and JSON, and lone surrogates, which no UTF-8 text can hold, become U+FFFD; an event id
+longer than its column is kept as its digest.
 """
 
 import hashlib
@@ -29,7 +30,7 @@ from django.utils.datastructures import MultiValueDict
 from directory.models import Contact
 from distributions.models import DeliveryEvent, Invitation
 from distributions.services.status import invitation_record
-from workflows.salesforce.encoding import storable_text
+from workflows.salesforce.encoding import storable_text, text_is_storable
 
 logger = logging.getLogger(__name__)
 
@@ -146,9 +147,9 @@ def _event_id(event: AnymailTrackingEvent, data: dict) -> str:
 def _invitation_for(event: AnymailTrackingEvent) -> Invitation | None:
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
     references = {_bare(str(event.message_id or "")), _bare(str(metadata.get(METADATA_KEY) or ""))}
-    # Never match the invitations that have no message id yet; ours hold no NUL, which PostgreSQL
-    # could not even compare.
-    references = {reference for reference in references if reference and "\x00" not in reference}
+    # Never match the invitations that have no message id yet; ours hold no NUL or lone surrogate,
+    # which PostgreSQL could not even compare.
+    references = {reference for reference in references if reference and text_is_storable(reference)}
     candidates = [form for reference in references for form in (reference, f"<{reference}>")]
     if not candidates:
         return None

@@ -130,9 +130,7 @@ def test_a_test_event_with_a_test_address_leaves_the_real_contact_of_the_demo_as
     header = test_events.test_event_header(test_event=test_event)
 
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(
-            workflow.event_path, test_event.body.encode(), content_type="text/xml", HTTP_X_TEST_EVENT=header
-        )
+        client.post(workflow.event_path, test_event.body.encode(), content_type="text/xml", HTTP_X_TEST_EVENT=header)
 
     run = Run.objects.get(test_event=test_event)
     assert run.status == Run.Status.SUCCEEDED, run.status_reason

@@ -224,10 +224,19 @@ def test_it_answers_200_and_warns_about_an_unknown_message_id(client, caplog):
 # --- payloads the database could not store as they are ---------------------------------------
 
 
-def test_it_records_a_payload_holding_nul_characters_with_them_replaced(client):
-    # PostgreSQL stores no NUL in text or JSON: kept as they are, they made the webhook answer 500.
+# PostgreSQL stores no NUL in text or JSON, and no database stores a lone surrogate (JSON's "\ud800"
+# escape): kept as they are, they made the webhook answer 500.
+UNSTORABLE = pytest.mark.parametrize("unstorable", ["\x00", "\ud800"], ids=["NUL", "lone surrogate"])
+
+
+@UNSTORABLE
+def test_it_records_a_payload_holding_unstorable_characters_with_them_replaced(client, unstorable):
     invitation = sent_invitation()
-    bounce = {**fixture("postmark_bounce.json"), "Details": "smtp;550 no\x00such user", "Tag\x00": "x\x00"}
+    bounce = {
+        **fixture("postmark_bounce.json"),
+        "Details": f"smtp;550 no{unstorable}such user",
+        f"Tag{unstorable}": f"x{unstorable}",
+    }
 
     assert post(client, "postmark", bounce).status_code == 200
 
@@ -235,6 +244,17 @@ def test_it_records_a_payload_holding_nul_characters_with_them_replaced(client):
     assert "smtp;550 no\ufffdsuch user" in event.description
     assert event.data["Tag\ufffd"] == "x\ufffd"
     assert reloaded(invitation).status == Status.EMAIL_HARD_BOUNCE
+
+
+@UNSTORABLE
+def test_it_records_an_open_whose_user_agent_holds_unstorable_characters(client, unstorable):
+    invitation = sent_invitation()
+    opened = {**fixture("postmark_open.json"), "UserAgent": f"Mozilla/5.0 {unstorable}"}
+
+    assert post(client, "postmark", opened).status_code == 200
+
+    assert invitation.events.get().data["UserAgent"] == "Mozilla/5.0 \ufffd"
+    assert reloaded(invitation).status == Status.EMAIL_OPENED
 
 
 def test_it_keeps_an_event_id_too_long_for_its_column_as_its_digest_once(client):
@@ -248,9 +268,13 @@ def test_it_keeps_an_event_id_too_long_for_its_column_as_its_digest_once(client)
     assert event.provider_event_id == "sha256:" + hashlib.sha256(b"7" * 300).hexdigest()
 
 
-def test_it_drops_an_event_whose_message_id_holds_a_nul_character(client):
+@UNSTORABLE
+def test_it_drops_an_event_whose_message_id_holds_an_unstorable_character(client, unstorable):
     invitation = sent_invitation()
-    bounce = {**fixture("postmark_bounce.json"), "Metadata": {"invitation": "invitation-\x00@surveys.example.com"}}
+    bounce = {
+        **fixture("postmark_bounce.json"),
+        "Metadata": {"invitation": f"invitation-{unstorable}@surveys.example.com"},
+    }
 
     assert post(client, "postmark", bounce).status_code == 200
 

@@ -19,11 +19,11 @@ from tests.factories import (
 )
 from tests.workflows.test_endpoint import fault_string, is_ack
 from workflows.models import InboundMessage, Run
-from workflows.services.demo import DEMO_CLOSED_CASE, demo_seed
 from workflows.models import TestEvent as SentTestEvent
 
 # The module, not its functions: pytest would collect names starting with test_ as tests.
 from workflows.services import test_events as service
+from workflows.services.demo import DEMO_CLOSED_CASE, demo_seed
 from workflows.services.execution import run_execute
 from workflows.services.replay import runs_replay
 from workflows.services.test_events import HEADER

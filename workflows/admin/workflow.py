@@ -3,12 +3,12 @@
 from urllib.parse import urlencode, urlsplit
 
 from django import forms
-from django.forms.models import BaseInlineFormSet
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -38,7 +38,6 @@ from workflows.services.workflow_admin import workflow_rotate_token, wsdl_for_ob
 from workflows.tasks import registry
 from workflows.tasks.forms import PipedTextInput
 from workflows.validation import CONDITION_VALUE_SCHEMES, condition_field_error, condition_value_errors
-
 
 # A WSDL uploaded with a page that came back with errors is kept, signed, in a hidden field: the
 # browser empties the file field, and the admin should not have to choose the file again.

@@ -95,6 +95,18 @@ def xml_as_text(body: bytes) -> str:
     return storable_text(text.removeprefix("\ufeff"))
 
 
+# NUL, which PostgreSQL refuses in text and JSON, and lone surrogates: half of a UTF-16 pair (JSON's
+# "\ud800" escape decodes to one), which no UTF-8 text can hold, so no database can store it.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def storable_text(text: str) -> str:
-    """Text any database column accepts: NUL characters, which PostgreSQL refuses, become U+FFFD."""
-    return text.replace("\x00", "\ufffd")
+    """Text any database column accepts: NUL characters and lone surrogates become U+FFFD."""
+    if text.isascii():  # the usual case, and no surrogate is ASCII
+        return text.replace("\x00", "\ufffd")
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def text_is_storable(text: str) -> bool:
+    """Whether a database column can hold `text` as it is (see storable_text), and so compare it."""
+    return _UNSTORABLE.search(text) is None

@@ -20,6 +20,7 @@ from django.http import QueryDict
 from directory.forms import KeyValueWidget
 from workflows.conditions import Operator
 from workflows.models import SALESFORCE_API_NAME, Condition, Task, Workflow
+from workflows.salesforce.encoding import text_is_storable
 from workflows.tasks import registry
 from workflows.tasks.registry import TaskKind
 from workflows.validation import condition_field_error, condition_value_errors
@@ -146,7 +147,7 @@ def _unstorable_text(document, where: str) -> list[str]:
     while pending:
         value, where = pending.pop()
         if isinstance(value, str):
-            if not _storable(value):
+            if not text_is_storable(value):
                 found.append(where)
         elif isinstance(value, list):
             pending.extend((item, f"{where}[{number}]") for number, item in enumerate(value))
@@ -154,14 +155,6 @@ def _unstorable_text(document, where: str) -> list[str]:
             pending.extend((key, f"{where} (a key)") for key in value)
             pending.extend((item, f"{where}.{key}") for key, item in value.items())
     return sorted(found)
-
-
-def _storable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return "\x00" not in text
 
 
 def _plan(entry, number: int, *, default_owner) -> _Plan:

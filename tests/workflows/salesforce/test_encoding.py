@@ -1,6 +1,13 @@
 import pytest
 
-from workflows.salesforce.encoding import UnreadableEncoding, xml_as_text, xml_as_utf8, xml_encoding
+from workflows.salesforce.encoding import (
+    UnreadableEncoding,
+    storable_text,
+    text_is_storable,
+    xml_as_text,
+    xml_as_utf8,
+    xml_encoding,
+)
 
 DECLARED = '<?xml version="1.0" encoding="{}"?><a>Zoë</a>'
 
@@ -42,6 +49,21 @@ def test_it_gives_storable_text_for_any_bytes():
     assert xml_as_text(DECLARED.format("UTF-16").encode("utf-16")) == DECLARED.format("UTF-16")
     assert xml_as_text(b"\x1f\x8b\x00\xff") == "\x1f\ufffd\ufffd\ufffd"
     assert xml_as_text(DECLARED.format("x-unknown").encode() + b"\x00") == DECLARED.format("x-unknown") + "\ufffd"
+
+
+@pytest.mark.parametrize(
+    "text, storable",
+    [
+        ("plain", "plain"),
+        ("a\x00b", "a\ufffdb"),
+        ("caf\u00e9 \ud800 \udfff", "caf\u00e9 \ufffd \ufffd"),  # lone halves of a UTF-16 pair
+        ("\U0001f600 stays", "\U0001f600 stays"),  # a whole pair, decoded, is one character
+    ],
+)
+def test_storable_text_replaces_what_no_database_column_holds(text, storable):
+    assert storable_text(text) == storable
+    assert text_is_storable(text) is (text == storable)
+    storable.encode("utf-8")  # raises on a lone surrogate left behind
 
 
 @pytest.mark.parametrize("name", ["rot13", "base64", "hex", "zlib", "uu", "bz2", "quopri", "undefined"])
