@@ -1,0 +1,65 @@
+"""Hostile but well-formed JSON bodies: each must get a 4xx in the envelope, never a 500.
+
+A lone surrogate (`"\\ud800"`) is valid JSON text yet no UTF-8 can hold it: an error message that
+quotes the value back (a choice field's "is not a valid choice", a transaction's key) cannot be
+rendered. A body nested deeper than Python's recursion limit cannot be parsed by the json module.
+"""
+
+import pytest
+
+from tests.api.conftest import error
+from tests.factories import make_contact, make_directory, make_question, make_survey
+
+pytestmark = pytest.mark.django_db
+
+SURROGATE = "\ud800"
+
+
+def assert_client_error(response):
+    assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
+    error(response)
+
+
+def test_an_export_format_holding_a_lone_surrogate_is_a_400(superuser_api):
+    survey = make_survey()
+    make_question(survey=survey)
+
+    response = superuser_api.post(f"surveys/{survey.public_id}/export-responses", {"format": SURROGATE})
+
+    assert_client_error(response)
+
+
+@pytest.mark.parametrize("field", ["filterType", "comparison"])
+def test_a_contact_search_filter_holding_a_lone_surrogate_is_a_400(superuser_api, field):
+    directory = make_directory()
+    search = {"filterType": "email", "comparison": "eq", "value": "ada@example.com", field: SURROGATE}
+
+    response = superuser_api.post(f"directories/{directory.public_id}/contacts/search", {"filters": [search]})
+
+    assert_client_error(response)
+
+
+def test_a_transaction_key_holding_a_lone_surrogate_is_refused_not_a_500(superuser_api):
+    directory = make_directory()
+    contact = make_contact(directory=directory, email="ada@example.com")
+
+    response = superuser_api.post(
+        f"directories/{directory.public_id}/transactions",
+        {SURROGATE: {"contactId": contact.public_id, "transactionDate": "2024-03-05T09:41:07Z"}},
+    )
+
+    assert response.status_code < 500, response.content[:300]
+
+
+def test_a_body_nested_deeper_than_the_parser_goes_is_a_400(superuser_api):
+    directory = make_directory()
+    body = '{"email": "ada@example.com", "embeddedData": ' + "[" * 5000 + "]" * 5000 + "}"
+
+    response = superuser_api.client.post(
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        data=body,
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert_client_error(response)
