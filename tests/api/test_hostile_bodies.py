@@ -63,3 +63,19 @@ def test_a_body_nested_deeper_than_the_parser_goes_is_a_400(superuser_api):
     )
 
     assert_client_error(response)
+
+
+def test_a_body_over_the_upload_size_limit_is_a_4xx_in_the_envelope(superuser_api, settings):
+    """Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default) with
+    RequestDataTooBig, a 400 everywhere else; a 1,000-transaction batch with a few kB of data each
+    reaches it."""
+    directory = make_directory()
+    contact = make_contact(directory=directory, email="ada@example.com")
+    batch = {
+        f"visit-{n}": {"contactId": contact.public_id, "transactionDate": "2024-03-05T09:41:07Z", "data": {"Notes": "x" * 3000}}
+        for n in range(1000)
+    }
+
+    response = superuser_api.post(f"directories/{directory.public_id}/transactions", batch)
+
+    assert_client_error(response)
