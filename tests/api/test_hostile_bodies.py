@@ -72,7 +72,11 @@ def test_a_body_over_the_upload_size_limit_is_a_4xx_in_the_envelope(superuser_ap
     directory = make_directory()
     contact = make_contact(directory=directory, email="ada@example.com")
     batch = {
-        f"visit-{n}": {"contactId": contact.public_id, "transactionDate": "2024-03-05T09:41:07Z", "data": {"Notes": "x" * 3000}}
+        f"visit-{n}": {
+            "contactId": contact.public_id,
+            "transactionDate": "2024-03-05T09:41:07Z",
+            "data": {"Notes": "x" * 3000},
+        }
         for n in range(1000)
     }
 
