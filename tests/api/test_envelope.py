@@ -118,3 +118,14 @@ def test_the_schema_and_its_docs_page_are_served_without_a_token_from_this_site_
     assert docs.status_code == 200
     assert assets
     assert all(asset.startswith("/") and not asset.startswith("//") for asset in assets)
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "status"),
+    [("GET", "format=bogus", 404), ("POST", "", 405), ("DELETE", "", 405)],
+)
+def test_the_schema_url_answers_its_errors_in_the_json_envelope(client, method, query, status):
+    response = client.generic(method, f"/API/v3/schema/?{query}")
+
+    assert response.status_code == status
+    assert error(response)["errorCode"]
