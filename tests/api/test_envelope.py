@@ -129,3 +129,10 @@ def test_the_schema_url_answers_its_errors_in_the_json_envelope(client, method, 
 
     assert response.status_code == status
     assert error(response)["errorCode"]
+
+
+def test_the_schema_ignores_an_unknown_version_parameter(client):
+    response = client.get("/API/v3/schema/?version=9")
+
+    assert response.status_code == 200
+    assert b"(9)" not in response.content

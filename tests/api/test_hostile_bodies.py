@@ -83,3 +83,73 @@ def test_a_body_over_the_upload_size_limit_is_a_4xx_in_the_envelope(superuser_ap
     response = superuser_api.post(f"directories/{directory.public_id}/transactions", batch)
 
     assert_client_error(response)
+
+
+def test_a_surrogate_pair_is_one_character_and_is_accepted(superuser_api):
+    directory = make_directory()
+
+    response = superuser_api.post(
+        f"directories/{directory.public_id}/contacts",
+        {"email": "ada@example.com", "firstName": "Ada \ud83d\ude00", "embeddedData": {"Mood": "\ud83d\ude00"}},
+    )
+
+    assert response.status_code == 201, response.content[:300]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"email": "ada@example.com", "embeddedData": {"Tier": SURROGATE}}, {"email": "ada@example.com", SURROGATE: "x"}],
+)
+def test_a_lone_surrogate_anywhere_in_a_body_is_a_400_saying_so(superuser_api, body):
+    directory = make_directory()
+
+    response = superuser_api.post(f"directories/{directory.public_id}/contacts", body)
+
+    assert response.status_code == 400
+    body_error = error(response)
+    assert body_error["errorCode"] == "MALFORMED_REQUEST"
+    assert "surrogate" in body_error["errorMessage"]
+
+
+@pytest.mark.parametrize("depth", [100, 900])
+def test_a_body_nested_past_the_api_depth_but_within_python_is_a_400(superuser_api, depth):
+    directory = make_directory()
+    body = '{"email": "ada@example.com", "embeddedData": ' + "[" * depth + "]" * depth + "}"
+
+    response = superuser_api.client.post(
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        data=body,
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert response.status_code == 400
+    assert "levels deep" in error(response)["errorMessage"]
+
+
+def test_a_body_over_the_upload_size_limit_is_a_413_saying_the_limit(superuser_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    directory = make_directory()
+    contact = make_contact(directory=directory, email="ada@example.com")
+    batch = {f"visit-{n}": {"contactId": contact.public_id, "data": {"Notes": "x" * 300}} for n in range(100)}
+
+    response = superuser_api.post(f"directories/{directory.public_id}/transactions", batch)
+
+    assert response.status_code == 413
+    body_error = error(response)
+    assert body_error["errorCode"] == "REQUEST_TOO_LARGE"
+    assert "10,000 bytes" in body_error["errorMessage"]
+    assert "split" in body_error["errorMessage"]
+
+
+def test_the_renderer_writes_a_lone_surrogate_it_is_given_as_an_escape():
+    from rest_framework.response import Response
+
+    from api.envelope import EnvelopeRenderer
+
+    rendered = EnvelopeRenderer().render(
+        {"errorMessage": f'"{SURROGATE}" is not a valid choice.', "errorCode": "INVALID_PARAMETER"},
+        renderer_context={"response": Response(status=400)},
+    )
+
+    assert b"\\ud800" in rendered
