@@ -131,6 +131,13 @@ def test_the_schema_url_answers_its_errors_in_the_json_envelope(client, method, 
     assert error(response)["errorCode"]
 
 
+def test_an_unknown_schema_format_is_a_404_naming_the_formats(client):
+    response = client.get("/API/v3/schema/?format=bogus")
+
+    assert response.status_code == 404
+    assert "?format=json" in error(response)["errorMessage"]
+
+
 def test_the_schema_ignores_an_unknown_version_parameter(client):
     response = client.get("/API/v3/schema/?version=9")
 
