@@ -4,11 +4,11 @@ import re
 from datetime import UTC
 
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
 from api.authentication import ApiTokenAuthentication
 from api.envelope import ApiError, EnvelopeRenderer, JsonOnlyNegotiation
+from api.parsers import ApiJSONParser
 from api.permissions import HasModelPermissions
 from api.throttling import TokenRateThrottle
 
@@ -24,7 +24,7 @@ class ApiView(APIView):
     throttle_classes = [TokenRateThrottle]
     required_permissions: dict[str, tuple[str, ...]] = {}
     renderer_classes = [EnvelopeRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [ApiJSONParser]
     content_negotiation_class = JsonOnlyNegotiation
     metadata_class = None  # OPTIONS answers 405: the schema describes every resource
 

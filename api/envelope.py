@@ -13,7 +13,9 @@ import logging
 import uuid
 from http import HTTPStatus
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -84,7 +86,16 @@ class EnvelopeRenderer(JSONRenderer):
             body = {"meta": meta(status=status, request_id=request_id)}
         else:
             body = {"result": data, "meta": meta(status=status, request_id=request_id)}
-        return super().render(body, accepted_media_type, renderer_context)
+        try:
+            return super().render(body, accepted_media_type, renderer_context)
+        except UnicodeEncodeError:
+            # Half of a surrogate pair quoted back from a request (the parser refuses bodies holding
+            # one; this is the last line): written as a \ud800 escape, which JSON allows and UTF-8 can hold.
+            return _AsciiJSONRenderer().render(body, accepted_media_type, renderer_context)
+
+
+class _AsciiJSONRenderer(JSONRenderer):
+    ensure_ascii = True
 
 
 class JsonOnlyNegotiation(BaseContentNegotiation):
@@ -140,9 +151,19 @@ def error_body(exc: exceptions.APIException) -> dict:
     return {"errorMessage": str(exc.detail), "errorCode": code}
 
 
+def too_large_message() -> str:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return (
+        f"The request body is larger than the {limit / 1024 / 1024:.3g} MB ({limit:,} bytes) a call may send: "
+        "split it into smaller calls (fewer transactions or contacts per batch)."
+    )
+
+
 def exception_handler(exc, context):
     """DRF's handler (status, Retry-After, WWW-Authenticate), with the body as meta.error."""
-    if isinstance(exc, Http404):
+    if isinstance(exc, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, reading the body
+        exc = ApiError(too_large_message(), code="REQUEST_TOO_LARGE", status=413)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
@@ -183,6 +204,10 @@ class ApiErrorMiddleware:
     def process_exception(self, request, exception):
         if not request.path_info.startswith(API_PATH_PREFIX):
             return None
+        if isinstance(exception, RequestDataTooBig):  # a body read outside DRF's views
+            return envelope_error_response(
+                status=413, message=too_large_message(), code="REQUEST_TOO_LARGE", request=request
+            )
         logger.exception("API call %s %s failed", request.method, request.path_info, exc_info=exception)
         return envelope_error_response(
             status=500,

@@ -53,6 +53,7 @@ ERRORS = {
     "429": "Too many calls with this token: wait Retry-After seconds.",
 }
 WRITE_ERRORS = {
+    "413": "The body is larger than 2.5 MB (DATA_UPLOAD_MAX_MEMORY_SIZE): split it into smaller calls.",
     "415": "The body must be JSON (Content-Type: application/json).",
     "422": "The Idempotency-Key was used for another call within 24 hours.",
 }

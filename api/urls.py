@@ -5,9 +5,10 @@ envelope.
 """
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from api.envelope import not_found
+from api.schema_view import SchemaView
 from api.resources import (
     contacts,
     directories,
@@ -26,7 +27,7 @@ WORKFLOW = "v3/workflows/<str:workflowId>"
 EXPORTS = "v3/surveys/<str:surveyId>/export-responses"
 
 urlpatterns = [
-    path("v3/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("v3/schema/", SchemaView.as_view(), name="schema"),
     path("v3/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("v3/whoami", whoami.WhoAmIView.as_view(), name="whoami"),
     path("v3/surveys", surveys.SurveyListView.as_view(), name="surveys"),

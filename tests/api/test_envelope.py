@@ -118,3 +118,28 @@ def test_the_schema_and_its_docs_page_are_served_without_a_token_from_this_site_
     assert docs.status_code == 200
     assert assets
     assert all(asset.startswith("/") and not asset.startswith("//") for asset in assets)
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "status"),
+    [("GET", "format=bogus", 404), ("POST", "", 405), ("DELETE", "", 405)],
+)
+def test_the_schema_url_answers_its_errors_in_the_json_envelope(client, method, query, status):
+    response = client.generic(method, f"/API/v3/schema/?{query}")
+
+    assert response.status_code == status
+    assert error(response)["errorCode"]
+
+
+def test_an_unknown_schema_format_is_a_404_naming_the_formats(client):
+    response = client.get("/API/v3/schema/?format=bogus")
+
+    assert response.status_code == 404
+    assert "?format=json" in error(response)["errorMessage"]
+
+
+def test_the_schema_ignores_an_unknown_version_parameter(client):
+    response = client.get("/API/v3/schema/?version=9")
+
+    assert response.status_code == 200
+    assert b"(9)" not in response.content

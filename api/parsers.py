@@ -1,0 +1,71 @@
+"""The API's JSON parser: DRF's, refusing (400, MALFORMED_REQUEST in the envelope) the well-formed
+JSON no endpoint can use.
+
+- Half of a surrogate pair (`"\\ud800"` without its other half) is valid JSON text, but it is no
+  character: no UTF-8 text can hold it, so no column can store it and no answer quoting it back
+  ("... is not a valid choice") can be encoded. It is refused wherever it is, a value or a key,
+  as DRF's text fields already refuse it in theirs ("Surrogate characters are not allowed").
+  A surrogate *pair* (an emoji written `"\\ud83d\\ude00"`) is one character and is accepted.
+- A body nested deeper than the json module goes (Python's recursion limit) is refused with
+  a message saying so, instead of failing as a RecursionError.
+"""
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+# How deep the parsed body may nest: far more than any endpoint's shape (three or four levels), and
+# shallow enough that the walks over the data (here, the NUL check, serializers) never recurse out.
+MAX_DEPTH = 64
+
+
+def _is_surrogate(char: str) -> bool:
+    return "\ud800" <= char <= "\udfff"
+
+
+def _lone_surrogate(text: str) -> str | None:
+    """The first surrogate in `text` as "U+D800", or None. json decodes a pair to one character,
+    so any surrogate left in decoded text is half of one."""
+    if text.isascii():
+        return None
+    for char in text:
+        if _is_surrogate(char):
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def check_body(data) -> None:
+    """ParseError when the parsed body nests deeper than MAX_DEPTH or holds a lone surrogate.
+    Iterative, so a deep body cannot make the check itself recurse."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            found = _lone_surrogate(value)
+            if found:
+                raise ParseError(
+                    f"JSON parse error - the body holds half of a surrogate pair ({found}, written"
+                    f" \\u{found[2:].lower()} in JSON), which is no character: send the text in UTF-8, or both"
+                    " halves of the pair."
+                )
+            continue
+        if isinstance(value, dict):
+            children = [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise ParseError(f"JSON parse error - the body nests objects and arrays more than {MAX_DEPTH} levels deep.")
+        stack.extend((child, depth + 1) for child in children)
+
+
+class ApiJSONParser(JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(
+                f"JSON parse error - the body nests objects and arrays more than {MAX_DEPTH} levels deep."
+            ) from None
+        check_body(data)
+        return data
