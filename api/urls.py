@@ -8,7 +8,6 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularSwaggerView
 
 from api.envelope import not_found
-from api.schema_view import SchemaView
 from api.resources import (
     contacts,
     directories,
@@ -19,6 +18,7 @@ from api.resources import (
     whoami,
     workflows,
 )
+from api.schema_view import SchemaView
 
 app_name = "api"
 
