@@ -47,3 +47,19 @@ def test_a_staff_user_cannot_make_a_superuser_the_owner_of_a_workflow_they_add()
     client.post("/admin/workflows/workflow/add/", workflow_form(superuser))
 
     assert not Workflow.objects.filter(name="Borrowed rights", owner=superuser).exists()
+
+
+def test_a_user_who_may_only_view_workflows_is_not_shown_the_event_url_token():
+    """The event URL's token is the only credential of the endpoint: whoever has it starts runs that
+    act with the owner's permissions (contacts written, surveys emailed). Viewing a workflow must
+    not hand it out; rotating it already needs the change permission."""
+    workflow = Workflow.objects.create(name="Case closed", salesforce_object="Case", owner=make_user(username="owner"))
+    viewer = make_user(username="viewer")
+    viewer.user_permissions.add(Permission.objects.get(content_type__app_label="workflows", codename="view_workflow"))
+    client = Client()
+    client.force_login(viewer)
+
+    page = client.get(f"/admin/workflows/workflow/{workflow.pk}/change/")
+
+    assert page.status_code == 200
+    assert workflow.token not in page.content.decode()
