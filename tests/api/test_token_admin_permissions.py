@@ -26,3 +26,30 @@ def test_a_staff_user_who_may_only_add_tokens_cannot_mint_one_for_a_superuser():
 
     assert not ApiToken.objects.filter(user=superuser).exists()
     assert "The new token is" not in response.content.decode()
+
+
+def test_a_staff_user_who_may_only_add_tokens_mints_one_for_themselves_and_is_offered_nobody_else():
+    make_user(username="root", is_superuser=True)
+    integrator = make_user(username="integrator")
+    integrator.user_permissions.add(Permission.objects.get(content_type__app_label="api", codename="add_apitoken"))
+    client = Client()
+    client.force_login(integrator)
+
+    form = client.get("/admin/api/apitoken/add/").content.decode()
+    response = client.post("/admin/api/apitoken/add/", {"user": integrator.pk, "name": "mine"}, follow=True)
+
+    assert "root" not in form
+    assert ApiToken.objects.get().user == integrator
+    assert "The new token is" in response.content.decode()
+
+
+def test_a_superuser_may_mint_a_token_for_another_user():
+    superuser = make_user(username="root", is_superuser=True)
+    integrator = make_user(username="integrator")
+    client = Client()
+    client.force_login(superuser)
+
+    response = client.post("/admin/api/apitoken/add/", {"user": integrator.pk, "name": "theirs"}, follow=True)
+
+    assert ApiToken.objects.get().user == integrator
+    assert "The new token is" in response.content.decode()
