@@ -49,6 +49,52 @@ def test_a_staff_user_cannot_make_a_superuser_the_owner_of_a_workflow_they_add()
     assert not Workflow.objects.filter(name="Borrowed rights", owner=superuser).exists()
 
 
+def staff_with(*codenames):
+    user = make_user()
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="workflows", codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+def test_a_staff_user_who_may_add_workflows_owns_those_they_add():
+    make_user(username="root", is_superuser=True)
+    builder, client = staff_with("add_workflow", "view_workflow")
+
+    form = client.get("/admin/workflows/workflow/add/").content.decode()
+    client.post("/admin/workflows/workflow/add/", workflow_form(builder))
+
+    assert "root" not in form
+    assert Workflow.objects.get(name="Borrowed rights").owner == builder
+
+
+def test_a_staff_user_who_may_change_workflows_cannot_hand_one_to_a_superuser_but_may_keep_its_owner():
+    superuser = make_user(username="root", is_superuser=True)
+    owner = make_user(username="owner")
+    workflow = Workflow.objects.create(name="Borrowed rights", salesforce_object="Case", owner=owner)
+    _, client = staff_with("change_workflow", "view_workflow")
+    url = f"/admin/workflows/workflow/{workflow.pk}/change/"
+
+    refused = client.post(url, workflow_form(superuser))
+    kept = client.post(url, {**workflow_form(owner), "name": "Kept"})
+
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    assert kept.status_code == 302
+    workflow.refresh_from_db()
+    assert (workflow.name, workflow.owner) == ("Kept", owner)
+
+
+def test_a_superuser_may_make_anyone_the_owner():
+    superuser = make_user(username="root", is_superuser=True)
+    someone = make_user(username="someone")
+    client = Client()
+    client.force_login(superuser)
+
+    client.post("/admin/workflows/workflow/add/", workflow_form(someone))
+
+    assert Workflow.objects.get(name="Borrowed rights").owner == someone
+
+
 def test_a_user_who_may_only_view_workflows_is_not_shown_the_event_url_token():
     """The event URL's token is the only credential of the endpoint: whoever has it starts runs that
     act with the owner's permissions (contacts written, surveys emailed). Viewing a workflow must

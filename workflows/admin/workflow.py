@@ -32,7 +32,7 @@ from workflows.models import (
     Workflow,
 )
 from workflows.salesforce.wsdl import InvalidWsdl
-from workflows.selectors import LAST_RUNS_LOOKED_AT, task_last_attempts
+from workflows.selectors import LAST_RUNS_LOOKED_AT, task_last_attempts, workflow_owner_choices
 from workflows.services.failure_notices import failure_notice_recipients
 from workflows.services.workflow_admin import workflow_rotate_token, wsdl_for_object
 from workflows.tasks import registry
@@ -55,6 +55,8 @@ class WorkflowForm(forms.ModelForm):
     )
     # The fields of the WSDL uploaded with this page when it came back with errors (see above).
     wsdl_kept = forms.CharField(required=False, widget=forms.HiddenInput)
+    # The users this form offers, and accepts, as the owner: set by WorkflowAdmin.get_form.
+    owner_choices = None
 
     class Meta:
         model = Workflow
@@ -69,6 +71,11 @@ class WorkflowForm(forms.ModelForm):
             "failure_recipients",
         ]
         widgets = {"allowed_organization_ids": forms.Textarea(attrs={"rows": 3, "cols": 40})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.owner_choices is not None and "owner" in self.fields:
+            self.fields["owner"].queryset = self.owner_choices
 
     def clean(self):
         """Read the WSDL uploaded (or kept) with this save, and give the instance the known fields
@@ -290,6 +297,11 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        owners = workflow_owner_choices(user=request.user, workflow=obj)
+        return type(form.__name__, (form,), {"owner_choices": owners})
 
     def get_urls(self):
         rotate = self.admin_site.admin_view(self.rotate_token_view)
