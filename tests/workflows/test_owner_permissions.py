@@ -8,7 +8,9 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from tests.factories import make_user
+from workflows.models import TestEvent as SentTestEvent
 from workflows.models import Workflow
+from workflows.services import test_events
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +111,49 @@ def test_a_user_who_may_only_view_workflows_is_not_shown_the_event_url_token():
 
     assert page.status_code == 200
     assert workflow.token not in page.content.decode()
+
+
+def test_a_user_who_may_only_view_workflows_sees_that_there_is_an_event_url_and_no_rotate_link():
+    workflow = Workflow.objects.create(name="Case closed", salesforce_object="Case", owner=make_user(username="owner"))
+    _, client = staff_with("view_workflow")
+
+    page = client.get(f"/admin/workflows/workflow/{workflow.pk}/change/").content.decode()
+
+    assert workflow.masked_event_url in page
+    assert "rotate-token" not in page
+
+
+def test_a_user_who_may_change_the_workflow_is_shown_its_event_url():
+    workflow = Workflow.objects.create(name="Case closed", salesforce_object="Case", owner=make_user(username="owner"))
+    _, client = staff_with("view_workflow", "change_workflow")
+
+    page = client.get(f"/admin/workflows/workflow/{workflow.pk}/change/").content.decode()
+
+    assert workflow.event_url in page
+    assert "rotate-token" in page
+
+
+def test_the_test_event_page_shows_the_event_url_token_only_to_users_who_may_change_the_workflow():
+    workflow = Workflow.objects.create(name="Case closed", salesforce_object="Case", owner=make_user(username="owner"))
+    test_event = SentTestEvent.objects.create(workflow=workflow, notification_id="04l000000000001AAA")
+    url = f"/admin/workflows/workflow/{workflow.pk}/test-event/{test_event.pk}/"
+    _, sender = staff_with("view_workflow", "view_run", "add_run")
+    _, editor = staff_with("view_workflow", "change_workflow", "view_run", "add_run")
+
+    sender_page = sender.get(url).content.decode()
+    editor_page = editor.get(url).content.decode()
+
+    assert workflow.token not in sender_page and workflow.masked_event_url in sender_page
+    assert workflow.event_url in editor_page
+
+
+def test_a_test_event_that_could_not_be_delivered_keeps_the_masked_event_url(monkeypatch, settings):
+    monkeypatch.setattr(test_events, "GIVE_UP_AFTER_SECONDS", 0)
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"  # discard: nothing listens
+    workflow = Workflow.objects.create(name="Case closed", salesforce_object="Case", owner=make_user(username="owner"))
+    test_event = SentTestEvent.objects.create(workflow=workflow, notification_id="04l000000000001AAA")
+
+    delivered = test_events.test_event_deliver(test_event_id=test_event.pk)
+
+    assert delivered.acknowledged is False
+    assert workflow.token not in delivered.delivery and workflow.masked_event_url in delivered.delivery

@@ -20,6 +20,7 @@ from workflows.admin.display import (
     KNOWN_FIELDS_DATALIST,
     MAX_WSDL_BYTES,
     known_event_fields,
+    may_see_event_url,
     task_summary,
     warn_about_task,
 )
@@ -243,7 +244,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "salesforce_object"]
     list_select_related = ["owner"]
     search_fields = ["name"]
-    readonly_fields = ["event_url", "known_fields_table", "history_links"]
+    readonly_fields = ["event_url", "masked_event_url", "known_fields_table", "history_links"]
     fieldsets = [
         (None, {"fields": ["name", "owner", "enabled", "history_links"]}),
         (
@@ -297,6 +298,15 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def get_fieldsets(self, request, obj=None):
+        if may_see_event_url(self, request, obj):
+            return self.fieldsets
+        masked = {"event_url": "masked_event_url"}
+        return [
+            (title, {**options, "fields": [masked.get(name, name) for name in options["fields"]]})
+            for title, options in self.fieldsets
+        ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -382,6 +392,15 @@ class WorkflowAdmin(admin.ModelAdmin):
         rotate_url = reverse("admin:workflows_workflow_rotate_token", args=[workflow.pk])
         context = {"url": workflow.event_url, "rotate_url": rotate_url}
         return render_to_string("admin/workflows/workflow/event_url.html", context)
+
+    @admin.display(description="Event URL")
+    def masked_event_url(self, workflow):
+        if not workflow.pk:
+            return "Save the workflow to get its event URL."
+        return format_html(
+            '{}<p class="help">The token is shown only to users who may change the workflow.</p>',
+            workflow.masked_event_url,
+        )
 
     @admin.display(description="Known fields")
     def known_fields_table(self, workflow):
