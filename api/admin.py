@@ -33,8 +33,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
 
     def get_readonly_fields(self, request, obj=None):
-        # A token's user cannot change: it would hand the secret to someone else's rights.
-        return [*self.readonly_fields, "user"] if obj else self.readonly_fields
+        if obj is None:
+            return self.readonly_fields
+        # A token's user cannot change: it would hand the secret to someone else's rights. Nor may
+        # someone else's revoked token be brought back (by whoever might hold its secret) but by
+        # those who could create one for its user.
+        revived = obj.revoked_at and not api_token_users(user=request.user).filter(pk=obj.user_id).exists()
+        return [*self.readonly_fields, "user", *(["revoked_at"] if revived else [])]
 
     def save_model(self, request, obj, form, change):
         if change:

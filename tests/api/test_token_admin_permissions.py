@@ -8,6 +8,7 @@ API tokens must not be able to make one for a superuser (or anyone with more rig
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.utils import timezone
 
 from api.models import ApiToken
 from tests.factories import make_user
@@ -53,3 +54,22 @@ def test_a_superuser_may_mint_a_token_for_another_user():
 
     assert ApiToken.objects.get().user == integrator
     assert "The new token is" in response.content.decode()
+
+
+def test_a_staff_user_who_may_change_tokens_cannot_bring_back_a_superusers_revoked_token():
+    superuser = make_user(username="root", is_superuser=True)
+    token = ApiToken.objects.create(user=superuser, digest="d" * 64, hint="abcd", revoked_at=timezone.now())
+    own = ApiToken.objects.create(user=make_user(username="integrator"), digest="e" * 64, revoked_at=timezone.now())
+    own.user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="api", codename__in=["change_apitoken", "view_apitoken"])
+    )
+    client = Client()
+    client.force_login(own.user)
+
+    client.post(f"/admin/api/apitoken/{token.pk}/change/", {"name": "revived", "revoked_at_0": "", "revoked_at_1": ""})
+    client.post(f"/admin/api/apitoken/{own.pk}/change/", {"name": "mine again", "revoked_at_0": "", "revoked_at_1": ""})
+
+    token.refresh_from_db()
+    own.refresh_from_db()
+    assert (token.name, token.revoked_at is not None) == ("revived", True)
+    assert (own.name, own.revoked_at) == ("mine again", None)
