@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from api.models import ApiToken
+from api.selectors import api_token_users
 from api.services import api_token_create
 
 
@@ -18,9 +19,27 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ["hint", "created_at", "last_used_at"]
     actions = ["revoke"]
 
+    def get_autocomplete_fields(self, request):
+        # Only a superuser picks among users; anyone else makes tokens for themselves alone.
+        return self.autocomplete_fields if request.user.is_superuser else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            # The choices are also what the form accepts: another user's id is refused, not just hidden.
+            kwargs["queryset"] = api_token_users(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
+
     def get_readonly_fields(self, request, obj=None):
-        # A token's user cannot change: it would hand the secret to someone else's rights.
-        return [*self.readonly_fields, "user"] if obj else self.readonly_fields
+        if obj is None:
+            return self.readonly_fields
+        # A token's user cannot change: it would hand the secret to someone else's rights. Nor may
+        # someone else's revoked token be brought back (by whoever might hold its secret) but by
+        # those who could create one for its user.
+        revived = obj.revoked_at and not api_token_users(user=request.user).filter(pk=obj.user_id).exists()
+        return [*self.readonly_fields, "user", *(["revoked_at"] if revived else [])]
 
     def save_model(self, request, obj, form, change):
         if change:

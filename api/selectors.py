@@ -2,6 +2,8 @@
 
 import hmac
 
+from django.contrib.auth import get_user_model
+
 from api.models import ApiToken
 from workflows.models import token_digest
 
@@ -17,3 +19,12 @@ def api_token_for_secret(secret: str) -> ApiToken | None:
     if token is None or not hmac.compare_digest(token.digest, digest):
         return None
     return token
+
+
+def api_token_users(*, user):
+    """The users `user` may create API tokens for: anyone for a superuser, else only themselves.
+
+    A token acts with its user's permissions and its creator sees the secret, so a token for someone
+    else would hand over that person's rights."""
+    User = get_user_model()
+    return User.objects.all() if user.is_superuser else User.objects.filter(pk=user.pk)

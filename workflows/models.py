@@ -123,6 +123,16 @@ class Workflow(models.Model):
     def event_url(self) -> str:
         return public_url("workflows:salesforce-event", args=[self.token])
 
+    @property
+    def masked_event_url(self) -> str:
+        """The event URL with its token cut to the first characters (as inbound messages keep a
+        token's hint): which URL it is, to whoever may not have the URL itself."""
+        return self.without_token(self.event_url)
+
+    def without_token(self, text: str) -> str:
+        """The text with the event URL's token cut to its first characters wherever it appears."""
+        return text.replace(self.token, f"{self.token[:6]}…")
+
     def organization_keys(self) -> set[str]:
         return {organization_key(org) for org in self.allowed_organization_ids.split()}
 

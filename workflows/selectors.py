@@ -1,5 +1,7 @@
 """Reads of workflow definitions."""
 
+from django.contrib.auth import get_user_model
+
 from workflows.models import Run, TaskRun, Workflow
 from workflows.piping import event_fields_used
 
@@ -38,3 +40,15 @@ def task_last_attempts(*, workflow: Workflow, recent: int = LAST_RUNS_LOOKED_AT)
     for attempt in attempts.only("id", "run_id", "task_id", "status", "attempt", "finished_at", "error"):
         latest.setdefault(attempt.task_id, attempt)
     return latest
+
+
+def workflow_owner_choices(*, user, workflow: Workflow | None = None):
+    """The users `user` may make the owner of `workflow` (None: a new one).
+
+    Tasks act with the owner's permissions, so the owner is a permission boundary: a superuser may
+    name anyone; anyone else only themselves, or keep the owner the workflow has."""
+    User = get_user_model()
+    if user.is_superuser:
+        return User.objects.all()
+    allowed = {user.pk} | ({workflow.owner_id} if workflow is not None and workflow.owner_id else set())
+    return User.objects.filter(pk__in=allowed)

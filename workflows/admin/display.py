@@ -44,6 +44,17 @@ def value_table(data: dict) -> str:
 # --- Workflow --------------------------------------------------------------------------------
 
 
+def may_see_event_url(model_admin, request, workflow: Workflow | None) -> bool:
+    """Whether the admin shows the workflow's event URL with its token (the endpoint's only
+    credential: whoever has it starts runs acting with the owner's permissions). The change
+    permission, as rotating the token takes; anyone else sees the URL masked."""
+    return model_admin.has_change_permission(request, workflow)
+
+
+def event_url_for(model_admin, request, workflow: Workflow) -> str:
+    return workflow.event_url if may_see_event_url(model_admin, request, workflow) else workflow.masked_event_url
+
+
 def task_summary(task: Task, limit: int = 140) -> str:
     """The task's filled-in settings on one line, labelled as in its form."""
     kind = registry.find(task.kind)

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
+from workflows.admin.display import event_url_for
 from workflows.models import Run, TestEvent, Workflow
 from workflows.services.test_events import (
     FieldDefault,
@@ -190,6 +191,7 @@ def test_event_status_view(model_admin, request, object_id, test_event_id):
     context = {
         **_context(model_admin, request, test_event.workflow, f"Test event {test_event.pk} of {test_event.workflow}"),
         "test_event": test_event,
+        "event_url": event_url_for(model_admin, request, test_event.workflow),
         "runs": runs,
         "finished": finished,
         "refresh_seconds": None if finished else REFRESH_SECONDS,

@@ -20,6 +20,7 @@ from workflows.admin.display import (
     KNOWN_FIELDS_DATALIST,
     MAX_WSDL_BYTES,
     known_event_fields,
+    may_see_event_url,
     task_summary,
     warn_about_task,
 )
@@ -32,7 +33,7 @@ from workflows.models import (
     Workflow,
 )
 from workflows.salesforce.wsdl import InvalidWsdl
-from workflows.selectors import LAST_RUNS_LOOKED_AT, task_last_attempts
+from workflows.selectors import LAST_RUNS_LOOKED_AT, task_last_attempts, workflow_owner_choices
 from workflows.services.failure_notices import failure_notice_recipients
 from workflows.services.workflow_admin import workflow_rotate_token, wsdl_for_object
 from workflows.tasks import registry
@@ -54,6 +55,8 @@ class WorkflowForm(forms.ModelForm):
     )
     # The fields of the WSDL uploaded with this page when it came back with errors (see above).
     wsdl_kept = forms.CharField(required=False, widget=forms.HiddenInput)
+    # The users this form offers, and accepts, as the owner: set by WorkflowAdmin.get_form.
+    owner_choices = None
 
     class Meta:
         model = Workflow
@@ -68,6 +71,11 @@ class WorkflowForm(forms.ModelForm):
             "failure_recipients",
         ]
         widgets = {"allowed_organization_ids": forms.Textarea(attrs={"rows": 3, "cols": 40})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.owner_choices is not None and "owner" in self.fields:
+            self.fields["owner"].queryset = self.owner_choices
 
     def clean(self):
         """Read the WSDL uploaded (or kept) with this save, and give the instance the known fields
@@ -235,7 +243,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "salesforce_object"]
     list_select_related = ["owner"]
     search_fields = ["name"]
-    readonly_fields = ["event_url", "known_fields_table", "history_links"]
+    readonly_fields = ["event_url", "masked_event_url", "known_fields_table", "history_links"]
     fieldsets = [
         (None, {"fields": ["name", "owner", "enabled", "history_links"]}),
         (
@@ -289,6 +297,20 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def get_fieldsets(self, request, obj=None):
+        if may_see_event_url(self, request, obj):
+            return self.fieldsets
+        masked = {"event_url": "masked_event_url"}
+        return [
+            (title, {**options, "fields": [masked.get(name, name) for name in options["fields"]]})
+            for title, options in self.fieldsets
+        ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        owners = workflow_owner_choices(user=request.user, workflow=obj)
+        return type(form.__name__, (form,), {"owner_choices": owners})
 
     def get_urls(self):
         rotate = self.admin_site.admin_view(self.rotate_token_view)
@@ -369,6 +391,15 @@ class WorkflowAdmin(admin.ModelAdmin):
         rotate_url = reverse("admin:workflows_workflow_rotate_token", args=[workflow.pk])
         context = {"url": workflow.event_url, "rotate_url": rotate_url}
         return render_to_string("admin/workflows/workflow/event_url.html", context)
+
+    @admin.display(description="Event URL")
+    def masked_event_url(self, workflow):
+        if not workflow.pk:
+            return "Save the workflow to get its event URL."
+        return format_html(
+            '{}<p class="help">The token is shown only to users who may change the workflow.</p>',
+            workflow.masked_event_url,
+        )
 
     @admin.display(description="Known fields")
     def known_fields_table(self, workflow):

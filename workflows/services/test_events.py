@@ -134,10 +134,11 @@ def test_event_deliver(*, test_event_id: int, session: requests.Session | None =
             timeout=TIMEOUT_SECONDS,
             log=lines.append,
         )
-    description = delivery.outcome.description
+    # Kept and shown to whoever may follow the test event: without the token (an error quotes the URL).
+    description = test_event.workflow.without_token(delivery.outcome.description)
     if not delivery.acknowledged:
         description = (
-            f"{description}. The message went to {test_event.workflow.event_url}: Salesforce must reach that "
+            f"{description}. The message went to {test_event.workflow.masked_event_url}: Salesforce must reach that "
             "address too; check PUBLIC_BASE_URL if it is not this site's."
         )
     TestEvent.objects.filter(pk=test_event.pk).update(acknowledged=delivery.acknowledged, delivery=description)
