@@ -42,6 +42,15 @@ def task_last_attempts(*, workflow: Workflow, recent: int = LAST_RUNS_LOOKED_AT)
     return latest
 
 
+def workflow_tasks_editable_by(*, user, workflow: Workflow) -> bool:
+    """Whether `user` may add, change or delete `workflow`'s tasks (their model permissions apart).
+
+    Tasks act with the owner's permissions: editing them is acting with those rights, so only the
+    owner (or a superuser) may. Anyone else who may change the workflow makes it theirs first
+    (workflow_owner_choices), which puts their own rights behind its tasks."""
+    return user.is_superuser or workflow.owner_id == user.pk
+
+
 def workflow_owner_choices(*, user, workflow: Workflow | None = None):
     """The users `user` may make the owner of `workflow` (None: a new one).
 

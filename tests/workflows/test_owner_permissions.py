@@ -6,10 +6,11 @@ above all, as the owner of a workflow they build."""
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.urls import reverse
 
-from tests.factories import make_user
+from tests.factories import make_directory_task, make_user, make_workflow
+from workflows.models import Task, Workflow
 from workflows.models import TestEvent as SentTestEvent
-from workflows.models import Workflow
 from workflows.services import test_events
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +158,59 @@ def test_a_test_event_that_could_not_be_delivered_keeps_the_masked_event_url(mon
 
     assert delivered.acknowledged is False
     assert workflow.token not in delivered.delivery and workflow.masked_event_url in delivered.delivery
+
+
+# Tasks act with the owner's rights too: editing them is acting with those rights.
+
+TASK_FORM = {
+    "position": "1",
+    "save_mode": "embedded_data",
+    "mailing_list": "Support customers",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@example.com",
+    "_save": "Save",
+}
+TASK_EDITOR = ("view_workflow", "change_workflow", "view_task", "add_task", "change_task", "delete_task")
+
+
+def superusers_workflow():
+    return make_workflow(name="Root's", owner=make_user(username="root", is_superuser=True))
+
+
+def test_a_staff_user_who_may_add_tasks_cannot_add_one_to_a_workflow_someone_else_owns():
+    workflow = superusers_workflow()
+    _, client = staff_with(*TASK_EDITOR)
+    url = f"{reverse('admin:workflows_task_add')}?workflow={workflow.pk}&kind=add_to_directory"
+
+    page = client.get(url)
+    posted = client.post(url, TASK_FORM)
+    workflow_page = client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])).content.decode()
+
+    assert (page.status_code, posted.status_code) == (403, 403)
+    assert not Task.objects.exists()
+    assert "kind=add_to_directory" not in workflow_page  # no "Add task" button leading to a refusal
+
+
+def test_a_staff_user_who_may_change_tasks_cannot_change_or_delete_one_on_a_workflow_someone_else_owns():
+    task = make_directory_task(workflow=superusers_workflow())
+    _, client = staff_with(*TASK_EDITOR)
+
+    client.post(reverse("admin:workflows_task_change", args=[task.pk]), {**TASK_FORM, "email": "${event://Email}"})
+    deleted = client.post(reverse("admin:workflows_task_delete", args=[task.pk]), {"post": "yes"})
+
+    assert deleted.status_code == 403
+    task.refresh_from_db()
+    assert task.config["email"] != "${event://Email}"
+
+
+def test_the_owner_with_those_permissions_adds_and_changes_tasks_of_their_workflow():
+    owner, client = staff_with(*TASK_EDITOR)
+    workflow = make_workflow(owner=owner)
+    url = f"{reverse('admin:workflows_task_add')}?workflow={workflow.pk}&kind=add_to_directory"
+
+    added = client.post(url, TASK_FORM)
+
+    assert added.status_code == 302
+    task = Task.objects.get(workflow=workflow)
+    assert task.config["mailing_list"] == "Support customers"

@@ -15,6 +15,7 @@ from workflows.models import (
     Task,
     Workflow,
 )
+from workflows.selectors import workflow_tasks_editable_by
 from workflows.tasks import registry
 
 
@@ -90,6 +91,21 @@ class TaskAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return False
+
+    # Model permissions alone would let a staff user who may add tasks put one on a superuser's
+    # workflow, where it runs with the superuser's rights (e.g. sends a survey they may not).
+    def has_add_permission(self, request):
+        target = self._add_target(request)
+        return super().has_add_permission(request) and (target is None or self._editable(request, target[1]))
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or self._editable(request, obj.workflow))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or self._editable(request, obj.workflow))
+
+    def _editable(self, request, workflow: Workflow) -> bool:
+        return workflow_tasks_editable_by(user=request.user, workflow=workflow)
 
     def _add_target(self, request) -> tuple[registry.TaskKind, Workflow] | None:
         """The kind and workflow a new task is added for: query string first (the add links), then form."""

@@ -33,7 +33,12 @@ from workflows.models import (
     Workflow,
 )
 from workflows.salesforce.wsdl import InvalidWsdl
-from workflows.selectors import LAST_RUNS_LOOKED_AT, task_last_attempts, workflow_owner_choices
+from workflows.selectors import (
+    LAST_RUNS_LOOKED_AT,
+    task_last_attempts,
+    workflow_owner_choices,
+    workflow_tasks_editable_by,
+)
 from workflows.services.failure_notices import failure_notice_recipients
 from workflows.services.workflow_admin import workflow_rotate_token, wsdl_for_object
 from workflows.tasks import registry
@@ -208,8 +213,21 @@ class TaskInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False  # the kind must be chosen first: see the "Add task" buttons under the inline
 
+    # Reordering and deleting tasks is editing them: the owner's (workflows.selectors).
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._editable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._editable(request, obj)
+
+    def _editable(self, request, workflow) -> bool:
+        return (
+            workflow is None or workflow.pk is None or workflow_tasks_editable_by(user=request.user, workflow=workflow)
+        )
+
     def get_formset(self, request, obj=None, **kwargs):
-        self.add_task_kinds = registry.choices() if request.user.has_perm("workflows.add_task") else []
+        may_add = request.user.has_perm("workflows.add_task") and self._editable(request, obj)
+        self.add_task_kinds = registry.choices() if may_add else []
         self.last_attempts = task_last_attempts(workflow=obj) if obj is not None and obj.pk else {}
         return super().get_formset(request, obj, **kwargs)
 
