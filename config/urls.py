@@ -8,3 +8,5 @@ urlpatterns = [
     path("API/", include("api.urls")),
     path("", include("distributions.urls")),
 ]
+
+handler403 = "config.views.permission_denied"

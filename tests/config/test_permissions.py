@@ -440,6 +440,7 @@ def test_a_refusal_is_a_page_in_the_admins_look_and_one_log_line_without_a_trace
     assert response.status_code == 403
     page = response.content.decode()
     assert "You do not have permission to see this page" in page
+    assert "Salesforce surveys" in page  # the admin's own header, not Django's default
     assert f'href="{reverse("admin:index")}"' in page
     (record,) = [record for record in caplog.records if record.name == "django.request"]
     assert record.getMessage() == f"Forbidden (Permission denied): {url}"
