@@ -8,7 +8,14 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from directory.admin import data_table
-from distributions.admin.display import change_link, history_csv_url, preformatted, sandboxed_html
+from distributions.admin.display import (
+    RequestBoundChangePageMixin,
+    change_link,
+    history_csv_url,
+    may_open_admin_page,
+    preformatted,
+    sandboxed_html,
+)
 from distributions.models import DeliveryEvent, Distribution, Invitation, Response, Survey
 from distributions.selectors import response_answer_rows, survey_link
 from workflows.admin.display import is_row_id
@@ -50,7 +57,7 @@ class DistributionSurveyFilter(ChosenObjectFilter):
 
 
 @admin.register(Distribution)
-class DistributionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class DistributionAdmin(RequestBoundChangePageMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "survey", "channel", "subject", "workflow", "created_at"]
     list_filter = [DistributionSurveyFilter, "channel"]
     list_select_related = ["survey", "run__workflow"]
@@ -78,16 +85,18 @@ class DistributionAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Run")
     def run_link(self, distribution):
-        return change_link(distribution.run)
+        return change_link(distribution.run, self.request)
 
     @admin.display(description="History")
     def history_links(self, distribution):
-        return format_html(
-            '<a href="{}?distribution={}">Invitations</a> · <a href="{}">Download the distribution history (CSV)</a>',
-            reverse("admin:distributions_invitation_changelist"),
-            distribution.pk,
-            history_csv_url("distribution", distribution.pk),
-        )
+        links = []
+        if may_open_admin_page(Invitation, self.request):
+            url = reverse("admin:distributions_invitation_changelist")
+            links.append(format_html('<a href="{}?distribution={}">Invitations</a>', url, distribution.pk))
+        csv_url = history_csv_url("distribution", distribution.pk, self.request)
+        if csv_url:
+            links.append(format_html('<a href="{}">Download the distribution history (CSV)</a>', csv_url))
+        return format_html_join(" · ", "{}", ((link,) for link in links)) or "—"
 
 
 class DeliveryEventInline(ReadOnlyMixin, admin.TabularInline):
@@ -103,7 +112,7 @@ class DeliveryEventInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
+class InvitationAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "contact", "address", "status", "distribution", "sent_at", "updated_at"]
     list_filter = [InvitationSurveyFilter, InvitationDistributionFilter, "status", "distribution__channel"]
     list_select_related = ["contact", "distribution__survey"]
@@ -147,15 +156,15 @@ class InvitationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Survey")
     def survey(self, invitation):
-        return change_link(invitation.distribution.survey)
+        return change_link(invitation.distribution.survey, self.request)
 
     @admin.display(description="Distribution")
     def distribution_link(self, invitation):
-        return change_link(invitation.distribution)
+        return change_link(invitation.distribution, self.request)
 
     @admin.display(description="Contact")
     def contact_link(self, invitation):
-        return change_link(invitation.contact)
+        return change_link(invitation.contact, self.request)
 
     @admin.display(description="Survey link")
     def link(self, invitation):
@@ -164,7 +173,7 @@ class InvitationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Response")
     def response_link(self, invitation):
-        return change_link(Response.objects.filter(invitation=invitation).first())
+        return change_link(Response.objects.filter(invitation=invitation).first(), self.request)
 
     @admin.display(description="HTML body")
     def html_preview(self, invitation):
@@ -176,7 +185,7 @@ class InvitationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ResponseAdmin(RequestBoundChangePageMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["__str__", "survey", "invitation", "started_at", "finished_at"]
     list_filter = ["survey"]
     list_select_related = ["survey", "invitation"]
@@ -187,7 +196,7 @@ class ResponseAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Invitation")
     def invitation_link(self, response):
-        return change_link(response.invitation)
+        return change_link(response.invitation, self.request)
 
     @admin.display(description="Answers")
     def answer_table(self, response):

@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from distributions.admin.display import history_csv_url, survey_report_links
+from distributions.admin.display import RequestBoundChangePageMixin, history_csv_url, survey_report_links
 from distributions.admin.exports import export_urls
 from distributions.models import SURVEY_TEXT_SCHEMES, Collaborator, Question, Survey, SurveyField
 from distributions.selectors import distributions_with_counts, survey_field_case_clashes
@@ -126,7 +126,7 @@ class CollaboratorInline(admin.TabularInline):
 
 
 @admin.register(Survey)
-class SurveyAdmin(admin.ModelAdmin):
+class SurveyAdmin(RequestBoundChangePageMixin, admin.ModelAdmin):
     list_display = ["name", "status", "owner", "question_count", "distributions_link"]
     list_filter = ["status"]
     list_select_related = ["owner"]
@@ -157,6 +157,13 @@ class SurveyAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(question_count=Count("questions"))
+
+    def get_list_display(self, request):
+        # The column links to the Distributions page: only for who may open it.
+        list_display = super().get_list_display(request)
+        if self.may_open_distributions(request):
+            return list_display
+        return [name for name in list_display if name != "distributions_link"]
 
     def get_changeform_initial_data(self, request):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
@@ -216,14 +223,15 @@ class SurveyAdmin(admin.ModelAdmin):
     def activity(self, survey):
         if not survey.pk:
             return "Save the survey first. Activate it from the survey list (Actions) to distribute it."
-        return format_html(
-            '<a href="{}">Distributions</a> · <a href="{}">Download the distribution history (CSV)</a>{}',
-            reverse("admin:distributions_survey_distributions", args=[survey.pk]),
-            history_csv_url("survey", survey.pk),
-            format_html_join(
-                "", ' · <a href="{}">{}</a>', ((url, label) for label, url in survey_report_links(survey.pk))
-            ),
-        )
+        # Only the pages the user may open: their labels say nothing of the survey.
+        links = []
+        if self.may_open_distributions(self.request):
+            links.append((reverse("admin:distributions_survey_distributions", args=[survey.pk]), "Distributions"))
+        csv_url = history_csv_url("survey", survey.pk, self.request)
+        if csv_url:
+            links.append((csv_url, "Download the distribution history (CSV)"))
+        links.extend((url, label) for label, url in survey_report_links(survey.pk, self.request))
+        return format_html_join(" · ", '<a href="{}">{}</a>', links) or "—"
 
     # --- status actions -----------------------------------------------------------------------
 
@@ -253,8 +261,15 @@ class SurveyAdmin(admin.ModelAdmin):
 
     # --- the Distributions page ---------------------------------------------------------------
 
+    def may_open_distributions(self, request) -> bool:
+        return (
+            request is not None
+            and self.has_view_permission(request)
+            and request.user.has_perms(DISTRIBUTIONS_PAGE_PERMISSIONS)
+        )
+
     def distributions_view(self, request, object_id):
-        if not (self.has_view_permission(request) and request.user.has_perms(DISTRIBUTIONS_PAGE_PERMISSIONS)):
+        if not self.may_open_distributions(request):
             raise PermissionDenied
         survey = self.get_object(request, unquote(object_id))
         if survey is None:
@@ -273,14 +288,14 @@ class SurveyAdmin(admin.ModelAdmin):
                 (
                     distribution,
                     f"{invitations_url}?distribution={distribution.pk}",
-                    history_csv_url("distribution", distribution.pk),
+                    history_csv_url("distribution", distribution.pk, request),
                 )
                 for distribution in rows[:DISTRIBUTIONS_PER_PAGE]
             ],
             "page": page,
             "newer_page": page - 1 if page > 1 else None,
             "older_page": page + 1 if len(rows) > DISTRIBUTIONS_PER_PAGE else None,
-            "survey_csv_url": history_csv_url("survey", survey.pk),
+            "survey_csv_url": history_csv_url("survey", survey.pk, request),
             "survey_invitations_url": f"{invitations_url}?survey={survey.pk}",
         }
         return TemplateResponse(request, "admin/distributions/survey/distributions.html", context)

@@ -25,5 +25,8 @@ def task_runs_html(run: Run) -> str:
     return render_to_string("admin/reporting/run/task_runs.html", {"task_runs": list(run.task_runs.all())})
 
 
-def links_html(run: Run) -> str:
-    return render_to_string("admin/reporting/run/links.html", {"run": run, "links": run_links(run=run)})
+def links_html(run: Run, request) -> str:
+    """Each linked page the request's user may open as a link, any other as its label alone."""
+    return render_to_string(
+        "admin/reporting/run/links.html", {"run": run, "links": run_links(run=run), "request": request}
+    )

@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
+from distributions.admin.display import RequestBoundChangePageMixin
 from reporting.admin.filters import SourceFilter, StartedFilter
 from reporting.admin.run_detail import conditions_html, event_fields_html, links_html, task_runs_html
 from reporting.run_selectors import runs_search, runs_with_first_error
@@ -35,7 +36,7 @@ TEST_MARKER = mark_safe('<span class="test-run-marker">Test</span>')
 
 
 @admin.register(Run)
-class RunAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
+class RunAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "started",
         "test_marker",
@@ -156,7 +157,7 @@ class RunAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Links")
     def links(self, run):
-        return links_html(run)
+        return links_html(run, self.request)
 
     @admin.display(description="Event fields")
     def event_fields(self, run):

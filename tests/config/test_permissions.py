@@ -21,6 +21,7 @@ from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RegexPattern
 from django.utils import timezone
+from django.utils.html import escape
 from django_q.models import OrmQ, Schedule
 from django_q.models import Task as QueueTask
 
@@ -495,3 +496,130 @@ def test_the_dashboard_lists_surveys_to_who_may_read_their_summaries(client, wor
 
     assert reverse("reporting:survey_summary", args=[world["survey"].pk]) in page
     assert "Workflow runs per day" not in page
+
+
+# --- links: each shown only to who may open its page, the object it names kept as text --------
+
+
+def page_hrefs(response) -> set[str]:
+    return set(re.findall(r'href="([^"#?]+)', response.content.decode()))
+
+
+def test_the_survey_page_and_list_do_not_link_pages_a_viewer_of_surveys_only_may_not_open(client, world):
+    survey = world["survey"]
+    staff_with(client, "distributions.view_survey")
+    targets = {
+        reverse(name, args=[survey.pk])
+        for name in (
+            "admin:distributions_survey_distributions",
+            "reporting:survey_summary",
+            "reporting:survey_history_csv",
+        )
+    }
+
+    survey_page = client.get(reverse("admin:distributions_survey_change", args=[survey.pk]))
+    survey_list = client.get(reverse("admin:distributions_survey_changelist"))
+
+    assert survey_page.status_code == survey_list.status_code == 200
+    assert not page_hrefs(survey_page) & targets
+    assert not page_hrefs(survey_list) & targets
+    assert all(client.get(target).status_code == 403 for target in targets)  # the pages the links would open
+
+
+def test_the_survey_page_links_each_page_its_viewer_may_open(client, world):
+    survey = world["survey"]
+    staff_with(client, "distributions.view_survey", "distributions.view_invitation")  # the summary's rights
+
+    survey_page = client.get(reverse("admin:distributions_survey_change", args=[survey.pk]))
+
+    hrefs = page_hrefs(survey_page)
+    assert reverse("reporting:survey_summary", args=[survey.pk]) in hrefs
+    assert reverse("reporting:survey_history_csv", args=[survey.pk]) not in hrefs  # needs view_response too
+    assert reverse("admin:distributions_survey_distributions", args=[survey.pk]) not in hrefs
+
+
+def _run_with_a_contact(world):
+    run = world["run"]
+    make_task_run(run=run, position=3, output={"ContactId": str(world["contact"].pk)})
+    return run
+
+
+def _run_page_targets(run, world):
+    """(URL of each page the run's Links section points to, the text naming it)."""
+    notification = run.notification
+    invitation = world["distribution"].invitations.get()
+    return [
+        (
+            reverse("admin:workflows_inboundmessage_change", args=[notification.inbound_message_id]),
+            f"call {notification.inbound_message_id}",
+        ),
+        (reverse("admin:workflows_notification_change", args=[notification.pk]), notification.notification_id),
+        (reverse("admin:directory_contact_change", args=[world["contact"].pk]), str(world["contact"])),
+        (
+            reverse("admin:distributions_distribution_change", args=[world["distribution"].pk]),
+            str(world["distribution"]),
+        ),
+        (
+            reverse("admin:distributions_invitation_change", args=[invitation.pk]),
+            f"{invitation.address} ({invitation.get_status_display()})",
+        ),
+    ]
+
+
+def test_the_run_page_names_without_linking_the_objects_a_viewer_of_runs_may_not_open(client, world):
+    run = _run_with_a_contact(world)
+    staff_with(client, "workflows.view_run", "workflows.view_workflow")
+
+    response = client.get(reverse("admin:workflows_run_change", args=[run.pk]))
+
+    assert response.status_code == 200
+    hrefs, page = page_hrefs(response), response.content.decode()
+    for url, label in _run_page_targets(run, world):
+        assert url not in hrefs
+        assert escape(label) in page
+        assert client.get(url).status_code == 403  # the page the link would open
+
+
+def test_the_run_page_links_the_objects_a_viewer_of_them_may_open(client, world):
+    run = _run_with_a_contact(world)
+    staff_with(client, "workflows.view_run", "directory.view_contact", "distributions.view_invitation")
+
+    hrefs = page_hrefs(client.get(reverse("admin:workflows_run_change", args=[run.pk])))
+
+    _inbound, _notification, contact, _distribution, invitation = (url for url, _ in _run_page_targets(run, world))
+    assert {url for url, _label in _run_page_targets(run, world) if url in hrefs} == {contact, invitation}
+
+
+def test_a_superuser_sees_every_link_of_the_survey_and_run_pages(client, world):
+    run, survey = _run_with_a_contact(world), world["survey"]
+    client.force_login(world["owner"])
+
+    run_hrefs = page_hrefs(client.get(reverse("admin:workflows_run_change", args=[run.pk])))
+    survey_hrefs = page_hrefs(client.get(reverse("admin:distributions_survey_change", args=[survey.pk])))
+    list_hrefs = page_hrefs(client.get(reverse("admin:distributions_survey_changelist")))
+
+    assert {url for url, _label in _run_page_targets(run, world)} <= run_hrefs
+    distributions_page = reverse("admin:distributions_survey_distributions", args=[survey.pk])
+    assert {
+        distributions_page,
+        reverse("reporting:survey_summary", args=[survey.pk]),
+        reverse("reporting:survey_history_csv", args=[survey.pk]),
+    } <= survey_hrefs
+    assert distributions_page in list_hrefs
+
+
+def test_the_distributions_page_names_without_linking_the_run_and_csvs_its_viewer_may_not_open(client, world):
+    survey, distribution = world["survey"], world["distribution"]
+    staff_with(client, "distributions.view_survey", "distributions.view_distribution", "distributions.view_invitation")
+
+    response = client.get(reverse("admin:distributions_survey_distributions", args=[survey.pk]))
+
+    assert response.status_code == 200
+    hrefs = page_hrefs(response)
+    assert reverse("admin:distributions_distribution_change", args=[distribution.pk]) in hrefs
+    assert not hrefs & {
+        reverse("reporting:survey_history_csv", args=[survey.pk]),
+        reverse("reporting:distribution_history_csv", args=[distribution.pk]),
+        reverse("admin:workflows_run_change", args=[world["run"].pk]),
+    }
+    assert escape(str(distribution.run.workflow)) in response.content.decode()
