@@ -612,3 +612,22 @@ def test_it_warns_when_nobody_is_told_of_failed_tasks(admin_client):
 def test_it_does_not_warn_when_someone_is_told_of_failed_tasks(admin_client, owner_email, failure_recipients):
     workflow = make_workflow(owner=make_user(email=owner_email), failure_recipients=failure_recipients)
     assert warnings_on(admin_client, workflow) == []
+
+
+def test_a_wsdl_uploaded_without_the_object_name_is_kept_or_asked_for_again(admin_client):
+    """The object's API name left out in the same save as the upload: the page comes back with that
+    error, and the browser empties the file field. The WSDL must be kept (as the page then says) or
+    the page must ask for it again, not be dropped without a word, so the next save makes the
+    workflow without the fields the admin believes they uploaded."""
+    workflow = make_workflow(salesforce_object="Case")
+    upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
+
+    response = admin_client.post(
+        change_url(workflow), workflow_post(workflow, wsdl=upload, salesforce_object="")
+    )
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert "salesforce_object" in form.errors
+    kept = texts(response.content, "//input[@name='wsdl_kept']/@value")
+    assert (kept and kept[0]) or "wsdl" in form.errors
