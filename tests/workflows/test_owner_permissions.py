@@ -214,3 +214,25 @@ def test_the_owner_with_those_permissions_adds_and_changes_tasks_of_their_workfl
     assert added.status_code == 302
     task = Task.objects.get(workflow=workflow)
     assert task.config["mailing_list"] == "Support customers"
+
+
+def test_a_staff_user_who_may_send_test_events_cannot_run_a_workflow_someone_else_owns_with_values_they_choose():
+    """A test event runs the workflow's tasks for real, with the owner's rights, on the field values
+    (and the test address) the sender types: it is acting with those rights as editing the tasks is.
+    A user who may only view a superuser's workflow (and add runs) must not be able to have its
+    distribute task email the superuser's survey to an address of their choosing."""
+    from tests.factories import make_distribute_task, make_sender_domain, make_survey
+
+    make_sender_domain("example.com")
+    superuser = make_user(username="root", is_superuser=True)
+    workflow = make_workflow(name="Root's", owner=superuser)
+    make_distribute_task(workflow=workflow, survey=make_survey(owner=superuser))
+    _, client = staff_with("view_workflow", "view_run", "add_run")
+
+    sent = client.post(
+        f"/admin/workflows/workflow/{workflow.pk}/test-event/",
+        {"event__ContactEmail": "anyone@example.org", "test_recipient": "anyone@example.org"},
+    )
+
+    assert sent.status_code == 403
+    assert not SentTestEvent.objects.exists()
