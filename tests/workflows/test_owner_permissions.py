@@ -236,3 +236,16 @@ def test_a_staff_user_who_may_send_test_events_cannot_run_a_workflow_someone_els
 
     assert sent.status_code == 403
     assert not SentTestEvent.objects.exists()
+
+
+def test_a_staff_user_who_may_change_a_workflow_someone_else_owns_is_not_handed_its_event_url_token():
+    """The token starts runs that act with the owner's rights, on any values the caller posts (the
+    organization id is on the same page). Only the owner may edit the tasks, and another user must
+    take the workflow over first: the token must not reach them while the workflow is still the
+    superuser's, or they run its tasks as the superuser without taking it over."""
+    workflow = superusers_workflow()
+    _, client = staff_with("view_workflow", "change_workflow")
+
+    page = client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])).content.decode()
+
+    assert workflow.token not in page
