@@ -623,3 +623,16 @@ def test_the_distributions_page_names_without_linking_the_run_and_csvs_its_viewe
         reverse("admin:workflows_run_change", args=[world["run"].pk]),
     }
     assert escape(str(distribution.run.workflow)) in response.content.decode()
+
+
+def test_a_refusal_made_before_the_user_is_known_is_a_403_not_a_server_error(settings):
+    """Django raises PermissionDenied in CommonMiddleware, before AuthenticationMiddleware has set
+    request.user, for a user agent in DISALLOWED_USER_AGENTS: the 403 page must not need the user."""
+    from django.test import Client
+
+    settings.DISALLOWED_USER_AGENTS = [re.compile(r"BadBot")]
+    client = Client(raise_request_exception=False)
+
+    response = client.get(reverse("admin:login"), headers={"User-Agent": "BadBot/1.0"})
+
+    assert response.status_code == 403
