@@ -249,3 +249,21 @@ def test_a_staff_user_who_may_change_a_workflow_someone_else_owns_is_not_handed_
     page = client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])).content.decode()
 
     assert workflow.token not in page
+
+
+def test_a_test_event_stored_before_masking_does_not_show_the_token_to_users_who_may_not_change_the_workflow():
+    """Delivery notes written before the token was masked quote the whole event URL (no migration
+    rewrote them): the status page must not show them as stored to a user who only sends tests."""
+    workflow = Workflow.objects.create(name="Case closed", salesforce_object="Case", owner=make_user(username="owner"))
+    test_event = SentTestEvent.objects.create(
+        workflow=workflow,
+        notification_id="04l000000000001AAA",
+        acknowledged=False,
+        delivery=f"Connection refused. The message went to {workflow.event_url}: Salesforce must reach that address "
+        "too; check PUBLIC_BASE_URL if it is not this site's.",
+    )
+    _, sender = staff_with("view_workflow", "view_run", "add_run")
+
+    page = sender.get(f"/admin/workflows/workflow/{workflow.pk}/test-event/{test_event.pk}/").content.decode()
+
+    assert workflow.token not in page
