@@ -291,3 +291,15 @@ def test_a_contact_is_not_a_duplicate_of_itself(admin_client, settings):
     assert response.status_code == 302
     contact.refresh_from_db()
     assert (contact.email, contact.phone) == ("ADA@example.com", "+14155550100")
+
+
+def test_a_contact_saved_before_the_form_read_phones_can_still_be_edited_without_retyping_its_phone(admin_client):
+    """The admin stored phones as typed until it read them as the REST API does: such a contact's
+    other fields (a name, opting it out) must still be editable, its unchanged phone left as stored."""
+    contact = make_contact(directory=make_directory(), email="ada@example.com", phone="ext. 12 (front desk)")
+
+    response = admin_client.post(contact_url(contact), contact_post(contact, last_name="Byron"))
+
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.last_name == "Byron"
