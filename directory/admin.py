@@ -92,14 +92,19 @@ class ContactForm(forms.ModelForm):
         )
 
     def clean_email(self):
-        try:
-            return contact_email(self.cleaned_data["email"])
-        except InvalidValue as error:
-            raise forms.ValidationError(str(error)) from None
+        return self._read("email", contact_email)
 
     def clean_phone(self):
+        return self._read("phone", contact_phone)
+
+    def _read(self, name: str, read) -> str:
+        """The field as the directory stores it (`read`: directory.values), checked only when typed:
+        a contact saved before the form read its values stays editable with its old one."""
+        value = self.cleaned_data[name]
+        if self.instance.pk is not None and name not in self.changed_data:
+            return value
         try:
-            return contact_phone(self.cleaned_data["phone"])
+            return read(value)
         except InvalidValue as error:
             raise forms.ValidationError(str(error)) from None
 

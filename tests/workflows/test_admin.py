@@ -622,9 +622,7 @@ def test_a_wsdl_uploaded_without_the_object_name_is_kept_or_asked_for_again(admi
     workflow = make_workflow(salesforce_object="Case")
     upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
 
-    response = admin_client.post(
-        change_url(workflow), workflow_post(workflow, wsdl=upload, salesforce_object="")
-    )
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, wsdl=upload, salesforce_object=""))
 
     assert response.status_code == 200
     form = response.context["adminform"].form
