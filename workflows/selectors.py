@@ -42,12 +42,12 @@ def task_last_attempts(*, workflow: Workflow, recent: int = LAST_RUNS_LOOKED_AT)
     return latest
 
 
-def workflow_tasks_editable_by(*, user, workflow: Workflow) -> bool:
-    """Whether `user` may add, change or delete `workflow`'s tasks (their model permissions apart).
-
-    Tasks act with the owner's permissions: editing them is acting with those rights, so only the
-    owner (or a superuser) may. Anyone else who may change the workflow makes it theirs first
-    (workflow_owner_choices), which puts their own rights behind its tasks."""
+def may_act_as_workflow_owner(*, user, workflow: Workflow) -> bool:
+    """Whether `user` may do what acts with `workflow`'s owner's permissions (their model
+    permissions apart): edit its tasks, send it a test event with values they choose, see its
+    event URL's token (whoever has it starts runs). Only the owner or a superuser may; anyone else
+    who may change the workflow makes it theirs first (workflow_owner_choices), which puts their
+    own rights behind its tasks."""
     return user.is_superuser or workflow.owner_id == user.pk
 
 

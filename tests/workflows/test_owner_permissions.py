@@ -124,9 +124,9 @@ def test_a_user_who_may_only_view_workflows_sees_that_there_is_an_event_url_and_
     assert "rotate-token" not in page
 
 
-def test_a_user_who_may_change_the_workflow_is_shown_its_event_url():
-    workflow = Workflow.objects.create(name="Case closed", salesforce_object="Case", owner=make_user(username="owner"))
-    _, client = staff_with("view_workflow", "change_workflow")
+def test_the_owner_who_may_change_the_workflow_is_shown_its_event_url():
+    owner, client = staff_with("view_workflow", "change_workflow")
+    workflow = Workflow.objects.create(name="Case closed", salesforce_object="Case", owner=owner)
 
     page = client.get(f"/admin/workflows/workflow/{workflow.pk}/change/").content.decode()
 
@@ -134,15 +134,15 @@ def test_a_user_who_may_change_the_workflow_is_shown_its_event_url():
     assert "rotate-token" in page
 
 
-def test_the_test_event_page_shows_the_event_url_token_only_to_users_who_may_change_the_workflow():
-    workflow = Workflow.objects.create(name="Case closed", salesforce_object="Case", owner=make_user(username="owner"))
+def test_the_test_event_page_shows_the_event_url_token_only_to_its_owner_who_may_change_the_workflow():
+    editor, editor_client = staff_with("view_workflow", "change_workflow", "view_run", "add_run")
+    workflow = Workflow.objects.create(name="Case closed", salesforce_object="Case", owner=editor)
     test_event = SentTestEvent.objects.create(workflow=workflow, notification_id="04l000000000001AAA")
     url = f"/admin/workflows/workflow/{workflow.pk}/test-event/{test_event.pk}/"
     _, sender = staff_with("view_workflow", "view_run", "add_run")
-    _, editor = staff_with("view_workflow", "change_workflow", "view_run", "add_run")
 
     sender_page = sender.get(url).content.decode()
-    editor_page = editor.get(url).content.decode()
+    editor_page = editor_client.get(url).content.decode()
 
     assert workflow.token not in sender_page and workflow.masked_event_url in sender_page
     assert workflow.event_url in editor_page

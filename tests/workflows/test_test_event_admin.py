@@ -16,7 +16,7 @@ from tests.factories import (
     make_workflow,
 )
 from tests.pages import texts
-from workflows.models import Run
+from workflows.models import Run, Workflow
 from workflows.models import TestEvent as SentTestEvent
 from workflows.services import test_events as service
 from workflows.services.workflow_admin import workflow_fields_from_wsdl
@@ -172,10 +172,11 @@ def test_staff_without_the_run_permissions_can_neither_see_nor_send(client, work
     assert SentTestEvent.objects.count() == 1
 
 
-def test_staff_with_view_and_add_run_may_send(client, workflow):
+def test_staff_with_view_and_add_run_may_send_to_a_workflow_they_own(client, workflow):
     user = make_user()
     user.user_permissions.add(*Permission.objects.filter(codename__in=["view_workflow", "view_run", "add_run"]))
     client.force_login(user)
+    Workflow.objects.filter(pk=workflow.pk).update(owner=user)  # a test runs the tasks with the owner's rights
 
     assert client.post(form_url(workflow), {"event__CaseNumber": "1", "send_to_people": "on"}).status_code == 302
     assert SentTestEvent.objects.count() == 1

@@ -10,6 +10,7 @@ from django.utils.text import Truncator
 
 from directory.forms import KeyValueField
 from workflows.models import Task, Workflow
+from workflows.selectors import may_act_as_workflow_owner
 from workflows.tasks import registry
 from workflows.validation import task_warnings
 
@@ -47,12 +48,22 @@ def value_table(data: dict) -> str:
 def may_see_event_url(model_admin, request, workflow: Workflow | None) -> bool:
     """Whether the admin shows the workflow's event URL with its token (the endpoint's only
     credential: whoever has it starts runs acting with the owner's permissions). The change
-    permission, as rotating the token takes; anyone else sees the URL masked."""
-    return model_admin.has_change_permission(request, workflow)
+    permission, as rotating the token takes, held by the owner or a superuser; anyone else sees
+    the URL masked."""
+    return model_admin.has_change_permission(request, workflow) and (
+        workflow is None or may_act_as_workflow_owner(user=request.user, workflow=workflow)
+    )
 
 
 def event_url_for(model_admin, request, workflow: Workflow) -> str:
     return workflow.event_url if may_see_event_url(model_admin, request, workflow) else workflow.masked_event_url
+
+
+def event_url_masked_in(text: str, model_admin, request, workflow: Workflow) -> str:
+    """`text` (e.g. a stored delivery note) with the workflow's event URL as this user may see it."""
+    if may_see_event_url(model_admin, request, workflow):
+        return text
+    return workflow.without_token(text)
 
 
 def task_summary(task: Task, limit: int = 140) -> str:

@@ -15,7 +15,7 @@ from workflows.models import (
     Task,
     Workflow,
 )
-from workflows.selectors import workflow_tasks_editable_by
+from workflows.selectors import may_act_as_workflow_owner
 from workflows.tasks import registry
 
 
@@ -105,7 +105,7 @@ class TaskAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj) and (obj is None or self._editable(request, obj.workflow))
 
     def _editable(self, request, workflow: Workflow) -> bool:
-        return workflow_tasks_editable_by(user=request.user, workflow=workflow)
+        return may_act_as_workflow_owner(user=request.user, workflow=workflow)
 
     def _add_target(self, request) -> tuple[registry.TaskKind, Workflow] | None:
         """The kind and workflow a new task is added for: query string first (the add links), then form."""

@@ -10,8 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
-from workflows.admin.display import event_url_for
+from workflows.admin.display import event_url_for, event_url_masked_in
 from workflows.models import Run, TestEvent, Workflow
+from workflows.selectors import may_act_as_workflow_owner
 from workflows.services.test_events import (
     FieldDefault,
     tasks_reaching_people,
@@ -114,16 +115,20 @@ class TestEventForm(forms.Form):
         return {**fields, **self.cleaned_data["more_fields"]}
 
 
-def _check_permission(model_admin, request, workflow: Workflow | None):
-    if not (
-        model_admin.has_view_or_change_permission(request, workflow) and request.user.has_perms(TEST_EVENT_PERMISSIONS)
-    ):
+def _check_permission(model_admin, request, workflow: Workflow | None, *, sending: bool = False):
+    allowed = model_admin.has_view_or_change_permission(request, workflow) and request.user.has_perms(
+        TEST_EVENT_PERMISSIONS
+    )
+    # A test event runs the workflow's tasks with its owner's rights, on values the sender types.
+    if sending and workflow is not None:
+        allowed = allowed and may_act_as_workflow_owner(user=request.user, workflow=workflow)
+    if not allowed:
         raise PermissionDenied
 
 
 def may_send_test_event(model_admin, request, workflow: Workflow | None = None) -> bool:
     try:
-        _check_permission(model_admin, request, workflow)
+        _check_permission(model_admin, request, workflow, sending=True)
     except PermissionDenied:
         return False
     return True
@@ -145,7 +150,7 @@ def test_event_view(model_admin, request, object_id):
     workflow = model_admin.get_object(request, unquote(object_id))
     if workflow is None:
         return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
-    _check_permission(model_admin, request, workflow)
+    _check_permission(model_admin, request, workflow, sending=True)
     reaching_people = tasks_reaching_people(workflow=workflow)
     saving_contacts = tasks_saving_contacts(workflow=workflow)
     form = TestEventForm(
@@ -192,6 +197,8 @@ def test_event_status_view(model_admin, request, object_id, test_event_id):
         **_context(model_admin, request, test_event.workflow, f"Test event {test_event.pk} of {test_event.workflow}"),
         "test_event": test_event,
         "event_url": event_url_for(model_admin, request, test_event.workflow),
+        # Notes stored before tokens were masked in them quote the whole URL.
+        "delivery": event_url_masked_in(test_event.delivery, model_admin, request, test_event.workflow),
         "runs": runs,
         "finished": finished,
         "refresh_seconds": None if finished else REFRESH_SECONDS,

@@ -35,9 +35,9 @@ from workflows.models import (
 from workflows.salesforce.wsdl import InvalidWsdl
 from workflows.selectors import (
     LAST_RUNS_LOOKED_AT,
+    may_act_as_workflow_owner,
     task_last_attempts,
     workflow_owner_choices,
-    workflow_tasks_editable_by,
 )
 from workflows.services.failure_notices import failure_notice_recipients
 from workflows.services.workflow_admin import workflow_rotate_token, wsdl_for_object
@@ -90,6 +90,8 @@ class WorkflowForm(forms.ModelForm):
         self.forgets_fields = False  # the object changed without a WSDL: the old object's fields go
         salesforce_object = cleaned.get("salesforce_object")
         if not salesforce_object:
+            if cleaned.get("wsdl"):  # read against no object, it cannot be kept: the browser empties the field
+                self.add_error("wsdl", "Name the Salesforce object above, then choose the WSDL file again.")
             return cleaned
         if cleaned.get("wsdl"):
             self.wsdl_fields = self._uploaded_fields(cleaned["wsdl"], salesforce_object)
@@ -222,7 +224,7 @@ class TaskInline(admin.TabularInline):
 
     def _editable(self, request, workflow) -> bool:
         return (
-            workflow is None or workflow.pk is None or workflow_tasks_editable_by(user=request.user, workflow=workflow)
+            workflow is None or workflow.pk is None or may_act_as_workflow_owner(user=request.user, workflow=workflow)
         )
 
     def get_formset(self, request, obj=None, **kwargs):
