@@ -146,6 +146,8 @@ def test_the_test_event_page_shows_the_event_url_token_only_to_its_owner_who_may
 
     assert workflow.token not in sender_page and workflow.masked_event_url in sender_page
     assert workflow.event_url in editor_page
+    # Only the owner may send another: the link would lead the others to a refusal.
+    assert "Send another test event" not in sender_page and "Send another test event" in editor_page
 
 
 def test_a_test_event_that_could_not_be_delivered_keeps_the_masked_event_url(monkeypatch, settings):

@@ -199,6 +199,7 @@ def test_event_status_view(model_admin, request, object_id, test_event_id):
         "event_url": event_url_for(model_admin, request, test_event.workflow),
         # Notes stored before tokens were masked in them quote the whole URL.
         "delivery": event_url_masked_in(test_event.delivery, model_admin, request, test_event.workflow),
+        "may_send": may_send_test_event(model_admin, request, test_event.workflow),
         "runs": runs,
         "finished": finished,
         "refresh_seconds": None if finished else REFRESH_SECONDS,
