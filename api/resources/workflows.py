@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -22,7 +22,7 @@ from api.idempotency import idempotent
 from api.pagination import Page, PageQuerySerializer, page_of
 from reporting.run_selectors import run_conditions_evaluated, run_event_fields, runs_search, runs_with_first_error
 from workflows.models import Run, Workflow
-from workflows.services.replay import ReplayError, runs_replay
+from workflows.services.replay import ReplayError, ReplayNotAllowed, runs_replay
 
 
 class WorkflowSerializer(serializers.Serializer):
@@ -209,7 +209,9 @@ class RunReplayView(ApiView):
     def post(self, request, workflow_id, run_id):
         run = run_or_404(workflow_or_404(workflow_id), run_id)
         try:
-            (replay,) = runs_replay(runs=[run])
+            (replay,) = runs_replay(runs=[run], user=request.user)
+        except ReplayNotAllowed as error:
+            raise exceptions.PermissionDenied(str(error)) from None
         except ReplayError as error:
             raise ApiError(str(error), code="WORKFLOW_DISABLED") from None
         return Response(ReplaySerializer(replay).data, status=201)

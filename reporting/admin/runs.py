@@ -204,7 +204,7 @@ class RunAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOnlyMixin
 
     def _replay(self, request, runs) -> list[Run] | None:
         try:
-            return runs_replay(runs=runs.select_related("workflow", "notification"))
+            return runs_replay(runs=runs.select_related("workflow", "notification"), user=request.user)
         except ReplayError as error:
             self.message_user(request, str(error), messages.ERROR)
             return None

@@ -196,5 +196,5 @@ def test_it_shows_which_run_a_replay_replays(admin_client):
     workflow = make_workflow()
     original = make_run(workflow=workflow, status=Run.Status.FAILED)
     assert f"run {original.pk}<" not in admin_client.get("/admin/workflows/run/").content.decode()
-    runs_replay(runs=[original])
+    runs_replay(runs=[original], user=original.workflow.owner)
     assert f"run {original.pk}<" in admin_client.get("/admin/workflows/run/").content.decode()

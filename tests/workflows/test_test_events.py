@@ -170,7 +170,9 @@ def test_a_replay_of_a_test_run_is_a_test_too():
     test_event = new_test_event(workflow)
     run = make_run(workflow=workflow, test_event=test_event, status=Run.Status.SUCCEEDED)
 
-    [replay] = runs_replay(runs=Run.objects.filter(pk=run.pk).select_related("workflow", "notification"))
+    [replay] = runs_replay(
+        runs=Run.objects.filter(pk=run.pk).select_related("workflow", "notification"), user=run.workflow.owner
+    )
 
     assert replay.test_event_id == test_event.pk
 

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.db.models.constants import LOOKUP_SEP
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -264,6 +265,10 @@ class WorkflowAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     search_fields = ["name"]
     readonly_fields = ["event_url", "masked_event_url", "known_fields_table", "history_links"]
+    # The changelist takes a lookup on any of the model's fields from its query string: one on the
+    # token (?token__startswith=...) would spell it out, a character at a time, to whoever may
+    # list workflows. The endpoint's only credential is never a filter.
+    SECRET_FIELDS = frozenset({"token", "token_digest"})
     fieldsets = [
         (None, {"fields": ["name", "owner", "enabled", "history_links"]}),
         (
@@ -314,6 +319,11 @@ class WorkflowAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup.split(LOOKUP_SEP, 1)[0] not in self.SECRET_FIELDS and super().lookup_allowed(
+            lookup, value, request
+        )
 
     def get_changeform_initial_data(self, request):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
@@ -417,7 +427,7 @@ class WorkflowAdmin(admin.ModelAdmin):
         if not workflow.pk:
             return "Save the workflow to get its event URL."
         return format_html(
-            '{}<p class="help">The token is shown only to users who may change the workflow.</p>',
+            '{}<p class="help">The token is shown only to the owner (or a superuser) who may change it.</p>',
             workflow.masked_event_url,
         )
 
