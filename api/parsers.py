@@ -10,6 +10,8 @@ JSON no endpoint can use.
   a message saying so, instead of failing as a RecursionError.
 """
 
+import re
+
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -18,19 +20,14 @@ from rest_framework.parsers import JSONParser
 MAX_DEPTH = 64
 
 
-def _is_surrogate(char: str) -> bool:
-    return "\ud800" <= char <= "\udfff"
+# json decodes a pair to one character, so any surrogate left in decoded text is half of one.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _lone_surrogate(text: str) -> str | None:
-    """The first surrogate in `text` as "U+D800", or None. json decodes a pair to one character,
-    so any surrogate left in decoded text is half of one."""
-    if text.isascii():
-        return None
-    for char in text:
-        if _is_surrogate(char):
-            return f"U+{ord(char):04X}"
-    return None
+    """The first lone surrogate in `text` as "U+D800", or None."""
+    found = None if text.isascii() else _LONE_SURROGATE.search(text)
+    return f"U+{ord(found[0]):04X}" if found else None
 
 
 def check_body(data) -> None:

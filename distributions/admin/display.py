@@ -51,8 +51,9 @@ def survey_report_links(pk: int, request) -> list[tuple[str, str]]:
 def may_open_admin_page(model, request, obj=None) -> bool:
     """Whether the model's admin list (or obj's admin page) would open for the request's user: the
     model admin's own check."""
-    model_admin = admin.site._registry.get(model)
-    return request is not None and model_admin is not None and model_admin.has_view_or_change_permission(request, obj)
+    if request is None or not admin.site.is_registered(model):
+        return False
+    return admin.site.get_model_admin(model).has_view_or_change_permission(request, obj)
 
 
 def change_link(obj, request, label=None) -> str:

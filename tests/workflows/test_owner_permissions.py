@@ -176,8 +176,8 @@ TASK_FORM = {
 TASK_EDITOR = ("view_workflow", "change_workflow", "view_task", "add_task", "change_task", "delete_task")
 
 
-def superusers_workflow():
-    return make_workflow(name="Root's", owner=make_user(username="root", is_superuser=True))
+def superusers_workflow(**fields):
+    return make_workflow(name="Root workflow", owner=make_user(username="root", is_superuser=True), **fields)
 
 
 def test_a_staff_user_who_may_add_tasks_cannot_add_one_to_a_workflow_someone_else_owns():

@@ -4,31 +4,18 @@ sends a test event's typed values and test address again), and the workflow page
 Owners and superusers keep every one of them."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
 from tests.api.conftest import api_client_for
 from tests.factories import make_directory_task, make_run, make_user, make_workflow
-from tests.workflows.test_owner_permissions import workflow_form
+from tests.workflows.test_owner_permissions import staff_with, superusers_workflow, workflow_form
 from workflows.models import Run, Task
 from workflows.models import TestEvent as SentTestEvent
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/workflows/workflow/"
-
-
-def staff_with(*codenames):
-    user = make_user()
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="workflows", codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    return user, client
-
-
-def superusers_workflow(**fields):
-    return make_workflow(name="Root workflow", owner=make_user(username="root", is_superuser=True), **fields)
 
 
 def listed(client, **query) -> bool:
