@@ -14,6 +14,7 @@ from django.utils.safestring import mark_safe
 from directory.forms import KeyValueField
 from directory.models import Contact, DedupeKey, DedupeRule, Directory, MailingList, Membership, Transaction
 from directory.selectors import DEDUPE_FIELDS, contact_duplicate, embedded_data_case_clashes
+from directory.services import directory_lock
 from directory.values import InvalidValue, contact_email, contact_phone
 
 # A search term that is a whole email address is looked up by the lower(email) index.
@@ -122,6 +123,9 @@ class ContactForm(forms.ModelForm):
         if self.instance.pk is not None and not any(name in self.changed_data for name in dedupe_fields):
             return cleaned_data
         profile = {name: cleaned_data.get(name, "") for name in DEDUPE_FIELDS}
+        # The admin validates and saves in one transaction: under the lock, another admin or a
+        # workflow task adding the same person waits for this save, and then finds it.
+        directory_lock(directory)
         found = contact_duplicate(directory=directory, profile=profile, contact=self.instance)
         if found is not None:
             key, other = found

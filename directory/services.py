@@ -56,10 +56,14 @@ def mailing_list_get_or_create(*, name: str, directory: Directory | None = None)
     return mailing_list
 
 
-def _lock_directory(directory: Directory) -> None:
-    # Serializes upserts within one directory, so two workers handling the same person at the
-    # same moment cannot both miss the lookup and insert two contacts. (SQLite serializes all
-    # writers already; the row lock is what PostgreSQL needs.)
+def directory_lock(directory: Directory) -> None:
+    """Hold `directory`'s row lock until the current transaction ends (call it within one).
+
+    Serializes whatever looks for a contact and then saves one within one directory (upserts,
+    the admin's contact form), so two of them handling the same person at the same moment cannot
+    both miss the lookup and insert two contacts. (SQLite serializes all writers already; the row
+    lock is what PostgreSQL needs.)
+    """
     Directory.objects.select_for_update().filter(pk=directory.pk).exists()
 
 
@@ -133,7 +137,7 @@ def contacts_upsert(*, directory: Directory, items: list[ContactData]) -> list[t
     -> (contact, created) per item. Items that end on the same contact share one Contact object,
     which holds the final state: profile values and embedded data merged in item order.
     """
-    _lock_directory(directory)
+    directory_lock(directory)
     profiles = [item.profile() for item in items]
     keys = directory_dedupe_keys(directory)
     stored_matches = contacts_find_by_rule(directory=directory, profiles=profiles, keys=keys)

@@ -1,6 +1,9 @@
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -303,3 +306,53 @@ def test_a_contact_saved_before_the_form_read_phones_can_still_be_edited_without
     assert response.status_code == 302
     contact.refresh_from_db()
     assert contact.last_name == "Byron"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_adding_the_same_person_at_once_save_one_contact(postgres_only, monkeypatch, django_user_model):
+    """The second form's duplicate check waits for the first form's save, and then finds it."""
+    from django.test import Client
+
+    from directory import admin as directory_admin
+
+    directory = make_directory()
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    first_checked, second_cleaning = threading.Event(), threading.Event()
+    check_duplicate, clean = directory_admin.contact_duplicate, directory_admin.ContactForm.clean
+
+    def first_pauses_after_its_check(**kwargs):
+        found = check_duplicate(**kwargs)
+        if threading.current_thread().name == "first":
+            first_checked.set()
+            second_cleaning.wait(timeout=10)
+            time.sleep(0.3)  # long enough for the second form's check to run, if nothing holds it
+        return found
+
+    def second_says_when_it_cleans(form):
+        if threading.current_thread().name == "second":
+            second_cleaning.set()
+        return clean(form)
+
+    monkeypatch.setattr(directory_admin, "contact_duplicate", first_pauses_after_its_check)
+    monkeypatch.setattr(directory_admin.ContactForm, "clean", second_says_when_it_cleans)
+    responses = {}
+
+    def post(name):
+        try:
+            if name == "second":
+                assert first_checked.wait(timeout=10)
+            client = Client()
+            client.force_login(root)
+            responses[name] = add_contact(client, directory, email="grace@example.com")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(name,), name=name) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert [responses[name].status_code for name in ("first", "second")] == [302, 200]
+    assert "already has this contact" in form_errors(responses["second"], "email")[0]
+    assert Contact.objects.filter(directory=directory).count() == 1
