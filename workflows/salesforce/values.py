@@ -16,7 +16,10 @@ Time                          time                                 ``10:00:00.00
 Checkbox                      boolean                              ``true`` / ``false``
 Number, Currency, Percent     double (int for some standard ones)  ``1234.5``, ``-3``, ``1.0E7``
 Multi-select picklist         string                               ``Chat;Phone;Web``
-Phone, Text, Picklist, Id     string, ID                           free text
+Phone, Text, Picklist          string                               free text
+Id, Lookup                    ID                                   ``0015g00000ABCDE`` or its
+                                                                   18-character form
+                                                                   ``0015g00000ABCDEQAA``
 ============================  ===================================  ===============================
 
 Piped text that people type (a condition's value, a task's transaction date) and ``${date://...}``
@@ -34,6 +37,7 @@ from enum import StrEnum
 
 # Phones are read as the directory stores them; its InvalidValue is the one every parser here raises.
 from directory.values import InvalidValue, parse_phone  # noqa: F401
+from workflows.salesforce.parse import CASE_SAFE_ALPHABET, SALESFORCE_ID, organization_key
 
 
 class ValueKind(StrEnum):
@@ -45,13 +49,14 @@ class ValueKind(StrEnum):
     DATE = "date"
     DATETIME = "date and time"
     TIME = "time"
+    ID = "Salesforce id"
 
 
 # The XSD types (local names, as wsdl.py keeps them) of the fields Salesforce puts in outbound
 # messages. Currency and percent fields are doubles; multi-select picklists and phones strings.
 XSD_KINDS: dict[str, ValueKind] = {
     "string": ValueKind.TEXT,
-    "ID": ValueKind.TEXT,
+    "ID": ValueKind.ID,
     "base64Binary": ValueKind.TEXT,
     "boolean": ValueKind.BOOLEAN,
     "double": ValueKind.NUMBER,
@@ -191,6 +196,33 @@ def parse_time(text: str) -> time:
         return moment
     # Any day serves to apply the offset: a time of day has no date to move across.
     return _in_utc(datetime.combine(date(2000, 1, 1), moment)).time()
+
+
+def parse_salesforce_id(text: str) -> str:
+    """``0015g00000ABCDE`` or ``0015g00000ABCDEQAA`` -> ``0015g00000ABCDE``: the id's 15-character,
+    case-sensitive form, which its 15- and 18-character forms share.
+
+    The 18-character form is case-insensitive: its suffix says which of the first 15 characters
+    are uppercase letters, so it is read whatever case it is written in. A suffix that names a
+    digit as uppercase (or holds a character outside its alphabet) is no checksum of those 15.
+    """
+    value = text.strip()
+    if not SALESFORCE_ID.fullmatch(value):
+        raise InvalidValue(f"{value!r} is not a Salesforce id: 15 or 18 letters and digits, e.g. 0015g00000ABCDE.")
+    if len(value) == 18 and not _checksum_holds(value):
+        raise InvalidValue(f"{value!r} is not a Salesforce id: its last 3 characters are not the checksum of the first 15.")
+    return organization_key(value)
+
+
+def _checksum_holds(id18: str) -> bool:
+    for chunk, code in enumerate(id18[15:].upper()):
+        if code not in CASE_SAFE_ALPHABET:
+            return False
+        uppercase = CASE_SAFE_ALPHABET.index(code)
+        for position, char in enumerate(id18[chunk * 5 : chunk * 5 + 5]):
+            if uppercase >> position & 1 and not char.isalpha():
+                return False
+    return True
 
 
 def split_multi_select(text: str) -> list[str]:

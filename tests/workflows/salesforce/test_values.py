@@ -17,6 +17,7 @@ from workflows.salesforce.values import (
     parse_moment,
     parse_number,
     parse_phone,
+    parse_salesforce_id,
     parse_time,
     split_multi_select,
 )
@@ -226,6 +227,33 @@ def test_it_refuses_what_is_not_a_phone_number_of_the_region(text):
         parse_phone(text, default_region="US")
 
 
+# Salesforce ids
+
+
+@pytest.mark.parametrize("text", ["0015g00000ABCDE", "0015g00000ABCDEAA5", "0015G00000ABCDEAA5", "0015g00000abcdeaa5"])
+def test_it_reads_the_15_and_18_character_forms_of_an_id_in_any_case_as_one_id(text):
+    assert parse_salesforce_id(text) == "0015g00000ABCDE"
+
+
+def test_it_keeps_the_case_of_a_15_character_id():
+    assert parse_salesforce_id("0015g00000abcde") != parse_salesforce_id("0015g00000ABCDE")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0015g00000ABCDE999",  # 9 is no suffix character
+        "0015g00000ABCDEEAA",  # E says the third character, a digit, is uppercase
+        "0015g00000ABCD",
+        "0015g00000ABCDE-AA",
+        "Closed",
+    ],
+)
+def test_it_refuses_what_is_not_a_salesforce_id(text):
+    with pytest.raises(InvalidValue):
+        parse_salesforce_id(text)
+
+
 # XSD types
 
 
@@ -233,7 +261,7 @@ def test_it_refuses_what_is_not_a_phone_number_of_the_region(text):
     ("xsd_type", "kind"),
     [
         ("string", ValueKind.TEXT),
-        ("ID", ValueKind.TEXT),
+        ("ID", ValueKind.ID),
         ("boolean", ValueKind.BOOLEAN),
         ("double", ValueKind.NUMBER),
         ("int", ValueKind.NUMBER),
