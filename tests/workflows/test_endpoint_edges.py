@@ -229,3 +229,20 @@ def test_it_answers_503_when_the_connection_is_lost_inside_the_store(postgres_on
     # The refusal is logged on a new connection; the message itself left nothing behind.
     assert refusal(response).workflow == workflow
     assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize(("bound", "sent"), [("case", "Case"), ("Case", "CASE")])
+def test_it_takes_records_of_its_object_whatever_the_case_of_the_object_name(post, bound, sent):
+    # Salesforce API names are case-insensitive: an admin who typed "case" bound the workflow to Case.
+    workflow = make_workflow(salesforce_object=bound)
+
+    assert is_ack(post(workflow.event_path, outbound_message(case_fields(), sobject_type=sent)))
+    assert Run.objects.filter(workflow=workflow).count() == 1
+
+
+def test_it_still_refuses_records_of_another_object(post):
+    workflow = make_workflow(salesforce_object="Case")
+    response = post(workflow.event_path, outbound_message(case_fields(), sobject_type="CaseComment"))
+
+    assert response.status_code == 400
+    assert "carries CaseComment" in refusal(response).reason

@@ -145,8 +145,10 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
             f"The message has {len(message.notifications)} notifications; Salesforce sends at most "
             f"{settings.SALESFORCE_MAX_NOTIFICATIONS} per message.",
         )
-    # No xsi:type (a SOAP client built from the WSDL) means the object the WSDL declares.
-    wrong = sorted({n.sobject_type for n in message.notifications} - {workflow.salesforce_object, ""})
+    # No xsi:type (a SOAP client built from the WSDL) means the object the WSDL declares. API names
+    # are case-insensitive in Salesforce: a workflow bound to "case" takes Case records.
+    bound = workflow.salesforce_object.casefold()
+    wrong = sorted({n.sobject_type for n in message.notifications if n.sobject_type.casefold() not in (bound, "")})
     if wrong:
         raise Refusal(
             400,
