@@ -210,7 +210,7 @@ def parse_salesforce_id(text: str) -> str:
     if not SALESFORCE_ID.fullmatch(value):
         raise InvalidValue(f"{value!r} is not a Salesforce id: 15 or 18 letters and digits, e.g. 0015g00000ABCDE.")
     if len(value) == 18 and not _checksum_holds(value):
-        raise InvalidValue(f"{value!r} is not a Salesforce id: its last 3 characters are not the checksum of the first 15.")
+        raise InvalidValue(f"{value!r} is not a Salesforce id: its last 3 characters do not check its first 15.")
     return organization_key(value)
 
 
