@@ -47,6 +47,48 @@ def test_it_acks_a_utf16_message_and_logs_it_as_text(post):
     assert "<Subject>Zoë 山田</Subject>" in logged.body.replace("sf:", "")
 
 
+def undeclared(body: bytes, encoding: str) -> bytes:
+    """The message in `encoding`, its XML declaration naming none (as some SOAP toolkits send it,
+    the encoding said by the Content-Type's charset alone)."""
+    return body.decode().replace(' encoding="UTF-8"', "").encode(encoding)
+
+
+@pytest.mark.parametrize("charset", ["ISO-8859-1", "windows-1252"])
+def test_it_reads_a_message_in_the_encoding_its_content_type_names(client, charset):
+    workflow = make_workflow()
+    body = undeclared(outbound_message(case_fields(Subject="Zoë")), charset)
+    response = client.generic("POST", workflow.event_path, body, content_type=f"text/xml; charset={charset}")
+
+    assert is_ack(response)
+    assert Notification.objects.get().fields["Subject"] == "Zoë"
+    assert "Zoë</sf:Subject>" in InboundMessage.objects.get().body
+
+
+def test_it_reads_a_utf8_message_labelled_iso_8859_1_as_utf8(client):
+    workflow = make_workflow()
+    body = undeclared(outbound_message(case_fields(Subject="Zoë")), "utf-8")
+    response = client.generic("POST", workflow.event_path, body, content_type="text/xml; charset=ISO-8859-1")
+
+    assert is_ack(response)
+    assert Notification.objects.get().fields["Subject"] == "Zoë"
+
+
+def test_it_reads_a_message_with_a_utf8_byte_order_mark_whatever_its_declaration_says(post):
+    workflow = make_workflow()
+    body = b"\xef\xbb\xbf" + outbound_message(case_fields(Subject="Zoë")).replace(b"UTF-8", b"UTF-16", 1)
+
+    assert is_ack(post(workflow.event_path, body))
+    assert Notification.objects.get().fields["Subject"] == "Zoë"
+
+
+def test_it_refuses_a_utf8_message_declaring_utf16_saying_why(post):
+    workflow = make_workflow()
+    response = post(workflow.event_path, outbound_message().replace(b"UTF-8", b"UTF-16", 1))
+
+    assert response.status_code == 400
+    assert "its XML declaration is written in single bytes, as in UTF-8" in refusal(response).reason
+
+
 def test_it_removes_the_session_id_from_a_utf16_message(post):
     workflow = make_workflow()
     body = (

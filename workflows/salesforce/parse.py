@@ -132,8 +132,9 @@ def resolve_qname(value: str, scope: Mapping[str, str]) -> tuple[str, str]:
     return scope[prefix] if prefix else scope.get("", ""), local
 
 
-def parse_outbound_message(body: bytes) -> OutboundMessage:
-    """The message in a SOAP body of any encoding (see encoding.py).
+def parse_outbound_message(body: bytes, *, charset: str = "") -> OutboundMessage:
+    """The message in a SOAP body of any encoding (see encoding.py; `charset` is the
+    Content-Type's).
 
     Raises MalformedMessage with a reason the sender can act on (ForbiddenXml for DTDs and
     entities) for anything that is not an outbound message: not XML, not SOAP, missing or
@@ -143,7 +144,7 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
     if not body:
         raise MalformedMessage("The request has no body: send the SOAP envelope of the outbound message.")
     with _cyclic_gc_paused():
-        return _outbound_message(body)
+        return _outbound_message(body, charset=charset)
 
 
 @contextmanager
@@ -168,9 +169,9 @@ def _cyclic_gc_paused():
         gc.enable()
 
 
-def _outbound_message(body: bytes) -> OutboundMessage:
+def _outbound_message(body: bytes, *, charset: str) -> OutboundMessage:
     try:
-        root = fromstring(xml_as_utf8(body), forbid_dtd=True)
+        root = fromstring(xml_as_utf8(body, charset=charset), forbid_dtd=True)
     except UnreadableEncoding as exc:
         raise MalformedMessage(str(exc)) from None
     except DefusedXmlException as exc:

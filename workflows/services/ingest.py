@@ -43,6 +43,7 @@ class Call:
     body: bytes  # at most SALESFORCE_MAX_BODY_BYTES + 1 bytes were read
     body_error: str = ""  # why the body could not be read whole, e.g. the client stopped sending
     content_type: str = ""
+    charset: str = ""  # the Content-Type's charset parameter: the body's encoding if it names none
     remote_addr: str | None = None
     test_event: str = ""  # the X-Test-Event header: the admin's signed test-event id, if any
 
@@ -129,7 +130,7 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
             "(SALESFORCE_MAX_BODY_BYTES): send fewer fields or fewer notifications per message.",
         )
     try:
-        message = parse_outbound_message(call.body)
+        message = parse_outbound_message(call.body, charset=call.charset)
     except MalformedMessage as error:
         raise Refusal(400, error.reason) from None
     allowed = workflow.organization_keys()
@@ -170,7 +171,7 @@ def _log_refusal(call: Call, workflow: Workflow | None, refusal: Refusal) -> Non
             remote_addr=call.remote_addr,
             content_type=storable_text(call.content_type[:200]),
             body_size=len(call.body),
-            body=body_without_session_id(call.body[:REFUSED_BODY_KEEP_BYTES]),
+            body=body_without_session_id(call.body[:REFUSED_BODY_KEEP_BYTES], charset=call.charset),
         )
     except Exception:  # the refusal is answered all the same: a failure to log it must not become a 500
         logger.exception("Could not record a refused call (%s): %s", refusal.status, refusal.reason)
@@ -222,7 +223,7 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage, *, digest: 
             "sobject_type": workflow.salesforce_object,
             "notification_count": len(message.notifications),
             "body_size": len(call.body),
-            "body": body_without_session_id(call.body),
+            "body": body_without_session_id(call.body, charset=call.charset),
         },
         status={
             "accepted": (InboundMessage.Status.ACCEPTED, ""),
