@@ -288,3 +288,42 @@ def test_it_still_refuses_records_of_another_object(post):
 
     assert response.status_code == 400
     assert "carries CaseComment" in refusal(response).reason
+
+
+@pytest.mark.parametrize("organization_id", ["0015g000004ABCDEAA", "00d5g000004ABCD"])
+def test_it_refuses_an_organization_id_that_is_not_an_organizations_with_a_400(post, organization_id):
+    workflow = make_workflow()  # allowing any organization
+    response = post(workflow.event_path, outbound_message(organization_id=organization_id))
+
+    assert response.status_code == 400
+    assert "is not an organization id: those start with 00D" in refusal(response).reason
+    assert not Notification.objects.exists()
+
+
+def test_it_acks_an_18_character_organization_id_written_in_lowercase_for_its_allowed_organization(post):
+    workflow = make_workflow(allowed_organization_ids="00D5g000004ABCD")
+
+    assert is_ack(post(workflow.event_path, outbound_message(organization_id="00d5g000004abcdea4")))
+    assert Run.objects.filter(workflow=workflow).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (
+            "<sf:Subject>A</sf:Subject>",
+            "<sf:Subject>A</sf:Subject><sf:Subject>B</sf:Subject>",
+            "holds the field Subject twice",
+        ),
+        ("<sf:Subject>A</sf:Subject>", "<sf:Subject>A <sf:b>B</sf:b> C</sf:Subject>", "holds both text and elements"),
+        ("</sObject>", '</sObject><sObject xsi:type="sf:Case"></sObject>', "has 2 sObject elements"),
+    ],
+)
+def test_it_refuses_a_message_whose_parts_it_would_otherwise_drop(post, old, new, reason):
+    workflow = make_workflow()
+    body = outbound_message(case_fields(Subject="A")).decode().replace(old, new).encode()
+    response = post(workflow.event_path, body)
+
+    assert response.status_code == 400
+    assert reason in refusal(response).reason
+    assert not Run.objects.exists()

@@ -27,6 +27,8 @@ _XSI_NIL = f"{{{XSI_NS}}}nil"
 # Organization, action and notification ids are Salesforce ids: 15 case-sensitive letters and
 # digits, or those 15 and a 3-character case-safe suffix.
 SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+# Every organization id starts with this key prefix (in its case-restored, 15-character form).
+ORGANIZATION_KEY_PREFIX = "00D"
 # The suffix's alphabet (Salesforce's CASESAFEID): one character per 5-character chunk of the
 # 15, whose index has bit i set when the chunk's i-th character is an uppercase letter.
 CASE_SAFE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
@@ -200,7 +202,7 @@ def _outbound_message(body: bytes, *, charset: str) -> OutboundMessage:
     if not items:
         raise MalformedMessage("The message has no Notification.")
     return OutboundMessage(
-        organization_id=_required_id(notifications, "OrganizationId", owner="The message"),
+        organization_id=_organization_id(notifications),
         action_id=_required_id(notifications, "ActionId", owner="The message"),
         enterprise_url=notifications.findtext(_tag(OUTBOUND_NS, "EnterpriseUrl"), ""),
         partner_url=notifications.findtext(_tag(OUTBOUND_NS, "PartnerUrl"), ""),
@@ -211,7 +213,7 @@ def _outbound_message(body: bytes, *, charset: str) -> OutboundMessage:
 def _notification(item: Element, number: int) -> Notification:
     owner = f"Notification {number}"
     notification_id = _required_id(item, "Id", owner=owner)
-    sobject = item.find(_tag(OUTBOUND_NS, "sObject"))
+    sobject = _single(item, "sObject", owner=owner)
     if sobject is None:
         raise MalformedMessage(f"{owner} has no sObject.")
     # The type's local part is the object name whatever the prefix (Salesforce uses sf; SOAP
@@ -233,24 +235,57 @@ def _collect_fields(parent: Element, *, prefix: str, into: dict[str, str | None]
         name = child.tag.rpartition("}")[2]
         if name == "fieldsToNull":
             nulled.append((child.text or "").strip())
-        elif child.get(_XSI_NIL) is not None and _is_nil(child):
-            into[prefix + name] = None
+            continue
+        key = prefix + name
+        if key in into:
+            raise MalformedMessage(f"{owner}'s sObject holds the field {shown(key)} twice: Salesforce sends each once.")
+        if child.get(_XSI_NIL) is not None and _is_nil(child):
+            into[key] = None
         elif len(child):
+            if _holds_text(child):
+                raise MalformedMessage(
+                    f"{owner}'s field {shown(key)} holds both text and elements: Salesforce sends the "
+                    "markup of a text field escaped (&lt;b&gt;), and a related record's fields alone."
+                )
             if depth == MAX_FIELD_DEPTH:
                 raise MalformedMessage(
                     f"{owner}'s sObject nests elements more than {MAX_FIELD_DEPTH} levels deep (under "
-                    f"{prefix}{name}): Salesforce sends each field as a child of sObject."
+                    f"{key}): Salesforce sends each field as a child of sObject."
                 )
-            _collect_fields(child, prefix=f"{prefix}{name}.", into=into, owner=owner, depth=depth + 1)
+            _collect_fields(child, prefix=f"{key}.", into=into, owner=owner, depth=depth + 1)
         else:
-            into[prefix + name] = child.text or ""
+            into[key] = child.text or ""
     # fieldsToNull is an explicit "this is null" and wins over any value sent beside it.
     for name in filter(None, nulled):
         into[prefix + name] = None
 
 
+def _holds_text(element: Element) -> bool:
+    """Whether text stands beside the element's children (mixed content), which no field holds."""
+    return bool((element.text or "").strip()) or any((child.tail or "").strip() for child in element)
+
+
+def _organization_id(notifications: Element) -> str:
+    value = _required_id(notifications, "OrganizationId", owner="The message")
+    if not organization_key(value).startswith(ORGANIZATION_KEY_PREFIX):
+        raise MalformedMessage(
+            f"The message's OrganizationId {value!r} is not an organization id: those start with "
+            f"{ORGANIZATION_KEY_PREFIX} (Setup > Company Information shows it)."
+        )
+    return value
+
+
+def _single(parent: Element, name: str, *, owner: str) -> Element | None:
+    """The one child `name` of `parent`, None without one; refused when repeated, as which one
+    counts would be a guess and the others would be dropped unseen."""
+    found = parent.findall(_tag(OUTBOUND_NS, name))
+    if len(found) > 1:
+        raise MalformedMessage(f"{owner} has {len(found)} {name} elements: Salesforce sends one.")
+    return found[0] if found else None
+
+
 def _required_id(parent: Element, name: str, *, owner: str) -> str:
-    element = parent.find(_tag(OUTBOUND_NS, name))
+    element = _single(parent, name, owner=owner)
     value = "" if element is None or _is_nil(element) else (element.text or "").strip()
     if not value:
         raise MalformedMessage(f"{owner} has no {name}.")
