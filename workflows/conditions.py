@@ -3,7 +3,8 @@
 Semantics of ``evaluate``:
 
 - No rows: the conditions are met.
-- ``actual`` is ``event.get(row.field)``; an absent field and ``None`` are both empty, because
+- ``actual`` is the field's value in the event (``values.field_value``: a compound field such as
+  an address is its components' values); an absent field and ``None`` are both empty, because
   Salesforce omits null fields from outbound messages. ``expected`` is ``resolve(row.value)``,
   so the caller resolves piped text in the value (``${event://...}``, ``${date://today}``...).
 - Values are stripped of surrounding whitespace before comparing.
@@ -41,6 +42,7 @@ from enum import StrEnum
 from workflows.salesforce.values import (
     InvalidValue,
     ValueKind,
+    field_value,
     kind_of,
     parse_boolean,
     parse_moment,
@@ -159,7 +161,7 @@ def _evaluate_row(
     resolve: Callable[[str], str],
     field_types: Mapping[str, str],
 ) -> RowResult:
-    actual = event.get(row.field)
+    actual = field_value(event, row.field)
     expected = resolve(row.value)
     passed, note = _compare(
         row.operator,

@@ -19,6 +19,31 @@ def check(operator: Operator, actual: str | None, expected: str = "", *, xsd_typ
     return result
 
 
+# Compound fields and related records, which arrive flattened into dotted names
+
+
+def test_it_reads_a_compound_field_as_its_components():
+    event = {"MailingAddress.city": "Paris", "MailingAddress.country": "FR", "MailingAddress.street": None}
+    rows = [
+        ConditionRow(field="MailingAddress", operator=Operator.IS_NOT_EMPTY),
+        ConditionRow(field="MailingAddress", operator=Operator.CONTAINS, value="paris"),
+        ConditionRow(field="MailingAddress.country", operator=Operator.EQUALS, value="FR"),
+    ]
+    passed, results = evaluate(rows, match=Match.ALL, event=event)
+    assert passed, results
+    assert results[0].actual == "Paris, FR"
+
+
+def test_it_finds_a_compound_field_without_components_empty():
+    assert check(Operator.IS_EMPTY, None).passed
+    _, [result] = evaluate(
+        [ConditionRow(field="Location__c", operator=Operator.IS_EMPTY)],
+        match=Match.ALL,
+        event={"Location__c.latitude": None, "Location__cX": "1"},
+    )
+    assert result.passed
+
+
 # Salesforce ids: 0015g00000ABCDE's 18-character form is 0015g00000ABCDEAA5.
 
 

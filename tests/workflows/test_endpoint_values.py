@@ -6,9 +6,11 @@ so the value is read as stored from the XML, not as a test typed it.
 
 import pytest
 
-from tests.factories import case_fields, make_condition, make_workflow, outbound_message
+from directory.models import Contact
+from tests.factories import case_fields, make_condition, make_directory_task, make_workflow, outbound_message
 from tests.workflows.test_endpoint import is_ack
 from workflows.models import Run
+from workflows.piping import validate
 from workflows.services.execution import run_execute
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +55,41 @@ def test_it_does_not_match_another_record_whose_15_character_id_differs_in_case(
     run = run_for(client, workflow, outbound_message(case_fields(AccountId=ACCOUNT_ID_18)))
 
     assert run.status == Run.Status.CONDITIONS_NOT_MET
+
+
+ADDRESS = (
+    "<sf:MailingAddress><sf:city>Paris</sf:city><sf:country>France</sf:country></sf:MailingAddress>"
+    "<sf:Store_Location__c><sf:latitude>48.85</sf:latitude><sf:longitude>2.35</sf:longitude></sf:Store_Location__c>"
+)
+
+
+def with_compound_fields(body: bytes) -> bytes:
+    """The message with an address and a geolocation, as the SOAP API sends compound fields."""
+    return body.replace(b"</sObject>", ADDRESS.encode() + b"</sObject>")
+
+
+def test_it_pipes_and_compares_the_components_of_a_compound_field(client):
+    workflow = make_workflow(
+        known_fields={"MailingAddress": "address", "Store_Location__c": "location"}, fields_from_wsdl=True
+    )
+    make_condition(workflow=workflow, field="MailingAddress", operator="is_not_empty")
+    make_condition(workflow=workflow, field="MailingAddress.city", operator="equals", value="Paris", position=2)
+    make_directory_task(
+        workflow=workflow,
+        data_fields=[["City", "${event://MailingAddress.city}"], ["Store", "${event://Store_Location__c}"]],
+    )
+
+    run = run_for(client, workflow, with_compound_fields(outbound_message()))
+
+    assert [result["passed"] for result in run.condition_results] == [True, True]
+    assert run.status == Run.Status.SUCCEEDED
+    assert Contact.objects.get().embedded_data == {"City": "Paris", "Store": "48.85, 2.35"}
+
+
+def test_it_learns_the_components_a_message_carries_as_fields_a_task_can_pipe(client):
+    workflow = make_workflow()
+    run_for(client, workflow, with_compound_fields(outbound_message()))
+    workflow.refresh_from_db()
+
+    assert "MailingAddress.city" in workflow.known_fields
+    assert validate("${event://MailingAddress.city}", known_event_fields=workflow.known_fields) == []

@@ -31,6 +31,7 @@ directory's ``parse_phone`` (``directory/values.py``, re-exported here), as ever
 """
 
 import re
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -223,6 +224,25 @@ def _checksum_holds(id18: str) -> bool:
             if uppercase >> position & 1 and not char.isalpha():
                 return False
     return True
+
+
+def field_value(fields: Mapping[str, str | None], name: str) -> str | None:
+    """The value of the field `name` among a notification's fields; None when it is null.
+
+    A compound field (an address such as MailingAddress, a geolocation) or a related record
+    arrives as elements, which the parser flattens into dotted names (``MailingAddress.city``):
+    its value is then its components' values that are not blank, joined by ", " in the order sent.
+    """
+    if name in fields:
+        return fields[name]
+    prefix = f"{name}."
+    parts = [value.strip() for key, value in fields.items() if key.startswith(prefix) and value and value.strip()]
+    return ", ".join(parts) if parts else None
+
+
+def is_known_field(name: str, known: Collection[str]) -> bool:
+    """Whether `name` is one of the `known` fields, or a component (``MailingAddress.city``) of one."""
+    return name in known or ("." in name and name.partition(".")[0] in known)
 
 
 def split_multi_select(text: str) -> list[str]:

@@ -9,7 +9,9 @@ import pytest
 from workflows.salesforce.values import (
     InvalidValue,
     ValueKind,
+    field_value,
     in_salesforce_range,
+    is_known_field,
     kind_of,
     parse_boolean,
     parse_date,
@@ -252,6 +254,30 @@ def test_it_keeps_the_case_of_a_15_character_id():
 def test_it_refuses_what_is_not_a_salesforce_id(text):
     with pytest.raises(InvalidValue):
         parse_salesforce_id(text)
+
+
+# Fields by name
+
+
+def test_it_gives_a_fields_value_as_sent():
+    fields = {"Subject": " Hi ", "Origin": None, "MailingAddress.city": "Paris"}
+    assert (field_value(fields, "Subject"), field_value(fields, "Origin"), field_value(fields, "Nope")) == (
+        " Hi ",
+        None,
+        None,
+    )
+
+
+def test_it_gives_a_compound_fields_value_as_its_components_in_the_order_sent():
+    fields = {"Geo__c.latitude": "48.85", "Geo__c.longitude": "-2.0E1", "Geo__cX": "no", "Addr.city": "  "}
+    assert field_value(fields, "Geo__c") == "48.85, -2.0E1"
+    assert field_value(fields, "Addr") is None
+
+
+def test_it_knows_the_components_of_a_known_field():
+    assert is_known_field("MailingAddress.city", {"MailingAddress"})
+    assert is_known_field("MailingAddress", {"MailingAddress"})
+    assert not is_known_field("OtherAddress.city", {"MailingAddress"})
 
 
 # XSD types
