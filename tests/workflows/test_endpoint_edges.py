@@ -327,3 +327,12 @@ def test_it_refuses_a_message_whose_parts_it_would_otherwise_drop(post, old, new
     assert response.status_code == 400
     assert reason in refusal(response).reason
     assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize("start", [b"\n", b"\r\n  ", b"\xef\xbb\xbf\n"])
+def test_it_acks_a_message_with_whitespace_before_its_xml_declaration(post, start):
+    # As it already did for every encoding but UTF-8, whose declaration the parser read itself.
+    workflow = make_workflow()
+
+    assert is_ack(post(workflow.event_path, start + outbound_message()))
+    assert Run.objects.filter(workflow=workflow).count() == 1

@@ -132,7 +132,12 @@ def xml_as_utf8(body: bytes, *, charset: str = "") -> bytes:
     """
     encoding, as_it_is = _reading(body, charset)
     if as_it_is:
-        return body.removeprefix(codecs.BOM_UTF8)
+        body = body.removeprefix(codecs.BOM_UTF8)
+        # Whitespace before the declaration (a stray newline a script or proxy wrote first) makes
+        # the document ill-formed; it goes with the declaration in the other encodings, so here too.
+        if body[:1].isspace() and body.lstrip()[:5] == b"<?xml":
+            return body.lstrip()
+        return body
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError as error:

@@ -128,3 +128,14 @@ def test_it_takes_a_utf8_byte_order_mark_over_a_declaration_of_another_encoding(
 def test_it_refuses_a_wide_encoding_declared_in_single_bytes_saying_why(name):
     with pytest.raises(UnreadableEncoding, match="declaration is written in single bytes, as in UTF-8"):
         xml_as_utf8(DECLARED.format(name).encode())
+
+
+def test_it_drops_whitespace_before_a_utf8_declaration_as_before_any_other():
+    body = DECLARED.format("UTF-8").encode()
+
+    assert xml_as_utf8(b"\r\n " + body) == body
+    assert xml_as_utf8(b"\n" + DECLARED.format("ISO-8859-1").encode("latin-1")) == "<a>Zoë</a>".encode()
+
+
+def test_it_leaves_whitespace_before_a_root_element_to_the_parser():
+    assert xml_as_utf8(b"\n<a/>") == b"\n<a/>"
