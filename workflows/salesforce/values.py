@@ -19,7 +19,7 @@ Multi-select picklist         string                               ``Chat;Phone;
 Phone, Text, Picklist          string                               free text
 Id, Lookup                    ID                                   ``0015g00000ABCDE`` or its
                                                                    18-character form
-                                                                   ``0015g00000ABCDEQAA``
+                                                                   ``0015g00000ABCDEAA5``
 ============================  ===================================  ===============================
 
 Piped text that people type (a condition's value, a task's transaction date) and ``${date://...}``
@@ -200,7 +200,7 @@ def parse_time(text: str) -> time:
 
 
 def parse_salesforce_id(text: str) -> str:
-    """``0015g00000ABCDE`` or ``0015g00000ABCDEQAA`` -> ``0015g00000ABCDE``: the id's 15-character,
+    """``0015g00000ABCDE`` or ``0015g00000ABCDEAA5`` -> ``0015g00000ABCDE``: the id's 15-character,
     case-sensitive form, which its 15- and 18-character forms share.
 
     The 18-character form is case-insensitive: its suffix says which of the first 15 characters
