@@ -64,6 +64,19 @@ def test_it_reads_a_message_in_the_encoding_its_content_type_names(client, chars
     assert "Zoë</sf:Subject>" in InboundMessage.objects.get().body
 
 
+@pytest.mark.parametrize("content_type", ["text/xml", "text/xml; charset=UTF-8"])
+def test_it_says_which_encoding_to_name_for_a_message_that_names_none_and_is_not_utf8(client, content_type):
+    workflow = make_workflow()
+    body = undeclared(outbound_message(case_fields(Subject="Zoë")), "latin-1")
+    response = client.generic("POST", workflow.event_path, body, content_type=content_type)
+
+    assert response.status_code == 400
+    reason = refusal(response).reason
+    position = body.index("ë".encode("latin-1"))
+    assert reason.startswith(f"The body is not valid UTF-8 (byte 0xEB at position {position})")
+    assert 'declare the encoding, e.g. <?xml version="1.0" encoding="ISO-8859-1"?>' in reason
+
+
 def test_it_reads_a_utf8_message_labelled_iso_8859_1_as_utf8(client):
     workflow = make_workflow()
     body = undeclared(outbound_message(case_fields(Subject="Zoë")), "utf-8")

@@ -17,7 +17,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring, iterparse
 
-from workflows.salesforce.encoding import UnreadableEncoding, xml_as_utf8
+from workflows.salesforce.encoding import UnreadableEncoding, xml_as_utf8, xml_encoding
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -184,6 +184,8 @@ def _outbound_message(body: bytes, *, charset: str) -> OutboundMessage:
     except ParseError as exc:
         if body.startswith(_GZIP_MAGIC):
             raise MalformedMessage("The body is gzip-compressed: send the SOAP envelope uncompressed.") from None
+        if (unnamed := _unnamed_encoding(body, charset=charset)) is not None:
+            raise MalformedMessage(unnamed) from None
         raise MalformedMessage(f"The body is not well-formed XML: {exc}.") from exc
 
     if root.tag != _tag(SOAP_ENV_NS, "Envelope"):
@@ -208,6 +210,22 @@ def _outbound_message(body: bytes, *, charset: str) -> OutboundMessage:
         partner_url=notifications.findtext(_tag(OUTBOUND_NS, "PartnerUrl"), ""),
         notifications=tuple(_notification(item, number) for number, item in enumerate(items, start=1)),
     )
+
+
+def _unnamed_encoding(body: bytes, *, charset: str) -> str | None:
+    """Why a body of XML text read as UTF-8, as nothing named another encoding, is not: the
+    parser's own reason (an invalid token at some column) does not say what to do."""
+    if body.lstrip()[:1] != b"<" or xml_encoding(body, charset=charset) != "utf-8":
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return (
+            f"The body is not valid UTF-8 (byte 0x{body[error.start]:02X} at position {error.start}), which XML "
+            "reads when neither the body's XML declaration nor the Content-Type's charset names another "
+            'encoding: send UTF-8, or declare the encoding, e.g. <?xml version="1.0" encoding="ISO-8859-1"?>.'
+        )
+    return None
 
 
 def _notification(item: Element, number: int) -> Notification:
