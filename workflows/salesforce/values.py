@@ -38,6 +38,7 @@ from enum import StrEnum
 
 # Phones are read as the directory stores them; its InvalidValue is the one every parser here raises.
 from directory.values import InvalidValue, parse_phone  # noqa: F401
+from workflows.salesforce.build import case_safe_id
 from workflows.salesforce.parse import CASE_SAFE_ALPHABET, SALESFORCE_ID, organization_key
 
 
@@ -213,6 +214,19 @@ def parse_salesforce_id(text: str) -> str:
     if len(value) == 18 and not _checksum_holds(value):
         raise InvalidValue(f"{value!r} is not a Salesforce id: its last 3 characters do not check its first 15.")
     return organization_key(value)
+
+
+def salesforce_id_forms(text: str) -> list[str]:
+    """`text` as written and, when it is a Salesforce id, its 18-character form as Salesforce
+    writes it (the case of the first 15 restored, the suffix in capitals): the forms a stored id
+    sent by Salesforce can have when `text` names it."""
+    value = text.strip()
+    try:
+        key = parse_salesforce_id(value)
+    except InvalidValue:
+        return [value]
+    canonical = case_safe_id(key)
+    return [value] if canonical == value else [value, canonical]
 
 
 def _checksum_holds(id18: str) -> bool:

@@ -21,6 +21,7 @@ from workflows.salesforce.values import (
     parse_phone,
     parse_salesforce_id,
     parse_time,
+    salesforce_id_forms,
     split_multi_select,
 )
 
@@ -254,6 +255,19 @@ def test_it_keeps_the_case_of_a_15_character_id():
 def test_it_refuses_what_is_not_a_salesforce_id(text):
     with pytest.raises(InvalidValue):
         parse_salesforce_id(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "forms"),
+    [
+        ("5005g00000ABCDE", ["5005g00000ABCDE", "5005g00000ABCDEAA5"]),
+        ("5005G00000abcdeaa5", ["5005G00000abcdeaa5", "5005g00000ABCDEAA5"]),
+        ("5005g00000ABCDEAA5", ["5005g00000ABCDEAA5"]),
+        ("ada@example.com", ["ada@example.com"]),
+    ],
+)
+def test_it_gives_the_forms_salesforce_writes_an_id_in(text, forms):
+    assert salesforce_id_forms(text) == forms
 
 
 # Fields by name
