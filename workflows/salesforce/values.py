@@ -216,16 +216,22 @@ def parse_salesforce_id(text: str) -> str:
     return organization_key(value)
 
 
-def salesforce_id_forms(text: str) -> list[str]:
-    """`text` as written and, when it is a Salesforce id, its 18-character form as Salesforce
-    writes it (the case of the first 15 restored, the suffix in capitals): the forms a stored id
-    sent by Salesforce can have when `text` names it."""
+def canonical_salesforce_id(text: str) -> str:
+    """A Salesforce id in the 18-character form Salesforce writes it in (the case of the first 15
+    restored from the suffix, the suffix in capitals), whichever form `text` is; `text` as
+    written when it is no Salesforce id."""
     value = text.strip()
     try:
-        key = parse_salesforce_id(value)
+        return case_safe_id(parse_salesforce_id(value))
     except InvalidValue:
-        return [value]
-    canonical = case_safe_id(key)
+        return value
+
+
+def salesforce_id_forms(text: str) -> list[str]:
+    """`text` as written and, when it is a Salesforce id, its canonical form: the forms a stored
+    id sent by Salesforce can have when `text` names it."""
+    value = text.strip()
+    canonical = canonical_salesforce_id(value)
     return [value] if canonical == value else [value, canonical]
 
 
