@@ -4,6 +4,8 @@ Each test posts a real-format outbound message to the event URL and executes the
 so the value is read as stored from the XML, not as a test typed it.
 """
 
+from pathlib import Path
+
 import pytest
 
 from directory.models import Contact
@@ -12,6 +14,7 @@ from tests.workflows.test_endpoint import is_ack
 from workflows.models import Run
 from workflows.piping import validate
 from workflows.services.execution import run_execute
+from workflows.services.workflow_admin import workflow_fields_from_wsdl
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +96,46 @@ def test_it_learns_the_components_a_message_carries_as_fields_a_task_can_pipe(cl
 
     assert "MailingAddress.city" in workflow.known_fields
     assert validate("${event://MailingAddress.city}", known_event_fields=workflow.known_fields) == []
+
+
+CASE_WSDL = Path(__file__).resolve().parents[1] / "fixtures" / "salesforce" / "Case.wsdl"
+
+
+@pytest.mark.parametrize(
+    ("field", "sent", "operator", "value", "passed"),
+    [
+        ("IsClosed", "true", "equals", "TRUE", True),
+        ("IsClosed", "false", "equals", "0", True),
+        ("IsClosed", "false", "is_empty", "", False),
+        ("Satisfaction_Score__c", "9.0", "equals", "9", True),
+        ("Satisfaction_Score__c", "1.0E1", "greater_than", "9.5", True),
+        ("Satisfaction_Score__c", "-3.5E-1", "less_than", "0", True),
+        ("ClosedDate", "2024-05-01T23:30:00.000Z", "equals", "2024-05-01", True),
+        ("ClosedDate", "2024-05-01T10:00:00.000Z", "greater_than", "2024-05-01T11:00:00+02:00", True),
+        ("ClosedDate", "2024-05-01T10:00:00.123Z", "equals", "2024-05-01T12:00:00.123+02:00", True),
+        ("CaseNumber", "00001026", "equals", "1026", False),
+        ("Status", "Escalated", "equals_ignoring_case", "escalated", True),
+        ("Subject", " \n ", "is_empty", "", True),
+        ("AccountId", ACCOUNT_ID_18, "equals", ACCOUNT_ID_15, True),
+    ],
+)
+def test_it_compares_each_kind_of_value_as_the_wsdl_declares_it(client, field, sent, operator, value, passed):
+    workflow = make_workflow()
+    workflow_fields_from_wsdl(workflow=workflow, data=CASE_WSDL.read_bytes())
+    make_condition(workflow=workflow, field=field, operator=operator, value=value)
+
+    run = run_for(client, workflow, outbound_message(case_fields(**{field: sent})))
+
+    assert run.condition_results[0]["passed"] is passed, run.condition_results
+
+
+def test_it_finds_a_field_sent_nil_empty(client):
+    workflow = make_workflow()
+    make_condition(workflow=workflow, field="Subject", operator="is_empty")
+    nil = b'<sf:Subject xsi:nil="1"/>'
+    body = outbound_message(case_fields(Subject="x")).replace(b"<sf:Subject>x</sf:Subject>", nil)
+
+    run = run_for(client, workflow, body)
+
+    assert run.condition_results[0]["passed"] is True
+    assert run.notification.fields["Subject"] is None
