@@ -18,6 +18,7 @@ from django.db.models.functions import Lower
 from directory.models import Contact
 from distributions.models import Distribution
 from workflows.models import Notification, Run, TaskRun
+from workflows.salesforce.values import salesforce_id_forms
 
 # An address shared by more contacts than this (one per directory) is not a person to search for.
 MAX_CONTACTS_PER_EMAIL = 100
@@ -37,7 +38,9 @@ def runs_search(*, runs: QuerySet, term: str) -> QuerySet:
         return runs
     if "@" in term:
         return runs.filter(pk__in=_task_runs_of_contacts(_contacts_with_email(term)).values("run_id"))
-    notifications = Notification.objects.filter(Q(record_id=term) | Q(notification_id=term))
+    # Salesforce sends 18-character ids; people also copy the 15-character one from a record's URL.
+    forms = salesforce_id_forms(term)
+    notifications = Notification.objects.filter(Q(record_id__in=forms) | Q(notification_id__in=forms))
     return runs.filter(notification__in=notifications.values("pk"))
 
 

@@ -3,7 +3,8 @@
 Semantics of ``evaluate``:
 
 - No rows: the conditions are met.
-- ``actual`` is ``event.get(row.field)``; an absent field and ``None`` are both empty, because
+- ``actual`` is the field's value in the event (``values.field_value``: a compound field such as
+  an address is its components' values); an absent field and ``None`` are both empty, because
   Salesforce omits null fields from outbound messages. ``expected`` is ``resolve(row.value)``,
   so the caller resolves piped text in the value (``${event://...}``, ``${date://today}``...).
 - Values are stripped of surrounding whitespace before comparing.
@@ -13,8 +14,10 @@ Semantics of ``evaluate``:
   and time), time, true/false; else they are text.
 - equals: numbers numerically (``39.0`` equals ``39``, ``1.0E7`` equals ``10000000``); dates as
   dates, a date against a date and time by the latter's UTC date; true/false case-insensitively
-  (also ``1``/``0`` for a declared boolean); text exactly, case included. A declared text field is
-  compared as text (CaseNumber ``00001026`` does not equal ``1026``). A value that is not of the
+  (also ``1``/``0`` for a declared boolean); Salesforce ids as ids (the 15- and 18-character
+  forms of one id are equal, and the 18-character form is read in any case: a declared ID field,
+  or two ids of which one has 18 characters); text exactly, case included. A declared text field
+  is compared as text (CaseNumber ``00001026`` does not equal ``1026``). A value that is not of the
   field's declared kind is compared as text, with a note. not_equals is the negation.
 - equals_ignoring_case / not_equals_ignoring_case: as equals and not_equals, but text is compared
   regardless of case (``Web`` equals ``WEB``), as SOQL's ``=`` compares strings.
@@ -39,10 +42,12 @@ from enum import StrEnum
 from workflows.salesforce.values import (
     InvalidValue,
     ValueKind,
+    field_value,
     kind_of,
     parse_boolean,
     parse_moment,
     parse_number,
+    parse_salesforce_id,
     parse_time,
     split_multi_select,
 )
@@ -86,8 +91,8 @@ OPERATOR_HELP = (
     "includes / excludes, for multi-select picklists (Salesforce sends Chat;Phone;Web): whether Chat is one "
     "of the selected values; Chat;Web asks for both. "
     "is greater / less than: numbers (1234.5), dates (2011-06-30), dates and times (2024-05-01T10:00:00Z; "
-    "UTC without an offset) or times. Fields the WSDL declares as numbers, dates or checkboxes are compared "
-    "as such; a text field is compared as text by equals."
+    "UTC without an offset) or times. Fields the WSDL declares as numbers, dates, checkboxes or ids are compared "
+    "as such (an id's 15- and 18-character forms are equal); a text field is compared as text by equals."
 )
 
 
@@ -120,13 +125,14 @@ _EQUALITIES = (
     Operator.NOT_EQUALS_IGNORING_CASE,
 )
 # Dates and dates and times are one kind here: either can be compared with the other.
-_INFERRED_KINDS = (ValueKind.NUMBER, ValueKind.DATE, ValueKind.TIME, ValueKind.BOOLEAN)
+_INFERRED_KINDS = (ValueKind.NUMBER, ValueKind.ID, ValueKind.DATE, ValueKind.TIME, ValueKind.BOOLEAN)
 _ORDERED_KINDS = (ValueKind.NUMBER, ValueKind.DATE, ValueKind.TIME)
 _PLURALS = {
     ValueKind.NUMBER: "numbers",
     ValueKind.DATE: "dates",
     ValueKind.TIME: "times",
     ValueKind.BOOLEAN: "true/false",
+    ValueKind.ID: "Salesforce ids",
 }
 
 
@@ -155,7 +161,7 @@ def _evaluate_row(
     resolve: Callable[[str], str],
     field_types: Mapping[str, str],
 ) -> RowResult:
-    actual = event.get(row.field)
+    actual = field_value(event, row.field)
     expected = resolve(row.value)
     passed, note = _compare(
         row.operator,
@@ -200,6 +206,7 @@ _EXAMPLES = {
     ValueKind.DATE: "write a date such as 2011-06-30 or a date and time such as 2024-05-01T10:00:00Z.",
     ValueKind.TIME: "write a time such as 10:00:00Z.",
     ValueKind.BOOLEAN: "write true or false.",
+    ValueKind.ID: "write a Salesforce id of 15 or 18 letters and digits, e.g. 0015g00000ABCDE.",
     None: "write a number (1234.5), a date (2011-06-30) or a date and time (2024-05-01T10:00:00Z).",
 }
 
@@ -245,13 +252,13 @@ def _equals(actual: str, expected: str, declared: ValueKind | None, *, ignore_ca
     if declared == ValueKind.TEXT:
         return same_text(), ""
     if declared is not None:
-        pair = _typed(declared, actual, expected, declared=True)
+        pair = _typed(declared, actual, expected, declared=True, ignore_case=ignore_case)
         if pair is not None:
             return pair[0] == pair[1], f"compared as {_PLURALS[declared]}"
         note = f"'{actual}' and '{expected}' are not both {_PLURALS[declared]}: compared as text"
         return same_text(), note if actual and expected else ""
     for kind in _INFERRED_KINDS:
-        pair = _typed(kind, actual, expected, declared=False)
+        pair = _typed(kind, actual, expected, declared=False, ignore_case=ignore_case)
         if pair is not None:
             return pair[0] == pair[1], f"compared as {_PLURALS[kind]}"
     return same_text(), ""
@@ -276,12 +283,14 @@ def _order(operator: Operator, actual: str, expected: str, declared: ValueKind |
     return False, f"'{actual}' and '{expected}' are not both {wanted}"
 
 
-def _typed(kind: ValueKind, actual: str, expected: str, *, declared: bool) -> tuple | None:
+def _typed(kind: ValueKind, actual: str, expected: str, *, declared: bool, ignore_case: bool = False) -> tuple | None:
     """Both values read as `kind`, ready to compare; None when either is not of that kind."""
     try:
         match kind:
             case ValueKind.NUMBER:
                 return parse_number(actual), parse_number(expected)
+            case ValueKind.ID:
+                return _ids(actual, expected, declared=declared, ignore_case=ignore_case)
             case ValueKind.DATE:
                 return _comparable(parse_moment(actual), parse_moment(expected))
             case ValueKind.TIME:
@@ -292,6 +301,15 @@ def _typed(kind: ValueKind, actual: str, expected: str, *, declared: bool) -> tu
                 return None
     except InvalidValue:
         return None
+
+
+def _ids(actual: str, expected: str, *, declared: bool, ignore_case: bool) -> tuple[str, str] | None:
+    # Two 15-character values compare as written either way; without a WSDL saying the field
+    # holds ids, only an 18-character one shows that the values are ids rather than codes.
+    if not declared and 18 not in (len(actual), len(expected)):
+        return None
+    pair = parse_salesforce_id(actual), parse_salesforce_id(expected)
+    return (pair[0].casefold(), pair[1].casefold()) if ignore_case else pair
 
 
 def _comparable(left: date | datetime, right: date | datetime) -> tuple[date, date]:

@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from workflows.salesforce.values import field_value, is_known_field
+
 # Ordered as the admin reads them in error messages.
 _SCHEME_ORDER = ("event", "m", "e", "task", "l", "date")
 SCHEMES = frozenset(_SCHEME_ORDER)
@@ -73,8 +75,9 @@ _LOOK_ALIKE = re.compile(
     r"(?P<separator>:/{1,3}|/{2,3}|:)(?P<path>[^{}$\n]*)(?P<close>\}?)",
     re.IGNORECASE,
 )
-# Salesforce API names: standard (Email), custom (Region__c) and namespaced (npe01__X__c).
-_SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# Salesforce API names: standard (Email), custom (Region__c) and namespaced (npe01__X__c), and a
+# component of a compound field or related record as the parser names it (MailingAddress.city).
+_SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
 # At most six digits: a position is small, and int() refuses a string of thousands of digits.
 _TASK_PATH = re.compile(r"([1-9][0-9]{0,5})/(.+)")
 _EMBEDDED_PREFIX = "Field/"
@@ -243,7 +246,7 @@ def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool)
             if token.path.startswith("_"):
                 value = sources.event_meta.get(token.path)
             else:
-                value = sources.event.get(token.path)
+                value = field_value(sources.event, token.path)
         case "m":
             value = sources.contact.get(token.path)
         case "e":
@@ -334,7 +337,7 @@ def _event_error(raw: str, path: str, *, known_event_fields: Collection[str] | N
             f"{raw} is not a Salesforce field API name: use the API name (letters, digits"
             " and underscores), e.g. ${event://Email} or ${event://Account_Region__c}"
         )
-    if known_event_fields is not None and path not in known_event_fields:
+    if known_event_fields is not None and not is_known_field(path, known_event_fields):
         if (meant := _closest(path, known_event_fields)) is not None:
             return f"{raw} is not a field of this workflow's Salesforce object: write ${{event://{meant}}}"
         listed = sorted(known_event_fields)

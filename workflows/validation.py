@@ -8,6 +8,7 @@ from collections.abc import Collection, Sequence
 
 from workflows.conditions import Operator, literal_value_error
 from workflows.piping import MAX_LISTED_FIELDS, task_output_reference, tokens, validate
+from workflows.salesforce.values import is_known_field
 from workflows.tasks import registry
 
 # Conditions are evaluated before any task runs: only the event and dates exist then.
@@ -22,7 +23,7 @@ def listed(names: Collection[str]) -> str:
 
 def condition_field_error(field: str, *, known_event_fields: Collection[str] | None) -> str | None:
     """An unknown field is an error only when a WSDL declared the object's fields."""
-    if known_event_fields is None or field in known_event_fields:
+    if known_event_fields is None or is_known_field(field, known_event_fields):
         return None
     close = difflib.get_close_matches(field, list(known_event_fields), n=1)
     hint = f"did you mean {close[0]}?" if close else f"known fields: {listed(known_event_fields)}"

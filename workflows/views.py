@@ -22,6 +22,7 @@ def salesforce_event(request, token=None):
             body=body,
             body_error=body_error,
             content_type=request.content_type or "",
+            charset=request.content_params.get("charset", ""),
             remote_addr=_remote_addr(request),
             # From META: request.headers would build a dict of every header on each call.
             test_event=request.META.get(_TEST_EVENT_META, ""),

@@ -19,6 +19,7 @@ from workflows.admin.display import value_table
 from workflows.admin.history import ReadOnlyMixin
 from workflows.admin.pagination import KeysetPaginationMixin
 from workflows.models import InboundMessage, Notification
+from workflows.salesforce.values import salesforce_id_forms
 
 
 @admin.register(InboundMessage)
@@ -81,7 +82,7 @@ class NotificationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     # notification_once (notification id first); the admin's "=" lookups would compare upper(...)
     # and miss the indexes.
     search_fields = ["=record_id", "=notification_id"]
-    search_help_text = "A Salesforce record id or notification id (exact)."
+    search_help_text = "A Salesforce record id or notification id, whole (its 15- or 18-character form)."
     ordering = ["-id"]
     sortable_by = []
     fields = [
@@ -100,7 +101,8 @@ class NotificationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        return queryset.filter(record_id=term) | queryset.filter(notification_id=term), False
+        forms = salesforce_id_forms(term)  # as Workflow Reporting's search: 15- and 18-character forms
+        return queryset.filter(record_id__in=forms) | queryset.filter(notification_id__in=forms), False
 
     @admin.display(description="Workflow")
     def workflow(self, notification):

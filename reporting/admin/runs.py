@@ -59,7 +59,10 @@ class RunAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOnlyMixin
     list_select_related = ["workflow", "notification"]
     # Documents the search for the admin's search box; get_search_results does the matching.
     search_fields = ["=notification__notification_id", "=notification__record_id"]
-    search_help_text = "A notification id or a Salesforce record id (exact), or a contact's email address."
+    search_help_text = (
+        "A notification id or a Salesforce record id, whole (its 15- or 18-character form), "
+        "or a contact's email address."
+    )
     ordering = ["-created_at"]
     sortable_by = ["started"]  # other columns have no index to sort a million rows by
     # A page costs its rows' rendering more than its query: 50 rows keep a filtered page as quick

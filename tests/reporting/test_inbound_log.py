@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.factories import make_inbound_message, make_workflow
+from tests.factories import case_fields, make_inbound_message, make_run, make_workflow
 from tests.pages import result_rows
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +103,12 @@ def test_failed_to_start_lists_only_refused_calls(admin_client):
 
     assert {message.pk for message in response.context["cl"].result_list} == {refused.pk}
     assert [row["short_reason"] for row in result_rows(response.content)] == ["No workflow has this event URL."]
+
+
+@pytest.mark.parametrize("term", ["5005g00000ABCDE", "5005G00000ABCDEAA5"])
+def test_the_notifications_page_finds_a_record_by_the_other_forms_of_its_id(admin_client, term):
+    workflow = make_workflow()
+    wanted = make_run(workflow=workflow, fields=case_fields(Id="5005g00000ABCDEAA5")).notification
+    make_run(workflow=workflow)
+
+    assert listed_ids(admin_client, reverse("admin:workflows_notification_changelist"), {"q": term}) == {wanted.pk}

@@ -97,6 +97,16 @@ def test_it_finds_a_run_by_salesforce_record_id(admin_client):
     assert listed_run_ids(admin_client, {"q": "500AA0000012345AAA"}) == {wanted.pk}
 
 
+@pytest.mark.parametrize("term", ["5005g00000ABCDE", "5005G00000ABCDEAA5", "5005g00000abcdeaa5"])
+def test_it_finds_a_run_by_the_other_forms_of_its_records_id(admin_client, term):
+    # Salesforce sends 5005g00000ABCDEAA5; a record's URL may show the 15-character form.
+    workflow = make_workflow()
+    wanted = make_run(workflow=workflow, fields=case_fields(Id="5005g00000ABCDEAA5"))
+    make_run(workflow=workflow, fields=case_fields(Id="5005g00000abcdeAAA"))  # another record
+
+    assert listed_run_ids(admin_client, {"q": term}) == {wanted.pk}
+
+
 def test_it_finds_a_run_by_notification_id(admin_client):
     workflow = make_workflow()
     wanted = make_run(workflow=workflow)

@@ -156,6 +156,17 @@ def test_it_sets_known_fields_from_an_uploaded_wsdl(admin_client):
     assert workflow.known_fields["IsClosed"] == "boolean"
 
 
+def test_it_takes_the_wsdl_of_its_object_whatever_the_case_of_the_object_name(admin_client):
+    workflow = make_workflow(salesforce_object="case")  # Salesforce API names are case-insensitive
+    upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, wsdl=upload))
+
+    workflow.refresh_from_db()
+    assert response.status_code == 302
+    assert workflow.known_fields["IsClosed"] == "boolean"
+
+
 def test_it_refuses_a_wsdl_for_another_object(admin_client):
     workflow = make_workflow(salesforce_object="Lead")
     upload = SimpleUploadedFile("Case.wsdl", CASE_WSDL.read_bytes(), content_type="text/xml")

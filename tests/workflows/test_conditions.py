@@ -19,6 +19,60 @@ def check(operator: Operator, actual: str | None, expected: str = "", *, xsd_typ
     return result
 
 
+# Compound fields and related records, which arrive flattened into dotted names
+
+
+def test_it_reads_a_compound_field_as_its_components():
+    event = {"MailingAddress.city": "Paris", "MailingAddress.country": "FR", "MailingAddress.street": None}
+    rows = [
+        ConditionRow(field="MailingAddress", operator=Operator.IS_NOT_EMPTY),
+        ConditionRow(field="MailingAddress", operator=Operator.CONTAINS, value="paris"),
+        ConditionRow(field="MailingAddress.country", operator=Operator.EQUALS, value="FR"),
+    ]
+    passed, results = evaluate(rows, match=Match.ALL, event=event)
+    assert passed, results
+    assert results[0].actual == "Paris, FR"
+
+
+def test_it_finds_a_compound_field_without_components_empty():
+    assert check(Operator.IS_EMPTY, None).passed
+    _, [result] = evaluate(
+        [ConditionRow(field="Location__c", operator=Operator.IS_EMPTY)],
+        match=Match.ALL,
+        event={"Location__c.latitude": None, "Location__cX": "1"},
+    )
+    assert result.passed
+
+
+# Salesforce ids: 0015g00000ABCDE's 18-character form is 0015g00000ABCDEAA5.
+
+
+@pytest.mark.parametrize("xsd_type", ["ID", ""])
+@pytest.mark.parametrize("expected", ["0015g00000ABCDE", "0015G00000ABCDEAA5", "0015g00000abcdeaa5"])
+def test_it_compares_the_15_and_18_character_forms_of_an_id_as_one_id(xsd_type, expected):
+    result = check(Operator.EQUALS, "0015g00000ABCDEAA5", expected, xsd_type=xsd_type)
+    assert (result.passed, result.note) == (True, "compared as Salesforce ids")
+    assert not check(Operator.NOT_EQUALS, "0015g00000ABCDEAA5", expected, xsd_type=xsd_type).passed
+
+
+@pytest.mark.parametrize("xsd_type", ["ID", ""])
+def test_it_tells_apart_15_character_ids_that_differ_only_in_case(xsd_type):
+    # Another record: a 15-character id is case-sensitive.
+    assert not check(Operator.EQUALS, "0015g00000ABCDEAA5", "0015g00000abcde", xsd_type=xsd_type).passed
+    assert not check(Operator.EQUALS, "0015g00000ABCDE", "0015g00000abcde", xsd_type=xsd_type).passed
+
+
+def test_it_compares_a_declared_id_with_what_is_no_id_as_text_with_a_note():
+    result = check(Operator.EQUALS, "0015g00000ABCDEAA5", "Acme", xsd_type="ID")
+    assert not result.passed
+    assert result.note == "'0015g00000ABCDEAA5' and 'Acme' are not both Salesforce ids: compared as text"
+
+
+def test_it_refuses_a_literal_that_is_no_id_for_a_declared_id_field():
+    assert "xsd:ID" in literal_value_error(Operator.EQUALS, "Acme", xsd_type="ID")
+    assert literal_value_error(Operator.EQUALS, "0015g00000ABCDE", xsd_type="ID") is None
+
+
 # equals / not equals
 
 

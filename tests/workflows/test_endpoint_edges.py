@@ -47,6 +47,61 @@ def test_it_acks_a_utf16_message_and_logs_it_as_text(post):
     assert "<Subject>Zoë 山田</Subject>" in logged.body.replace("sf:", "")
 
 
+def undeclared(body: bytes, encoding: str) -> bytes:
+    """The message in `encoding`, its XML declaration naming none (as some SOAP toolkits send it,
+    the encoding said by the Content-Type's charset alone)."""
+    return body.decode().replace(' encoding="UTF-8"', "").encode(encoding)
+
+
+@pytest.mark.parametrize("charset", ["ISO-8859-1", "windows-1252"])
+def test_it_reads_a_message_in_the_encoding_its_content_type_names(client, charset):
+    workflow = make_workflow()
+    body = undeclared(outbound_message(case_fields(Subject="Zoë")), charset)
+    response = client.generic("POST", workflow.event_path, body, content_type=f"text/xml; charset={charset}")
+
+    assert is_ack(response)
+    assert Notification.objects.get().fields["Subject"] == "Zoë"
+    assert "Zoë</sf:Subject>" in InboundMessage.objects.get().body
+
+
+@pytest.mark.parametrize("content_type", ["text/xml", "text/xml; charset=UTF-8"])
+def test_it_says_which_encoding_to_name_for_a_message_that_names_none_and_is_not_utf8(client, content_type):
+    workflow = make_workflow()
+    body = undeclared(outbound_message(case_fields(Subject="Zoë")), "latin-1")
+    response = client.generic("POST", workflow.event_path, body, content_type=content_type)
+
+    assert response.status_code == 400
+    reason = refusal(response).reason
+    position = body.index("ë".encode("latin-1"))
+    assert reason.startswith(f"The body is not valid UTF-8 (byte 0xEB at position {position})")
+    assert 'declare the encoding, e.g. <?xml version="1.0" encoding="ISO-8859-1"?>' in reason
+
+
+def test_it_reads_a_utf8_message_labelled_iso_8859_1_as_utf8(client):
+    workflow = make_workflow()
+    body = undeclared(outbound_message(case_fields(Subject="Zoë")), "utf-8")
+    response = client.generic("POST", workflow.event_path, body, content_type="text/xml; charset=ISO-8859-1")
+
+    assert is_ack(response)
+    assert Notification.objects.get().fields["Subject"] == "Zoë"
+
+
+def test_it_reads_a_message_with_a_utf8_byte_order_mark_whatever_its_declaration_says(post):
+    workflow = make_workflow()
+    body = b"\xef\xbb\xbf" + outbound_message(case_fields(Subject="Zoë")).replace(b"UTF-8", b"UTF-16", 1)
+
+    assert is_ack(post(workflow.event_path, body))
+    assert Notification.objects.get().fields["Subject"] == "Zoë"
+
+
+def test_it_refuses_a_utf8_message_declaring_utf16_saying_why(post):
+    workflow = make_workflow()
+    response = post(workflow.event_path, outbound_message().replace(b"UTF-8", b"UTF-16", 1))
+
+    assert response.status_code == 400
+    assert "its XML declaration is written in single bytes, as in UTF-8" in refusal(response).reason
+
+
 def test_it_removes_the_session_id_from_a_utf16_message(post):
     workflow = make_workflow()
     body = (
@@ -229,3 +284,68 @@ def test_it_answers_503_when_the_connection_is_lost_inside_the_store(postgres_on
     # The refusal is logged on a new connection; the message itself left nothing behind.
     assert refusal(response).workflow == workflow
     assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize(("bound", "sent"), [("case", "Case"), ("Case", "CASE")])
+def test_it_takes_records_of_its_object_whatever_the_case_of_the_object_name(post, bound, sent):
+    # Salesforce API names are case-insensitive: an admin who typed "case" bound the workflow to Case.
+    workflow = make_workflow(salesforce_object=bound)
+
+    assert is_ack(post(workflow.event_path, outbound_message(case_fields(), sobject_type=sent)))
+    assert Run.objects.filter(workflow=workflow).count() == 1
+
+
+def test_it_still_refuses_records_of_another_object(post):
+    workflow = make_workflow(salesforce_object="Case")
+    response = post(workflow.event_path, outbound_message(case_fields(), sobject_type="CaseComment"))
+
+    assert response.status_code == 400
+    assert "carries CaseComment" in refusal(response).reason
+
+
+@pytest.mark.parametrize("organization_id", ["0015g000004ABCDEAA", "00d5g000004ABCD"])
+def test_it_refuses_an_organization_id_that_is_not_an_organizations_with_a_400(post, organization_id):
+    workflow = make_workflow()  # allowing any organization
+    response = post(workflow.event_path, outbound_message(organization_id=organization_id))
+
+    assert response.status_code == 400
+    assert "is not an organization id: those start with 00D" in refusal(response).reason
+    assert not Notification.objects.exists()
+
+
+def test_it_acks_an_18_character_organization_id_written_in_lowercase_for_its_allowed_organization(post):
+    workflow = make_workflow(allowed_organization_ids="00D5g000004ABCD")
+
+    assert is_ack(post(workflow.event_path, outbound_message(organization_id="00d5g000004abcdea4")))
+    assert Run.objects.filter(workflow=workflow).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (
+            "<sf:Subject>A</sf:Subject>",
+            "<sf:Subject>A</sf:Subject><sf:Subject>B</sf:Subject>",
+            "holds the field Subject twice",
+        ),
+        ("<sf:Subject>A</sf:Subject>", "<sf:Subject>A <sf:b>B</sf:b> C</sf:Subject>", "holds both text and elements"),
+        ("</sObject>", '</sObject><sObject xsi:type="sf:Case"></sObject>', "has 2 sObject elements"),
+    ],
+)
+def test_it_refuses_a_message_whose_parts_it_would_otherwise_drop(post, old, new, reason):
+    workflow = make_workflow()
+    body = outbound_message(case_fields(Subject="A")).decode().replace(old, new).encode()
+    response = post(workflow.event_path, body)
+
+    assert response.status_code == 400
+    assert reason in refusal(response).reason
+    assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize("start", [b"\n", b"\r\n  ", b"\xef\xbb\xbf\n"])
+def test_it_acks_a_message_with_whitespace_before_its_xml_declaration(post, start):
+    # As it already did for every encoding but UTF-8, whose declaration the parser read itself.
+    workflow = make_workflow()
+
+    assert is_ack(post(workflow.event_path, start + outbound_message()))
+    assert Run.objects.filter(workflow=workflow).count() == 1

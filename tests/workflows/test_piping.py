@@ -45,6 +45,28 @@ def test_it_pipes_custom_and_namespaced_event_fields():
     assert render(template, sources(event=event)).text == "EMEA/Rome"
 
 
+def test_it_pipes_a_component_of_a_compound_field_or_related_record():
+    event = {"MailingAddress.city": "Paris", "Account.Owner.Email": "o@x.test"}
+    template = "${event://MailingAddress.city} ${event://Account.Owner.Email}"
+    assert render(template, sources(event=event)).text == "Paris o@x.test"
+
+
+def test_it_pipes_a_compound_field_whole_as_its_components():
+    event = {"Location__c.latitude": "48.85", "Location__c.longitude": "2.35"}
+    assert render("${event://Location__c}", sources(event=event)).text == "48.85, 2.35"
+
+
+@pytest.mark.parametrize("known", [{"MailingAddress"}, {"MailingAddress.city"}, None])
+def test_it_accepts_a_component_of_a_known_compound_field(known):
+    assert validate("${event://MailingAddress.city}", known_event_fields=known) == []
+
+
+@pytest.mark.parametrize("path", ["MailingAddress.", "MailingAddress..city", ".city"])
+def test_it_rejects_a_dotted_name_with_an_empty_part(path):
+    [error] = validate(f"${{event://{path}}}")
+    assert "is not a Salesforce field API name" in error
+
+
 def test_it_pipes_event_metadata():
     meta = {"_Object": "Case", "_NotificationId": "04l1", "_OrganizationId": "00D1"}
     template = "${event://_Object} ${event://_NotificationId} ${event://_OrganizationId}"

@@ -152,6 +152,16 @@ def test_the_message_is_built_as_salesforce_builds_it_leaving_empty_fields_out()
     assert f"<Id>{test_event.notification_id}</Id>" in test_event.body
 
 
+def test_a_test_event_sends_the_components_of_a_compound_field_a_message_carried(post):
+    workflow = make_workflow(known_fields={"MailingAddress.city": "", "MailingAddress.country": ""})
+    fields = {**case_fields(), "MailingAddress.city": "Paris", "MailingAddress.country": "France"}
+    test_event = new_test_event(workflow, fields=fields)
+
+    assert is_ack(post(workflow, test_event.body.encode(), header=service.test_event_header(test_event=test_event)))
+    stored = Run.objects.get().notification.fields
+    assert (stored["MailingAddress.city"], stored["MailingAddress.country"]) == ("Paris", "France")
+
+
 def test_the_form_offers_the_known_fields_with_the_last_messages_values():
     workflow = make_workflow(known_fields={"CaseNumber": "xsd:string", "IsClosed": "xsd:boolean"})
     make_run(workflow=workflow, fields={"CaseNumber": "00001026", "Subject": "Broken"})

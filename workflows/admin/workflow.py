@@ -121,7 +121,7 @@ class WorkflowForm(forms.ModelForm):
         except signing.BadSignature:  # expired too
             self.add_error("wsdl", "The WSDL uploaded earlier could not be kept: choose the file again.")
             return None
-        if wsdl["object"] != salesforce_object:
+        if wsdl["object"].casefold() != salesforce_object.casefold():
             self.add_error(
                 "wsdl",
                 f"The WSDL uploaded earlier describes {wsdl['object']} records but the workflow is bound to "

@@ -132,15 +132,29 @@ def _sobject(sobject_type: str, fields: Mapping[str, str | None], prefix: str) -
         f'<sObject xsi:type="{prefix}:{sobject_type}" xmlns:{prefix}="{SOBJECT_NS}">',
         _element(f"{prefix}:Id", record_id),
     ]
-    # Alphabetical as in captured payloads (receivers must not rely on it); Salesforce leaves
-    # null fields out rather than sending xsi:nil.
-    for name in sorted(fields):
-        _check_name(name, "field")
-        value = fields[name]
-        if name != "Id" and value is not None:
-            parts.append(_element(f"{prefix}:{name}", value))
-    parts.append("</sObject>")
+    parts += [_fields({name: value for name, value in fields.items() if name != "Id"}, prefix), "</sObject>"]
     return "".join(parts)
+
+
+def _fields(fields: Mapping[str, str | None], prefix: str) -> str:
+    """The fields' elements. A dotted name (MailingAddress.city, Account.Name) is a component of a
+    compound field or of a related record, as the parser flattens them: it is nested back."""
+    elements: dict[str, str] = {}
+    components: dict[str, dict[str, str | None]] = {}
+    for name, value in fields.items():
+        head, dot, rest = name.partition(".")
+        _check_name(head, "field")
+        if dot:
+            components.setdefault(head, {})[rest] = value
+        elif value is not None:  # Salesforce leaves null fields out rather than sending xsi:nil
+            elements[head] = _element(f"{prefix}:{head}", value)
+    for head, parts in components.items():
+        if head in elements:
+            raise ValueError(f"{head} cannot be both a field and a compound field or related record ({head}.…)")
+        if inner := _fields(parts, prefix):
+            elements[head] = f"<{prefix}:{head}>{inner}</{prefix}:{head}>"
+    # Alphabetical as in captured payloads (receivers must not rely on it).
+    return "".join(elements[name] for name in sorted(elements))
 
 
 def _element(tag: str, text: str) -> str:

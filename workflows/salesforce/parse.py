@@ -17,7 +17,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring, iterparse
 
-from workflows.salesforce.encoding import UnreadableEncoding, xml_as_utf8
+from workflows.salesforce.encoding import UnreadableEncoding, xml_as_utf8, xml_encoding
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -27,6 +27,8 @@ _XSI_NIL = f"{{{XSI_NS}}}nil"
 # Organization, action and notification ids are Salesforce ids: 15 case-sensitive letters and
 # digits, or those 15 and a 3-character case-safe suffix.
 SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+# Every organization id starts with this key prefix (in its case-restored, 15-character form).
+ORGANIZATION_KEY_PREFIX = "00D"
 # The suffix's alphabet (Salesforce's CASESAFEID): one character per 5-character chunk of the
 # 15, whose index has bit i set when the chunk's i-th character is an uppercase letter.
 CASE_SAFE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
@@ -132,8 +134,9 @@ def resolve_qname(value: str, scope: Mapping[str, str]) -> tuple[str, str]:
     return scope[prefix] if prefix else scope.get("", ""), local
 
 
-def parse_outbound_message(body: bytes) -> OutboundMessage:
-    """The message in a SOAP body of any encoding (see encoding.py).
+def parse_outbound_message(body: bytes, *, charset: str = "") -> OutboundMessage:
+    """The message in a SOAP body of any encoding (see encoding.py; `charset` is the
+    Content-Type's).
 
     Raises MalformedMessage with a reason the sender can act on (ForbiddenXml for DTDs and
     entities) for anything that is not an outbound message: not XML, not SOAP, missing or
@@ -143,7 +146,7 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
     if not body:
         raise MalformedMessage("The request has no body: send the SOAP envelope of the outbound message.")
     with _cyclic_gc_paused():
-        return _outbound_message(body)
+        return _outbound_message(body, charset=charset)
 
 
 @contextmanager
@@ -168,9 +171,9 @@ def _cyclic_gc_paused():
         gc.enable()
 
 
-def _outbound_message(body: bytes) -> OutboundMessage:
+def _outbound_message(body: bytes, *, charset: str) -> OutboundMessage:
     try:
-        root = fromstring(xml_as_utf8(body), forbid_dtd=True)
+        root = fromstring(xml_as_utf8(body, charset=charset), forbid_dtd=True)
     except UnreadableEncoding as exc:
         raise MalformedMessage(str(exc)) from None
     except DefusedXmlException as exc:
@@ -181,6 +184,8 @@ def _outbound_message(body: bytes) -> OutboundMessage:
     except ParseError as exc:
         if body.startswith(_GZIP_MAGIC):
             raise MalformedMessage("The body is gzip-compressed: send the SOAP envelope uncompressed.") from None
+        if (unnamed := _unnamed_encoding(body, charset=charset)) is not None:
+            raise MalformedMessage(unnamed) from None
         raise MalformedMessage(f"The body is not well-formed XML: {exc}.") from exc
 
     if root.tag != _tag(SOAP_ENV_NS, "Envelope"):
@@ -199,7 +204,7 @@ def _outbound_message(body: bytes) -> OutboundMessage:
     if not items:
         raise MalformedMessage("The message has no Notification.")
     return OutboundMessage(
-        organization_id=_required_id(notifications, "OrganizationId", owner="The message"),
+        organization_id=_organization_id(notifications),
         action_id=_required_id(notifications, "ActionId", owner="The message"),
         enterprise_url=notifications.findtext(_tag(OUTBOUND_NS, "EnterpriseUrl"), ""),
         partner_url=notifications.findtext(_tag(OUTBOUND_NS, "PartnerUrl"), ""),
@@ -207,10 +212,26 @@ def _outbound_message(body: bytes) -> OutboundMessage:
     )
 
 
+def _unnamed_encoding(body: bytes, *, charset: str) -> str | None:
+    """Why a body of XML text read as UTF-8, as nothing named another encoding, is not: the
+    parser's own reason (an invalid token at some column) does not say what to do."""
+    if body.lstrip()[:1] != b"<" or xml_encoding(body, charset=charset) != "utf-8":
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return (
+            f"The body is not valid UTF-8 (byte 0x{body[error.start]:02X} at position {error.start}), which XML "
+            "reads when neither the body's XML declaration nor the Content-Type's charset names another "
+            'encoding: send UTF-8, or declare the encoding, e.g. <?xml version="1.0" encoding="ISO-8859-1"?>.'
+        )
+    return None
+
+
 def _notification(item: Element, number: int) -> Notification:
     owner = f"Notification {number}"
     notification_id = _required_id(item, "Id", owner=owner)
-    sobject = item.find(_tag(OUTBOUND_NS, "sObject"))
+    sobject = _single(item, "sObject", owner=owner)
     if sobject is None:
         raise MalformedMessage(f"{owner} has no sObject.")
     # The type's local part is the object name whatever the prefix (Salesforce uses sf; SOAP
@@ -232,24 +253,57 @@ def _collect_fields(parent: Element, *, prefix: str, into: dict[str, str | None]
         name = child.tag.rpartition("}")[2]
         if name == "fieldsToNull":
             nulled.append((child.text or "").strip())
-        elif child.get(_XSI_NIL) is not None and _is_nil(child):
-            into[prefix + name] = None
+            continue
+        key = prefix + name
+        if key in into:
+            raise MalformedMessage(f"{owner}'s sObject holds the field {shown(key)} twice: Salesforce sends each once.")
+        if child.get(_XSI_NIL) is not None and _is_nil(child):
+            into[key] = None
         elif len(child):
+            if _holds_text(child):
+                raise MalformedMessage(
+                    f"{owner}'s field {shown(key)} holds both text and elements: Salesforce sends the "
+                    "markup of a text field escaped (&lt;b&gt;), and a related record's fields alone."
+                )
             if depth == MAX_FIELD_DEPTH:
                 raise MalformedMessage(
                     f"{owner}'s sObject nests elements more than {MAX_FIELD_DEPTH} levels deep (under "
-                    f"{prefix}{name}): Salesforce sends each field as a child of sObject."
+                    f"{key}): Salesforce sends each field as a child of sObject."
                 )
-            _collect_fields(child, prefix=f"{prefix}{name}.", into=into, owner=owner, depth=depth + 1)
+            _collect_fields(child, prefix=f"{key}.", into=into, owner=owner, depth=depth + 1)
         else:
-            into[prefix + name] = child.text or ""
+            into[key] = child.text or ""
     # fieldsToNull is an explicit "this is null" and wins over any value sent beside it.
     for name in filter(None, nulled):
         into[prefix + name] = None
 
 
+def _holds_text(element: Element) -> bool:
+    """Whether text stands beside the element's children (mixed content), which no field holds."""
+    return bool((element.text or "").strip()) or any((child.tail or "").strip() for child in element)
+
+
+def _organization_id(notifications: Element) -> str:
+    value = _required_id(notifications, "OrganizationId", owner="The message")
+    if not organization_key(value).startswith(ORGANIZATION_KEY_PREFIX):
+        raise MalformedMessage(
+            f"The message's OrganizationId {value!r} is not an organization id: those start with "
+            f"{ORGANIZATION_KEY_PREFIX} (Setup > Company Information shows it)."
+        )
+    return value
+
+
+def _single(parent: Element, name: str, *, owner: str) -> Element | None:
+    """The one child `name` of `parent`, None without one; refused when repeated, as which one
+    counts would be a guess and the others would be dropped unseen."""
+    found = parent.findall(_tag(OUTBOUND_NS, name))
+    if len(found) > 1:
+        raise MalformedMessage(f"{owner} has {len(found)} {name} elements: Salesforce sends one.")
+    return found[0] if found else None
+
+
 def _required_id(parent: Element, name: str, *, owner: str) -> str:
-    element = parent.find(_tag(OUTBOUND_NS, name))
+    element = _single(parent, name, owner=owner)
     value = "" if element is None or _is_nil(element) else (element.text or "").strip()
     if not value:
         raise MalformedMessage(f"{owner} has no {name}.")

@@ -18,10 +18,10 @@ _SESSION_ID = re.compile(
 )
 
 
-def body_without_session_id(body: bytes) -> str:
-    """The body as storable text (see encoding.xml_as_text) with every SessionId's value replaced
-    by "[removed]"."""
-    text = xml_as_text(body)
+def body_without_session_id(body: bytes, *, charset: str = "") -> str:
+    """The body as storable text (see encoding.xml_as_text; `charset` is the Content-Type's) with
+    every SessionId's value replaced by "[removed]"."""
+    text = xml_as_text(body, charset=charset)
     # What _SESSION_ID.sub would do, trying the pattern only where it can match: a match starts at
     # the "<" nearest before a "SessionId" (a prefix holds no "<"). Tried at every "<" of the body,
     # the pattern cost a quarter of a millisecond for a 100-notification message.

@@ -16,7 +16,10 @@ Time                          time                                 ``10:00:00.00
 Checkbox                      boolean                              ``true`` / ``false``
 Number, Currency, Percent     double (int for some standard ones)  ``1234.5``, ``-3``, ``1.0E7``
 Multi-select picklist         string                               ``Chat;Phone;Web``
-Phone, Text, Picklist, Id     string, ID                           free text
+Phone, Text, Picklist          string                               free text
+Id, Lookup                    ID                                   ``0015g00000ABCDE`` or its
+                                                                   18-character form
+                                                                   ``0015g00000ABCDEAA5``
 ============================  ===================================  ===============================
 
 Piped text that people type (a condition's value, a task's transaction date) and ``${date://...}``
@@ -28,12 +31,15 @@ directory's ``parse_phone`` (``directory/values.py``, re-exported here), as ever
 """
 
 import re
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 # Phones are read as the directory stores them; its InvalidValue is the one every parser here raises.
 from directory.values import InvalidValue, parse_phone  # noqa: F401
+from workflows.salesforce.build import case_safe_id
+from workflows.salesforce.parse import CASE_SAFE_ALPHABET, SALESFORCE_ID, organization_key
 
 
 class ValueKind(StrEnum):
@@ -45,13 +51,14 @@ class ValueKind(StrEnum):
     DATE = "date"
     DATETIME = "date and time"
     TIME = "time"
+    ID = "Salesforce id"
 
 
 # The XSD types (local names, as wsdl.py keeps them) of the fields Salesforce puts in outbound
 # messages. Currency and percent fields are doubles; multi-select picklists and phones strings.
 XSD_KINDS: dict[str, ValueKind] = {
     "string": ValueKind.TEXT,
-    "ID": ValueKind.TEXT,
+    "ID": ValueKind.ID,
     "base64Binary": ValueKind.TEXT,
     "boolean": ValueKind.BOOLEAN,
     "double": ValueKind.NUMBER,
@@ -191,6 +198,71 @@ def parse_time(text: str) -> time:
         return moment
     # Any day serves to apply the offset: a time of day has no date to move across.
     return _in_utc(datetime.combine(date(2000, 1, 1), moment)).time()
+
+
+def parse_salesforce_id(text: str) -> str:
+    """``0015g00000ABCDE`` or ``0015g00000ABCDEAA5`` -> ``0015g00000ABCDE``: the id's 15-character,
+    case-sensitive form, which its 15- and 18-character forms share.
+
+    The 18-character form is case-insensitive: its suffix says which of the first 15 characters
+    are uppercase letters, so it is read whatever case it is written in. A suffix that names a
+    digit as uppercase (or holds a character outside its alphabet) is no checksum of those 15.
+    """
+    value = text.strip()
+    if not SALESFORCE_ID.fullmatch(value):
+        raise InvalidValue(f"{value!r} is not a Salesforce id: 15 or 18 letters and digits, e.g. 0015g00000ABCDE.")
+    if len(value) == 18 and not _checksum_holds(value):
+        raise InvalidValue(f"{value!r} is not a Salesforce id: its last 3 characters do not check its first 15.")
+    return organization_key(value)
+
+
+def canonical_salesforce_id(text: str) -> str:
+    """A Salesforce id in the 18-character form Salesforce writes it in (the case of the first 15
+    restored from the suffix, the suffix in capitals), whichever form `text` is; `text` as
+    written when it is no Salesforce id."""
+    value = text.strip()
+    try:
+        return case_safe_id(parse_salesforce_id(value))
+    except InvalidValue:
+        return value
+
+
+def salesforce_id_forms(text: str) -> list[str]:
+    """`text` as written and, when it is a Salesforce id, its canonical form: the forms a stored
+    id sent by Salesforce can have when `text` names it."""
+    value = text.strip()
+    canonical = canonical_salesforce_id(value)
+    return [value] if canonical == value else [value, canonical]
+
+
+def _checksum_holds(id18: str) -> bool:
+    for chunk, code in enumerate(id18[15:].upper()):
+        if code not in CASE_SAFE_ALPHABET:
+            return False
+        uppercase = CASE_SAFE_ALPHABET.index(code)
+        for position, char in enumerate(id18[chunk * 5 : chunk * 5 + 5]):
+            if uppercase >> position & 1 and not char.isalpha():
+                return False
+    return True
+
+
+def field_value(fields: Mapping[str, str | None], name: str) -> str | None:
+    """The value of the field `name` among a notification's fields; None when it is null.
+
+    A compound field (an address such as MailingAddress, a geolocation) or a related record
+    arrives as elements, which the parser flattens into dotted names (``MailingAddress.city``):
+    its value is then its components' values that are not blank, joined by ", " in the order sent.
+    """
+    if name in fields:
+        return fields[name]
+    prefix = f"{name}."
+    parts = [value.strip() for key, value in fields.items() if key.startswith(prefix) and value and value.strip()]
+    return ", ".join(parts) if parts else None
+
+
+def is_known_field(name: str, known: Collection[str]) -> bool:
+    """Whether `name` is one of the `known` fields, or a component (``MailingAddress.city``) of one."""
+    return name in known or ("." in name and name.partition(".")[0] in known)
 
 
 def split_multi_select(text: str) -> list[str]:

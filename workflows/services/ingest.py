@@ -43,6 +43,7 @@ class Call:
     body: bytes  # at most SALESFORCE_MAX_BODY_BYTES + 1 bytes were read
     body_error: str = ""  # why the body could not be read whole, e.g. the client stopped sending
     content_type: str = ""
+    charset: str = ""  # the Content-Type's charset parameter: the body's encoding if it names none
     remote_addr: str | None = None
     test_event: str = ""  # the X-Test-Event header: the admin's signed test-event id, if any
 
@@ -129,7 +130,7 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
             "(SALESFORCE_MAX_BODY_BYTES): send fewer fields or fewer notifications per message.",
         )
     try:
-        message = parse_outbound_message(call.body)
+        message = parse_outbound_message(call.body, charset=call.charset)
     except MalformedMessage as error:
         raise Refusal(400, error.reason) from None
     allowed = workflow.organization_keys()
@@ -145,8 +146,10 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
             f"The message has {len(message.notifications)} notifications; Salesforce sends at most "
             f"{settings.SALESFORCE_MAX_NOTIFICATIONS} per message.",
         )
-    # No xsi:type (a SOAP client built from the WSDL) means the object the WSDL declares.
-    wrong = sorted({n.sobject_type for n in message.notifications} - {workflow.salesforce_object, ""})
+    # No xsi:type (a SOAP client built from the WSDL) means the object the WSDL declares. API names
+    # are case-insensitive in Salesforce: a workflow bound to "case" takes Case records.
+    bound = workflow.salesforce_object.casefold()
+    wrong = sorted({n.sobject_type for n in message.notifications if n.sobject_type.casefold() not in (bound, "")})
     if wrong:
         raise Refusal(
             400,
@@ -168,7 +171,7 @@ def _log_refusal(call: Call, workflow: Workflow | None, refusal: Refusal) -> Non
             remote_addr=call.remote_addr,
             content_type=storable_text(call.content_type[:200]),
             body_size=len(call.body),
-            body=body_without_session_id(call.body[:REFUSED_BODY_KEEP_BYTES]),
+            body=body_without_session_id(call.body[:REFUSED_BODY_KEEP_BYTES], charset=call.charset),
         )
     except Exception:  # the refusal is answered all the same: a failure to log it must not become a 500
         logger.exception("Could not record a refused call (%s): %s", refusal.status, refusal.reason)
@@ -220,7 +223,7 @@ def _store(call: Call, workflow: Workflow, message: OutboundMessage, *, digest: 
             "sobject_type": workflow.salesforce_object,
             "notification_count": len(message.notifications),
             "body_size": len(call.body),
-            "body": body_without_session_id(call.body),
+            "body": body_without_session_id(call.body, charset=call.charset),
         },
         status={
             "accepted": (InboundMessage.Status.ACCEPTED, ""),

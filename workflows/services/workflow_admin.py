@@ -18,7 +18,7 @@ def workflow_rotate_token(*, workflow: Workflow) -> Workflow:
 def wsdl_for_object(*, salesforce_object: str, data: bytes) -> WsdlObject:
     """The WSDL's object and fields; InvalidWsdl when it cannot be read or is for another object."""
     wsdl = object_from_wsdl(data)
-    if wsdl.object_name != salesforce_object:
+    if wsdl.object_name.casefold() != salesforce_object.casefold():  # API names are case-insensitive
         raise InvalidWsdl(
             f"This WSDL describes {wsdl.object_name} records but the workflow is bound to {salesforce_object}: "
             f"upload the WSDL of this workflow's outbound message, or change the Salesforce object to "

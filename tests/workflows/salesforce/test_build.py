@@ -11,6 +11,7 @@ from workflows.salesforce.build import (
     case_safe_id,
     salesforce_id,
 )
+from workflows.salesforce.parse import parse_outbound_message
 
 ENV = "{http://schemas.xmlsoap.org/soap/envelope/}"
 OUT = "{http://soap.sforce.com/2005/09/outbound}"
@@ -233,3 +234,33 @@ def test_it_keeps_managed_package_field_names() -> None:
     sobject = sobjects_of(build({"Id": CASE_ID, "npe01__Preferred_Email__c": "a@b.c"}))[0]
 
     assert sobject.findtext(f"{SF}npe01__Preferred_Email__c") == "a@b.c"
+
+
+def test_it_nests_the_components_of_a_compound_field_or_related_record_as_the_parser_flattens_them() -> None:
+
+    fields = {
+        "Id": CASE_ID,
+        "MailingAddress.city": "Paris",
+        "MailingAddress.country": "FR",
+        "Account.Owner.Email": "o@x.y",
+    }
+    sobject = sobjects_of(build(fields))[0]
+
+    assert sobject.findtext(f"{SF}MailingAddress/{SF}city") == "Paris"
+    assert sobject.findtext(f"{SF}Account/{SF}Owner/{SF}Email") == "o@x.y"
+    assert parse_outbound_message(build(fields)).notifications[0].fields == fields
+
+
+def test_it_leaves_out_a_compound_field_whose_components_are_all_null() -> None:
+    assert b"MailingAddress" not in build({"Id": CASE_ID, "MailingAddress.city": None})
+
+
+def test_it_refuses_a_name_that_is_both_a_field_and_a_compound_field() -> None:
+    with pytest.raises(ValueError, match="Account cannot be both a field and"):
+        build({"Id": CASE_ID, "Account": "Acme", "Account.Name": "Acme"})
+
+
+@pytest.mark.parametrize("name", ["MailingAddress.", ".city", "MailingAddress..city", "Mailing Address.city"])
+def test_it_rejects_a_dotted_name_whose_parts_are_not_api_names(name: str) -> None:
+    with pytest.raises(ValueError):
+        build({"Id": CASE_ID, name: "x"})

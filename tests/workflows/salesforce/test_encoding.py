@@ -82,3 +82,60 @@ def test_it_gives_storable_text_whatever_codec_the_body_declares(name):
     body = DECLARED.format(name).encode()
 
     assert xml_as_text(body) == DECLARED.format(name)
+
+
+# The Content-Type's charset, for a body that names no encoding of its own
+
+UNDECLARED = '<?xml version="1.0"?><a>Zoë</a>'
+
+
+@pytest.mark.parametrize("charset", ["ISO-8859-1", "windows-1252", '"iso-8859-1"'])
+def test_it_reads_a_body_that_names_no_encoding_in_the_content_types_charset(charset):
+    body = UNDECLARED.encode("latin-1")
+
+    assert xml_as_utf8(body, charset=charset) == "<a>Zoë</a>".encode()
+    assert xml_as_text(body, charset=charset) == UNDECLARED
+
+
+def test_it_reads_a_utf8_body_labelled_with_another_charset_as_utf8():
+    body = UNDECLARED.encode()
+
+    assert xml_encoding(body, charset="ISO-8859-1") == "utf-8"
+    assert xml_as_utf8(body, charset="ISO-8859-1") is body
+
+
+@pytest.mark.parametrize("charset", ["x-unknown", "base64", ""])
+def test_it_passes_over_a_charset_that_names_no_character_encoding(charset):
+    assert xml_encoding(UNDECLARED.encode("latin-1"), charset=charset) == "utf-8"
+
+
+def test_it_takes_the_declaration_over_the_content_types_charset():
+    body = DECLARED.format("ISO-8859-1").encode("latin-1")
+
+    assert xml_encoding(body, charset="UTF-8") == "iso8859-1"
+
+
+# A declaration that the bytes contradict
+
+
+def test_it_takes_a_utf8_byte_order_mark_over_a_declaration_of_another_encoding():
+    body = b"\xef\xbb\xbf" + DECLARED.format("UTF-16").encode()
+
+    assert xml_as_utf8(body) == "<a>Zoë</a>".encode()
+
+
+@pytest.mark.parametrize("name", ["UTF-16", "utf-16le", "UTF-32"])
+def test_it_refuses_a_wide_encoding_declared_in_single_bytes_saying_why(name):
+    with pytest.raises(UnreadableEncoding, match="declaration is written in single bytes, as in UTF-8"):
+        xml_as_utf8(DECLARED.format(name).encode())
+
+
+def test_it_drops_whitespace_before_a_utf8_declaration_as_before_any_other():
+    body = DECLARED.format("UTF-8").encode()
+
+    assert xml_as_utf8(b"\r\n " + body) == body
+    assert xml_as_utf8(b"\n" + DECLARED.format("ISO-8859-1").encode("latin-1")) == "<a>Zoë</a>".encode()
+
+
+def test_it_leaves_whitespace_before_a_root_element_to_the_parser():
+    assert xml_as_utf8(b"\n<a/>") == b"\n<a/>"

@@ -331,6 +331,70 @@ def test_it_refuses_an_action_id_with_characters_other_than_letters_and_digits()
     assert "ActionId '04k5g000000L0Bz-AK' is not a Salesforce id" in reason_for(message(notification(), header=header))
 
 
+@pytest.mark.parametrize("org_id", ["0015g000004bLYvEAM", "00d5g000004bLYv", "5005g00000abcDEAAY"])
+def test_it_refuses_an_organization_id_that_is_not_an_organizations(org_id):
+    header = HEADER.replace("00D5g000004bLYvEAM", org_id)
+
+    assert reason_for(message(notification(), header=header)) == (
+        f"The message's OrganizationId '{org_id}' is not an organization id: those start with 00D "
+        "(Setup > Company Information shows it)."
+    )
+
+
+def test_it_reads_an_18_character_organization_id_written_in_lowercase():
+    header = HEADER.replace("00D5g000004bLYvEAM", "00d5g000004blyveam")
+
+    assert parse_outbound_message(message(notification(), header=header)).organization_id == "00d5g000004blyveam"
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (
+            HEADER.replace("</OrganizationId>", "</OrganizationId><OrganizationId>00D5g000004bLYwEAM</OrganizationId>"),
+            "The message has 2 OrganizationId elements: Salesforce sends one.",
+        ),
+        (
+            HEADER.replace("</ActionId>", "</ActionId><ActionId>04k5g000000L0BzAAK</ActionId>"),
+            "The message has 2 ActionId elements: Salesforce sends one.",
+        ),
+    ],
+)
+def test_it_refuses_a_message_repeating_an_element_it_holds_once(header, reason):
+    assert reason_for(message(notification(), header=header)) == reason
+
+
+def test_it_refuses_a_notification_with_two_ids():
+    body = message(notification().replace("</Id>", "</Id><Id>04l5g00000KxQ2bAAF</Id>", 1))
+
+    assert reason_for(body) == "Notification 1 has 2 Id elements: Salesforce sends one."
+
+
+def test_it_refuses_a_notification_with_two_sobjects():
+    second = '<sObject xsi:type="sf:Case" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"></sObject>'
+    body = message(notification().replace("</sObject>", "</sObject>" + second))
+
+    assert reason_for(body) == "Notification 1 has 2 sObject elements: Salesforce sends one."
+
+
+def test_it_refuses_a_field_sent_twice():
+    body = message(notification(fields="<sf:Subject>A</sf:Subject><sf:Subject>B</sf:Subject>"))
+
+    assert reason_for(body) == "Notification 1's sObject holds the field Subject twice: Salesforce sends each once."
+
+
+def test_it_refuses_a_field_holding_text_beside_elements():
+    body = message(notification(fields="<sf:Subject>Broken <sf:b>printer</sf:b> again</sf:Subject>"))
+
+    assert reason_for(body).startswith("Notification 1's field Subject holds both text and elements")
+
+
+def test_it_reads_a_related_record_laid_out_on_several_lines():
+    body = message(notification(fields="<sf:Account>\n  <sf:Name>Acme</sf:Name>\n</sf:Account>"))
+
+    assert parse_outbound_message(body).notifications[0].fields["Account.Name"] == "Acme"
+
+
 def test_it_accepts_15_character_ids():
     body = message(notification(id="04l5g00000KxQ2a"), header=HEADER.replace("00D5g000004bLYvEAM", "00D5g000004bLYv"))
 

@@ -9,7 +9,9 @@ import pytest
 from workflows.salesforce.values import (
     InvalidValue,
     ValueKind,
+    field_value,
     in_salesforce_range,
+    is_known_field,
     kind_of,
     parse_boolean,
     parse_date,
@@ -17,7 +19,9 @@ from workflows.salesforce.values import (
     parse_moment,
     parse_number,
     parse_phone,
+    parse_salesforce_id,
     parse_time,
+    salesforce_id_forms,
     split_multi_select,
 )
 
@@ -226,6 +230,70 @@ def test_it_refuses_what_is_not_a_phone_number_of_the_region(text):
         parse_phone(text, default_region="US")
 
 
+# Salesforce ids
+
+
+@pytest.mark.parametrize("text", ["0015g00000ABCDE", "0015g00000ABCDEAA5", "0015G00000ABCDEAA5", "0015g00000abcdeaa5"])
+def test_it_reads_the_15_and_18_character_forms_of_an_id_in_any_case_as_one_id(text):
+    assert parse_salesforce_id(text) == "0015g00000ABCDE"
+
+
+def test_it_keeps_the_case_of_a_15_character_id():
+    assert parse_salesforce_id("0015g00000abcde") != parse_salesforce_id("0015g00000ABCDE")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0015g00000ABCDE999",  # 9 is no suffix character
+        "0015g00000ABCDEEAA",  # E says the third character, a digit, is uppercase
+        "0015g00000ABCD",
+        "0015g00000ABCDE-AA",
+        "Closed",
+    ],
+)
+def test_it_refuses_what_is_not_a_salesforce_id(text):
+    with pytest.raises(InvalidValue):
+        parse_salesforce_id(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "forms"),
+    [
+        ("5005g00000ABCDE", ["5005g00000ABCDE", "5005g00000ABCDEAA5"]),
+        ("5005G00000abcdeaa5", ["5005G00000abcdeaa5", "5005g00000ABCDEAA5"]),
+        ("5005g00000ABCDEAA5", ["5005g00000ABCDEAA5"]),
+        ("ada@example.com", ["ada@example.com"]),
+    ],
+)
+def test_it_gives_the_forms_salesforce_writes_an_id_in(text, forms):
+    assert salesforce_id_forms(text) == forms
+
+
+# Fields by name
+
+
+def test_it_gives_a_fields_value_as_sent():
+    fields = {"Subject": " Hi ", "Origin": None, "MailingAddress.city": "Paris"}
+    assert (field_value(fields, "Subject"), field_value(fields, "Origin"), field_value(fields, "Nope")) == (
+        " Hi ",
+        None,
+        None,
+    )
+
+
+def test_it_gives_a_compound_fields_value_as_its_components_in_the_order_sent():
+    fields = {"Geo__c.latitude": "48.85", "Geo__c.longitude": "-2.0E1", "Geo__cX": "no", "Addr.city": "  "}
+    assert field_value(fields, "Geo__c") == "48.85, -2.0E1"
+    assert field_value(fields, "Addr") is None
+
+
+def test_it_knows_the_components_of_a_known_field():
+    assert is_known_field("MailingAddress.city", {"MailingAddress"})
+    assert is_known_field("MailingAddress", {"MailingAddress"})
+    assert not is_known_field("OtherAddress.city", {"MailingAddress"})
+
+
 # XSD types
 
 
@@ -233,7 +301,7 @@ def test_it_refuses_what_is_not_a_phone_number_of_the_region(text):
     ("xsd_type", "kind"),
     [
         ("string", ValueKind.TEXT),
-        ("ID", ValueKind.TEXT),
+        ("ID", ValueKind.ID),
         ("boolean", ValueKind.BOOLEAN),
         ("double", ValueKind.NUMBER),
         ("int", ValueKind.NUMBER),
