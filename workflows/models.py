@@ -11,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from workflows.conditions import OPERATOR_LABELS, Match, Operator
 from workflows.public_urls import public_url
-from workflows.salesforce.parse import SALESFORCE_ID, organization_key
+from workflows.salesforce.parse import SALESFORCE_ID, is_organization_id, organization_key
 
 SALESFORCE_API_NAME = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_]*$",
@@ -40,9 +40,7 @@ def validate_email_list(text: str) -> None:
 def validate_organization_ids(text: str) -> None:
     """Each whitespace-separated word must be an organization id: a Salesforce id (15 or 18
     letters and digits) with the organizations' key prefix 00D."""
-    bad = [
-        org for org in text.split() if not (SALESFORCE_ID.fullmatch(org) and organization_key(org).startswith("00D"))
-    ]
+    bad = [org for org in text.split() if not (SALESFORCE_ID.fullmatch(org) and is_organization_id(org))]
     if bad:
         raise ValidationError(
             f"Not Salesforce organization ids: {', '.join(bad)}. Write each id on its own line: 15 or 18 letters "

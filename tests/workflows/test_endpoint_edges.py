@@ -313,6 +313,16 @@ def test_it_refuses_an_organization_id_that_is_not_an_organizations_with_a_400(p
     assert not Notification.objects.exists()
 
 
+@pytest.mark.parametrize("organization_id", ["0015g000004ABCDEAA", "00d5g000004ABCD", "00D5g000004ZZZZ"])
+def test_a_workflow_with_allowed_organizations_refuses_any_other_as_not_allowed(post, organization_id):
+    workflow = make_workflow(allowed_organization_ids="00D5g000004ABCD")
+    response = post(workflow.event_path, outbound_message(organization_id=organization_id))
+
+    assert response.status_code == 403
+    assert "is not allowed to call workflow" in refusal(response).reason
+    assert not Notification.objects.exists()
+
+
 def test_it_acks_an_18_character_organization_id_written_in_lowercase_for_its_allowed_organization(post):
     workflow = make_workflow(allowed_organization_ids="00D5g000004ABCD")
 

@@ -204,7 +204,7 @@ def _outbound_message(body: bytes, *, charset: str) -> OutboundMessage:
     if not items:
         raise MalformedMessage("The message has no Notification.")
     return OutboundMessage(
-        organization_id=_organization_id(notifications),
+        organization_id=_required_id(notifications, "OrganizationId", owner="The message"),
         action_id=_required_id(notifications, "ActionId", owner="The message"),
         enterprise_url=notifications.findtext(_tag(OUTBOUND_NS, "EnterpriseUrl"), ""),
         partner_url=notifications.findtext(_tag(OUTBOUND_NS, "PartnerUrl"), ""),
@@ -283,14 +283,9 @@ def _holds_text(element: Element) -> bool:
     return bool((element.text or "").strip()) or any((child.tail or "").strip() for child in element)
 
 
-def _organization_id(notifications: Element) -> str:
-    value = _required_id(notifications, "OrganizationId", owner="The message")
-    if not organization_key(value).startswith(ORGANIZATION_KEY_PREFIX):
-        raise MalformedMessage(
-            f"The message's OrganizationId {value!r} is not an organization id: those start with "
-            f"{ORGANIZATION_KEY_PREFIX} (Setup > Company Information shows it)."
-        )
-    return value
+def is_organization_id(value: str) -> bool:
+    """Whether a Salesforce id (15 or 18 characters, as parsed) is an organization's: its key prefix is 00D."""
+    return organization_key(value).startswith(ORGANIZATION_KEY_PREFIX)
 
 
 def _single(parent: Element, name: str, *, owner: str) -> Element | None:

@@ -15,8 +15,10 @@ from django.utils import timezone
 from workflows.models import InboundMessage, Run, TestEvent, Workflow, token_digest
 from workflows.salesforce.encoding import storable_text
 from workflows.salesforce.parse import (
+    ORGANIZATION_KEY_PREFIX,
     MalformedMessage,
     OutboundMessage,
+    is_organization_id,
     organization_key,
     parse_outbound_message,
     shown,
@@ -139,6 +141,13 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
             403,
             f"Organization {message.organization_id} is not allowed to call workflow {workflow.name!r}: "
             "add it to the workflow's allowed organization ids if it should be.",
+        )
+    # After the allowlist: where there is one, any other organization is refused as not allowed.
+    if not is_organization_id(message.organization_id):
+        raise Refusal(
+            400,
+            f"The message's OrganizationId {message.organization_id!r} is not an organization id: those start "
+            f"with {ORGANIZATION_KEY_PREFIX} (Setup > Company Information shows it).",
         )
     if len(message.notifications) > settings.SALESFORCE_MAX_NOTIFICATIONS:
         raise Refusal(

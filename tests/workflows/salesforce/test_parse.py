@@ -331,16 +331,6 @@ def test_it_refuses_an_action_id_with_characters_other_than_letters_and_digits()
     assert "ActionId '04k5g000000L0Bz-AK' is not a Salesforce id" in reason_for(message(notification(), header=header))
 
 
-@pytest.mark.parametrize("org_id", ["0015g000004bLYvEAM", "00d5g000004bLYv", "5005g00000abcDEAAY"])
-def test_it_refuses_an_organization_id_that_is_not_an_organizations(org_id):
-    header = HEADER.replace("00D5g000004bLYvEAM", org_id)
-
-    assert reason_for(message(notification(), header=header)) == (
-        f"The message's OrganizationId '{org_id}' is not an organization id: those start with 00D "
-        "(Setup > Company Information shows it)."
-    )
-
-
 def test_it_reads_an_18_character_organization_id_written_in_lowercase():
     header = HEADER.replace("00D5g000004bLYvEAM", "00d5g000004blyveam")
 
