@@ -22,7 +22,9 @@ import re
 import secrets
 import smtplib
 from dataclasses import dataclass
+from email.header import Header
 from email.headerregistry import Address
+from email.utils import parseaddr
 from enum import StrEnum
 
 from anymail.exceptions import (
@@ -60,6 +62,8 @@ NEVER_SENT_ERRORS = (
 )
 MAX_LINE_LENGTH = 998  # octets, CRLF not counted (RFC 5322 section 2.1.1)
 # What ends a line in a message on the wire; str.splitlines() also splits at U+2028, U+0085, form feeds...
+# A word longer than this (folded lines are 78 characters) is written as encoded words, which fold.
+MAX_WORD_LENGTH = 70
 WIRE_LINE_END = re.compile(rb"\r\n|\r|\n")
 # The one-click unsubscribe body a mailbox provider POSTs to the List-Unsubscribe URL (RFC 8058 section 3.1).
 ONE_CLICK_UNSUBSCRIBE = "List-Unsubscribe=One-Click"
@@ -90,15 +94,23 @@ def invitation_message_id(*, token: str, from_email: str) -> str:
 
 
 class _InvitationEmail(EmailMultiAlternatives):
-    """An EmailMultiAlternatives whose multipart boundary is chosen before the message is written.
+    """An EmailMultiAlternatives whose multipart boundary is chosen before the message is written,
+    and whose piped texts (Subject, the From name, the bodies) are written as they read.
 
     Left unset, the email package makes one while writing the message and checks it against the
     parts with a regular expression compiled afresh for every message (the boundary is random,
     so Python's cache never holds it): the most costly step of writing an invitation.
     """
 
+    sender_name = ""  # the From display name, as given
+
     def message(self, *args, **kwargs):
         message = super().message(*args, **kwargs)
+        if _needs_encoded_words(self.subject):
+            message.replace_header("Subject", _encoded_words("Subject", self.subject))
+        if self.sender_name and _needs_encoded_words(self.sender_name):
+            address = parseaddr(message["From"])[1]  # as Django wrote it: the domain in DNS form
+            message.replace_header("From", f"{_encoded_words('From', self.sender_name)} <{address}>")
         if message.is_multipart():
             boundary = f"==============={secrets.token_hex(16)}=="
             # RFC 2046 section 5.1.1: the boundary must occur in none of the parts.
@@ -107,6 +119,22 @@ class _InvitationEmail(EmailMultiAlternatives):
         for part in message.walk():
             _encode_long_lines(part)
         return message
+
+
+def _needs_encoded_words(text: str) -> bool:
+    """Whether a header text must be written as RFC 2047 encoded words to read as it is: non-ASCII,
+    a word no line can hold, or text a reader would take for an encoded word ("=?utf-8?q?...?=")."""
+    return not text.isascii() or "=?" in text or any(len(word) > MAX_WORD_LENGTH for word in text.split())
+
+
+def _encoded_words(header: str, text: str) -> str:
+    """`text` as RFC 2047 encoded words, folded after `header`'s name.
+
+    Django encodes a non-ASCII Subject or display name without counting the header's name, so its
+    first line held only `Subject: ` and a reader saw a leading space; an ASCII one it leaves as it
+    is, even when it reads as an encoded word or holds a word longer than a line (998 octets).
+    """
+    return Header(text, "utf-8", header_name=header).encode()
 
 
 def _encode_long_lines(part) -> None:
@@ -149,6 +177,8 @@ def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiA
             "List-Unsubscribe-Post": ONE_CLICK_UNSUBSCRIBE,
         },
     )
+    if distribution.from_email:
+        message.sender_name = distribution.from_name
     if invitation.html_body:
         message.attach_alternative(invitation.html_body, "text/html")
     return message

@@ -32,6 +32,7 @@ import smtplib
 from email import policy
 from email.generator import BytesGenerator
 from email.headerregistry import Address
+from email.utils import parseaddr
 from io import BytesIO
 
 import idna
@@ -108,18 +109,23 @@ class EmailBackend(DjangoEmailBackend):
             if not international:
                 return self._send_ascii(ascii_domains)
             self._require_smtputf8(international)
-        except (UnsendableAddress, smtplib.SMTPException):
+        except (UnsendableAddress, smtplib.SMTPException, ValueError) as error:
             if not self.fail_silently:
-                raise
+                raise _unwritable(error) if type(error) is ValueError else error from None
             return False
         return self._send_smtputf8(ascii_domains)
 
     def _send_ascii(self, email_message: EmailMessage) -> bool:
         """Django's `_send`, with every header line within MAX_LINE_LENGTH."""
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
-        envelope_from = _envelope_from(email_message.from_email, encoding)
-        recipients = [_envelope_recipient(address, encoding) for address in email_message.recipients()]
-        content = _headers_within_line_limit(email_message.message().as_bytes(linesep="\r\n"))
+        try:
+            envelope_from = _envelope_from(email_message.from_email, encoding)
+            recipients = [_envelope_recipient(address, encoding) for address in email_message.recipients()]
+            content = _headers_within_line_limit(email_message.message().as_bytes(linesep="\r\n"))
+        except ValueError as error:  # the email package's refusal of an address
+            if not self.fail_silently:
+                raise _unwritable(error) from None
+            return False
         try:
             self.connection.sendmail(envelope_from, recipients, content)
         except smtplib.SMTPException:
@@ -158,10 +164,18 @@ class EmailBackend(DjangoEmailBackend):
         return True
 
 
+def _unwritable(error: ValueError) -> UnsendableAddress:
+    """The email package's refusal of an address (raised before any SMTP command of the message),
+    as the error that says nothing was sent."""
+    return UnsendableAddress(f"An address of the message cannot be written in its headers ({error}): correct it.")
+
+
 @functools.lru_cache(maxsize=64)
 def _envelope_from(from_email: str, encoding: str) -> str:
-    # The same sender for a whole batch of invitations: parsed once, not per message.
-    return sanitize_address(from_email, encoding)
+    """The sender's address for MAIL FROM. The same sender for a whole batch of invitations: parsed
+    once, not per message. Without the display name, which sanitize_address would decode as RFC 2047
+    encoded words: a piped name that reads as one ("=?utf-8?q?a=0D=0Ab?=") would hold a line break."""
+    return sanitize_address(("", parseaddr(from_email)[1]), encoding)
 
 
 # A bare ASCII address whose local part is a dot-atom (RFC 5322 section 3.2.3) and whose domain

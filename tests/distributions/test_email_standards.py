@@ -5,7 +5,8 @@ whatever the piped Salesforce values hold."""
 import email
 import re
 from email import policy
-from email.utils import parsedate_to_datetime
+from email.header import decode_header, make_header
+from email.utils import parseaddr, parsedate_to_datetime
 
 import pytest
 
@@ -109,6 +110,66 @@ def assert_well_formed(delivery):
 def lines(text):
     """`text` with its line ends as a reader sees them: CRLF, CR and LF alike."""
     return re.sub(r"\r\n|\r", "\n", text).removesuffix("\n")
+
+
+# --- From display names ------------------------------------------------------------------------------
+
+
+def rfc2047_display_name(delivery):
+    """The From display name as RFC 2047 section 6.2 reads it: the white space between two encoded
+    words is not part of the text. (Python 3.11's address parser keeps it, so a long non-ASCII name,
+    which takes several encoded words, reads with spaces added.)"""
+    raw = email.message_from_bytes(delivery.content, policy=policy.compat32)["From"]
+    if raw.lstrip().startswith('"'):  # a quoted string, in which nothing is encoded
+        return parseaddr(raw)[0]
+    return str(make_header(decode_header(raw))).rpartition(" <")[0]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Acme, Inc.",
+        'Say "hi" to us',
+        "Zoë's Café, München",
+        "Müller " * 40,
+        "x" * 1200,
+        "ü" * 700,
+        "Milan\r\nBcc: eve@evil.example",
+        "a\u2028b\x85c\x7fd",
+        "(comment) <x@evil.example>",
+        "=?utf-8?q?Evil=0D=0ABcc=3A_eve=40evil.example?=",
+    ],
+)
+def test_a_piped_sender_name_reads_back_as_it_was_given(send, name):
+    delivery = send(store=name, from_name="${event://Store__c}")
+    message = assert_well_formed(delivery)
+    assert delivery.rcpt_tos == ["ada@example.com"]
+    [address] = message["From"].addresses
+    assert address.addr_spec == "surveys@example.com"
+    assert rfc2047_display_name(delivery) == " ".join(name.split())
+
+
+# --- Subject -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "store",
+    [
+        "Zoë's Café, München",
+        "Ihrem Fall in unserer Filiale in der Münchner Innenstadt, vergangene Woche",
+        "https://example.com/case?id=" + "7" * 1200,
+        "ü" * 1200,
+        "Milan\r\nBcc: eve@evil.example",
+        "Milan\nX-Injected: 1",
+        "a\u2028b\x85c\x7fd",
+        "=?utf-8?q?encoded?= word",
+        " leading and trailing ",
+    ],
+)
+def test_a_piped_subject_reads_back_on_one_line(send, store):
+    delivery = send(store=store, subject="Case at ${event://Store__c}")
+    message = assert_well_formed(delivery)
+    assert message["Subject"] == "Case at " + " ".join(store.split())
 
 
 # --- bodies ------------------------------------------------------------------------------------------

@@ -83,6 +83,14 @@ def test_it_keeps_display_names_and_both_parts_in_an_smtputf8_message(server):
     assert parts == [("text/plain", "Grüße: https://surveys.example.com/s/abc/"), ("text/html", "<p>Grüße</p>")]
 
 
+def test_an_address_the_email_package_refuses_is_refused_before_any_command(server):
+    # The display name reads as an encoded word holding a line break, which no header may hold.
+    with pytest.raises(UnsendableAddress, match="cannot be written in its headers"):
+        send(from_email="=?utf-8?q?Care=0D=0ABcc=3A_eve=40evil.example?= <surveys@example.com>", to=["ada@straße.de"])
+
+    assert server.commands == []
+
+
 def test_it_writes_a_non_ascii_domain_as_an_idna_2008_a_label(server_without_smtputf8):
     send(to=["ada@straße.de"])
 
