@@ -18,7 +18,6 @@ whether sending again could duplicate the message:
 import functools
 import hashlib
 import logging
-import re
 import secrets
 import smtplib
 from dataclasses import dataclass
@@ -38,11 +37,15 @@ from anymail.exceptions import (
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
-from django.core.mail.message import utf8_charset_qp
 from django.db import DatabaseError
 
 from distributions.channels.smtp import EmailBackend as SMTPBackend
-from distributions.channels.smtp import UnsendableAddress, addresses_needing_smtputf8, ascii_domain
+from distributions.channels.smtp import (
+    UnsendableAddress,
+    addresses_needing_smtputf8,
+    ascii_domain,
+    bodies_within_line_limit,
+)
 from distributions.models import Invitation
 from distributions.services.tracking import message_tag_for_tracking
 
@@ -60,11 +63,8 @@ NEVER_SENT_ERRORS = (
     UnsendableAddress,
     smtplib.SMTPNotSupportedError,
 )
-MAX_LINE_LENGTH = 998  # octets, CRLF not counted (RFC 5322 section 2.1.1)
-# What ends a line in a message on the wire; str.splitlines() also splits at U+2028, U+0085, form feeds...
 # A word longer than this (folded lines are 78 characters) is written as encoded words, which fold.
 MAX_WORD_LENGTH = 70
-WIRE_LINE_END = re.compile(rb"\r\n|\r|\n")
 # The one-click unsubscribe body a mailbox provider POSTs to the List-Unsubscribe URL (RFC 8058 section 3.1).
 ONE_CLICK_UNSUBSCRIBE = "List-Unsubscribe=One-Click"
 
@@ -116,8 +116,7 @@ class _InvitationEmail(EmailMultiAlternatives):
             # RFC 2046 section 5.1.1: the boundary must occur in none of the parts.
             if not any(boundary in str(part.get_payload()) for part in message.walk() if not part.is_multipart()):
                 message.set_boundary(boundary)
-        for part in message.walk():
-            _encode_long_lines(part)
+        bodies_within_line_limit(message)
         return message
 
 
@@ -135,24 +134,6 @@ def _encoded_words(header: str, text: str) -> str:
     is, even when it reads as an encoded word or holds a word longer than a line (998 octets).
     """
     return Header(text, "utf-8", header_name=header).encode()
-
-
-def _encode_long_lines(part) -> None:
-    """Write a text part as quoted-printable if a line of it is longer than RFC 5322 allows.
-
-    Django does so for a line of `str.splitlines()` longer than 998 octets, but that also breaks at
-    U+2028, U+0085 and form feeds, which end no line on the wire: such a body went out as 8bit with
-    a longer line, which servers refuse ("500 Line too long").
-    """
-    if part.is_multipart() or part.get("Content-Transfer-Encoding") not in ("7bit", "8bit"):
-        return
-    # Not transfer-encoded: the text itself, or its bytes as surrogate escapes.
-    raw = part.get_payload().encode(errors="surrogateescape")
-    if all(len(line) <= MAX_LINE_LENGTH for line in WIRE_LINE_END.split(raw)):
-        return
-    text = raw.decode(part.get_content_charset() or "utf-8")
-    del part["Content-Transfer-Encoding"]
-    part.set_payload(text, charset=utf8_charset_qp)
 
 
 def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiAlternatives:

@@ -20,8 +20,9 @@ command of that message is sent, so the caller knows nothing went out and what t
 It also keeps every header line within RFC 5322's limit of 998 characters (section 2.1.1), which
 servers enforce ("500 Line too long"): Django folds a header only at its spaces, so a subject
 holding a long unbroken word (a piped value) stayed on one line. Such a message has its headers
-folded again, the long words as RFC 2047 encoded words; its body is unchanged. Other messages
-with ASCII addresses only go through Django's backend unchanged.
+folded again, the long words as RFC 2047 encoded words. Its text parts are quoted-printable when a
+line on the wire is too long (Django looks for one with `str.splitlines()`, which also breaks at
+U+2028 and U+0085, so it missed some). Other messages go through as Django's backend writes them.
 """
 
 import copy
@@ -32,13 +33,14 @@ import smtplib
 from email import policy
 from email.generator import BytesGenerator
 from email.headerregistry import Address
+from email.message import Message
 from email.utils import parseaddr
 from io import BytesIO
 
 import idna
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend as DjangoEmailBackend
-from django.core.mail.message import EmailMessage, sanitize_address
+from django.core.mail.message import EmailMessage, sanitize_address, utf8_charset_qp
 
 # The EmailMessage attributes that fill address headers (Bcc fills none), and their headers.
 ADDRESS_HEADERS = {"from_email": "From", "to": "To", "cc": "Cc", "reply_to": "Reply-To"}
@@ -46,6 +48,8 @@ SMTPUTF8 = "SMTPUTF8"
 # RFC 6532 headers, CRLF as SMTP's DATA wants; a long header is folded without encoded words.
 UTF8_HEADERS = policy.SMTPUTF8.clone(linesep="\r\n")
 MAX_LINE_LENGTH = 998  # characters, CRLF not counted (RFC 5322 section 2.1.1)
+# What ends a line in a message on the wire; str.splitlines() also splits at U+2028, U+0085, form feeds...
+WIRE_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 class UnsendableAddress(Exception):
@@ -121,7 +125,9 @@ class EmailBackend(DjangoEmailBackend):
         try:
             envelope_from = _envelope_from(email_message.from_email, encoding)
             recipients = [_envelope_recipient(address, encoding) for address in email_message.recipients()]
-            content = _headers_within_line_limit(email_message.message().as_bytes(linesep="\r\n"))
+            message = email_message.message()
+            bodies_within_line_limit(message)
+            content = _headers_within_line_limit(message.as_bytes(linesep="\r\n"))
         except ValueError as error:  # the email package's refusal of an address
             if not self.fail_silently:
                 raise _unwritable(error) from None
@@ -145,6 +151,7 @@ class EmailBackend(DjangoEmailBackend):
 
     def _send_smtputf8(self, email_message: EmailMessage) -> bool:
         message = email_message.message()
+        bodies_within_line_limit(message)
         # Django wrote the local parts as encoded words: put the addresses back as they are (RFC 6532).
         for field, header in ADDRESS_HEADERS.items():
             values = _header_values(email_message, field, header)
@@ -162,6 +169,29 @@ class EmailBackend(DjangoEmailBackend):
                 raise
             return False
         return True
+
+
+def bodies_within_line_limit(message: Message) -> None:
+    """Write each text part of `message` (Django's) as quoted-printable if a line of it is longer
+    than RFC 5322 allows.
+
+    Django does so for a line of `str.splitlines()` longer than 998 octets, but that also breaks at
+    U+2028, U+0085 and form feeds, which end no line on the wire: such a body went out as 8bit with
+    a longer line, which servers refuse ("500 Line too long").
+    """
+    for part in message.walk():
+        if part.get_content_maintype() == "text" and part.get("Content-Transfer-Encoding") in ("7bit", "8bit"):
+            _encode_long_lines(part)
+
+
+def _encode_long_lines(part: Message) -> None:
+    # Not transfer-encoded: the text itself, or its bytes as surrogate escapes.
+    raw = part.get_payload().encode(errors="surrogateescape")
+    if all(len(line) <= MAX_LINE_LENGTH for line in WIRE_LINE_END.split(raw)):
+        return
+    text = raw.decode(part.get_content_charset() or "utf-8")
+    del part["Content-Transfer-Encoding"]
+    part.set_payload(text, charset=utf8_charset_qp)
 
 
 def _unwritable(error: ValueError) -> UnsendableAddress:

@@ -123,6 +123,17 @@ def test_it_sends_a_subject_with_a_word_longer_than_a_line_folded_within_the_lim
     assert received(delivery).get_content().strip() == "Hello"
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\x85", "\x0c", "\x1e"])
+def test_a_body_line_longer_than_the_limit_between_unicode_line_separators_is_encoded(server, separator):
+    body = "x" * 600 + separator + "y" * 600  # one line on the wire; str.splitlines() sees two
+
+    assert send(body=body, to=["ada@example.com"]) == 1
+
+    [delivery] = server.deliveries
+    assert max(len(line) for line in delivery.content.split(b"\r\n")) <= 998
+    assert received(delivery).get_content().rstrip("\r\n") == body
+
+
 @pytest.mark.parametrize(
     "address",
     [
