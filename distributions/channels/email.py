@@ -21,7 +21,6 @@ import logging
 import secrets
 import smtplib
 from dataclasses import dataclass
-from email.header import Header
 from email.headerregistry import Address
 from email.utils import parseaddr
 from enum import StrEnum
@@ -45,6 +44,8 @@ from distributions.channels.smtp import (
     addresses_needing_smtputf8,
     ascii_domain,
     bodies_within_line_limit,
+    encoded_words,
+    needs_encoded_words,
 )
 from distributions.models import Invitation
 from distributions.services.tracking import message_tag_for_tracking
@@ -63,8 +64,6 @@ NEVER_SENT_ERRORS = (
     UnsendableAddress,
     smtplib.SMTPNotSupportedError,
 )
-# A word longer than this (folded lines are 78 characters) is written as encoded words, which fold.
-MAX_WORD_LENGTH = 70
 # The one-click unsubscribe body a mailbox provider POSTs to the List-Unsubscribe URL (RFC 8058 section 3.1).
 ONE_CLICK_UNSUBSCRIBE = "List-Unsubscribe=One-Click"
 
@@ -106,11 +105,11 @@ class _InvitationEmail(EmailMultiAlternatives):
 
     def message(self, *args, **kwargs):
         message = super().message(*args, **kwargs)
-        if _needs_encoded_words(self.subject):
-            message.replace_header("Subject", _encoded_words("Subject", self.subject))
-        if self.sender_name and _needs_encoded_words(self.sender_name):
+        if needs_encoded_words(self.subject):
+            message.replace_header("Subject", encoded_words("Subject", self.subject))
+        if self.sender_name and needs_encoded_words(self.sender_name):
             address = parseaddr(message["From"])[1]  # as Django wrote it: the domain in DNS form
-            message.replace_header("From", f"{_encoded_words('From', self.sender_name)} <{address}>")
+            message.replace_header("From", f"{encoded_words('From', self.sender_name)} <{address}>")
         if message.is_multipart():
             boundary = f"==============={secrets.token_hex(16)}=="
             # RFC 2046 section 5.1.1: the boundary must occur in none of the parts.
@@ -118,22 +117,6 @@ class _InvitationEmail(EmailMultiAlternatives):
                 message.set_boundary(boundary)
         bodies_within_line_limit(message)
         return message
-
-
-def _needs_encoded_words(text: str) -> bool:
-    """Whether a header text must be written as RFC 2047 encoded words to read as it is: non-ASCII,
-    a word no line can hold, or text a reader would take for an encoded word ("=?utf-8?q?...?=")."""
-    return not text.isascii() or "=?" in text or any(len(word) > MAX_WORD_LENGTH for word in text.split())
-
-
-def _encoded_words(header: str, text: str) -> str:
-    """`text` as RFC 2047 encoded words, folded after `header`'s name.
-
-    Django encodes a non-ASCII Subject or display name without counting the header's name, so its
-    first line held only `Subject: ` and a reader saw a leading space; an ASCII one it leaves as it
-    is, even when it reads as an encoded word or holds a word longer than a line (998 octets).
-    """
-    return Header(text, "utf-8", header_name=header).encode()
 
 
 def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiAlternatives:

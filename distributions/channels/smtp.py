@@ -32,6 +32,7 @@ import re
 import smtplib
 from email import policy
 from email.generator import BytesGenerator
+from email.header import Header
 from email.headerregistry import Address
 from email.message import Message
 from email.utils import parseaddr
@@ -49,6 +50,8 @@ SMTPUTF8 = "SMTPUTF8"
 UTF8_HEADERS = policy.SMTPUTF8.clone(linesep="\r\n")
 MAX_LINE_LENGTH = 998  # characters, CRLF not counted (RFC 5322 section 2.1.1)
 # What ends a line in a message on the wire; str.splitlines() also splits at U+2028, U+0085, form feeds...
+# A word longer than this (folded lines are 78 characters) is written as encoded words, which fold.
+MAX_WORD_LENGTH = 70
 WIRE_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
@@ -100,14 +103,9 @@ class EmailBackend(DjangoEmailBackend):
     def _send(self, email_message: EmailMessage) -> bool:
         if not email_message.recipients():
             return False
-        if all(
-            address.username.isascii() and address.domain.isascii()
-            for value in _address_values(email_message)
-            if not value.isascii()  # only a non-ASCII display name, which Django encodes right
-            for address in parse_addresses(value)
-        ):
-            return self._send_ascii(email_message)
         try:
+            if _ascii_addresses_only(email_message):
+                return self._send_ascii(email_message)
             ascii_domains = _with_ascii_domains(email_message)
             international = addresses_needing_smtputf8(email_message)
             if not international:
@@ -150,25 +148,36 @@ class EmailBackend(DjangoEmailBackend):
             )
 
     def _send_smtputf8(self, email_message: EmailMessage) -> bool:
-        message = email_message.message()
-        bodies_within_line_limit(message)
-        # Django wrote the local parts as encoded words: put the addresses back as they are (RFC 6532).
-        for field, header in ADDRESS_HEADERS.items():
-            values = _header_values(email_message, field, header)
-            if values and header in message:
-                message.replace_header(header, ", ".join(_addresses(values)))
-        envelope_from = _addr_specs([email_message.from_email])[0]
-        recipients = _addr_specs(email_message.recipients())
-        content = BytesIO()
-        BytesGenerator(content, mangle_from_=False, policy=UTF8_HEADERS).flatten(message)
+        try:
+            envelope_from, recipients, content = _smtputf8_message(email_message)
+        except ValueError as error:  # the email package's refusal of an address
+            if not self.fail_silently:
+                raise _unwritable(error) from None
+            return False
         try:
             # smtplib sends MAIL FROM with the SMTPUTF8 parameter and the commands in UTF-8.
-            self.connection.sendmail(envelope_from, recipients, content.getvalue(), mail_options=[SMTPUTF8])
+            self.connection.sendmail(envelope_from, recipients, content, mail_options=[SMTPUTF8])
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise
             return False
         return True
+
+
+def needs_encoded_words(text: str) -> bool:
+    """Whether a header text must be written as RFC 2047 encoded words to read as it is: non-ASCII,
+    a word no line can hold, or text a reader would take for an encoded word ("=?utf-8?q?...?=")."""
+    return not text.isascii() or "=?" in text or any(len(word) > MAX_WORD_LENGTH for word in text.split())
+
+
+def encoded_words(header: str, text: str) -> str:
+    """`text` as RFC 2047 encoded words, folded after `header`'s name.
+
+    Django encodes a non-ASCII Subject or display name without counting the header's name, so its
+    first line held only `Subject: ` and a reader saw a leading space; an ASCII one it leaves as it
+    is, even when it reads as an encoded word or holds a word longer than a line (998 octets).
+    """
+    return Header(text, "utf-8", header_name=header).encode()
 
 
 def bodies_within_line_limit(message: Message) -> None:
@@ -198,6 +207,24 @@ def _unwritable(error: ValueError) -> UnsendableAddress:
     """The email package's refusal of an address (raised before any SMTP command of the message),
     as the error that says nothing was sent."""
     return UnsendableAddress(f"An address of the message cannot be written in its headers ({error}): correct it.")
+
+
+def _smtputf8_message(email_message: EmailMessage) -> tuple[str, list[str], bytes]:
+    """MAIL FROM, RCPT TO and the content of a message sent with SMTPUTF8."""
+    message = email_message.message()
+    bodies_within_line_limit(message)
+    # Django wrote the local parts as encoded words: put the addresses back as they are (RFC 6532).
+    # A header of ASCII addresses stays as Django wrote it.
+    for field, header in ADDRESS_HEADERS.items():
+        values = _header_values(email_message, field, header)
+        if values and header in message and not all(value.isascii() for value in values):
+            message.replace_header(header, _utf8_mailboxes(values, header))
+    # The address alone, as for _envelope_from.
+    envelope_from = _addr_specs([parseaddr(email_message.from_email)[1]])[0]
+    recipients = _addr_specs(email_message.recipients())
+    content = BytesIO()
+    BytesGenerator(content, mangle_from_=False, policy=UTF8_HEADERS).flatten(message)
+    return envelope_from, recipients, content.getvalue()
 
 
 @functools.lru_cache(maxsize=64)
@@ -232,6 +259,15 @@ def _headers_within_line_limit(content: bytes) -> bytes:
     return email.message_from_bytes(content, policy=policy.SMTP).as_bytes()
 
 
+def _ascii_addresses_only(message: EmailMessage) -> bool:
+    return all(
+        address.username.isascii() and address.domain.isascii()
+        for value in _address_values(message)
+        if not value.isascii()  # only a non-ASCII display name, which Django encodes right
+        for address in parse_addresses(value)
+    )
+
+
 def _address_values(message: EmailMessage) -> list[str]:
     return [str(value) for value in [message.from_email, *message.to, *message.cc, *message.bcc, *message.reply_to]]
 
@@ -247,10 +283,16 @@ def _header_values(message: EmailMessage, field: str, header: str) -> list[str]:
 
 def _with_ascii_domains(message: EmailMessage) -> EmailMessage:
     converted = copy.copy(message)
-    converted.from_email = ", ".join(_addresses([message.from_email]))
+    converted.from_email = _with_ascii_domain(message.from_email)
     for field in ("to", "cc", "bcc", "reply_to"):
-        setattr(converted, field, [", ".join(_addresses([value])) for value in getattr(message, field)])
+        setattr(converted, field, [_with_ascii_domain(value) for value in getattr(message, field)])
     return converted
+
+
+def _with_ascii_domain(value: str) -> str:
+    # An ASCII value has nothing to convert, and is not parsed: the parser would decode a display
+    # name written like an encoded word, which Django then writes as it was decoded.
+    return value if value.isascii() else ", ".join(_addresses([value]))
 
 
 def _addresses(values: list[str]) -> list[str]:
@@ -259,6 +301,21 @@ def _addresses(values: list[str]) -> list[str]:
         for value in values
         for address in parse_addresses(value)
     ]
+
+
+def _utf8_mailboxes(values: list[str], header: str) -> str:
+    """An address header's value in an SMTPUTF8 message: the addr-specs in UTF-8 (RFC 6532), a
+    display name as it is, or as encoded words where needs_encoded_words() says so (a long word in
+    UTF-8 could not be folded). One mailbox a line, so the policy finds no line to fold again."""
+    mailboxes = []
+    for value in values:
+        for address in parse_addresses(value):
+            mailbox = Address(address.display_name, address.username, ascii_domain(address.domain))
+            if mailbox.display_name and needs_encoded_words(mailbox.display_name):
+                mailboxes.append(f"{encoded_words(header, mailbox.display_name)}\n <{mailbox.addr_spec}>")
+            else:
+                mailboxes.append(str(mailbox))
+    return ",\n ".join(mailboxes)
 
 
 def _addr_specs(values: list[str]) -> list[str]:
