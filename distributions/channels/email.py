@@ -64,6 +64,9 @@ NEVER_SENT_ERRORS = (
     UnsendableAddress,
     smtplib.SMTPNotSupportedError,
 )
+# RFC 3834 section 5: sent by a process, not a person, so out-of-office and other automatic
+# responders do not answer it (to the Reply-To, which people read).
+AUTO_GENERATED = "auto-generated"
 # The one-click unsubscribe body a mailbox provider POSTs to the List-Unsubscribe URL (RFC 8058 section 3.1).
 ONE_CLICK_UNSUBSCRIBE = "List-Unsubscribe=One-Click"
 
@@ -127,6 +130,9 @@ def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiA
     `List-Unsubscribe=One-Click` to it unsubscribes at once, with no page to visit: large
     mailbox providers require both of bulk senders. RFC 8058 section 4 also asks for the two
     headers to be covered by the DKIM signature, which the sending ESP or MTA adds.
+
+    `Auto-Submitted: auto-generated` (RFC 3834): a workflow sends it, so automatic responders
+    leave it unanswered.
     """
     distribution = invitation.distribution
     message = _InvitationEmail(
@@ -139,6 +145,7 @@ def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiA
             "Message-ID": invitation.message_id,
             "List-Unsubscribe": f"<{opt_out_url}>",
             "List-Unsubscribe-Post": ONE_CLICK_UNSUBSCRIBE,
+            "Auto-Submitted": AUTO_GENERATED,
         },
     )
     if distribution.from_email:

@@ -20,6 +20,7 @@ from tests.factories import (
     make_workflow,
     outbound_message,
 )
+from workflows.models import Workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +37,7 @@ HEADERS = {
     "message-id",
     "list-unsubscribe",
     "list-unsubscribe-post",
+    "auto-submitted",
 }
 
 
@@ -108,6 +110,23 @@ def assert_well_formed(delivery):
         assert not part.defects
     assert not message.defects
     return message
+
+
+def test_invitations_are_marked_auto_generated_and_each_has_its_own_message_id(
+    send, server, client, django_capture_on_commit_callbacks
+):
+    first = received(send())
+    workflow = Workflow.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(workflow.event_path, outbound_message(case_fields(CaseNumber="00001027")), content_type="text/xml")
+    second = received(server.deliveries[1])
+
+    # RFC 3834 section 5: automatic responders (out of office) must not answer it.
+    assert first["Auto-Submitted"] == second["Auto-Submitted"] == "auto-generated"
+    assert first["Message-ID"] != second["Message-ID"]
+    assert {message["Message-ID"] for message in (first, second)} == set(
+        Invitation.objects.values_list("message_id", flat=True)
+    )
 
 
 def lines(text):
