@@ -22,7 +22,9 @@ servers enforce ("500 Line too long"): Django folds a header only at its spaces,
 holding a long unbroken word (a piped value) stayed on one line. Such a message has its headers
 folded again, the long words as RFC 2047 encoded words. Its text parts are quoted-printable when a
 line on the wire is too long (Django looks for one with `str.splitlines()`, which also breaks at
-U+2028 and U+0085, so it missed some). Other messages go through as Django's backend writes them.
+U+2028 and U+0085, so it missed some). A body with 8-bit text (Django writes UTF-8 as 8bit) is
+declared with BODY=8BITMIME (RFC 6152), or sent quoted-printable to a server without 8BITMIME.
+Other messages go through as Django's backend writes them.
 """
 
 import copy
@@ -46,6 +48,8 @@ from django.core.mail.message import EmailMessage, sanitize_address, utf8_charse
 # The EmailMessage attributes that fill address headers (Bcc fills none), and their headers.
 ADDRESS_HEADERS = {"from_email": "From", "to": "To", "cc": "Cc", "reply_to": "Reply-To"}
 SMTPUTF8 = "SMTPUTF8"
+EIGHT_BIT_MIME = "8BITMIME"
+EIGHT_BIT_BODY = "BODY=8BITMIME"
 # RFC 6532 headers, CRLF as SMTP's DATA wants; a long header is folded without encoded words.
 UTF8_HEADERS = policy.SMTPUTF8.clone(linesep="\r\n")
 MAX_LINE_LENGTH = 998  # characters, CRLF not counted (RFC 5322 section 2.1.1)
@@ -131,12 +135,25 @@ class EmailBackend(DjangoEmailBackend):
                 raise _unwritable(error) from None
             return False
         try:
-            self.connection.sendmail(envelope_from, recipients, content)
+            body_options = self._body_options(content)
+            if body_options is None:  # 8-bit text the server cannot take: sent as quoted-printable
+                bodies_within_line_limit(message, seven_bit=True)
+                content, body_options = _headers_within_line_limit(message.as_bytes(linesep="\r\n")), []
+            self.connection.sendmail(envelope_from, recipients, content, mail_options=body_options)
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise
             return False
         return True
+
+    def _body_options(self, content: bytes) -> list[str] | None:
+        """The MAIL parameters that declare the message's body (RFC 6152): BODY=8BITMIME when it
+        has 8-bit octets (Django writes UTF-8 text as 8bit) and the server offers 8BITMIME; None
+        when it has them and the server does not, which then may only be sent 7-bit."""
+        if content.isascii():
+            return []
+        self.connection.ehlo_or_helo_if_needed()
+        return [EIGHT_BIT_BODY] if self.connection.has_extn(EIGHT_BIT_MIME) else None
 
     def _require_smtputf8(self, addresses: list[str]) -> None:
         self.connection.ehlo_or_helo_if_needed()
@@ -156,7 +173,9 @@ class EmailBackend(DjangoEmailBackend):
             return False
         try:
             # smtplib sends MAIL FROM with the SMTPUTF8 parameter and the commands in UTF-8.
-            self.connection.sendmail(envelope_from, recipients, content, mail_options=[SMTPUTF8])
+            # RFC 6531 section 3.1: a server offering SMTPUTF8 offers 8BITMIME too.
+            mail_options = [SMTPUTF8, *(self._body_options(content) or [])]
+            self.connection.sendmail(envelope_from, recipients, content, mail_options=mail_options)
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise
@@ -180,9 +199,9 @@ def encoded_words(header: str, text: str) -> str:
     return Header(text, "utf-8", header_name=header).encode()
 
 
-def bodies_within_line_limit(message: Message) -> None:
+def bodies_within_line_limit(message: Message, *, seven_bit: bool = False) -> None:
     """Write each text part of `message` (Django's) as quoted-printable if a line of it is longer
-    than RFC 5322 allows.
+    than RFC 5322 allows, or, with `seven_bit`, if it is not ASCII.
 
     Django does so for a line of `str.splitlines()` longer than 998 octets, but that also breaks at
     U+2028, U+0085 and form feeds, which end no line on the wire: such a body went out as 8bit with
@@ -190,13 +209,13 @@ def bodies_within_line_limit(message: Message) -> None:
     """
     for part in message.walk():
         if part.get_content_maintype() == "text" and part.get("Content-Transfer-Encoding") in ("7bit", "8bit"):
-            _encode_long_lines(part)
+            _encode_long_lines(part, seven_bit=seven_bit)
 
 
-def _encode_long_lines(part: Message) -> None:
+def _encode_long_lines(part: Message, *, seven_bit: bool) -> None:
     # Not transfer-encoded: the text itself, or its bytes as surrogate escapes.
     raw = part.get_payload().encode(errors="surrogateescape")
-    if all(len(line) <= MAX_LINE_LENGTH for line in WIRE_LINE_END.split(raw)):
+    if (raw.isascii() or not seven_bit) and all(len(line) <= MAX_LINE_LENGTH for line in WIRE_LINE_END.split(raw)):
         return
     text = raw.decode(part.get_content_charset() or "utf-8")
     del part["Content-Transfer-Encoding"]

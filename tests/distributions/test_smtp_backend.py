@@ -124,6 +124,41 @@ def test_it_sends_a_subject_with_a_word_longer_than_a_line_folded_within_the_lim
     assert received(delivery).get_content().strip() == "Hello"
 
 
+# --- 8-bit bodies (RFC 6152) ----------------------------------------------------------------------
+
+
+def test_a_body_with_8bit_text_is_declared_with_body_8bitmime(server):
+    send(body="Grüße", to=["ada@example.com"])
+
+    [delivery] = server.deliveries
+    assert b"Content-Transfer-Encoding: 8bit" in delivery.content
+    assert "BODY=8BITMIME" in server.commands[0].upper().split()
+    assert delivery.message.get_payload(decode=True).decode().strip() == "Grüße"
+
+
+def test_an_ascii_body_is_sent_without_a_body_parameter(server):
+    send(body="Hello", to=["ada@example.com"])
+
+    assert "BODY=8BITMIME" not in server.commands[0].upper().split()
+
+
+def test_a_server_without_8bitmime_gets_8bit_text_as_quoted_printable(settings):
+    with smtp_server(settings, smtputf8=False, eight_bit_mime=False) as server:
+        sent = send(body="Grüße", to=["ada@example.com"])
+
+    [delivery] = server.deliveries
+    assert sent == 1
+    assert delivery.content.isascii()
+    assert "BODY=8BITMIME" not in server.commands[0].upper().split()
+    assert delivery.message.get_payload(decode=True).decode().strip() == "Grüße"
+
+
+def test_an_smtputf8_message_with_8bit_text_is_declared_with_body_8bitmime(server):
+    send(body="Grüße", to=["jörg@example.com"])
+
+    assert {"SMTPUTF8", "BODY=8BITMIME"} <= set(server.commands[0].upper().split())
+
+
 @pytest.mark.parametrize("separator", ["\u2028", "\x85", "\x0c", "\x1e"])
 def test_a_body_line_longer_than_the_limit_between_unicode_line_separators_is_encoded(server, separator):
     body = "x" * 600 + separator + "y" * 600  # one line on the wire; str.splitlines() sees two
