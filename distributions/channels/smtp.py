@@ -56,6 +56,8 @@ MAX_LINE_LENGTH = 998  # characters, CRLF not counted (RFC 5322 section 2.1.1)
 # What ends a line in a message on the wire; str.splitlines() also splits at U+2028, U+0085, form feeds...
 # A word longer than this (folded lines are 78 characters) is written as encoded words, which fold.
 MAX_WORD_LENGTH = 70
+# What a header may not hold raw (RFC 5322 section 2.2: printable ASCII and white space).
+NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e\t]")
 WIRE_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
@@ -184,9 +186,14 @@ class EmailBackend(DjangoEmailBackend):
 
 
 def needs_encoded_words(text: str) -> bool:
-    """Whether a header text must be written as RFC 2047 encoded words to read as it is: non-ASCII,
+    """Whether a header text must be written as RFC 2047 encoded words to read as it is: not
+    printable ASCII (non-ASCII, or a control character such as DEL, which no header may hold raw),
     a word no line can hold, or text a reader would take for an encoded word ("=?utf-8?q?...?=")."""
-    return not text.isascii() or "=?" in text or any(len(word) > MAX_WORD_LENGTH for word in text.split())
+    return (
+        NOT_PRINTABLE_ASCII.search(text) is not None
+        or "=?" in text
+        or any(len(word) > MAX_WORD_LENGTH for word in text.split())
+    )
 
 
 def encoded_words(header: str, text: str) -> str:
