@@ -56,6 +56,7 @@ MAX_LINE_LENGTH = 998  # characters, CRLF not counted (RFC 5322 section 2.1.1)
 # What ends a line in a message on the wire; str.splitlines() also splits at U+2028, U+0085, form feeds...
 # A word longer than this (folded lines are 78 characters) is written as encoded words, which fold.
 MAX_WORD_LENGTH = 70
+ENCODED_LINE_LENGTH = 75
 # What a header may not hold raw (RFC 5322 section 2.2: printable ASCII and white space).
 NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e\t]")
 WIRE_LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -203,7 +204,9 @@ def encoded_words(header: str, text: str) -> str:
     first line held only `Subject: ` and a reader saw a leading space; an ASCII one it leaves as it
     is, even when it reads as an encoded word or holds a word longer than a line (998 octets).
     """
-    return Header(text, "utf-8", header_name=header).encode()
+    # Lines of at most 75 characters keep each encoded word within RFC 2047's 75 (section 2); the
+    # email package's default, 78, writes words of up to 77.
+    return Header(text, "utf-8", header_name=header).encode(maxlinelen=ENCODED_LINE_LENGTH)
 
 
 def bodies_within_line_limit(message: Message, *, seven_bit: bool = False) -> None:

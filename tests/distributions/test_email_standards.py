@@ -96,6 +96,8 @@ def assert_well_formed(delivery):
     assert len(message.get_all("Subject")) == 1 and len(message.get_all("From")) == 1
     assert parsedate_to_datetime(message["Date"]) is not None
     assert re.fullmatch(r"<[!-;=?-~]+@[!-;=?-Z^-~]+>", message["Message-ID"].strip())
+    # RFC 2047 section 2: an encoded word is at most 75 characters long.
+    assert all(len(word) <= 75 for word in re.findall(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=", head))
     if message.is_multipart():
         assert message.get_content_type() == "multipart/alternative"
         parts = list(message.iter_parts())
@@ -217,8 +219,9 @@ def test_a_piped_subject_reads_back_on_one_line(send, store, to):
         "trailing space   \nnext",
     ],
 )
-def test_a_piped_text_body_goes_out_well_formed_and_reads_back(send, store):
-    delivery = send(store=store, text_body="Store: ${event://Store__c}\nEnd", html_body="")
+@pytest.mark.parametrize("to", ["ada@example.com", "jörg@example.com"])
+def test_a_piped_text_body_goes_out_well_formed_and_reads_back(send, store, to):
+    delivery = send(store=store, to=to, text_body="Store: ${event://Store__c}\nEnd", html_body="")
     message = assert_well_formed(delivery)
     assert lines(message.get_body(("plain",)).get_content()) == lines(f"Store: {store}\nEnd")
 
