@@ -24,6 +24,8 @@ folded again, the long words as RFC 2047 encoded words. Its text parts are quote
 line on the wire is too long (Django looks for one with `str.splitlines()`, which also breaks at
 U+2028 and U+0085, so it missed some). A body with 8-bit text (Django writes UTF-8 as 8bit) is
 declared with BODY=8BITMIME (RFC 6152), or sent quoted-printable to a server without 8BITMIME.
+A Subject that is not plain printable ASCII is written as encoded words folded after the header's
+name (Django's first line held only "Subject: ", so readers saw a leading space).
 Other messages go through as Django's backend writes them.
 """
 
@@ -130,8 +132,7 @@ class EmailBackend(DjangoEmailBackend):
         try:
             envelope_from = _envelope_from(email_message.from_email, encoding)
             recipients = [_envelope_recipient(address, encoding) for address in email_message.recipients()]
-            message = email_message.message()
-            bodies_within_line_limit(message)
+            message = _message(email_message)
             content = _headers_within_line_limit(message.as_bytes(linesep="\r\n"))
         except ValueError as error:  # the email package's refusal of an address
             if not self.fail_silently:
@@ -238,10 +239,20 @@ def _unwritable(error: ValueError) -> UnsendableAddress:
     return UnsendableAddress(f"An address of the message cannot be written in its headers ({error}): correct it.")
 
 
+def _message(email_message: EmailMessage) -> Message:
+    """Django's message, its Subject written as it reads (see encoded_words) and its text parts
+    within the line limit."""
+    message = email_message.message()
+    subject = str(email_message.subject)
+    if "Subject" in message and needs_encoded_words(subject):
+        message.replace_header("Subject", encoded_words("Subject", subject))
+    bodies_within_line_limit(message)
+    return message
+
+
 def _smtputf8_message(email_message: EmailMessage) -> tuple[str, list[str], bytes]:
     """MAIL FROM, RCPT TO and the content of a message sent with SMTPUTF8."""
-    message = email_message.message()
-    bodies_within_line_limit(message)
+    message = _message(email_message)
     # Django wrote the local parts as encoded words: put the addresses back as they are (RFC 6532).
     # A header of ASCII addresses stays as Django wrote it.
     for field, header in ADDRESS_HEADERS.items():

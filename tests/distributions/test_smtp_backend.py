@@ -2,6 +2,7 @@
 internationalized addresses (RFC 6531 SMTPUTF8, RFC 6532 headers, IDNA 2008 domains)."""
 
 import email
+import re
 from email import policy
 from email.headerregistry import Address
 
@@ -168,6 +169,15 @@ def test_a_body_line_longer_than_the_limit_between_unicode_line_separators_is_en
     [delivery] = server.deliveries
     assert max(len(line) for line in delivery.content.split(b"\r\n")) <= 998
     assert received(delivery).get_content().rstrip("\r\n") == body
+
+
+def test_a_long_non_ascii_subject_reads_back_as_it_was_given(server):
+    subject = 'Workflow "Kundenzufriedenheit nach Fallabschluss (München)": task 2 failed'
+    send(subject=subject, to=["ada@example.com"])
+
+    headers = server.deliveries[0].content.partition(b"\r\n\r\n")[0].decode()
+    assert received(server.deliveries[0])["Subject"] == subject  # no leading space
+    assert all(len(word) <= 75 for word in re.findall(r"=\?\S+?\?[bq]\?\S*?\?=", headers))
 
 
 @pytest.mark.parametrize(
