@@ -56,11 +56,15 @@ EIGHT_BIT_BODY = "BODY=8BITMIME"
 UTF8_HEADERS = policy.SMTPUTF8.clone(linesep="\r\n")
 MAX_LINE_LENGTH = 998  # characters, CRLF not counted (RFC 5322 section 2.1.1)
 # What ends a line in a message on the wire; str.splitlines() also splits at U+2028, U+0085, form feeds...
-# A word longer than this (folded lines are 78 characters) is written as encoded words, which fold.
-MAX_WORD_LENGTH = 70
+# Octets: a longer word cannot share a line of MAX_LINE_LENGTH with a header's name and an address,
+# so it is written as encoded words, which fold. (A shorter one is left as it is: a reader joins
+# encoded words, and Python's address parser puts a space between them.)
+MAX_WORD_LENGTH = 900
 ENCODED_LINE_LENGTH = 75
-# What a header may not hold raw (RFC 5322 section 2.2: printable ASCII and white space).
+# What a header may not hold raw: RFC 5322 section 2.2 allows printable ASCII and white space, and
+# RFC 6532 adds UTF-8 (its C1 control characters aside).
 NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e\t]")
+UNWRITABLE_IN_UTF8 = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 WIRE_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
@@ -187,14 +191,15 @@ class EmailBackend(DjangoEmailBackend):
         return True
 
 
-def needs_encoded_words(text: str) -> bool:
-    """Whether a header text must be written as RFC 2047 encoded words to read as it is: not
-    printable ASCII (non-ASCII, or a control character such as DEL, which no header may hold raw),
-    a word no line can hold, or text a reader would take for an encoded word ("=?utf-8?q?...?=")."""
+def needs_encoded_words(text: str, *, utf8: bool = False) -> bool:
+    """Whether a header text must be written as RFC 2047 encoded words to read as it is: a
+    character no header may hold raw (non-ASCII, unless `utf8` (RFC 6532); a control character such
+    as DEL), a word no line can hold, or text a reader would take for an encoded word
+    ("=?utf-8?q?...?=")."""
     return (
-        NOT_PRINTABLE_ASCII.search(text) is not None
+        (UNWRITABLE_IN_UTF8 if utf8 else NOT_PRINTABLE_ASCII).search(text) is not None
         or "=?" in text
-        or any(len(word) > MAX_WORD_LENGTH for word in text.split())
+        or any(len(word.encode()) > MAX_WORD_LENGTH for word in text.split())
     )
 
 
@@ -351,7 +356,7 @@ def _utf8_mailboxes(values: list[str], header: str) -> str:
     for value in values:
         for address in parse_addresses(value):
             mailbox = Address(address.display_name, address.username, ascii_domain(address.domain))
-            if mailbox.display_name and needs_encoded_words(mailbox.display_name):
+            if mailbox.display_name and needs_encoded_words(mailbox.display_name, utf8=True):
                 mailboxes.append(f"{encoded_words(header, mailbox.display_name)}\n <{mailbox.addr_spec}>")
             else:
                 mailboxes.append(str(mailbox))
