@@ -113,6 +113,9 @@ def assert_well_formed(delivery):
             assert raw.isascii()
         assert not part.defects
     assert not message.defects
+    # (Python's reader, which does not know RFC 6532, finds a defect in a non-ASCII local part.)
+    defects = [(name, value.defects) for name, value in message.items() if value.defects and name != "To"]
+    assert not defects
     return message
 
 
@@ -176,7 +179,7 @@ def test_a_piped_sender_name_reads_back_as_it_was_given(send, name, to):
     assert delivery.rcpt_tos == [to]
     [address] = message["From"].addresses
     assert address.addr_spec == "surveys@example.com"
-    expected = " ".join(name.split())
+    expected = " ".join(name.replace("\x7f", "").split())
     assert rfc2047_display_name(delivery) == expected
     if re.fullmatch(r"[ -~]{0,900}", expected) and "=?" not in expected:  # written as it is, not encoded
         assert address.display_name == expected
@@ -204,7 +207,7 @@ def test_a_piped_sender_name_reads_back_as_it_was_given(send, name, to):
 def test_a_piped_subject_reads_back_on_one_line(send, store, to):
     delivery = send(store=store, to=to, subject="Case at ${event://Store__c}")
     message = assert_well_formed(delivery)
-    assert message["Subject"] == "Case at " + " ".join(store.split())
+    assert message["Subject"] == "Case at " + " ".join(store.replace("\x7f", "").split())
 
 
 # --- bodies ------------------------------------------------------------------------------------------

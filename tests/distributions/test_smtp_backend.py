@@ -180,6 +180,14 @@ def test_a_long_non_ascii_subject_reads_back_as_it_was_given(server):
     assert all(len(word) <= 75 for word in re.findall(r"=\?\S+?\?[bq]\?\S*?\?=", headers))
 
 
+def test_a_control_character_in_a_subject_is_not_written_raw(server):
+    send(subject="Case\x7f 1026", to=["ada@example.com"])
+
+    headers = server.deliveries[0].content.partition(b"\r\n\r\n")[0]
+    assert re.fullmatch(rb"[\x20-\x7e\t]*", headers.replace(b"\r\n", b""))
+    assert received(server.deliveries[0])["Subject"] == "Case\x7f 1026"
+
+
 @pytest.mark.parametrize(
     "address",
     [
