@@ -217,7 +217,7 @@ def encoded_words(header: str, text: str) -> str:
 
 def bodies_within_line_limit(message: Message, *, seven_bit: bool = False) -> None:
     """Write each text part of `message` (Django's) as quoted-printable if a line of it is longer
-    than RFC 5322 allows, or, with `seven_bit`, if it is not ASCII.
+    than RFC 5322 allows or it holds a NUL, or, with `seven_bit`, if it is not ASCII.
 
     Django does so for a line of `str.splitlines()` longer than 998 octets, but that also breaks at
     U+2028, U+0085 and form feeds, which end no line on the wire: such a body went out as 8bit with
@@ -231,7 +231,11 @@ def bodies_within_line_limit(message: Message, *, seven_bit: bool = False) -> No
 def _encode_long_lines(part: Message, *, seven_bit: bool) -> None:
     # Not transfer-encoded: the text itself, or its bytes as surrogate escapes.
     raw = part.get_payload().encode(errors="surrogateescape")
-    if (raw.isascii() or not seven_bit) and all(len(line) <= MAX_LINE_LENGTH for line in WIRE_LINE_END.split(raw)):
+    if (
+        (raw.isascii() or not seven_bit)
+        and b"\x00" not in raw  # RFC 2045 section 2.7/2.8: 7bit and 8bit data hold no NUL
+        and all(len(line) <= MAX_LINE_LENGTH for line in WIRE_LINE_END.split(raw))
+    ):
         return
     text = raw.decode(part.get_content_charset() or "utf-8")
     del part["Content-Transfer-Encoding"]

@@ -180,6 +180,15 @@ def test_a_long_non_ascii_subject_reads_back_as_it_was_given(server):
     assert all(len(word) <= 75 for word in re.findall(r"=\?\S+?\?[bq]\?\S*?\?=", headers))
 
 
+def test_a_nul_in_a_body_is_sent_quoted_printable(server):
+    send(body="Store: Mi\x00lan", to=["ada@example.com"])
+
+    [delivery] = server.deliveries
+    assert b"\x00" not in delivery.content
+    assert delivery.message["Content-Transfer-Encoding"] == "quoted-printable"
+    assert delivery.message.get_payload(decode=True).rstrip() == b"Store: Mi\x00lan"
+
+
 def test_a_control_character_in_a_subject_is_not_written_raw(server):
     send(subject="Case\x7f 1026", to=["ada@example.com"])
 
