@@ -173,7 +173,11 @@ def email_hand_off(
     server may have dropped it. `probe_session=False` skips checking that an open session is still
     alive, for a caller that used it a moment ago.
     """
-    if _encodes_local_parts(connection) and (international := addresses_needing_smtputf8(message)):
+    try:
+        international = _encodes_local_parts(connection) and addresses_needing_smtputf8(message)
+    except ValueError as error:  # the email package's refusal of an address: nothing was sent
+        return HandOff(Outcome.PERMANENT, f"An address of the message cannot be written in its headers ({error}).")
+    if international:
         return HandOff(
             Outcome.PERMANENT,
             f"{', '.join(international)} has non-ASCII characters before the @, which "
