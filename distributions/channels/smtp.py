@@ -55,7 +55,6 @@ EIGHT_BIT_BODY = "BODY=8BITMIME"
 # RFC 6532 headers, CRLF as SMTP's DATA wants; a long header is folded without encoded words.
 UTF8_HEADERS = policy.SMTPUTF8.clone(linesep="\r\n")
 MAX_LINE_LENGTH = 998  # characters, CRLF not counted (RFC 5322 section 2.1.1)
-# What ends a line in a message on the wire; str.splitlines() also splits at U+2028, U+0085, form feeds...
 # Octets: a longer word cannot share a line of MAX_LINE_LENGTH with a header's name and an address,
 # so it is written as encoded words, which fold. (A shorter one is left as it is: a reader joins
 # encoded words, and Python's address parser puts a space between them.)
@@ -65,6 +64,7 @@ ENCODED_LINE_LENGTH = 75
 # RFC 6532 adds UTF-8 (its C1 control characters aside).
 NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e\t]")
 UNWRITABLE_IN_UTF8 = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# What ends a line in a message on the wire; str.splitlines() also splits at U+2028, U+0085, form feeds...
 WIRE_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
@@ -124,9 +124,13 @@ class EmailBackend(DjangoEmailBackend):
             if not international:
                 return self._send_ascii(ascii_domains)
             self._require_smtputf8(international)
-        except (UnsendableAddress, smtplib.SMTPException, ValueError) as error:
+        except ValueError as error:  # the email package's refusal of an address
             if not self.fail_silently:
-                raise _unwritable(error) if type(error) is ValueError else error from None
+                raise _unwritable(error) from None
+            return False
+        except (UnsendableAddress, smtplib.SMTPException):
+            if not self.fail_silently:
+                raise
             return False
         return self._send_smtputf8(ascii_domains)
 
@@ -355,7 +359,8 @@ def _addresses(values: list[str]) -> list[str]:
 def _utf8_mailboxes(values: list[str], header: str) -> str:
     """An address header's value in an SMTPUTF8 message: the addr-specs in UTF-8 (RFC 6532), a
     display name as it is, or as encoded words where needs_encoded_words() says so (a long word in
-    UTF-8 could not be folded). One mailbox a line, so the policy finds no line to fold again."""
+    UTF-8 could not be folded). Encoded words are folded here, one mailbox a line, so that the
+    policy, which would decode them to fold them again, finds no line too long."""
     mailboxes = []
     for value in values:
         for address in parse_addresses(value):
