@@ -195,6 +195,8 @@ def test_a_piped_sender_name_reads_back_as_it_was_given(send, name, to):
         "Ihrem Fall in unserer Filiale in der Münchner Innenstadt, vergangene Woche",
         "https://example.com/case?id=" + "7" * 1200,
         "ü" * 1200,
+        "word " * 1000,
+        "Wörter " * 500,
         "Milan\r\nBcc: eve@evil.example",
         "Milan\nX-Injected: 1",
         "a\u2028b\x85c\x7fd",
