@@ -169,6 +169,8 @@ def rfc2047_display_name(delivery):
         "a\u2028b\x85c\x7fd",
         "Milan\x7fStore",
         "(comment) <x@evil.example>",
+        'eve@evil.example" <eve@evil.example>, "x',
+        "<eve@evil.example>",
         "=?utf-8?q?Evil=0D=0ABcc=3A_eve=40evil.example?=",
     ],
 )
@@ -176,7 +178,7 @@ def rfc2047_display_name(delivery):
 def test_a_piped_sender_name_reads_back_as_it_was_given(send, name, to):
     delivery = send(store=name, to=to, from_name="${event://Store__c}")
     message = assert_well_formed(delivery)
-    assert delivery.rcpt_tos == [to]
+    assert (delivery.mail_from, delivery.rcpt_tos) == ("surveys@example.com", [to])
     [address] = message["From"].addresses
     assert address.addr_spec == "surveys@example.com"
     expected = " ".join(name.replace("\x7f", "").split())
