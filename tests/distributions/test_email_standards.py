@@ -171,6 +171,7 @@ def rfc2047_display_name(delivery):
         "(comment) <x@evil.example>",
         'eve@evil.example" <eve@evil.example>, "x',
         "<eve@evil.example>",
+        'Back\\slash "and" quote\\',
         "=?utf-8?q?Evil=0D=0ABcc=3A_eve=40evil.example?=",
     ],
 )
