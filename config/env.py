@@ -6,7 +6,9 @@ naming the variable, so every process stops at start instead of failing later.
 """
 
 import os
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import idna
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -22,6 +24,26 @@ def _given(name: str) -> str | None:
 def env_str(name: str, default: str = "") -> str:
     raw = _given(name)
     return default if raw is None else raw
+
+
+def env_url(name: str, default: str = "") -> str:
+    """A URL in the ASCII form headers and links need, without a trailing slash: a non-ASCII host
+    in DNS form (IDNA 2008 A-labels, https://bäckerei.de -> https://xn--bckerei-5wa.de) and a
+    non-ASCII path percent-encoded. An email header cannot hold it otherwise: List-Unsubscribe's
+    URL became an RFC 2047 encoded word, which no mailbox provider opens."""
+    url = env_str(name, default).strip().rstrip("/")
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    host, colon, port = hostport.partition(":")  # a non-ASCII host is no IPv6 literal
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError as error:
+            raise ImproperlyConfigured(f"{name}'s host {host} has no DNS form (IDNA 2008: {error})") from None
+    netloc = f"{userinfo}{at}{host}{colon}{port}" if not hostport.startswith("[") else parts.netloc
+    return urlunsplit(parts._replace(netloc=netloc, path=quote(parts.path, safe="/%:@!$&'()*+,;=~")))
 
 
 def env_bool(name: str, default: bool = False) -> bool:

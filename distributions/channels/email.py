@@ -22,6 +22,7 @@ import secrets
 import smtplib
 from dataclasses import dataclass
 from email.headerregistry import Address
+from email.utils import parseaddr
 from enum import StrEnum
 
 from anymail.exceptions import (
@@ -38,7 +39,14 @@ from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
 from django.db import DatabaseError
 
 from distributions.channels.smtp import EmailBackend as SMTPBackend
-from distributions.channels.smtp import UnsendableAddress, addresses_needing_smtputf8, ascii_domain
+from distributions.channels.smtp import (
+    UnsendableAddress,
+    addresses_needing_smtputf8,
+    ascii_domain,
+    bodies_within_line_limit,
+    encoded_words,
+    needs_encoded_words,
+)
 from distributions.models import Invitation
 from distributions.services.tracking import message_tag_for_tracking
 
@@ -56,6 +64,9 @@ NEVER_SENT_ERRORS = (
     UnsendableAddress,
     smtplib.SMTPNotSupportedError,
 )
+# RFC 3834 section 5: sent by a process, not a person, so out-of-office and other automatic
+# responders do not answer it (to the Reply-To, which people read).
+AUTO_GENERATED = "auto-generated"
 # The one-click unsubscribe body a mailbox provider POSTs to the List-Unsubscribe URL (RFC 8058 section 3.1).
 ONE_CLICK_UNSUBSCRIBE = "List-Unsubscribe=One-Click"
 
@@ -85,20 +96,29 @@ def invitation_message_id(*, token: str, from_email: str) -> str:
 
 
 class _InvitationEmail(EmailMultiAlternatives):
-    """An EmailMultiAlternatives whose multipart boundary is chosen before the message is written.
+    """An EmailMultiAlternatives whose multipart boundary is chosen before the message is written,
+    and whose piped texts (Subject, the From name, the bodies) are written as they read.
 
     Left unset, the email package makes one while writing the message and checks it against the
     parts with a regular expression compiled afresh for every message (the boundary is random,
     so Python's cache never holds it): the most costly step of writing an invitation.
     """
 
+    sender_name = ""  # the From display name, as given
+
     def message(self, *args, **kwargs):
         message = super().message(*args, **kwargs)
+        if needs_encoded_words(self.subject):
+            message.replace_header("Subject", encoded_words("Subject", self.subject))
+        if self.sender_name and needs_encoded_words(self.sender_name):
+            address = parseaddr(message["From"])[1]  # as Django wrote it: the domain in DNS form
+            message.replace_header("From", f"{encoded_words('From', self.sender_name)} <{address}>")
         if message.is_multipart():
             boundary = f"==============={secrets.token_hex(16)}=="
             # RFC 2046 section 5.1.1: the boundary must occur in none of the parts.
             if not any(boundary in str(part.get_payload()) for part in message.walk() if not part.is_multipart()):
                 message.set_boundary(boundary)
+        bodies_within_line_limit(message)
         return message
 
 
@@ -110,6 +130,9 @@ def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiA
     `List-Unsubscribe=One-Click` to it unsubscribes at once, with no page to visit: large
     mailbox providers require both of bulk senders. RFC 8058 section 4 also asks for the two
     headers to be covered by the DKIM signature, which the sending ESP or MTA adds.
+
+    `Auto-Submitted: auto-generated` (RFC 3834): a workflow sends it, so automatic responders
+    leave it unanswered.
     """
     distribution = invitation.distribution
     message = _InvitationEmail(
@@ -122,8 +145,11 @@ def invitation_email(*, invitation: Invitation, opt_out_url: str) -> EmailMultiA
             "Message-ID": invitation.message_id,
             "List-Unsubscribe": f"<{opt_out_url}>",
             "List-Unsubscribe-Post": ONE_CLICK_UNSUBSCRIBE,
+            "Auto-Submitted": AUTO_GENERATED,
         },
     )
+    if distribution.from_email:
+        message.sender_name = distribution.from_name
     if invitation.html_body:
         message.attach_alternative(invitation.html_body, "text/html")
     return message
@@ -147,7 +173,11 @@ def email_hand_off(
     server may have dropped it. `probe_session=False` skips checking that an open session is still
     alive, for a caller that used it a moment ago.
     """
-    if _encodes_local_parts(connection) and (international := addresses_needing_smtputf8(message)):
+    try:
+        international = _encodes_local_parts(connection) and addresses_needing_smtputf8(message)
+    except ValueError as error:  # the email package's refusal of an address: nothing was sent
+        return HandOff(Outcome.PERMANENT, f"An address of the message cannot be written in its headers ({error}).")
+    if international:
         return HandOff(
             Outcome.PERMANENT,
             f"{', '.join(international)} has non-ASCII characters before the @, which "

@@ -20,8 +20,13 @@ command of that message is sent, so the caller knows nothing went out and what t
 It also keeps every header line within RFC 5322's limit of 998 characters (section 2.1.1), which
 servers enforce ("500 Line too long"): Django folds a header only at its spaces, so a subject
 holding a long unbroken word (a piped value) stayed on one line. Such a message has its headers
-folded again, the long words as RFC 2047 encoded words; its body is unchanged. Other messages
-with ASCII addresses only go through Django's backend unchanged.
+folded again, the long words as RFC 2047 encoded words. Its text parts are quoted-printable when a
+line on the wire is too long (Django looks for one with `str.splitlines()`, which also breaks at
+U+2028 and U+0085, so it missed some). A body with 8-bit text (Django writes UTF-8 as 8bit) is
+declared with BODY=8BITMIME (RFC 6152), or sent quoted-printable to a server without 8BITMIME.
+A Subject that is not plain printable ASCII is written as encoded words folded after the header's
+name (Django's first line held only "Subject: ", so readers saw a leading space).
+Other messages go through as Django's backend writes them.
 """
 
 import copy
@@ -31,20 +36,36 @@ import re
 import smtplib
 from email import policy
 from email.generator import BytesGenerator
+from email.header import Header
 from email.headerregistry import Address
+from email.message import Message
+from email.utils import parseaddr
 from io import BytesIO
 
 import idna
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend as DjangoEmailBackend
-from django.core.mail.message import EmailMessage, sanitize_address
+from django.core.mail.message import EmailMessage, sanitize_address, utf8_charset_qp
 
 # The EmailMessage attributes that fill address headers (Bcc fills none), and their headers.
 ADDRESS_HEADERS = {"from_email": "From", "to": "To", "cc": "Cc", "reply_to": "Reply-To"}
 SMTPUTF8 = "SMTPUTF8"
+EIGHT_BIT_MIME = "8BITMIME"
+EIGHT_BIT_BODY = "BODY=8BITMIME"
 # RFC 6532 headers, CRLF as SMTP's DATA wants; a long header is folded without encoded words.
 UTF8_HEADERS = policy.SMTPUTF8.clone(linesep="\r\n")
 MAX_LINE_LENGTH = 998  # characters, CRLF not counted (RFC 5322 section 2.1.1)
+# Octets: a longer word cannot share a line of MAX_LINE_LENGTH with a header's name and an address,
+# so it is written as encoded words, which fold. (A shorter one is left as it is: a reader joins
+# encoded words, and Python's address parser puts a space between them.)
+MAX_WORD_LENGTH = 900
+ENCODED_LINE_LENGTH = 75
+# What a header may not hold raw: RFC 5322 section 2.2 allows printable ASCII and white space, and
+# RFC 6532 adds UTF-8 (its C1 control characters aside).
+NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e\t]")
+UNWRITABLE_IN_UTF8 = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# What ends a line in a message on the wire; str.splitlines() also splits at U+2028, U+0085, form feeds...
+WIRE_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 class UnsendableAddress(Exception):
@@ -95,19 +116,18 @@ class EmailBackend(DjangoEmailBackend):
     def _send(self, email_message: EmailMessage) -> bool:
         if not email_message.recipients():
             return False
-        if all(
-            address.username.isascii() and address.domain.isascii()
-            for value in _address_values(email_message)
-            if not value.isascii()  # only a non-ASCII display name, which Django encodes right
-            for address in parse_addresses(value)
-        ):
-            return self._send_ascii(email_message)
         try:
+            if _ascii_addresses_only(email_message):
+                return self._send_ascii(email_message)
             ascii_domains = _with_ascii_domains(email_message)
             international = addresses_needing_smtputf8(email_message)
             if not international:
                 return self._send_ascii(ascii_domains)
             self._require_smtputf8(international)
+        except ValueError as error:  # the email package's refusal of an address
+            if not self.fail_silently:
+                raise _unwritable(error) from None
+            return False
         except (UnsendableAddress, smtplib.SMTPException):
             if not self.fail_silently:
                 raise
@@ -117,16 +137,35 @@ class EmailBackend(DjangoEmailBackend):
     def _send_ascii(self, email_message: EmailMessage) -> bool:
         """Django's `_send`, with every header line within MAX_LINE_LENGTH."""
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
-        envelope_from = _envelope_from(email_message.from_email, encoding)
-        recipients = [_envelope_recipient(address, encoding) for address in email_message.recipients()]
-        content = _headers_within_line_limit(email_message.message().as_bytes(linesep="\r\n"))
         try:
-            self.connection.sendmail(envelope_from, recipients, content)
+            envelope_from = _envelope_from(email_message.from_email, encoding)
+            recipients = [_envelope_recipient(address, encoding) for address in email_message.recipients()]
+            message = _message(email_message)
+            content = _headers_within_line_limit(message.as_bytes(linesep="\r\n"))
+        except ValueError as error:  # the email package's refusal of an address
+            if not self.fail_silently:
+                raise _unwritable(error) from None
+            return False
+        try:
+            body_options = self._body_options(content)
+            if body_options is None:  # 8-bit text the server cannot take: sent as quoted-printable
+                bodies_within_line_limit(message, seven_bit=True)
+                content, body_options = _headers_within_line_limit(message.as_bytes(linesep="\r\n")), []
+            self.connection.sendmail(envelope_from, recipients, content, mail_options=body_options)
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise
             return False
         return True
+
+    def _body_options(self, content: bytes) -> list[str] | None:
+        """The MAIL parameters that declare the message's body (RFC 6152): BODY=8BITMIME when it
+        has 8-bit octets (Django writes UTF-8 text as 8bit) and the server offers 8BITMIME; None
+        when it has them and the server does not, which then may only be sent 7-bit."""
+        if content.isascii():
+            return []
+        self.connection.ehlo_or_helo_if_needed()
+        return [EIGHT_BIT_BODY] if self.connection.has_extn(EIGHT_BIT_MIME) else None
 
     def _require_smtputf8(self, addresses: list[str]) -> None:
         self.connection.ehlo_or_helo_if_needed()
@@ -138,19 +177,17 @@ class EmailBackend(DjangoEmailBackend):
             )
 
     def _send_smtputf8(self, email_message: EmailMessage) -> bool:
-        message = email_message.message()
-        # Django wrote the local parts as encoded words: put the addresses back as they are (RFC 6532).
-        for field, header in ADDRESS_HEADERS.items():
-            values = _header_values(email_message, field, header)
-            if values and header in message:
-                message.replace_header(header, ", ".join(_addresses(values)))
-        envelope_from = _addr_specs([email_message.from_email])[0]
-        recipients = _addr_specs(email_message.recipients())
-        content = BytesIO()
-        BytesGenerator(content, mangle_from_=False, policy=UTF8_HEADERS).flatten(message)
+        try:
+            envelope_from, recipients, content = _smtputf8_message(email_message)
+        except ValueError as error:  # the email package's refusal of an address
+            if not self.fail_silently:
+                raise _unwritable(error) from None
+            return False
         try:
             # smtplib sends MAIL FROM with the SMTPUTF8 parameter and the commands in UTF-8.
-            self.connection.sendmail(envelope_from, recipients, content.getvalue(), mail_options=[SMTPUTF8])
+            # RFC 6531 section 3.1: a server offering SMTPUTF8 offers 8BITMIME too.
+            mail_options = [SMTPUTF8, *(self._body_options(content) or [])]
+            self.connection.sendmail(envelope_from, recipients, content, mail_options=mail_options)
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise
@@ -158,10 +195,97 @@ class EmailBackend(DjangoEmailBackend):
         return True
 
 
+def needs_encoded_words(text: str, *, utf8: bool = False) -> bool:
+    """Whether a header text must be written as RFC 2047 encoded words to read as it is: a
+    character no header may hold raw (non-ASCII, unless `utf8` (RFC 6532); a control character such
+    as DEL), a word no line can hold, or text a reader would take for an encoded word
+    ("=?utf-8?q?...?=")."""
+    return (
+        (UNWRITABLE_IN_UTF8 if utf8 else NOT_PRINTABLE_ASCII).search(text) is not None
+        or "=?" in text
+        or any(len(word.encode()) > MAX_WORD_LENGTH for word in text.split())
+    )
+
+
+def encoded_words(header: str, text: str) -> str:
+    """`text` as RFC 2047 encoded words, folded after `header`'s name.
+
+    Django encodes a non-ASCII Subject or display name without counting the header's name, so its
+    first line held only `Subject: ` and a reader saw a leading space; an ASCII one it leaves as it
+    is, even when it reads as an encoded word or holds a word longer than a line (998 octets).
+    """
+    # Lines of at most 75 characters keep each encoded word within RFC 2047's 75 (section 2); the
+    # email package's default, 78, writes words of up to 77.
+    return Header(text, "utf-8", header_name=header).encode(maxlinelen=ENCODED_LINE_LENGTH)
+
+
+def bodies_within_line_limit(message: Message, *, seven_bit: bool = False) -> None:
+    """Write each text part of `message` (Django's) as quoted-printable if a line of it is longer
+    than RFC 5322 allows or it holds a NUL, or, with `seven_bit`, if it is not ASCII.
+
+    Django does so for a line of `str.splitlines()` longer than 998 octets, but that also breaks at
+    U+2028, U+0085 and form feeds, which end no line on the wire: such a body went out as 8bit with
+    a longer line, which servers refuse ("500 Line too long").
+    """
+    for part in message.walk():
+        if part.get_content_maintype() == "text" and part.get("Content-Transfer-Encoding") in ("7bit", "8bit"):
+            _encode_long_lines(part, seven_bit=seven_bit)
+
+
+def _encode_long_lines(part: Message, *, seven_bit: bool) -> None:
+    # Not transfer-encoded: the text itself, or its bytes as surrogate escapes.
+    raw = part.get_payload().encode(errors="surrogateescape")
+    if (
+        (raw.isascii() or not seven_bit)
+        and b"\x00" not in raw  # RFC 2045 section 2.7/2.8: 7bit and 8bit data hold no NUL
+        and all(len(line) <= MAX_LINE_LENGTH for line in WIRE_LINE_END.split(raw))
+    ):
+        return
+    text = raw.decode(part.get_content_charset() or "utf-8")
+    del part["Content-Transfer-Encoding"]
+    part.set_payload(text, charset=utf8_charset_qp)
+
+
+def _unwritable(error: ValueError) -> UnsendableAddress:
+    """The email package's refusal of an address (raised before any SMTP command of the message),
+    as the error that says nothing was sent."""
+    return UnsendableAddress(f"An address of the message cannot be written in its headers ({error}): correct it.")
+
+
+def _message(email_message: EmailMessage) -> Message:
+    """Django's message, its Subject written as it reads (see encoded_words) and its text parts
+    within the line limit."""
+    message = email_message.message()
+    subject = str(email_message.subject)
+    if "Subject" in message and needs_encoded_words(subject):
+        message.replace_header("Subject", encoded_words("Subject", subject))
+    bodies_within_line_limit(message)
+    return message
+
+
+def _smtputf8_message(email_message: EmailMessage) -> tuple[str, list[str], bytes]:
+    """MAIL FROM, RCPT TO and the content of a message sent with SMTPUTF8."""
+    message = _message(email_message)
+    # Django wrote the local parts as encoded words: put the addresses back as they are (RFC 6532).
+    # A header of ASCII addresses stays as Django wrote it.
+    for field, header in ADDRESS_HEADERS.items():
+        values = _header_values(email_message, field, header)
+        if values and header in message and not all(value.isascii() for value in values):
+            message.replace_header(header, _utf8_mailboxes(values, header))
+    # The address alone, as for _envelope_from.
+    envelope_from = _addr_specs([parseaddr(email_message.from_email)[1]])[0]
+    recipients = _addr_specs(email_message.recipients())
+    content = BytesIO()
+    BytesGenerator(content, mangle_from_=False, policy=UTF8_HEADERS).flatten(message)
+    return envelope_from, recipients, content.getvalue()
+
+
 @functools.lru_cache(maxsize=64)
 def _envelope_from(from_email: str, encoding: str) -> str:
-    # The same sender for a whole batch of invitations: parsed once, not per message.
-    return sanitize_address(from_email, encoding)
+    """The sender's address for MAIL FROM. The same sender for a whole batch of invitations: parsed
+    once, not per message. Without the display name, which sanitize_address would decode as RFC 2047
+    encoded words: a piped name that reads as one ("=?utf-8?q?a=0D=0Ab?=") would hold a line break."""
+    return sanitize_address(("", parseaddr(from_email)[1]), encoding)
 
 
 # A bare ASCII address whose local part is a dot-atom (RFC 5322 section 3.2.3) and whose domain
@@ -188,6 +312,15 @@ def _headers_within_line_limit(content: bytes) -> bytes:
     return email.message_from_bytes(content, policy=policy.SMTP).as_bytes()
 
 
+def _ascii_addresses_only(message: EmailMessage) -> bool:
+    return all(
+        address.username.isascii() and address.domain.isascii()
+        for value in _address_values(message)
+        if not value.isascii()  # only a non-ASCII display name, which Django encodes right
+        for address in parse_addresses(value)
+    )
+
+
 def _address_values(message: EmailMessage) -> list[str]:
     return [str(value) for value in [message.from_email, *message.to, *message.cc, *message.bcc, *message.reply_to]]
 
@@ -203,10 +336,16 @@ def _header_values(message: EmailMessage, field: str, header: str) -> list[str]:
 
 def _with_ascii_domains(message: EmailMessage) -> EmailMessage:
     converted = copy.copy(message)
-    converted.from_email = ", ".join(_addresses([message.from_email]))
+    converted.from_email = _with_ascii_domain(message.from_email)
     for field in ("to", "cc", "bcc", "reply_to"):
-        setattr(converted, field, [", ".join(_addresses([value])) for value in getattr(message, field)])
+        setattr(converted, field, [_with_ascii_domain(value) for value in getattr(message, field)])
     return converted
+
+
+def _with_ascii_domain(value: str) -> str:
+    # An ASCII value has nothing to convert, and is not parsed: the parser would decode a display
+    # name written like an encoded word, which Django then writes as it was decoded.
+    return value if value.isascii() else ", ".join(_addresses([value]))
 
 
 def _addresses(values: list[str]) -> list[str]:
@@ -215,6 +354,22 @@ def _addresses(values: list[str]) -> list[str]:
         for value in values
         for address in parse_addresses(value)
     ]
+
+
+def _utf8_mailboxes(values: list[str], header: str) -> str:
+    """An address header's value in an SMTPUTF8 message: the addr-specs in UTF-8 (RFC 6532), a
+    display name as it is, or as encoded words where needs_encoded_words() says so (a long word in
+    UTF-8 could not be folded). Encoded words are folded here, one mailbox a line, so that the
+    policy, which would decode them to fold them again, finds no line too long."""
+    mailboxes = []
+    for value in values:
+        for address in parse_addresses(value):
+            mailbox = Address(address.display_name, address.username, ascii_domain(address.domain))
+            if mailbox.display_name and needs_encoded_words(mailbox.display_name, utf8=True):
+                mailboxes.append(f"{encoded_words(header, mailbox.display_name)}\n <{mailbox.addr_spec}>")
+            else:
+                mailboxes.append(str(mailbox))
+    return ",\n ".join(mailboxes)
 
 
 def _addr_specs(values: list[str]) -> list[str]:

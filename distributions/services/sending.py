@@ -396,9 +396,14 @@ def _render(context: TaskContext, token: str) -> RenderedMessage:
     )
 
 
+# Control characters (C0, DEL, C1) that are not white space: nothing a reader can show.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f\x80-\x84\x86-\x9f]")
+
+
 def _one_line(text: str) -> str:
-    # A line break in a header would be refused by the email framework when sending.
-    return " ".join(text.split())
+    """Text for a header (Subject, From name): a line break would be refused by the email framework
+    when sending, and a control character shows as nothing, or as a defect, in a mail reader."""
+    return " ".join(_CONTROL.sub("", text).split())
 
 
 _ANCHOR = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']*)["'][^>]*>(.*?)</a>""", re.IGNORECASE | re.DOTALL)

@@ -94,6 +94,20 @@ def test_it_refuses_an_empty_key_file_and_says_what_to_do(monkeypatch, tmp_path)
 # --- HTTPS --------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("given", "public_base_url"),
+    [
+        ("https://surveys.example.com/", "https://surveys.example.com"),
+        ("https://Umfragen.Bäckerei.de", "https://umfragen.xn--bckerei-5wa.de"),
+        ("https://straße.de:8443/umfragen/", "https://xn--strae-oqa.de:8443/umfragen"),
+        ("https://example.com/ümfragen", "https://example.com/%C3%BCmfragen"),
+    ],
+)
+def test_the_public_base_url_is_written_in_ascii(monkeypatch, tmp_path, given, public_base_url):
+    # Emails carry it in List-Unsubscribe, a header that holds only an ASCII URL.
+    assert load_settings(monkeypatch, tmp_path, PUBLIC_BASE_URL=given)["PUBLIC_BASE_URL"] == public_base_url
+
+
 def test_https_redirect_and_hsts_are_off_unless_asked_for(monkeypatch, tmp_path):
     loaded = load_settings(monkeypatch, tmp_path)
     assert (loaded["SECURE_SSL_REDIRECT"], loaded["SECURE_HSTS_SECONDS"]) == (False, 0)

@@ -50,13 +50,14 @@ class RecordingHandler:
     data_reply: str | None = None
     # Accept the message, then drop the connection before the "250" reaches the client.
     drop_after_accepting: bool = False
+    offers_8bitmime: bool = True  # whether EHLO's reply lists 8BITMIME (RFC 6152)
     sessions: int = 0  # SMTP sessions greeted (EHLO)
     commands: list[str] = field(default_factory=list)  # "MAIL FROM:<...> SMTPUTF8", "RCPT TO:<...>"
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.sessions += 1
         session.host_name = hostname
-        return responses
+        return [line for line in responses if self.offers_8bitmime or line != "250-8BITMIME"]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_reply:
@@ -81,11 +82,12 @@ class RecordingHandler:
 
 
 @contextmanager
-def smtp_server(settings, *, smtputf8=True, backend=SMTP_BACKEND):
+def smtp_server(settings, *, smtputf8=True, eight_bit_mime=True, backend=SMTP_BACKEND):
     """Start a server and point the SMTP backend at it (settings: pytest-django's fixture).
 
-    `smtputf8`: whether the server offers SMTPUTF8 (RFC 6531) in its EHLO reply."""
-    handler = RecordingHandler()
+    `smtputf8`, `eight_bit_mime`: whether the server offers SMTPUTF8 (RFC 6531), 8BITMIME (RFC 6152)
+    in its EHLO reply."""
+    handler = RecordingHandler(offers_8bitmime=eight_bit_mime)
     controller = LoopbackController(handler, hostname="127.0.0.1", port=0, enable_SMTPUTF8=smtputf8)
     controller.start()
     settings.EMAIL_BACKEND = backend

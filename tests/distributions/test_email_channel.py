@@ -109,3 +109,15 @@ def test_djangos_own_smtp_backend_is_not_given_a_non_ascii_local_part(settings):
     assert hand_off.outcome == Outcome.PERMANENT
     assert "EMAIL_BACKEND=distributions.channels.smtp.EmailBackend" in hand_off.detail
     assert server.commands == []
+
+
+@pytest.mark.django_db
+def test_an_address_the_email_package_refuses_fails_for_good_before_anything_is_sent(settings):
+    sender = "Zoë =?utf-8?q?Care=0D=0ABcc=3A_eve=40evil.example?= <surveys@example.com>"
+    with smtp_server(settings, backend="django.core.mail.backends.smtp.EmailBackend") as server:
+        message = EmailMultiAlternatives("Hi", "Hello", sender, ["ada@example.com"])
+        hand_off = email_hand_off(message=message, connection=get_connection())
+
+    assert hand_off.outcome == Outcome.PERMANENT
+    assert "cannot be written in its headers" in hand_off.detail
+    assert server.commands == []

@@ -2,6 +2,7 @@
 internationalized addresses (RFC 6531 SMTPUTF8, RFC 6532 headers, IDNA 2008 domains)."""
 
 import email
+import re
 from email import policy
 from email.headerregistry import Address
 
@@ -83,6 +84,15 @@ def test_it_keeps_display_names_and_both_parts_in_an_smtputf8_message(server):
     assert parts == [("text/plain", "Grüße: https://surveys.example.com/s/abc/"), ("text/html", "<p>Grüße</p>")]
 
 
+def test_an_address_the_email_package_refuses_is_refused_before_any_command(server):
+    # Part of the display name reads as an encoded word holding a line break, which no header may hold.
+    sender = "Zoë =?utf-8?q?Care=0D=0ABcc=3A_eve=40evil.example?= <surveys@example.com>"
+    with pytest.raises(UnsendableAddress, match="cannot be written in its headers"):
+        send(from_email=sender, to=["ada@straße.de"])
+
+    assert server.commands == []
+
+
 def test_it_writes_a_non_ascii_domain_as_an_idna_2008_a_label(server_without_smtputf8):
     send(to=["ada@straße.de"])
 
@@ -113,6 +123,78 @@ def test_it_sends_a_subject_with_a_word_longer_than_a_line_folded_within_the_lim
     assert max(len(line) for line in headers.split(b"\r\n")) <= 998
     assert received(delivery)["Subject"] == f"Your case {LONG_WORD}"
     assert received(delivery).get_content().strip() == "Hello"
+
+
+# --- 8-bit bodies (RFC 6152) ----------------------------------------------------------------------
+
+
+def test_a_body_with_8bit_text_is_declared_with_body_8bitmime(server):
+    send(body="Grüße", to=["ada@example.com"])
+
+    [delivery] = server.deliveries
+    assert b"Content-Transfer-Encoding: 8bit" in delivery.content
+    assert "BODY=8BITMIME" in server.commands[0].upper().split()
+    assert delivery.message.get_payload(decode=True).decode().strip() == "Grüße"
+
+
+def test_an_ascii_body_is_sent_without_a_body_parameter(server):
+    send(body="Hello", to=["ada@example.com"])
+
+    assert "BODY=8BITMIME" not in server.commands[0].upper().split()
+
+
+def test_a_server_without_8bitmime_gets_8bit_text_as_quoted_printable(settings):
+    with smtp_server(settings, smtputf8=False, eight_bit_mime=False) as server:
+        sent = send(body="Grüße", to=["ada@example.com"])
+
+    [delivery] = server.deliveries
+    assert sent == 1
+    assert delivery.content.isascii()
+    assert "BODY=8BITMIME" not in server.commands[0].upper().split()
+    assert delivery.message.get_payload(decode=True).decode().strip() == "Grüße"
+
+
+def test_an_smtputf8_message_with_8bit_text_is_declared_with_body_8bitmime(server):
+    send(body="Grüße", to=["jörg@example.com"])
+
+    assert {"SMTPUTF8", "BODY=8BITMIME"} <= set(server.commands[0].upper().split())
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x85", "\x0c", "\x1e"])
+def test_a_body_line_longer_than_the_limit_between_unicode_line_separators_is_encoded(server, separator):
+    body = "x" * 600 + separator + "y" * 600  # one line on the wire; str.splitlines() sees two
+
+    assert send(body=body, to=["ada@example.com"]) == 1
+
+    [delivery] = server.deliveries
+    assert max(len(line) for line in delivery.content.split(b"\r\n")) <= 998
+    assert received(delivery).get_content().rstrip("\r\n") == body
+
+
+def test_a_long_non_ascii_subject_reads_back_as_it_was_given(server):
+    subject = 'Workflow "Kundenzufriedenheit nach Fallabschluss (München)": task 2 failed'
+    send(subject=subject, to=["ada@example.com"])
+
+    headers = server.deliveries[0].content.partition(b"\r\n\r\n")[0].decode()
+    assert received(server.deliveries[0])["Subject"] == subject  # no leading space
+    assert all(len(word) <= 75 for word in re.findall(r"=\?\S+?\?[bq]\?\S*?\?=", headers))
+
+
+def test_a_nul_in_a_body_is_sent_quoted_printable(server):
+    send(body="Store: Mi\x00lan", to=["ada@example.com"])
+
+    [delivery] = server.deliveries
+    assert b"\x00" not in delivery.content
+    assert delivery.message["Content-Transfer-Encoding"] == "quoted-printable"
+    assert delivery.message.get_payload(decode=True).rstrip() == b"Store: Mi\x00lan"
+
+
+def test_a_control_character_in_a_subject_is_not_written_raw(server):
+    send(subject="Case\x7f 1026", to=["ada@example.com"])
+
+    headers = server.deliveries[0].content.partition(b"\r\n\r\n")[0]
+    assert re.fullmatch(rb"[\x20-\x7e\t]*", headers.replace(b"\r\n", b""))
+    assert received(server.deliveries[0])["Subject"] == "Case\x7f 1026"
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,13 @@ def test_it_emails_the_owner_and_extra_recipients_when_a_task_fails_for_good(fai
     assert FailureNotice.objects.get().sent_at is not None
 
 
+def test_the_notice_is_marked_auto_generated_so_out_of_office_replies_leave_it_alone(fail, failing_workflow):
+    fail(failing_workflow)
+
+    [email] = mail.outbox
+    assert email.message()["Auto-Submitted"] == "auto-generated"
+
+
 def test_it_emails_a_task_that_gave_up_after_24_hours(monkeypatch, django_capture_on_commit_callbacks):
     def always_locked(context):
         raise OperationalError("could not obtain lock")

@@ -134,4 +134,6 @@ def _message(workflow: Workflow, notices: list[FailureNotice], recipients: list[
         "You get this as the workflow's owner or one of its failure recipients; failures are emailed at most "
         f"once every {FAILURE_EMAIL_INTERVAL.seconds // 60} minutes, later ones in a digest."
     )
-    return EmailMessage(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, recipients)
+    # RFC 3834 section 5: sent by a process, so automatic responders (out of office) leave it unanswered.
+    headers = {"Auto-Submitted": "auto-generated"}
+    return EmailMessage(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, recipients, headers=headers)
