@@ -636,3 +636,44 @@ def test_a_refusal_made_before_the_user_is_known_is_a_403_not_a_server_error(set
     response = client.get(reverse("admin:login"), headers={"User-Agent": "BadBot/1.0"})
 
     assert response.status_code == 403
+
+
+def _troubleshooting_pages(run):
+    notification = run.notification
+    return [
+        reverse("admin:workflows_run_change", args=[run.pk]),
+        reverse("admin:workflows_inboundmessage_change", args=[notification.inbound_message_id]),
+        reverse("admin:workflows_notification_change", args=[notification.pk]),
+    ]
+
+
+def test_the_troubleshooting_pages_name_without_linking_the_workflow_and_call_their_viewer_may_not_open(client, world):
+    run = world["run"]
+    staff_with(client, "workflows.view_run", "workflows.view_notification")
+    workflow_page = reverse("admin:workflows_workflow_change", args=[run.workflow_id])
+    inbound_page = reverse("admin:workflows_inboundmessage_change", args=[run.notification.inbound_message_id])
+    run_page, _inbound_page, notification_page = _troubleshooting_pages(run)
+
+    for url in (run_page, notification_page):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert not page_hrefs(response) & {workflow_page, inbound_page}
+    assert escape(str(run.workflow)) in client.get(run_page).content.decode()
+    assert client.get(workflow_page).status_code == client.get(inbound_page).status_code == 403
+
+
+def test_the_troubleshooting_pages_link_the_workflow_and_call_to_who_may_open_them(client, world):
+    run = world["run"]
+    staff_with(
+        client,
+        "workflows.view_run",
+        "workflows.view_notification",
+        "workflows.view_inboundmessage",
+        "workflows.view_workflow",
+    )
+    workflow_page = reverse("admin:workflows_workflow_change", args=[run.workflow_id])
+    run_page, inbound_page, notification_page = _troubleshooting_pages(run)
+
+    assert workflow_page in page_hrefs(client.get(run_page))
+    assert workflow_page in page_hrefs(client.get(inbound_page))
+    assert inbound_page in page_hrefs(client.get(notification_page))
