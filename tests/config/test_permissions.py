@@ -25,6 +25,7 @@ from django.utils.html import escape
 from django_q.models import OrmQ, Schedule
 from django_q.models import Task as QueueTask
 
+from api.models import ApiToken
 from api.services import api_token_create
 from directory.models import Membership, Transaction
 from distributions.models import (
@@ -677,3 +678,39 @@ def test_the_troubleshooting_pages_link_the_workflow_and_call_to_who_may_open_th
     assert workflow_page in page_hrefs(client.get(run_page))
     assert workflow_page in page_hrefs(client.get(inbound_page))
     assert inbound_page in page_hrefs(client.get(notification_page))
+
+
+def test_read_only_survey_and_workflow_pages_name_their_users_without_linking_pages_their_viewer_may_not_open(
+    client, world
+):
+    survey, workflow, owner = world["survey"], world["workflow"], world["owner"]
+    staff_with(
+        client,
+        "distributions.view_survey",
+        "distributions.view_collaborator",
+        "workflows.view_workflow",
+        "api.view_apitoken",
+        "api.change_apitoken",  # a token's user is read-only even to who may change the token
+    )
+    user_page = reverse("admin:auth_user_change", args=[owner.pk])
+
+    pages = [
+        client.get(reverse("admin:distributions_survey_change", args=[survey.pk])),
+        client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])),
+        client.get(reverse("admin:api_apitoken_change", args=[ApiToken.objects.get(user=owner).pk])),
+    ]
+
+    for page in pages:
+        assert page.status_code == 200
+        assert user_page not in page_hrefs(page)
+        assert escape(str(owner)) in page.content.decode()
+    assert client.get(user_page).status_code == 403
+
+
+def test_read_only_survey_and_workflow_pages_link_their_users_for_who_may_view_users(client, world):
+    survey, workflow, owner = world["survey"], world["workflow"], world["owner"]
+    staff_with(client, "distributions.view_survey", "workflows.view_workflow", "auth.view_user")
+    user_page = reverse("admin:auth_user_change", args=[owner.pk])
+
+    assert user_page in page_hrefs(client.get(reverse("admin:distributions_survey_change", args=[survey.pk])))
+    assert user_page in page_hrefs(client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])))

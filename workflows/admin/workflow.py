@@ -20,6 +20,7 @@ from django.utils.text import Truncator
 from workflows.admin.display import (
     KNOWN_FIELDS_DATALIST,
     MAX_WSDL_BYTES,
+    UserNamedAsTextMixin,
     known_event_fields,
     may_see_event_url,
     task_summary,
@@ -258,8 +259,9 @@ class TaskInline(admin.TabularInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(UserNamedAsTextMixin, admin.ModelAdmin):
     form = WorkflowForm
+    user_fields = ("owner",)
     list_display = ["name", "salesforce_object", "enabled", "owner", "updated_at"]
     list_filter = ["enabled", "salesforce_object"]
     list_select_related = ["owner"]
@@ -330,13 +332,18 @@ class WorkflowAdmin(admin.ModelAdmin):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
 
     def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
         if may_see_event_url(self, request, obj):
-            return self.fieldsets
+            return fieldsets
         masked = {"event_url": "masked_event_url"}
         return [
             (title, {**options, "fields": [masked.get(name, name) for name in options["fields"]]})
-            for title, options in self.fieldsets
+            for title, options in fieldsets
         ]
+
+    @admin.display(description="Owner")
+    def owner_name(self, workflow):
+        return str(workflow.owner)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
