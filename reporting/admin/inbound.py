@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from distributions.admin.display import RequestBoundChangePageMixin, change_link
-from reporting.admin.filters import HttpStatusFilter, ReceivedFilter
+from reporting.admin.filters import HttpStatusFilter, ReceivedFilter, RefusalHttpStatusFilter
 from reporting.models import FailedToStart
 from workflows.admin.display import value_table
 from workflows.admin.history import ReadOnlyMixin
@@ -75,7 +75,7 @@ class FailedToStartAdmin(InboundMessageAdmin):
     """Refused calls only (the proxy's manager): wrong URL, organization or object, malformed XML, too big."""
 
     list_display = ["received_at", "http_status", "short_reason", "workflow", "remote_addr", "sobject_type"]
-    list_filter = [HttpStatusFilter, "workflow", ReceivedFilter]
+    list_filter = [RefusalHttpStatusFilter, "workflow", ReceivedFilter]
 
 
 @admin.register(Notification)

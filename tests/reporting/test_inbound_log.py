@@ -103,3 +103,13 @@ def test_failed_to_start_lists_only_refused_calls(admin_client):
 
     assert {message.pk for message in response.context["cl"].result_list} == {refused.pk}
     assert [row["short_reason"] for row in result_rows(response.content)] == ["No workflow has this event URL."]
+
+
+def test_failed_to_start_offers_only_the_statuses_of_a_refusal(admin_client):
+    response = admin_client.get(FAILED_TO_START_URL)
+
+    http_status_filter = next(spec for spec in response.context["cl"].filter_specs if spec.title == "HTTP status")
+    offered = [choice["display"] for choice in http_status_filter.choices(response.context["cl"])]
+    assert offered[0] == "All"
+    assert "200 Ack" not in offered
+    assert "404 Unknown event URL" in offered
