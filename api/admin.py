@@ -6,16 +6,18 @@ from django.utils import timezone
 from api.models import ApiToken
 from api.selectors import api_token_users
 from api.services import api_token_create
+from workflows.admin.display import UserNamedAsTextMixin
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(UserNamedAsTextMixin, admin.ModelAdmin):
     list_display = ["__str__", "user", "hint", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     list_select_related = ["user"]
     search_fields = ["name", "user__username"]
     autocomplete_fields = ["user"]
     fields = ["user", "name", "hint", "created_at", "last_used_at", "revoked_at"]
+    user_fields = ("user",)
     readonly_fields = ["hint", "created_at", "last_used_at"]
     actions = ["revoke"]
 
@@ -33,13 +35,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
 
     def get_readonly_fields(self, request, obj=None):
+        readonly_fields = super().get_readonly_fields(request, obj)
         if obj is None:
-            return self.readonly_fields
+            return readonly_fields
         # A token's user cannot change: it would hand the secret to someone else's rights. Nor may
         # someone else's revoked token be brought back (by whoever might hold its secret) but by
         # those who could create one for its user.
         revived = obj.revoked_at and not api_token_users(user=request.user).filter(pk=obj.user_id).exists()
-        return [*self.readonly_fields, "user", *(["revoked_at"] if revived else [])]
+        return [*readonly_fields, "user", *(["revoked_at"] if revived else [])]
+
+    @admin.display(description="User")
+    def user_name(self, token):
+        return str(token.user)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from distributions.models import Survey
 from reporting.charts import Series, bar_chart, funnel_chart
@@ -97,6 +98,7 @@ def survey_summary(request, survey_id: int):
         "title": f"Distribution summary of {survey}",
         "survey": survey,
         "opts": Survey._meta,
+        "distributions_url": _distributions_url(request, survey),
         "window_days": WINDOW_DAYS,
         "rows": [_summary_row(summary.label, summary) for summary in channels],
         "total": _summary_row("All channels", _total(channels)) if len(channels) > 1 else None,
@@ -112,6 +114,13 @@ def survey_summary(request, survey_id: int):
         ],
     }
     return TemplateResponse(request, "reporting/survey_summary.html", context)
+
+
+def _distributions_url(request, survey: Survey) -> str:
+    """The survey's Distributions page, or "" for a user that page refuses (it needs more than this one)."""
+    if not admin.site.get_model_admin(Survey).may_open_distributions(request):
+        return ""
+    return reverse("admin:distributions_survey_distributions", args=[survey.pk])
 
 
 def percent(value: float | None) -> str:

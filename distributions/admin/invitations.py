@@ -118,6 +118,7 @@ class InvitationAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOn
     list_select_related = ["contact", "distribution__survey"]
     # Exact matches only: each is served by an index (address, message_id, token).
     search_fields = ["=address", "=message_id", "=token"]
+    search_help_text = "A whole email address or phone number, a Message-ID or a survey link's token (exact)."
     ordering = ["-id"]
     fieldsets = [
         (

@@ -18,6 +18,7 @@ from distributions.selectors import distributions_with_counts, survey_field_case
 from distributions.services.response_export import EXPORT_VIEW_PERMISSIONS
 from distributions.services.sms_sessions import question_sms_askable, survey_sms_unaskable
 from distributions.services.surveys import SurveyError, survey_set_status
+from workflows.admin.display import UserNamedAsTextMixin
 from workflows.admin.piping import add_piped_text_menu
 from workflows.piping import validate
 from workflows.tasks.forms import PipedTextarea
@@ -118,20 +119,26 @@ class SurveyFieldInline(admin.TabularInline):
     verbose_name_plural = "embedded-data fields (recorded on each response from the contact's embedded data)"
 
 
-class CollaboratorInline(admin.TabularInline):
+class CollaboratorInline(UserNamedAsTextMixin, admin.TabularInline):
     model = Collaborator
     fields = ["user", "can_distribute"]
+    user_fields = ("user",)
     autocomplete_fields = ["user"]
     extra = 0
 
+    @admin.display(description="User")
+    def user_name(self, collaborator):
+        return str(collaborator.user)
+
 
 @admin.register(Survey)
-class SurveyAdmin(RequestBoundChangePageMixin, admin.ModelAdmin):
+class SurveyAdmin(RequestBoundChangePageMixin, UserNamedAsTextMixin, admin.ModelAdmin):
     list_display = ["name", "status", "owner", "question_count", "distributions_link"]
     list_filter = ["status"]
     list_select_related = ["owner"]
     search_fields = ["name"]
     autocomplete_fields = ["owner"]
+    user_fields = ("owner",)
     form = SurveyForm
     fieldsets = [
         (
@@ -209,6 +216,10 @@ class SurveyAdmin(RequestBoundChangePageMixin, admin.ModelAdmin):
                 "another field). A response records a value only under the exact name: use one spelling.",
                 messages.WARNING,
             )
+
+    @admin.display(description="Owner")
+    def owner_name(self, survey):
+        return str(survey.owner)
 
     @admin.display(description="Questions", ordering="question_count")
     def question_count(self, survey):

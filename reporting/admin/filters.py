@@ -124,6 +124,12 @@ class HttpStatusFilter(admin.SimpleListFilter):
         return queryset.filter(http_status=int(value))
 
 
+class RefusalHttpStatusFilter(HttpStatusFilter):
+    """Failed to start: the statuses of a refusal only (a call answered 200 is never one)."""
+
+    statuses = {code: label for code, label in HttpStatusFilter.statuses.items() if code != 200}
+
+
 class SourceFilter(admin.SimpleListFilter):
     """Salesforce's events or the admins' test events (a partial index serves the latter)."""
 

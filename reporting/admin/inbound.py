@@ -13,7 +13,8 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from reporting.admin.filters import HttpStatusFilter, ReceivedFilter
+from distributions.admin.display import RequestBoundChangePageMixin, change_link
+from reporting.admin.filters import HttpStatusFilter, ReceivedFilter, RefusalHttpStatusFilter
 from reporting.models import FailedToStart
 from workflows.admin.display import value_table
 from workflows.admin.history import ReadOnlyMixin
@@ -23,7 +24,7 @@ from workflows.salesforce.values import salesforce_id_forms
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
+class InboundMessageAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["received_at", "status", "http_status", "workflow", "notifications", "short_reason"]
     list_filter = ["status", HttpStatusFilter, "workflow", ReceivedFilter]
     list_select_related = ["workflow"]
@@ -35,7 +36,7 @@ class InboundMessageAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin
         "status",
         "http_status",
         "reason",
-        "workflow",
+        "workflow_link",
         "token_hint",
         "remote_addr",
         "content_type",
@@ -52,6 +53,10 @@ class InboundMessageAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin
     def get_queryset(self, request):
         # The raw bodies stay in the database until a detail page asks for one.
         return super().get_queryset(request).defer("body")
+
+    @admin.display(description="Workflow")
+    def workflow_link(self, message):
+        return change_link(message.workflow, self.request) if message.workflow_id else "-"
 
     @admin.display(description="Notifications (new / in call)")
     def notifications(self, message):
@@ -71,11 +76,11 @@ class FailedToStartAdmin(InboundMessageAdmin):
     """Refused calls only (the proxy's manager): wrong URL, organization or object, malformed XML, too big."""
 
     list_display = ["received_at", "http_status", "short_reason", "workflow", "remote_addr", "sobject_type"]
-    list_filter = [HttpStatusFilter, "workflow", ReceivedFilter]
+    list_filter = [RefusalHttpStatusFilter, "workflow", ReceivedFilter]
 
 
 @admin.register(Notification)
-class NotificationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
+class NotificationAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["received_at", "workflow", "sobject_type", "record_id", "notification_id"]
     list_select_related = ["inbound_message__workflow"]
     # Exact, case-sensitive matches (Salesforce ids are), served by notification_record and
@@ -88,7 +93,7 @@ class NotificationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     fields = [
         "received_at",
         "workflow",
-        "inbound_message",
+        "inbound_message_link",
         "organization_key",
         "notification_id",
         "sobject_type",
@@ -107,6 +112,10 @@ class NotificationAdmin(KeysetPaginationMixin, ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="Workflow")
     def workflow(self, notification):
         return notification.inbound_message.workflow
+
+    @admin.display(description="Inbound message")
+    def inbound_message_link(self, notification):
+        return change_link(notification.inbound_message, self.request)
 
     @admin.display(description="Fields")
     def field_table(self, notification):

@@ -4,6 +4,7 @@ from django.template.loader import render_to_string
 
 from reporting.run_selectors import run_conditions_evaluated, run_event_fields, run_links
 from workflows.admin.display import value_table
+from workflows.conditions import OPERATOR_LABELS
 from workflows.models import Run
 
 CONDITION_COLUMNS = ("field", "operator", "expected", "actual", "passed", "note")
@@ -14,11 +15,18 @@ def event_fields_html(run: Run) -> str:
 
 
 def conditions_html(run: Run) -> str:
-    rows = [[row.get(column) for column in CONDITION_COLUMNS] for row in run.condition_results]
+    rows = [[_condition_cell(row, column) for column in CONDITION_COLUMNS] for row in run.condition_results]
     return render_to_string(
         "admin/reporting/run/conditions.html",
         {"rows": rows, "evaluated": run_conditions_evaluated(run=run), "status": run.get_status_display().lower()},
     )
+
+
+def _condition_cell(row: dict, column: str):
+    # The operator as the workflow page words it, which says whether case mattered; a code this
+    # version does not know (a run kept from an older one) as it was stored.
+    value = row.get(column)
+    return OPERATOR_LABELS.get(value, value) if column == "operator" else value
 
 
 def task_runs_html(run: Run) -> str:

@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from distributions.admin.display import RequestBoundChangePageMixin
+from distributions.admin.display import RequestBoundChangePageMixin, change_link
 from reporting.admin.filters import SourceFilter, StartedFilter
 from reporting.admin.run_detail import conditions_html, event_fields_html, links_html, task_runs_html
 from reporting.run_selectors import runs_search, runs_with_first_error
@@ -75,14 +75,14 @@ class RunAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOnlyMixin
         css = {"all": ["reporting/run.css"]}
 
     fieldsets = [
-        (None, {"fields": ["workflow", "test_event_note", "status", "status_reason", "attempts", "timings"]}),
+        (None, {"fields": ["workflow_link", "test_event_note", "status", "status_reason", "attempts", "timings"]}),
         ("Links", {"fields": ["links"]}),
         ("Event fields (the input payload)", {"fields": ["event_fields"]}),
         ("Conditions", {"fields": ["conditions"]}),
         ("Tasks", {"fields": ["task_runs"]}),
     ]
     readonly_fields = [
-        "workflow",
+        "workflow_link",
         "test_event_note",
         "status",
         "status_reason",
@@ -142,6 +142,10 @@ class RunAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOnlyMixin
             ("finished", run.finished_at),
         ]
         return " · ".join(f"{label} {value:%Y-%m-%d %H:%M:%S}" for label, value in parts if value)
+
+    @admin.display(description="Workflow")
+    def workflow_link(self, run):
+        return change_link(run.workflow, self.request)
 
     @admin.display(description="Source")
     def test_event_note(self, run):

@@ -25,6 +25,7 @@ from django.utils.html import escape
 from django_q.models import OrmQ, Schedule
 from django_q.models import Task as QueueTask
 
+from api.models import ApiToken
 from api.services import api_token_create
 from directory.models import Membership, Transaction
 from distributions.models import (
@@ -636,3 +637,80 @@ def test_a_refusal_made_before_the_user_is_known_is_a_403_not_a_server_error(set
     response = client.get(reverse("admin:login"), headers={"User-Agent": "BadBot/1.0"})
 
     assert response.status_code == 403
+
+
+def _troubleshooting_pages(run):
+    notification = run.notification
+    return [
+        reverse("admin:workflows_run_change", args=[run.pk]),
+        reverse("admin:workflows_inboundmessage_change", args=[notification.inbound_message_id]),
+        reverse("admin:workflows_notification_change", args=[notification.pk]),
+    ]
+
+
+def test_the_troubleshooting_pages_name_without_linking_the_workflow_and_call_their_viewer_may_not_open(client, world):
+    run = world["run"]
+    staff_with(client, "workflows.view_run", "workflows.view_notification")
+    workflow_page = reverse("admin:workflows_workflow_change", args=[run.workflow_id])
+    inbound_page = reverse("admin:workflows_inboundmessage_change", args=[run.notification.inbound_message_id])
+    run_page, _inbound_page, notification_page = _troubleshooting_pages(run)
+
+    for url in (run_page, notification_page):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert not page_hrefs(response) & {workflow_page, inbound_page}
+    assert escape(str(run.workflow)) in client.get(run_page).content.decode()
+    assert client.get(workflow_page).status_code == client.get(inbound_page).status_code == 403
+
+
+def test_the_troubleshooting_pages_link_the_workflow_and_call_to_who_may_open_them(client, world):
+    run = world["run"]
+    staff_with(
+        client,
+        "workflows.view_run",
+        "workflows.view_notification",
+        "workflows.view_inboundmessage",
+        "workflows.view_workflow",
+    )
+    workflow_page = reverse("admin:workflows_workflow_change", args=[run.workflow_id])
+    run_page, inbound_page, notification_page = _troubleshooting_pages(run)
+
+    assert workflow_page in page_hrefs(client.get(run_page))
+    assert workflow_page in page_hrefs(client.get(inbound_page))
+    assert inbound_page in page_hrefs(client.get(notification_page))
+
+
+def test_read_only_survey_and_workflow_pages_name_their_users_without_linking_pages_their_viewer_may_not_open(
+    client, world
+):
+    survey, workflow, owner = world["survey"], world["workflow"], world["owner"]
+    staff_with(
+        client,
+        "distributions.view_survey",
+        "distributions.view_collaborator",
+        "workflows.view_workflow",
+        "api.view_apitoken",
+        "api.change_apitoken",  # a token's user is read-only even to who may change the token
+    )
+    user_page = reverse("admin:auth_user_change", args=[owner.pk])
+
+    pages = [
+        client.get(reverse("admin:distributions_survey_change", args=[survey.pk])),
+        client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])),
+        client.get(reverse("admin:api_apitoken_change", args=[ApiToken.objects.get(user=owner).pk])),
+    ]
+
+    for page in pages:
+        assert page.status_code == 200
+        assert user_page not in page_hrefs(page)
+        assert escape(str(owner)) in page.content.decode()
+    assert client.get(user_page).status_code == 403
+
+
+def test_read_only_survey_and_workflow_pages_link_their_users_for_who_may_view_users(client, world):
+    survey, workflow, owner = world["survey"], world["workflow"], world["owner"]
+    staff_with(client, "distributions.view_survey", "workflows.view_workflow", "auth.view_user")
+    user_page = reverse("admin:auth_user_change", args=[owner.pk])
+
+    assert user_page in page_hrefs(client.get(reverse("admin:distributions_survey_change", args=[survey.pk])))
+    assert user_page in page_hrefs(client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])))

@@ -293,6 +293,20 @@ def test_the_invitation_list_opens_with_an_id_that_is_not_plain_digits(admin_cli
     assert [shown.pk for shown in response.context["cl"].result_list] == [invitation.pk]
 
 
+def test_the_invitation_list_says_its_search_matches_whole_addresses_only(admin_client):
+    invitation = invite(make_distribution(), Status.EMAIL_SENT)
+    url = reverse("admin:distributions_invitation_changelist")
+
+    partial = admin_client.get(url, {"q": invitation.address.split("@")[0]})
+    whole = admin_client.get(url, {"q": invitation.address.upper()})
+
+    assert list(partial.context["cl"].result_list) == []
+    assert texts(partial.content, '//div[@id="searchbar_helptext"]') == [
+        "A whole email address or phone number, a Message-ID or a survey link's token (exact)."
+    ]
+    assert [shown.pk for shown in whole.context["cl"].result_list] == [invitation.pk]
+
+
 def test_the_invitation_list_filters_by_survey(admin_client):
     survey = make_survey()
     first = invite(make_distribution(survey=survey), Status.EMAIL_SENT)

@@ -112,3 +112,13 @@ def test_the_notifications_page_finds_a_record_by_the_other_forms_of_its_id(admi
     make_run(workflow=workflow)
 
     assert listed_ids(admin_client, reverse("admin:workflows_notification_changelist"), {"q": term}) == {wanted.pk}
+
+
+def test_failed_to_start_offers_only_the_statuses_of_a_refusal(admin_client):
+    response = admin_client.get(FAILED_TO_START_URL)
+
+    http_status_filter = next(spec for spec in response.context["cl"].filter_specs if spec.title == "HTTP status")
+    offered = [choice["display"] for choice in http_status_filter.choices(response.context["cl"])]
+    assert offered[0] == "All"
+    assert "200 Ack" not in offered
+    assert "404 Unknown event URL" in offered

@@ -38,7 +38,22 @@ def test_it_shows_each_condition_with_its_event_value_and_result(admin_client):
 
     content = detail(admin_client, run)
 
-    assert "<td>IsClosed</td><td>equals</td><td>true</td><td>false</td><td>False</td><td></td>" in content
+    assert (
+        "<td>IsClosed</td><td>equals (case-sensitive)</td><td>true</td><td>false</td><td>False</td><td></td>" in content
+    )
+
+
+def test_it_words_each_condition_operator_as_the_workflow_page_does(admin_client):
+    results = [
+        {"field": "Origin", "operator": "equals_ignoring_case", "expected": "web", "actual": "Web", "passed": True},
+        {"field": "Tier", "operator": "retired_operator", "expected": "x", "actual": "x", "passed": True},
+    ]
+    run = make_run(workflow=make_workflow(), status="succeeded", condition_results=results)
+
+    content = detail(admin_client, run)
+
+    assert "<td>Origin</td><td>equals (ignoring case)</td><td>web</td>" in content
+    assert "<td>Tier</td><td>retired_operator</td>" in content
 
 
 @pytest.mark.parametrize(

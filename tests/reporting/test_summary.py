@@ -296,6 +296,24 @@ def test_staff_who_may_view_the_survey_and_its_invitations_see_it(client):
     assert client.get(summary_url(make_survey())).status_code == 200
 
 
+def test_the_page_links_to_the_distributions_page_only_for_who_may_open_it(client):
+    survey = make_survey()
+    distributions_url = reverse("admin:distributions_survey_distributions", args=[survey.pk])
+    user = make_user()
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_survey", "view_invitation"]))
+    client.force_login(user)
+
+    without = client.get(summary_url(survey)).content.decode()
+    user.user_permissions.add(Permission.objects.get(codename="view_distribution"))
+    user = type(user).objects.get(pk=user.pk)  # a fresh user: permissions are cached on the instance
+    client.force_login(user)
+    with_it = client.get(summary_url(survey)).content.decode()
+
+    assert f'href="{distributions_url}"' not in without
+    assert f'href="{distributions_url}"' in with_it
+    assert client.get(distributions_url).status_code == 200
+
+
 def test_the_survey_admin_page_links_to_the_summary(admin_client):
     survey = make_survey()
 

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.contrib.messages import WARNING, get_messages
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -617,6 +618,22 @@ def test_it_warns_when_nobody_is_told_of_failed_tasks(admin_client):
         "failure recipients. Add failure recipients below, or give grace an email address under "
         "Authentication → Users."
     ]
+
+
+def test_it_tells_nobody_refused_the_page_that_nobody_is_told_of_failed_tasks(client):
+    """The warning names the owner and what the workflow lacks: a user who may not open the page
+    must not find it on the refusal page, or on the next page they open."""
+    workflow = make_workflow(owner=make_user(username="grace", email=""))
+    runs_viewer = make_user()
+    runs_viewer.user_permissions.add(Permission.objects.get(content_type__app_label="workflows", codename="view_run"))
+    client.force_login(runs_viewer)
+
+    refused = client.get(change_url(workflow))
+    following = client.get(reverse("admin:workflows_run_changelist"))
+
+    assert refused.status_code == 403
+    assert "grace" not in refused.content.decode()
+    assert "grace" not in following.content.decode()
 
 
 @pytest.mark.parametrize(("owner_email", "failure_recipients"), [("grace@example.com", ""), ("", "ops@example.com")])

@@ -171,6 +171,24 @@ def test_it_refuses_with_the_contract_status_a_fault_and_a_logged_reason(case, s
     assert not Run.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("organization_id", "sobject_type", "allowed"),
+    [("00D000000000001EAA", "Case", "00D5g000004ABCD"), ("00D5g000004ABCDEA4", "Lead", "")],
+)
+def test_it_logs_who_called_when_it_refuses_a_message_it_could_read(post, organization_id, sobject_type, allowed):
+    """A foreign organization or a wrong object: the log's organization, action and object
+    columns (and the list's filters on them) say who called, not only the reason."""
+    workflow = make_workflow(allowed_organization_ids=allowed)
+    body = outbound_message(case_fields(), case_fields(), organization_id=organization_id, sobject_type=sobject_type)
+
+    post(workflow, body)
+
+    logged = InboundMessage.objects.get()
+    assert logged.status == "refused"
+    assert (logged.organization_id, logged.action_id) == (organization_id, "04k5g000000ABCDAAA")
+    assert (logged.sobject_type, logged.notification_count) == (sobject_type, 2)
+
+
 def test_it_answers_503_without_ack_when_the_database_refuses_the_write(monkeypatch, post):
     from django.db import OperationalError
 

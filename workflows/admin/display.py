@@ -3,7 +3,8 @@
 import re
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.forms.utils import pretty_name
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
@@ -19,6 +20,42 @@ MAX_WSDL_BYTES = 2 * 1024 * 1024
 # digits, on which int() and the id lookup raise; 18 digits fit a bigint.
 _ROW_ID = re.compile(r"[0-9]{1,18}")
 KNOWN_FIELDS_DATALIST = "known-event-fields"
+
+
+class UserNamedAsTextMixin:
+    """For a model admin or inline whose `user_fields` are foreign keys to users. Read-only (on a
+    view-only page, or always), Django links such a field to the user's admin page, which staff
+    without the rights to view users cannot open: for them each is shown by its `<field>_name`
+    display method instead, as text. A subclass's get_readonly_fields must extend super()'s."""
+
+    user_fields: tuple[str, ...] = ()
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if self._may_open_user_pages(request):
+            return fieldsets
+        editable = self._user_fields_editable(request, obj)
+        readonly = set(self.get_readonly_fields(request, obj))
+        named = {field: f"{field}_name" for field in self.user_fields if field in readonly or not editable}
+        return [
+            (title, {**options, "fields": [named.get(name, name) for name in options["fields"]]})
+            for title, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # An inline's form takes every field its fieldsets name unless it is read-only.
+        return [*super().get_readonly_fields(request, obj), *(f"{field}_name" for field in self.user_fields)]
+
+    def _user_fields_editable(self, request, obj) -> bool:
+        if obj is None and isinstance(self, admin.ModelAdmin):
+            return self.has_add_permission(request)
+        return self.has_change_permission(request, obj)
+
+    def _may_open_user_pages(self, request) -> bool:
+        user_model = get_user_model()
+        if not self.admin_site.is_registered(user_model):
+            return False
+        return self.admin_site.get_model_admin(user_model).has_view_or_change_permission(request)
 
 
 def is_row_id(text: str) -> bool:

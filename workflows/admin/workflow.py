@@ -20,6 +20,7 @@ from django.utils.text import Truncator
 from workflows.admin.display import (
     KNOWN_FIELDS_DATALIST,
     MAX_WSDL_BYTES,
+    UserNamedAsTextMixin,
     known_event_fields,
     may_see_event_url,
     task_summary,
@@ -258,8 +259,9 @@ class TaskInline(admin.TabularInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(UserNamedAsTextMixin, admin.ModelAdmin):
     form = WorkflowForm
+    user_fields = ("owner",)
     list_display = ["name", "salesforce_object", "enabled", "owner", "updated_at"]
     list_filter = ["enabled", "salesforce_object"]
     list_select_related = ["owner"]
@@ -295,13 +297,16 @@ class WorkflowAdmin(admin.ModelAdmin):
         css = {"all": ["workflows/workflow.css"]}
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        public = urlsplit(settings.PUBLIC_BASE_URL)
-        # Only on the page itself: a user refused the page must not find the warning on the next one.
-        if (
-            request.method == "GET"
-            and public.netloc != request.get_host()
-            and self.has_view_or_change_permission(request, self.get_object(request, unquote(object_id)))
-        ):
+        workflow = self.get_object(request, unquote(object_id)) if request.method == "GET" else None
+        # Only on the page itself: a user refused the page must not find a warning on the refusal
+        # page or the next one (they name the owner and what the workflow lacks).
+        if workflow is not None and self.has_view_or_change_permission(request, workflow):
+            self.warn_about_setup(request, workflow)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def warn_about_setup(self, request, workflow):
+        """Warn of what keeps Salesforce's calls or the failure notices from arriving."""
+        if urlsplit(settings.PUBLIC_BASE_URL).netloc != request.get_host():
             self.message_user(
                 request,
                 f"Event URLs start with PUBLIC_BASE_URL ({settings.PUBLIC_BASE_URL}), but this admin is served at "
@@ -309,8 +314,7 @@ class WorkflowAdmin(admin.ModelAdmin):
                 "PUBLIC_BASE_URL to the address it should call.",
                 messages.WARNING,
             )
-        workflow = self.get_object(request, unquote(object_id)) if request.method == "GET" else None
-        if workflow is not None and not failure_notice_recipients(workflow=workflow):
+        if not failure_notice_recipients(workflow=workflow):
             self.message_user(
                 request,
                 f"Nobody is told when this workflow's tasks fail: its owner {workflow.owner} has no email address "
@@ -318,7 +322,6 @@ class WorkflowAdmin(admin.ModelAdmin):
                 "email address under Authentication → Users.",
                 messages.WARNING,
             )
-        return super().change_view(request, object_id, form_url, extra_context)
 
     def lookup_allowed(self, lookup, value, request=None):
         return lookup.split(LOOKUP_SEP, 1)[0] not in self.SECRET_FIELDS and super().lookup_allowed(
@@ -329,13 +332,18 @@ class WorkflowAdmin(admin.ModelAdmin):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
 
     def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
         if may_see_event_url(self, request, obj):
-            return self.fieldsets
+            return fieldsets
         masked = {"event_url": "masked_event_url"}
         return [
             (title, {**options, "fields": [masked.get(name, name) for name in options["fields"]]})
-            for title, options in self.fieldsets
+            for title, options in fieldsets
         ]
+
+    @admin.display(description="Owner")
+    def owner_name(self, workflow):
+        return str(workflow.owner)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -57,10 +57,14 @@ class Answer:
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, reason: str):
+    """A call refused with `status`; `message` is the outbound message when it was parsed before
+    the refusal, so the log can say which organization, action and object called."""
+
+    def __init__(self, status: int, reason: str, message: OutboundMessage | None = None):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.message = message
 
 
 # What the endpoint needs of a workflow; the other fields load on access.
@@ -141,6 +145,7 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
             403,
             f"Organization {message.organization_id} is not allowed to call workflow {workflow.name!r}: "
             "add it to the workflow's allowed organization ids if it should be.",
+            message,
         )
     # After the allowlist: where there is one, any other organization is refused as not allowed.
     if not is_organization_id(message.organization_id):
@@ -148,12 +153,14 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
             400,
             f"The message's OrganizationId {message.organization_id!r} is not an organization id: those start "
             f"with {ORGANIZATION_KEY_PREFIX} (Setup > Company Information shows it).",
+            message,
         )
     if len(message.notifications) > settings.SALESFORCE_MAX_NOTIFICATIONS:
         raise Refusal(
             400,
             f"The message has {len(message.notifications)} notifications; Salesforce sends at most "
             f"{settings.SALESFORCE_MAX_NOTIFICATIONS} per message.",
+            message,
         )
     # No xsi:type (a SOAP client built from the WSDL) means the object the WSDL declares. API names
     # are case-insensitive in Salesforce: a workflow bound to "case" takes Case records.
@@ -164,6 +171,7 @@ def _validate(call: Call, workflow: Workflow | None) -> OutboundMessage:
             400,
             f"Workflow {workflow.name!r} is bound to {workflow.salesforce_object} records but the message "
             f"carries {', '.join(map(shown, wrong))}: point this outbound message at a workflow for that object.",
+            message,
         )
     return message
 
@@ -181,9 +189,23 @@ def _log_refusal(call: Call, workflow: Workflow | None, refusal: Refusal) -> Non
             content_type=storable_text(call.content_type[:200]),
             body_size=len(call.body),
             body=body_without_session_id(call.body[:REFUSED_BODY_KEEP_BYTES], charset=call.charset),
+            **_parsed_facts(refusal.message),
         )
     except Exception:  # the refusal is answered all the same: a failure to log it must not become a 500
         logger.exception("Could not record a refused call (%s): %s", refusal.status, refusal.reason)
+
+
+def _parsed_facts(message: OutboundMessage | None) -> dict:
+    """What a message parsed before its refusal says of its sender, for the log's columns and filters."""
+    if message is None:
+        return {}
+    objects = sorted({n.sobject_type for n in message.notifications if n.sobject_type})
+    return {
+        "organization_id": storable_text(message.organization_id[:18]),
+        "action_id": storable_text(message.action_id[:18]),
+        "sobject_type": storable_text(", ".join(objects)[:100]),
+        "notification_count": len(message.notifications),
+    }
 
 
 def _unique_notifications(message: OutboundMessage):
@@ -206,7 +228,7 @@ def _test_event(call: Call, workflow: Workflow, message: OutboundMessage) -> Tes
             notification_ids=[notification.id for notification in message.notifications],
         )
     except TestEventRefused as refused:
-        raise Refusal(403, refused.reason) from None
+        raise Refusal(403, refused.reason, message) from None
 
 
 def _store(call: Call, workflow: Workflow, message: OutboundMessage, *, digest: str) -> None:
