@@ -2,6 +2,7 @@
 
 import re
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from directory.models import Contact
@@ -125,6 +126,25 @@ def survey_may_distribute(*, survey: Survey, user_id: int) -> bool:
     if survey.owner_id == user_id:
         return True
     return Collaborator.objects.filter(survey=survey, user_id=user_id, can_distribute=True).exists()
+
+
+def survey_may_share(*, user, survey: Survey | None) -> bool:
+    """Whether `user` may choose who owns `survey` and who collaborates on it (None or unsaved: a
+    survey they are adding, which is theirs).
+
+    The owner and the collaborators decide who may distribute the survey (`survey_may_distribute`),
+    so only its owner or a superuser may change them, as only the owner shares a survey on the
+    reference platform: anyone else who may change the survey could give themselves the right to send it."""
+    return user.is_superuser or survey is None or survey.pk is None or survey.owner_id == user.pk
+
+
+def survey_owner_choices(*, user, survey: Survey | None):
+    """The users `user` may make the owner of `survey` (None: a new one): anyone for a superuser or
+    the survey's owner (a transfer); on a survey they add, only themselves."""
+    User = get_user_model()
+    if user.is_superuser or (survey is not None and survey.pk is not None and survey.owner_id == user.pk):
+        return User.objects.all()
+    return User.objects.filter(pk=user.pk)
 
 
 def distribution_history_page(*, distribution: Distribution, after_id: int | None, limit: int) -> list[Invitation]:

@@ -14,7 +14,12 @@ from django.utils.html import format_html, format_html_join
 from distributions.admin.display import RequestBoundChangePageMixin, history_csv_url, survey_report_links
 from distributions.admin.exports import export_urls
 from distributions.models import SURVEY_TEXT_SCHEMES, Collaborator, Question, Survey, SurveyField
-from distributions.selectors import distributions_with_counts, survey_field_case_clashes
+from distributions.selectors import (
+    distributions_with_counts,
+    survey_field_case_clashes,
+    survey_may_share,
+    survey_owner_choices,
+)
 from distributions.services.response_export import EXPORT_VIEW_PERMISSIONS
 from distributions.services.sms_sessions import question_sms_askable, survey_sms_unaskable
 from distributions.services.surveys import SurveyError, survey_set_status
@@ -43,6 +48,9 @@ def survey_text_errors(text: str) -> list[str]:
 
 
 class SurveyForm(forms.ModelForm):
+    # The users this form offers, and accepts, as the owner: set by SurveyAdmin.get_form.
+    owner_choices = None
+
     class Meta:
         model = Survey
         fields = ["name", "public_title", "owner", "introduction", "thank_you", *SMS_FIELDS]
@@ -55,6 +63,8 @@ class SurveyForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.owner_choices is not None and "owner" in self.fields:
+            self.fields["owner"].queryset = self.owner_choices
         # Left empty (a form that predates them, a script), the SMS settings keep their defaults.
         for name in SMS_DEFAULTED_FIELDS:
             if name in self.fields:  # read-only for who may only view
@@ -130,6 +140,16 @@ class CollaboratorInline(UserNamedAsTextMixin, admin.TabularInline):
     def user_name(self, collaborator):
         return str(collaborator.user)
 
+    # Who collaborates decides who may distribute the survey: its owner's (or a superuser's) to change.
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and survey_may_share(user=request.user, survey=obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and survey_may_share(user=request.user, survey=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and survey_may_share(user=request.user, survey=obj)
+
 
 @admin.register(Survey)
 class SurveyAdmin(RequestBoundChangePageMixin, UserNamedAsTextMixin, admin.ModelAdmin):
@@ -174,6 +194,15 @@ class SurveyAdmin(RequestBoundChangePageMixin, UserNamedAsTextMixin, admin.Model
 
     def get_changeform_initial_data(self, request):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        # The owner decides who may distribute the survey: see CollaboratorInline.
+        return readonly if survey_may_share(user=request.user, survey=obj) else [*readonly, "owner"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"owner_choices": survey_owner_choices(user=request.user, survey=obj)})
 
     def get_urls(self):
         distributions = self.admin_site.admin_view(self.distributions_view)
