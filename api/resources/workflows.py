@@ -94,8 +94,23 @@ class ReplaySerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-def _start_of(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+def _start_of(day: datetime.date) -> datetime.datetime | None:
+    """Midnight of `day` in the site's time zone, or None when it is outside what a datetime can
+    hold once in UTC (the first or last days of the calendar): no run is that early or late."""
+    try:
+        start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+        start.astimezone(datetime.UTC)
+    except OverflowError:
+        return None
+    return start
+
+
+# The one way the documentation writes dates: 01/02/2024 would be read as January 2 by Django's
+# default formats, whatever the caller meant.
+DATE_FILTER = {
+    "input_formats": ["%Y-%m-%d"],
+    "error_messages": {"invalid": "Write the date as YYYY-MM-DD, e.g. 2024-03-05."},
+}
 
 
 class RunFilter(django_filters.FilterSet):
@@ -104,23 +119,30 @@ class RunFilter(django_filters.FilterSet):
 
     status = django_filters.ChoiceFilter(choices=Run.Status.choices)
     # "from" is a Python keyword: the filter is named from_ and declared as "from" below.
-    to = django_filters.DateFilter(method="filter_to", help_text="Runs started on or before this date (YYYY-MM-DD).")
+    to = django_filters.DateFilter(
+        method="filter_to", help_text="Runs started on or before this date (YYYY-MM-DD).", **DATE_FILTER
+    )
     search = django_filters.CharFilter(
         method="filter_search", max_length=254, help_text="A notification id, a Salesforce record id or an email."
     )
 
     def filter_from(self, runs, name, value):
-        return runs.filter(created_at__gte=_start_of(value))
+        start = _start_of(value)
+        if start is None:  # before the first or after the last instant a datetime holds
+            return runs if value.year == datetime.MINYEAR else runs.none()
+        return runs.filter(created_at__gte=start)
 
     def filter_to(self, runs, name, value):
-        return runs.filter(created_at__lt=_start_of(value + datetime.timedelta(days=1)))
+        # The last day of the calendar has no next day: up to it is every run.
+        end = None if value == datetime.date.max else _start_of(value + datetime.timedelta(days=1))
+        return runs if end is None else runs.filter(created_at__lt=end)
 
     def filter_search(self, runs, name, value):
         return runs_search(runs=runs, term=value)
 
 
 RunFilter.base_filters["from"] = django_filters.DateFilter(
-    method="filter_from", help_text="Runs started on or after this date (YYYY-MM-DD)."
+    method="filter_from", help_text="Runs started on or after this date (YYYY-MM-DD).", **DATE_FILTER
 )
 
 
