@@ -5,6 +5,8 @@ quotes the value back (a choice field's "is not a valid choice", a transaction's
 rendered. A body nested deeper than Python's recursion limit cannot be parsed by the json module.
 """
 
+import json
+
 import pytest
 
 from tests.api.conftest import error
@@ -153,3 +155,53 @@ def test_the_renderer_writes_a_lone_surrogate_it_is_given_as_an_escape():
     )
 
     assert b"\\ud800" in rendered
+
+
+def test_a_batch_naming_one_key_twice_is_a_400_naming_it_and_keeps_nothing(superuser_api):
+    directory = make_directory()
+    contact = make_contact(directory=directory, email="ada@example.com")
+    milan, rome = ({"contactId": contact.public_id, "data": {"Store": store}} for store in ("Milan", "Rome"))
+    body = f'{{"visit-1": {json.dumps(milan)}, "visit-1": {json.dumps(rome)}}}'
+
+    response = superuser_api.client.post(
+        f"/API/v3/directories/{directory.public_id}/transactions",
+        data=body,
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert response.status_code == 400
+    assert error(response) == {
+        "errorMessage": 'JSON parse error - the key "visit-1" appears twice in one object: give each item its own key.',
+        "errorCode": "MALFORMED_REQUEST",
+    }
+    assert not contact.transactions.exists()
+
+
+def test_a_contact_naming_a_field_twice_is_a_400(superuser_api):
+    directory = make_directory()
+
+    response = superuser_api.client.post(
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        data='{"email": "ada@example.com", "embeddedData": {"Tier": "Gold", "Tier": "Silver"}}',
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert response.status_code == 400
+    assert '"Tier" appears twice' in error(response)["errorMessage"]
+    assert not directory.contacts.exists()
+
+
+def test_nan_is_still_no_json(superuser_api):
+    directory = make_directory()
+
+    response = superuser_api.client.post(
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        data='{"email": "ada@example.com", "embeddedData": {"Score": NaN}}',
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert response.status_code == 400
+    assert error(response)["errorCode"] == "MALFORMED_REQUEST"
