@@ -134,15 +134,25 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return {prefix: [str(detail)]}
 
 
+def field_errors(detail) -> dict[str, list[str]]:
+    """DRF's validation errors as fieldErrors: {"field.sub[0]": [messages]}, "" for the whole."""
+    return {name: messages for name, messages in _flatten(detail).items() if messages}
+
+
+def describe_field_errors(fields: dict[str, list[str]]) -> str:
+    """fieldErrors in one sentence: "email: Not a valid email address.; data.Store: ..."."""
+    return "; ".join(
+        f"{name}: {' '.join(messages)}" if name else " ".join(messages) for name, messages in fields.items()
+    )
+
+
 def error_body(exc: exceptions.APIException) -> dict:
     code = getattr(exc, "error_code", None) or next(
         (code for kind, code in ERROR_CODES.items() if isinstance(exc, kind)), "REQUEST_FAILED"
     )
     if isinstance(exc, exceptions.ValidationError):
-        fields = {name: messages for name, messages in _flatten(exc.detail).items() if messages}
-        message = "; ".join(
-            f"{name}: {' '.join(messages)}" if name else " ".join(messages) for name, messages in fields.items()
-        )
+        fields = field_errors(exc.detail)
+        message = describe_field_errors(fields)
         return {
             "errorMessage": f"Invalid request. {message}" if message else "Invalid request.",
             "errorCode": code,

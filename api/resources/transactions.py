@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from api.base import ApiView
-from api.envelope import ApiError
+from api.envelope import ApiError, describe_field_errors, field_errors
 from api.idempotency import idempotent
 from api.resources.directories import directory_or_404
 from directory.services import TransactionData, transactions_create
@@ -80,10 +80,7 @@ class TransactionBatchView(ApiView):
         for key, item in body.items():
             serializer = TransactionInputSerializer(data=item)
             if not serializer.is_valid():
-                unprocessed[key] = "; ".join(
-                    f"{name}: {' '.join(str(message) for message in messages)}"
-                    for name, messages in serializer.errors.items()
-                )
+                unprocessed[key] = describe_field_errors(field_errors(serializer.errors))
                 continue
             data = serializer.validated_data
             items[key] = TransactionData(

@@ -62,3 +62,24 @@ def test_it_takes_a_thousand_transactions_at_once(superuser_api):
 
     assert len(answer["createdTransactions"]) == 1000
     assert Transaction.objects.count() == 1000
+
+
+def test_each_unprocessed_item_says_which_field_is_wrong_and_why(superuser_api):
+    directory = make_directory()
+    contact = make_contact(directory=directory)
+
+    answer = result(
+        superuser_api.post(
+            f"directories/{directory.public_id}/transactions",
+            {
+                "not-an-object": "visit",
+                "bad-data": {"contactId": contact.public_id, "data": {"Store": {"city": "Milan"}, "Total": None}},
+            },
+        )
+    )
+
+    assert answer["unprocessedTransactions"] == {
+        "not-an-object": {"errorMessage": "Invalid data. Expected a dictionary, but got str."},
+        "bad-data": {"errorMessage": "data.Store: Not a valid string.; data.Total: This field may not be null."},
+    }
+    assert not Transaction.objects.exists()
