@@ -30,6 +30,7 @@ class ApiView(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         # Paths name their parameters as the reference does ({directoryId}); views take snake_case.
+        self.path_parameters = kwargs  # as the schema names them, for errors
         return super().dispatch(request, *args, **{_snake_case(name): value for name, value in kwargs.items()})
 
     def initial(self, request, *args, **kwargs):
@@ -38,7 +39,7 @@ class ApiView(APIView):
         # No field has a use for it, so it is refused up front, naming where it is.
         where = _nul_in(
             {
-                "path": kwargs,
+                "path": self.path_parameters,
                 "query": {
                     name: values[0] if len(values) == 1 else values for name, values in request.query_params.lists()
                 },

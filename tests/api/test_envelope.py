@@ -5,6 +5,7 @@ import pytest
 
 from api.envelope import ApiErrorMiddleware
 from tests.api.conftest import error
+from tests.factories import make_directory
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +81,15 @@ def test_it_refuses_a_nul_character_naming_where_it_is(superuser_api):
 
     assert response.status_code == 400
     assert "query.skipToken" in error(response)["fieldErrors"]
+
+
+def test_a_nul_character_in_a_path_is_named_as_the_schema_names_the_parameter(superuser_api):
+    directory = make_directory()
+
+    response = superuser_api.get(f"directories/{directory.public_id}/contacts/CID_%00")
+
+    assert response.status_code == 400
+    assert list(error(response)["fieldErrors"]) == ["path.contactId"]
 
 
 def test_it_names_the_fields_in_error(superuser_api):
