@@ -167,3 +167,14 @@ def test_a_date_filter_is_written_yyyy_mm_dd(superuser_api, day):
 
     assert response.status_code == 400
     assert error(response)["fieldErrors"] == {"from": ["Write the date as YYYY-MM-DD, e.g. 2024-03-05."]}
+
+
+def test_the_schema_publishes_the_run_filters(client):
+    schema = client.get("/API/v3/schema/?format=json").json()
+
+    parameters = schema["paths"]["/API/v3/workflows/{workflowId}/runs"]["get"]["parameters"]
+    query = {parameter["name"]: parameter["schema"] for parameter in parameters if parameter["in"] == "query"}
+
+    assert set(query) == {"status", "from", "to", "search", "pageSize", "skipToken"}
+    assert set(query["status"]["enum"]) == set(Run.Status.values)
+    assert query["from"]["format"] == query["to"]["format"] == "date"
