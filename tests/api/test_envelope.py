@@ -5,7 +5,7 @@ import pytest
 
 from api.envelope import ApiErrorMiddleware
 from tests.api.conftest import error
-from tests.factories import make_directory
+from tests.factories import make_directory, make_workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +153,42 @@ def test_the_schema_ignores_an_unknown_version_parameter(client):
 
     assert response.status_code == 200
     assert b"(9)" not in response.content
+
+
+def test_a_query_parameter_the_call_does_not_take_is_a_400_naming_it(superuser_api):
+    workflow = make_workflow()
+
+    response = superuser_api.get(f"workflows/{workflow.pk}/runs", stauts="failed", pageSize="5")
+
+    assert response.status_code == 400
+    assert error(response)["fieldErrors"] == {
+        "stauts": [
+            "Not a parameter of this call, which takes from, pageSize, search, skipToken, status, to "
+            "(see the schema at /API/v3/schema/)."
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("whoami", {"verbose": "1"}),
+        ("surveys", {"offset": "100"}),
+        ("distributions", {"surveyId": "SV_1", "sendStartDate": "2024-01-01T00:00:00Z"}),
+    ],
+)
+def test_every_call_refuses_query_parameters_it_does_not_publish(superuser_api, path, query):
+    response = superuser_api.get(path, **query)
+
+    assert response.status_code == 400
+    assert set(error(response)["fieldErrors"]) == set(query) - {"surveyId"}
+
+
+def test_the_published_query_parameters_are_accepted(superuser_api):
+    workflow = make_workflow()
+
+    response = superuser_api.get(
+        f"workflows/{workflow.pk}/runs", status="failed", search="x", pageSize="5", **{"from": "2024-01-01"}
+    )
+
+    assert response.status_code == 200
