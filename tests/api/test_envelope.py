@@ -1,9 +1,11 @@
+import json
 import re
 import uuid
 
 import pytest
 
 from api.envelope import ApiErrorMiddleware
+from config.views import server_error
 from tests.api.conftest import error
 from tests.factories import make_directory, make_workflow
 
@@ -192,3 +194,50 @@ def test_the_published_query_parameters_are_accepted(superuser_api):
     )
 
     assert response.status_code == 200
+
+
+def test_more_query_parameters_than_django_reads_is_a_400_not_a_500(superuser_api, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+
+    response = superuser_api.client.get(
+        "/API/v3/surveys?" + "&".join(f"p{n}=1" for n in range(11)), headers={"X-API-TOKEN": superuser_api.token}
+    )
+
+    assert response.status_code == 400
+    assert error(response)["errorCode"] == "TOO_MANY_PARAMETERS"
+
+
+def test_a_host_the_site_does_not_serve_is_a_400_in_the_envelope(superuser_api, settings):
+    settings.ALLOWED_HOSTS = ["surveys.example.com"]
+
+    response = superuser_api.client.get("/API/v3/whoami", headers={"X-API-TOKEN": superuser_api.token})
+
+    assert response.status_code == 400
+    assert error(response)["errorCode"] == "BAD_REQUEST"
+
+
+def test_a_host_the_site_does_not_serve_is_still_django_s_page_outside_the_api(client, settings):
+    settings.ALLOWED_HOSTS = ["surveys.example.com"]
+
+    response = client.get("/admin/login/")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_user_agent_the_site_refuses_gets_a_403_in_the_envelope(superuser_api, settings):
+    settings.DISALLOWED_USER_AGENTS = [re.compile("^BadBot")]
+
+    response = superuser_api.client.get(
+        "/API/v3/whoami", headers={"X-API-TOKEN": superuser_api.token, "User-Agent": "BadBot/1.0"}
+    )
+
+    assert response.status_code == 403
+    assert error(response)["errorCode"] == "PERMISSION_DENIED"
+
+
+def test_an_error_outside_the_views_is_a_json_500_under_the_api(rf):
+    response = server_error(rf.get("/API/v3/whoami"))
+
+    assert response.status_code == 500
+    assert json.loads(response.content)["meta"]["error"]["errorCode"] == "INTERNAL_ERROR"
