@@ -241,3 +241,16 @@ def test_an_error_outside_the_views_is_a_json_500_under_the_api(rf):
 
     assert response.status_code == 500
     assert json.loads(response.content)["meta"]["error"]["errorCode"] == "INTERNAL_ERROR"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"), [("text/plain", "x"), ("application/json", "{not json"), ("application/json", "x" * 64)]
+)
+def test_a_get_ignores_a_body_it_has_no_use_for(superuser_api, settings, content_type, body):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 32  # the schema documents no 413 for a GET either
+
+    response = superuser_api.client.generic(
+        "GET", "/API/v3/whoami", data=body, content_type=content_type, headers={"X-API-TOKEN": superuser_api.token}
+    )
+
+    assert response.status_code == 200
