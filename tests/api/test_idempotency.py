@@ -120,3 +120,20 @@ def test_two_calls_with_one_key_at_the_same_moment_act_once_and_answer_alike(pos
     assert Contact.objects.count() == 1
     assert sorted(response.status_code for response in responses) == [201, 201]
     assert responses[0].json()["result"] == responses[1].json()["result"]
+
+
+def test_the_schema_lists_the_idempotency_key_on_every_write_that_honours_it(client):
+    schema = client.get("/API/v3/schema/?format=json").json()
+
+    with_header = {
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if any(parameter["name"] == "Idempotency-Key" for parameter in operation.get("parameters", ()))
+    }
+
+    assert ("POST", "/API/v3/directories/{directoryId}/transactions") in with_header
+    assert ("DELETE", "/API/v3/directories/{directoryId}/contacts/{contactId}") in with_header
+    assert ("POST", "/API/v3/workflows/{workflowId}/runs/{runId}/replay") in with_header
+    assert ("POST", "/API/v3/directories/{directoryId}/contacts/search") not in with_header  # a read
+    assert not {method for method, _path in with_header} & {"GET"}
