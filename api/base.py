@@ -131,6 +131,18 @@ def forbidden(message: str):
     return ApiError(message, code="PERMISSION_DENIED", status=403)
 
 
-def utc_datetime(**kwargs) -> serializers.DateTimeField:
+class DateTimeField(serializers.DateTimeField):
+    """DRF's, refusing as "out of range" (400) a time the site's time zone takes past the first or
+    last instant a datetime holds (0001-01-01T00:00 east of UTC), on which DRF's own check fails
+    with an OverflowError (500)."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+
+
+def utc_datetime(**kwargs) -> DateTimeField:
     """A date and time as the reference writes it: ISO 8601 in UTC, e.g. 2024-03-05T09:41:07Z."""
-    return serializers.DateTimeField(default_timezone=UTC, **kwargs)
+    return DateTimeField(default_timezone=UTC, **kwargs)

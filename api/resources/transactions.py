@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.base import ApiView
+from api.base import ApiView, DateTimeField
 from api.envelope import ApiError, describe_field_errors, field_errors
 from api.idempotency import idempotent
 from api.resources.directories import directory_or_404
@@ -21,7 +21,7 @@ MAX_TRANSACTIONS = 1000
 class TransactionInputSerializer(serializers.Serializer):
     contactId = serializers.CharField(max_length=32)
     mailingListId = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    transactionDate = serializers.DateTimeField(
+    transactionDate = DateTimeField(
         required=False, help_text="ISO 8601; without an offset, in the site's time zone. Default: now."
     )
     data = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=10_000), required=False)
