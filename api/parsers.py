@@ -77,10 +77,14 @@ def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
 
 class ApiJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        # DRF's JSONParser.parse (NaN and Infinity refused), with the hook.
+        # DRF's JSONParser.parse (NaN and Infinity refused), with the hook. A UTF-8 byte order mark
+        # (which Windows tools write before a file's text) is skipped, as RFC 8259 lets parsers do.
+        encoding = get_encoding(parser_context or {})
+        if codecs.lookup(encoding).name == "utf-8":
+            encoding = "utf-8-sig"
         try:
             data = drf_json.load(
-                codecs.getreader(get_encoding(parser_context or {}))(stream),
+                codecs.getreader(encoding)(stream),
                 object_pairs_hook=_object_without_repeated_keys,
             )
         except ValueError as error:

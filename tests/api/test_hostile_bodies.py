@@ -205,3 +205,17 @@ def test_nan_is_still_no_json(superuser_api):
 
     assert response.status_code == 400
     assert error(response)["errorCode"] == "MALFORMED_REQUEST"
+
+
+def test_a_body_starting_with_a_utf8_byte_order_mark_is_read(superuser_api):
+    directory = make_directory()
+
+    response = superuser_api.client.post(
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        data=b"\xef\xbb\xbf" + json.dumps({"email": "ada@example.com"}).encode(),
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert response.status_code == 201
+    assert directory.contacts.get().email == "ada@example.com"
