@@ -1,9 +1,12 @@
 """What every resource view shares: token auth, model permissions, throttling, the envelope."""
 
 import functools
+import io
 import re
 from datetime import UTC
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
@@ -36,6 +39,7 @@ class ApiView(APIView):
         return super().dispatch(request, *args, **{_snake_case(name): value for name, value in kwargs.items()})
 
     def initial(self, request, *args, **kwargs):
+        _read_chunked_body(request._request)
         super().initial(request, *args, **kwargs)
         _check_query_parameters(request)
         # PostgreSQL refuses NUL in text: a value holding one would fail at the database (500).
@@ -52,6 +56,31 @@ class ApiView(APIView):
         )
         if where:
             raise serializers.ValidationError({where: ["Holds a NUL character (\\u0000), which cannot be stored."]})
+
+
+def _read_chunked_body(request) -> None:
+    """Make a chunked body readable. Django reads no more than CONTENT_LENGTH, which a chunked
+    request does not send, so its body would read as empty: a contact POSTed that way was created
+    with none of its fields. A server that removes the chunking and ends the stream says so
+    (wsgi.input_terminated, PEP 3333; gunicorn does): the body is read from it, within the size
+    limit. Elsewhere the caller is asked for a Content-Length."""
+    meta = request.META
+    if request.method in SAFE_METHODS or "CONTENT_LENGTH" in meta:
+        return
+    if "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return
+    if not meta.get("wsgi.input_terminated"):
+        raise ApiError(
+            "This web server cannot read a chunked body: send the request with a Content-Length.",
+            code="LENGTH_REQUIRED",
+        )
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    body = meta["wsgi.input"].read(limit + 1 if limit is not None else -1)
+    if limit is not None and len(body) > limit:
+        raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+    meta["CONTENT_LENGTH"] = str(len(body))
+    # Django's own way to make a body read once readable again (HttpRequest.body does the same).
+    request._stream = io.BytesIO(body)
 
 
 @functools.cache

@@ -5,6 +5,7 @@ quotes the value back (a choice field's "is not a valid choice", a transaction's
 rendered. A body nested deeper than Python's recursion limit cannot be parsed by the json module.
 """
 
+import io
 import json
 
 import pytest
@@ -219,3 +220,61 @@ def test_a_body_starting_with_a_utf8_byte_order_mark_is_read(superuser_api):
 
     assert response.status_code == 201
     assert directory.contacts.get().email == "ada@example.com"
+
+
+def chunked_post(api, path: str, body: bytes, *, server_ends_the_stream: bool = True):
+    """A POST as gunicorn hands a chunked request to Django: no CONTENT_LENGTH, the body in
+    wsgi.input with the chunking removed, and wsgi.input_terminated set."""
+    return api.client.generic(
+        "POST",
+        path,
+        data=b"",
+        CONTENT_TYPE="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+        HTTP_X_API_TOKEN=api.token,
+        **{"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": server_ends_the_stream},
+    )
+
+
+def test_a_chunked_body_is_read_whole(superuser_api):
+    directory = make_directory()
+
+    response = chunked_post(
+        superuser_api,
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        json.dumps({"email": "ada@example.com", "firstName": "Ada"}).encode(),
+    )
+
+    assert response.status_code == 201
+    contact = directory.contacts.get()
+    assert (contact.email, contact.first_name) == ("ada@example.com", "Ada")
+
+
+def test_a_chunked_body_over_the_size_limit_is_a_413(superuser_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    directory = make_directory()
+
+    response = chunked_post(
+        superuser_api,
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        json.dumps({"email": "ada@example.com", "firstName": "A" * 200}).encode(),
+    )
+
+    assert response.status_code == 413
+    assert error(response)["errorCode"] == "REQUEST_TOO_LARGE"
+    assert not directory.contacts.exists()
+
+
+def test_a_chunked_body_a_server_cannot_end_is_refused_not_read_as_empty(superuser_api):
+    directory = make_directory()
+
+    response = chunked_post(
+        superuser_api,
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        json.dumps({"email": "ada@example.com"}).encode(),
+        server_ends_the_stream=False,
+    )
+
+    assert response.status_code == 400
+    assert error(response)["errorCode"] == "LENGTH_REQUIRED"
+    assert not directory.contacts.exists()
