@@ -62,7 +62,8 @@ WRITE_ERRORS = {
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    # As api.idempotency takes it: at most 255 printable ASCII characters.
+    {"type": "string", "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
     location=OpenApiParameter.HEADER,
     description="Any unique string (a UUID): the same key with the same body within 24 hours answers what the "
     "first call answered (header Idempotent-Replayed: true) and changes nothing; with another call, a 422.",

@@ -133,7 +133,8 @@ class SearchFilterSerializer(serializers.Serializer):
 
 
 class SearchSerializer(serializers.Serializer):
-    filters = SearchFilterSerializer(many=True, min_length=1, max_length=50)
+    # A ListField, not many=True: the schema then says minItems and maxItems as well.
+    filters = serializers.ListField(child=SearchFilterSerializer(), min_length=1, max_length=50)
     conjunction = serializers.ChoiceField(
         choices=["and", "or"], default="and", help_text="and: every filter matches; or: any does."
     )

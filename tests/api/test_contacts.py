@@ -200,3 +200,21 @@ def test_it_adds_a_contact_to_a_mailing_list_and_lists_the_lists_contacts(superu
     assert [row["id"] for row in listed] == [created["id"]]
     assert outsider.public_id != created["id"]
     assert Membership.objects.get().mailing_list == mailing_list
+
+
+def test_the_schema_says_how_many_filters_a_search_takes(client):
+    schema = client.get("/API/v3/schema/?format=json").json()
+
+    filters = schema["components"]["schemas"]["SearchRequest"]["properties"]["filters"]
+
+    assert (filters["minItems"], filters["maxItems"]) == (1, 50)
+
+
+def test_a_search_names_the_filter_in_error(superuser_api, directory):
+    response = superuser_api.post(
+        contacts_url(directory, "/search"),
+        {"filters": [{"filterType": "email", "value": "a@example.com"}, {"filterType": "city", "value": "x"}]},
+    )
+
+    assert response.status_code == 400
+    assert list(error(response)["fieldErrors"]) == ["filters[1].filterType"]
