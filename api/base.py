@@ -39,9 +39,9 @@ class ApiView(APIView):
         return super().dispatch(request, *args, **{_snake_case(name): value for name, value in kwargs.items()})
 
     def initial(self, request, *args, **kwargs):
-        _read_chunked_body(request._request)
         super().initial(request, *args, **kwargs)
         _check_query_parameters(request)
+        _read_chunked_body(request._request)  # once the caller is known: no body read for a 401
         # PostgreSQL refuses NUL in text: a value holding one would fail at the database (500).
         # No field has a use for it, so it is refused up front, naming where it is.
         where = _nul_in(
