@@ -115,7 +115,8 @@ def _check_query_parameters(request) -> None:
     if unknown:
         takes = f"takes {', '.join(sorted(known))}" if known else "takes no query parameters"
         message = f"Not a parameter of this call, which {takes} (see the schema at /API/v3/schema/)."
-        raise serializers.ValidationError({name: [message] for name in unknown})
+        # fieldErrors' "" is the request as a whole: a parameter sent without a name (?=x) is named so.
+        raise serializers.ValidationError({name or "(no name)": [message] for name in unknown})
 
 
 def _snake_case(name: str) -> str:

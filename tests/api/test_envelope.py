@@ -254,3 +254,10 @@ def test_a_get_ignores_a_body_it_has_no_use_for(superuser_api, settings, content
     )
 
     assert response.status_code == 200
+
+
+def test_a_query_parameter_without_a_name_is_not_taken_for_the_whole_request(superuser_api):
+    response = superuser_api.client.get("/API/v3/surveys?=1", headers={"X-API-TOKEN": superuser_api.token})
+
+    assert response.status_code == 400
+    assert list(error(response)["fieldErrors"]) == ["(no name)"]
