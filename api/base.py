@@ -1,9 +1,14 @@
 """What every resource view shares: token auth, model permissions, throttling, the envelope."""
 
+import functools
+import io
 import re
 from datetime import UTC
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import serializers
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
 
 from api.authentication import ApiTokenAuthentication
@@ -30,23 +35,88 @@ class ApiView(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         # Paths name their parameters as the reference does ({directoryId}); views take snake_case.
+        self.path_parameters = kwargs  # as the schema names them, for errors
         return super().dispatch(request, *args, **{_snake_case(name): value for name, value in kwargs.items()})
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        _check_query_parameters(request)
+        _read_chunked_body(request._request)  # once the caller is known: no body read for a 401
         # PostgreSQL refuses NUL in text: a value holding one would fail at the database (500).
         # No field has a use for it, so it is refused up front, naming where it is.
         where = _nul_in(
             {
-                "path": kwargs,
+                "path": self.path_parameters,
                 "query": {
                     name: values[0] if len(values) == 1 else values for name, values in request.query_params.lists()
                 },
-                "body": request.data,
+                # A GET has no body to read: its schema promises no 413 or 415 for one sent anyway.
+                "body": None if request.method in SAFE_METHODS else request.data,
             }
         )
         if where:
             raise serializers.ValidationError({where: ["Holds a NUL character (\\u0000), which cannot be stored."]})
+
+
+def _read_chunked_body(request) -> None:
+    """Make a chunked body readable. Django reads no more than CONTENT_LENGTH, which a chunked
+    request does not send, so its body would read as empty: a contact POSTed that way was created
+    with none of its fields. A server that removes the chunking and ends the stream says so
+    (wsgi.input_terminated, PEP 3333; gunicorn does): the body is read from it, within the size
+    limit. Elsewhere the caller is asked for a Content-Length."""
+    meta = request.META
+    if request.method in SAFE_METHODS or "CONTENT_LENGTH" in meta:
+        return
+    if "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return
+    if not meta.get("wsgi.input_terminated"):
+        raise ApiError(
+            "This web server cannot read a chunked body: send the request with a Content-Length.",
+            code="LENGTH_REQUIRED",
+        )
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    body = meta["wsgi.input"].read(limit + 1 if limit is not None else -1)
+    if limit is not None and len(body) > limit:
+        raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+    meta["CONTENT_LENGTH"] = str(len(body))
+    # Django's own way to make a body read once readable again (HttpRequest.body does the same).
+    request._stream = io.BytesIO(body)
+
+
+@functools.cache
+def published_query_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    """(path as the schema writes it, method) -> the query parameters the schema publishes for it.
+    Read from the schema itself (built once per process), so what is accepted is what is published."""
+    from drf_spectacular.generators import SchemaGenerator  # the schema reads the views: not at import
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {
+        (path, method.upper()): frozenset(
+            parameter["name"] for parameter in operation.get("parameters", ()) if parameter["in"] == "query"
+        )
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    }
+
+
+def _check_query_parameters(request) -> None:
+    """A 400 naming each query parameter the call does not take: a misspelt filter (?stauts=failed)
+    or one the reference has and this API does not would otherwise be ignored, and the answer would
+    look like the filtered one."""
+    match = request.resolver_match
+    if match is None or not match.route:
+        return
+    path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", match.route)
+    method = "GET" if request.method == "HEAD" else request.method
+    known = published_query_parameters().get((path, method))
+    if known is None:
+        return
+    unknown = [name for name in request.query_params if name not in known]
+    if unknown:
+        takes = f"takes {', '.join(sorted(known))}" if known else "takes no query parameters"
+        message = f"Not a parameter of this call, which {takes} (see the schema at /API/v3/schema/)."
+        # fieldErrors' "" is the request as a whole: a parameter sent without a name (?=x) is named so.
+        raise serializers.ValidationError({name or "(no name)": [message] for name in unknown})
 
 
 def _snake_case(name: str) -> str:
@@ -91,6 +161,18 @@ def forbidden(message: str):
     return ApiError(message, code="PERMISSION_DENIED", status=403)
 
 
-def utc_datetime(**kwargs) -> serializers.DateTimeField:
+class DateTimeField(serializers.DateTimeField):
+    """DRF's, refusing as "out of range" (400) a time the site's time zone takes past the first or
+    last instant a datetime holds (0001-01-01T00:00 east of UTC), on which DRF's own check fails
+    with an OverflowError (500)."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+
+
+def utc_datetime(**kwargs) -> DateTimeField:
     """A date and time as the reference writes it: ISO 8601 in UTC, e.g. 2024-03-05T09:41:07Z."""
-    return serializers.DateTimeField(default_timezone=UTC, **kwargs)
+    return DateTimeField(default_timezone=UTC, **kwargs)

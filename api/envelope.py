@@ -15,7 +15,7 @@ from http import HTTPStatus
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -134,15 +134,25 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return {prefix: [str(detail)]}
 
 
+def field_errors(detail) -> dict[str, list[str]]:
+    """DRF's validation errors as fieldErrors: {"field.sub[0]": [messages]}, "" for the whole."""
+    return {name: messages for name, messages in _flatten(detail).items() if messages}
+
+
+def describe_field_errors(fields: dict[str, list[str]]) -> str:
+    """fieldErrors in one sentence: "email: Not a valid email address.; data.Store: ..."."""
+    return "; ".join(
+        f"{name}: {' '.join(messages)}" if name else " ".join(messages) for name, messages in fields.items()
+    )
+
+
 def error_body(exc: exceptions.APIException) -> dict:
     code = getattr(exc, "error_code", None) or next(
         (code for kind, code in ERROR_CODES.items() if isinstance(exc, kind)), "REQUEST_FAILED"
     )
     if isinstance(exc, exceptions.ValidationError):
-        fields = {name: messages for name, messages in _flatten(exc.detail).items() if messages}
-        message = "; ".join(
-            f"{name}: {' '.join(messages)}" if name else " ".join(messages) for name, messages in fields.items()
-        )
+        fields = field_errors(exc.detail)
+        message = describe_field_errors(fields)
         return {
             "errorMessage": f"Invalid request. {message}" if message else "Invalid request.",
             "errorCode": code,
@@ -159,10 +169,27 @@ def too_large_message() -> str:
     )
 
 
+def refused_request_error(exception: SuspiciousOperation) -> ApiError:
+    """The answer to a request Django refuses to read (SuspiciousOperation): a 413 for a body past
+    DATA_UPLOAD_MAX_MEMORY_SIZE, a 400 saying what else is wrong, never the 500 of an unknown error."""
+    if isinstance(exception, RequestDataTooBig):
+        return ApiError(too_large_message(), code="REQUEST_TOO_LARGE", status=413)
+    if isinstance(exception, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return ApiError(
+            f"The request has more than {limit:,} query parameters (DATA_UPLOAD_MAX_NUMBER_FIELDS): "
+            "no call takes more than a few; send each once.",
+            code="TOO_MANY_PARAMETERS",
+        )
+    # The Host header, a cookie or a header Django does not trust: what exactly stays in the
+    # server's log (django.security), not in an answer to whoever sent it.
+    return ApiError("The request was refused as malformed or unsafe; it was logged.", code="BAD_REQUEST")
+
+
 def exception_handler(exc, context):
     """DRF's handler (status, Retry-After, WWW-Authenticate), with the body as meta.error."""
-    if isinstance(exc, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, reading the body
-        exc = ApiError(too_large_message(), code="REQUEST_TOO_LARGE", status=413)
+    if isinstance(exc, SuspiciousOperation):  # e.g. Django's DATA_UPLOAD_MAX_MEMORY_SIZE, reading the body
+        exc = refused_request_error(exc)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
@@ -204,14 +231,24 @@ class ApiErrorMiddleware:
     def process_exception(self, request, exception):
         if not request.path_info.startswith(API_PATH_PREFIX):
             return None
-        if isinstance(exception, RequestDataTooBig):  # a body read outside DRF's views
-            return envelope_error_response(
-                status=413, message=too_large_message(), code="REQUEST_TOO_LARGE", request=request
-            )
+        if isinstance(exception, SuspiciousOperation):  # a body or query read outside DRF's handler
+            return refused_request_response(request, exception)
         logger.exception("API call %s %s failed", request.method, request.path_info, exc_info=exception)
-        return envelope_error_response(
-            status=500,
-            message="The server could not complete this call; it was logged. Try again later, or report the requestId.",
-            code="INTERNAL_ERROR",
-            request=request,
-        )
+        return server_error_response(request)
+
+
+def refused_request_response(request, exception: SuspiciousOperation) -> JsonResponse:
+    """refused_request_error as an answer, for code outside DRF's views (middleware, handler400)."""
+    error = refused_request_error(exception)
+    return envelope_error_response(
+        status=error.status_code, message=str(error.detail), code=error.error_code, request=request
+    )
+
+
+def server_error_response(request) -> JsonResponse:
+    return envelope_error_response(
+        status=500,
+        message="The server could not complete this call; it was logged. Try again later, or report the requestId.",
+        code="INTERNAL_ERROR",
+        request=request,
+    )

@@ -71,4 +71,5 @@ def idempotent(handler):
             record.save(update_fields=["status_code", "result"])
             return response
 
+    handle.idempotent = True  # the schema lists the header for this operation
     return handle

@@ -8,12 +8,18 @@ JSON no endpoint can use.
   A surrogate *pair* (an emoji written `"\\ud83d\\ude00"`) is one character and is accepted.
 - A body nested deeper than the json module goes (Python's recursion limit) is refused with
   a message saying so, instead of failing as a RecursionError.
+- An object naming one key twice (`{"visit-1": {...}, "visit-1": {...}}`) is refused, naming the
+  key: JSON leaves such a body's meaning open and the json module would keep only the last value,
+  so one of a batch's items would be dropped without a word.
 """
 
+import codecs
 import re
 
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, get_encoding
+from rest_framework.utils import json as drf_json
+from rest_framework.utils.encoders import JSONEncoder
 
 # How deep the parsed body may nest: far more than any endpoint's shape (three or four levels), and
 # shallow enough that the walks over the data (here, the NUL check, serializers) never recurse out.
@@ -56,10 +62,33 @@ def check_body(data) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
+def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json's object_pairs_hook: the object, or ParseError naming a key it holds twice."""
+    seen: set[str] = set()
+    for key, _value in pairs:
+        if key in seen:
+            quoted = drf_json.dumps(key, cls=JSONEncoder, ensure_ascii=True)
+            raise ParseError(
+                f"JSON parse error - the key {quoted} appears twice in one object: give each item its own key."
+            )
+        seen.add(key)
+    return dict(pairs)
+
+
 class ApiJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
+        # DRF's JSONParser.parse (NaN and Infinity refused), with the hook. A UTF-8 byte order mark
+        # (which Windows tools write before a file's text) is skipped, as RFC 8259 lets parsers do.
+        encoding = get_encoding(parser_context or {})
+        if codecs.lookup(encoding).name == "utf-8":
+            encoding = "utf-8-sig"
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = drf_json.load(
+                codecs.getreader(encoding)(stream),
+                object_pairs_hook=_object_without_repeated_keys,
+            )
+        except ValueError as error:
+            raise ParseError(f"JSON parse error - {error}") from None
         except RecursionError:
             raise ParseError(
                 f"JSON parse error - the body nests objects and arrays more than {MAX_DEPTH} levels deep."

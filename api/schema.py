@@ -7,6 +7,7 @@ Views declare their result serializers; EnvelopeAutoSchema wraps each success bo
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import OpenApiParameter
 
 from api.authentication import HEADER
 
@@ -59,7 +60,23 @@ WRITE_ERRORS = {
 }
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    # As api.idempotency takes it: at most 255 printable ASCII characters.
+    {"type": "string", "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+    location=OpenApiParameter.HEADER,
+    description="Any unique string (a UUID): the same key with the same body within 24 hours answers what the "
+    "first call answered (header Idempotent-Replayed: true) and changes nothing; with another call, a 422.",
+)
+
+
 class EnvelopeAutoSchema(AutoSchema):
+    def get_override_parameters(self):
+        # A write decorated with api.idempotency.idempotent honours the header: the schema says so.
+        action = getattr(self.view, self.method.lower(), None)
+        extra = [IDEMPOTENCY_KEY] if getattr(action, "idempotent", False) else []
+        return [*super().get_override_parameters(), *extra]
+
     def get_description(self):
         # The view's own docstring and its method's, not one inherited from a base class.
         view_doc = type(self.view).__dict__.get("__doc__") or ""

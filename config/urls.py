@@ -9,4 +9,6 @@ urlpatterns = [
     path("", include("distributions.urls")),
 ]
 
+handler400 = "config.views.bad_request"
 handler403 = "config.views.permission_denied"
+handler500 = "config.views.server_error"

@@ -1,7 +1,11 @@
 """Project-wide answers that belong to no app."""
 
 from django.contrib import admin
+from django.core.exceptions import SuspiciousOperation
 from django.shortcuts import render
+from django.views import defaults
+
+from api.envelope import API_PATH_PREFIX, envelope_error_response, refused_request_response, server_error_response
 
 
 def permission_denied(request, exception=None):
@@ -10,5 +14,24 @@ def permission_denied(request, exception=None):
 
     A refusal made before the user is known (CommonMiddleware's DISALLOWED_USER_AGENTS) gets the
     page without the admin's context, which needs the user."""
+    if request.path_info.startswith(API_PATH_PREFIX):  # under /API/, the JSON envelope scripts read
+        message = str(exception or "") or "This request is not allowed."
+        return envelope_error_response(status=403, message=message, code="PERMISSION_DENIED", request=request)
     context = admin.site.each_context(request) if hasattr(request, "user") else {}
     return render(request, "403.html", context, status=403)
+
+
+def bad_request(request, exception=None):
+    """Django's answer to a request it refuses before any view (a Host not in ALLOWED_HOSTS, too
+    many fields): under /API/ the JSON envelope scripts read, elsewhere Django's page. -> HTTP 400."""
+    if request.path_info.startswith(API_PATH_PREFIX):
+        return refused_request_response(request, exception or SuspiciousOperation())
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    """Django's answer to an error outside the views (a middleware's): under /API/ the JSON
+    envelope, elsewhere Django's page. -> HTTP 500."""
+    if request.path_info.startswith(API_PATH_PREFIX):
+        return server_error_response(request)
+    return defaults.server_error(request)

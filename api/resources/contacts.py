@@ -109,20 +109,35 @@ class ContactCreatedSerializer(serializers.Serializer):
     )
 
 
+SEARCH_FIELDS = {"email": "email", "extRef": "external_data_reference", "phone": "phone"}
+SEARCH_NORMALIZERS = {"email": contact_email, "phone": contact_phone}
+
+
 class SearchFilterSerializer(serializers.Serializer):
     filterType = serializers.ChoiceField(choices=["email", "extRef", "phone"])
     comparison = serializers.ChoiceField(choices=["eq"], default="eq", help_text="Exact (email: case-insensitive).")
-    value = serializers.CharField(max_length=255)
+    value = serializers.CharField(
+        max_length=255, help_text="An email or phone is read as a contact's is written (a phone in any format)."
+    )
+
+    def validate(self, data: dict) -> dict:
+        # Contacts hold emails and phones normalized (a phone in E.164): a value written as a POST
+        # may write it must find the contact that POST made. One that cannot be read is compared as sent.
+        normalize = SEARCH_NORMALIZERS.get(data["filterType"])
+        if normalize is not None:
+            try:
+                data["value"] = normalize(data["value"]) or data["value"]
+            except InvalidValue:
+                pass
+        return data
 
 
 class SearchSerializer(serializers.Serializer):
-    filters = SearchFilterSerializer(many=True, min_length=1, max_length=50)
+    # A ListField, not many=True: the schema then says minItems and maxItems as well.
+    filters = serializers.ListField(child=SearchFilterSerializer(), min_length=1, max_length=50)
     conjunction = serializers.ChoiceField(
         choices=["and", "or"], default="and", help_text="and: every filter matches; or: any does."
     )
-
-
-SEARCH_FIELDS = {"email": "email", "extRef": "external_data_reference", "phone": "phone"}
 
 
 def _contact(contact):

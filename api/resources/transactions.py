@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.base import ApiView
-from api.envelope import ApiError
+from api.base import ApiView, DateTimeField
+from api.envelope import ApiError, describe_field_errors, field_errors
 from api.idempotency import idempotent
 from api.resources.directories import directory_or_404
 from directory.services import TransactionData, transactions_create
@@ -21,7 +21,7 @@ MAX_TRANSACTIONS = 1000
 class TransactionInputSerializer(serializers.Serializer):
     contactId = serializers.CharField(max_length=32)
     mailingListId = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    transactionDate = serializers.DateTimeField(
+    transactionDate = DateTimeField(
         required=False, help_text="ISO 8601; without an offset, in the site's time zone. Default: now."
     )
     data = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=10_000), required=False)
@@ -80,10 +80,7 @@ class TransactionBatchView(ApiView):
         for key, item in body.items():
             serializer = TransactionInputSerializer(data=item)
             if not serializer.is_valid():
-                unprocessed[key] = "; ".join(
-                    f"{name}: {' '.join(str(message) for message in messages)}"
-                    for name, messages in serializer.errors.items()
-                )
+                unprocessed[key] = describe_field_errors(field_errors(serializer.errors))
                 continue
             data = serializer.validated_data
             items[key] = TransactionData(

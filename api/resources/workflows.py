@@ -11,7 +11,8 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -94,8 +95,23 @@ class ReplaySerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-def _start_of(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+def _start_of(day: datetime.date) -> datetime.datetime | None:
+    """Midnight of `day` in the site's time zone, or None when it is outside what a datetime can
+    hold once in UTC (the first or last days of the calendar): no run is that early or late."""
+    try:
+        start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+        start.astimezone(datetime.UTC)
+    except OverflowError:
+        return None
+    return start
+
+
+# The one way the documentation writes dates: 01/02/2024 would be read as January 2 by Django's
+# default formats, whatever the caller meant.
+DATE_FILTER = {
+    "input_formats": ["%Y-%m-%d"],
+    "error_messages": {"invalid": "Write the date as YYYY-MM-DD, e.g. 2024-03-05."},
+}
 
 
 class RunFilter(django_filters.FilterSet):
@@ -104,24 +120,41 @@ class RunFilter(django_filters.FilterSet):
 
     status = django_filters.ChoiceFilter(choices=Run.Status.choices)
     # "from" is a Python keyword: the filter is named from_ and declared as "from" below.
-    to = django_filters.DateFilter(method="filter_to", help_text="Runs started on or before this date (YYYY-MM-DD).")
+    to = django_filters.DateFilter(
+        method="filter_to", help_text="Runs started on or before this date (YYYY-MM-DD).", **DATE_FILTER
+    )
     search = django_filters.CharFilter(
         method="filter_search", max_length=254, help_text="A notification id, a Salesforce record id or an email."
     )
 
     def filter_from(self, runs, name, value):
-        return runs.filter(created_at__gte=_start_of(value))
+        start = _start_of(value)
+        if start is None:  # before the first or after the last instant a datetime holds
+            return runs if value.year == datetime.MINYEAR else runs.none()
+        return runs.filter(created_at__gte=start)
 
     def filter_to(self, runs, name, value):
-        return runs.filter(created_at__lt=_start_of(value + datetime.timedelta(days=1)))
+        # The last day of the calendar has no next day: up to it is every run.
+        end = None if value == datetime.date.max else _start_of(value + datetime.timedelta(days=1))
+        return runs if end is None else runs.filter(created_at__lt=end)
 
     def filter_search(self, runs, name, value):
         return runs_search(runs=runs, term=value)
 
 
 RunFilter.base_filters["from"] = django_filters.DateFilter(
-    method="filter_from", help_text="Runs started on or after this date (YYYY-MM-DD)."
+    method="filter_from", help_text="Runs started on or after this date (YYYY-MM-DD).", **DATE_FILTER
 )
+
+
+# The filters as the schema publishes them (drf-spectacular describes a FilterSet's filters only
+# for list views, which this view is not in its eyes: it answers a page object, not an array).
+RUN_FILTER_PARAMETERS = [
+    OpenApiParameter("status", str, enum=Run.Status.values, description="Runs in this status."),
+    OpenApiParameter("from", OpenApiTypes.DATE, description=RunFilter.base_filters["from"].extra["help_text"]),
+    OpenApiParameter("to", OpenApiTypes.DATE, description=RunFilter.base_filters["to"].extra["help_text"]),
+    OpenApiParameter("search", str, description=RunFilter.base_filters["search"].extra["help_text"]),
+]
 
 
 def _is_number(text: str) -> bool:
@@ -167,7 +200,11 @@ class RunListView(ApiView, GenericAPIView):
     def get_queryset(self):
         return Run.objects.filter(workflow=self.workflow)
 
-    @extend_schema(operation_id="listRuns", parameters=[PageQuerySerializer], responses=page_of(RunSerializer))
+    @extend_schema(
+        operation_id="listRuns",
+        parameters=[*RUN_FILTER_PARAMETERS, PageQuerySerializer],
+        responses=page_of(RunSerializer),
+    )
     def get(self, request, workflow_id):
         self.workflow = workflow_or_404(workflow_id)
         page = Page(request, list_name="runs")

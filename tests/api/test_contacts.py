@@ -152,6 +152,34 @@ def test_search_matches_all_or_any_filter(superuser_api, directory):
     assert [row["id"] for row in by_ref] == [ada.public_id]
 
 
+@pytest.mark.parametrize(
+    ("filter_type", "value"),
+    [
+        ("phone", "(415) 555-0100"),
+        ("phone", "415.555.0100"),
+        ("phone", "+1 415 555 0100"),
+        ("email", "Ada@EXAMPLE.com"),
+    ],
+)
+def test_search_finds_a_contact_by_the_email_or_phone_as_a_post_wrote_it(superuser_api, directory, filter_type, value):
+    contact = {"email": "ada@example.com", "phone": "(415) 555-0100"}
+    created = result(superuser_api.post(contacts_url(directory), contact))
+    url = contacts_url(directory, "/search")
+
+    elements = result(superuser_api.post(url, {"filters": [{"filterType": filter_type, "value": value}]}))["elements"]
+
+    assert [row["id"] for row in elements] == [created["id"]]
+
+
+def test_search_compares_a_value_it_cannot_read_as_sent(superuser_api, directory):
+    make_contact(directory=directory, email="ada@example.com", phone="+14155550100")
+    url = contacts_url(directory, "/search")
+
+    elements = result(superuser_api.post(url, {"filters": [{"filterType": "phone", "value": "call me"}]}))["elements"]
+
+    assert elements == []
+
+
 def test_search_refuses_an_unknown_filter(superuser_api, directory):
     response = superuser_api.post(
         contacts_url(directory, "/search"), {"filters": [{"filterType": "city", "value": "x"}]}
@@ -172,3 +200,21 @@ def test_it_adds_a_contact_to_a_mailing_list_and_lists_the_lists_contacts(superu
     assert [row["id"] for row in listed] == [created["id"]]
     assert outsider.public_id != created["id"]
     assert Membership.objects.get().mailing_list == mailing_list
+
+
+def test_the_schema_says_how_many_filters_a_search_takes(client):
+    schema = client.get("/API/v3/schema/?format=json").json()
+
+    filters = schema["components"]["schemas"]["SearchRequest"]["properties"]["filters"]
+
+    assert (filters["minItems"], filters["maxItems"]) == (1, 50)
+
+
+def test_a_search_names_the_filter_in_error(superuser_api, directory):
+    response = superuser_api.post(
+        contacts_url(directory, "/search"),
+        {"filters": [{"filterType": "email", "value": "a@example.com"}, {"filterType": "city", "value": "x"}]},
+    )
+
+    assert response.status_code == 400
+    assert list(error(response)["fieldErrors"]) == ["filters[1].filterType"]

@@ -1,10 +1,13 @@
+import json
 import re
 import uuid
 
 import pytest
 
 from api.envelope import ApiErrorMiddleware
+from config.views import server_error
 from tests.api.conftest import error
+from tests.factories import make_directory, make_workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +85,15 @@ def test_it_refuses_a_nul_character_naming_where_it_is(superuser_api):
     assert "query.skipToken" in error(response)["fieldErrors"]
 
 
+def test_a_nul_character_in_a_path_is_named_as_the_schema_names_the_parameter(superuser_api):
+    directory = make_directory()
+
+    response = superuser_api.get(f"directories/{directory.public_id}/contacts/CID_%00")
+
+    assert response.status_code == 400
+    assert list(error(response)["fieldErrors"]) == ["path.contactId"]
+
+
 def test_it_names_the_fields_in_error(superuser_api):
     response = superuser_api.get("surveys", pageSize="many")
 
@@ -143,3 +155,109 @@ def test_the_schema_ignores_an_unknown_version_parameter(client):
 
     assert response.status_code == 200
     assert b"(9)" not in response.content
+
+
+def test_a_query_parameter_the_call_does_not_take_is_a_400_naming_it(superuser_api):
+    workflow = make_workflow()
+
+    response = superuser_api.get(f"workflows/{workflow.pk}/runs", stauts="failed", pageSize="5")
+
+    assert response.status_code == 400
+    assert error(response)["fieldErrors"] == {
+        "stauts": [
+            "Not a parameter of this call, which takes from, pageSize, search, skipToken, status, to "
+            "(see the schema at /API/v3/schema/)."
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("whoami", {"verbose": "1"}),
+        ("surveys", {"offset": "100"}),
+        ("distributions", {"surveyId": "SV_1", "sendStartDate": "2024-01-01T00:00:00Z"}),
+    ],
+)
+def test_every_call_refuses_query_parameters_it_does_not_publish(superuser_api, path, query):
+    response = superuser_api.get(path, **query)
+
+    assert response.status_code == 400
+    assert set(error(response)["fieldErrors"]) == set(query) - {"surveyId"}
+
+
+def test_the_published_query_parameters_are_accepted(superuser_api):
+    workflow = make_workflow()
+
+    response = superuser_api.get(
+        f"workflows/{workflow.pk}/runs", status="failed", search="x", pageSize="5", **{"from": "2024-01-01"}
+    )
+
+    assert response.status_code == 200
+
+
+def test_more_query_parameters_than_django_reads_is_a_400_not_a_500(superuser_api, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+
+    response = superuser_api.client.get(
+        "/API/v3/surveys?" + "&".join(f"p{n}=1" for n in range(11)), headers={"X-API-TOKEN": superuser_api.token}
+    )
+
+    assert response.status_code == 400
+    assert error(response)["errorCode"] == "TOO_MANY_PARAMETERS"
+
+
+def test_a_host_the_site_does_not_serve_is_a_400_in_the_envelope(superuser_api, settings):
+    settings.ALLOWED_HOSTS = ["surveys.example.com"]
+
+    response = superuser_api.client.get("/API/v3/whoami", headers={"X-API-TOKEN": superuser_api.token})
+
+    assert response.status_code == 400
+    assert error(response)["errorCode"] == "BAD_REQUEST"
+
+
+def test_a_host_the_site_does_not_serve_is_still_django_s_page_outside_the_api(client, settings):
+    settings.ALLOWED_HOSTS = ["surveys.example.com"]
+
+    response = client.get("/admin/login/")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_user_agent_the_site_refuses_gets_a_403_in_the_envelope(superuser_api, settings):
+    settings.DISALLOWED_USER_AGENTS = [re.compile("^BadBot")]
+
+    response = superuser_api.client.get(
+        "/API/v3/whoami", headers={"X-API-TOKEN": superuser_api.token, "User-Agent": "BadBot/1.0"}
+    )
+
+    assert response.status_code == 403
+    assert error(response)["errorCode"] == "PERMISSION_DENIED"
+
+
+def test_an_error_outside_the_views_is_a_json_500_under_the_api(rf):
+    response = server_error(rf.get("/API/v3/whoami"))
+
+    assert response.status_code == 500
+    assert json.loads(response.content)["meta"]["error"]["errorCode"] == "INTERNAL_ERROR"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"), [("text/plain", "x"), ("application/json", "{not json"), ("application/json", "x" * 64)]
+)
+def test_a_get_ignores_a_body_it_has_no_use_for(superuser_api, settings, content_type, body):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 32  # the schema documents no 413 for a GET either
+
+    response = superuser_api.client.generic(
+        "GET", "/API/v3/whoami", data=body, content_type=content_type, headers={"X-API-TOKEN": superuser_api.token}
+    )
+
+    assert response.status_code == 200
+
+
+def test_a_query_parameter_without_a_name_is_not_taken_for_the_whole_request(superuser_api):
+    response = superuser_api.client.get("/API/v3/surveys?=1", headers={"X-API-TOKEN": superuser_api.token})
+
+    assert response.status_code == 400
+    assert list(error(response)["fieldErrors"]) == ["(no name)"]

@@ -5,6 +5,9 @@ quotes the value back (a choice field's "is not a valid choice", a transaction's
 rendered. A body nested deeper than Python's recursion limit cannot be parsed by the json module.
 """
 
+import io
+import json
+
 import pytest
 
 from tests.api.conftest import error
@@ -153,3 +156,125 @@ def test_the_renderer_writes_a_lone_surrogate_it_is_given_as_an_escape():
     )
 
     assert b"\\ud800" in rendered
+
+
+def test_a_batch_naming_one_key_twice_is_a_400_naming_it_and_keeps_nothing(superuser_api):
+    directory = make_directory()
+    contact = make_contact(directory=directory, email="ada@example.com")
+    milan, rome = ({"contactId": contact.public_id, "data": {"Store": store}} for store in ("Milan", "Rome"))
+    body = f'{{"visit-1": {json.dumps(milan)}, "visit-1": {json.dumps(rome)}}}'
+
+    response = superuser_api.client.post(
+        f"/API/v3/directories/{directory.public_id}/transactions",
+        data=body,
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert response.status_code == 400
+    assert error(response) == {
+        "errorMessage": 'JSON parse error - the key "visit-1" appears twice in one object: give each item its own key.',
+        "errorCode": "MALFORMED_REQUEST",
+    }
+    assert not contact.transactions.exists()
+
+
+def test_a_contact_naming_a_field_twice_is_a_400(superuser_api):
+    directory = make_directory()
+
+    response = superuser_api.client.post(
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        data='{"email": "ada@example.com", "embeddedData": {"Tier": "Gold", "Tier": "Silver"}}',
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert response.status_code == 400
+    assert '"Tier" appears twice' in error(response)["errorMessage"]
+    assert not directory.contacts.exists()
+
+
+def test_nan_is_still_no_json(superuser_api):
+    directory = make_directory()
+
+    response = superuser_api.client.post(
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        data='{"email": "ada@example.com", "embeddedData": {"Score": NaN}}',
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert response.status_code == 400
+    assert error(response)["errorCode"] == "MALFORMED_REQUEST"
+
+
+def test_a_body_starting_with_a_utf8_byte_order_mark_is_read(superuser_api):
+    directory = make_directory()
+
+    response = superuser_api.client.post(
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        data=b"\xef\xbb\xbf" + json.dumps({"email": "ada@example.com"}).encode(),
+        content_type="application/json",
+        headers={"X-API-TOKEN": superuser_api.token},
+    )
+
+    assert response.status_code == 201
+    assert directory.contacts.get().email == "ada@example.com"
+
+
+def chunked_post(api, path: str, body: bytes, *, server_ends_the_stream: bool = True):
+    """A POST as gunicorn hands a chunked request to Django: no CONTENT_LENGTH, the body in
+    wsgi.input with the chunking removed, and wsgi.input_terminated set."""
+    return api.client.generic(
+        "POST",
+        path,
+        data=b"",
+        CONTENT_TYPE="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+        HTTP_X_API_TOKEN=api.token,
+        **{"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": server_ends_the_stream},
+    )
+
+
+def test_a_chunked_body_is_read_whole(superuser_api):
+    directory = make_directory()
+
+    response = chunked_post(
+        superuser_api,
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        json.dumps({"email": "ada@example.com", "firstName": "Ada"}).encode(),
+    )
+
+    assert response.status_code == 201
+    contact = directory.contacts.get()
+    assert (contact.email, contact.first_name) == ("ada@example.com", "Ada")
+
+
+def test_a_chunked_body_over_the_size_limit_is_a_413(superuser_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    directory = make_directory()
+
+    response = chunked_post(
+        superuser_api,
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        json.dumps({"email": "ada@example.com", "firstName": "A" * 200}).encode(),
+    )
+
+    assert response.status_code == 413
+    assert error(response)["errorCode"] == "REQUEST_TOO_LARGE"
+    assert not directory.contacts.exists()
+
+
+def test_a_chunked_body_a_server_cannot_end_is_refused_not_read_as_empty(superuser_api):
+    directory = make_directory()
+
+    response = chunked_post(
+        superuser_api,
+        f"/API/v3/directories/{directory.public_id}/contacts",
+        json.dumps({"email": "ada@example.com"}).encode(),
+        server_ends_the_stream=False,
+    )
+
+    assert response.status_code == 400
+    assert error(response)["errorCode"] == "LENGTH_REQUIRED"
+    assert not directory.contacts.exists()

@@ -1,9 +1,11 @@
+import re
 import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from api.idempotency import MAX_KEY_LENGTH
 from api.models import IdempotentRequest
 from api.services import idempotent_requests_purge
 from directory import services as directory_services
@@ -120,3 +122,32 @@ def test_two_calls_with_one_key_at_the_same_moment_act_once_and_answer_alike(pos
     assert Contact.objects.count() == 1
     assert sorted(response.status_code for response in responses) == [201, 201]
     assert responses[0].json()["result"] == responses[1].json()["result"]
+
+
+def test_the_schema_lists_the_idempotency_key_on_every_write_that_honours_it(client):
+    schema = client.get("/API/v3/schema/?format=json").json()
+
+    with_header = {
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if any(parameter["name"] == "Idempotency-Key" for parameter in operation.get("parameters", ()))
+    }
+
+    assert ("POST", "/API/v3/directories/{directoryId}/transactions") in with_header
+    assert ("DELETE", "/API/v3/directories/{directoryId}/contacts/{contactId}") in with_header
+    assert ("POST", "/API/v3/workflows/{workflowId}/runs/{runId}/replay") in with_header
+    assert ("POST", "/API/v3/directories/{directoryId}/contacts/search") not in with_header  # a read
+    assert not {method for method, _path in with_header} & {"GET"}
+
+
+def test_the_schema_describes_the_idempotency_keys_the_api_takes(client):
+    schema = client.get("/API/v3/schema/?format=json").json()
+    operation = schema["paths"]["/API/v3/directories/{directoryId}/transactions"]["post"]
+
+    (header,) = (parameter for parameter in operation["parameters"] if parameter["name"] == "Idempotency-Key")
+
+    assert header["schema"]["maxLength"] == MAX_KEY_LENGTH
+    pattern = re.compile(header["schema"]["pattern"])
+    assert pattern.match("3f2b8c1e-5d4a-4f6b-9c2d-1a2b3c4d5e6f")
+    assert not pattern.match("clé") and not pattern.match("a\tb")

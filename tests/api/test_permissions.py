@@ -89,7 +89,7 @@ def every_row():
 
 def call(api, name, route, method, world):
     path = "/API/" + re.sub(r"<str:(\w+)>", lambda match: world["values"][match[1]], route)
-    query = {"surveyId": world["values"]["surveyId"]}
+    query = {"surveyId": world["values"]["surveyId"]} if name.startswith("distribution") else {}
     body = BODIES.get((method, name), {} if method in ("POST", "PUT") else None)
     if name == "transactions":
         body = {"visit": {"contactId": world["values"]["contactId"], "data": {"Store": "Milan"}}}

@@ -62,3 +62,47 @@ def test_it_takes_a_thousand_transactions_at_once(superuser_api):
 
     assert len(answer["createdTransactions"]) == 1000
     assert Transaction.objects.count() == 1000
+
+
+def test_each_unprocessed_item_says_which_field_is_wrong_and_why(superuser_api):
+    directory = make_directory()
+    contact = make_contact(directory=directory)
+
+    answer = result(
+        superuser_api.post(
+            f"directories/{directory.public_id}/transactions",
+            {
+                "not-an-object": "visit",
+                "bad-data": {"contactId": contact.public_id, "data": {"Store": {"city": "Milan"}, "Total": None}},
+            },
+        )
+    )
+
+    assert answer["unprocessedTransactions"] == {
+        "not-an-object": {"errorMessage": "Invalid data. Expected a dictionary, but got str."},
+        "bad-data": {"errorMessage": "data.Store: Not a valid string.; data.Total: This field may not be null."},
+    }
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "written"), [("Asia/Tokyo", "0001-01-01T00:00:00"), ("America/New_York", "9999-12-31T23:59:59")]
+)
+def test_a_date_the_site_time_zone_takes_past_the_calendar_is_unprocessed_not_a_500(
+    superuser_api, settings, time_zone, written
+):
+    settings.TIME_ZONE = time_zone
+    directory = make_directory()
+    contact = make_contact(directory=directory)
+
+    answer = result(
+        superuser_api.post(
+            f"directories/{directory.public_id}/transactions",
+            {"early-or-late": {"contactId": contact.public_id, "transactionDate": written}},
+        )
+    )
+
+    assert answer["unprocessedTransactions"] == {
+        "early-or-late": {"errorMessage": "transactionDate: Datetime value out of range."}
+    }
+    assert not Transaction.objects.exists()

@@ -139,3 +139,42 @@ def test_a_number_no_row_can_have_is_a_404(superuser_api, number):
 
     assert superuser_api.get(f"workflows/{number}/runs").status_code == 404
     assert superuser_api.get(f"workflows/{workflow.pk}/runs/{number}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "filters", "listed"),
+    [
+        ("UTC", {"to": "9999-12-31"}, True),
+        ("Asia/Tokyo", {"from": "0001-01-01"}, True),
+        ("America/New_York", {"from": "9999-12-31"}, False),
+        ("America/New_York", {"to": "9999-12-30"}, True),
+    ],
+)
+def test_the_first_and_last_days_of_the_calendar_filter_runs(superuser_api, settings, time_zone, filters, listed):
+    settings.TIME_ZONE = time_zone
+    run = make_run(workflow=make_workflow())
+
+    elements = result(superuser_api.get(f"workflows/{run.workflow_id}/runs", **filters))["elements"]
+
+    assert [row["id"] for row in elements] == ([run.pk] if listed else [])
+
+
+@pytest.mark.parametrize("day", ["01/02/2024", "2024-01-02T00:00:00Z", "20240102"])
+def test_a_date_filter_is_written_yyyy_mm_dd(superuser_api, day):
+    workflow = make_workflow()
+
+    response = superuser_api.get(f"workflows/{workflow.pk}/runs", **{"from": day})
+
+    assert response.status_code == 400
+    assert error(response)["fieldErrors"] == {"from": ["Write the date as YYYY-MM-DD, e.g. 2024-03-05."]}
+
+
+def test_the_schema_publishes_the_run_filters(client):
+    schema = client.get("/API/v3/schema/?format=json").json()
+
+    parameters = schema["paths"]["/API/v3/workflows/{workflowId}/runs"]["get"]["parameters"]
+    query = {parameter["name"]: parameter["schema"] for parameter in parameters if parameter["in"] == "query"}
+
+    assert set(query) == {"status", "from", "to", "search", "pageSize", "skipToken"}
+    assert set(query["status"]["enum"]) == set(Run.Status.values)
+    assert query["from"]["format"] == query["to"]["format"] == "date"
