@@ -1,6 +1,5 @@
 """What every resource view shares: token auth, model permissions, throttling, the envelope."""
 
-import functools
 import io
 import re
 from datetime import UTC
@@ -40,7 +39,6 @@ class ApiView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        _check_query_parameters(request)
         _read_chunked_body(request._request)  # once the caller is known: no body read for a 401
         # PostgreSQL refuses NUL in text: a value holding one would fail at the database (500).
         # No field has a use for it, so it is refused up front, naming where it is.
@@ -81,42 +79,6 @@ def _read_chunked_body(request) -> None:
     meta["CONTENT_LENGTH"] = str(len(body))
     # Django's own way to make a body read once readable again (HttpRequest.body does the same).
     request._stream = io.BytesIO(body)
-
-
-@functools.cache
-def published_query_parameters() -> dict[tuple[str, str], frozenset[str]]:
-    """(path as the schema writes it, method) -> the query parameters the schema publishes for it.
-    Read from the schema itself (built once per process), so what is accepted is what is published."""
-    from drf_spectacular.generators import SchemaGenerator  # the schema reads the views: not at import
-
-    schema = SchemaGenerator().get_schema(request=None, public=True)
-    return {
-        (path, method.upper()): frozenset(
-            parameter["name"] for parameter in operation.get("parameters", ()) if parameter["in"] == "query"
-        )
-        for path, operations in schema["paths"].items()
-        for method, operation in operations.items()
-    }
-
-
-def _check_query_parameters(request) -> None:
-    """A 400 naming each query parameter the call does not take: a misspelt filter (?stauts=failed)
-    or one the reference has and this API does not would otherwise be ignored, and the answer would
-    look like the filtered one."""
-    match = request.resolver_match
-    if match is None or not match.route:
-        return
-    path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", match.route)
-    method = "GET" if request.method == "HEAD" else request.method
-    known = published_query_parameters().get((path, method))
-    if known is None:
-        return
-    unknown = [name for name in request.query_params if name not in known]
-    if unknown:
-        takes = f"takes {', '.join(sorted(known))}" if known else "takes no query parameters"
-        message = f"Not a parameter of this call, which {takes} (see the schema at /API/v3/schema/)."
-        # fieldErrors' "" is the request as a whole: a parameter sent without a name (?=x) is named so.
-        raise serializers.ValidationError({name or "(no name)": [message] for name in unknown})
 
 
 def _snake_case(name: str) -> str:
