@@ -200,9 +200,10 @@ class Distribution(models.Model):
     run = models.ForeignKey("workflows.Run", on_delete=models.SET_NULL, null=True, blank=True)
     task_position = models.PositiveSmallIntegerField(null=True, blank=True)
     from_email = models.CharField(max_length=254, blank=True)
-    from_name = models.CharField(max_length=200, blank=True)
+    # As rendered from piped text: as long as the values piped into it (the email folds them).
+    from_name = models.TextField(blank=True)
     reply_to = models.CharField(max_length=254, blank=True)
-    subject = models.CharField(max_length=500, blank=True)
+    subject = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -272,7 +273,7 @@ class Invitation(models.Model):
     claim = models.UUIDField(null=True, blank=True, editable=False)
     # The message as rendered for this recipient when the task ran: a delayed send has no run
     # context left to render from, and the admin shows what exactly went out.
-    subject = models.CharField(max_length=998, blank=True)
+    subject = models.TextField(blank=True)  # folded over lines when sent: no length limit
     text_body = models.TextField(blank=True)
     html_body = models.TextField(blank=True)
     # sha256 of subject and bodies with this invitation's token masked, so two invitations with
@@ -420,7 +421,7 @@ class OutboxMessage(models.Model):
     message_id = models.CharField(max_length=255, blank=True)
     from_email = models.CharField(max_length=254)
     to = models.TextField()
-    subject = models.CharField(max_length=998, blank=True)
+    subject = models.TextField(blank=True)
     text_body = models.TextField(blank=True)
     html_body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

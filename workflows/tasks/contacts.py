@@ -162,16 +162,32 @@ def _data_fields(context: TaskContext) -> dict[str, str]:
 
 def task_contact_data(context: TaskContext, *, email_required: bool = True) -> ContactData:
     """The contact one run's task names, its piped fields resolved. Raises TaskError for a required
-    field that is empty or an email that is not an address. `email_required`: False for a task
-    that reaches the contact otherwise (by text), where an empty email is saved as none."""
+    field that is empty, an email that is not an address, or a value longer than the directory
+    holds. `email_required`: False for a task that reaches the contact otherwise (by text), where
+    an empty email is saved as none."""
     return ContactData(
-        first_name=context.require("first_name", "First name"),
-        last_name=context.require("last_name", "Last name"),
+        first_name=_within_limit(context, "first_name", context.require("first_name", "First name")),
+        last_name=_within_limit(context, "last_name", context.require("last_name", "Last name")),
         email=_email(context, required=email_required),
         phone=_phone(context),
-        external_data_reference=context.pipe("external_data_reference"),
-        language=context.pipe("language"),
+        external_data_reference=_within_limit(
+            context, "external_data_reference", context.pipe("external_data_reference")
+        ),
+        language=_within_limit(context, "language", context.pipe("language")),
         embedded_data=_data_fields(context),
+    )
+
+
+def _within_limit(context: TaskContext, name: str, value: str) -> str:
+    """`value` of the contact field `name`, refused when longer than the directory stores: saving
+    it would fail at the database, and the run's error would not say which field to fix."""
+    limit = Contact._meta.get_field(name).max_length
+    if len(value) <= limit:
+        return value
+    label = ContactFieldsForm.base_fields[name].label
+    raise TaskError(
+        f"{label} (from {context.config.get(name) or ''}) is {len(value):,} characters long; a contact's "
+        f"{label.lower()} holds at most {limit}: pipe a shorter field, or set the value in the task."
     )
 
 

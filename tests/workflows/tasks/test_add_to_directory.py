@@ -241,3 +241,39 @@ def test_it_refuses_a_written_phone_that_is_not_a_phone_number():
 
 def test_it_accepts_a_piped_phone_whatever_it_will_hold():
     assert form(phone="${event://ContactPhone}").is_valid()
+
+
+# Values longer than the directory holds
+
+
+@pytest.mark.parametrize(
+    ("field", "label", "limit"),
+    [
+        ("last_name", "Last name", 200),
+        ("first_name", "First name", 200),
+        ("external_data_reference", "External data reference", 255),
+        ("language", "Language", 16),
+    ],
+)
+def test_it_fails_the_task_naming_a_piped_field_longer_than_a_contact_holds(field, label, limit):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, **{field: "${event://Description}"})
+
+    run = execute(make_run(workflow=workflow, fields=case_fields(Description="x" * (limit + 1))))
+
+    assert run.status == Run.Status.FAILED
+    assert run.task_runs.get().error == (
+        f"{label} (from ${{event://Description}}) is {limit + 1:,} characters long; a contact's {label.lower()} "
+        f"holds at most {limit}: pipe a shorter field, or set the value in the task."
+    )
+    assert not Contact.objects.exists()
+
+
+def test_it_saves_a_piped_value_as_long_as_a_contact_holds():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, last_name="${event://Description}")
+
+    run = execute(make_run(workflow=workflow, fields=case_fields(Description="x" * 200)))
+
+    assert run.status == Run.Status.SUCCEEDED
+    assert Contact.objects.get().last_name == "x" * 200
