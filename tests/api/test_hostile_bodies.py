@@ -18,6 +18,16 @@ pytestmark = pytest.mark.django_db
 SURROGATE = "\ud800"
 
 
+def post_raw(api, directory, resource: str, body):
+    """POST `body` (str or bytes, sent as it is) as JSON to the directory's `resource` list."""
+    return api.client.post(
+        f"/API/v3/directories/{directory.public_id}/{resource}",
+        data=body,
+        content_type="application/json",
+        headers={"X-API-TOKEN": api.token},
+    )
+
+
 def assert_client_error(response):
     assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
     error(response)
@@ -58,12 +68,7 @@ def test_a_body_nested_deeper_than_the_parser_goes_is_a_400(superuser_api):
     directory = make_directory()
     body = '{"email": "ada@example.com", "embeddedData": ' + "[" * 5000 + "]" * 5000 + "}"
 
-    response = superuser_api.client.post(
-        f"/API/v3/directories/{directory.public_id}/contacts",
-        data=body,
-        content_type="application/json",
-        headers={"X-API-TOKEN": superuser_api.token},
-    )
+    response = post_raw(superuser_api, directory, "contacts", body)
 
     assert_client_error(response)
 
@@ -119,12 +124,7 @@ def test_a_body_nested_past_the_api_depth_but_within_python_is_a_400(superuser_a
     directory = make_directory()
     body = '{"email": "ada@example.com", "embeddedData": ' + "[" * depth + "]" * depth + "}"
 
-    response = superuser_api.client.post(
-        f"/API/v3/directories/{directory.public_id}/contacts",
-        data=body,
-        content_type="application/json",
-        headers={"X-API-TOKEN": superuser_api.token},
-    )
+    response = post_raw(superuser_api, directory, "contacts", body)
 
     assert response.status_code == 400
     assert "levels deep" in error(response)["errorMessage"]
@@ -164,12 +164,7 @@ def test_a_batch_naming_one_key_twice_is_a_400_naming_it_and_keeps_nothing(super
     milan, rome = ({"contactId": contact.public_id, "data": {"Store": store}} for store in ("Milan", "Rome"))
     body = f'{{"visit-1": {json.dumps(milan)}, "visit-1": {json.dumps(rome)}}}'
 
-    response = superuser_api.client.post(
-        f"/API/v3/directories/{directory.public_id}/transactions",
-        data=body,
-        content_type="application/json",
-        headers={"X-API-TOKEN": superuser_api.token},
-    )
+    response = post_raw(superuser_api, directory, "transactions", body)
 
     assert response.status_code == 400
     assert error(response) == {
@@ -182,11 +177,11 @@ def test_a_batch_naming_one_key_twice_is_a_400_naming_it_and_keeps_nothing(super
 def test_a_contact_naming_a_field_twice_is_a_400(superuser_api):
     directory = make_directory()
 
-    response = superuser_api.client.post(
-        f"/API/v3/directories/{directory.public_id}/contacts",
-        data='{"email": "ada@example.com", "embeddedData": {"Tier": "Gold", "Tier": "Silver"}}',
-        content_type="application/json",
-        headers={"X-API-TOKEN": superuser_api.token},
+    response = post_raw(
+        superuser_api,
+        directory,
+        "contacts",
+        '{"email": "ada@example.com", "embeddedData": {"Tier": "Gold", "Tier": "Silver"}}',
     )
 
     assert response.status_code == 400
@@ -197,11 +192,8 @@ def test_a_contact_naming_a_field_twice_is_a_400(superuser_api):
 def test_nan_is_still_no_json(superuser_api):
     directory = make_directory()
 
-    response = superuser_api.client.post(
-        f"/API/v3/directories/{directory.public_id}/contacts",
-        data='{"email": "ada@example.com", "embeddedData": {"Score": NaN}}',
-        content_type="application/json",
-        headers={"X-API-TOKEN": superuser_api.token},
+    response = post_raw(
+        superuser_api, directory, "contacts", '{"email": "ada@example.com", "embeddedData": {"Score": NaN}}'
     )
 
     assert response.status_code == 400
@@ -211,11 +203,8 @@ def test_nan_is_still_no_json(superuser_api):
 def test_a_body_starting_with_a_utf8_byte_order_mark_is_read(superuser_api):
     directory = make_directory()
 
-    response = superuser_api.client.post(
-        f"/API/v3/directories/{directory.public_id}/contacts",
-        data=b"\xef\xbb\xbf" + json.dumps({"email": "ada@example.com"}).encode(),
-        content_type="application/json",
-        headers={"X-API-TOKEN": superuser_api.token},
+    response = post_raw(
+        superuser_api, directory, "contacts", b"\xef\xbb\xbf" + json.dumps({"email": "ada@example.com"}).encode()
     )
 
     assert response.status_code == 201
