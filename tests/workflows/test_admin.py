@@ -292,9 +292,7 @@ def test_it_keeps_known_fields_when_only_the_case_of_the_object_name_changes(adm
     """API names are case-insensitive: Case and case are one object, whose WSDL still holds."""
     workflow = wsdl_workflow(salesforce_object="Case")
 
-    response = admin_client.post(
-        change_url(workflow), workflow_post(workflow, salesforce_object="case"), follow=True
-    )
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, salesforce_object="case"), follow=True)
 
     workflow.refresh_from_db()
     assert workflow.salesforce_object == "case"
