@@ -16,7 +16,7 @@ Semantics of ``evaluate``:
   dates, a date against a date and time by the latter's UTC date; true/false case-insensitively
   (also ``1``/``0`` for a declared boolean); Salesforce ids as ids (the 15- and 18-character
   forms of one id are equal, and the 18-character form is read in any case: a declared ID field,
-  or two ids of which one has 18 characters); text exactly, case included. A declared text field
+  or two ids, both with digits, of which one has 18 characters); text exactly, case included. A declared text field
   is compared as text (CaseNumber ``00001026`` does not equal ``1026``). A value that is not of the
   field's declared kind is compared as text, with a note. not_equals is the negation.
 - equals_ignoring_case / not_equals_ignoring_case: as equals and not_equals, but text is compared
@@ -305,11 +305,17 @@ def _typed(kind: ValueKind, actual: str, expected: str, *, declared: bool, ignor
 
 def _ids(actual: str, expected: str, *, declared: bool, ignore_case: bool) -> tuple[str, str] | None:
     # Two 15-character values compare as written either way; without a WSDL saying the field
-    # holds ids, only an 18-character one shows that the values are ids rather than codes.
-    if not declared and 18 not in (len(actual), len(expected)):
+    # holds ids, only an 18-character one shows that the values are ids rather than codes, and
+    # only with digits: every id has some (its key prefix, the zeros of its record number),
+    # while any 18 letters read as one, which would make text equal in another case.
+    if not declared and (18 not in (len(actual), len(expected)) or not (_has_digit(actual) and _has_digit(expected))):
         return None
     pair = parse_salesforce_id(actual), parse_salesforce_id(expected)
     return (pair[0].casefold(), pair[1].casefold()) if ignore_case else pair
+
+
+def _has_digit(text: str) -> bool:
+    return any(char.isdigit() for char in text[:15])
 
 
 def _comparable(left: date | datetime, right: date | datetime) -> tuple[date, date]:

@@ -41,9 +41,9 @@ from django.db import DatabaseError
 from distributions.channels.smtp import EmailBackend as SMTPBackend
 from distributions.channels.smtp import (
     UnsendableAddress,
+    WrittenAsRead,
     addresses_needing_smtputf8,
     ascii_domain,
-    bodies_within_line_limit,
     encoded_words,
     needs_encoded_words,
 )
@@ -95,7 +95,7 @@ def invitation_message_id(*, token: str, from_email: str) -> str:
     return f"<invitation-{digest}@{ascii_domain(domain)}>"
 
 
-class _InvitationEmail(EmailMultiAlternatives):
+class _InvitationEmail(WrittenAsRead, EmailMultiAlternatives):
     """An EmailMultiAlternatives whose multipart boundary is chosen before the message is written,
     and whose piped texts (Subject, the From name, the bodies) are written as they read.
 
@@ -107,9 +107,7 @@ class _InvitationEmail(EmailMultiAlternatives):
     sender_name = ""  # the From display name, as given
 
     def message(self, *args, **kwargs):
-        message = super().message(*args, **kwargs)
-        if needs_encoded_words(self.subject):
-            message.replace_header("Subject", encoded_words("Subject", self.subject))
+        message = super().message(*args, **kwargs)  # Subject and bodies as they read (WrittenAsRead)
         if self.sender_name and needs_encoded_words(self.sender_name):
             address = parseaddr(message["From"])[1]  # as Django wrote it: the domain in DNS form
             message.replace_header("From", f"{encoded_words('From', self.sender_name)} <{address}>")
@@ -118,7 +116,6 @@ class _InvitationEmail(EmailMultiAlternatives):
             # RFC 2046 section 5.1.1: the boundary must occur in none of the parts.
             if not any(boundary in str(part.get_payload()) for part in message.walk() if not part.is_multipart()):
                 message.set_boundary(boundary)
-        bodies_within_line_limit(message)
         return message
 
 

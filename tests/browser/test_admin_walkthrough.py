@@ -171,7 +171,9 @@ def open_run(page, workflow_url, run, screenshot):
     for name, value in (("Customer_First_Name__c", "Ada"), ("ContactEmail", "ada@example.com")):
         expect(value_of(page.locator(".field-event_fields"), name)).to_have_text(value)
     condition = page.locator(".field-conditions tbody tr td")
-    expect(condition).to_have_text(["IsClosed", "equals (case-sensitive)", "true", "true", "True", "compared as true/false"])
+    expect(condition).to_have_text(
+        ["IsClosed", "equals (case-sensitive)", "true", "true", "True", "compared as true/false"]
+    )
     output = page.locator("table.task-runs section.task-run-output")
     contact = Contact.objects.get(email="ada@example.com")
     expect(value_of(output, "ContactId")).to_have_text(str(contact.pk))

@@ -252,3 +252,32 @@ def test_a_long_html_body_goes_out_well_formed_and_reads_back(send, html_body):
     delivery = send(html_body=html_body)
     message = assert_well_formed(delivery)
     assert lines(message.get_body(("html",)).get_content()) == lines(html_body)
+
+
+# --- cost ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("to", ["ada@example.com", "jörg@example.com"])
+def test_an_invitation_has_its_subject_and_bodies_written_once(send, monkeypatch, to):
+    """The invitation writes them as they read for any backend that sends its MIME; the SMTP backend,
+    which does so for every other message, must not do it a second time (a third of the cost)."""
+    from distributions.channels import email as email_channel
+    from distributions.channels import smtp
+
+    calls = []
+    bodies, encode = smtp.bodies_within_line_limit, smtp.encoded_words
+    for module in (smtp, email_channel):  # wherever a message is written
+        monkeypatch.setattr(
+            module,
+            "bodies_within_line_limit",
+            lambda message, **kw: calls.append("bodies") or bodies(message, **kw),
+            raising=False,
+        )
+        monkeypatch.setattr(
+            module, "encoded_words", lambda header, text: calls.append(header) or encode(header, text), raising=False
+        )
+
+    delivery = send(store="Mailänder Straße", to=to, subject="Votre avis : ${event://Store__c}")
+
+    assert assert_well_formed(delivery)["Subject"] == "Votre avis : Mailänder Straße"
+    assert sorted(calls) == ["Subject", "bodies"]

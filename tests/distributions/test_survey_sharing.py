@@ -114,3 +114,18 @@ def test_the_owner_may_share_their_survey_and_hand_it_over():
     survey.refresh_from_db()
     assert survey.owner == successor
     assert survey_may_distribute(survey=survey, user_id=colleague.pk)
+
+
+def test_an_owner_who_may_add_collaborators_but_not_change_them_adds_one():
+    # Without the permissions to change collaborators or view users, the new row still takes a
+    # user: it was offered without one, and saving it failed at the database (500).
+    owner, client = staff_with("view_survey", "change_survey", "view_collaborator", "add_collaborator")
+    survey = make_survey(owner=owner)
+    colleague = make_user(username="colleague")
+
+    page = client.get(change_url(survey)).content.decode()
+    response = client.post(change_url(survey), survey_form(owner, collaborator=colleague))
+
+    assert 'name="collaborators-__prefix__-user"' in page
+    assert response.status_code == 302
+    assert survey_may_distribute(survey=survey, user_id=colleague.pk)

@@ -288,6 +288,18 @@ def test_it_forgets_known_fields_when_the_object_changes(admin_client):
     assert not workflow.fields_from_wsdl
 
 
+def test_it_keeps_known_fields_when_only_the_case_of_the_object_name_changes(admin_client):
+    """API names are case-insensitive: Case and case are one object, whose WSDL still holds."""
+    workflow = wsdl_workflow(salesforce_object="Case")
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, salesforce_object="case"), follow=True)
+
+    workflow.refresh_from_db()
+    assert workflow.salesforce_object == "case"
+    assert (workflow.known_fields, workflow.fields_from_wsdl) == (CASE_FIELDS, True)
+    assert not any("belonged to another object" in text for text in page_messages(response))
+
+
 # Conditions
 
 

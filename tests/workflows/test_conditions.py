@@ -62,6 +62,15 @@ def test_it_tells_apart_15_character_ids_that_differ_only_in_case(xsd_type):
     assert not check(Operator.EQUALS, "0015g00000ABCDE", "0015g00000abcde", xsd_type=xsd_type).passed
 
 
+@pytest.mark.parametrize("expected", ["escalatedtomanager", "ESCALATEDTOMANAG"[:15]])
+def test_it_compares_18_letters_as_text_without_a_wsdl(expected):
+    # Letters alone read as an 18-character id (its suffix naming which are capitals): a text
+    # value is no id, and equals (case-sensitive) must not find it equal to another case or to
+    # its first 15 letters.
+    result = check(Operator.EQUALS, "ESCALATEDTOMANAGER", expected)
+    assert (result.passed, result.note) == (False, "")
+
+
 def test_it_compares_a_declared_id_with_what_is_no_id_as_text_with_a_note():
     result = check(Operator.EQUALS, "0015g00000ABCDEAA5", "Acme", xsd_type="ID")
     assert not result.passed

@@ -47,9 +47,11 @@ class UserNamedAsTextMixin:
         return [*super().get_readonly_fields(request, obj), *(f"{field}_name" for field in self.user_fields)]
 
     def _user_fields_editable(self, request, obj) -> bool:
-        if obj is None and isinstance(self, admin.ModelAdmin):
-            return self.has_add_permission(request)
-        return self.has_change_permission(request, obj)
+        if isinstance(self, admin.ModelAdmin):
+            return self.has_add_permission(request) if obj is None else self.has_change_permission(request, obj)
+        # An inline's new rows need the field whenever it may add: without it, a row was offered
+        # and saved without its user, which the database refuses (a 500).
+        return self.has_add_permission(request, obj) or self.has_change_permission(request, obj)
 
     def _may_open_user_pages(self, request) -> bool:
         user_model = get_user_model()

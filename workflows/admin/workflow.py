@@ -101,10 +101,14 @@ class WorkflowForm(forms.ModelForm):
             self.wsdl_fields = self._kept_fields(cleaned["wsdl_kept"], salesforce_object)
         if self.wsdl_fields is not None:
             self.instance.known_fields, self.instance.fields_from_wsdl = self.wsdl_fields, True
-        elif self.instance.pk and "salesforce_object" in self.changed_data and self.instance.known_fields:
+        elif self.instance.pk and self._object_changed(salesforce_object) and self.instance.known_fields:
             self.forgets_fields = True
             self.instance.known_fields, self.instance.fields_from_wsdl = {}, False
         return cleaned
+
+    def _object_changed(self, salesforce_object: str) -> bool:
+        # API names are case-insensitive: Case and case are one object, whose fields still hold.
+        return (self.initial.get("salesforce_object") or "").casefold() != salesforce_object.casefold()
 
     def _uploaded_fields(self, upload, salesforce_object: str) -> dict | None:
         if upload.size > MAX_WSDL_BYTES:
