@@ -310,8 +310,9 @@ def test_stop_mid_survey_opts_out_and_ends_the_session_keeping_the_answers(admin
     assert (response.answers, response.finished_at) == ({str(q1.pk): {"number": 3, "text": "Bad"}}, None)
     assert only_row(admin_client, survey)["Status"] == "Survey Partially Finished"
 
-    # No survey is open any more: a number is not an answer to the next question.
-    assert reply("7") == [settings.SMS_NO_SESSION_REPLY]
+    # No survey is open any more: a number is not an answer to the next question, and the number,
+    # opted out, is not answered.
+    assert reply("7") == []
     assert Response.objects.get(invitation=invitation).answers == response.answers
 
 
@@ -348,6 +349,36 @@ def test_help_names_the_survey_and_how_to_stop_without_moving_the_session():
     assert (session.state, session.question.position, session.reasks) == ("open", 1, 0)
     assert status(invitation) == "SMS Sent"
     assert reply("1") == [Q2]  # the survey goes on
+
+
+def test_info_is_help_and_not_an_answer_to_a_text_question():
+    survey = make_sms_survey()
+    invitation, _ = send_two_way(survey)
+    reply("1")
+    reply("7")
+    assert reply("INFO") == ["Our service: reply to each question to answer the survey. Reply STOP to unsubscribe."]
+    assert session_of(invitation).state == "open"
+    assert str(questions(survey)[2].pk) not in Response.objects.get(invitation=invitation).answers
+
+
+def test_revoke_mid_survey_opts_out_and_ends_the_session():
+    survey = make_sms_survey()
+    invitation, _ = send_two_way(survey)
+    reply("1")
+    reply("7")
+    assert reply("revoke") == [settings.SMS_STOP_REPLY]
+    assert Contact.objects.get(pk=invitation.contact_id).sms_opted_out
+    assert session_of(invitation).state == "stopped"
+    assert str(questions(survey)[2].pk) not in Response.objects.get(invitation=invitation).answers
+
+
+def test_yes_answers_a_question_of_a_number_that_did_not_opt_out():
+    survey = make_survey(sms_thank_you="Thanks")
+    question = make_question(survey=survey, kind="multiple_choice", text="Was it solved?", choices="No\nYes")
+    invitation, _ = send_two_way(survey)
+    assert reply("YES") == ["Thanks"]
+    answers = Response.objects.get(invitation=invitation).answers
+    assert answers == {str(question.pk): {"number": 2, "text": "Yes"}}
 
 
 def test_help_with_no_open_survey_is_the_general_answer():

@@ -147,7 +147,22 @@ def test_a_replayed_text_changes_nothing_and_gets_the_same_answer(client):
 
 @pytest.mark.parametrize(
     "word",
-    ["STOP", "stop", " Stop! ", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "Arrêt", "ANNULLA", "BAJA"],
+    [
+        "STOP",
+        "stop",
+        " Stop! ",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "Revoke",
+        "OPTOUT",
+        "ARRET",
+        "Arrêt",
+        "ANNULLA",
+        "BAJA",
+    ],
 )
 def test_an_opt_out_keyword_opts_the_number_out_in_every_directory(client, settings, word):
     texted = [make_contact(phone="+15555550123"), make_contact(phone="+15555550123")]
@@ -170,9 +185,35 @@ def test_start_opts_the_number_back_in(client, settings, word):
     assert contact.unsubscribed  # an email opt-out is not undone by a text
 
 
-def test_help_answers_how_to_stop(client, settings):
-    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="help"))) == [settings.SMS_HELP_REPLY]
+def test_yes_opts_back_in_a_number_that_opted_out(client, settings):
+    contact = make_contact(phone="+15555550123")
+    post_signed(client, INBOUND_PATH, inbound_form(body="STOP"))
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="Yes"))) == [settings.SMS_START_REPLY]
+    contact.refresh_from_db()
+    assert not contact.sms_opted_out
+    assert SmsMessage.objects.filter(direction="inbound").latest("id").keyword == SmsMessage.Keyword.OPT_IN
+
+
+def test_yes_from_a_number_that_did_not_opt_out_is_no_keyword(client, settings):
+    make_contact(phone="+15555550123")
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="YES"))) == [settings.SMS_NO_SESSION_REPLY]
+    assert SmsMessage.objects.get(direction="inbound").keyword == SmsMessage.Keyword.NONE
+
+
+@pytest.mark.parametrize("word", ["help", "INFO", "Info."])
+def test_help_answers_how_to_stop(client, settings, word):
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body=word))) == [settings.SMS_HELP_REPLY]
     assert "STOP" in settings.SMS_HELP_REPLY
+
+
+def test_a_number_that_opted_out_gets_no_answer_to_another_text(client, settings):
+    post_signed(client, INBOUND_PATH, inbound_form(body="STOP"))
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="Hello?"))) == []
+    assert list(SmsMessage.objects.filter(direction="outbound").values_list("body", flat=True)) == [
+        settings.SMS_STOP_REPLY
+    ]
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="START"))) == [settings.SMS_START_REPLY]
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="Hello?"))) == [settings.SMS_NO_SESSION_REPLY]
 
 
 @pytest.mark.parametrize(
