@@ -119,6 +119,12 @@ def test_an_invitation_without_a_phone_number_cannot_start():
         ("0", None),
         ("great", None),
         ("", None),
+        ("#2", {"number": 2, "text": "Good"}),
+        ("# 3.", {"number": 3, "text": "Bad"}),
+        ("2\ufe0f\u20e3", {"number": 2, "text": "Good"}),  # the keycap emoji 2️⃣
+        ("２", {"number": 2, "text": "Good"}),  # a full-width digit
+        ("#4", None),
+        ("#", None),
     ],
 )
 def test_a_multiple_choice_reply_is_the_number_or_the_option_text(body, expected):
@@ -158,7 +164,18 @@ def test_invisible_format_characters_in_a_reply_are_ignored(kind, body, expected
 
 
 @pytest.mark.parametrize(
-    "body, expected", [("0", 0), ("10", 10), ("7.", 7), ("11", None), ("7.5", None), ("sept", None)]
+    "body, expected",
+    [
+        ("0", 0),
+        ("10", 10),
+        ("7.", 7),
+        ("#8", 8),
+        ("１０", 10),
+        ("9\ufe0f\u20e3", 9),
+        ("11", None),
+        ("7.5", None),
+        ("sept", None),
+    ],
 )
 def test_a_rating_reply_is_a_whole_number_from_0_to_10(body, expected):
     assert sms_answer_value(Question(kind="rating", text="Rate us"), body) == expected
