@@ -58,6 +58,13 @@ class SmsBackend:
         raise NotImplementedError
 
 
+def sms_line_breaks(body: str) -> str:
+    """`body` with its line breaks as a text carries them: one LF each. A browser's form gives
+    CR LF (the admin's text fields, the survey's questions), which a text would carry and bill as
+    two characters, where the segment counter the admin types under counts one."""
+    return body.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def sms_backend() -> SmsBackend:
     """The backend SMS_BACKEND names (a dotted path to a SmsBackend subclass)."""
     return import_string(settings.SMS_BACKEND)()

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from distributions.channels.email import Outcome
 from distributions.channels.segments import count_segments
-from distributions.channels.sms import sms_backend
+from distributions.channels.sms import sms_backend, sms_line_breaks
 from distributions.channels.twilio_errors import twilio_error_meaning
 from distributions.models import Invitation, SmsConversation, SmsMessage
 from distributions.services.status import invitation_record
@@ -100,6 +100,7 @@ def sms_message_send(*, to: str, body: str, invitation: Invitation | None = None
     have); an UNCERTAIN outcome means the text may have gone.
     """
     backend = sms_backend()
+    body = sms_line_breaks(body)
     with transaction.atomic():
         conversation = sms_conversation_locked(phone=to)
         message = SmsMessage.objects.create(

@@ -36,7 +36,7 @@ from django.utils import timezone
 from directory.services import contacts_sms_opt_out
 from distributions.channels.phones import sms_sender_number
 from distributions.channels.segments import count_segments
-from distributions.channels.sms import sms_backend
+from distributions.channels.sms import sms_backend, sms_line_breaks
 from distributions.channels.sms_outbox import local_message_sid
 from distributions.models import SmsConversation, SmsMessage
 from distributions.services.sms import sms_conversation_locked
@@ -207,6 +207,7 @@ def _receive(*, conversation: SmsConversation, text: InboundText, backend, now, 
         keyword=_keyword(text.body, conversation=conversation),
     )
     reply_body, owned = _handle(conversation=conversation, message=message)
+    reply_body = sms_line_breaks(reply_body)
     if _recorded_unless_seen(message, now=now) is None:
         raise _Replayed
     if not owned:

@@ -135,6 +135,17 @@ def test_it_texts_the_piped_text_with_a_short_individual_link(twilio, execute, s
     assert (message.invitation_id, message.message_sid) == (invitation.pk, "SM" + "a" * 32)
 
 
+def test_line_breaks_typed_in_the_admin_go_as_one_character_each(twilio, execute, survey):
+    # A browser submits a textarea's line breaks as CR LF; the counter under it counts one each.
+    accept(twilio)
+    text = "Hi ${m://FirstName},\r\nhow did we do?\r\n${l://SurveyURL}"
+    execute(run_for(sms_workflow(survey, sms_text=text)))
+    invitation = Invitation.objects.get()
+    [sent] = sent_bodies(twilio)
+    assert sent["Body"] == f"Hi Ada,\nhow did we do?\nhttps://surveys.example.com/r/{invitation.short_code}"
+    assert SmsMessage.objects.get().body == sent["Body"]
+
+
 def test_the_short_link_opens_the_invitations_survey_page(twilio, execute, survey, client):
     accept(twilio)
     execute(run_for(sms_workflow(survey)))

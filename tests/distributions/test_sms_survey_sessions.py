@@ -398,6 +398,18 @@ def test_yes_answers_a_question_of_a_number_that_did_not_opt_out():
     assert answers == {str(question.pk): {"number": 2, "text": "Yes"}}
 
 
+def test_line_breaks_of_the_survey_texts_go_as_one_character_each():
+    # The admin's text fields give CR LF; a text carries, and bills, one character per line break.
+    survey = make_survey(sms_introduction="Hello!\r\nTwo questions.", sms_thank_you="Thank\r\nyou")
+    make_question(survey=survey, kind="text", text="What went well?\r\nTell us.")
+    make_question(survey=survey, kind="text", text="What went wrong?\r\nTell us.")
+    _, text = send_two_way(survey)
+    assert SmsMessage.objects.get(direction="outbound").body == "Hello!\nTwo questions.\n\nWhat went well?\nTell us."
+    assert reply("Speed") == ["What went wrong?\nTell us."]
+    assert reply("Nothing") == ["Thank\nyou"]
+    assert not SmsMessage.objects.filter(body__contains="\r").exists()
+
+
 def test_help_with_no_open_survey_is_the_general_answer():
     assert reply("HELP") == [settings.SMS_HELP_REPLY]
 
