@@ -57,6 +57,11 @@ class SmsBackend:
         """The secret X-Twilio-Signature is computed with on webhooks to this installation."""
         raise NotImplementedError
 
+    def shared_signing_key(self) -> str:
+        """The secret of a webhook call that names its signing key and algorithm
+        (X-Twilio-Webhooks-Signature-Settings, Twilio's SharedKey signing), "" for none."""
+        return ""
+
 
 def sms_line_breaks(body: str) -> str:
     """`body` with its line breaks as a text carries them: one LF each. A browser's form gives

@@ -5,7 +5,9 @@ import logging
 
 import pytest
 from defusedxml import ElementTree
+from django.conf import settings
 from django.db import DatabaseError
+from twilio.request_validator import RequestValidator
 
 from directory.models import Contact
 from distributions.models import DeliveryEvent, Invitation, SmsConversation, SmsMessage
@@ -90,6 +92,44 @@ def test_with_twilio_the_auth_token_signs(client, settings):
     form = inbound_form()
     assert post_signed(client, INBOUND_PATH, form).status_code == 403  # the local key no longer signs
     assert answers(post_signed(client, INBOUND_PATH, form, key=AUTH_TOKEN))
+
+
+SHARED_KEY_SECRET = "shared-key-secret-for-tests"
+
+
+def shared_key_signed(path, form, *, algorithm="HMAC_SHA256", key=SHARED_KEY_SECRET) -> dict:
+    """The headers of a call a Twilio Webhook Rule signs with a SharedKey."""
+    url = settings.PUBLIC_BASE_URL + path
+    return {
+        "HTTP_X_TWILIO_SIGNATURE": RequestValidator(key).compute_signature(url, form, algorithm),
+        "HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS": f"key=KS{'0' * 32},algorithm={algorithm}",
+    }
+
+
+@pytest.mark.parametrize("algorithm", ["HMAC_SHA256", "HMAC_SHA1"])
+@pytest.mark.parametrize("path", [INBOUND_PATH, STATUS_PATH])
+def test_with_twilio_a_call_signed_with_a_shared_key_is_checked_with_its_secret(client, settings, algorithm, path):
+    settings.SMS_BACKEND = TWILIO_BACKEND
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    settings.TWILIO_WEBHOOK_SHARED_KEY_SECRET = SHARED_KEY_SECRET
+    form = inbound_form(body="HELP") if path == INBOUND_PATH else status_form(sid=message_sid(), status="sent")
+    assert client.post(path, form, **shared_key_signed(path, form, algorithm=algorithm)).status_code in (200, 204)
+    # The auth token does not sign a call that names a shared key, nor another secret.
+    assert client.post(path, form, **shared_key_signed(path, form, key=AUTH_TOKEN)).status_code == 403
+    assert client.post(path, form, **shared_key_signed(path, form, key="another")).status_code == 403
+
+
+def test_with_twilio_and_no_shared_key_secret_a_call_signed_with_one_is_refused(client, settings, caplog):
+    settings.SMS_BACKEND = TWILIO_BACKEND
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    settings.TWILIO_WEBHOOK_SHARED_KEY_SECRET = ""
+    form = inbound_form(body="STOP")
+    for key in (SHARED_KEY_SECRET, AUTH_TOKEN, ""):
+        assert (
+            client.post(INBOUND_PATH, form, **shared_key_signed(INBOUND_PATH, form, key=key or " ")).status_code == 403
+        )
+    assert "TWILIO_WEBHOOK_SHARED_KEY_SECRET" in caplog.text
+    assert not SmsMessage.objects.exists()
 
 
 def test_with_twilio_and_no_auth_token_every_call_is_refused(client, settings):
