@@ -224,6 +224,22 @@ def test_a_refused_number_is_sms_failed_with_twilios_code_and_meaning(twilio, ex
     assert invitation.events.get(kind=SmsSendEvent.FAILED).data["error_code"] == "21610"
 
 
+def test_a_number_twilio_says_opted_out_is_opted_out_and_not_texted_again(twilio, execute, survey):
+    # Its STOP reached Twilio but not us (another of the account's numbers, the webhook down).
+    twilio.post(
+        MESSAGES_URL,
+        body=api_error(code=21610, message="Attempt to send to unsubscribed recipient", status=400),
+        status=400,
+    )
+    execute(run_for(sms_workflow(survey), ContactEmail="grace@example.com"))
+    assert Contact.objects.get().sms_opted_out
+    assert not Contact.objects.get().unsubscribed  # email is not affected
+    twilio.calls.reset()
+    execute(run_for(sms_workflow(survey, sms_text="Another text ${l://SurveyURL}"), ContactEmail="grace@example.com"))
+    assert Invitation.objects.latest("id").status == Status.OPTED_OUT
+    assert len(twilio.calls) == 0
+
+
 def test_twilio_busy_retries_later_and_sends_once(twilio, execute, survey):
     twilio.post(MESSAGES_URL, body=api_error(code=20429, message="Too Many Requests", status=429), status=429)
     execute(run_for(sms_workflow(survey)))
