@@ -25,6 +25,7 @@ is not finished.
 """
 
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
@@ -367,7 +368,7 @@ def sms_answer_value(question: Question, body: str):
         if not (number.isascii() and number.isdigit() and 1 <= int(number) <= len(options)):
             reply = _folded(visible)
             folded = [_folded(option) for option in options]
-            number = str(folded.index(reply) + 1) if reply in folded else number
+            number = str(folded.index(reply) + 1) if reply in folded else _listed_option(reply, folded) or number
         text = number
     elif question.kind == Kind.RATING:
         text = _number_reply(visible)
@@ -375,6 +376,20 @@ def sms_answer_value(question: Question, body: str):
         return None
     value, error = answer_check(question, text)
     return None if error else value
+
+
+# An option copied as the text lists it: "2. Good" (or "2) Good", "2 - Good", "2 Good").
+_LISTED = re.compile(r"(\d{1,3})\s*[.):-]?\s+(.+)")
+
+
+def _listed_option(reply: str, folded: list[str]) -> str:
+    """The number of the option `reply` (folded) copies with its number, as the text lists it, or ""
+    when the number and the text are not of one option."""
+    listed = _LISTED.fullmatch(reply)
+    if listed is None:
+        return ""
+    number = int(listed[1])
+    return str(number) if 1 <= number <= len(folded) and folded[number - 1] == listed[2] else ""
 
 
 def _number_reply(text: str) -> str:

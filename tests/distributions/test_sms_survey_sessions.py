@@ -125,6 +125,11 @@ def test_an_invitation_without_a_phone_number_cannot_start():
         ("２", {"number": 2, "text": "Good"}),  # a full-width digit
         ("#4", None),
         ("#", None),
+        ("2. Good", {"number": 2, "text": "Good"}),  # the option copied as the text lists it
+        ("1) tres bien!", {"number": 1, "text": "Très bien"}),
+        ("3 - bad", {"number": 3, "text": "Bad"}),
+        ("2. Bad", None),  # a number and another option's text: which one is meant?
+        ("4. Good", None),
     ],
 )
 def test_a_multiple_choice_reply_is_the_number_or_the_option_text(body, expected):
