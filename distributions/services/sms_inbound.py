@@ -38,8 +38,10 @@ from distributions.channels.phones import sms_sender_number
 from distributions.channels.segments import count_segments
 from distributions.channels.sms import sms_backend, sms_line_breaks
 from distributions.channels.sms_outbox import local_message_sid
-from distributions.models import SmsConversation, SmsMessage
+from distributions.models import Distribution, Invitation, SmsConversation, SmsMessage
+from distributions.services.responses import EventKind
 from distributions.services.sms import sms_conversation_locked
+from distributions.services.status import invitation_record
 
 logger = logging.getLogger(__name__)
 
@@ -267,6 +269,30 @@ def _recorded_unless_seen(message: SmsMessage, *, now) -> SmsMessage | None:
     return message
 
 
+def _invitation_opted_out(*, conversation: SmsConversation, message: SmsMessage) -> None:
+    """The number opted out in answer to the last text we sent it: when that text was an SMS
+    invitation's, the invitation is Opted Out (as an email's is from its opt-out link), and the
+    opt-out is recorded with it. A two-way survey's text is its session's (SurveySmsSessions)."""
+    last = (
+        SmsMessage.objects.filter(conversation=conversation, direction=SmsMessage.Direction.OUTBOUND)
+        .exclude(invitation=None)
+        .select_related("invitation__distribution")
+        .order_by("-id")
+        .first()
+    )
+    if last is None or last.invitation.distribution.channel != Distribution.Channel.SMS:
+        return
+    if last.status in (SmsMessage.Status.UNDELIVERED, SmsMessage.Status.FAILED):  # never reached the phone
+        return
+    message.invitation = last.invitation  # recorded with the text
+    invitation_record(
+        invitation=last.invitation,
+        kind=EventKind.OPTED_OUT,
+        status=Invitation.Status.OPTED_OUT,
+        detail="The number replied to the text with an opt-out keyword (STOP...): no more texts go to it.",
+    )
+
+
 def _handle(*, conversation: SmsConversation, message: SmsMessage) -> tuple[str, bool]:
     """(The text to answer `message` with, "" for none; whether a keyword or a session handler
     took it), after acting on it. `message` is not recorded yet."""
@@ -274,6 +300,8 @@ def _handle(*, conversation: SmsConversation, message: SmsMessage) -> tuple[str,
         changed = contacts_sms_opt_out(phone=conversation.phone, opted_out=True)
         for handler in SESSION_HANDLERS:
             handler.opted_out(conversation=conversation, message=message)
+        if message.invitation is None:  # no session took it: the answer to an SMS invitation?
+            _invitation_opted_out(conversation=conversation, message=message)
         # The conversation's id, not its phone: the log is kept beyond RETENTION_DAYS and erasure.
         logger.info("SMS conversation %s opted out of texts (%d contacts)", conversation.pk, changed)
         return (settings.SMS_STOP_REPLY if settings.SMS_ANSWER_KEYWORDS else ""), True

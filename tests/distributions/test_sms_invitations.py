@@ -281,6 +281,25 @@ def text_from(phone: str, body: str) -> None:
     sms_inbound_receive(text=InboundText(message_sid=message_sid(), from_number=phone, to_number="", body=body))
 
 
+def test_stop_in_answer_to_an_sms_invitation_makes_it_opted_out(twilio, execute, survey):
+    accept(twilio)
+    execute(run_for(sms_workflow(survey)))
+    text_from(PHONE, "Stop")
+    invitation = Invitation.objects.get()
+    assert invitation.status == Status.OPTED_OUT
+    assert invitation.events.filter(kind="opted_out").count() == 1
+    assert SmsMessage.objects.get(direction="inbound").invitation == invitation
+    assert Contact.objects.get().sms_opted_out
+
+
+def test_stop_after_an_sms_invitation_that_failed_leaves_it_failed(twilio, execute, survey):
+    twilio.post(MESSAGES_URL, body=api_error(code=21211, message="Invalid 'To' Phone Number", status=400), status=400)
+    execute(run_for(sms_workflow(survey)))
+    text_from(PHONE, "STOP")
+    assert Invitation.objects.get().status == Status.SMS_FAILED
+    assert Contact.objects.get().sms_opted_out
+
+
 def test_a_number_that_replied_stop_before_its_contact_existed_is_not_texted(twilio, execute, survey):
     # STOP opts the number out, not only the contacts that had it then (none here).
     text_from("+14155550100", "STOP")
