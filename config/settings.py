@@ -293,6 +293,9 @@ SMS_FROM_NUMBER = env_str("SMS_FROM_NUMBER", "+15005550006").strip()
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID").strip()
 # Authenticates API calls and signs Twilio's webhooks (X-Twilio-Signature).
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN").strip()
+# The secret of the SharedKey a Twilio Webhook Setting signs our webhooks with instead of the auth
+# token (those calls carry X-Twilio-Webhooks-Signature-Settings); empty: such calls are refused.
+TWILIO_WEBHOOK_SHARED_KEY_SECRET = env_str("TWILIO_WEBHOOK_SHARED_KEY_SECRET").strip()
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID").strip()
 # The root of Twilio's REST API. Empty: Twilio's own (https://api.twilio.com); set it only to send
 # to a stand-in of that API (a staging mock, a recording server in tests).
@@ -300,7 +303,7 @@ TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL").strip()
 # Seconds a call to Twilio's API may take before it counts as failed.
 SMS_TIMEOUT = env_int("SMS_TIMEOUT", 30, minimum=1)
 # Texts wait while it is night for the recipient: "HH:MM-HH:MM" (e.g. 21:00-08:00, as .env.example
-# sets it) in the zone the number's metadata gives, when it gives exactly one; empty: any hour
+# sets it) in the zone the number's metadata gives, when its zones agree; empty: any hour
 # (distributions/services/quiet_hours.py).
 SMS_QUIET_HOURS = env_str("SMS_QUIET_HOURS")
 # With the local outbox, webhooks (as `manage.py sms_reply` sends them) are signed with this key

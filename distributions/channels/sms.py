@@ -57,6 +57,18 @@ class SmsBackend:
         """The secret X-Twilio-Signature is computed with on webhooks to this installation."""
         raise NotImplementedError
 
+    def shared_signing_key(self) -> str:
+        """The secret of a webhook call that names its signing key and algorithm
+        (X-Twilio-Webhooks-Signature-Settings, Twilio's SharedKey signing), "" for none."""
+        return ""
+
+
+def sms_line_breaks(body: str) -> str:
+    """`body` with its line breaks as a text carries them: one LF each. A browser's form gives
+    CR LF (the admin's text fields, the survey's questions), which a text would carry and bill as
+    two characters, where the segment counter the admin types under counts one."""
+    return body.replace("\r\n", "\n").replace("\r", "\n")
+
 
 def sms_backend() -> SmsBackend:
     """The backend SMS_BACKEND names (a dotted path to a SmsBackend subclass)."""

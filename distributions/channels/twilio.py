@@ -86,6 +86,9 @@ class TwilioSmsBackend(SmsBackend):
     def signing_key(self) -> str:
         return settings.TWILIO_AUTH_TOKEN
 
+    def shared_signing_key(self) -> str:
+        return settings.TWILIO_WEBHOOK_SHARED_KEY_SECRET
+
 
 def _refused(error: TwilioRestException) -> SmsHandOff:
     code = str(error.code or "")

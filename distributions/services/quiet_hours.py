@@ -1,11 +1,13 @@
 """Quiet hours: texts wait until morning in the recipient's time zone.
 
 SMS_QUIET_HOURS is "HH:MM-HH:MM" (e.g. "21:00-08:00", which spans midnight), empty to send at
-any hour. The recipient's zone is the one libphonenumber's time-zone metadata gives the number
-(phonenumbers.timezone.time_zones_for_number), used only when it gives exactly one zone: a
-country or area spanning several zones (most of the US mobile ranges are not split by zone, but
-Canada's, Russia's and Brazil's often are) gives no zone, and the text goes at any hour, since
-holding it for a guessed zone could hold it all day.
+any hour. The recipient's zones are those libphonenumber's time-zone metadata gives the number
+(phonenumbers.timezone.time_zones_for_number), used only when they agree: one zone, or several
+names of one clock (an Italian mobile is Europe/Rome and Europe/Vatican, a British one
+Europe/London and the Channel Islands' and Isle of Man's zones). A country or area spanning
+zones that keep different times (most of the US mobile ranges are not split by zone, but
+Canada's, Russia's and Brazil's often are) gives no answer, and the text goes at any hour,
+since holding it for a guessed zone could hold it all day.
 """
 
 import functools
@@ -62,19 +64,21 @@ def parse_quiet_hours(text: str) -> QuietHours | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def phone_time_zone(phone: str) -> ZoneInfo | None:
-    """The one time zone of an E.164 number, or None when the metadata gives none or several."""
+def phone_time_zones(phone: str) -> tuple[ZoneInfo, ...]:
+    """The time zones the metadata gives an E.164 number, in its order; () when it knows none."""
     try:
         number = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException:
-        return None
-    zones = number_time_zones.time_zones_for_number(number)
-    if len(zones) != 1 or zones[0] == number_time_zones.UNKNOWN_TIMEZONE:
-        return None
-    try:
-        return ZoneInfo(zones[0])
-    except ZoneInfoNotFoundError:
-        return None
+        return ()
+    zones = []
+    for name in number_time_zones.time_zones_for_number(number):
+        if name == number_time_zones.UNKNOWN_TIMEZONE:
+            continue
+        try:
+            zones.append(ZoneInfo(name))
+        except ZoneInfoNotFoundError:
+            continue
+    return tuple(zones)
 
 
 @dataclass(frozen=True)
@@ -88,20 +92,30 @@ class QuietUntil:
 def quiet_hours_wait(*, phone: str, at: datetime) -> QuietUntil | None:
     """When a text to `phone` (E.164) due at `at` (aware) falls in the quiet hours of the
     recipient's zone: when it may go. None when it may go at `at` (no quiet hours set, the zone is
-    not known, or it is day there)."""
+    not known, it is day there, or the number's zones disagree)."""
     quiet = parse_quiet_hours(settings.SMS_QUIET_HOURS)
-    zone = phone_time_zone(phone) if quiet else None
-    if zone is None:
+    zones = phone_time_zones(phone) if quiet else ()
+    if not zones:
         return None
+    # Zones agree when they give the same answer: one clock under several names always does.
+    ends = {_quiet_end(quiet, zone, at) for zone in zones}
+    if len(ends) != 1 or (until := ends.pop()) is None:
+        return None
+    local = at.astimezone(zones[0])
+    names = " or ".join(zone.key for zone in zones)
+    return QuietUntil(
+        until=until,
+        detail=(
+            f"Quiet hours ({quiet} in {names}, the time zone of {phone}): it is {local:%H:%M} there, "
+            f"so the text waits until {until:%Y-%m-%d %H:%M} UTC."
+        ),
+    )
+
+
+def _quiet_end(quiet: QuietHours, zone: ZoneInfo, at: datetime) -> datetime | None:
+    """When the quiet hours `at` falls in end in `zone` (UTC), or None when `at` is not in them there."""
     local = at.astimezone(zone)
     if not quiet.contains(local.time().replace(tzinfo=None)):
         return None
     day = local.date() if local.time() < quiet.end else local.date() + timedelta(days=1)
-    until = datetime.combine(day, quiet.end, tzinfo=zone).astimezone(UTC)
-    return QuietUntil(
-        until=until,
-        detail=(
-            f"Quiet hours ({quiet} in {zone.key}, the time zone of {phone}): it is {local:%H:%M} there, "
-            f"so the text waits until {until:%Y-%m-%d %H:%M} UTC."
-        ),
-    )
+    return datetime.combine(day, quiet.end, tzinfo=zone).astimezone(UTC)

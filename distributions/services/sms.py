@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from directory.services import contacts_sms_opt_out
 from distributions.channels.email import Outcome
 from distributions.channels.segments import count_segments
-from distributions.channels.sms import sms_backend
+from distributions.channels.sms import sms_backend, sms_line_breaks
 from distributions.channels.twilio_errors import twilio_error_meaning
 from distributions.models import Invitation, SmsConversation, SmsMessage
 from distributions.services.status import invitation_record
@@ -53,6 +54,8 @@ CALLBACK_STATUSES = {
     "failed": Status.FAILED,
     "canceled": Status.FAILED,
 }
+# Twilio's refusals meaning the number opted out: 21610, "Attempt to send to unsubscribed recipient".
+OPTED_OUT_ERRORS = frozenset({"21610"})
 INVITATION_STATUSES = {
     Status.SENT: Invitation.Status.SMS_SENT,
     Status.DELIVERED: Invitation.Status.SMS_DELIVERED,
@@ -100,6 +103,7 @@ def sms_message_send(*, to: str, body: str, invitation: Invitation | None = None
     have); an UNCERTAIN outcome means the text may have gone.
     """
     backend = sms_backend()
+    body = sms_line_breaks(body)
     with transaction.atomic():
         conversation = sms_conversation_locked(phone=to)
         message = SmsMessage.objects.create(
@@ -114,6 +118,10 @@ def sms_message_send(*, to: str, body: str, invitation: Invitation | None = None
         )
         SmsConversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
     hand_off = backend.send(to=to, body=body, status_callback=sms_status_callback_url(message=message))
+    if hand_off.error_code in OPTED_OUT_ERRORS:
+        # The number opted out with the provider (its STOP never reached us: sent to another of
+        # the account's numbers, or while the webhook was down): no contact with it is texted again.
+        contacts_sms_opt_out(phone=to, opted_out=True)
     rows = SmsMessage.objects.filter(pk=message.pk)
     if hand_off.outcome == Outcome.ACCEPTED:
         rows.filter(message_sid="").update(message_sid=hand_off.message_sid)  # unless a callback told it first

@@ -5,14 +5,17 @@ Order of handling, one text at a time per number (the conversation's row lock):
 1. A MessageSid seen before is a replay (Twilio retries): nothing changes, and the answer given
    the first time is given again. (Looked up with the lock; a replay whose original committed
    while it waited for the lock is found by the insert of step 5, and all it did is undone.)
-2. Keywords, the whole text matched without case, accents or surrounding punctuation:
-   STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT (the CTIA's and carriers' opt-out words), ARRET,
-   ANNULLA, BAJA (French, Italian, Spanish) opt the number out: every contact with it gets no
-   more texts (directory's Contact.sms_opted_out). START and UNSTOP opt it back in. HELP answers
-   how to stop.
+2. Keywords, the whole text matched without case, accents or surrounding punctuation, as
+   Twilio's default opt-out handling reads them (it blocks and unblocks the number on its side,
+   and the number's state here must match): STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT,
+   REVOKE, OPTOUT (Twilio's opt-out words), ARRET, ANNULLA, BAJA (French, Italian, Spanish) opt
+   the number out: every contact with it gets no more texts (directory's Contact.sms_opted_out).
+   START and UNSTOP opt it back in, and so does YES from a number that opted out (from any other
+   number YES is an answer, "Yes" being a survey option). HELP and INFO answer how to stop.
 3. Otherwise the registered session handlers (SESSION_HANDLERS) are asked in turn; the first
    that answers owns the text. Two-way SMS surveys plug in here.
-4. A text nobody answers gets SMS_NO_SESSION_REPLY, and is logged.
+4. A text nobody answers gets SMS_NO_SESSION_REPLY, and is logged; from a number that opted
+   out it gets no answer (Twilio refuses to text it, and no text may follow an opt-out).
 5. The text is recorded in the number's conversation, with the invitation a handler tied it to
    (one INSERT, where recording it first would take an UPDATE more on every reply). The
    conversation's last_message_at is the text's time, set by the statement that locks it.
@@ -33,22 +36,29 @@ from django.utils import timezone
 from directory.services import contacts_sms_opt_out
 from distributions.channels.phones import sms_sender_number
 from distributions.channels.segments import count_segments
-from distributions.channels.sms import sms_backend
+from distributions.channels.sms import sms_backend, sms_line_breaks
 from distributions.channels.sms_outbox import local_message_sid
-from distributions.models import SmsConversation, SmsMessage
+from distributions.models import Distribution, Invitation, SmsConversation, SmsMessage
+from distributions.services.responses import EventKind
 from distributions.services.sms import sms_conversation_locked
+from distributions.services.status import invitation_record
 
 logger = logging.getLogger(__name__)
 
 Keyword = SmsMessage.Keyword
 
+# Twilio's defaults (https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out) and ours.
 KEYWORDS = {
     **dict.fromkeys(
-        ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "ANNULLA", "BAJA"], Keyword.OPT_OUT
+        ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "ARRET", "ANNULLA", "BAJA"],
+        Keyword.OPT_OUT,
     ),
     **dict.fromkeys(["START", "UNSTOP"], Keyword.OPT_IN),
-    "HELP": Keyword.HELP,
+    **dict.fromkeys(["HELP", "INFO"], Keyword.HELP),
 }
+# Opt-in words only from a number that opted out: Twilio unblocks it on YES, and anyone else's
+# YES answers a question.
+OPT_IN_WHEN_OPTED_OUT = frozenset({"YES"})
 _PUNCTUATION = " \t\r\n.!?¡¿,;:\"'()"
 
 
@@ -91,14 +101,39 @@ def sms_session_handler_register(handler: SmsSessionHandler) -> None:
         SESSION_HANDLERS.append(handler)
 
 
-def sms_keyword(body: str) -> str:
+def sms_keyword(body: str, *, opted_out: bool = False) -> str:
     """The Keyword a whole text is (``" Stop! "`` -> opt_out, ``"arrêt"`` -> opt_out), or "" for
-    any other text: a keyword inside a sentence ("please don't stop") is not one."""
+    any other text: a keyword inside a sentence ("please don't stop") is not one. `opted_out`:
+    whether the number's last keyword was an opt-out, which makes "yes" an opt-in."""
+    word = _keyword_word(body)
+    if word in OPT_IN_WHEN_OPTED_OUT:
+        return Keyword.OPT_IN if opted_out else Keyword.NONE
+    return KEYWORDS.get(word, Keyword.NONE)
+
+
+def _keyword_word(body: str) -> str:
+    """`body` as keywords are looked up: upper case, without accents or surrounding punctuation."""
     # Compatibility forms first (a no-break space becomes a space, "ＳＴＯＰ" "STOP"); invisible
     # format characters (a zero-width space a keyboard left) and accents go.
     word = unicodedata.normalize("NFKD", body)
     word = "".join(char for char in word if not unicodedata.combining(char) and unicodedata.category(char) != "Cf")
-    return KEYWORDS.get(word.strip(_PUNCTUATION).upper(), Keyword.NONE)
+    return word.strip(_PUNCTUATION).upper()
+
+
+def sms_number_opted_out(*, conversation: SmsConversation) -> bool:
+    """Whether the number's last carrier keyword was an opt-out (STOP...), not an opt-in (START),
+    as services/recipient_rules.py reads it before texting the number."""
+    last = (
+        SmsMessage.objects.filter(
+            conversation=conversation,
+            direction=SmsMessage.Direction.INBOUND,
+            keyword__in=[Keyword.OPT_OUT, Keyword.OPT_IN],
+        )
+        .order_by("-id")
+        .values_list("keyword", flat=True)
+        .first()
+    )
+    return last == Keyword.OPT_OUT
 
 
 def sms_inbound_receive(*, text: InboundText) -> SmsMessage | None:
@@ -171,9 +206,10 @@ def _receive(*, conversation: SmsConversation, text: InboundText, backend, now, 
         message_sid=text.message_sid,
         status=SmsMessage.Status.RECEIVED,
         segments=count_segments(text.body).segments,
-        keyword=sms_keyword(text.body),
+        keyword=_keyword(text.body, conversation=conversation),
     )
     reply_body, owned = _handle(conversation=conversation, message=message)
+    reply_body = sms_line_breaks(reply_body)
     if _recorded_unless_seen(message, now=now) is None:
         raise _Replayed
     if not owned:
@@ -196,6 +232,13 @@ def _receive(*, conversation: SmsConversation, text: InboundText, backend, now, 
     if not stamped:
         SmsConversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
     return reply
+
+
+def _keyword(body: str, *, conversation: SmsConversation) -> str:
+    """sms_keyword of `body`, reading whether the number opted out only for a word that needs it."""
+    if _keyword_word(body) in OPT_IN_WHEN_OPTED_OUT:
+        return sms_keyword(body, opted_out=sms_number_opted_out(conversation=conversation))
+    return sms_keyword(body)
 
 
 def _recorded_unless_seen(message: SmsMessage, *, now) -> SmsMessage | None:
@@ -226,6 +269,30 @@ def _recorded_unless_seen(message: SmsMessage, *, now) -> SmsMessage | None:
     return message
 
 
+def _invitation_opted_out(*, conversation: SmsConversation, message: SmsMessage) -> None:
+    """The number opted out in answer to the last text we sent it: when that text was an SMS
+    invitation's, the invitation is Opted Out (as an email's is from its opt-out link), and the
+    opt-out is recorded with it. A two-way survey's text is its session's (SurveySmsSessions)."""
+    last = (
+        SmsMessage.objects.filter(conversation=conversation, direction=SmsMessage.Direction.OUTBOUND)
+        .exclude(invitation=None)
+        .select_related("invitation__distribution")
+        .order_by("-id")
+        .first()
+    )
+    if last is None or last.invitation.distribution.channel != Distribution.Channel.SMS:
+        return
+    if last.status in (SmsMessage.Status.UNDELIVERED, SmsMessage.Status.FAILED):  # never reached the phone
+        return
+    message.invitation = last.invitation  # recorded with the text
+    invitation_record(
+        invitation=last.invitation,
+        kind=EventKind.OPTED_OUT,
+        status=Invitation.Status.OPTED_OUT,
+        detail="The number replied to the text with an opt-out keyword (STOP...): no more texts go to it.",
+    )
+
+
 def _handle(*, conversation: SmsConversation, message: SmsMessage) -> tuple[str, bool]:
     """(The text to answer `message` with, "" for none; whether a keyword or a session handler
     took it), after acting on it. `message` is not recorded yet."""
@@ -233,6 +300,8 @@ def _handle(*, conversation: SmsConversation, message: SmsMessage) -> tuple[str,
         changed = contacts_sms_opt_out(phone=conversation.phone, opted_out=True)
         for handler in SESSION_HANDLERS:
             handler.opted_out(conversation=conversation, message=message)
+        if message.invitation is None:  # no session took it: the answer to an SMS invitation?
+            _invitation_opted_out(conversation=conversation, message=message)
         # The conversation's id, not its phone: the log is kept beyond RETENTION_DAYS and erasure.
         logger.info("SMS conversation %s opted out of texts (%d contacts)", conversation.pk, changed)
         return (settings.SMS_STOP_REPLY if settings.SMS_ANSWER_KEYWORDS else ""), True
@@ -251,4 +320,6 @@ def _handle(*, conversation: SmsConversation, message: SmsMessage) -> tuple[str,
         answer = handler.answer(conversation=conversation, message=message)
         if answer is not None:
             return answer, True
+    if sms_number_opted_out(conversation=conversation):  # nothing may be texted to it
+        return "", False
     return settings.SMS_NO_SESSION_REPLY, False

@@ -25,6 +25,7 @@ is not finished.
 """
 
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
@@ -67,6 +68,8 @@ Kind = Question.Kind
 SMS_KINDS = (Kind.MULTIPLE_CHOICE, Kind.RATING, Kind.TEXT)
 # Around a reply, what people add without meaning anything ("2.", "Good!", "(3)").
 _PUNCTUATION = " \t\r\n.!?¡¿,;:\"'()[]"
+# What makes a digit an emoji keycap: the emoji presentation selector, the combining keycap.
+_KEYCAP_MARKS = "\ufe0f\u20e3"
 
 HINTS = {
     Kind.MULTIPLE_CHOICE: "Please reply with the number of one of the options.",
@@ -359,20 +362,45 @@ def sms_answer_value(question: Question, body: str):
     text = body.strip()
     if question.kind == Kind.MULTIPLE_CHOICE:
         options = question.choice_list()
-        number = visible.strip(_PUNCTUATION)
+        number = _number_reply(visible)
         # The text asks for an option's number, so a number in range is one even when an option
         # reads as another number (options "2", "1": "1" is the first, as listed).
         if not (number.isascii() and number.isdigit() and 1 <= int(number) <= len(options)):
             reply = _folded(visible)
             folded = [_folded(option) for option in options]
-            number = str(folded.index(reply) + 1) if reply in folded else number
+            number = str(folded.index(reply) + 1) if reply in folded else _listed_option(reply, folded) or number
         text = number
     elif question.kind == Kind.RATING:
-        text = visible.strip(_PUNCTUATION)
+        text = _number_reply(visible)
     elif not visible:
         return None
     value, error = answer_check(question, text)
     return None if error else value
+
+
+# An option copied as the text lists it: "2. Good" (or "2) Good", "2 - Good", "2 Good").
+_LISTED = re.compile(r"(\d{1,3})\s*[.):-]?\s+(.+)")
+
+
+def _listed_option(reply: str, folded: list[str]) -> str:
+    """The number of the option `reply` (folded) copies with its number, as the text lists it, or ""
+    when the number and the text are not of one option."""
+    listed = _LISTED.fullmatch(reply)
+    if listed is None:
+        return ""
+    number = int(listed[1])
+    return str(number) if 1 <= number <= len(folded) and folded[number - 1] == listed[2] else ""
+
+
+def _number_reply(text: str) -> str:
+    """A reply read as a number is written: "#2", "2️⃣" (an emoji keyboard's keycap) and "２" (a
+    full-width digit, as Chinese and Japanese keyboards type it) are "2"; other text is returned
+    without its surrounding punctuation."""
+    plain = unicodedata.normalize("NFKC", text)
+    plain = "".join(char for char in plain if char not in _KEYCAP_MARKS).strip(_PUNCTUATION)
+    if plain.startswith("#") and plain[1:].strip().isdigit():
+        return plain[1:].strip()
+    return plain
 
 
 def _folded(text: str) -> str:

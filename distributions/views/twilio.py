@@ -3,7 +3,9 @@ signature, read the form, call one service, answer.
 
 Both check X-Twilio-Signature with twilio's RequestValidator against the URL Twilio called,
 rebuilt from PUBLIC_BASE_URL (Twilio signs the public https URL; behind a TLS proxy this process
-sees another), with the key of SMS_BACKEND (channels/sms.py). A missing or wrong signature is a
+sees another), with the key of SMS_BACKEND (channels/sms.py): its auth token, or, for a call that
+names its key and algorithm in X-Twilio-Webhooks-Signature-Settings (a Twilio Webhook Rule signing
+with a SharedKey, HMAC-SHA1 or HMAC-SHA256), the SharedKey's secret. A missing or wrong signature is a
 403 before anything is read or written. Nothing answers 500: a call that is not Twilio's form (an
 unreadable body; a signed one with a NUL or a field longer than Twilio's) is a 400, a database
 that cannot take the text a 503 (logged), which sends Twilio to its fallback URL.
@@ -14,7 +16,7 @@ import logging
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from distributions.channels.sms import sms_backend, twiml_answer
 from distributions.services.sms import sms_status_callback_url, sms_status_record
@@ -35,7 +37,11 @@ def twilio_signed(request, viewname: str) -> bool:
     """Whether the request carries a valid X-Twilio-Signature for the public URL of `viewname`
     (without its final slash when called so, with the query string as sent) and its form fields."""
     signature = request.headers.get("X-Twilio-Signature", "")
-    key = sms_backend().signing_key()
+    signature_settings = request.headers.get(SIGNATURE_SETTINGS_HEADER, "")
+    backend = sms_backend()
+    key = backend.shared_signing_key() if signature_settings else backend.signing_key()
+    if signature_settings and not key:
+        logger.warning("A Twilio webhook call is signed with a SharedKey: set TWILIO_WEBHOOK_SHARED_KEY_SECRET.")
     if not signature or not key:
         return False
     query = request.META.get("QUERY_STRING", "")
@@ -43,7 +49,7 @@ def twilio_signed(request, viewname: str) -> bool:
     if not request.path.endswith("/"):  # called without the final slash: Twilio signed that URL
         url = url.rstrip("/")
     url += f"?{query}" if query else ""
-    return RequestValidator(key).validate(url, request.POST, signature)
+    return RequestValidator(key).validate(url, request.POST, signature, get_signature_algorithm(signature_settings))
 
 
 def _refused(request, viewname: str) -> HttpResponse | None:

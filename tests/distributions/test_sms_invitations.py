@@ -135,6 +135,17 @@ def test_it_texts_the_piped_text_with_a_short_individual_link(twilio, execute, s
     assert (message.invitation_id, message.message_sid) == (invitation.pk, "SM" + "a" * 32)
 
 
+def test_line_breaks_typed_in_the_admin_go_as_one_character_each(twilio, execute, survey):
+    # A browser submits a textarea's line breaks as CR LF; the counter under it counts one each.
+    accept(twilio)
+    text = "Hi ${m://FirstName},\r\nhow did we do?\r\n${l://SurveyURL}"
+    execute(run_for(sms_workflow(survey, sms_text=text)))
+    invitation = Invitation.objects.get()
+    [sent] = sent_bodies(twilio)
+    assert sent["Body"] == f"Hi Ada,\nhow did we do?\nhttps://surveys.example.com/r/{invitation.short_code}"
+    assert SmsMessage.objects.get().body == sent["Body"]
+
+
 def test_the_short_link_opens_the_invitations_survey_page(twilio, execute, survey, client):
     accept(twilio)
     execute(run_for(sms_workflow(survey)))
@@ -213,6 +224,22 @@ def test_a_refused_number_is_sms_failed_with_twilios_code_and_meaning(twilio, ex
     assert invitation.events.get(kind=SmsSendEvent.FAILED).data["error_code"] == "21610"
 
 
+def test_a_number_twilio_says_opted_out_is_opted_out_and_not_texted_again(twilio, execute, survey):
+    # Its STOP reached Twilio but not us (another of the account's numbers, the webhook down).
+    twilio.post(
+        MESSAGES_URL,
+        body=api_error(code=21610, message="Attempt to send to unsubscribed recipient", status=400),
+        status=400,
+    )
+    execute(run_for(sms_workflow(survey), ContactEmail="grace@example.com"))
+    assert Contact.objects.get().sms_opted_out
+    assert not Contact.objects.get().unsubscribed  # email is not affected
+    twilio.calls.reset()
+    execute(run_for(sms_workflow(survey, sms_text="Another text ${l://SurveyURL}"), ContactEmail="grace@example.com"))
+    assert Invitation.objects.latest("id").status == Status.OPTED_OUT
+    assert len(twilio.calls) == 0
+
+
 def test_twilio_busy_retries_later_and_sends_once(twilio, execute, survey):
     twilio.post(MESSAGES_URL, body=api_error(code=20429, message="Too Many Requests", status=429), status=429)
     execute(run_for(sms_workflow(survey)))
@@ -252,6 +279,25 @@ def test_a_number_that_replied_stop_is_opted_out_and_not_texted(twilio, execute,
 
 def text_from(phone: str, body: str) -> None:
     sms_inbound_receive(text=InboundText(message_sid=message_sid(), from_number=phone, to_number="", body=body))
+
+
+def test_stop_in_answer_to_an_sms_invitation_makes_it_opted_out(twilio, execute, survey):
+    accept(twilio)
+    execute(run_for(sms_workflow(survey)))
+    text_from(PHONE, "Stop")
+    invitation = Invitation.objects.get()
+    assert invitation.status == Status.OPTED_OUT
+    assert invitation.events.filter(kind="opted_out").count() == 1
+    assert SmsMessage.objects.get(direction="inbound").invitation == invitation
+    assert Contact.objects.get().sms_opted_out
+
+
+def test_stop_after_an_sms_invitation_that_failed_leaves_it_failed(twilio, execute, survey):
+    twilio.post(MESSAGES_URL, body=api_error(code=21211, message="Invalid 'To' Phone Number", status=400), status=400)
+    execute(run_for(sms_workflow(survey)))
+    text_from(PHONE, "STOP")
+    assert Invitation.objects.get().status == Status.SMS_FAILED
+    assert Contact.objects.get().sms_opted_out
 
 
 def test_a_number_that_replied_stop_before_its_contact_existed_is_not_texted(twilio, execute, survey):

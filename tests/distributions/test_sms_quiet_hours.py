@@ -1,11 +1,12 @@
-"""Quiet hours: parsed from SMS_QUIET_HOURS, applied in the one time zone a number's metadata gives."""
+"""Quiet hours: parsed from SMS_QUIET_HOURS, applied in the time zone a number's metadata gives."""
 
 from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from distributions.services.quiet_hours import QuietHours, parse_quiet_hours, phone_time_zone, quiet_hours_wait
+from distributions.services.quiet_hours import QuietHours, parse_quiet_hours, phone_time_zones, quiet_hours_wait
 
 
 def test_a_range_is_parsed_and_may_span_midnight():
@@ -33,10 +34,29 @@ def test_empty_means_no_quiet_hours(settings):
     assert quiet_hours_wait(phone="+14155550100", at=datetime(2026, 1, 15, 6, 0, tzinfo=UTC)) is None
 
 
-def test_a_number_gets_a_zone_only_when_its_metadata_gives_exactly_one():
-    assert phone_time_zone("+14155550100").key == "America/Los_Angeles"
-    assert phone_time_zone("+33612345678").key == "Europe/Paris"
-    assert phone_time_zone("+79161234567") is None  # a Russian mobile: several zones
+def test_a_number_gets_the_zones_its_metadata_gives():
+    assert [zone.key for zone in phone_time_zones("+14155550100")] == ["America/Los_Angeles"]
+    assert [zone.key for zone in phone_time_zones("+33612345678")] == ["Europe/Paris"]
+    assert len(phone_time_zones("+79161234567")) > 1  # a Russian mobile: several zones
+    assert phone_time_zones("+999123") == ()
+
+
+@pytest.mark.parametrize(
+    "phone, zone",
+    [
+        ("+393331234567", "Europe/Rome"),  # Europe/Rome or Europe/Vatican
+        ("+447911123456", "Europe/London"),  # or Europe/Guernsey, Europe/Isle_of_Man, Europe/Jersey
+        ("+358401234567", "Europe/Helsinki"),  # or Europe/Mariehamn
+    ],
+)
+def test_a_number_whose_zones_are_one_clock_waits_for_the_morning_there(settings, phone, zone):
+    settings.SMS_QUIET_HOURS = "21:00-08:00"
+    # 23:30 UTC on 15 January: past midnight in Rome and Helsinki, 23:30 in London.
+    wait = quiet_hours_wait(phone=phone, at=datetime(2026, 1, 15, 23, 30, tzinfo=UTC))
+    morning = datetime(2026, 1, 16, 8, 0, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    assert wait is not None and wait.until == morning
+    assert zone in wait.detail
+    assert quiet_hours_wait(phone=phone, at=datetime(2026, 1, 15, 12, 0, tzinfo=UTC)) is None
 
 
 def test_a_number_without_one_zone_is_texted_at_any_hour(settings):

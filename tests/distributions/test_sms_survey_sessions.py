@@ -119,6 +119,17 @@ def test_an_invitation_without_a_phone_number_cannot_start():
         ("0", None),
         ("great", None),
         ("", None),
+        ("#2", {"number": 2, "text": "Good"}),
+        ("# 3.", {"number": 3, "text": "Bad"}),
+        ("2\ufe0f\u20e3", {"number": 2, "text": "Good"}),  # the keycap emoji 2️⃣
+        ("２", {"number": 2, "text": "Good"}),  # a full-width digit
+        ("#4", None),
+        ("#", None),
+        ("2. Good", {"number": 2, "text": "Good"}),  # the option copied as the text lists it
+        ("1) tres bien!", {"number": 1, "text": "Très bien"}),
+        ("3 - bad", {"number": 3, "text": "Bad"}),
+        ("2. Bad", None),  # a number and another option's text: which one is meant?
+        ("4. Good", None),
     ],
 )
 def test_a_multiple_choice_reply_is_the_number_or_the_option_text(body, expected):
@@ -158,7 +169,18 @@ def test_invisible_format_characters_in_a_reply_are_ignored(kind, body, expected
 
 
 @pytest.mark.parametrize(
-    "body, expected", [("0", 0), ("10", 10), ("7.", 7), ("11", None), ("7.5", None), ("sept", None)]
+    "body, expected",
+    [
+        ("0", 0),
+        ("10", 10),
+        ("7.", 7),
+        ("#8", 8),
+        ("１０", 10),
+        ("9\ufe0f\u20e3", 9),
+        ("11", None),
+        ("7.5", None),
+        ("sept", None),
+    ],
 )
 def test_a_rating_reply_is_a_whole_number_from_0_to_10(body, expected):
     assert sms_answer_value(Question(kind="rating", text="Rate us"), body) == expected
@@ -310,8 +332,9 @@ def test_stop_mid_survey_opts_out_and_ends_the_session_keeping_the_answers(admin
     assert (response.answers, response.finished_at) == ({str(q1.pk): {"number": 3, "text": "Bad"}}, None)
     assert only_row(admin_client, survey)["Status"] == "Survey Partially Finished"
 
-    # No survey is open any more: a number is not an answer to the next question.
-    assert reply("7") == [settings.SMS_NO_SESSION_REPLY]
+    # No survey is open any more: a number is not an answer to the next question, and the number,
+    # opted out, is not answered.
+    assert reply("7") == []
     assert Response.objects.get(invitation=invitation).answers == response.answers
 
 
@@ -348,6 +371,48 @@ def test_help_names_the_survey_and_how_to_stop_without_moving_the_session():
     assert (session.state, session.question.position, session.reasks) == ("open", 1, 0)
     assert status(invitation) == "SMS Sent"
     assert reply("1") == [Q2]  # the survey goes on
+
+
+def test_info_is_help_and_not_an_answer_to_a_text_question():
+    survey = make_sms_survey()
+    invitation, _ = send_two_way(survey)
+    reply("1")
+    reply("7")
+    assert reply("INFO") == ["Our service: reply to each question to answer the survey. Reply STOP to unsubscribe."]
+    assert session_of(invitation).state == "open"
+    assert str(questions(survey)[2].pk) not in Response.objects.get(invitation=invitation).answers
+
+
+def test_revoke_mid_survey_opts_out_and_ends_the_session():
+    survey = make_sms_survey()
+    invitation, _ = send_two_way(survey)
+    reply("1")
+    reply("7")
+    assert reply("revoke") == [settings.SMS_STOP_REPLY]
+    assert Contact.objects.get(pk=invitation.contact_id).sms_opted_out
+    assert session_of(invitation).state == "stopped"
+    assert str(questions(survey)[2].pk) not in Response.objects.get(invitation=invitation).answers
+
+
+def test_yes_answers_a_question_of_a_number_that_did_not_opt_out():
+    survey = make_survey(sms_thank_you="Thanks")
+    question = make_question(survey=survey, kind="multiple_choice", text="Was it solved?", choices="No\nYes")
+    invitation, _ = send_two_way(survey)
+    assert reply("YES") == ["Thanks"]
+    answers = Response.objects.get(invitation=invitation).answers
+    assert answers == {str(question.pk): {"number": 2, "text": "Yes"}}
+
+
+def test_line_breaks_of_the_survey_texts_go_as_one_character_each():
+    # The admin's text fields give CR LF; a text carries, and bills, one character per line break.
+    survey = make_survey(sms_introduction="Hello!\r\nTwo questions.", sms_thank_you="Thank\r\nyou")
+    make_question(survey=survey, kind="text", text="What went well?\r\nTell us.")
+    make_question(survey=survey, kind="text", text="What went wrong?\r\nTell us.")
+    _, text = send_two_way(survey)
+    assert SmsMessage.objects.get(direction="outbound").body == "Hello!\nTwo questions.\n\nWhat went well?\nTell us."
+    assert reply("Speed") == ["What went wrong?\nTell us."]
+    assert reply("Nothing") == ["Thank\nyou"]
+    assert not SmsMessage.objects.filter(body__contains="\r").exists()
 
 
 def test_help_with_no_open_survey_is_the_general_answer():

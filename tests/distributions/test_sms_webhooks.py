@@ -5,7 +5,9 @@ import logging
 
 import pytest
 from defusedxml import ElementTree
+from django.conf import settings
 from django.db import DatabaseError
+from twilio.request_validator import RequestValidator
 
 from directory.models import Contact
 from distributions.models import DeliveryEvent, Invitation, SmsConversation, SmsMessage
@@ -92,6 +94,44 @@ def test_with_twilio_the_auth_token_signs(client, settings):
     assert answers(post_signed(client, INBOUND_PATH, form, key=AUTH_TOKEN))
 
 
+SHARED_KEY_SECRET = "shared-key-secret-for-tests"
+
+
+def shared_key_signed(path, form, *, algorithm="HMAC_SHA256", key=SHARED_KEY_SECRET) -> dict:
+    """The headers of a call a Twilio Webhook Rule signs with a SharedKey."""
+    url = settings.PUBLIC_BASE_URL + path
+    return {
+        "HTTP_X_TWILIO_SIGNATURE": RequestValidator(key).compute_signature(url, form, algorithm),
+        "HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS": f"key=KS{'0' * 32},algorithm={algorithm}",
+    }
+
+
+@pytest.mark.parametrize("algorithm", ["HMAC_SHA256", "HMAC_SHA1"])
+@pytest.mark.parametrize("path", [INBOUND_PATH, STATUS_PATH])
+def test_with_twilio_a_call_signed_with_a_shared_key_is_checked_with_its_secret(client, settings, algorithm, path):
+    settings.SMS_BACKEND = TWILIO_BACKEND
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    settings.TWILIO_WEBHOOK_SHARED_KEY_SECRET = SHARED_KEY_SECRET
+    form = inbound_form(body="HELP") if path == INBOUND_PATH else status_form(sid=message_sid(), status="sent")
+    assert client.post(path, form, **shared_key_signed(path, form, algorithm=algorithm)).status_code in (200, 204)
+    # The auth token does not sign a call that names a shared key, nor another secret.
+    assert client.post(path, form, **shared_key_signed(path, form, key=AUTH_TOKEN)).status_code == 403
+    assert client.post(path, form, **shared_key_signed(path, form, key="another")).status_code == 403
+
+
+def test_with_twilio_and_no_shared_key_secret_a_call_signed_with_one_is_refused(client, settings, caplog):
+    settings.SMS_BACKEND = TWILIO_BACKEND
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    settings.TWILIO_WEBHOOK_SHARED_KEY_SECRET = ""
+    form = inbound_form(body="STOP")
+    for key in (SHARED_KEY_SECRET, AUTH_TOKEN, ""):
+        assert (
+            client.post(INBOUND_PATH, form, **shared_key_signed(INBOUND_PATH, form, key=key or " ")).status_code == 403
+        )
+    assert "TWILIO_WEBHOOK_SHARED_KEY_SECRET" in caplog.text
+    assert not SmsMessage.objects.exists()
+
+
 def test_with_twilio_and_no_auth_token_every_call_is_refused(client, settings):
     settings.SMS_BACKEND = TWILIO_BACKEND
     settings.TWILIO_AUTH_TOKEN = ""
@@ -147,7 +187,22 @@ def test_a_replayed_text_changes_nothing_and_gets_the_same_answer(client):
 
 @pytest.mark.parametrize(
     "word",
-    ["STOP", "stop", " Stop! ", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "Arrêt", "ANNULLA", "BAJA"],
+    [
+        "STOP",
+        "stop",
+        " Stop! ",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "Revoke",
+        "OPTOUT",
+        "ARRET",
+        "Arrêt",
+        "ANNULLA",
+        "BAJA",
+    ],
 )
 def test_an_opt_out_keyword_opts_the_number_out_in_every_directory(client, settings, word):
     texted = [make_contact(phone="+15555550123"), make_contact(phone="+15555550123")]
@@ -170,9 +225,35 @@ def test_start_opts_the_number_back_in(client, settings, word):
     assert contact.unsubscribed  # an email opt-out is not undone by a text
 
 
-def test_help_answers_how_to_stop(client, settings):
-    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="help"))) == [settings.SMS_HELP_REPLY]
+def test_yes_opts_back_in_a_number_that_opted_out(client, settings):
+    contact = make_contact(phone="+15555550123")
+    post_signed(client, INBOUND_PATH, inbound_form(body="STOP"))
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="Yes"))) == [settings.SMS_START_REPLY]
+    contact.refresh_from_db()
+    assert not contact.sms_opted_out
+    assert SmsMessage.objects.filter(direction="inbound").latest("id").keyword == SmsMessage.Keyword.OPT_IN
+
+
+def test_yes_from_a_number_that_did_not_opt_out_is_no_keyword(client, settings):
+    make_contact(phone="+15555550123")
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="YES"))) == [settings.SMS_NO_SESSION_REPLY]
+    assert SmsMessage.objects.get(direction="inbound").keyword == SmsMessage.Keyword.NONE
+
+
+@pytest.mark.parametrize("word", ["help", "INFO", "Info."])
+def test_help_answers_how_to_stop(client, settings, word):
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body=word))) == [settings.SMS_HELP_REPLY]
     assert "STOP" in settings.SMS_HELP_REPLY
+
+
+def test_a_number_that_opted_out_gets_no_answer_to_another_text(client, settings):
+    post_signed(client, INBOUND_PATH, inbound_form(body="STOP"))
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="Hello?"))) == []
+    assert list(SmsMessage.objects.filter(direction="outbound").values_list("body", flat=True)) == [
+        settings.SMS_STOP_REPLY
+    ]
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="START"))) == [settings.SMS_START_REPLY]
+    assert answers(post_signed(client, INBOUND_PATH, inbound_form(body="Hello?"))) == [settings.SMS_NO_SESSION_REPLY]
 
 
 @pytest.mark.parametrize(
