@@ -263,6 +263,7 @@ def pages(ids: dict) -> dict[str, str]:
         "failed to start": reverse("admin:reporting_failedtostart_changelist"),
         "invitations: default page": invitations,
         "invitations: distribution": f"{invitations}?distribution={ids['distributions'][0]}",
+        "invitations: search address": f"{invitations}?q=USER{PROBE}@EXAMPLE.COM",
     }
 
 

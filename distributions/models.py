@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.files.storage import storages
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.functions import Upper
 
 from directory.models import Contact, Directory
 from directory.public_ids import PublicIdField
@@ -306,6 +307,8 @@ class Invitation(models.Model):
             models.Index(fields=["message_id"], name="invitation_message"),
             # duplicate and frequency checks: where address = %s and sent_at > now - period
             models.Index(fields=["address", "sent_at"], name="invitation_address_sent"),
+            # the admin's search by address, in any case: where upper(address) = upper(%s)
+            models.Index(Upper("address"), name="invitation_address_ci"),
             models.Index(fields=["contact", "sent_at"], name="invitation_contact_sent"),
             # the dashboard's funnel: where created_at >= now - 14 days
             models.Index(fields=["created_at"], name="invitation_recent"),

@@ -307,6 +307,35 @@ def test_the_invitation_list_says_its_search_matches_whole_addresses_only(admin_
     assert [shown.pk for shown in whole.context["cl"].result_list] == [invitation.pk]
 
 
+@pytest.mark.parametrize("term", ["token", "message_id"])
+def test_the_invitation_list_finds_an_invitation_by_its_token_or_message_id(admin_client, term):
+    invitation = invite(make_distribution(), Status.EMAIL_SENT)
+    Invitation.objects.filter(pk=invitation.pk).update(message_id="<invitation-1@example.com>")
+    invitation.refresh_from_db()
+    invite(make_distribution(), Status.EMAIL_SENT)
+
+    response = admin_client.get(reverse("admin:distributions_invitation_changelist"), {"q": getattr(invitation, term)})
+
+    assert [shown.pk for shown in response.context["cl"].result_list] == [invitation.pk]
+
+
+def test_the_invitation_search_reads_only_the_rows_it_finds_through_indexes(admin_client, postgres_only):
+    """At a million invitations a search that reads the whole table takes seconds: each of its
+    matches must be one an index serves (the planner told not to scan the table shows it)."""
+    invite(make_distribution(), Status.EMAIL_SENT)
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(reverse("admin:distributions_invitation_changelist"), {"q": "ADA@EXAMPLE.COM"})
+    [search] = [query["sql"] for query in queries if "UPPER" in query["sql"] and "LIMIT" in query["sql"]]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {search}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Seq Scan on distributions_invitation" not in plan
+    assert "invitation_address_ci" in plan
+
+
 def test_the_invitation_list_filters_by_survey(admin_client):
     survey = make_survey()
     first = invite(make_distribution(survey=survey), Status.EMAIL_SENT)
