@@ -72,10 +72,13 @@ def smtp_server_main(pipe, port: int) -> None:
     controller = LoopbackController(handler, hostname="127.0.0.1", port=port)
     controller.start()
     pipe.send(controller.port)
+    cpu = time.process_time()
     while (command := pipe.recv()) != "stop":
-        if command == "report":  # -> (messages received, distinct Message-IDs), then start counting afresh
+        if command == "report":
+            # -> (messages received, distinct Message-IDs, the server's CPU seconds), counted afresh after
             ids, handler.message_ids = handler.message_ids, []
-            pipe.send((len(ids), len(set(ids))))
+            cpu, spent = time.process_time(), time.process_time() - cpu
+            pipe.send((len(ids), len(set(ids)), spent))
     controller.stop()
 
 
@@ -330,20 +333,21 @@ def run_baseline(messages) -> tuple[float, float]:
     return sent / elapsed, (cpu_seconds(resource.RUSAGE_SELF) - cpu) / sent
 
 
-def check_product(pipe, name: str, invitation_ids: list[int], count: int) -> list[str]:
+def check_product(pipe, name: str, invitation_ids: list[int], count: int) -> tuple[list[str], float]:
+    """-> (problems found, the SMTP server's CPU seconds per message)"""
     from django.db.models import Count
 
     from distributions.models import Invitation
 
     problems = []
     pipe.send("report")
-    received, distinct = pipe.recv()
+    received, distinct, server_cpu = pipe.recv()
     if (received, distinct) != (count, count):
         problems.append(f"{name}: the server received {received} messages ({distinct} Message-IDs) for {count}")
     statuses = dict(Invitation.objects.filter(pk__in=invitation_ids).values_list("status").annotate(n=Count("id")))
     if statuses != {Invitation.Status.EMAIL_SENT: count}:
         problems.append(f"{name}: invitation statuses {statuses}, expected {count} Email Sent")
-    return problems
+    return problems, server_cpu / max(received, 1)
 
 
 class Phase:
@@ -368,13 +372,14 @@ class Phase:
         )
         self.rate, self.cpu = run_product(self.workers)
         self.invitation_ids = list(Invitation.objects.filter(pk__gt=before).values_list("pk", flat=True))
-        self.problems = check_product(pipe, self.name, self.invitation_ids, len(numbers))
+        self.problems, self.cpu["smtp server"] = check_product(pipe, self.name, self.invitation_ids, len(numbers))
         self.window = exactly_once_window_ms(self.invitation_ids)
 
     def report(self) -> None:
         print(
             f"  {self.name:<12} {self.rate:8.1f} invitations/s  (whole distribute path; CPU per invitation: "
-            f"workers {self.cpu['workers'] * 1000:.2f} ms, postgres {self.cpu['postgres'] * 1000:.2f} ms)"
+            f"workers {self.cpu['workers'] * 1000:.2f} ms, postgres {self.cpu['postgres'] * 1000:.2f} ms, "
+            f"SMTP server {self.cpu['smtp server'] * 1000:.2f} ms)"
         )
         print(
             f"  {'':<12} window in doubt should the worker die (previous outcome of its claim -> Email Sent "
@@ -431,7 +436,7 @@ def main(argv=None) -> int:
         messages = baseline_messages(one.invitation_ids)
         baseline_rate, baseline_cpu = run_baseline(messages)
         pipe.send("report")
-        received, _ = pipe.recv()
+        received, _, server_cpu = pipe.recv()
         if received != len(messages):
             problems.append(f"baseline: the server received {received} of {len(messages)} messages")
 
@@ -439,7 +444,8 @@ def main(argv=None) -> int:
         two.report()
         print(
             f"  {'baseline':<12} {baseline_rate:8.1f} messages/s     (the product's SMTP backend, one connection, one "
-            f"process, no database; CPU per message: sender {baseline_cpu * 1000:.2f} ms)"
+            f"process, no database; CPU per message: sender {baseline_cpu * 1000:.2f} ms, SMTP server "
+            f"{server_cpu / max(received, 1) * 1000:.2f} ms)"
         )
         for problem in problems:
             print(f"  PROBLEM  {problem}")
