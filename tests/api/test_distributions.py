@@ -55,6 +55,19 @@ def test_it_lists_a_surveys_distributions_with_their_stats(superuser_api):
     }
 
 
+def test_a_recipient_who_opted_out_from_the_message_is_in_the_sent_stats(superuser_api):
+    survey = make_survey()
+    distribution = make_distribution(survey=survey)
+    invite(distribution, "opted_out", sent_at=OPENED_AT)  # sent, then the recipient opted out from it
+    invite(make_distribution(survey=survey), "opted_out")  # skipped: opted out before
+
+    elements = result(superuser_api.get("distributions", surveyId=survey.public_id))["elements"]
+
+    stats = {element["id"]: element["stats"] for element in elements}
+    assert (stats[distribution.public_id]["sent"], stats[distribution.public_id]["skipped"]) == (1, 0)
+    assert [(s["sent"], s["skipped"]) for key, s in stats.items() if key != distribution.public_id] == [(0, 1)]
+
+
 def test_it_needs_the_survey_id_to_list_distributions(superuser_api):
     response = superuser_api.get("distributions")
 
