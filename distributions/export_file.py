@@ -134,7 +134,9 @@ class ExportLayout:
 def export_layout(*, survey: Survey, format: str, use_labels: bool, question_ids, field_names) -> ExportLayout:
     """The layout for `survey`: `question_ids` (QID…) and `field_names` select columns, None means all."""
     questions = list(survey.questions.order_by("position", "id"))
-    declared = list(survey.fields.order_by("name").values_list("name", flat=True))
+    # Sorted here, not by the database, as the history CSV's columns: a collation orders "=Total",
+    # "score" and "Score" its own way, so the columns would move with the database.
+    declared = sorted(survey.fields.values_list("name", flat=True))
     selected = questions if question_ids is None else [q for q in questions if question_id(q) in set(question_ids)]
     names = declared if field_names is None else [name for name in declared if name in set(field_names)]
     return ExportLayout(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from distributions.models import Distribution, Response, ResponseExport
+from distributions.models import Distribution, Response, ResponseExport, SurveyField
 from distributions.services import response_export as service
 from distributions.services.response_export import ExportError, response_export_run, response_export_start
 from tests.factories import (
@@ -248,6 +248,30 @@ def test_question_and_embedded_data_ids_select_columns(world):
     assert rows[3][14:] == ["'=SUM(A1:A9)", "'+Downtown"]
     # Progress still counts every question of the survey.
     assert rows[4][3] == "33"
+
+
+def test_embedded_data_columns_keep_the_history_csvs_order_whatever_the_collation(world, postgres_only):
+    survey = world["survey"]
+    for name in ("=Total", "score", "Score", "Zone", "ärea"):
+        make_survey_field(survey=survey, name=name)
+    with connection.cursor() as cursor:  # a database whose text sorts as people read it (undone with the test)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending foreign-key checks: ALTER needs none
+        table = SurveyField._meta.db_table
+        cursor.execute(f'ALTER TABLE {table} ALTER COLUMN name TYPE varchar(200) COLLATE "und-x-icu"')
+
+    _, data = export(world)
+
+    names = rows_of(data)[2][len(FIXED_IDS) + 3 :]  # the ImportId row names them unneutralised
+    # By code point, as the history CSV orders them (reporting.selectors.history_scope).
+    assert [json.loads(cell)["ImportId"] for cell in names] == [
+        "=Total",
+        "Region",
+        "Score",
+        "Store",
+        "Zone",
+        "score",
+        "ärea",
+    ]
 
 
 def test_unknown_options_are_refused_naming_the_option(world):
