@@ -301,6 +301,26 @@ def test_an_erased_contact_keeps_no_personal_fields(world):
     assert "Lovelace" not in data.decode("utf-8-sig") and "ada@example.com" not in data.decode("utf-8-sig")
 
 
+def test_an_erased_contacts_unfinished_response_keeps_its_dates(world):
+    # Recorded when last answered (2024-03-07 09:41:37): erasing the contact months later is no answer.
+    world["partial"].invitation.contact.delete()
+
+    _export, data = export(world)
+    _dated, dated_data = export(world, start_date=STARTED + timedelta(days=2), end_date=STARTED + timedelta(days=3))
+
+    partial = rows_of(data)[4]
+    assert partial[:7] == [
+        "2024-03-07 09:41:07",
+        "2024-03-07 09:41:37",
+        "0",
+        "33",
+        "30",
+        "0",
+        "2024-03-07 09:41:37",
+    ]
+    assert [row[7] for row in rows_of(dated_data)[3:]] == [world["partial"].public_id]
+
+
 def test_deleting_a_contact_deletes_the_exports_that_name_it(world, export_storage, django_capture_on_commit_callbacks):
     finished, _data = export(world)
     assert any(export_storage.rglob("*.csv"))
