@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from directory.models import Contact
 from distributions.models import Collaborator, Invitation
 from tests.api.conftest import api_client_for, error, result
 from tests.factories import (
@@ -122,6 +123,19 @@ def test_the_links_give_each_recipients_individual_link(superuser_api):
         invitation.contact.email,
         "Email Sent",
     )
+
+
+def test_a_link_gives_the_address_it_was_emailed_to_after_the_contact_changed_theirs(superuser_api):
+    distribution = make_distribution()
+    invitation = invite(distribution, "email_hard_bounce")
+    went_to = invitation.address
+    Contact.objects.filter(pk=invitation.contact_id).update(email="corrected@example.com")
+
+    (link,) = result(
+        superuser_api.get(f"distributions/{distribution.public_id}/links", surveyId=distribution.survey.public_id)
+    )["elements"]
+
+    assert (link["email"], link["status"]) == (went_to, "Email Hard Bounce")
 
 
 @pytest.mark.parametrize("channel", ["sms", "two_way_sms"])
