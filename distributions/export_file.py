@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, F, QuerySet, Value, When
+from django.db.models.functions import Coalesce, NullIf
 
 from directory.models import Contact
 from distributions.models import Distribution, Invitation, Question, Survey
@@ -103,8 +104,32 @@ ROW_FIELDS = (
     "invitation__distribution__channel",
     "invitation__contact__last_name",
     "invitation__contact__first_name",
-    "invitation__contact__email",
+    "recipient_email",  # annotated: see recipient_email()
     "invitation__contact__external_data_reference",
+)
+
+
+# The channels whose invitation address is a phone: their RecipientEmail is the contact's email.
+_TEXT_CHANNELS = sorted(str(channel) for channel in (Distribution.Channel.SMS, Distribution.Channel.TWO_WAY_SMS))
+
+
+def recipient_email():
+    """RecipientEmail, on a Response queryset: the address its invitation was emailed to, as the
+    history CSV's Email Address column gives it, not the contact's email as it is now (which may
+    have changed since); for a text's response, and an invitation without an address, the
+    contact's email."""
+    return Case(
+        When(invitation__distribution__channel__in=_TEXT_CHANNELS, then=F("invitation__contact__email")),
+        default=Coalesce(NullIf(F("invitation__address"), Value("")), F("invitation__contact__email")),
+        output_field=CharField(),
+    )
+
+
+# recipient_email() in SQL, for COPY.
+_PG_RECIPIENT_EMAIL = (
+    "(CASE WHEN d.channel IN ({}) THEN c.email ELSE coalesce(NULLIF(i.address, ''), c.email) END)".format(
+        ", ".join(f"'{channel}'" for channel in _TEXT_CHANNELS)
+    )
 )
 
 
@@ -312,7 +337,7 @@ def copy_statement(layout: ExportLayout, responses: QuerySet) -> tuple[str, list
         "r.public_id",
         pg_text_cell("c.last_name"),
         pg_text_cell("c.first_name"),
-        pg_text_cell("c.email"),
+        pg_text_cell(_PG_RECIPIENT_EMAIL),
         pg_text_cell("c.external_data_reference"),
         f"CASE d.channel {channels} ELSE d.channel END",
         "%s",

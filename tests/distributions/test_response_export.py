@@ -301,6 +301,28 @@ def test_an_erased_contact_keeps_no_personal_fields(world):
     assert "Lovelace" not in data.decode("utf-8-sig") and "ada@example.com" not in data.decode("utf-8-sig")
 
 
+@pytest.mark.parametrize("format", ["csv", "json"])
+def test_the_recipient_email_is_the_address_the_invitation_went_to(world, format):
+    # The contact corrected their email after answering: the response came from the old one.
+    went_to = world["finished"].invitation.address
+    world["finished"].invitation.contact.__class__.objects.filter(pk=world["finished"].invitation.contact_id).update(
+        email="corrected@example.com"
+    )
+
+    _export, data = export(world, format=format)
+
+    if format == "csv":
+        finished, partial = rows_of(data)[3:]
+        assert (finished[10], partial[10]) == (went_to, "bob@example.com")  # a text's: the contact's email
+    else:
+        finished, partial = json.loads(data)["responses"]
+        assert (finished["values"]["recipientEmail"], partial["values"]["recipientEmail"]) == (
+            went_to,
+            "bob@example.com",
+        )
+    assert b"corrected@example.com" not in data
+
+
 def test_an_erased_contacts_unfinished_response_keeps_its_dates(world):
     # Recorded when last answered (2024-03-07 09:41:37): erasing the contact months later is no answer.
     world["partial"].invitation.contact.delete()
