@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, F, QuerySet, Value, When
+from django.db.models.functions import Coalesce, NullIf
 
 from directory.models import Contact
 from distributions.models import Distribution, Invitation, Question, Survey
@@ -103,8 +104,32 @@ ROW_FIELDS = (
     "invitation__distribution__channel",
     "invitation__contact__last_name",
     "invitation__contact__first_name",
-    "invitation__contact__email",
+    "recipient_email",  # annotated: see recipient_email()
     "invitation__contact__external_data_reference",
+)
+
+
+# The channels whose invitation address is a phone: their RecipientEmail is the contact's email.
+_TEXT_CHANNELS = sorted(str(channel) for channel in (Distribution.Channel.SMS, Distribution.Channel.TWO_WAY_SMS))
+
+
+def recipient_email():
+    """RecipientEmail, on a Response queryset: the address its invitation was emailed to, as the
+    history CSV's Email Address column gives it, not the contact's email as it is now (which may
+    have changed since); for a text's response, and an invitation without an address, the
+    contact's email."""
+    return Case(
+        When(invitation__distribution__channel__in=_TEXT_CHANNELS, then=F("invitation__contact__email")),
+        default=Coalesce(NullIf(F("invitation__address"), Value("")), F("invitation__contact__email")),
+        output_field=CharField(),
+    )
+
+
+# recipient_email() in SQL, for COPY.
+_PG_RECIPIENT_EMAIL = (
+    "(CASE WHEN d.channel IN ({}) THEN c.email ELSE coalesce(NULLIF(i.address, ''), c.email) END)".format(
+        ", ".join(f"'{channel}'" for channel in _TEXT_CHANNELS)
+    )
 )
 
 
@@ -134,7 +159,9 @@ class ExportLayout:
 def export_layout(*, survey: Survey, format: str, use_labels: bool, question_ids, field_names) -> ExportLayout:
     """The layout for `survey`: `question_ids` (QID…) and `field_names` select columns, None means all."""
     questions = list(survey.questions.order_by("position", "id"))
-    declared = list(survey.fields.order_by("name").values_list("name", flat=True))
+    # Sorted here, not by the database, as the history CSV's columns: a collation orders "=Total",
+    # "score" and "Score" its own way, so the columns would move with the database.
+    declared = sorted(survey.fields.values_list("name", flat=True))
     selected = questions if question_ids is None else [q for q in questions if question_id(q) in set(question_ids)]
     names = declared if field_names is None else [name for name in declared if name in set(field_names)]
     return ExportLayout(
@@ -310,7 +337,7 @@ def copy_statement(layout: ExportLayout, responses: QuerySet) -> tuple[str, list
         "r.public_id",
         pg_text_cell("c.last_name"),
         pg_text_cell("c.first_name"),
-        pg_text_cell("c.email"),
+        pg_text_cell(_PG_RECIPIENT_EMAIL),
         pg_text_cell("c.external_data_reference"),
         f"CASE d.channel {channels} ELSE d.channel END",
         "%s",

@@ -46,6 +46,26 @@ SENT = (
 )
 
 
+def opted_out_after_sending(prefix: str = "") -> Q:
+    """Opted Out invitations whose message went out: the recipient opted out from it (its opt-out
+    link, the mailbox's unsubscribe button, STOP in answer to the text). They count as sent, not
+    as skipped. An invitation the recipient rules skipped as opted out was never claimed, so it
+    has no `sent_at`; one claimed keeps its `sent_at` (a send put off for later clears it).
+    `prefix`: the lookup path to the invitation, e.g. "invitations__"."""
+    return Q(**{f"{prefix}status": Status.OPTED_OUT, f"{prefix}sent_at__isnull": False})
+
+
+def invitations_sent(prefix: str = "") -> Q:
+    """Invitations whose message went out: a status in SENT, or opted out after sending."""
+    return Q(**{f"{prefix}status__in": SENT}) | opted_out_after_sending(prefix)
+
+
+def invitations_skipped(prefix: str = "") -> Q:
+    """Invitations not sent because of a rule: a status in SKIPPED, except opted out after sending."""
+    rules = [status for status in SKIPPED if status != Status.OPTED_OUT]
+    return Q(**{f"{prefix}status__in": rules}) | Q(**{f"{prefix}status": Status.OPTED_OUT, f"{prefix}sent_at": None})
+
+
 def survey_field_case_clashes(*, survey: Survey, contact_names: set[str] | None = None) -> dict[str, list[str]]:
     """Declared field name -> the other spellings (contacts' or other declared fields') that differ only by case.
 
@@ -108,8 +128,8 @@ def _with_counts(distributions):
     return distributions.select_related("run__workflow", "survey").annotate(
         audience=Count("invitations"),
         pending=count_where(invitations__status=Status.PENDING),
-        skipped=count_where(invitations__status__in=SKIPPED),
-        sent=count_where(invitations__status__in=SENT),
+        skipped=Count("invitations", filter=invitations_skipped("invitations__")),
+        sent=Count("invitations", filter=invitations_sent("invitations__")),
         failed=count_where(invitations__status__in=FAILED),
         bounced=count_where(invitations__status__in=BOUNCED),
         opened=Count("invitations", filter=Q(invitations__status__in=OPENED) | answered),

@@ -91,7 +91,7 @@ def _portable_chunks(scope: HistoryScope) -> Iterator[bytes]:
 # --- PostgreSQL path: COPY ----------------------------------------------------------------------
 
 # reporting.selectors.history_address in SQL; the channel values are the code's constants.
-_PG_ADDRESS = "(CASE WHEN d.channel IN ({}) THEN i.address ELSE c.email END)".format(
+_PG_ADDRESS = "(CASE WHEN d.channel IN ({}) THEN i.address ELSE coalesce(NULLIF(i.address, ''), c.email) END)".format(
     ", ".join(f"'{channel}'" for channel in SMS_CHANNEL_VALUES)
 )
 _PG_TIMESTAMP = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""

@@ -3,7 +3,8 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Case, CharField, F, When
+from django.db.models import Case, CharField, F, Value, When
+from django.db.models.functions import Coalesce, NullIf
 from django.utils.text import slugify
 
 from distributions.models import Distribution, Invitation, Survey
@@ -57,12 +58,14 @@ def history_invitations(scope: HistoryScope):
 
 
 def history_address():
-    """The history's Email Address column: the contact's email, or for a text (SMS invitation,
-    two-way SMS survey) the phone it went to, as the reference's history carries an SMS
-    invitation's phone. The header stays the same for every channel."""
+    """The history's Email Address column: the address the invitation went to (or is addressed to,
+    while pending), not the contact's email as it is now, which may have changed since; for a
+    text (SMS invitation, two-way SMS survey) the phone it went to, as the reference's history
+    carries an SMS invitation's phone. The header stays the same for every channel. An email
+    invitation without an address of its own shows its contact's email."""
     return Case(
         When(distribution__channel__in=SMS_CHANNEL_VALUES, then=F("address")),
-        default=F("contact__email"),
+        default=Coalesce(NullIf(F("address"), Value("")), F("contact__email")),
         output_field=CharField(),
     )
 

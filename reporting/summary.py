@@ -13,7 +13,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from distributions.models import DeliveryEvent, Distribution, Invitation, Response, Survey
-from distributions.selectors import OPENED, SENT
+from distributions.selectors import OPENED, invitations_sent, opted_out_after_sending
 from workflows.models import Run
 
 WINDOW_DAYS = 14
@@ -185,9 +185,10 @@ class FunnelStep:
 # (statuses only move forward, and a response means the message arrived and was seen), so every
 # step is at most the one before it.
 FUNNEL_RULES = {
-    "Sent": "status Email/SMS Sent or any later status (bounced, opened, complaint, expired, survey …), or a response",
+    "Sent": "status Email/SMS Sent or any later status (bounced, opened, complaint, expired, survey …), "
+    "Opted Out after it was sent, a delivered event, or a response",
     "Delivered": "a delivered event (delivered, email_delivered, sms_delivered), status SMS Delivered, "
-    "Email Opened or a survey status, or a response",
+    "Email Opened or a survey status, Opted Out after it was sent (from the message itself), or a response",
     "Opened": "status Email Opened or a survey status, or a response (SMS has no open tracking: starting "
     "the survey counts as opening it)",
     "Started": "has a response (Survey Started or beyond)",
@@ -204,17 +205,21 @@ def invitation_funnel(*, days: int = WINDOW_DAYS, today: date | None = None) -> 
     """
     start = window_start(window_days(days=days, today=today)[0])
     responded = Q(response__isnull=False)
+    # The recipient opted out from the message itself (its link, STOP, the mailbox's button): it arrived.
+    delivered = (
+        Q(has_delivered_event=True)
+        | Q(status__in=(Status.SMS_DELIVERED, *OPENED))
+        | opted_out_after_sending()
+        | responded
+    )
     delivered_event = DeliveryEvent.objects.filter(invitation=OuterRef("pk"), kind__in=DELIVERED_EVENT_KINDS)
     counts = (
         Invitation.objects.filter(created_at__gte=start)
         .filter(distribution__run__test_event__isnull=True)
         .annotate(has_delivered_event=Exists(delivered_event))
         .aggregate(
-            sent=Count("id", filter=Q(status__in=SENT) | responded),
-            delivered=Count(
-                "id",
-                filter=Q(has_delivered_event=True) | Q(status__in=(Status.SMS_DELIVERED, *OPENED)) | responded,
-            ),
+            sent=Count("id", filter=invitations_sent() | delivered),
+            delivered=Count("id", filter=delivered),
             opened=Count("id", filter=Q(status__in=OPENED) | responded),
             started=Count("id", filter=responded),
             finished=Count("id", filter=Q(response__finished_at__isnull=False)),

@@ -84,8 +84,8 @@ class LinkSerializer(serializers.Serializer):
     firstName = serializers.CharField(source="contact.first_name", allow_null=True, default=None)
     lastName = serializers.CharField(source="contact.last_name", allow_null=True, default=None)
     email = serializers.SerializerMethodField(
-        help_text="The contact's email; for an SMS invitation or a two-way SMS survey, the phone (E.164) it was "
-        "texted to, as the history CSV's Email Address column carries it."
+        help_text="The address the invitation was emailed to; for an SMS invitation or a two-way SMS survey, the "
+        "phone (E.164) it was texted to, as the history CSV's Email Address column carries it."
     )
     externalDataReference = serializers.CharField(
         source="contact.external_data_reference", allow_null=True, default=None
@@ -102,7 +102,8 @@ class LinkSerializer(serializers.Serializer):
         # The page's distribution is in the context: one channel for all its rows, no query per row.
         if self.context["channel"] in SMS_CHANNELS:
             return invitation.address
-        return invitation.contact.email if invitation.contact else None
+        # Where it went, as the history CSV's Email Address column: the contact's email may have changed since.
+        return invitation.address or (invitation.contact.email if invitation.contact else None)
 
 
 class SurveyQuerySerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
 from distributions.export_file import FORMATS
 from distributions.models import ResponseExport, Survey
@@ -40,13 +41,24 @@ class ExportForm(forms.Form):
         required=False,
         label="Recorded from",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Responses finished (or last saved) at or after this time.",
     )
     end_date = forms.DateTimeField(
         required=False,
         label="Recorded before",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Typed times are read in the site's time zone, while the file writes its dates in UTC:
+        # say both, or a response recorded at 23:30 UTC seems to fall outside the day asked for.
+        zone = timezone.get_current_timezone_name()
+        self.fields[
+            "start_date"
+        ].help_text = (
+            f"Responses finished (or last saved) at or after this time, in {zone}. The file's dates are in UTC."
+        )
+        self.fields["end_date"].help_text = f"Responses finished (or last saved) before this time, in {zone}."
 
 
 def export_urls(model_admin) -> list:

@@ -60,7 +60,9 @@ def contact_copies_erase(*, contact_id: int) -> int:
     responses = Response.objects.filter(invitation_id__in=invitation_ids)
     # Response exports written before name the contact in their files: they go (files included).
     ResponseExport.objects.filter(survey_id__in=responses.values("survey_id")).delete()
-    responses.update(embedded_data={}, updated_at=timezone.now())
+    # updated_at stays: it is when the respondent last saved answers, an unfinished response's
+    # EndDate and RecordedDate in exports (and what their date range selects on).
+    responses.update(embedded_data={})
     # A distribution is one task run's send to one contact: its subject is that contact's.
     Distribution.objects.filter(invitations__pk__in=invitation_ids).update(subject="")
     erased = Invitation.objects.filter(pk__in=invitation_ids)

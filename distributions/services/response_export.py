@@ -38,6 +38,7 @@ from distributions.export_file import (
     header,
     json_rows,
     question_id,
+    recipient_email,
 )
 from distributions.models import Response, ResponseExport, Survey, response_export_storage
 
@@ -222,6 +223,7 @@ def _write(export: ResponseExport, layout: ExportLayout, out, *, use_copy: bool 
                 progress.report(done)
     else:
         progress, done, after = _Progress(export.pk, total, background=False), 0, 0
+        responses = responses.annotate(recipient_email=recipient_email())
         while rows := list(responses.filter(pk__gt=after).order_by("pk").values_list(*ROW_FIELDS)[:CHUNK_ROWS]):
             if layout.format in ("csv", "tsv"):
                 out.write(csv_rows(layout, rows))

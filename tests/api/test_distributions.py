@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from directory.models import Contact
 from distributions.models import Collaborator, Invitation
 from tests.api.conftest import api_client_for, error, result
 from tests.factories import (
@@ -53,6 +54,19 @@ def test_it_lists_a_surveys_distributions_with_their_stats(superuser_api):
         "complaints": 1,
         "blocked": 1,
     }
+
+
+def test_a_recipient_who_opted_out_from_the_message_is_in_the_sent_stats(superuser_api):
+    survey = make_survey()
+    distribution = make_distribution(survey=survey)
+    invite(distribution, "opted_out", sent_at=OPENED_AT)  # sent, then the recipient opted out from it
+    invite(make_distribution(survey=survey), "opted_out")  # skipped: opted out before
+
+    elements = result(superuser_api.get("distributions", surveyId=survey.public_id))["elements"]
+
+    stats = {element["id"]: element["stats"] for element in elements}
+    assert (stats[distribution.public_id]["sent"], stats[distribution.public_id]["skipped"]) == (1, 0)
+    assert [(s["sent"], s["skipped"]) for key, s in stats.items() if key != distribution.public_id] == [(0, 1)]
 
 
 def test_it_needs_the_survey_id_to_list_distributions(superuser_api):
@@ -109,6 +123,19 @@ def test_the_links_give_each_recipients_individual_link(superuser_api):
         invitation.contact.email,
         "Email Sent",
     )
+
+
+def test_a_link_gives_the_address_it_was_emailed_to_after_the_contact_changed_theirs(superuser_api):
+    distribution = make_distribution()
+    invitation = invite(distribution, "email_hard_bounce")
+    went_to = invitation.address
+    Contact.objects.filter(pk=invitation.contact_id).update(email="corrected@example.com")
+
+    (link,) = result(
+        superuser_api.get(f"distributions/{distribution.public_id}/links", surveyId=distribution.survey.public_id)
+    )["elements"]
+
+    assert (link["email"], link["status"]) == (went_to, "Email Hard Bounce")
 
 
 @pytest.mark.parametrize("channel", ["sms", "two_way_sms"])

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from distributions.models import DeliveryEvent, Distribution, Invitation, Survey
+from distributions.services.responses import invitation_opt_out
 from tests.factories import (
     make_contact,
     make_distribution,
@@ -211,6 +212,25 @@ def test_the_distributions_page_counts_how_far_recipients_got(admin_client):
         "finished": 1,
     }
     assert rows[other.distribution_id].finished == 1
+
+
+def test_a_recipient_who_opted_out_from_the_email_counts_as_sent_not_skipped(admin_client):
+    survey = make_survey()
+    distribution = make_distribution(survey=survey)
+    received = make_invitation(
+        distribution=distribution,
+        contact=make_contact(email="reader@example.com"),
+        status=Status.EMAIL_SENT,
+        sent_at=timezone.now(),
+    )
+    invitation_opt_out(invitation=received)  # from the email's opt-out link
+    invite(distribution, Status.OPTED_OUT)  # opted out before: the recipient rules skipped it
+
+    response = distributions_page(admin_client, survey)
+
+    row = response.context["distributions"][0][0]
+    assert (row.audience, row.skipped, row.sent) == (2, 1, 1)
+    assert "Opted Out before it was sent" in response.content.decode()
 
 
 def test_the_distributions_page_links_to_invitations_and_csv_downloads(admin_client):

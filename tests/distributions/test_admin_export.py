@@ -103,6 +103,19 @@ def test_the_form_starts_an_export_whose_progress_page_polls_and_links_the_file(
     assert f'href="{state["downloadUrl"]}">Download Customer satisfaction.zip</a>' in page
 
 
+def test_the_form_reads_times_in_the_sites_zone_and_says_so(client, survey, settings):
+    settings.TIME_ZONE = "Europe/Rome"
+    client.force_login(staff(*EXPORTER))
+
+    page = client.get(export_url(survey)).content.decode()
+    client.post(export_url(survey), {"format": "csv", "start_date": "2024-03-05T00:00", "end_date": "2024-03-06T00:00"})
+
+    assert "at or after this time, in Europe/Rome. The file&#x27;s dates are in UTC." in page
+    assert "before this time, in Europe/Rome." in page
+    options = ResponseExport.objects.get().options
+    assert (options["startDate"], options["endDate"]) == ("2024-03-05T00:00:00+01:00", "2024-03-06T00:00:00+01:00")
+
+
 def test_dates_in_the_wrong_order_are_a_form_error(client, survey):
     client.force_login(staff(*EXPORTER))
     response = client.post(

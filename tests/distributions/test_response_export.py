@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from distributions.models import Distribution, Response, ResponseExport
+from distributions.models import Distribution, Response, ResponseExport, SurveyField
 from distributions.services import response_export as service
 from distributions.services.response_export import ExportError, response_export_run, response_export_start
 from tests.factories import (
@@ -250,6 +250,30 @@ def test_question_and_embedded_data_ids_select_columns(world):
     assert rows[4][3] == "33"
 
 
+def test_embedded_data_columns_keep_the_history_csvs_order_whatever_the_collation(world, postgres_only):
+    survey = world["survey"]
+    for name in ("=Total", "score", "Score", "Zone", "ärea"):
+        make_survey_field(survey=survey, name=name)
+    with connection.cursor() as cursor:  # a database whose text sorts as people read it (undone with the test)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending foreign-key checks: ALTER needs none
+        table = SurveyField._meta.db_table
+        cursor.execute(f'ALTER TABLE {table} ALTER COLUMN name TYPE varchar(200) COLLATE "und-x-icu"')
+
+    _, data = export(world)
+
+    names = rows_of(data)[2][len(FIXED_IDS) + 3 :]  # the ImportId row names them unneutralised
+    # By code point, as the history CSV orders them (reporting.selectors.history_scope).
+    assert [json.loads(cell)["ImportId"] for cell in names] == [
+        "=Total",
+        "Region",
+        "Score",
+        "Store",
+        "Zone",
+        "score",
+        "ärea",
+    ]
+
+
 def test_unknown_options_are_refused_naming_the_option(world):
     with pytest.raises(ExportError) as error:
         response_export_start(survey=world["survey"], user=world["user"], format="xlsx")
@@ -275,6 +299,48 @@ def test_an_erased_contact_keeps_no_personal_fields(world):
     assert row[8:12] == ["", "", "", ""]
     assert row[-2:] == ["", ""]  # the embedded data copied from the contact
     assert "Lovelace" not in data.decode("utf-8-sig") and "ada@example.com" not in data.decode("utf-8-sig")
+
+
+@pytest.mark.parametrize("format", ["csv", "json"])
+def test_the_recipient_email_is_the_address_the_invitation_went_to(world, format):
+    # The contact corrected their email after answering: the response came from the old one.
+    went_to = world["finished"].invitation.address
+    world["finished"].invitation.contact.__class__.objects.filter(pk=world["finished"].invitation.contact_id).update(
+        email="corrected@example.com"
+    )
+
+    _export, data = export(world, format=format)
+
+    if format == "csv":
+        finished, partial = rows_of(data)[3:]
+        assert (finished[10], partial[10]) == (went_to, "bob@example.com")  # a text's: the contact's email
+    else:
+        finished, partial = json.loads(data)["responses"]
+        assert (finished["values"]["recipientEmail"], partial["values"]["recipientEmail"]) == (
+            went_to,
+            "bob@example.com",
+        )
+    assert b"corrected@example.com" not in data
+
+
+def test_an_erased_contacts_unfinished_response_keeps_its_dates(world):
+    # Recorded when last answered (2024-03-07 09:41:37): erasing the contact months later is no answer.
+    world["partial"].invitation.contact.delete()
+
+    _export, data = export(world)
+    _dated, dated_data = export(world, start_date=STARTED + timedelta(days=2), end_date=STARTED + timedelta(days=3))
+
+    partial = rows_of(data)[4]
+    assert partial[:7] == [
+        "2024-03-07 09:41:07",
+        "2024-03-07 09:41:37",
+        "0",
+        "33",
+        "30",
+        "0",
+        "2024-03-07 09:41:37",
+    ]
+    assert [row[7] for row in rows_of(dated_data)[3:]] == [world["partial"].public_id]
 
 
 def test_deleting_a_contact_deletes_the_exports_that_name_it(world, export_storage, django_capture_on_commit_callbacks):

@@ -14,6 +14,7 @@ from directory.models import Contact, Membership
 from distributions.channels.twilio import TwilioSmsBackend
 from distributions.jobs import send_due_invitations
 from distributions.models import Distribution, FrequencyRule, Invitation, SmsMessage
+from distributions.selectors import distribution_with_counts
 from distributions.services import delivery
 from distributions.services.delivery import SEND_LEASE
 from distributions.services.invitation_channels import SmsSendEvent
@@ -275,6 +276,8 @@ def test_a_number_that_replied_stop_is_opted_out_and_not_texted(twilio, execute,
     assert invitation.status == Status.OPTED_OUT
     assert "has opted out of texts (replied STOP)" in output(run)["Outcome"]
     assert len(twilio.calls) == 0
+    counts = distribution_with_counts(distribution_id=invitation.distribution_id)
+    assert (counts.sent, counts.skipped) == (0, 1)
 
 
 def text_from(phone: str, body: str) -> None:
@@ -290,6 +293,9 @@ def test_stop_in_answer_to_an_sms_invitation_makes_it_opted_out(twilio, execute,
     assert invitation.events.filter(kind="opted_out").count() == 1
     assert SmsMessage.objects.get(direction="inbound").invitation == invitation
     assert Contact.objects.get().sms_opted_out
+    # The text went out: the Distributions page and the API count it as sent, not skipped.
+    counts = distribution_with_counts(distribution_id=invitation.distribution_id)
+    assert (counts.sent, counts.skipped) == (1, 0)
 
 
 def test_stop_after_an_sms_invitation_that_failed_leaves_it_failed(twilio, execute, survey):

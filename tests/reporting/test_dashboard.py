@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from distributions.models import Distribution, Invitation
+from distributions.services.responses import invitation_opt_out
 from reporting.summary import WINDOW_DAYS, invitation_funnel, runs_per_day_by_status
 from tests.factories import (
     make_delivery_event,
@@ -97,6 +98,27 @@ def test_a_response_counts_on_every_earlier_step_whatever_the_status():
     invitation(make_distribution(), Status.LINK_EXPIRED, finished=True)
 
     assert funnel_counts() == {"Sent": 1, "Delivered": 1, "Opened": 1, "Started": 1, "Finished": 1}
+
+
+def test_a_recipient_who_opted_out_from_the_message_counts_as_sent_and_delivered():
+    # Sent, delivered (the ESP said so), then the recipient used the email's opt-out link.
+    after_sending = invitation(make_distribution(), Status.EMAIL_SENT, delivered_kind="delivered")
+    Invitation.objects.filter(pk=after_sending.pk).update(sent_at=timezone.now())
+    after_sending.refresh_from_db()
+    assert invitation_opt_out(invitation=after_sending)
+    # Opted out before: the recipient rules skipped it, nothing went out.
+    invitation(make_distribution(), Status.OPTED_OUT)
+
+    assert funnel_counts() == {"Sent": 1, "Delivered": 1, "Opened": 0, "Started": 0, "Finished": 0}
+
+
+def test_a_delivered_event_for_an_email_still_being_recorded_counts_as_sent():
+    # The ESP's webhook can arrive before the worker has recorded Email Sent: never more
+    # delivered than sent.
+    in_flight = invitation(make_distribution(), Status.PENDING, delivered_kind="delivered")
+    Invitation.objects.filter(pk=in_flight.pk).update(sent_at=timezone.now())
+
+    assert funnel_counts() == {"Sent": 1, "Delivered": 1, "Opened": 0, "Started": 0, "Finished": 0}
 
 
 def test_the_funnel_leaves_out_invitations_created_before_the_window():

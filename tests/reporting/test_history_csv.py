@@ -7,6 +7,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.urls import reverse
 
+from directory.models import Contact
 from distributions.models import Invitation
 from reporting import history
 from reporting.history import history_csv
@@ -366,3 +367,25 @@ def test_a_texts_row_carries_its_phone_in_the_email_address_column(admin_client)
 def test_the_copy_producer_writes_texts_rows_as_the_portable_one(postgres_only):
     scope = history_scope(survey=sms_history())
     assert b"".join(history_csv(scope, use_copy=True)) == b"".join(history_csv(scope, use_copy=False))
+
+
+def changed_address_history():
+    survey = make_survey()
+    invitation = invite(make_distribution(survey=survey), email="old@example.com")
+    Invitation.objects.filter(pk=invitation.pk).update(status="email_hard_bounce")
+    Contact.objects.filter(pk=invitation.contact_id).update(email="new@example.com")
+    invite(make_distribution(survey=survey), email="")  # no address: nothing to show
+    return survey
+
+
+def test_an_emails_row_carries_the_address_it_went_to_not_the_contacts_new_one(admin_client):
+    _header, row, no_address = rows_of(download(admin_client, survey_csv_url(changed_address_history())))
+    assert (row[3], row[5]) == ("old@example.com", "Email Hard Bounce")
+    assert no_address[3] == ""
+
+
+def test_the_copy_producer_writes_the_address_an_email_went_to_as_the_portable_one(postgres_only):
+    scope = history_scope(survey=changed_address_history())
+    content = b"".join(history_csv(scope, use_copy=True))
+    assert content == b"".join(history_csv(scope, use_copy=False))
+    assert b"old@example.com" in content and b"new@example.com" not in content

@@ -85,3 +85,10 @@ def test_the_dashboard_chart_counts_only_salesforce_runs(client):
 
     assert response.status_code == 200
     assert "Succeeded 0" in response.content.decode()
+
+
+def test_the_dashboard_says_that_test_runs_are_left_out(admin_client):
+    page = " ".join(admin_client.get(DASHBOARD_URL).content.decode().split())
+
+    assert "Runs of test events (sent from a workflow's page) are left out" in page.replace("&#x27;", "'")
+    assert "Invitations sent by test events' runs are left out" in page.replace("&#x27;", "'")
