@@ -218,3 +218,16 @@ def test_a_search_names_the_filter_in_error(superuser_api, directory):
 
     assert response.status_code == 400
     assert list(error(response)["fieldErrors"]) == ["filters[1].filterType"]
+
+
+@pytest.mark.parametrize("email", ["ΣΑΣ@example.com", "ÉLODIE@example.com"])
+def test_a_second_post_of_an_address_with_non_ascii_capitals_updates_its_contact(superuser_api, directory, email):
+    created = result(superuser_api.post(contacts_url(directory), {"email": email, "firstName": "A"}))
+
+    again = superuser_api.post(contacts_url(directory), {"email": email, "firstName": "B"})
+    elements = result(
+        superuser_api.post(contacts_url(directory, "/search"), {"filters": [{"filterType": "email", "value": email}]})
+    )["elements"]
+
+    assert (again.status_code, result(again)) == (200, {"id": created["id"], "action": "updated"})
+    assert [(row["id"], row["firstName"]) for row in elements] == [(created["id"], "B")]
