@@ -12,7 +12,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from workflows.models import Run, TaskRun
+from workflows.models import Run, Task, TaskRun
 from workflows.services.execution.background import after_commit_work_in_second_thread
 from workflows.services.execution.claims import claim, claim_due
 from workflows.services.execution.runs import conditions_ending, learn_fields
@@ -30,12 +30,35 @@ def _load_earlier_attempts(progresses: list[Progress]) -> None:
     again = {progress.run.pk: progress for progress in progresses if progress.run.attempts > 1}
     if not again:
         return
-    attempts = TaskRun.objects.filter(run_id__in=again).values_list("run_id", "position", "status", "output")
-    for run_id, position, status, output in attempts:
+    attempts = TaskRun.objects.filter(run_id__in=again).values_list("run_id", "position", "task_id", "status", "output")
+    for run_id, position, task_id, status, output in attempts:
         progress = again[run_id]
         progress.earlier_attempts[position] = progress.earlier_attempts.get(position, 0) + 1
         if status == TaskRun.Status.SUCCEEDED:
             progress.succeeded[position] = output
+            progress.succeeded_tasks[position] = task_id
+
+
+def _tasks_changed_ending(progress: Progress, tasks: list[Task]) -> dict | None:
+    """The ending of a retried or reaped run whose workflow's tasks were changed since a task of it
+    succeeded (deleted, or another task now at its position): None when each task it succeeded
+    at is still where it was. Its successes are found by position, so going on would skip the
+    task now there and could repeat the moved one (a second transaction, a second invitation):
+    it stops, and a replay runs the current tasks."""
+    changed = [
+        position
+        for position, task_id in sorted(progress.succeeded_tasks.items())
+        if task_id is None or position > len(tasks) or tasks[position - 1].pk != task_id
+    ]
+    if not changed:
+        return None
+    return ending(
+        Run.Status.FAILED,
+        f"The workflow's tasks were changed (deleted, added before or moved) while this run waited to retry: "
+        f"{', '.join(f'task {position}' for position in changed)} had already succeeded, and is no longer "
+        "at that place. Nothing more was done, so that no task runs twice or is skipped; replay the run "
+        "to run the workflow's current tasks.",
+    )
 
 
 def _execute_workflow_runs(runs: list[Run]) -> list[tuple[Run, dict]]:
@@ -53,7 +76,15 @@ def _execute_workflow_runs(runs: list[Run]) -> list[tuple[Run, dict]]:
         else:
             endings.append((run, stop))
     _load_earlier_attempts(progresses)
-    for position, task in enumerate(workflow.tasks.all(), start=1):
+    tasks = list(workflow.tasks.all())
+    unchanged = []
+    for progress in progresses:
+        if (changed := _tasks_changed_ending(progress, tasks)) is None:
+            unchanged.append(progress)
+        else:
+            endings.append((progress.run, changed))
+    progresses = unchanged
+    for position, task in enumerate(tasks, start=1):
         going = [progress for progress in progresses if not progress.stopped]
         if not going:
             break

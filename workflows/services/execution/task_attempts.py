@@ -79,6 +79,7 @@ class Progress:
         # What earlier executions of a retried or reaped run left: attempts per task, successes.
         self.earlier_attempts: dict[int, int] = {}
         self.succeeded: dict[int, dict] = {}
+        self.succeeded_tasks: dict[int, int | None] = {}  # position -> the task that succeeded there
 
     def apply(self, position: int, record: TaskRun) -> None:
         if record.status == TaskRun.Status.RETRYING:
