@@ -443,3 +443,21 @@ def test_a_run_retried_after_a_task_was_added_after_it_or_edited_runs_the_curren
     assert run.status == Run.Status.SUCCEEDED
     assert second_task_fails_once == [1, 2, 2, 3]
     assert list(Transaction.objects.values_list("data", flat=True)) == [{"Store": "Milan"}]
+
+
+def test_a_run_retried_after_the_contact_it_saved_was_deleted_saves_and_names_nobody(second_task_fails_once):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    make_directory_task(workflow=workflow, position=2, mailing_list="Other list", data_fields=[["Store", "x"]])
+    run = execute(make_run(workflow=workflow))
+    assert run.status == Run.Status.QUEUED
+    Contact.objects.get().delete()  # the person asked to be erased
+
+    run = _retry_now(run)
+
+    assert run.status == Run.Status.FAILED
+    assert "was deleted" in run.status_reason
+    assert "ada@example.com" not in run.status_reason
+    assert second_task_fails_once == [1, 2]
+    assert not Contact.objects.exists()
+    assert not Membership.objects.exists()

@@ -12,7 +12,9 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from directory.models import Contact
 from workflows.models import Run, Task, TaskRun
+from workflows.services.erasure import CONTACT_OUTPUT
 from workflows.services.execution.background import after_commit_work_in_second_thread
 from workflows.services.execution.claims import claim, claim_due
 from workflows.services.execution.runs import conditions_ending, learn_fields
@@ -37,6 +39,39 @@ def _load_earlier_attempts(progresses: list[Progress]) -> None:
         if status == TaskRun.Status.SUCCEEDED:
             progress.succeeded[position] = output
             progress.succeeded_tasks[position] = task_id
+
+
+def _saved_contacts(progress: Progress) -> dict[int, str]:
+    """position -> the ContactId an earlier execution's successful task of the run output."""
+    return {
+        position: str(output.get(CONTACT_OUTPUT) or "")
+        for position, output in progress.succeeded.items()
+        if str(output.get(CONTACT_OUTPUT) or "").isdigit()
+    }
+
+
+def _contacts_deleted_since(progresses: list[Progress]) -> set[str]:
+    """The ContactIds earlier executions of these runs output whose contacts no longer exist
+    (one query for the batch; none when no run was executed before)."""
+    ids = {contact_id for progress in progresses for contact_id in _saved_contacts(progress).values()}
+    if not ids:
+        return set()
+    existing = {str(pk) for pk in Contact.objects.filter(pk__in=[int(i) for i in ids]).values_list("pk", flat=True)}
+    return ids - existing
+
+
+def _contact_deleted_ending(progress: Progress, erased: set[str]) -> dict | None:
+    """The ending of a retried or reaped run a task of which saved a contact deleted since (the
+    person erased), or None. Going on would save the person again from the event, and invite
+    them: it stops, naming nobody. A new event from Salesforce saves them anew."""
+    deleted = [position for position, contact_id in sorted(_saved_contacts(progress).items()) if contact_id in erased]
+    if not deleted:
+        return None
+    return ending(
+        Run.Status.FAILED,
+        f"The contact {', '.join(f'task {position}' for position in deleted)} saved was deleted while this run "
+        "waited to retry: nothing more was done, so the person is not saved or contacted again.",
+    )
 
 
 def _tasks_changed_ending(progress: Progress, tasks: list[Task]) -> dict | None:
@@ -77,13 +112,15 @@ def _execute_workflow_runs(runs: list[Run]) -> list[tuple[Run, dict]]:
             endings.append((run, stop))
     _load_earlier_attempts(progresses)
     tasks = list(workflow.tasks.all())
-    unchanged = []
+    erased = _contacts_deleted_since(progresses)
+    going_on = []
     for progress in progresses:
-        if (changed := _tasks_changed_ending(progress, tasks)) is None:
-            unchanged.append(progress)
+        stop = _tasks_changed_ending(progress, tasks) or _contact_deleted_ending(progress, erased)
+        if stop is None:
+            going_on.append(progress)
         else:
-            endings.append((progress.run, changed))
-    progresses = unchanged
+            endings.append((progress.run, stop))
+    progresses = going_on
     for position, task in enumerate(tasks, start=1):
         going = [progress for progress in progresses if not progress.stopped]
         if not going:
