@@ -461,3 +461,17 @@ def test_a_run_retried_after_the_contact_it_saved_was_deleted_saves_and_names_no
     assert second_task_fails_once == [1, 2]
     assert not Contact.objects.exists()
     assert not Membership.objects.exists()
+
+
+def test_a_reaped_run_with_nothing_left_to_do_succeeds_though_its_contact_was_deleted():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    run = execute(make_run(workflow=workflow))
+    # Its worker died after the task's commit, before the run's outcome was saved: requeued.
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.QUEUED, finished_at=None)
+    Contact.objects.get().delete()
+
+    run = execute(run)
+
+    assert (run.status, run.attempts) == (Run.Status.SUCCEEDED, 2)
+    assert not Contact.objects.exists()

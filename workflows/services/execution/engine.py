@@ -60,12 +60,13 @@ def _contacts_deleted_since(progresses: list[Progress]) -> set[str]:
     return ids - existing
 
 
-def _contact_deleted_ending(progress: Progress, erased: set[str]) -> dict | None:
+def _contact_deleted_ending(progress: Progress, erased: set[str], tasks: list[Task]) -> dict | None:
     """The ending of a retried or reaped run a task of which saved a contact deleted since (the
-    person erased), or None. Going on would save the person again from the event, and invite
-    them: it stops, naming nobody. A new event from Salesforce saves them anew."""
+    person erased), or None (also when no task is left to do). Going on would save the person
+    again from the event, and invite them: it stops, naming nobody. A new event from Salesforce
+    saves them anew."""
     deleted = [position for position, contact_id in sorted(_saved_contacts(progress).items()) if contact_id in erased]
-    if not deleted:
+    if not deleted or all(position in progress.succeeded for position in range(1, len(tasks) + 1)):
         return None
     return ending(
         Run.Status.FAILED,
@@ -115,7 +116,7 @@ def _execute_workflow_runs(runs: list[Run]) -> list[tuple[Run, dict]]:
     erased = _contacts_deleted_since(progresses)
     going_on = []
     for progress in progresses:
-        stop = _tasks_changed_ending(progress, tasks) or _contact_deleted_ending(progress, erased)
+        stop = _tasks_changed_ending(progress, tasks) or _contact_deleted_ending(progress, erased, tasks)
         if stop is None:
             going_on.append(progress)
         else:
