@@ -256,7 +256,10 @@ def test_it_gives_up_after_the_retry_window(flaky_kind):
     Run.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(hours=25))
     run = execute(run)
     assert run.status == Run.Status.FAILED
-    assert "gave up after retrying for 24 hours" in run.status_reason
+    assert run.status_reason == (
+        "Task 1 gave up after retrying for 24 hours: could not obtain lock. "
+        "Nothing more will be tried: replay the run once that is fixed."
+    )
     assert run.task_runs.get().status == TaskRun.Status.FAILED
 
 
