@@ -10,6 +10,8 @@ from workflows.models import token_digest
 
 # How long an Idempotency-Key's answer is kept (api/idempotency.py): Salesforce-side scripts retry for a day.
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# The keys of an answer that names a contact without showing anything of the person.
+NAMING_ONLY = {"id", "action"}
 # last_used_at is written at most this often per token: not one write per call.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
@@ -37,3 +39,24 @@ def idempotent_requests_purge() -> int:
     """Delete the answers kept for Idempotency-Keys older than IDEMPOTENCY_WINDOW. -> how many"""
     deleted, _ = IdempotentRequest.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
     return deleted
+
+
+def contact_answers_erase(*, public_id: str) -> int:
+    """Delete the answers kept for Idempotency-Keys that show contact `public_id` (a PUT's answer
+    is the whole contact: names, address, embedded data), so its deletion erases them too: a retry
+    with such a key is then executed as a new call, and finds no contact. An answer that names it
+    by its id alone (a create's {"id", "action"}) stays, so a retried create still changes nothing.
+    -> how many were deleted. A scan of the last IDEMPOTENCY_WINDOW's answers (older ones are
+    purged daily)."""
+    showing = [
+        record.pk
+        for record in IdempotentRequest.objects.filter(result__id=public_id).only("pk", "result")
+        if set(record.result) - NAMING_ONLY
+    ]
+    deleted, _ = IdempotentRequest.objects.filter(pk__in=showing).delete()
+    return deleted
+
+
+def contact_deleting(sender, instance, **kwargs) -> None:
+    """pre_delete receiver of directory.Contact (connected in ApiConfig.ready())."""
+    contact_answers_erase(public_id=instance.public_id)

@@ -5,7 +5,7 @@ import re
 from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Count, Value
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -234,7 +234,7 @@ class ContactAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if _WHOLE_EMAIL.fullmatch(term):
-            return queryset.alias(email_lower=Lower("email")).filter(email_lower=term.lower()), False
+            return queryset.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(term))), False
         return super().get_search_results(request, queryset, search_term)
 
 

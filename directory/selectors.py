@@ -4,7 +4,8 @@ import operator
 from collections import defaultdict
 from functools import reduce
 
-from django.db.models import BooleanField, ExpressionWrapper, F, Q
+from django.db import connection
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Lower
 
 from directory.models import Contact, DedupeKey, Directory
@@ -25,17 +26,39 @@ def _values(profile: dict) -> tuple[str, ...]:
     return tuple(profile.get(name) or "" for name in DEDUPE_FIELDS)
 
 
-def _lookup(key: str, profile: dict) -> dict | None:
-    """The filter one dedupe rule applies, or None when the incoming contact lacks its values."""
+def emails_lowered(emails) -> dict[str, str]:
+    """Each of `emails` in lower case as the database folds the stored ones (`Lower("email")`, the
+    contact_email_ci index): email -> its lower case, for comparing with them.
+
+    Python's case mapping is not the database's beyond ASCII: SQLite's lower() folds ASCII only
+    ("ÉLODIE" stays "Élodie"), PostgreSQL's follows the database's locale ("ΣΑΣ" -> "σασ" where
+    Python gives "σας", "İ" -> "i" where Python adds a combining dot). Folded in Python, an address
+    with such letters would not find even the contact holding it as written. ASCII addresses, which
+    every side folds alike, are folded here; the others in one query.
+    """
+    lowered = {email: email.lower() for email in emails if email.isascii()}
+    others = sorted({email for email in emails if not email.isascii()})
+    for start in range(0, len(others), 500):
+        chunk = others[start : start + 500]
+        rows = ", ".join(["(%s)"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT column1, lower(column1) FROM (VALUES {rows}) AS emails", chunk)
+            lowered.update(cursor.fetchall())
+    return lowered
+
+
+def _lookup(key: str, profile: dict, lowered: dict[str, str]) -> dict | None:
+    """The filter one dedupe rule applies, or None when the incoming contact lacks its values.
+    `lowered`: the profile's email as the database folds it (`emails_lowered`)."""
     email, phone, external_data_reference, first_name, last_name = _values(profile)
     if key == DedupeKey.EMAIL and email:
-        return {"email_lower": email.lower()}
+        return {"email_lower": lowered[email]}
     if key == DedupeKey.EXTERNAL_DATA_REFERENCE and external_data_reference:
         return {"external_data_reference": external_data_reference}
     if key == DedupeKey.PHONE and phone:
         return {"phone": phone}
     if key == DedupeKey.NAME_AND_EMAIL and email and first_name and last_name:
-        return {"email_lower": email.lower(), "first_name__iexact": first_name, "last_name__iexact": last_name}
+        return {"email_lower": lowered[email], "first_name__iexact": first_name, "last_name__iexact": last_name}
     return None
 
 
@@ -138,12 +161,15 @@ def _matches_by_rule(
 ) -> list[dict[str, list[Contact]]]:
     matches: list[dict[str, list[Contact]]] = [{} for _ in profiles]
     instances: dict[int, Contact] = {}
-    for key in keys or directory_dedupe_keys(directory):
+    keys = keys or directory_dedupe_keys(directory)
+    by_email = DedupeKey.EMAIL in keys or DedupeKey.NAME_AND_EMAIL in keys
+    lowered = emails_lowered({profile.get("email") for profile in profiles if profile.get("email")} if by_email else ())
+    for key in keys:
         lookups = {}
         for number, profile in enumerate(profiles):
             if stop_at_first_match and any(matches[number].values()):
                 continue
-            lookup = _lookup(key, profile)
+            lookup = _lookup(key, profile, lowered)
             if lookup is not None:
                 lookups[number] = lookup
         for number, contacts in zip(lookups, _contacts_matching(directory, list(lookups.values()), instances)):
@@ -241,7 +267,7 @@ def contacts_search(*, directory: Directory, filters: list[tuple[str, str]], mat
     for name, value in filters:
         if name not in SEARCHABLE_FIELDS:
             raise ValueError(f"Contacts are searched by {', '.join(SEARCHABLE_FIELDS)}, not {name}.")
-        conditions.append(Q(email_lower=value.lower()) if name == "email" else Q(**{name: value}))
+        conditions.append(Q(email_lower=Lower(Value(value))) if name == "email" else Q(**{name: value}))
     contacts = Contact.objects.filter(directory=directory).alias(email_lower=Lower("email")).order_by("id")
     if not conditions:
         return contacts

@@ -13,6 +13,7 @@ from directory.models import Contact, DedupeKey, Directory, MailingList, Members
 from directory.selectors import (
     DEDUPE_FIELDS,
     contact_dedupe_values,
+    contact_duplicate,
     contact_find,
     contacts_find_by_rule,
     dedupe_rule_holds,
@@ -23,6 +24,15 @@ from directory.selectors import (
 
 class DirectoryError(Exception):
     """A directory write that cannot succeed as asked; the message says what to change."""
+
+
+class DuplicateContact(DirectoryError):
+    """A change that would make a contact the same person as `other` by the directory's dedupe
+    rule `key`: the rules would then find two contacts for one person."""
+
+    def __init__(self, message: str, *, key: str, other: Contact):
+        super().__init__(message)
+        self.key, self.other = key, other
 
 
 @dataclass(frozen=True)
@@ -321,11 +331,28 @@ def contact_update(
     `embedded_data` into the contact's (a name given replaces its value, the others stay) and set
     `unsubscribed` when given. Only what is given is written: a change committed meanwhile to
     another field stays. -> the contact as stored now. Raises DirectoryError for a field that
-    cannot be set."""
+    cannot be set, and DuplicateContact, having written nothing, when the new values make it the
+    same person as another contact of its directory by its dedupe rules (as the admin's form
+    refuses it)."""
     unknown = set(fields) - set(CONTACT_UPDATABLE_FIELDS)
     if unknown:
         raise DirectoryError(f"A contact has no field {', '.join(sorted(unknown))}.")
+    identifying = set(fields) & set(DEDUPE_FIELDS)
+    if identifying:
+        # Before the contact's row, as upserts take them: an upsert of the same person waits.
+        directory_lock(contact.directory)
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    if any(getattr(locked, name) != fields[name] for name in identifying):
+        profile = {**contact_dedupe_values(locked), **{name: fields[name] for name in identifying}}
+        found = contact_duplicate(directory=contact.directory, profile=profile, contact=locked)
+        if found is not None:
+            key, other = found
+            raise DuplicateContact(
+                f"{other.public_id} already is this person by the dedupe rule {DedupeKey(key).label.lower()} "
+                f"of {contact.directory}: update that contact instead, or give this one other values.",
+                key=key,
+                other=other,
+            )
     changed = dict(fields)
     if embedded_data:
         changed["embedded_data"] = {**locked.embedded_data, **embedded_data}

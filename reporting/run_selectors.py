@@ -11,7 +11,7 @@ Every search is an equality on an indexed column, so it costs the same at 1,000 
 
 from dataclasses import dataclass, field
 
-from django.db.models import CharField, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
+from django.db.models import CharField, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Lower
 
@@ -45,7 +45,7 @@ def runs_search(*, runs: QuerySet, term: str) -> QuerySet:
 
 
 def _contacts_with_email(email: str) -> list[int]:
-    contacts = Contact.objects.annotate(email_lower=Lower("email")).filter(email_lower=email.lower())
+    contacts = Contact.objects.annotate(email_lower=Lower("email")).filter(email_lower=Lower(Value(email)))
     return list(contacts.values_list("pk", flat=True)[:MAX_CONTACTS_PER_EMAIL])
 
 

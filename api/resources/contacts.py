@@ -10,12 +10,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from api.base import ApiView, get_or_404, utc_datetime, validated
+from api.envelope import ApiError
 from api.idempotency import idempotent
 from api.pagination import Page, PageQuerySerializer, page_of
 from api.resources.directories import directory_or_404, mailing_list_or_404
 from directory.models import Contact, Directory, MailingList
 from directory.selectors import contacts_search
-from directory.services import ContactData, contact_delete, contact_save, contact_update
+from directory.services import ContactData, DuplicateContact, contact_delete, contact_save, contact_update
 from directory.values import InvalidValue, contact_email, contact_phone
 
 # API field -> Contact field.
@@ -224,12 +225,15 @@ class ContactDetailView(ApiView):
         serializer = ContactInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        contact = contact_update(
-            contact=contact,
-            fields=serializer.profile(),
-            embedded_data=data.get("embeddedData"),
-            unsubscribed=data.get("unsubscribed"),
-        )
+        try:
+            contact = contact_update(
+                contact=contact,
+                fields=serializer.profile(),
+                embedded_data=data.get("embeddedData"),
+                unsubscribed=data.get("unsubscribed"),
+            )
+        except DuplicateContact as error:
+            raise ApiError(str(error), code="DUPLICATE_CONTACT") from None
         return Response(ContactDetailSerializer(contact).data)
 
     @extend_schema(

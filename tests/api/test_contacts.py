@@ -218,3 +218,58 @@ def test_a_search_names_the_filter_in_error(superuser_api, directory):
 
     assert response.status_code == 400
     assert list(error(response)["fieldErrors"]) == ["filters[1].filterType"]
+
+
+@pytest.mark.parametrize("email", ["ΣΑΣ@example.com", "ÉLODIE@example.com"])
+def test_a_second_post_of_an_address_with_non_ascii_capitals_updates_its_contact(superuser_api, directory, email):
+    created = result(superuser_api.post(contacts_url(directory), {"email": email, "firstName": "A"}))
+
+    again = superuser_api.post(contacts_url(directory), {"email": email, "firstName": "B"})
+    elements = result(
+        superuser_api.post(contacts_url(directory, "/search"), {"filters": [{"filterType": "email", "value": email}]})
+    )["elements"]
+
+    assert (again.status_code, result(again)) == (200, {"id": created["id"], "action": "updated"})
+    assert [(row["id"], row["firstName"]) for row in elements] == [(created["id"], "B")]
+
+
+def test_a_put_that_would_make_the_contact_another_by_the_dedupe_rules_changes_nothing(superuser_api, directory):
+    ada = make_contact(directory=directory, email="ada@example.com")
+    grace = make_contact(directory=directory, email="grace@example.com", embedded_data={"A": "1"})
+
+    response = superuser_api.put(
+        contacts_url(directory, f"/{grace.public_id}"), {"email": "ADA@example.com", "embeddedData": {"A": "2"}}
+    )
+
+    assert response.status_code == 400
+    assert error(response)["errorCode"] == "DUPLICATE_CONTACT"
+    assert ada.public_id in error(response)["errorMessage"]
+    grace.refresh_from_db()
+    assert (grace.email, grace.embedded_data) == ("grace@example.com", {"A": "1"})
+
+
+def test_a_put_may_change_the_case_of_the_contacts_own_email_and_its_phone_rule_is_checked(superuser_api, directory):
+    DedupeRule.objects.create(directory=directory, position=1, key="phone")
+    make_contact(directory=directory, email="ada@example.com", phone="+14155550100")
+    grace = make_contact(directory=directory, email="grace@example.com")
+    url = contacts_url(directory, f"/{grace.public_id}")
+
+    renamed = superuser_api.put(url, {"email": "Grace@example.com"})
+    same_phone = superuser_api.put(url, {"phone": "(415) 555-0100"})
+
+    assert (renamed.status_code, result(renamed)["email"]) == (200, "Grace@example.com")
+    assert same_phone.status_code == 400
+    assert "dedupe rule phone" in error(same_phone)["errorMessage"]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [" ada@bücher.example\t", "ada@xn--bcher-kva.example", "ada@BÜCHER.example", "ada@bu\u0308cher.example"],
+)
+def test_a_post_finds_the_contact_by_an_address_written_otherwise(superuser_api, directory, written):
+    created = result(superuser_api.post(contacts_url(directory), {"email": "ada@bücher.example"}))
+
+    again = superuser_api.post(contacts_url(directory), {"email": written, "firstName": "Ada"})
+
+    assert (again.status_code, result(again)) == (200, {"id": created["id"], "action": "updated"})
+    assert Contact.objects.get().email == "ada@bücher.example"

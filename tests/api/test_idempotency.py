@@ -151,3 +151,36 @@ def test_the_schema_describes_the_idempotency_keys_the_api_takes(client):
     pattern = re.compile(header["schema"]["pattern"])
     assert pattern.match("3f2b8c1e-5d4a-4f6b-9c2d-1a2b3c4d5e6f")
     assert not pattern.match("clé") and not pattern.match("a\tb")
+
+
+def test_deleting_a_contact_erases_the_answers_kept_for_keys_that_show_it(superuser_api, directory):
+    contact = Contact.objects.create(directory=directory, email="ada@example.com", first_name="Ada")
+    other = Contact.objects.create(directory=directory, email="grace@example.com")
+    url = f"directories/{directory.public_id}/contacts/{contact.public_id}"
+    body = {"lastName": "Lovelace", "embeddedData": {"Diagnosis": "private"}}
+    assert result(superuser_api.put(url, body, headers={"Idempotency-Key": "put-1"}))["lastName"] == "Lovelace"
+    superuser_api.put(
+        f"directories/{directory.public_id}/contacts/{other.public_id}",
+        {"lastName": "Hopper"},
+        headers={"Idempotency-Key": "put-2"},
+    )
+
+    superuser_api.delete(url)
+    again = superuser_api.put(url, body, headers={"Idempotency-Key": "put-1"})
+
+    assert again.status_code == 404
+    assert "Idempotent-Replayed" not in again
+    kept = [str(record.result) for record in IdempotentRequest.objects.all()]
+    assert not any("ada@example.com" in text or "private" in text for text in kept)
+    assert any("grace@example.com" in text for text in kept)
+
+
+def test_a_create_retried_after_its_contact_was_deleted_still_changes_nothing(superuser_api, directory):
+    created = result(create(superuser_api, directory, {"email": "ada@example.com"}))
+    Contact.objects.get().delete()
+
+    again = create(superuser_api, directory, {"email": "ada@example.com"})
+
+    assert result(again) == created
+    assert again["Idempotent-Replayed"] == "true"
+    assert not Contact.objects.exists()

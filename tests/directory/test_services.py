@@ -3,7 +3,7 @@
 import pytest
 
 from directory.models import Contact, DedupeKey, DedupeRule, Directory
-from directory.selectors import embedded_data_case_clashes
+from directory.selectors import contacts_search, embedded_data_case_clashes
 from directory.services import (
     ContactData,
     DirectoryError,
@@ -131,3 +131,33 @@ def test_an_update_keeps_an_opt_out_committed_after_the_contact_was_read(monkeyp
     contact_upsert(directory=directory, data=ContactData(email="ada@example.com", first_name="Ada"))
     contact.refresh_from_db()
     assert (contact.first_name, contact.unsubscribed) == ("Ada", True)
+
+
+# Letters that Python and the databases case-fold differently: SQLite's lower() folds ASCII only,
+# PostgreSQL's lower() gives "σασ" for "ΣΑΣ" (Python: "σας") and "i" for "İ" (Python: "i̇").
+NON_ASCII_CAPITALS = ["ÉLODIE@example.com", "Élodie@example.com", "ΣΑΣ@example.com", "İNCİ@example.com"]
+
+
+@pytest.mark.parametrize("email", NON_ASCII_CAPITALS)
+def test_it_finds_the_contact_holding_an_address_with_non_ascii_capitals_as_written(email):
+    directory = make_directory()
+    existing = make_contact(directory=directory, email=email)
+
+    contact, created = contact_upsert(directory=directory, data=ContactData(email=email, first_name="Inci"))
+
+    assert (contact.pk, created) == (existing.pk, False)
+    assert list(Contact.objects.filter(directory=directory).values_list("first_name", flat=True)) == ["Inci"]
+
+
+@pytest.mark.parametrize("email", NON_ASCII_CAPITALS)
+def test_it_finds_such_an_address_by_name_and_email_and_in_a_search(email):
+    directory = with_rules(DedupeKey.NAME_AND_EMAIL)
+    existing = make_contact(directory=directory, email=email, first_name="Inci", last_name="Kaya")
+
+    contact, created = contact_upsert(
+        directory=directory, data=ContactData(email=email, first_name="Inci", last_name="Kaya")
+    )
+
+    assert (contact.pk, created) == (existing.pk, False)
+    found = contacts_search(directory=directory, filters=[("email", email)], match_all=True)
+    assert list(found) == [existing]

@@ -3,18 +3,23 @@ every output that may name the person, whichever task kind wrote them; the ids s
 page says the contact was deleted."""
 
 import re
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import OperationalError
 from django.urls import reverse
+from django.utils import timezone
 
-from directory.models import Contact
+from directory.models import Contact, Membership
 from distributions.models import Invitation
 from distributions.selectors import survey_short_link
+from distributions.tasks import KIND as DISTRIBUTE
 from tests.api.conftest import api_client_for, result
 from tests.factories import (
     case_fields,
     make_contact,
+    make_directory_task,
     make_distribute_task,
     make_run,
     make_survey,
@@ -24,6 +29,7 @@ from tests.factories import (
 )
 from workflows.models import Run, TaskRun
 from workflows.services.erasure import ERASED_NOTE
+from workflows.tasks import registry
 from workflows.tasks.add_to_directory import KIND as ADD_TO_DIRECTORY
 from workflows.tasks.registry import TaskKind
 
@@ -197,3 +203,30 @@ def test_the_short_link_in_the_output_no_longer_opens(client, execute, sms_workf
 
     assert response.status_code == 200
     assert b"no longer valid" in response.content
+
+
+def test_a_run_waiting_to_retry_its_invitation_invites_nobody_once_its_contact_was_deleted(
+    execute, sms_workflow, monkeypatch
+):
+    first = sms_workflow.tasks.get()
+    first.position = 2
+    first.save()
+    make_directory_task(workflow=sms_workflow, position=1)
+
+    def unavailable(contexts):
+        raise OperationalError("could not obtain lock")
+
+    monkeypatch.setitem(registry._KINDS, DISTRIBUTE.name, replace(DISTRIBUTE, run_batch=unavailable))
+    run = execute(make_run(workflow=sms_workflow, fields=case_fields(**LIN)))
+    assert run.status == Run.Status.QUEUED
+    monkeypatch.setitem(registry._KINDS, DISTRIBUTE.name, DISTRIBUTE)
+    Contact.objects.get().delete()  # the person asked to be erased
+    Run.objects.filter(pk=run.pk).update(next_attempt_at=timezone.now())
+
+    run = execute(run)
+
+    assert run.status == Run.Status.FAILED
+    assert "was deleted" in run.status_reason
+    assert not Contact.objects.exists()
+    assert not Membership.objects.exists()
+    assert not Invitation.objects.exists()

@@ -17,6 +17,7 @@ from directory.models import Contact, MailingList, Membership
 from tests.factories import (
     DIRECTORY_TASK_CONFIG,
     case_fields,
+    make_contact,
     make_directory,
     make_directory_task,
     make_workflow,
@@ -182,7 +183,8 @@ def test_it_requeues_a_run_whose_lease_has_expired_and_runs_it_once_reusing_fini
     make_directory_task(workflow=workflow, position=1, mailing_list="Task one list")
     make_directory_task(workflow=workflow, position=2, data_fields=[["FirstContactId", "${task://1/ContactId}"]])
     run = _stuck_run(settings, workflow)
-    # Task 1 had succeeded before the worker died.
+    # Task 1 had succeeded before the worker died, saving this contact.
+    saved = make_contact(directory=directory.services.directory_get_default(), email="ada@example.com")
     now = timezone.now()
     done = TaskRun.objects.create(
         run=run,
@@ -190,7 +192,7 @@ def test_it_requeues_a_run_whose_lease_has_expired_and_runs_it_once_reusing_fini
         position=1,
         kind="add_to_directory",
         status=TaskRun.Status.SUCCEEDED,
-        output={"ContactId": "4242", "MailingListId": "1", "TransactionId": "", "ContactAction": "created"},
+        output={"ContactId": str(saved.pk), "MailingListId": "1", "TransactionId": "", "ContactAction": "created"},
         started_at=now,
         finished_at=now,
     )
@@ -206,7 +208,7 @@ def test_it_requeues_a_run_whose_lease_has_expired_and_runs_it_once_reusing_fini
     assert list(TaskRun.objects.filter(run=run, position=1).values_list("pk", flat=True)) == [done.pk]
     assert TaskRun.objects.filter(run=run, position=2, status=TaskRun.Status.SUCCEEDED).count() == 1
     assert not MailingList.objects.filter(name="Task one list").exists()  # task 1 did not run again
-    assert Contact.objects.get().embedded_data["FirstContactId"] == "4242"  # its output was reused
+    assert Contact.objects.get().embedded_data["FirstContactId"] == str(saved.pk)  # its output was reused
 
 
 def test_it_leaves_a_running_run_alone_while_its_lease_lasts(settings, no_enqueue):

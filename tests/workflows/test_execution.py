@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from directory.models import Contact, Membership, Transaction
 from tests.factories import case_fields, make_condition, make_directory_task, make_run, make_workflow
-from workflows.models import Run, TaskRun, Workflow
+from workflows.models import Run, Task, TaskRun, Workflow
 from workflows.services.execution import run_execute, runs_execute_due
 from workflows.tasks import registry
 from workflows.tasks.registry import TaskError
@@ -256,7 +256,10 @@ def test_it_gives_up_after_the_retry_window(flaky_kind):
     Run.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(hours=25))
     run = execute(run)
     assert run.status == Run.Status.FAILED
-    assert "gave up after retrying for 24 hours" in run.status_reason
+    assert run.status_reason == (
+        "Task 1 gave up after retrying for 24 hours: could not obtain lock. "
+        "Nothing more will be tried: replay the run once that is fixed."
+    )
     assert run.task_runs.get().status == TaskRun.Status.FAILED
 
 
@@ -380,3 +383,98 @@ def test_it_executes_the_due_runs_of_several_people_together():
     assert [contact.email for contact in contacts] == emails[:2]
     assert [contact.embedded_data["FirstContact"] for contact in contacts] == [str(contact.pk) for contact in contacts]
     assert TaskRun.objects.filter(status=TaskRun.Status.SUCCEEDED).count() == 4
+
+
+@pytest.fixture
+def second_task_fails_once(patch_directory_task):
+    """The directory task fails temporarily at its first attempt at position 2, then works."""
+    calls = []
+
+    def wrapper(real_run):
+        def run(context):
+            calls.append(context.position)
+            if context.position == 2 and calls.count(2) == 1:
+                raise OperationalError("deadlock detected")
+            return real_run(context)
+
+        return run
+
+    patch_directory_task(wrapper)
+    return calls
+
+
+def _retry_now(run):
+    Run.objects.filter(pk=run.pk).update(next_attempt_at=timezone.now())
+    return execute(run)
+
+
+@pytest.mark.parametrize("change", ["delete the first task", "add a task before the others", "swap the tasks"])
+def test_a_run_retried_after_its_tasks_were_changed_fails_saying_so_and_repeats_no_task(second_task_fails_once, change):
+    workflow = make_workflow()
+    first = make_directory_task(workflow=workflow, position=1)
+    second = make_directory_task(workflow=workflow, position=2, save_mode="transaction", data_fields=[["Store", "x"]])
+    run = execute(make_run(workflow=workflow))
+    assert run.status == Run.Status.QUEUED
+    if change == "delete the first task":
+        first.delete()
+    elif change == "add a task before the others":
+        make_directory_task(workflow=workflow, position=0, mailing_list="Other list")
+    else:
+        Task.objects.filter(pk=first.pk).update(position=3)
+
+    run = _retry_now(run)
+
+    assert run.status == Run.Status.FAILED
+    assert "tasks were changed" in run.status_reason
+    assert "replay" in run.status_reason
+    assert second_task_fails_once == [1, 2]  # the first attempt's calls only
+    assert Transaction.objects.count() == 0
+    assert second.pk in Task.objects.values_list("pk", flat=True)
+
+
+def test_a_run_retried_after_a_task_was_added_after_it_or_edited_runs_the_current_tasks(second_task_fails_once):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    second = make_directory_task(workflow=workflow, position=2, save_mode="transaction", data_fields=[["Store", "x"]])
+    run = execute(make_run(workflow=workflow))
+    second.config = {**second.config, "data_fields": [["Store", "Milan"]]}
+    second.save()
+    make_directory_task(workflow=workflow, position=3, mailing_list="Other list")
+
+    run = _retry_now(run)
+
+    assert run.status == Run.Status.SUCCEEDED
+    assert second_task_fails_once == [1, 2, 2, 3]
+    assert list(Transaction.objects.values_list("data", flat=True)) == [{"Store": "Milan"}]
+
+
+def test_a_run_retried_after_the_contact_it_saved_was_deleted_saves_and_names_nobody(second_task_fails_once):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow, position=1)
+    make_directory_task(workflow=workflow, position=2, mailing_list="Other list", data_fields=[["Store", "x"]])
+    run = execute(make_run(workflow=workflow))
+    assert run.status == Run.Status.QUEUED
+    Contact.objects.get().delete()  # the person asked to be erased
+
+    run = _retry_now(run)
+
+    assert run.status == Run.Status.FAILED
+    assert "was deleted" in run.status_reason
+    assert "ada@example.com" not in run.status_reason
+    assert second_task_fails_once == [1, 2]
+    assert not Contact.objects.exists()
+    assert not Membership.objects.exists()
+
+
+def test_a_reaped_run_with_nothing_left_to_do_succeeds_though_its_contact_was_deleted():
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    run = execute(make_run(workflow=workflow))
+    # Its worker died after the task's commit, before the run's outcome was saved: requeued.
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.QUEUED, finished_at=None)
+    Contact.objects.get().delete()
+
+    run = execute(run)
+
+    assert (run.status, run.attempts) == (Run.Status.SUCCEEDED, 2)
+    assert not Contact.objects.exists()

@@ -12,7 +12,9 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from workflows.models import Run, TaskRun
+from directory.models import Contact
+from workflows.models import Run, Task, TaskRun
+from workflows.services.erasure import CONTACT_OUTPUT
 from workflows.services.execution.background import after_commit_work_in_second_thread
 from workflows.services.execution.claims import claim, claim_due
 from workflows.services.execution.runs import conditions_ending, learn_fields
@@ -30,12 +32,69 @@ def _load_earlier_attempts(progresses: list[Progress]) -> None:
     again = {progress.run.pk: progress for progress in progresses if progress.run.attempts > 1}
     if not again:
         return
-    attempts = TaskRun.objects.filter(run_id__in=again).values_list("run_id", "position", "status", "output")
-    for run_id, position, status, output in attempts:
+    attempts = TaskRun.objects.filter(run_id__in=again).values_list("run_id", "position", "task_id", "status", "output")
+    for run_id, position, task_id, status, output in attempts:
         progress = again[run_id]
         progress.earlier_attempts[position] = progress.earlier_attempts.get(position, 0) + 1
         if status == TaskRun.Status.SUCCEEDED:
             progress.succeeded[position] = output
+            progress.succeeded_tasks[position] = task_id
+
+
+def _saved_contacts(progress: Progress) -> dict[int, str]:
+    """position -> the ContactId an earlier execution's successful task of the run output."""
+    return {
+        position: str(output.get(CONTACT_OUTPUT) or "")
+        for position, output in progress.succeeded.items()
+        if str(output.get(CONTACT_OUTPUT) or "").isdigit()
+    }
+
+
+def _contacts_deleted_since(progresses: list[Progress]) -> set[str]:
+    """The ContactIds earlier executions of these runs output whose contacts no longer exist
+    (one query for the batch; none when no run was executed before)."""
+    ids = {contact_id for progress in progresses for contact_id in _saved_contacts(progress).values()}
+    if not ids:
+        return set()
+    existing = {str(pk) for pk in Contact.objects.filter(pk__in=[int(i) for i in ids]).values_list("pk", flat=True)}
+    return ids - existing
+
+
+def _contact_deleted_ending(progress: Progress, erased: set[str], tasks: list[Task]) -> dict | None:
+    """The ending of a retried or reaped run a task of which saved a contact deleted since (the
+    person erased), or None (also when no task is left to do). Going on would save the person
+    again from the event, and invite them: it stops, naming nobody. A new event from Salesforce
+    saves them anew."""
+    deleted = [position for position, contact_id in sorted(_saved_contacts(progress).items()) if contact_id in erased]
+    if not deleted or all(position in progress.succeeded for position in range(1, len(tasks) + 1)):
+        return None
+    return ending(
+        Run.Status.FAILED,
+        f"The contact {', '.join(f'task {position}' for position in deleted)} saved was deleted while this run "
+        "waited to retry: nothing more was done, so the person is not saved or contacted again.",
+    )
+
+
+def _tasks_changed_ending(progress: Progress, tasks: list[Task]) -> dict | None:
+    """The ending of a retried or reaped run whose workflow's tasks were changed since a task of it
+    succeeded (deleted, or another task now at its position): None when each task it succeeded
+    at is still where it was. Its successes are found by position, so going on would skip the
+    task now there and could repeat the moved one (a second transaction, a second invitation):
+    it stops, and a replay runs the current tasks."""
+    changed = [
+        position
+        for position, task_id in sorted(progress.succeeded_tasks.items())
+        if task_id is None or position > len(tasks) or tasks[position - 1].pk != task_id
+    ]
+    if not changed:
+        return None
+    return ending(
+        Run.Status.FAILED,
+        f"The workflow's tasks were changed (deleted, added before or moved) while this run waited to retry: "
+        f"{', '.join(f'task {position}' for position in changed)} had already succeeded, and is no longer "
+        "at that place. Nothing more was done, so that no task runs twice or is skipped; replay the run "
+        "to run the workflow's current tasks.",
+    )
 
 
 def _execute_workflow_runs(runs: list[Run]) -> list[tuple[Run, dict]]:
@@ -53,7 +112,17 @@ def _execute_workflow_runs(runs: list[Run]) -> list[tuple[Run, dict]]:
         else:
             endings.append((run, stop))
     _load_earlier_attempts(progresses)
-    for position, task in enumerate(workflow.tasks.all(), start=1):
+    tasks = list(workflow.tasks.all())
+    erased = _contacts_deleted_since(progresses)
+    going_on = []
+    for progress in progresses:
+        stop = _tasks_changed_ending(progress, tasks) or _contact_deleted_ending(progress, erased, tasks)
+        if stop is None:
+            going_on.append(progress)
+        else:
+            endings.append((progress.run, stop))
+    progresses = going_on
+    for position, task in enumerate(tasks, start=1):
         going = [progress for progress in progresses if not progress.stopped]
         if not going:
             break

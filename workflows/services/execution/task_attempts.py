@@ -56,7 +56,11 @@ def _retry_ending(run: Run, record: TaskRun) -> dict:
         TaskRun.objects.filter(run=run, position=record.position, attempt=record.attempt).update(
             status=TaskRun.Status.FAILED
         )
-        return ending(Run.Status.FAILED, f"Task {record.position} gave up after retrying for 24 hours: {record.error}")
+        return ending(
+            Run.Status.FAILED,
+            f"Task {record.position} gave up after retrying for 24 hours: {record.error.rstrip('.')}. "
+            "Nothing more will be tried: replay the run once that is fixed.",
+        )
     delay = _retry_delay(run)
     return {
         "status": Run.Status.QUEUED,
@@ -79,6 +83,7 @@ class Progress:
         # What earlier executions of a retried or reaped run left: attempts per task, successes.
         self.earlier_attempts: dict[int, int] = {}
         self.succeeded: dict[int, dict] = {}
+        self.succeeded_tasks: dict[int, int | None] = {}  # position -> the task that succeeded there
 
     def apply(self, position: int, record: TaskRun) -> None:
         if record.status == TaskRun.Status.RETRYING:
