@@ -3,9 +3,10 @@
 from django.contrib import admin
 from django.core.exceptions import SuspiciousOperation
 from django.shortcuts import render
-from django.views import defaults
+from django.views import csrf, defaults
 
 from api.envelope import API_PATH_PREFIX, envelope_error_response, refused_request_response, server_error_response
+from distributions.views import survey
 
 
 def permission_denied(request, exception=None):
@@ -19,6 +20,15 @@ def permission_denied(request, exception=None):
         return envelope_error_response(status=403, message=message, code="PERMISSION_DENIED", request=request)
     context = admin.site.each_context(request) if hasattr(request, "user") else {}
     return render(request, "403.html", context, status=403)
+
+
+def csrf_failure(request, reason=""):
+    """settings.CSRF_FAILURE_VIEW: a survey page's refused POST gets a page for its respondent,
+    in the survey's look, with the way back to the survey; every other page, Django's. -> HTTP 403."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.view_name == "distributions:survey":
+        return survey.survey_csrf_refused(request, **match.kwargs)
+    return csrf.csrf_failure(request, reason)
 
 
 def bad_request(request, exception=None):

@@ -143,6 +143,16 @@ def opt_out_page(request, token):
     return render(request, "distributions/opt_out.html", {"invitation": invitation})
 
 
+@without_scripts
+@never_cache
+def survey_csrf_refused(request, token):
+    """The survey page's answer to a POST without a valid CSRF token (settings.CSRF_FAILURE_VIEW
+    sends it here): the browser sent back no CSRF cookie (cookies blocked for the site) or another
+    one (a sign-in on another tab replaced it). Nothing was saved; the page says so and links back
+    to the survey, where a GET sets the cookie again. -> HTTP 403."""
+    return render(request, "distributions/csrf_refused.html", {"token": token}, status=403)
+
+
 def _closed(request, invitation: Invitation, availability: Availability):
     if availability == Availability.EXPIRED:
         invitation_mark_expired(invitation=invitation)

@@ -384,3 +384,27 @@ def test_the_opt_out_button_is_recorded_as_the_pages_not_one_click(client, invit
     client.post(opt_out_url(invitation))
 
     assert "opt-out page" in invitation.events.get(kind="opted_out").description
+
+
+def test_a_post_refused_for_its_csrf_token_says_what_to_do_on_a_page_of_the_survey(survey, invitation):
+    # A browser blocking cookies, or an admin signing in on another tab (a new CSRF token): the
+    # respondent reads why their answers were not taken and goes back to the survey from there,
+    # not Django's "CSRF verification failed" page.
+    _, rating, _ = names(survey)
+
+    refused = Client(enforce_csrf_checks=True).post(url(invitation), {rating: "9", "action": "finish"})
+
+    html = refused.content.decode()
+    assert refused.status_code == 403
+    assert texts(html, "//h1") == ["Your answers were not sent"]
+    assert "cookies" in html and "CSRF" not in html
+    assert texts(html, "//a/@href") == [url(invitation)]
+    assert "default-src 'none'" in refused["Content-Security-Policy"]
+    assert not Response.objects.filter(invitation=invitation).exists()
+
+
+def test_a_csrf_refusal_elsewhere_keeps_django_s_page(admin_user):
+    refused = Client(enforce_csrf_checks=True).post(reverse("admin:login"), {"username": "x", "password": "y"})
+
+    assert refused.status_code == 403
+    assert "CSRF verification failed" in refused.content.decode()
