@@ -23,6 +23,7 @@ from distributions.services.responses import (
     invitation_mark_expired,
     invitation_opt_out,
     invitation_response,
+    response_finished_with,
     response_save,
     survey_availability,
 )
@@ -84,26 +85,25 @@ def survey_page(request, token):
     invitation = invitation_for_token(token)
     if invitation is None:
         return render(request, "distributions/not_found.html", status=404)
+    posted = request.method == "POST"
+    submitted = _submitted_answers(request.POST, invitation) if posted else {}
+    finish = posted and request.POST.get("action") == FINISH
     availability = survey_availability(invitation=invitation)
     if availability != Availability.OPEN:
-        return _closed(request, invitation, availability)
-    if request.method != "POST":
+        return _closed(request, invitation, availability, finished_with=submitted if finish else None)
+    if not posted:
         response = invitation_response(invitation)
         saved = {key: answer_as_text(answer) for key, answer in (response.answers if response else {}).items()}
         return _form(request, invitation, values=saved, errors={}, saved="saved" in request.GET)
 
-    submitted = _submitted_answers(request.POST, invitation)
-    finish = request.POST.get("action") == FINISH
     try:
         response_save(invitation=invitation, answers=submitted, finish=finish)
     except ResponseInvalid as invalid:
         return _form(request, invitation, values=submitted, errors=invalid.errors, saved=False)
     except ResponseError as closed:  # finished in another tab, or expired, since the page loaded
-        return _closed(request, invitation, Availability(closed.code))
+        return _closed(request, invitation, Availability(closed.code), finished_with=submitted if finish else None)
     if finish:
-        sources = invitation_piping_sources(invitation)
-        thank_you = piped_html(invitation.distribution.survey.thank_you, sources)
-        return render(request, "distributions/thank_you.html", {"invitation": invitation, "thank_you": thank_you})
+        return _thank_you(request, invitation)
     # Post/redirect/get: reloading the confirmation must not post the answers again.
     return redirect(reverse("distributions:survey", args=[token]) + "?saved")
 
@@ -153,7 +153,21 @@ def survey_csrf_refused(request, token):
     return render(request, "distributions/csrf_refused.html", {"token": token}, status=403)
 
 
-def _closed(request, invitation: Invitation, availability: Availability):
+def _thank_you(request, invitation: Invitation):
+    thank_you = piped_html(invitation.distribution.survey.thank_you, invitation_piping_sources(invitation))
+    return render(request, "distributions/thank_you.html", {"invitation": invitation, "thank_you": thank_you})
+
+
+def _closed(request, invitation: Invitation, availability: Availability, *, finished_with: dict | None = None):
+    """The page of a link that takes no answers. `finished_with`: the answers of a Submit; when the
+    response is finished with exactly them, this is the same Submit sent again (a double click, a
+    reload of the thank-you page), and the respondent is thanked again rather than refused."""
+    if (
+        availability == Availability.FINISHED
+        and finished_with is not None
+        and response_finished_with(invitation=invitation, answers=finished_with)
+    ):
+        return _thank_you(request, invitation)
     if availability == Availability.EXPIRED:
         invitation_mark_expired(invitation=invitation)
     return render(request, CLOSED_TEMPLATES[availability], {"invitation": invitation})

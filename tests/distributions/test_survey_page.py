@@ -171,6 +171,46 @@ def test_a_finished_survey_cannot_be_answered_again(client, survey, invitation):
     assert Response.objects.get(invitation=invitation).answers == {rating[1:]: 9}
 
 
+@pytest.mark.parametrize("repeat_text", ["Great staff", "  Great staff  "])
+def test_the_same_submit_sent_twice_is_thanked_again_and_recorded_once(client, survey, invitation, repeat_text):
+    # A double click, or a reload of the thank-you page (the browser posts the form again): the
+    # respondent's answers are in, so they read the thank-you text (it may hold what they came
+    # for, a code or a next step), not that they came too late.
+    survey.thank_you = "Your code: ${m://FirstName}-42"
+    survey.save()
+    choice, rating, text = names(survey)
+    client.post(url(invitation), {choice: "1", rating: "9", text: "Great staff", "action": "finish"})
+
+    again = client.post(url(invitation), {choice: "1", rating: "9", text: repeat_text, "action": "finish"})
+
+    assert again.status_code == 200
+    assert texts(again.content, "//h1") == ["Your answers are in"]
+    assert "Your code: Ada-42" in again.content.decode()
+    assert list(invitation.events.filter(kind="finished").values_list("kind", flat=True)) == ["finished"]
+
+
+@pytest.mark.parametrize("action", ["finish", "save"])
+def test_other_answers_sent_after_finishing_are_told_the_survey_was_answered(client, survey, invitation, action):
+    choice, rating, text = names(survey)
+    client.post(url(invitation), {choice: "1", rating: "9", text: "Great staff", "action": "finish"})
+
+    again = client.post(url(invitation), {choice: "1", rating: "9", text: "Changed my mind", "action": action})
+
+    assert "You have already answered this survey. Thank you." in again.content.decode()
+    assert Response.objects.get(invitation=invitation).answers[text[1:]] == "Great staff"
+
+
+def test_the_same_submit_long_after_finishing_is_told_the_survey_was_answered(client, survey, invitation):
+    # Thanking a repeat says the guess was right: a forwarded link must not tell its reader the answers.
+    _, rating, _ = names(survey)
+    client.post(url(invitation), {rating: "9", "action": "finish"})
+    Response.objects.filter(invitation=invitation).update(finished_at=timezone.now() - timedelta(minutes=11))
+
+    again = client.post(url(invitation), {rating: "9", "action": "finish"})
+
+    assert "You have already answered this survey. Thank you." in again.content.decode()
+
+
 def test_it_shows_errors_next_to_the_questions_and_keeps_what_was_typed(client, survey, invitation):
     choice, rating, text = names(survey)
 
