@@ -64,6 +64,17 @@ class QuestionField:
     def is_rating(self) -> bool:
         return self.question.kind == Question.Kind.RATING
 
+    @property
+    def input_id(self) -> str:
+        """The id of the field's first input: where the error summary's link leads."""
+        return f"{self.name}-{self.options[0][0]}" if self.options else f"{self.name}-text"
+
+    @property
+    def described_by(self) -> str:
+        """The ids of the hint and the error that describe the question (aria-describedby)."""
+        ids = [f"{self.name}-hint"] if self.is_rating else []
+        return " ".join(ids + ([f"{self.name}-error"] if self.error else []))
+
 
 def without_scripts(view):
     """`view` with CONTENT_SECURITY_POLICY on each of its responses."""

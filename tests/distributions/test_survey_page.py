@@ -227,6 +227,35 @@ def test_it_shows_errors_next_to_the_questions_and_keeps_what_was_typed(client, 
     assert status_of(invitation) == Status.EMAIL_SENT
 
 
+def test_each_error_is_tied_to_its_question_and_the_summary_leads_to_the_field(client, survey, invitation):
+    # WCAG 3.3.1 / 1.3.1 without any script: a screen reader hears the error with the field, and
+    # the summary's links move to the field itself, where typing or choosing starts.
+    choice, rating, text = names(survey)
+    survey.questions.filter(kind="text").update(required=True)
+
+    html = client.post(url(invitation), {choice: "9", rating: "", text: "  ", "action": "finish"}).content.decode()
+
+    assert texts(html, "//title") == ["Error: Survey"]
+    assert texts(html, '//*[@role="alert"]/@tabindex') == ["-1"]
+    assert texts(html, '//*[@role="alert"]/@autofocus') == [""]
+    assert texts(html, '//*[@role="alert"]//a/@href') == [f"#{choice}-1", f"#{rating}-0", f"#{text}-text"]
+    assert texts(html, f'//div[@id="{rating}"]/fieldset/@aria-describedby') == [f"{rating}-hint {rating}-error"]
+    assert texts(html, f'//div[@id="{choice}"]/fieldset/@aria-describedby') == [f"{choice}-error"]
+    assert set(texts(html, f'//input[@name="{rating}"]/@aria-invalid')) == {"true"}
+    assert len(texts(html, f'//input[@name="{rating}"]/@aria-invalid')) == 11
+    assert texts(html, f'//textarea[@name="{text}"]/@aria-invalid') == ["true"]
+
+
+def test_a_page_without_errors_marks_nothing_invalid(client, survey, invitation):
+    _, rating, _ = names(survey)
+
+    html = client.get(url(invitation)).content.decode()
+
+    assert texts(html, "//@aria-invalid") == []
+    assert texts(html, '//*[@role="alert"]') == []
+    assert texts(html, f'//div[@id="{rating}"]/fieldset/@aria-describedby') == [f"{rating}-hint"]
+
+
 def test_it_refuses_a_rating_outside_the_scale(client, survey, invitation):
     _, rating, _ = names(survey)
 

@@ -1,6 +1,7 @@
-"""The survey page on a phone: nothing piped into it makes the page wider than the screen."""
+"""The survey page as a respondent meets it: on a phone, and with a screen reader, no script needed."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.factories import make_contact, make_invitation, make_question, make_survey
 
@@ -29,3 +30,27 @@ def test_a_long_unbroken_piped_value_wraps_instead_of_widening_the_page(live_ser
     thank_you_width = page.evaluate("document.documentElement.scrollWidth")
 
     assert (survey_width, thank_you_width) == (PHONE_WIDTH, PHONE_WIDTH)
+
+
+def test_after_a_refused_submit_focus_is_on_the_errors_and_each_field_is_described_by_its_own(
+    live_server, page, allow_orm_beside_playwright
+):
+    # Blank text passes the browser's own check of a required field, so the server refuses it; a
+    # screen reader must land on what went wrong and hear it again on the field. The page runs no
+    # script (its Content-Security-Policy allows none).
+    survey = make_survey(status="active")
+    make_question(survey=survey, kind="rating", text="Recommend us?")
+    text = make_question(survey=survey, kind="text", text="Why?", required=True)
+    invitation = make_invitation(survey=survey)
+    page.goto(f"{live_server.url}/s/{invitation.token}/")
+    page.fill(f"textarea[name=q{text.pk}]", "   ")
+
+    page.click("button[value=finish]")
+
+    expect(page).to_have_title("Error: Survey")
+    expect(page.locator("[role=alert]")).to_be_focused()
+    expect(page.get_by_role("textbox", name="Why? (required)")).to_have_accessible_description(
+        "Please answer this question to submit the survey."
+    )
+    page.get_by_role("link", name="Please answer this question to submit the survey.").click()
+    expect(page.get_by_role("textbox", name="Why? (required)")).to_be_focused()
