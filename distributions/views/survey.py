@@ -156,6 +156,23 @@ def opt_out_page(request, token):
 
 @without_scripts
 @never_cache
+def link_not_found(request, exception=None):
+    """The page of a survey or short link that names no invitation, or of a path under them (a link
+    a mail or SMS app cut short or glued characters to). -> HTTP 404."""
+    return render(request, "distributions/not_found.html", status=404)
+
+
+@without_scripts
+@never_cache
+def survey_answers_unreadable(request, token):
+    """The survey page's answer to a POST Django refuses to read (larger than
+    DATA_UPLOAD_MAX_MEMORY_SIZE, more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS): nothing was
+    saved; the page says so and links back to the survey. -> HTTP 400."""
+    return render(request, "distributions/answers_unreadable.html", {"token": token}, status=400)
+
+
+@without_scripts
+@never_cache
 def survey_csrf_refused(request, token):
     """The survey page's answer to a POST without a valid CSRF token (settings.CSRF_FAILURE_VIEW
     sends it here): the browser sent back no CSRF cookie (cookies blocked for the site) or another
