@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from distributions.models import Invitation, Question
+from distributions.models import Invitation, Question, Survey
 from distributions.selectors import invitation_for_token, invitation_token_for_short_code, survey_link
 from distributions.services.answers import RATING_MAX, RATING_MIN, answer_as_text
 from distributions.services.piped_text import invitation_piping_sources
@@ -198,7 +198,9 @@ def _closed(request, invitation: Invitation, availability: Availability, *, fini
         return _thank_you(request, invitation)
     if availability == Availability.EXPIRED:
         invitation_mark_expired(invitation=invitation)
-    return render(request, CLOSED_TEMPLATES[availability], {"invitation": invitation})
+    # Closed is for good; paused (or back to new) may open again.
+    closed = invitation.distribution.survey.status == Survey.Status.CLOSED
+    return render(request, CLOSED_TEMPLATES[availability], {"invitation": invitation, "closed": closed})
 
 
 def _submitted_answers(post: QueryDict, invitation: Invitation) -> dict[str, str]:

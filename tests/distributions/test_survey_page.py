@@ -309,13 +309,27 @@ def test_a_finished_survey_says_so_after_its_link_expires(client, survey, invita
     assert status_of(invitation) == Status.SURVEY_FINISHED
 
 
-def test_an_inactive_survey_is_not_open(client, survey, invitation):
+def test_a_paused_survey_is_not_open_for_now(client, survey, invitation):
+    survey.status = "paused"
+    survey.save()
+
+    answer = client.get(url(invitation))
+
+    assert texts(answer.content, "//h1") == ["This survey is not open"]
+    assert "Please try again later." in answer.content.decode()
+    assert "<form" not in answer.content.decode()
+
+
+def test_a_closed_survey_does_not_ask_to_try_again_later(client, survey, invitation):
+    # Closed is for good: sending the respondent back later would waste their time.
     survey.status = "closed"
     survey.save()
 
     answer = client.get(url(invitation))
 
-    assert "This survey is not open" in answer.content.decode()
+    assert texts(answer.content, "//h1") == ["This survey is closed"]
+    assert texts(answer.content, "//title") == ["This survey is closed"]
+    assert "later" not in answer.content.decode()
     assert "<form" not in answer.content.decode()
 
 
