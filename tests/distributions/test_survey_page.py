@@ -1,6 +1,6 @@
 import hashlib
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -143,6 +143,20 @@ def test_saving_for_later_keeps_the_answers_and_marks_partially_finished(client,
     assert "Your answers are saved" in html
     assert f'id="{choice}-2" name="{choice}" value="2" checked' in html
     assert ">Good coffee</textarea>" in html
+
+
+def test_saving_for_later_says_until_when_the_link_works(client, survey):
+    # Whoever comes back after the link expired finds their answers locked: say the deadline.
+    contact = make_contact(first_name="Ada", email="ada@example.com")
+    expires = datetime(2031, 3, 5, 17, 30, tzinfo=UTC)
+    invitation = make_invitation(survey=survey, contact=contact, expires_at=expires)
+    choice, _, _ = names(survey)
+
+    answer = client.post(url(invitation), {choice: "2", "action": "save"}, follow=True)
+
+    assert texts(answer.content, '//*[@role="status"]') == [
+        "Your answers are saved. Open this link again to finish the survey, before 5 March 2031, 17:30 UTC."
+    ]
 
 
 def test_submitting_finishes_the_survey_and_thanks(client, survey, invitation):
