@@ -262,7 +262,40 @@ def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool)
         case "date":
             value = {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "today": now.date().isoformat()}.get(token.path)
     value = value or ""
-    return escape(value) if html else value
+    return escape(bidi_contained(value)) if html else value
+
+
+# Unicode's explicit bidirectional formatting characters (UAX #9): embeddings and overrides (LRE,
+# RLE, LRO, RLO) end at a PDF, isolates (LRI, RLI, FSI) at a PDI.
+_EMBEDDING_OPENERS, _PDF = "\u202a\u202b\u202d\u202e", "\u202c"
+_ISOLATE_OPENERS, _PDI = "\u2066\u2067\u2068", "\u2069"
+
+
+def bidi_contained(value: str) -> str:
+    """`value` with its bidirectional controls kept inside it: the embeddings, overrides and
+    isolates it leaves open are closed at its end, and a closer it holds without its opener is
+    dropped. Piped into a page, such a value (a name typed into a Web-to-Case form) would otherwise
+    reverse or reorder the text around it (the survey's questions, the email's links)."""
+    if not any(char in value for char in _EMBEDDING_OPENERS + _ISOLATE_OPENERS + _PDF + _PDI):
+        return value
+    kept: list[str] = []
+    open_: list[str] = []  # the closer each open control waits for, innermost last
+    for char in value:
+        if char in _EMBEDDING_OPENERS:
+            open_.append(_PDF)
+        elif char in _ISOLATE_OPENERS:
+            open_.append(_PDI)
+        elif char == _PDF:
+            if not open_ or open_[-1] != _PDF:
+                continue
+            open_.pop()
+        elif char == _PDI:
+            if _PDI not in open_:
+                continue
+            while open_.pop() != _PDI:  # a PDI also ends the embeddings opened inside its isolate
+                pass
+        kept.append(char)
+    return "".join(kept + open_[::-1])
 
 
 def _link(path: str, *, links: Mapping[str, str], html: bool) -> str:
