@@ -149,8 +149,12 @@ def _substituted_tokens(template: str) -> tuple[Token, ...]:
     return tuple(token for token in tokens(template) if token.terminated and token.scheme in SCHEMES)
 
 
-def render(template: str, sources: PipingSources, *, html: bool = False) -> Rendered:
-    """Substitute piped text; in HTML mode values are escaped, the template's own markup is not."""
+def render(template: str, sources: PipingSources, *, html: bool = False, for_reader: bool = False) -> Rendered:
+    """Substitute piped text; in HTML mode values are escaped, the template's own markup is not.
+
+    In HTML mode, and with `for_reader` (a text a person reads: an email's subject and text, a text
+    message), each value's bidirectional controls are kept inside it (bidi_contained); values that
+    are saved (a contact's fields) are left as they came."""
     now = _utc(sources.now or datetime.now(UTC))
     parts: list[str] = []
     missing: list[str] = []
@@ -158,7 +162,7 @@ def render(template: str, sources: PipingSources, *, html: bool = False) -> Rend
     for token in _substituted_tokens(template):
         parts.append(template[position : token.start])
         position = token.start + len(token.raw)
-        value = _resolve(token, sources=sources, now=now, html=html)
+        value = _resolve(token, sources=sources, now=now, html=html, for_reader=for_reader)
         if not value and token.raw not in missing:
             missing.append(token.raw)
         parts.append(value)
@@ -240,7 +244,7 @@ def event_fields_used(template: str) -> set[str]:
     }
 
 
-def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool) -> str:
+def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool, for_reader: bool) -> str:
     match token.scheme:
         case "event":
             if token.path.startswith("_"):
@@ -262,7 +266,9 @@ def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool)
         case "date":
             value = {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "today": now.date().isoformat()}.get(token.path)
     value = value or ""
-    return escape(bidi_contained(value)) if html else value
+    if html:
+        return escape(bidi_contained(value))
+    return bidi_contained(value) if for_reader else value
 
 
 # Unicode's explicit bidirectional formatting characters (UAX #9): embeddings and overrides (LRE,
