@@ -500,7 +500,7 @@ def test_a_post_refused_for_its_csrf_token_says_what_to_do_on_a_page_of_the_surv
     assert not Response.objects.filter(invitation=invitation).exists()
 
 
-def test_a_csrf_refusal_elsewhere_keeps_django_s_page(admin_user):
+def test_a_csrf_refusal_elsewhere_keeps_django_s_page():
     refused = Client(enforce_csrf_checks=True).post(reverse("admin:login"), {"username": "x", "password": "y"})
 
     assert refused.status_code == 403
