@@ -3,9 +3,10 @@
 from django.contrib import admin
 from django.core.exceptions import SuspiciousOperation
 from django.shortcuts import render
-from django.views import defaults
+from django.views import csrf, defaults
 
 from api.envelope import API_PATH_PREFIX, envelope_error_response, refused_request_response, server_error_response
+from distributions.views import survey
 
 
 def permission_denied(request, exception=None):
@@ -21,11 +22,43 @@ def permission_denied(request, exception=None):
     return render(request, "403.html", context, status=403)
 
 
+# The paths of the links respondents open from an email or a text (distributions' survey and short links).
+RESPONDENT_PATH_PREFIXES = ("/s/", "/r/")
+
+
+def _survey_page_kwargs(request) -> dict | None:
+    """The URL arguments of the survey page `request` is for, or None for any other page."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or match.view_name != "distributions:survey":
+        return None
+    return match.kwargs
+
+
+def page_not_found(request, exception=None):
+    """Django's answer to a path that names no page: under a survey or short link's path (a link a
+    mail or SMS app cut short or added to) the respondent's "can't find this survey link" page,
+    elsewhere Django's. -> HTTP 404."""
+    if request.path_info.startswith(RESPONDENT_PATH_PREFIXES):
+        return survey.link_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
+
+
+def csrf_failure(request, reason=""):
+    """settings.CSRF_FAILURE_VIEW: a survey page's refused POST gets a page for its respondent,
+    in the survey's look, with the way back to the survey; every other page, Django's. -> HTTP 403."""
+    if (kwargs := _survey_page_kwargs(request)) is not None:
+        return survey.survey_csrf_refused(request, **kwargs)
+    return csrf.csrf_failure(request, reason)
+
+
 def bad_request(request, exception=None):
     """Django's answer to a request it refuses before any view (a Host not in ALLOWED_HOSTS, too
-    many fields): under /API/ the JSON envelope scripts read, elsewhere Django's page. -> HTTP 400."""
+    many fields): under /API/ the JSON envelope scripts read, on the survey page a page for its
+    respondent, elsewhere Django's. -> HTTP 400."""
     if request.path_info.startswith(API_PATH_PREFIX):
         return refused_request_response(request, exception or SuspiciousOperation())
+    if (kwargs := _survey_page_kwargs(request)) is not None:  # answers too large to read: say so, and the way back
+        return survey.survey_answers_unreadable(request, **kwargs)
     return defaults.bad_request(request, exception)
 
 

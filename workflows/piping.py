@@ -149,8 +149,12 @@ def _substituted_tokens(template: str) -> tuple[Token, ...]:
     return tuple(token for token in tokens(template) if token.terminated and token.scheme in SCHEMES)
 
 
-def render(template: str, sources: PipingSources, *, html: bool = False) -> Rendered:
-    """Substitute piped text; in HTML mode values are escaped, the template's own markup is not."""
+def render(template: str, sources: PipingSources, *, html: bool = False, for_reader: bool = False) -> Rendered:
+    """Substitute piped text; in HTML mode values are escaped, the template's own markup is not.
+
+    In HTML mode, and with `for_reader` (a text a person reads: an email's subject and text, a text
+    message), each value's bidirectional controls are kept inside it (bidi_contained); values that
+    are saved (a contact's fields) are left as they came."""
     now = _utc(sources.now or datetime.now(UTC))
     parts: list[str] = []
     missing: list[str] = []
@@ -158,7 +162,7 @@ def render(template: str, sources: PipingSources, *, html: bool = False) -> Rend
     for token in _substituted_tokens(template):
         parts.append(template[position : token.start])
         position = token.start + len(token.raw)
-        value = _resolve(token, sources=sources, now=now, html=html)
+        value = _resolve(token, sources=sources, now=now, html=html, for_reader=for_reader)
         if not value and token.raw not in missing:
             missing.append(token.raw)
         parts.append(value)
@@ -240,7 +244,7 @@ def event_fields_used(template: str) -> set[str]:
     }
 
 
-def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool) -> str:
+def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool, for_reader: bool) -> str:
     match token.scheme:
         case "event":
             if token.path.startswith("_"):
@@ -262,7 +266,42 @@ def _resolve(token: Token, *, sources: PipingSources, now: datetime, html: bool)
         case "date":
             value = {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "today": now.date().isoformat()}.get(token.path)
     value = value or ""
-    return escape(value) if html else value
+    if html:
+        return escape(bidi_contained(value))
+    return bidi_contained(value) if for_reader else value
+
+
+# Unicode's explicit bidirectional formatting characters (UAX #9): embeddings and overrides (LRE,
+# RLE, LRO, RLO) end at a PDF, isolates (LRI, RLI, FSI) at a PDI.
+_EMBEDDING_OPENERS, _PDF = "\u202a\u202b\u202d\u202e", "\u202c"
+_ISOLATE_OPENERS, _PDI = "\u2066\u2067\u2068", "\u2069"
+
+
+def bidi_contained(value: str) -> str:
+    """`value` with its bidirectional controls kept inside it: the embeddings, overrides and
+    isolates it leaves open are closed at its end, and a closer it holds without its opener is
+    dropped. Piped into a page, such a value (a name typed into a Web-to-Case form) would otherwise
+    reverse or reorder the text around it (the survey's questions, the email's links)."""
+    if not any(char in value for char in _EMBEDDING_OPENERS + _ISOLATE_OPENERS + _PDF + _PDI):
+        return value
+    kept: list[str] = []
+    open_: list[str] = []  # the closer each open control waits for, innermost last
+    for char in value:
+        if char in _EMBEDDING_OPENERS:
+            open_.append(_PDF)
+        elif char in _ISOLATE_OPENERS:
+            open_.append(_PDI)
+        elif char == _PDF:
+            if not open_ or open_[-1] != _PDF:
+                continue
+            open_.pop()
+        elif char == _PDI:
+            if _PDI not in open_:
+                continue
+            while open_.pop() != _PDI:  # a PDI also ends the embeddings opened inside its isolate
+                pass
+        kept.append(char)
+    return "".join(kept + open_[::-1])
 
 
 def _link(path: str, *, links: Mapping[str, str], html: bool) -> str:

@@ -218,7 +218,8 @@ class ResponseAdmin(RequestBoundChangePageMixin, ReadOnlyMixin, admin.ModelAdmin
             return "—"
         return format_html(
             '<table class="data-table"><tbody>{}</tbody></table>',
-            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
+            # A text answer's line breaks are the respondent's paragraphs.
+            format_html_join("", '<tr><th>{}</th><td style="white-space: pre-wrap">{}</td></tr>', rows),
         )
 
     @admin.display(description="Embedded data")

@@ -4,6 +4,7 @@ Every status change goes through `invitation_record`, so it is also a DeliveryEv
 ever moves forward.
 """
 
+from datetime import timedelta
 from enum import StrEnum
 
 from django.db import transaction
@@ -136,6 +137,29 @@ def response_save(*, invitation: Invitation, answers: dict, finish: bool) -> Res
         )
     response.save()
     return response
+
+
+# How long after finishing the same Submit is thanked again: a double click or a reload of the
+# thank-you page comes within it. Bounded, because the answer to a guess says whether it was the
+# recipient's answer: a forwarded link must not let anyone learn the answers later by guessing.
+SUBMIT_AGAIN_WINDOW = timedelta(minutes=10)
+
+
+def response_finished_with(*, invitation: Invitation, answers: dict, now=None) -> bool:
+    """Whether `invitation`'s response was finished within SUBMIT_AGAIN_WINDOW and `answers`
+    (keyed by question id, as response_save takes them) would leave it as it is: the same Submit
+    sent again (a double click, a reload of the thank-you page), to be thanked again, not refused."""
+    since = (now or timezone.now()) - SUBMIT_AGAIN_WINDOW
+    response = Response.objects.filter(invitation=invitation, finished_at__gte=since).first()
+    if response is None:
+        return False
+    merged, errors = answers_merge(
+        questions=invitation.distribution.survey.questions.all(),
+        saved=response.answers,
+        submitted=answers,
+        finish=True,
+    )
+    return not errors and merged == response.answers
 
 
 def declared_embedded_data(*, survey: Survey, contact: Contact) -> dict:

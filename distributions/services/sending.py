@@ -212,7 +212,7 @@ def _text_invitation(
         digest = hashlib.sha256(f"two-way survey session {token}".encode()).hexdigest()
     else:
         context.sources = replace(context.sources, links={"SurveyLink": survey_short_link(short_code)})
-        text = context.pipe("sms_text")
+        text = context.pipe("sms_text", for_reader=True)
         digest = content_digest(subject="", text_body=text, html_body="", token=token, short_code=short_code)
     distribution = Distribution(survey=survey, run_id=context.run_id, task_position=context.position, channel=channel)
     return Invitation(
@@ -353,7 +353,7 @@ def _sender(context: TaskContext, domains: _SenderDomains) -> Sender:
         owner_email = context.workflow.owner.email or ""
         if reply_to.lower() != owner_email.lower():
             _check_sender_domain(reply_to, domains, label="Reply-To address", owner_email=owner_email)
-    from_name = _one_line(context.pipe("from_name")) or ("" if piped_from else default_name)
+    from_name = _one_line(context.pipe("from_name", for_reader=True)) or ("" if piped_from else default_name)
     return Sender(from_email=from_email, from_name=from_name, reply_to=reply_to)
 
 
@@ -390,8 +390,8 @@ def _render(context: TaskContext, token: str) -> RenderedMessage:
     )
     html_body = context.pipe("html_body", html=True)
     return RenderedMessage(
-        subject=_one_line(context.pipe("subject")),
-        text_body=context.pipe("text_body") or text_from_html(html_body),
+        subject=_one_line(context.pipe("subject", for_reader=True)),
+        text_body=context.pipe("text_body", for_reader=True) or text_from_html(html_body),
         html_body=html_body,
     )
 

@@ -481,7 +481,7 @@ def _piped(template: str, invitation: Invitation) -> str:
     # Without "${" a template has nothing to fill: its text is the answer, and the contact is not read.
     if not template or "${" not in template or invitation.contact_id is None or invitation.contact is None:
         return template
-    return render(template, invitation_piping_sources(invitation, absolute_links=True)).text
+    return render(template, invitation_piping_sources(invitation, absolute_links=True), for_reader=True).text
 
 
 # --- ending -----------------------------------------------------------------------------------

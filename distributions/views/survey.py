@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from distributions.models import Invitation, Question
+from distributions.models import Invitation, Question, Survey
 from distributions.selectors import invitation_for_token, invitation_token_for_short_code, survey_link
 from distributions.services.answers import RATING_MAX, RATING_MIN, answer_as_text
 from distributions.services.piped_text import invitation_piping_sources
@@ -23,6 +23,7 @@ from distributions.services.responses import (
     invitation_mark_expired,
     invitation_opt_out,
     invitation_response,
+    response_finished_with,
     response_save,
     survey_availability,
 )
@@ -63,6 +64,17 @@ class QuestionField:
     def is_rating(self) -> bool:
         return self.question.kind == Question.Kind.RATING
 
+    @property
+    def input_id(self) -> str:
+        """The id of the field's first input: where the error summary's link leads."""
+        return f"{self.name}-{self.options[0][0]}" if self.options else f"{self.name}-text"
+
+    @property
+    def described_by(self) -> str:
+        """The ids of the hint and the error that describe the question (aria-describedby)."""
+        ids = [f"{self.name}-hint"] if self.is_rating else []
+        return " ".join(ids + ([f"{self.name}-error"] if self.error else []))
+
 
 def without_scripts(view):
     """`view` with CONTENT_SECURITY_POLICY on each of its responses."""
@@ -84,26 +96,25 @@ def survey_page(request, token):
     invitation = invitation_for_token(token)
     if invitation is None:
         return render(request, "distributions/not_found.html", status=404)
+    posted = request.method == "POST"
+    submitted = _submitted_answers(request.POST, invitation) if posted else {}
+    finish = posted and request.POST.get("action") == FINISH
     availability = survey_availability(invitation=invitation)
     if availability != Availability.OPEN:
-        return _closed(request, invitation, availability)
-    if request.method != "POST":
+        return _closed(request, invitation, availability, finished_with=submitted if finish else None)
+    if not posted:
         response = invitation_response(invitation)
         saved = {key: answer_as_text(answer) for key, answer in (response.answers if response else {}).items()}
         return _form(request, invitation, values=saved, errors={}, saved="saved" in request.GET)
 
-    submitted = _submitted_answers(request.POST, invitation)
-    finish = request.POST.get("action") == FINISH
     try:
         response_save(invitation=invitation, answers=submitted, finish=finish)
     except ResponseInvalid as invalid:
         return _form(request, invitation, values=submitted, errors=invalid.errors, saved=False)
     except ResponseError as closed:  # finished in another tab, or expired, since the page loaded
-        return _closed(request, invitation, Availability(closed.code))
+        return _closed(request, invitation, Availability(closed.code), finished_with=submitted if finish else None)
     if finish:
-        sources = invitation_piping_sources(invitation)
-        thank_you = piped_html(invitation.distribution.survey.thank_you, sources)
-        return render(request, "distributions/thank_you.html", {"invitation": invitation, "thank_you": thank_you})
+        return _thank_you(request, invitation)
     # Post/redirect/get: reloading the confirmation must not post the answers again.
     return redirect(reverse("distributions:survey", args=[token]) + "?saved")
 
@@ -143,10 +154,53 @@ def opt_out_page(request, token):
     return render(request, "distributions/opt_out.html", {"invitation": invitation})
 
 
-def _closed(request, invitation: Invitation, availability: Availability):
+@without_scripts
+@never_cache
+def link_not_found(request, exception=None):
+    """The page of a survey or short link that names no invitation, or of a path under them (a link
+    a mail or SMS app cut short or glued characters to). -> HTTP 404."""
+    return render(request, "distributions/not_found.html", status=404)
+
+
+@without_scripts
+@never_cache
+def survey_answers_unreadable(request, token):
+    """The survey page's answer to a POST Django refuses to read (larger than
+    DATA_UPLOAD_MAX_MEMORY_SIZE, more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS): nothing was
+    saved; the page says so and links back to the survey. -> HTTP 400."""
+    return render(request, "distributions/answers_unreadable.html", {"token": token}, status=400)
+
+
+@without_scripts
+@never_cache
+def survey_csrf_refused(request, token):
+    """The survey page's answer to a POST without a valid CSRF token (settings.CSRF_FAILURE_VIEW
+    sends it here): the browser sent back no CSRF cookie (cookies blocked for the site) or another
+    one (a sign-in on another tab replaced it). Nothing was saved; the page says so and links back
+    to the survey, where a GET sets the cookie again. -> HTTP 403."""
+    return render(request, "distributions/csrf_refused.html", {"token": token}, status=403)
+
+
+def _thank_you(request, invitation: Invitation):
+    thank_you = piped_html(invitation.distribution.survey.thank_you, invitation_piping_sources(invitation))
+    return render(request, "distributions/thank_you.html", {"invitation": invitation, "thank_you": thank_you})
+
+
+def _closed(request, invitation: Invitation, availability: Availability, *, finished_with: dict | None = None):
+    """The page of a link that takes no answers. `finished_with`: the answers of a Submit; when the
+    response is finished with exactly them, this is the same Submit sent again (a double click, a
+    reload of the thank-you page), and the respondent is thanked again rather than refused."""
+    if (
+        availability == Availability.FINISHED
+        and finished_with is not None
+        and response_finished_with(invitation=invitation, answers=finished_with)
+    ):
+        return _thank_you(request, invitation)
     if availability == Availability.EXPIRED:
         invitation_mark_expired(invitation=invitation)
-    return render(request, CLOSED_TEMPLATES[availability], {"invitation": invitation})
+    # Closed is for good; paused (or back to new) may open again.
+    closed = invitation.distribution.survey.status == Survey.Status.CLOSED
+    return render(request, CLOSED_TEMPLATES[availability], {"invitation": invitation, "closed": closed})
 
 
 def _submitted_answers(post: QueryDict, invitation: Invitation) -> dict[str, str]:

@@ -418,6 +418,17 @@ def test_the_response_page_shows_answers_and_embedded_data(admin_client):
     assert response_page_rows(admin_client, response, "embedded_data_table") == [["Store", "Milan"]]
 
 
+def test_the_response_page_keeps_the_lines_of_a_text_answer(admin_client):
+    # A respondent's paragraphs read as they were typed, not run together into one line.
+    invitation = invite(make_distribution(), Status.SURVEY_FINISHED)
+    question = make_question(survey=invitation.distribution.survey, text="What could we do better?")
+    response = make_survey_response(invitation=invitation, answers={str(question.pk): "Faster replies.\n\nAnd <b>"})
+
+    page = admin_client.get(reverse("admin:distributions_response_change", args=[response.pk])).content.decode()
+
+    assert '<td style="white-space: pre-wrap">Faster replies.\n\nAnd &lt;b&gt;</td>' in page
+
+
 def test_the_response_page_shows_each_kind_of_answer_as_the_respondent_chose_it(admin_client):
     invitation = invite(make_distribution(), Status.SURVEY_FINISHED)
     survey = invitation.distribution.survey

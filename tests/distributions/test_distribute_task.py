@@ -56,6 +56,21 @@ def test_it_emails_the_survey_with_the_individual_link(execute, survey, settings
     assert run.status == Run.Status.SUCCEEDED
 
 
+def test_a_piped_value_s_bidirectional_controls_stay_inside_it_in_the_email(execute, survey, settings):
+    # A right-to-left override left open in a Salesforce field would reverse the rest of the
+    # subject line and the text after it, link included; the contact keeps the value as it came.
+    rlo, pdf = "\u202e", "\u202c"
+    fields = {"CaseNumber": f"0001{rlo}", "Customer_First_Name__c": f"Ada {rlo}x"}
+    distribute(execute, survey, fields=fields)
+
+    [message] = mail.outbox
+    link = f"{settings.PUBLIC_BASE_URL}/s/{Invitation.objects.get().token}/"
+    assert message.subject == f"How did we do with case 0001{rlo}{pdf}?"
+    assert message.body == f"Hello Ada {rlo}x{pdf}, take the survey: {link}"
+    assert message.alternatives[0][0] == f'<p>Hello Ada {rlo}x{pdf}, <a href="{link}">take the survey</a>.</p>'
+    assert Contact.objects.get().first_name == f"Ada {rlo}x"
+
+
 def test_it_outputs_the_contact_distribution_invitation_and_link(execute, survey, settings):
     output = task_run(distribute(execute, survey)).output
     invitation = Invitation.objects.get()

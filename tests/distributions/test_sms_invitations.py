@@ -110,6 +110,16 @@ def test_a_status_callback_that_comes_before_twilios_api_answers_is_kept(twilio,
     assert Invitation.objects.get().status == Status.SMS_FAILED
 
 
+def test_a_piped_value_s_bidirectional_controls_stay_inside_it_in_the_text(twilio, execute, survey):
+    # An override left open would reverse the rest of the text, the link included.
+    rlo, pdf = "\u202e", "\u202c"
+    accept(twilio)
+    execute(run_for(sms_workflow(survey), Customer_First_Name__c=f"Ada {rlo}x"))
+
+    [sent] = sent_bodies(twilio)
+    assert sent["Body"].startswith(f"Hi Ada {rlo}x{pdf}, how did we do with case 00001026? https://")
+
+
 def test_it_texts_the_piped_text_with_a_short_individual_link(twilio, execute, survey):
     accept(twilio, sid="SM" + "a" * 32)
     run = execute(run_for(sms_workflow(survey)))

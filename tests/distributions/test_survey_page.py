@@ -1,6 +1,6 @@
 import hashlib
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -145,6 +145,20 @@ def test_saving_for_later_keeps_the_answers_and_marks_partially_finished(client,
     assert ">Good coffee</textarea>" in html
 
 
+def test_saving_for_later_says_until_when_the_link_works(client, survey):
+    # Whoever comes back after the link expired finds their answers locked: say the deadline.
+    contact = make_contact(first_name="Ada", email="ada@example.com")
+    expires = datetime(2031, 3, 5, 17, 30, tzinfo=UTC)
+    invitation = make_invitation(survey=survey, contact=contact, expires_at=expires)
+    choice, _, _ = names(survey)
+
+    answer = client.post(url(invitation), {choice: "2", "action": "save"}, follow=True)
+
+    assert texts(answer.content, '//*[@role="status"]') == [
+        "Your answers are saved. Open this link again to finish the survey, before 5 March 2031, 17:30 UTC."
+    ]
+
+
 def test_submitting_finishes_the_survey_and_thanks(client, survey, invitation):
     survey.thank_you = "Grazie ${m://FirstName}!"
     survey.save()
@@ -171,6 +185,46 @@ def test_a_finished_survey_cannot_be_answered_again(client, survey, invitation):
     assert Response.objects.get(invitation=invitation).answers == {rating[1:]: 9}
 
 
+@pytest.mark.parametrize("repeat_text", ["Great staff", "  Great staff  "])
+def test_the_same_submit_sent_twice_is_thanked_again_and_recorded_once(client, survey, invitation, repeat_text):
+    # A double click, or a reload of the thank-you page (the browser posts the form again): the
+    # respondent's answers are in, so they read the thank-you text (it may hold what they came
+    # for, a code or a next step), not that they came too late.
+    survey.thank_you = "Your code: ${m://FirstName}-42"
+    survey.save()
+    choice, rating, text = names(survey)
+    client.post(url(invitation), {choice: "1", rating: "9", text: "Great staff", "action": "finish"})
+
+    again = client.post(url(invitation), {choice: "1", rating: "9", text: repeat_text, "action": "finish"})
+
+    assert again.status_code == 200
+    assert texts(again.content, "//h1") == ["Your answers are in"]
+    assert "Your code: Ada-42" in again.content.decode()
+    assert list(invitation.events.filter(kind="finished").values_list("kind", flat=True)) == ["finished"]
+
+
+@pytest.mark.parametrize("action", ["finish", "save"])
+def test_other_answers_sent_after_finishing_are_told_the_survey_was_answered(client, survey, invitation, action):
+    choice, rating, text = names(survey)
+    client.post(url(invitation), {choice: "1", rating: "9", text: "Great staff", "action": "finish"})
+
+    again = client.post(url(invitation), {choice: "1", rating: "9", text: "Changed my mind", "action": action})
+
+    assert "You have already answered this survey. Thank you." in again.content.decode()
+    assert Response.objects.get(invitation=invitation).answers[text[1:]] == "Great staff"
+
+
+def test_the_same_submit_long_after_finishing_is_told_the_survey_was_answered(client, survey, invitation):
+    # Thanking a repeat says the guess was right: a forwarded link must not tell its reader the answers.
+    _, rating, _ = names(survey)
+    client.post(url(invitation), {rating: "9", "action": "finish"})
+    Response.objects.filter(invitation=invitation).update(finished_at=timezone.now() - timedelta(minutes=11))
+
+    again = client.post(url(invitation), {rating: "9", "action": "finish"})
+
+    assert "You have already answered this survey. Thank you." in again.content.decode()
+
+
 def test_it_shows_errors_next_to_the_questions_and_keeps_what_was_typed(client, survey, invitation):
     choice, rating, text = names(survey)
 
@@ -185,6 +239,35 @@ def test_it_shows_errors_next_to_the_questions_and_keeps_what_was_typed(client, 
     assert f'id="{choice}-1" name="{choice}" value="1" checked' in html
     assert not Response.objects.filter(invitation=invitation).exists()
     assert status_of(invitation) == Status.EMAIL_SENT
+
+
+def test_each_error_is_tied_to_its_question_and_the_summary_leads_to_the_field(client, survey, invitation):
+    # WCAG 3.3.1 / 1.3.1 without any script: a screen reader hears the error with the field, and
+    # the summary's links move to the field itself, where typing or choosing starts.
+    choice, rating, text = names(survey)
+    survey.questions.filter(kind="text").update(required=True)
+
+    html = client.post(url(invitation), {choice: "9", rating: "", text: "  ", "action": "finish"}).content.decode()
+
+    assert texts(html, "//title") == ["Error: Survey"]
+    assert texts(html, '//*[@role="alert"]/@tabindex') == ["-1"]
+    assert texts(html, '//*[@role="alert"]/@autofocus') == [""]
+    assert texts(html, '//*[@role="alert"]//a/@href') == [f"#{choice}-1", f"#{rating}-0", f"#{text}-text"]
+    assert texts(html, f'//div[@id="{rating}"]/fieldset/@aria-describedby') == [f"{rating}-hint {rating}-error"]
+    assert texts(html, f'//div[@id="{choice}"]/fieldset/@aria-describedby') == [f"{choice}-error"]
+    assert set(texts(html, f'//input[@name="{rating}"]/@aria-invalid')) == {"true"}
+    assert len(texts(html, f'//input[@name="{rating}"]/@aria-invalid')) == 11
+    assert texts(html, f'//textarea[@name="{text}"]/@aria-invalid') == ["true"]
+
+
+def test_a_page_without_errors_marks_nothing_invalid(client, survey, invitation):
+    _, rating, _ = names(survey)
+
+    html = client.get(url(invitation)).content.decode()
+
+    assert texts(html, "//@aria-invalid") == []
+    assert texts(html, '//*[@role="alert"]') == []
+    assert texts(html, f'//div[@id="{rating}"]/fieldset/@aria-describedby') == [f"{rating}-hint"]
 
 
 def test_it_refuses_a_rating_outside_the_scale(client, survey, invitation):
@@ -240,13 +323,27 @@ def test_a_finished_survey_says_so_after_its_link_expires(client, survey, invita
     assert status_of(invitation) == Status.SURVEY_FINISHED
 
 
-def test_an_inactive_survey_is_not_open(client, survey, invitation):
+def test_a_paused_survey_is_not_open_for_now(client, survey, invitation):
+    survey.status = "paused"
+    survey.save()
+
+    answer = client.get(url(invitation))
+
+    assert texts(answer.content, "//h1") == ["This survey is not open"]
+    assert "Please try again later." in answer.content.decode()
+    assert "<form" not in answer.content.decode()
+
+
+def test_a_closed_survey_does_not_ask_to_try_again_later(client, survey, invitation):
+    # Closed is for good: sending the respondent back later would waste their time.
     survey.status = "closed"
     survey.save()
 
     answer = client.get(url(invitation))
 
-    assert "This survey is not open" in answer.content.decode()
+    assert texts(answer.content, "//h1") == ["This survey is closed"]
+    assert texts(answer.content, "//title") == ["This survey is closed"]
+    assert "later" not in answer.content.decode()
     assert "<form" not in answer.content.decode()
 
 
@@ -384,3 +481,27 @@ def test_the_opt_out_button_is_recorded_as_the_pages_not_one_click(client, invit
     client.post(opt_out_url(invitation))
 
     assert "opt-out page" in invitation.events.get(kind="opted_out").description
+
+
+def test_a_post_refused_for_its_csrf_token_says_what_to_do_on_a_page_of_the_survey(survey, invitation):
+    # A browser blocking cookies, or an admin signing in on another tab (a new CSRF token): the
+    # respondent reads why their answers were not taken and goes back to the survey from there,
+    # not Django's "CSRF verification failed" page.
+    _, rating, _ = names(survey)
+
+    refused = Client(enforce_csrf_checks=True).post(url(invitation), {rating: "9", "action": "finish"})
+
+    html = refused.content.decode()
+    assert refused.status_code == 403
+    assert texts(html, "//h1") == ["Your answers were not sent"]
+    assert "cookies" in html and "CSRF" not in html
+    assert texts(html, "//a/@href") == [url(invitation)]
+    assert "default-src 'none'" in refused["Content-Security-Policy"]
+    assert not Response.objects.filter(invitation=invitation).exists()
+
+
+def test_a_csrf_refusal_elsewhere_keeps_django_s_page():
+    refused = Client(enforce_csrf_checks=True).post(reverse("admin:login"), {"username": "x", "password": "y"})
+
+    assert refused.status_code == 403
+    assert "CSRF verification failed" in refused.content.decode()

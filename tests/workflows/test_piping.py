@@ -152,6 +152,29 @@ def test_it_escapes_piped_values_in_html():
     assert result.text == "<p>&lt;script&gt;</p>"
 
 
+RLO, LRE, PDF, RLI, PDI = "\u202e", "\u202a", "\u202c", "\u2067", "\u2069"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        # An override or isolate left open would reverse the template's own text after the value.
+        (f"Eve {RLO}evil", f"Eve {RLO}evil{PDF}"),
+        (f"{RLI}{LRE}x", f"{RLI}{LRE}x{PDF}{PDI}"),
+        # A closer without its opener would close the template's own, around the value.
+        (f"x{PDF}{PDI}y", "xy"),
+        # Balanced controls and right-to-left text are the value's own: kept as they are.
+        (f"{RLO}ab{PDF} مرحبا {RLI}c{PDI}", f"{RLO}ab{PDF} مرحبا {RLI}c{PDI}"),
+        # A PDI closes the embeddings opened inside its isolate too.
+        (f"{RLI}{RLO}a{PDI}b", f"{RLI}{RLO}a{PDI}b"),
+    ],
+)
+def test_bidirectional_controls_of_a_piped_value_stay_inside_it_in_html(value, shown):
+    template = "<p>Hello ${m://FirstName}, your case is closed.</p>"
+    result = render(template, sources(contact={"FirstName": value}), html=True)
+    assert result.text == f"<p>Hello {shown}, your case is closed.</p>"
+
+
 def test_it_does_not_escape_piped_values_in_text():
     result = render("${event://Subject}", sources(event={"Subject": "<script> & co"}))
     assert result.text == "<script> & co"

@@ -18,16 +18,17 @@ class TaskContext:
     # config field -> the value it takes instead of its piped text (a test event's test address)
     overrides: dict[str, str] = field(default_factory=dict)
 
-    def pipe(self, key: str, *, html: bool = False) -> str:
-        """Render one config field's piped text (or return its override)."""
+    def pipe(self, key: str, *, html: bool = False, for_reader: bool = False) -> str:
+        """Render one config field's piped text (or return its override). `html`, `for_reader`: as
+        workflows.piping.render takes them."""
         if key in self.overrides:
             self.resolved_input[key] = self.overrides[key]
             return self.overrides[key]
-        return self.render(self.config.get(key) or "", record_as=key, html=html)
+        return self.render(self.config.get(key) or "", record_as=key, html=html, for_reader=for_reader)
 
-    def render(self, template: str, *, record_as: str, html: bool = False) -> str:
+    def render(self, template: str, *, record_as: str, html: bool = False, for_reader: bool = False) -> str:
         """Render piped text, recording the value and what resolved empty for Workflow Reporting."""
-        rendered = render(template, self.sources, html=html)
+        rendered = render(template, self.sources, html=html, for_reader=for_reader)
         value = rendered.text.strip()
         self.resolved_input[record_as] = value
         for token in rendered.missing:
