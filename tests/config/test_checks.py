@@ -8,7 +8,7 @@ from django.core import checks
 # A production configuration that passes every check of config/checks.py.
 SOUND = {
     "DEBUG": False,
-    "SECRET_KEY": "k" * 60,
+    "SECRET_KEY": "Qx8vN2mK4pL9rT6wY1zB3cD5fG7hJ0kM2nP4qR6sT8uV0wX2yZ4aB6",
     "ALLOWED_HOSTS": ["surveys.example.com"],
     "PUBLIC_BASE_URL": "https://surveys.example.com",
     "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
@@ -111,8 +111,8 @@ def test_it_warns_about_an_https_redirect_that_would_loop_behind_a_proxy(configu
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 def test_it_warns_about_debug_with_a_database_server_on_every_command(configured, settings):
     settings.DATABASES = {"default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.postgresql"}}
-    assert configured(DEBUG=True) == {"sfsurveys.W005"}
-    assert "sfsurveys.W005" in untagged_ids()
+    assert configured(DEBUG=True) == {"sfsurveys.W005", "sfsurveys.E106"}  # an error when deploying
+    assert untagged_ids() == {"sfsurveys.W005"}
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
@@ -153,8 +153,8 @@ def test_the_public_base_url_error_stops_management_commands(settings):
         call_command("check")
 
 
-def test_it_warns_on_deploy_about_an_http_public_base_url(configured):
-    assert configured(PUBLIC_BASE_URL="http://surveys.example.com") == {"sfsurveys.W102"}
+def test_it_refuses_on_deploy_an_http_public_base_url(configured):
+    assert configured(PUBLIC_BASE_URL="http://surveys.example.com") == {"sfsurveys.E104"}
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "https://localhost", "https://[::1]:8443"])
@@ -167,8 +167,8 @@ def test_it_warns_on_deploy_when_public_base_url_is_not_an_allowed_host(configur
     assert configured(ALLOWED_HOSTS=[".example.org"]) == set()
 
 
-def test_it_warns_on_deploy_about_a_wildcard_in_allowed_hosts(configured):
-    assert configured(ALLOWED_HOSTS=["*"]) == {"sfsurveys.W105"}
+def test_it_refuses_on_deploy_a_wildcard_in_allowed_hosts(configured):
+    assert configured(ALLOWED_HOSTS=["*"]) == {"sfsurveys.E105"}
 
 
 @pytest.mark.parametrize("url", ["http://twilio-mock.example.com", "https://twilio-mock.example.com"])
@@ -233,3 +233,85 @@ def test_quiet_hours_that_are_not_a_range_of_times_are_an_error(configured, valu
 @pytest.mark.parametrize("value", ["", "21:00-08:00", "22:30 - 07:15", "13:00-14:00"])
 def test_quiet_hours_as_a_range_or_empty_are_fine(configured, value):
     assert configured(SMS_QUIET_HOURS=value) == set()
+
+
+# --- secrets in production: each stops `check --deploy` (an error, so the release stops) ------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["given-key", "a" * 80, "django-insecure-Qx8vN2mK4pL9rT6wY1zB3cD5fG7hJ0kM2nP4qR6sT8uV0wX2yZ4aB6"],
+)
+def test_it_refuses_on_deploy_a_secret_key_anyone_could_guess(configured, key):
+    assert configured(SECRET_KEY=key) == {"sfsurveys.E101"}
+    assert untagged_ids() == set()  # the local run and the test suite keep working
+
+
+def test_it_refuses_on_deploy_an_smtp_password_sent_in_clear(configured):
+    smtp = {"EMAIL_HOST": "smtp.example.com", "EMAIL_HOST_USER": "surveys", "EMAIL_HOST_PASSWORD": "s3cret"}
+    for backend in ("distributions.channels.smtp.EmailBackend", "django.core.mail.backends.smtp.EmailBackend"):
+        assert configured(EMAIL_BACKEND=backend, EMAIL_USE_TLS=False, EMAIL_USE_SSL=False, **smtp) == {"sfsurveys.E102"}
+    assert configured(EMAIL_USE_TLS=True, **smtp) == set()
+    assert configured(EMAIL_USE_TLS=False, EMAIL_USE_SSL=True, **smtp) == set()
+
+
+def test_it_allows_a_password_to_a_relay_on_this_machine_and_smtp_without_one(configured):
+    assert configured(EMAIL_USE_TLS=False, EMAIL_HOST="127.0.0.1", EMAIL_HOST_PASSWORD="s3cret") == set()
+    assert configured(EMAIL_USE_TLS=False, EMAIL_HOST="smtp.example.com", EMAIL_HOST_PASSWORD="") == set()
+
+
+@pytest.mark.parametrize("origin", ["http://surveys.example.com", "https://*", "https://*.com", "https://*.com."])
+def test_it_refuses_on_deploy_csrf_origins_anyone_could_post_from(configured, origin):
+    assert configured(CSRF_TRUSTED_ORIGINS=["https://surveys.example.com", origin]) == {"sfsurveys.E103"}
+
+
+@pytest.mark.parametrize("origin", ["https://surveys.example.com", "https://*.example.com", "http://localhost:8000"])
+def test_it_takes_https_csrf_origins_and_wildcards_under_a_domain(configured, origin):
+    assert configured(CSRF_TRUSTED_ORIGINS=[origin]) == set()
+
+
+PRODUCTION = {
+    "DATABASE_URL": "postgres://surveys@db.internal:5432/surveys",
+    "DEBUG": "false",
+    "SECRET_KEY": SOUND["SECRET_KEY"],
+    "ALLOWED_HOSTS": "surveys.example.com",
+    "PUBLIC_BASE_URL": "https://surveys.example.com",
+    "BEHIND_HTTPS_PROXY": "true",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "EMAIL_BACKEND": "distributions.channels.smtp.EmailBackend",
+    "EMAIL_HOST": "smtp.example.com",
+    "EMAIL_HOST_USER": "surveys",
+    "EMAIL_HOST_PASSWORD": "s3cret",
+    "EMAIL_USE_TLS": "true",
+    "ANYMAIL_WEBHOOK_SECRET": "tracking:s3cret",
+}
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        {},
+        {"SECRET_KEY": "short-key"},
+        {"ALLOWED_HOSTS": "*"},
+        {"PUBLIC_BASE_URL": "http://surveys.example.com"},
+        {"EMAIL_USE_TLS": "false"},
+        {"CSRF_TRUSTED_ORIGINS": "http://surveys.example.com"},
+        {"DEBUG": "true"},
+    ],
+    ids=lambda unsafe: ",".join(unsafe) or "sound",
+)
+def test_the_release_command_stops_at_an_unsafe_production_setting(tmp_path, unsafe):
+    """`manage.py check --deploy`, as the README's release command runs it first, exits non-zero."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.workers import ROOT
+
+    keep = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    environment = {**keep, **PRODUCTION, "DATA_DIR": str(tmp_path), **unsafe}
+    command = [sys.executable, "manage.py", "check", "--deploy"]
+    finished = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+
+    assert (finished.returncode != 0) == bool(unsafe), finished.stdout + finished.stderr
