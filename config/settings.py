@@ -155,7 +155,10 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY") else None
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("BEHIND_HTTPS_PROXY")
+# The admin's session and CSRF cookies go over https only once the site is served over https (an
+# https PUBLIC_BASE_URL, or a TLS proxy in front): an http request to the site, which an attacker on
+# the network can make a signed-in admin's browser send, would otherwise carry the session in clear.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("BEHIND_HTTPS_PROXY") or PUBLIC_BASE_URL.startswith("https://")
 # Redirecting http to https and Strict-Transport-Security: here, unless the HTTPS proxy does both.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
