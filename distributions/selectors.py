@@ -1,5 +1,6 @@
 """Reads of surveys and distributions for the admin."""
 
+import hmac
 import re
 
 from django.contrib.auth import get_user_model
@@ -180,10 +181,17 @@ _SHORT_CODE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def invitation_token_for_short_code(code: str) -> str | None:
-    """The token of the invitation a text's short link names, or None."""
+    """The token of the invitation a text's short link names, or None.
+
+    Matched on the code's digest (unique index), as survey link tokens are: the short link opens
+    the survey as the token does, so the lookup's timing must say nothing about it either."""
     if len(code) > Invitation._meta.get_field("short_code").max_length or not _SHORT_CODE.fullmatch(code):
         return None
-    return Invitation.objects.filter(short_code=code).values_list("token", flat=True).first()
+    digest = token_digest(code)
+    found = Invitation.objects.filter(short_code_digest=digest).values_list("short_code_digest", "token").first()
+    if found is None or not hmac.compare_digest(found[0], digest):
+        return None
+    return found[1]
 
 
 def survey_link(token: str) -> str:
