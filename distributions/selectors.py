@@ -3,6 +3,7 @@
 import hmac
 import re
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Q, Subquery
 
@@ -192,6 +193,39 @@ def invitation_token_for_short_code(code: str) -> str | None:
     if found is None or not hmac.compare_digest(found[0], digest):
         return None
     return found[1]
+
+
+# How much of a survey link's token (or a short link's code) is shown to who may not open the link.
+SHOWN = 6
+
+
+def survey_links_masked(value):
+    """`value` (text, or dicts and lists of it: a task run's input and output, a message as sent)
+    with every survey link and short link in it cut to its token's first characters, e.g.
+    https://surveys.example.com/s/Ab3dEf…/. A link opens the recipient's survey, answers included,
+    so it is shown whole only to who may see the invitation it belongs to (may_see_survey_links)."""
+    link = re.compile(re.escape(settings.PUBLIC_BASE_URL) + r"/(?:s|r)/([A-Za-z0-9_-]+)")
+    return _masked(value, link)
+
+
+def _masked(value, link: re.Pattern):
+    if isinstance(value, str):
+        return link.sub(lambda match: match[0][: match.start(1) - match.start(0)] + _cut(match[1]), value)
+    if isinstance(value, dict):
+        return {key: _masked(item, link) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, link) for item in value]
+    return value
+
+
+def _cut(token: str) -> str:
+    return token if len(token) <= SHOWN else f"{token[:SHOWN]}…"
+
+
+def may_see_survey_links(user) -> bool:
+    """Whether the admin shows `user` survey links whole wherever they appear (a run's output, the
+    outbox, texts): as the invitation's own page shows its link, with the right to view invitations."""
+    return user.has_perm("distributions.view_invitation")
 
 
 def survey_link(token: str) -> str:

@@ -9,44 +9,17 @@ Every search is an equality on an indexed column, so it costs the same at 1,000 
   Matching the email inside the stored event fields would scan every notification's JSON.
 """
 
-import re
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db.models import CharField, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Lower
 
 from directory.models import Contact
 from distributions.models import Distribution
+from distributions.selectors import survey_links_masked
 from workflows.models import Notification, Run, TaskRun
 from workflows.salesforce.values import salesforce_id_forms
-
-# How much of a survey link's token (or a short link's code) is shown to who may not open the link.
-SHOWN = 6
-
-
-def survey_links_masked(value):
-    """`value` (a task run's resolved input, output, notes or error: text, or dicts and lists of
-    it) with every survey link and short link in it cut to its token's first characters,
-    e.g. https://surveys.example.com/s/Ab3dEf…/. A link opens the recipient's survey, answers
-    included, so it is shown only to who may see the invitation it belongs to."""
-    link = re.compile(re.escape(settings.PUBLIC_BASE_URL) + r"/(?:s|r)/([A-Za-z0-9_-]+)")
-    return _masked(value, link)
-
-
-def _masked(value, link: re.Pattern):
-    if isinstance(value, str):
-        return link.sub(lambda match: match[0][: match.start(1) - match.start(0)] + _cut(match[1]), value)
-    if isinstance(value, dict):
-        return {key: _masked(item, link) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_masked(item, link) for item in value]
-    return value
-
-
-def _cut(token: str) -> str:
-    return token if len(token) <= SHOWN else f"{token[:SHOWN]}…"
 
 
 def task_runs_without_survey_links(task_runs) -> list[TaskRun]:
