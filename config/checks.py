@@ -381,11 +381,16 @@ def check_twilio_api_base_url(app_configs, **kwargs):
 
 @checks.register(checks.Tags.security, deploy=True)
 def check_allowed_hosts_wildcard(app_configs, **kwargs):
-    if "*" in settings.ALLOWED_HOSTS:
+    # "*", or a subdomain pattern over a whole top-level domain (".com", "."): any host is served.
+    wildcards = [
+        host for host in settings.ALLOWED_HOSTS if host == "*" or (host.startswith(".") and "." not in host[1:])
+    ]
+    if wildcards:
         return [
             checks.Error(
-                "ALLOWED_HOSTS contains '*': requests naming any host are served, which turns off Django's "
-                "protection against forged Host headers (poisoned caches, links to another site).",
+                f"ALLOWED_HOSTS contains {', '.join(repr(host) for host in wildcards)}: requests naming any host "
+                "(under a whole top-level domain) are served, which turns off Django's protection against forged "
+                "Host headers (poisoned caches, links to another site).",
                 hint="List the site's host names in ALLOWED_HOSTS.",
                 id="sfsurveys.E105",
             )

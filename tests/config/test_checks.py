@@ -167,8 +167,13 @@ def test_it_warns_on_deploy_when_public_base_url_is_not_an_allowed_host(configur
     assert configured(ALLOWED_HOSTS=[".example.org"]) == set()
 
 
-def test_it_refuses_on_deploy_a_wildcard_in_allowed_hosts(configured):
-    assert configured(ALLOWED_HOSTS=["*"]) == {"sfsurveys.E105"}
+@pytest.mark.parametrize("wildcard", ["*", ".com", "."])
+def test_it_refuses_on_deploy_a_wildcard_in_allowed_hosts(configured, wildcard):
+    assert configured(ALLOWED_HOSTS=["surveys.example.com", wildcard]) == {"sfsurveys.E105"}
+
+
+def test_it_takes_subdomains_of_a_domain_in_allowed_hosts(configured):
+    assert configured(ALLOWED_HOSTS=[".example.com"]) == set()
 
 
 @pytest.mark.parametrize("url", ["http://twilio-mock.example.com", "https://twilio-mock.example.com"])
