@@ -88,3 +88,21 @@ def test_the_web_process_logs_no_token_of_the_requests_it_serves(postgres_only, 
     assert workflow.token not in log and invitation.token not in log
     assert log.count(f"/events/salesforce/{workflow.token[:6]}…/") == 3  # two access lines, one warning
     assert log.count(f"/s/{invitation.token[:6]}…/") == 2  # the request line and the Referer
+
+
+def test_the_web_processs_error_log_cuts_the_tokens_too(tmp_path):
+    """gunicorn logs "Error handling request <path>" when a request fails outside Django."""
+    from gunicorn.config import Config
+
+    import config.gunicorn as web_process
+
+    cfg = Config()
+    cfg.set("errorlog", str(tmp_path / "error.log"))
+    logger = web_process.logger_class(cfg)
+
+    logger.error("Error handling request %s", "/events/salesforce/AbCdEfGhIjKlMnOp/")
+    logger.exception("Error handling request %s", "/s/QrStUvWxYz012345/")
+
+    log = (tmp_path / "error.log").read_text()
+    assert "AbCdEfGhIjKlMnOp" not in log and "QrStUvWxYz012345" not in log
+    assert "/events/salesforce/AbCdEf…/" in log and "/s/QrStUv…/" in log
