@@ -3,7 +3,6 @@
 import hmac
 import re
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Q, Subquery
 
@@ -18,6 +17,8 @@ from distributions.models import (
     SmsConversation,
     SmsMessage,
     Survey,
+    new_invitation_token,
+    new_short_code,
 )
 from distributions.services.answers import answer_display
 from workflows.models import token_digest
@@ -197,6 +198,12 @@ def invitation_token_for_short_code(code: str) -> str | None:
 
 # How much of a survey link's token (or a short link's code) is shown to who may not open the link.
 SHOWN = 6
+# A survey link's token or a short link's code after /s/ or /r/, whatever address the link was
+# made with (PUBLIC_BASE_URL may have changed since): matched by their exact shapes.
+_LINK_SECRET = re.compile(
+    rf"(?<=/s/)[A-Za-z0-9_-]{{{len(new_invitation_token())}}}(?![A-Za-z0-9_-])"
+    rf"|(?<=/r/)[A-Za-z0-9_-]{{{len(new_short_code())}}}(?![A-Za-z0-9_-])"
+)
 
 
 def survey_links_masked(value):
@@ -204,17 +211,12 @@ def survey_links_masked(value):
     with every survey link and short link in it cut to its token's first characters, e.g.
     https://surveys.example.com/s/Ab3dEf…/. A link opens the recipient's survey, answers included,
     so it is shown whole only to who may see the invitation it belongs to (may_see_survey_links)."""
-    link = re.compile(re.escape(settings.PUBLIC_BASE_URL) + r"/(?:s|r)/([A-Za-z0-9_-]+)")
-    return _masked(value, link)
-
-
-def _masked(value, link: re.Pattern):
     if isinstance(value, str):
-        return link.sub(lambda match: match[0][: match.start(1) - match.start(0)] + _cut(match[1]), value)
+        return _LINK_SECRET.sub(lambda match: _cut(match[0]), value)
     if isinstance(value, dict):
-        return {key: _masked(item, link) for key, item in value.items()}
+        return {key: survey_links_masked(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_masked(item, link) for item in value]
+        return [survey_links_masked(item) for item in value]
     return value
 
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from distributions.models import OutboxMessage, SmsConversation, SmsMessage
+from distributions.selectors import survey_links_masked
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +79,16 @@ def test_who_may_view_invitations_sees_the_links_of_sent_messages_whole(client, 
 
     assert TOKEN in outbox
     assert CODE in text and CODE in thread
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        (f"https://old-address.example.com/s/{TOKEN}/", "https://old-address.example.com/s/Ab3dEf…/"),
+        (f"http://127.0.0.1:8000/surveys/s/{TOKEN}/opt-out/", "http://127.0.0.1:8000/surveys/s/Ab3dEf…/opt-out/"),
+        (f"Take it: https://surveys.example.com/r/{CODE}.", "Take it: https://surveys.example.com/r/Zy9xWv…."),
+        ("https://shop.example.com/s/spring-sale/", "https://shop.example.com/s/spring-sale/"),  # no token's shape
+    ],
+)
+def test_a_link_is_cut_whatever_address_it_was_made_with(text, shown):
+    assert survey_links_masked({"Body": [text]}) == {"Body": [shown]}
