@@ -139,6 +139,32 @@ def check_tracking_webhook(app_configs, **kwargs):
     return []
 
 
+# Anyone who knows the tracking webhook's password can forge bounces, complaints and unsubscribes
+# (which stop a contact's email for good): long enough that guessing it over the network is hopeless.
+WEBHOOK_PASSWORD_MIN_LENGTH = 16
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_tracking_webhook_password(app_configs, **kwargs):
+    if tracking_esp() not in TRACKING_VIEWS:
+        return []
+    short = [secret for secret in webhook_secrets() if ":" in secret]
+    short = [secret for secret in short if len(secret.partition(":")[2]) < WEBHOOK_PASSWORD_MIN_LENGTH]
+    if not short:
+        return []
+    return [
+        checks.Error(
+            # Not quoted: the values are passwords.
+            f"{len(short)} of ANYMAIL_WEBHOOK_SECRET's passwords are shorter than {WEBHOOK_PASSWORD_MIN_LENGTH} "
+            "characters: whoever guesses one can forge bounces, complaints and unsubscribes, which stop "
+            "contacts' email.",
+            hint="Set it to tracking:<output of python -c 'import secrets; print(secrets.token_urlsafe(24))'> and "
+            "put the same in the ESP's webhook URL.",
+            id="sfsurveys.E107",
+        )
+    ]
+
+
 @checks.register()
 def check_default_from_email(app_configs, **kwargs):
     """Every invitation of a task that leaves From empty, and every failure notice, is sent from it."""

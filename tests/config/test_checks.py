@@ -16,8 +16,9 @@ SOUND = {
     "EMAIL_BACKEND": "distributions.channels.smtp.EmailBackend",
     "TRACKING_WEBHOOK_ESP": "",
     "RUN_LEASE_SECONDS": 600,
-    "ANYMAIL": {"WEBHOOK_SECRET": ["tracking:s3cret"]},
+    "ANYMAIL": {"WEBHOOK_SECRET": ["tracking:Zx7-Lq2_Wm9vRt4Kp8Ny3Bc6"]},
 }
+LONG_PASSWORD = "Zx7-Lq2_Wm9vRt4Kp8Ny3Bc6"
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_it_refuses_an_email_backend_that_cannot_load(configured):
 
 def test_it_refuses_an_esp_backend_without_its_api_key(configured):
     assert configured(EMAIL_BACKEND="anymail.backends.postmark.EmailBackend") == {"sfsurveys.E002"}
-    settings_with_key = {"WEBHOOK_SECRET": ["tracking:s3cret"], "POSTMARK_SERVER_TOKEN": "server-token"}
+    settings_with_key = {"WEBHOOK_SECRET": [f"tracking:{LONG_PASSWORD}"], "POSTMARK_SERVER_TOKEN": "server-token"}
     assert configured(ANYMAIL=settings_with_key) == set()
 
 
@@ -76,7 +77,7 @@ def test_it_warns_when_the_tracking_webhook_has_no_credentials(configured):
     assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": []}) == {"sfsurveys.W002"}
 
 
-@pytest.mark.parametrize("secrets", [["s3cret-without-a-user"], ["tracking:old-s3cret", "new-s3cret"]])
+@pytest.mark.parametrize("secrets", [["s3cret-without-a-user"], [f"tracking:{LONG_PASSWORD}", "new-s3cret"]])
 def test_it_warns_when_webhook_credentials_could_never_match_an_esps_basic_auth(configured, secrets):
     assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": secrets}) == {"sfsurveys.W006"}
 
@@ -98,7 +99,7 @@ def test_a_credential_without_a_colon_is_refused_by_the_webhook_indeed(client, s
 
 def test_it_warns_when_the_tracking_webhook_cannot_check_the_esp_signature(configured):
     assert configured(TRACKING_WEBHOOK_ESP="mailgun") == {"sfsurveys.W003"}
-    signed = {"WEBHOOK_SECRET": ["tracking:s3cret"], "MAILGUN_WEBHOOK_SIGNING_KEY": "key-1"}
+    signed = {"WEBHOOK_SECRET": [f"tracking:{LONG_PASSWORD}"], "MAILGUN_WEBHOOK_SIGNING_KEY": "key-1"}
     assert configured(ANYMAIL=signed) == set()
 
 
@@ -289,7 +290,8 @@ PRODUCTION = {
     "EMAIL_HOST_USER": "surveys",
     "EMAIL_HOST_PASSWORD": "s3cret",
     "EMAIL_USE_TLS": "true",
-    "ANYMAIL_WEBHOOK_SECRET": "tracking:s3cret",
+    "ANYMAIL_WEBHOOK_SECRET": f"tracking:{LONG_PASSWORD}",
+    "TRACKING_WEBHOOK_ESP": "postmark",
 }
 
 
@@ -303,6 +305,7 @@ PRODUCTION = {
         {"EMAIL_USE_TLS": "false"},
         {"CSRF_TRUSTED_ORIGINS": "http://surveys.example.com"},
         {"DEBUG": "true"},
+        {"ANYMAIL_WEBHOOK_SECRET": "tracking:s3cret"},
     ],
     ids=lambda unsafe: ",".join(unsafe) or "sound",
 )
@@ -320,3 +323,10 @@ def test_the_release_command_stops_at_an_unsafe_production_setting(tmp_path, uns
     finished = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
 
     assert (finished.returncode != 0) == bool(unsafe), finished.stdout + finished.stderr
+
+
+def test_it_refuses_on_deploy_a_tracking_webhook_password_anyone_could_guess(configured):
+    rotating = [f"tracking:{LONG_PASSWORD}", "tracking:s3cret"]
+    assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": rotating}) == {"sfsurveys.E107"}
+    assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": rotating[:1]}) == set()
+    assert configured(TRACKING_WEBHOOK_ESP="", ANYMAIL={"WEBHOOK_SECRET": rotating}) == set()  # nothing served
