@@ -121,6 +121,11 @@ SECRET_KEY = secret_key(given=env_str("SECRET_KEY"), database_engine=DATABASES["
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The admin is the only place to sign in: a `next` that leaves the site (//evil.example) is refused
+# by Django and the login goes here, not to Django's default /accounts/profile/ (a 404).
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
