@@ -1,7 +1,9 @@
-"""API tokens in the admin: created here (the token is shown once, after saving), revoked here."""
+"""API tokens in the admin: created here (the token is shown once, on the page the save answers), revoked here."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 from api.models import ApiToken
 from api.selectors import api_token_users
@@ -54,12 +56,24 @@ class ApiTokenAdmin(UserNamedAsTextMixin, admin.ModelAdmin):
         token, secret = api_token_create(user=obj.user, name=obj.name)
         obj.pk, obj.digest, obj.hint, obj.created_at = token.pk, token.digest, token.hint, token.created_at
         obj._state.adding = False
-        self.message_user(
-            request,
-            f"The new token is {secret} — copy it now: it is stored only as a digest and cannot be shown again. "
-            "Scripts send it as the X-API-TOKEN header.",
-            messages.WARNING,
-        )
+        request.new_api_token_secret = secret  # for response_add, and nothing else
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The new token's secret, on the answer to the save itself: a redirect would carry it to the
+        next page in a message, which Django keeps in a cookie (signed, not encrypted) or the session."""
+        secret = getattr(request, "new_api_token_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "API token created",
+            "token": obj,
+            "secret": secret,
+        }
+        response = TemplateResponse(request, "admin/api/apitoken/created.html", context)
+        add_never_cache_headers(response)  # never kept by the browser or a proxy
+        return response
 
     @admin.action(
         description="Revoke selected tokens (calls with them are refused from now on)", permissions=["change"]

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.http.request import split_domain_port, validate_host
 from django.utils.module_loading import import_string
 from email_validator import EmailNotValidError, validate_email
@@ -136,6 +137,32 @@ def check_tracking_webhook(app_configs, **kwargs):
             )
         ]
     return []
+
+
+# Anyone who knows the tracking webhook's password can forge bounces, complaints and unsubscribes
+# (which stop a contact's email for good): long enough that guessing it over the network is hopeless.
+WEBHOOK_PASSWORD_MIN_LENGTH = 16
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_tracking_webhook_password(app_configs, **kwargs):
+    if tracking_esp() not in TRACKING_VIEWS:
+        return []
+    short = [secret for secret in webhook_secrets() if ":" in secret]
+    short = [secret for secret in short if len(secret.partition(":")[2]) < WEBHOOK_PASSWORD_MIN_LENGTH]
+    if not short:
+        return []
+    return [
+        checks.Error(
+            # Not quoted: the values are passwords.
+            f"{len(short)} of ANYMAIL_WEBHOOK_SECRET's passwords are shorter than {WEBHOOK_PASSWORD_MIN_LENGTH} "
+            "characters: whoever guesses one can forge bounces, complaints and unsubscribes, which stop "
+            "contacts' email.",
+            hint="Set it to tracking:<output of python -c 'import secrets; print(secrets.token_urlsafe(24))'> and "
+            "put the same in the ESP's webhook URL.",
+            id="sfsurveys.E107",
+        )
+    ]
 
 
 @checks.register()
@@ -289,6 +316,21 @@ def check_debug_with_database_server(app_configs, **kwargs):
     return []
 
 
+@checks.register(checks.Tags.security, deploy=True)
+def check_debug_deployed(app_configs, **kwargs):
+    """The warning above, as an error when deploying: `check --deploy` stops the release."""
+    if settings.DEBUG and not is_sqlite(settings.DATABASES["default"]["ENGINE"]):
+        return [
+            checks.Error(
+                "DEBUG is on in a deployment with a database server: error pages show settings, code and data "
+                "(contacts, answers) to anyone who causes an error.",
+                hint="Unset DEBUG (or set DEBUG=false).",
+                id="sfsurveys.E106",
+            )
+        ]
+    return []
+
+
 @checks.register()
 def check_public_base_url_opens(app_configs, **kwargs):
     """Event URLs and every survey and opt-out link in an email start with PUBLIC_BASE_URL: without
@@ -312,14 +354,16 @@ def check_public_base_url(app_configs, **kwargs):
     url = urlsplit(settings.PUBLIC_BASE_URL)
     host, _port = split_domain_port(url.netloc)
     problems = []
-    if url.scheme != "https":
+    # An error: the deployment stops. Over http, anyone on the network path reads the survey link
+    # tokens and the event URL's token (which starts runs), and can change what Salesforce sends.
+    if url.scheme != "https" and not _is_loopback(host):
         problems.append(
-            checks.Warning(
-                f"PUBLIC_BASE_URL is {settings.PUBLIC_BASE_URL}, not https: Salesforce's messages and survey "
-                "links (which open a recipient's survey) cross the network in clear, and mailbox providers "
-                "ignore one-click unsubscribe at an http URL (RFC 8058 section 3.1).",
+            checks.Error(
+                f"PUBLIC_BASE_URL is {settings.PUBLIC_BASE_URL}, not https: Salesforce's messages (with the event "
+                "URL's token) and survey links (which open a recipient's survey) cross the network in clear, and "
+                "mailbox providers ignore one-click unsubscribe at an http URL (RFC 8058 section 3.1).",
                 hint="Serve the site over HTTPS and set PUBLIC_BASE_URL to its https:// address.",
-                id="sfsurveys.W102",
+                id="sfsurveys.E104",
             )
         )
     if _is_loopback(host):
@@ -363,16 +407,106 @@ def check_twilio_api_base_url(app_configs, **kwargs):
 
 @checks.register(checks.Tags.security, deploy=True)
 def check_allowed_hosts_wildcard(app_configs, **kwargs):
-    if "*" in settings.ALLOWED_HOSTS:
+    # "*", or a subdomain pattern over a whole top-level domain (".com", "."): any host is served.
+    wildcards = [
+        host for host in settings.ALLOWED_HOSTS if host == "*" or (host.startswith(".") and "." not in host[1:])
+    ]
+    if wildcards:
         return [
-            checks.Warning(
-                "ALLOWED_HOSTS contains '*': requests naming any host are served, which turns off Django's "
-                "protection against forged Host headers (poisoned caches, links to another site).",
+            checks.Error(
+                f"ALLOWED_HOSTS contains {', '.join(repr(host) for host in wildcards)}: requests naming any host "
+                "(under a whole top-level domain) are served, which turns off Django's protection against forged "
+                "Host headers (poisoned caches, links to another site).",
                 hint="List the site's host names in ALLOWED_HOSTS.",
-                id="sfsurveys.W105",
+                id="sfsurveys.E105",
             )
         ]
     return []
+
+
+# As Django's own deployment check (security.W009) judges a key: signing sessions with one that
+# can be guessed lets anyone forge an admin's session, so here it stops the deployment.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
+SECRET_KEY_INSECURE_PREFIX = "django-insecure-"
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_secret_key_strength(app_configs, **kwargs):
+    """SECRET_KEY signs the admin's sessions, test events and the local SMS webhooks: a short or
+    well-known key lets whoever guesses it log in as anyone."""
+    key = settings.SECRET_KEY
+    if (
+        len(key) >= SECRET_KEY_MIN_LENGTH
+        and len(set(key)) >= SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        and not key.startswith(SECRET_KEY_INSECURE_PREFIX)
+    ):
+        return []
+    return [
+        checks.Error(
+            f"SECRET_KEY is too easy to guess (fewer than {SECRET_KEY_MIN_LENGTH} characters, fewer than "
+            f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} different ones, or Django's insecure placeholder): it signs the "
+            "admin's sessions, so whoever guesses it can sign in as any user.",
+            hint="Set SECRET_KEY to the output of python -c 'import secrets; print(secrets.token_urlsafe(50))', "
+            "the same on every machine.",
+            id="sfsurveys.E101",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_email_password_encrypted(app_configs, **kwargs):
+    """An SMTP backend with a password and neither STARTTLS nor SMTPS sends the password (and every
+    invitation's survey link) across the network in clear."""
+    try:
+        backend = import_string(settings.EMAIL_BACKEND)
+    except ImportError:
+        return []  # check_email_backend reports it
+    if not (isinstance(backend, type) and issubclass(backend, SmtpEmailBackend)):
+        return []
+    if not settings.EMAIL_HOST_PASSWORD or settings.EMAIL_USE_TLS or settings.EMAIL_USE_SSL:
+        return []
+    if _is_loopback(settings.EMAIL_HOST):
+        return []  # a relay on this machine: nothing crosses the network
+    return [
+        checks.Error(
+            f"EMAIL_HOST_PASSWORD is set but neither EMAIL_USE_TLS nor EMAIL_USE_SSL is: the SMTP password and "
+            f"every invitation (with its survey link) travel to {settings.EMAIL_HOST} in clear.",
+            hint="Set EMAIL_USE_TLS=true (STARTTLS, usually port 587) or EMAIL_USE_SSL=true (usually port 465).",
+            id="sfsurveys.E102",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_csrf_trusted_origins(app_configs, **kwargs):
+    """Each origin in CSRF_TRUSTED_ORIGINS may post the admin's forms with a signed-in admin's
+    session: one served over http can be impersonated by anyone on the network path, and a bare
+    wildcard trusts every site under a public domain."""
+    problems = []
+    for origin in settings.CSRF_TRUSTED_ORIGINS:
+        url = urlsplit(origin)
+        host = url.hostname or ""
+        if url.scheme == "http" and not _is_loopback(host):
+            problems.append(
+                checks.Error(
+                    f"CSRF_TRUSTED_ORIGINS trusts {origin}, an http origin: anyone on the network path can serve "
+                    "a page there that posts the admin's forms with a signed-in admin's session.",
+                    hint="Trust only https origins (the site's own, https://surveys.example.com).",
+                    id="sfsurveys.E103",
+                )
+            )
+        elif "*" in url.netloc and "." not in host.lstrip("*").strip("."):
+            problems.append(
+                checks.Error(
+                    f"CSRF_TRUSTED_ORIGINS trusts {origin}: a wildcard over a whole top-level domain (or every "
+                    "host) lets any site there post the admin's forms with a signed-in admin's session.",
+                    hint="Name the site's origin (https://surveys.example.com), or a wildcard under your own "
+                    "domain (https://*.example.com).",
+                    id="sfsurveys.E103",
+                )
+            )
+    return problems
 
 
 def _is_loopback(host: str) -> bool:

@@ -8,7 +8,10 @@ and the worker is never killed for one slow client; a client that gives up gets 
 from the threads altogether. Command-line options override these.
 """
 
+from gunicorn import glogging
+
 from config.env import env_int, env_str
+from config.logging_filters import UrlSecretsMasked, without_url_secrets
 
 bind = env_str("WEB_BIND", "0.0.0.0:8000")
 # gunicorn also reads WEB_CONCURRENCY itself; named here so .env.example lists it.
@@ -22,3 +25,23 @@ graceful_timeout = timeout
 # Seconds an idle keep-alive connection is kept open.
 keepalive = 5
 accesslog = "-"
+
+
+class AccessLogWithoutUrlSecrets(glogging.Logger):
+    """gunicorn's logger, writing every access-log value (the request line, the path, the Referer a
+    survey page's own form sends) and every error-log message ("Error handling request <path>")
+    with the tokens of event URLs and survey links cut to their first characters
+    (config.logging_filters.without_url_secrets): logs are read by more people and systems than the
+    admin, and a workflow's token starts runs with its owner's permissions."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        if not any(isinstance(existing, UrlSecretsMasked) for existing in self.error_log.filters):
+            self.error_log.addFilter(UrlSecretsMasked())
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {name: without_url_secrets(value) if isinstance(value, str) else value for name, value in atoms.items()}
+
+
+logger_class = AccessLogWithoutUrlSecrets

@@ -1,6 +1,40 @@
-"""Filters for the settings' LOGGING."""
+"""Filters for the settings' LOGGING, and what they share with the web process's access log."""
 
 import logging
+import re
+
+# Paths whose last part is a credential: a workflow's event URL token starts runs acting with its
+# owner's permissions, a survey link's token (and its short code) opens and answers a recipient's
+# survey. Web servers and Django log request paths (the access log, a refused call's warning), so
+# logs would hand them to whoever reads the logs. The admin's /admin/r/ ("view on site") is not one.
+_URL_SECRET = re.compile(r"(/events/salesforce/|(?<!/admin)/s/|(?<!/admin)/r/)([^/?#\s\"']+)")
+SHOWN = 6  # characters kept, as the admin masks an event URL (Workflow.without_token)
+
+
+def without_url_secrets(text: str) -> str:
+    """`text` with the token of every event URL, survey link and short link in it cut to its first
+    characters, e.g. "/events/salesforce/Ab3dEf…/": enough to tell calls apart, not to make one."""
+    return _URL_SECRET.sub(lambda match: match[1] + _masked(match[2]), text)
+
+
+def _masked(secret: str) -> str:
+    return secret if len(secret) <= SHOWN else f"{secret[:SHOWN]}…"
+
+
+class UrlSecretsMasked(logging.Filter):
+    """Cut the tokens of event URLs and survey links out of every record a handler writes
+    (`without_url_secrets`): Django logs the path of each refused request (a 400, 403 or 405 at a
+    workflow's event URL, a CSRF refusal at a survey page) with its token in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: logging reports it when the handler formats it
+            return True
+        masked = without_url_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 class RefusalsWithoutTraceback(logging.Filter):

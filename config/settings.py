@@ -122,6 +122,11 @@ SECRET_KEY = secret_key(given=env_str("SECRET_KEY"), database_engine=DATABASES["
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The admin is the only place to sign in: a `next` that leaves the site (//evil.example) is refused
+# by Django and the login goes here, not to Django's default /accounts/profile/ (a 404).
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -156,7 +161,10 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY") else None
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("BEHIND_HTTPS_PROXY")
+# The admin's session and CSRF cookies go over https only once the site is served over https (an
+# https PUBLIC_BASE_URL, or a TLS proxy in front): an http request to the site, which an attacker on
+# the network can make a signed-in admin's browser send, would otherwise carry the session in clear.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("BEHIND_HTTPS_PROXY") or PUBLIC_BASE_URL.startswith("https://")
 # Redirecting http to https and Strict-Transport-Security: here, unless the HTTPS proxy does both.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
@@ -332,8 +340,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"refusals_without_traceback": {"()": "config.logging_filters.RefusalsWithoutTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "refusals_without_traceback": {"()": "config.logging_filters.RefusalsWithoutTraceback"},
+        "url_secrets_masked": {"()": "config.logging_filters.UrlSecretsMasked"},
+    },
+    # On the handler, so it sees every logger's records: Django's refusal warnings carry the path.
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["url_secrets_masked"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

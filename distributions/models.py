@@ -22,7 +22,8 @@ def new_short_code() -> str:
 
 
 class TokenDigestField(models.CharField):
-    """The SHA-256 (hex) of the row's field `of`, computed whenever the row is inserted or saved.
+    """The SHA-256 (hex) of the row's field `of`, computed whenever the row is inserted or saved;
+    empty while that field is empty (an email invitation has no short code).
 
     Computed in pre_save, which bulk_create calls too, so no way of writing a row leaves it stale.
     """
@@ -36,7 +37,8 @@ class TokenDigestField(models.CharField):
         return name, path, args, {**kwargs, "of": self.of}
 
     def pre_save(self, model_instance, add):
-        value = token_digest(getattr(model_instance, self.of))
+        source = getattr(model_instance, self.of)
+        value = token_digest(source) if source else ""
         setattr(model_instance, self.attname, value)
         return value
 
@@ -263,6 +265,8 @@ class Invitation(models.Model):
     # A text's survey link is PUBLIC_BASE_URL/r/<short_code>, redirecting to /s/<token>/: a
     # segment holds 160 characters at most, and the token alone takes 32. Empty for email.
     short_code = models.CharField(max_length=16, blank=True, editable=False)
+    # The short link opens the survey as the token does: looked up by its digest too.
+    short_code_digest = TokenDigestField(of="short_code", blank=True)
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.PENDING)
     status_detail = models.TextField(blank=True, help_text="Why it was skipped, failed or bounced.")
     message_id = models.CharField(max_length=255, blank=True, help_text="The Message-ID of the email.")
@@ -288,6 +292,12 @@ class Invitation(models.Model):
             models.UniqueConstraint(fields=["distribution", "contact"], name="invitation_once_per_contact"),
             models.UniqueConstraint(
                 fields=["short_code"], condition=~models.Q(short_code=""), name="invitation_short_code_once"
+            ),
+            # a short link: where short_code_digest = sha256(code) (distributions.selectors)
+            models.UniqueConstraint(
+                fields=["short_code_digest"],
+                condition=~models.Q(short_code_digest=""),
+                name="invitation_short_code_digest_once",
             ),
         ]
         indexes = [

@@ -1,5 +1,6 @@
 """Reads of surveys and distributions for the admin."""
 
+import hmac
 import re
 
 from django.contrib.auth import get_user_model
@@ -16,6 +17,8 @@ from distributions.models import (
     SmsConversation,
     SmsMessage,
     Survey,
+    new_invitation_token,
+    new_short_code,
 )
 from distributions.services.answers import answer_display
 from workflows.models import token_digest
@@ -200,10 +203,51 @@ _SHORT_CODE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def invitation_token_for_short_code(code: str) -> str | None:
-    """The token of the invitation a text's short link names, or None."""
+    """The token of the invitation a text's short link names, or None.
+
+    Matched on the code's digest (unique index), as survey link tokens are: the short link opens
+    the survey as the token does, so the lookup's timing must say nothing about it either."""
     if len(code) > Invitation._meta.get_field("short_code").max_length or not _SHORT_CODE.fullmatch(code):
         return None
-    return Invitation.objects.filter(short_code=code).values_list("token", flat=True).first()
+    digest = token_digest(code)
+    found = Invitation.objects.filter(short_code_digest=digest).values_list("short_code_digest", "token").first()
+    if found is None or not hmac.compare_digest(found[0], digest):
+        return None
+    return found[1]
+
+
+# How much of a survey link's token (or a short link's code) is shown to who may not open the link.
+SHOWN = 6
+# A survey link's token or a short link's code after /s/ or /r/, whatever address the link was
+# made with (PUBLIC_BASE_URL may have changed since): matched by their exact shapes.
+_LINK_SECRET = re.compile(
+    rf"(?<=/s/)[A-Za-z0-9_-]{{{len(new_invitation_token())}}}(?![A-Za-z0-9_-])"
+    rf"|(?<=/r/)[A-Za-z0-9_-]{{{len(new_short_code())}}}(?![A-Za-z0-9_-])"
+)
+
+
+def survey_links_masked(value):
+    """`value` (text, or dicts and lists of it: a task run's input and output, a message as sent)
+    with every survey link and short link in it cut to its token's first characters, e.g.
+    https://surveys.example.com/s/Ab3dEf…/. A link opens the recipient's survey, answers included,
+    so it is shown whole only to who may see the invitation it belongs to (may_see_survey_links)."""
+    if isinstance(value, str):
+        return _LINK_SECRET.sub(lambda match: _cut(match[0]), value)
+    if isinstance(value, dict):
+        return {key: survey_links_masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [survey_links_masked(item) for item in value]
+    return value
+
+
+def _cut(token: str) -> str:
+    return token if len(token) <= SHOWN else f"{token[:SHOWN]}…"
+
+
+def may_see_survey_links(user) -> bool:
+    """Whether the admin shows `user` survey links whole wherever they appear (a run's output, the
+    outbox, texts): as the invitation's own page shows its link, with the right to view invitations."""
+    return user.has_perm("distributions.view_invitation")
 
 
 def survey_link(token: str) -> str:

@@ -17,8 +17,30 @@ from django.db.models.functions import Lower
 
 from directory.models import Contact
 from distributions.models import Distribution
+from distributions.selectors import survey_links_masked
 from workflows.models import Notification, Run, TaskRun
 from workflows.salesforce.values import salesforce_id_forms
+
+
+def task_runs_without_survey_links(task_runs) -> list[TaskRun]:
+    """The task runs (in memory, never saved) with their survey links cut (survey_links_masked)."""
+    task_runs = list(task_runs)
+    for task_run in task_runs:
+        task_run.resolved_input = survey_links_masked(task_run.resolved_input)
+        task_run.output = survey_links_masked(task_run.output)
+        task_run.notes = survey_links_masked(task_run.notes)
+        task_run.error = survey_links_masked(task_run.error)
+    return task_runs
+
+
+def run_distribution_ids(*, task_runs) -> set[int]:
+    """The distributions the run's tasks made (their DistributionId outputs)."""
+    return {
+        int(task_run.output["DistributionId"])
+        for task_run in task_runs
+        if str(task_run.output.get("DistributionId", "")).isdigit()
+    }
+
 
 # An address shared by more contacts than this (one per directory) is not a person to search for.
 MAX_CONTACTS_PER_EMAIL = 100

@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from distributions.admin.display import preformatted, sandboxed_html
+from distributions.admin.display import RequestBoundChangePageMixin, preformatted, sandboxed_html
 from distributions.models import FrequencyRule, Invitation, OutboxMessage, SenderDomain
+from distributions.selectors import may_see_survey_links, survey_links_masked
 from workflows.admin.history import ReadOnlyMixin
 
 
@@ -27,7 +28,7 @@ class FrequencyRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class OutboxMessageAdmin(RequestBoundChangePageMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["subject", "to", "from_email", "created_at"]
     search_fields = ["to", "subject"]
     ordering = ["-id"]
@@ -45,8 +46,12 @@ class OutboxMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="HTML body")
     def html_preview(self, message):
-        return sandboxed_html(message.html_body)
+        return sandboxed_html(self._shown(message.html_body))
 
     @admin.display(description="Text body")
     def text_pre(self, message):
-        return preformatted(message.text_body)
+        return preformatted(self._shown(message.text_body))
+
+    def _shown(self, body: str) -> str:
+        # The survey link in it opens the recipient's survey: whole for who may view invitations.
+        return body if may_see_survey_links(self.request.user) else survey_links_masked(body)

@@ -8,8 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.template.response import TemplateResponse
 
+from distributions.admin.display import RequestBoundChangePageMixin
 from distributions.models import SmsConversation, SmsMessage, SmsSession
-from distributions.selectors import sms_contacts, sms_thread
+from distributions.selectors import may_see_survey_links, sms_contacts, sms_thread, survey_links_masked
 from workflows.admin.history import ReadOnlyMixin
 
 THREAD_LENGTH = 500
@@ -39,6 +40,9 @@ class SmsConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         may_view_texts = request.user.has_perm("distributions.view_smsmessage")
         texts, older = sms_thread(conversation=conversation, limit=THREAD_LENGTH) if may_view_texts else ([], False)
+        if not may_see_survey_links(request.user):  # a text's link opens the recipient's survey
+            for text in texts:
+                text.body = survey_links_masked(text.body)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -56,7 +60,7 @@ class SmsConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(SmsMessage)
-class SmsMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SmsMessageAdmin(RequestBoundChangePageMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["created_at", "conversation", "direction", "short_body", "status", "error_code", "provider"]
     list_filter = ["direction", "status", "keyword", "provider"]
     list_select_related = ["conversation"]
@@ -68,7 +72,7 @@ class SmsMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "conversation",
         "direction",
         "our_number",
-        "body",
+        "text",
         "segments",
         "keyword",
         "provider",
@@ -82,9 +86,15 @@ class SmsMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
 
+    # A text's survey link opens the recipient's survey: the list never shows it whole, the text's
+    # page only to who may view invitations.
     @admin.display(description="Text")
     def short_body(self, message):
-        return message.body[:80]
+        return survey_links_masked(message.body)[:80]
+
+    @admin.display(description="Body")
+    def text(self, message):
+        return message.body if may_see_survey_links(self.request.user) else survey_links_masked(message.body)
 
 
 @admin.register(SmsSession)

@@ -2,7 +2,12 @@
 
 from django.template.loader import render_to_string
 
-from reporting.run_selectors import run_conditions_evaluated, run_event_fields, run_links
+from reporting.run_selectors import (
+    run_conditions_evaluated,
+    run_event_fields,
+    run_links,
+    task_runs_without_survey_links,
+)
 from workflows.admin.display import value_table
 from workflows.conditions import OPERATOR_LABELS
 from workflows.models import Run
@@ -29,8 +34,14 @@ def _condition_cell(row: dict, column: str):
     return OPERATOR_LABELS.get(value, value) if column == "operator" else value
 
 
-def task_runs_html(run: Run) -> str:
-    return render_to_string("admin/reporting/run/task_runs.html", {"task_runs": list(run.task_runs.all())})
+def task_runs_html(run: Run, request) -> str:
+    """Each task attempt's input, output, error and notes. The survey links in them (a distribute
+    task's SurveyLink, the email it rendered) open a recipient's survey: in full only for who may
+    view invitations, as the invitation's own page shows its link."""
+    task_runs = list(run.task_runs.all())
+    if not request.user.has_perm("distributions.view_invitation"):
+        task_runs = task_runs_without_survey_links(task_runs)
+    return render_to_string("admin/reporting/run/task_runs.html", {"task_runs": task_runs})
 
 
 def links_html(run: Run, request) -> str:

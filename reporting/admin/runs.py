@@ -176,7 +176,7 @@ class RunAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOnlyMixin
 
     @admin.display(description="Task runs")
     def task_runs(self, run):
-        return task_runs_html(run)
+        return task_runs_html(run, self.request)
 
     # --- replay: a new run linked to the original, through the service ---
 

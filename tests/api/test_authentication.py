@@ -1,7 +1,10 @@
 import hashlib
+import re
 from io import StringIO
 
 import pytest
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.contrib.messages.storage.session import SessionStorage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
@@ -95,10 +98,33 @@ def test_the_admin_shows_a_new_token_once_and_stores_its_digest(admin_client):
 
     response = admin_client.post("/admin/api/apitoken/add/", {"user": user.pk, "name": "from the admin"}, follow=True)
 
-    message = next(str(message) for message in response.context["messages"])
-    secret = message.split("The new token is ")[1].split(" ")[0]
+    secret = re.search(r"The new token is <code[^>]*>([^<]+)</code>", response.content.decode())[1]
     token = ApiToken.objects.get(name="from the admin")
     assert token.user == user
     assert token.digest == hashlib.sha256(secret.encode()).hexdigest()
     assert result(ApiClient(secret).get("whoami"))["userName"] == "loader"
     assert secret not in admin_client.get(f"/admin/api/apitoken/{token.pk}/change/").content.decode()
+
+
+def test_the_new_tokens_secret_travels_in_no_cookie_and_is_never_cached(admin_client):
+    """Shown on the answer to the save itself: a message for the next page would sit in Django's
+    messages cookie (signed, not encrypted) or in the session table."""
+    user = make_user(username="loader")
+
+    response = admin_client.post("/admin/api/apitoken/add/", {"user": user.pk, "name": "from the admin"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    secret = re.search(r"The new token is <code[^>]*>([^<]+)</code>", page)[1]
+    assert ApiToken.objects.get().digest == hashlib.sha256(secret.encode()).hexdigest()
+    assert "no-store" in response["Cache-Control"]
+    in_cookie = CookieStorage(response.wsgi_request)._decode(_messages_cookie(response)) or []
+    in_session = SessionStorage(response.wsgi_request)._get()[0] or []
+    stored = [str(message) for message in [*in_cookie, *in_session]]
+    assert not [message for message in stored if secret in message]
+    assert secret not in admin_client.get("/admin/api/apitoken/").content.decode()  # nor on the next page
+
+
+def _messages_cookie(response) -> str | None:
+    cookie = response.cookies.get("messages")
+    return cookie.value if cookie is not None and cookie.value else None

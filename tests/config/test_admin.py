@@ -4,7 +4,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
-from django_q.models import Failure, Success
+from django.utils.html import escape
+from django_q.models import Failure, Schedule, Success
 from django_q.models import Task as Job
 
 from tests.factories import make_user
@@ -69,3 +70,63 @@ def test_it_resubmits_a_successful_job_for_who_may_change_it(client):
     resubmit(client, Success, job)
 
     assert Success.objects.filter(func=job.func).exclude(pk=job.pk).exists()
+
+
+# --- schedules: the worker calls a schedule's function, so the admin offers only the product's jobs --
+
+
+def schedule_form(**fields):
+    return {
+        "name": "Nightly",
+        "func": "workflows.jobs.purge_history",
+        "hook": "",
+        "args": "",
+        "kwargs": "",
+        "schedule_type": "D",
+        "minutes": "",
+        "repeats": "-1",
+        "next_run_0": "2030-01-01",
+        "next_run_1": "03:00:00",
+        "cron": "",
+        "cluster": "",
+        "intended_date_kwarg": "",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"func": "os.system", "args": "'touch /tmp/owned'"},
+        {"func": "subprocess.check_output", "args": "['id']"},
+        {"func": "django.core.management.call_command", "args": "'flush', interactive=False"},
+        {"func": "workflows.jobs.os.system"},  # a module the jobs module imports
+        {"hook": "os.system"},
+    ],
+)
+def test_a_schedule_runs_no_function_but_the_products_jobs(client, fields):
+    """A worker imports and calls whatever a schedule names: with any other function, the right to
+    add or change schedules would be the right to run code on the workers' machines."""
+    staff_with(client, "add_schedule", "change_schedule", "view_schedule")
+    existing = Schedule.objects.create(func="workflows.jobs.purge_history", name="Existing")
+    before = set(Schedule.objects.values_list("pk", "func", "hook"))
+
+    added = client.post(reverse("admin:django_q_schedule_add"), schedule_form(**fields))
+    changed = client.post(
+        reverse("admin:django_q_schedule_change", args=[existing.pk]), schedule_form(name="Existing", **fields)
+    )
+
+    assert added.status_code == changed.status_code == 200  # the form again, with its error
+    assert escape("not one of this product's background jobs") in added.content.decode()
+    assert set(Schedule.objects.values_list("pk", "func", "hook")) == before
+
+
+def test_a_schedule_of_a_products_job_is_saved(client):
+    staff_with(client, "add_schedule", "view_schedule")
+
+    form = schedule_form(name="Purge texts again", func="distributions.jobs.purge_texts")
+
+    response = client.post(reverse("admin:django_q_schedule_add"), form)
+
+    assert response.status_code == 302
+    assert Schedule.objects.get(name="Purge texts again").func == "distributions.jobs.purge_texts"

@@ -8,7 +8,7 @@ from django.core import checks
 # A production configuration that passes every check of config/checks.py.
 SOUND = {
     "DEBUG": False,
-    "SECRET_KEY": "k" * 60,
+    "SECRET_KEY": "Qx8vN2mK4pL9rT6wY1zB3cD5fG7hJ0kM2nP4qR6sT8uV0wX2yZ4aB6",
     "ALLOWED_HOSTS": ["surveys.example.com"],
     "PUBLIC_BASE_URL": "https://surveys.example.com",
     "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
@@ -16,8 +16,9 @@ SOUND = {
     "EMAIL_BACKEND": "distributions.channels.smtp.EmailBackend",
     "TRACKING_WEBHOOK_ESP": "",
     "RUN_LEASE_SECONDS": 600,
-    "ANYMAIL": {"WEBHOOK_SECRET": ["tracking:s3cret"]},
+    "ANYMAIL": {"WEBHOOK_SECRET": ["tracking:Zx7-Lq2_Wm9vRt4Kp8Ny3Bc6"]},
 }
+LONG_PASSWORD = "Zx7-Lq2_Wm9vRt4Kp8Ny3Bc6"
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_it_refuses_an_email_backend_that_cannot_load(configured):
 
 def test_it_refuses_an_esp_backend_without_its_api_key(configured):
     assert configured(EMAIL_BACKEND="anymail.backends.postmark.EmailBackend") == {"sfsurveys.E002"}
-    settings_with_key = {"WEBHOOK_SECRET": ["tracking:s3cret"], "POSTMARK_SERVER_TOKEN": "server-token"}
+    settings_with_key = {"WEBHOOK_SECRET": [f"tracking:{LONG_PASSWORD}"], "POSTMARK_SERVER_TOKEN": "server-token"}
     assert configured(ANYMAIL=settings_with_key) == set()
 
 
@@ -76,7 +77,7 @@ def test_it_warns_when_the_tracking_webhook_has_no_credentials(configured):
     assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": []}) == {"sfsurveys.W002"}
 
 
-@pytest.mark.parametrize("secrets", [["s3cret-without-a-user"], ["tracking:old-s3cret", "new-s3cret"]])
+@pytest.mark.parametrize("secrets", [["s3cret-without-a-user"], [f"tracking:{LONG_PASSWORD}", "new-s3cret"]])
 def test_it_warns_when_webhook_credentials_could_never_match_an_esps_basic_auth(configured, secrets):
     assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": secrets}) == {"sfsurveys.W006"}
 
@@ -98,7 +99,7 @@ def test_a_credential_without_a_colon_is_refused_by_the_webhook_indeed(client, s
 
 def test_it_warns_when_the_tracking_webhook_cannot_check_the_esp_signature(configured):
     assert configured(TRACKING_WEBHOOK_ESP="mailgun") == {"sfsurveys.W003"}
-    signed = {"WEBHOOK_SECRET": ["tracking:s3cret"], "MAILGUN_WEBHOOK_SIGNING_KEY": "key-1"}
+    signed = {"WEBHOOK_SECRET": [f"tracking:{LONG_PASSWORD}"], "MAILGUN_WEBHOOK_SIGNING_KEY": "key-1"}
     assert configured(ANYMAIL=signed) == set()
 
 
@@ -111,8 +112,8 @@ def test_it_warns_about_an_https_redirect_that_would_loop_behind_a_proxy(configu
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 def test_it_warns_about_debug_with_a_database_server_on_every_command(configured, settings):
     settings.DATABASES = {"default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.postgresql"}}
-    assert configured(DEBUG=True) == {"sfsurveys.W005"}
-    assert "sfsurveys.W005" in untagged_ids()
+    assert configured(DEBUG=True) == {"sfsurveys.W005", "sfsurveys.E106"}  # an error when deploying
+    assert untagged_ids() == {"sfsurveys.W005"}
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
@@ -153,8 +154,8 @@ def test_the_public_base_url_error_stops_management_commands(settings):
         call_command("check")
 
 
-def test_it_warns_on_deploy_about_an_http_public_base_url(configured):
-    assert configured(PUBLIC_BASE_URL="http://surveys.example.com") == {"sfsurveys.W102"}
+def test_it_refuses_on_deploy_an_http_public_base_url(configured):
+    assert configured(PUBLIC_BASE_URL="http://surveys.example.com") == {"sfsurveys.E104"}
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "https://localhost", "https://[::1]:8443"])
@@ -167,8 +168,13 @@ def test_it_warns_on_deploy_when_public_base_url_is_not_an_allowed_host(configur
     assert configured(ALLOWED_HOSTS=[".example.org"]) == set()
 
 
-def test_it_warns_on_deploy_about_a_wildcard_in_allowed_hosts(configured):
-    assert configured(ALLOWED_HOSTS=["*"]) == {"sfsurveys.W105"}
+@pytest.mark.parametrize("wildcard", ["*", ".com", "."])
+def test_it_refuses_on_deploy_a_wildcard_in_allowed_hosts(configured, wildcard):
+    assert configured(ALLOWED_HOSTS=["surveys.example.com", wildcard]) == {"sfsurveys.E105"}
+
+
+def test_it_takes_subdomains_of_a_domain_in_allowed_hosts(configured):
+    assert configured(ALLOWED_HOSTS=[".example.com"]) == set()
 
 
 @pytest.mark.parametrize("url", ["http://twilio-mock.example.com", "https://twilio-mock.example.com"])
@@ -233,3 +239,94 @@ def test_quiet_hours_that_are_not_a_range_of_times_are_an_error(configured, valu
 @pytest.mark.parametrize("value", ["", "21:00-08:00", "22:30 - 07:15", "13:00-14:00"])
 def test_quiet_hours_as_a_range_or_empty_are_fine(configured, value):
     assert configured(SMS_QUIET_HOURS=value) == set()
+
+
+# --- secrets in production: each stops `check --deploy` (an error, so the release stops) ------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["given-key", "a" * 80, "django-insecure-Qx8vN2mK4pL9rT6wY1zB3cD5fG7hJ0kM2nP4qR6sT8uV0wX2yZ4aB6"],
+)
+def test_it_refuses_on_deploy_a_secret_key_anyone_could_guess(configured, key):
+    assert configured(SECRET_KEY=key) == {"sfsurveys.E101"}
+    assert untagged_ids() == set()  # the local run and the test suite keep working
+
+
+def test_it_refuses_on_deploy_an_smtp_password_sent_in_clear(configured):
+    smtp = {"EMAIL_HOST": "smtp.example.com", "EMAIL_HOST_USER": "surveys", "EMAIL_HOST_PASSWORD": "s3cret"}
+    for backend in ("distributions.channels.smtp.EmailBackend", "django.core.mail.backends.smtp.EmailBackend"):
+        assert configured(EMAIL_BACKEND=backend, EMAIL_USE_TLS=False, EMAIL_USE_SSL=False, **smtp) == {"sfsurveys.E102"}
+    assert configured(EMAIL_USE_TLS=True, **smtp) == set()
+    assert configured(EMAIL_USE_TLS=False, EMAIL_USE_SSL=True, **smtp) == set()
+
+
+def test_it_allows_a_password_to_a_relay_on_this_machine_and_smtp_without_one(configured):
+    assert configured(EMAIL_USE_TLS=False, EMAIL_HOST="127.0.0.1", EMAIL_HOST_PASSWORD="s3cret") == set()
+    assert configured(EMAIL_USE_TLS=False, EMAIL_HOST="smtp.example.com", EMAIL_HOST_PASSWORD="") == set()
+
+
+@pytest.mark.parametrize("origin", ["http://surveys.example.com", "https://*", "https://*.com", "https://*.com."])
+def test_it_refuses_on_deploy_csrf_origins_anyone_could_post_from(configured, origin):
+    assert configured(CSRF_TRUSTED_ORIGINS=["https://surveys.example.com", origin]) == {"sfsurveys.E103"}
+
+
+@pytest.mark.parametrize("origin", ["https://surveys.example.com", "https://*.example.com", "http://localhost:8000"])
+def test_it_takes_https_csrf_origins_and_wildcards_under_a_domain(configured, origin):
+    assert configured(CSRF_TRUSTED_ORIGINS=[origin]) == set()
+
+
+PRODUCTION = {
+    "DATABASE_URL": "postgres://surveys@db.internal:5432/surveys",
+    "DEBUG": "false",
+    "SECRET_KEY": SOUND["SECRET_KEY"],
+    "ALLOWED_HOSTS": "surveys.example.com",
+    "PUBLIC_BASE_URL": "https://surveys.example.com",
+    "BEHIND_HTTPS_PROXY": "true",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "EMAIL_BACKEND": "distributions.channels.smtp.EmailBackend",
+    "EMAIL_HOST": "smtp.example.com",
+    "EMAIL_HOST_USER": "surveys",
+    "EMAIL_HOST_PASSWORD": "s3cret",
+    "EMAIL_USE_TLS": "true",
+    "ANYMAIL_WEBHOOK_SECRET": f"tracking:{LONG_PASSWORD}",
+    "TRACKING_WEBHOOK_ESP": "postmark",
+}
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        {},
+        {"SECRET_KEY": "short-key"},
+        {"ALLOWED_HOSTS": "*"},
+        {"PUBLIC_BASE_URL": "http://surveys.example.com"},
+        {"EMAIL_USE_TLS": "false"},
+        {"CSRF_TRUSTED_ORIGINS": "http://surveys.example.com"},
+        {"DEBUG": "true"},
+        {"ANYMAIL_WEBHOOK_SECRET": "tracking:s3cret"},
+    ],
+    ids=lambda unsafe: ",".join(unsafe) or "sound",
+)
+def test_the_release_command_stops_at_an_unsafe_production_setting(tmp_path, unsafe):
+    """`manage.py check --deploy`, as the README's release command runs it first, exits non-zero."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.workers import ROOT
+
+    keep = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    environment = {**keep, **PRODUCTION, "DATA_DIR": str(tmp_path), **unsafe}
+    command = [sys.executable, "manage.py", "check", "--deploy"]
+    finished = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+
+    assert (finished.returncode != 0) == bool(unsafe), finished.stdout + finished.stderr
+
+
+def test_it_refuses_on_deploy_a_tracking_webhook_password_anyone_could_guess(configured):
+    rotating = [f"tracking:{LONG_PASSWORD}", "tracking:s3cret"]
+    assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": rotating}) == {"sfsurveys.E107"}
+    assert configured(TRACKING_WEBHOOK_ESP="postmark", ANYMAIL={"WEBHOOK_SECRET": rotating[:1]}) == set()
+    assert configured(TRACKING_WEBHOOK_ESP="", ANYMAIL={"WEBHOOK_SECRET": rotating}) == set()  # nothing served

@@ -714,3 +714,27 @@ def test_read_only_survey_and_workflow_pages_link_their_users_for_who_may_view_u
 
     assert user_page in page_hrefs(client.get(reverse("admin:distributions_survey_change", args=[survey.pk])))
     assert user_page in page_hrefs(client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])))
+
+
+LEAVING_THE_SITE = [
+    "//evil.example/",
+    "https://evil.example/",
+    "/\\evil.example",
+    "https:evil.example",
+    "\\\\evil.example",
+]
+
+
+@pytest.mark.parametrize("next_url", LEAVING_THE_SITE)
+def test_signing_in_never_follows_a_next_that_leaves_the_site(client, next_url):
+    user = make_user(username="signs-in")
+    user.set_password("A-long-enough-password-1")
+    user.save()
+
+    response = client.post(
+        f"{reverse('admin:login')}?next={next_url}",
+        {"username": "signs-in", "password": "A-long-enough-password-1", "next": next_url},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")

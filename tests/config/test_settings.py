@@ -219,3 +219,26 @@ def test_it_binds_query_parameters_on_the_postgresql_server(monkeypatch, tmp_pat
     )
 
     assert loaded["DATABASES"]["default"]["OPTIONS"] == {"sslmode": "require", "server_side_binding": True}
+
+
+# --- cookies --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "environment, secure",
+    [
+        ({}, False),  # the local run: http://127.0.0.1:8000
+        ({"PUBLIC_BASE_URL": "http://surveys.example.com"}, False),
+        ({"PUBLIC_BASE_URL": "https://surveys.example.com"}, True),  # TLS served by gunicorn itself
+        ({"PUBLIC_BASE_URL": "https://surveys.example.com", "BEHIND_HTTPS_PROXY": "false"}, True),
+        ({"BEHIND_HTTPS_PROXY": "true"}, True),
+    ],
+)
+def test_session_and_csrf_cookies_travel_only_over_https_once_the_site_is_served_so(
+    monkeypatch, tmp_path, environment, secure
+):
+    for name in ("PUBLIC_BASE_URL", "BEHIND_HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    loaded = load_settings(monkeypatch, tmp_path, **environment)
+    assert (loaded["SESSION_COOKIE_SECURE"], loaded["CSRF_COOKIE_SECURE"]) == (secure, secure)
+    assert loaded.get("SESSION_COOKIE_HTTPONLY", True) is True

@@ -35,3 +35,32 @@ def test_it_stores_the_token_digest_of_every_invitation_made_before_digests():
         assert stored == {token: hashlib.sha256(token.encode()).hexdigest() for token in tokens}
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+BEFORE_SHORT_CODE_DIGESTS = [("distributions", "0018_invitation_address_any_case_index")]
+SHORT_CODE_DIGESTS = [("distributions", "0019_invitation_short_code_digest")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_stores_the_short_code_digest_of_every_text_made_before_such_digests():
+    old = migrate(BEFORE_SHORT_CODE_DIGESTS)
+    try:
+        owner = old.get_model("auth", "User").objects.create(username="owner")
+        survey = old.get_model("distributions", "Survey").objects.create(name="Before", owner_id=owner.pk)
+        distribution = old.get_model("distributions", "Distribution").objects.create(survey_id=survey.pk)
+        Invitation = old.get_model("distributions", "Invitation")
+        codes = ["Ab3dEf6hIj", "Kl9nOp2rSt", ""]  # two texts and an email
+        for n, code in enumerate(codes):
+            Invitation.objects.create(distribution_id=distribution.pk, token=f"token-{n}", short_code=code)
+
+        new = migrate(SHORT_CODE_DIGESTS)
+
+        invitations = new.get_model("distributions", "Invitation").objects
+        stored = dict(invitations.values_list("short_code", "short_code_digest"))
+        assert stored == {
+            "Ab3dEf6hIj": hashlib.sha256(b"Ab3dEf6hIj").hexdigest(),
+            "Kl9nOp2rSt": hashlib.sha256(b"Kl9nOp2rSt").hexdigest(),
+            "": "",
+        }
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

@@ -1,6 +1,7 @@
 """The distribute-survey task's SMS invitation method: the phone it needs, the text it sends
 through Twilio's API (faked at the HTTP edge), exactly once, and the rules it shares with email."""
 
+import hashlib
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -8,6 +9,8 @@ from unittest import mock
 import pytest
 import responses
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from directory.models import Contact, Membership
@@ -166,6 +169,23 @@ def test_the_short_link_opens_the_invitations_survey_page(twilio, execute, surve
     assert response["Location"] == f"https://surveys.example.com/s/{invitation.token}/"
     assert client.get(response["Location"]).status_code == 200
     assert client.get("/r/nosuchcode0").status_code == 404
+
+
+def test_the_short_link_is_looked_up_by_its_codes_digest(twilio, execute, survey, client):
+    """As survey link tokens are: the database compares the digest, so the lookup's timing says
+    nothing about the code (which opens the survey as the token does)."""
+    accept(twilio)
+    execute(run_for(sms_workflow(survey)))
+    invitation = Invitation.objects.get()
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/r/{invitation.short_code}")
+
+    assert response["Location"] == f"https://surveys.example.com/s/{invitation.token}/"
+    assert invitation.short_code_digest == hashlib.sha256(invitation.short_code.encode()).hexdigest()
+    sql = "\n".join(query["sql"] for query in queries.captured_queries)
+    assert invitation.short_code_digest in sql
+    assert invitation.short_code not in sql
 
 
 @pytest.mark.parametrize(
