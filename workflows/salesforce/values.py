@@ -246,6 +246,22 @@ def _checksum_holds(id18: str) -> bool:
     return True
 
 
+def case_safe_suffix_holds(id18: str) -> bool:
+    """Whether the last 3 characters of an 18-character Salesforce id are the case-safe suffix of
+    its first 15 (Salesforce's CASESAFEID), strictly, for an id an admin copies into a setting.
+
+    Each suffix character names which characters of its 5-character chunk are uppercase letters,
+    so it must be of CASE_SAFE_ALPHABET and name no digit (as parse_salesforce_id checks); and when
+    the first 15 are written in both cases, as Salesforce writes them (not put in capitals or in
+    lowercase since), they must be in the case it names: ``00D5g000004ABCDEAA`` is a mistyped
+    ``00D5g000004ABCDEA4``, as ``EAA`` names ``4abcd`` for the last chunk."""
+    if len(id18) != 18 or not _checksum_holds(id18):
+        return False
+    letters = [char for char in id18[:15] if char.isalpha()]
+    in_own_case = any(char.isupper() for char in letters) and any(char.islower() for char in letters)
+    return not in_own_case or case_safe_id(id18[:15]) == id18[:15] + id18[15:].upper()
+
+
 def field_value(fields: Mapping[str, str | None], name: str) -> str | None:
     """The value of the field `name` among a notification's fields; None when it is null.
 
