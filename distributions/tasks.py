@@ -142,6 +142,19 @@ class DistributeSurveyForm(ContactFieldsForm):
             (pk, f"{name} ({Survey.Status(status).label.lower()})") for pk, name, status in surveys
         ]
 
+    def clean_from_email(self):
+        return self._piped_address("from_email", "From address")
+
+    def clean_reply_to(self):
+        return self._piped_address("reply_to", "Reply-To")
+
+    def _piped_address(self, name: str, label: str) -> str:
+        # A literal address is checked by config_warnings (its sender domain may be verified later).
+        value = self.cleaned_data[name]
+        if error := self.declared_kind_error(value, label=label, accepted=(), needs="an email address"):
+            raise forms.ValidationError(error)
+        return value
+
     def clean(self):
         cleaned = super().clean()
         method = cleaned["method"] = cleaned.get("method") or EMAIL
