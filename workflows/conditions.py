@@ -201,6 +201,34 @@ def literal_value_error(operator: Operator, value: str, *, xsd_type: str = "") -
     return f"{OPERATOR_LABELS[operator].capitalize()} compares numbers, dates or times: {_EXAMPLES[None]}"
 
 
+def piped_value_error(operator: Operator, *, field_type: str, value_type: str) -> str | None:
+    """Why a condition whose value is one piped field can never compare it with the condition's
+    field as `operator` needs, from the XSD types the WSDL declares for both (`field_type` for the
+    condition's field, `value_type` for the piped one; "" when not declared); None when it can.
+
+    A text field (or one without a declared type) may hold anything, so it always can. Otherwise:
+    is greater / less than needs two values of one ordered kind (numbers, dates or dates and
+    times, times); equals and its variants, for a field declared other than text, a value of its
+    kind (a number never equals true, so "does not equal" would pass every run)."""
+    declared, piped = _declared_kind(field_type), _declared_kind(value_type)
+    if piped in (None, ValueKind.TEXT):
+        return None
+    if operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
+        wanted = (declared,) if declared in _ORDERED_KINDS else _ORDERED_KINDS
+    elif operator in _EQUALITIES and declared not in (None, ValueKind.TEXT):
+        wanted = (declared,)
+    else:
+        return None
+    if piped in wanted:
+        return None
+    names = [str(kind) for kind in wanted]
+    fields = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return (
+        f"{OPERATOR_LABELS[operator].capitalize()} can never compare this field with a {kind_of(value_type)} field "
+        f"(xsd:{value_type} in the WSDL): pipe a {fields} field, or write the value."
+    )
+
+
 _EXAMPLES = {
     ValueKind.NUMBER: "write a number, e.g. 1234.5.",
     ValueKind.DATE: "write a date such as 2011-06-30 or a date and time such as 2024-05-01T10:00:00Z.",

@@ -4,9 +4,9 @@ Both must accept exactly the same definitions, so the rules live here once.
 """
 
 import difflib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
-from workflows.conditions import Operator, literal_value_error
+from workflows.conditions import Operator, literal_value_error, piped_value_error
 from workflows.piping import MAX_LISTED_FIELDS, task_output_reference, tokens, validate
 from workflows.salesforce.values import is_known_field
 from workflows.tasks import registry
@@ -35,9 +35,19 @@ def condition_value_errors(
 ) -> list[str]:
     """The value's piped text, and a value written out that the operator cannot compare (text
     for "is greater than", "yes" for a field the WSDL declares boolean). `field_type` is the
-    field's XSD type from the WSDL, "" when not declared."""
+    field's XSD type from the WSDL, "" when not declared. When `known_event_fields` maps each
+    field to its XSD type (Workflow.known_fields), a value that is one piped field of a type the
+    operator can never compare with the field's is refused too (conditions.piped_value_error)."""
     errors = validate(value, known_event_fields=known_event_fields, schemes=CONDITION_VALUE_SCHEMES)
-    if errors or tokens(value) or operator not in set(Operator):
+    if errors or operator not in set(Operator):
+        return errors
+    if found := tokens(value):
+        if len(found) == 1 and found[0].raw == value.strip() and found[0].scheme == "event":
+            if isinstance(known_event_fields, Mapping):
+                error = piped_value_error(
+                    Operator(operator), field_type=field_type, value_type=known_event_fields.get(found[0].path) or ""
+                )
+                return [error] if error else []
         return errors
     error = literal_value_error(Operator(operator), value, xsd_type=field_type)
     return [error] if error else []

@@ -1,0 +1,130 @@
+"""A condition whose value pipes a field that the WSDL declares of a type the operator can never
+compare with the condition's field (a date greater than a checkbox, a number equal to an id):
+refused in the admin and on import, as a literal value of the wrong kind is."""
+
+import pytest
+
+from tests.factories import make_workflow
+from tests.workflows.test_admin import change_url, workflow_post
+from workflows.conditions import Operator, piped_value_error
+from workflows.models import Condition
+from workflows.services.transfer import FORMAT, VERSION, TransferError, workflows_import
+
+FIELDS = {
+    "Id": "ID",
+    "ClosedDate": "dateTime",
+    "CreatedDate": "dateTime",
+    "Due__c": "date",
+    "IsClosed": "boolean",
+    "Score__c": "double",
+    "Employees__c": "int",
+    "Subject": "string",
+    "AccountId": "ID",
+    "Seen__c": "",
+}
+
+
+@pytest.mark.parametrize(
+    ("operator", "field_type", "value_type", "wanted"),
+    [
+        (Operator.GREATER_THAN, "dateTime", "boolean", "pipe a date field"),
+        (Operator.LESS_THAN, "double", "dateTime", "pipe a number field"),
+        (Operator.GREATER_THAN, "string", "ID", "pipe a number, date or time field"),
+        (Operator.GREATER_THAN, "", "boolean", "pipe a number, date or time field"),
+        (Operator.EQUALS, "double", "boolean", "pipe a number field"),
+        (Operator.NOT_EQUALS, "boolean", "ID", "pipe a true/false field"),
+        (Operator.EQUALS_IGNORING_CASE, "ID", "date", "pipe a Salesforce id field"),
+    ],
+)
+def test_it_says_why_a_piped_field_can_never_be_compared(operator, field_type, value_type, wanted):
+    error = piped_value_error(operator, field_type=field_type, value_type=value_type)
+    assert error is not None
+    assert f"field (xsd:{value_type} in the WSDL): {wanted}, or write the value." in error
+
+
+@pytest.mark.parametrize(
+    ("operator", "field_type", "value_type"),
+    [
+        (Operator.GREATER_THAN, "dateTime", "date"),  # a date and a date and time compare by day
+        (Operator.GREATER_THAN, "double", "int"),
+        (Operator.GREATER_THAN, "string", "double"),  # a text field may hold numbers
+        (Operator.GREATER_THAN, "dateTime", "string"),  # a text field may hold a date
+        (Operator.GREATER_THAN, "dateTime", ""),
+        (Operator.EQUALS, "string", "boolean"),  # text compares as written
+        (Operator.EQUALS, "", "double"),
+        (Operator.EQUALS, "ID", "ID"),
+        (Operator.CONTAINS, "double", "boolean"),
+        (Operator.IS_EMPTY, "double", "boolean"),
+    ],
+)
+def test_it_lets_a_piped_field_be_compared_when_it_can(operator, field_type, value_type):
+    assert piped_value_error(operator, field_type=field_type, value_type=value_type) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "operator", "value"),
+    [
+        ("ClosedDate", "greater_than", "${event://IsClosed}"),
+        ("Score__c", "equals", "${event://AccountId}"),
+        ("Subject", "less_than", " ${event://IsClosed} "),
+    ],
+)
+def test_the_admin_refuses_a_condition_piping_a_field_it_can_never_compare(admin_client, field, operator, value):
+    workflow = make_workflow(known_fields=FIELDS, fields_from_wsdl=True)
+    condition = {"position": 1, "field": field, "operator": operator, "value": value}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 200
+    assert "can never compare this field with a" in response.content.decode()
+    assert not Condition.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "operator", "value"),
+    [
+        ("ClosedDate", "greater_than", "${event://CreatedDate}"),
+        ("ClosedDate", "less_than", "${event://Due__c}"),
+        ("Score__c", "greater_than", "${event://Employees__c}"),
+        ("Score__c", "equals", "${event://Seen__c}"),
+        ("ClosedDate", "greater_than", "${date://today}"),
+        ("Subject", "equals", "${event://IsClosed}"),
+    ],
+)
+def test_the_admin_saves_a_condition_piping_a_field_it_can_compare(admin_client, field, operator, value):
+    workflow = make_workflow(known_fields=FIELDS, fields_from_wsdl=True)
+    condition = {"position": 1, "field": field, "operator": operator, "value": value}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 302
+    assert Condition.objects.get().value == value
+
+
+@pytest.mark.django_db
+def test_the_admin_compares_any_piped_field_without_a_wsdl(admin_client):
+    workflow = make_workflow(known_fields=FIELDS, fields_from_wsdl=False)
+    condition = {"position": 1, "field": "ClosedDate", "operator": "greater_than", "value": "${event://IsClosed}"}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_import_refuses_a_condition_piping_a_field_it_can_never_compare(admin_user):
+    entry = {
+        "name": "Imported",
+        "salesforce_object": "Case",
+        "known_fields": FIELDS,
+        "fields_from_wsdl": True,
+        "conditions": [{"field": "ClosedDate", "operator": "greater_than", "value": "${event://IsClosed}"}],
+    }
+
+    with pytest.raises(TransferError) as raised:
+        document = {"format": FORMAT, "version": VERSION, "workflows": [entry]}
+        workflows_import(document=document, default_owner=admin_user)
+
+    assert "condition 1: Is greater than can never compare this field with a true/false field" in str(raised.value)
