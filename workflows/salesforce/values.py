@@ -105,6 +105,25 @@ def kind_of(xsd_type: str) -> ValueKind | None:
     return XSD_KINDS.get(xsd_type)
 
 
+def check_lexical_form(text: str, xsd_type: str) -> None:
+    """Raise InvalidValue (saying what was expected) when `text` is not a value Salesforce could
+    send for a field of `xsd_type` (a number for double, true or false for boolean, an id for
+    ID...), as read by this module's parsers. Text of an undeclared or text type always is."""
+    kind = kind_of(xsd_type)
+    if kind == ValueKind.NUMBER:
+        parse_number(text)
+    elif kind == ValueKind.BOOLEAN:
+        parse_boolean(text, xsd=True)
+    elif kind == ValueKind.DATE:
+        parse_date(text)
+    elif kind == ValueKind.DATETIME:
+        parse_datetime(text)
+    elif kind == ValueKind.TIME:
+        parse_time(text)
+    elif kind == ValueKind.ID:
+        parse_salesforce_id(text)
+
+
 def parse_number(text: str) -> Decimal:
     """``1234.5``, ``-3``, ``.5``, ``1.0E7`` -> Decimal (exact: currency keeps its cents)."""
     value = text.strip()
