@@ -78,6 +78,36 @@ def task_pipe_errors(text: str, *, earlier_kinds: Sequence[str]) -> list[str]:
     return errors
 
 
+def task_order_errors(tasks: Sequence, *, skip=None) -> list[str]:
+    """The ${task://n/Output} tokens of `tasks` (workflows.models.Task, or any object with kind,
+    config and a str(), in the order they will run) that would no longer name an earlier task's
+    output in that order: after tasks are reordered or removed, a task piping the ContactId of
+    task 1 may run first, or task 1 may be another kind. One sentence per task and problem; the
+    task `skip` (one of `tasks`, e.g. the one whose own form checks it) is not checked."""
+    errors = []
+    for number, task in enumerate(tasks):
+        if task is skip:
+            continue
+        earlier_kinds = [earlier.kind for earlier in tasks[:number]]
+        for text in _config_texts(task.config):
+            for error in task_pipe_errors(text, earlier_kinds=earlier_kinds):
+                sentence = f"{registry.kind_label(task.kind)} (task {number + 1} after this change): {error}"
+                if sentence not in errors:
+                    errors.append(sentence)
+    return errors
+
+
+def _config_texts(value) -> list[str]:
+    """Every text in a task config: its values, and those of lists such as name/value rows."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _config_texts(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _config_texts(item)]
+    return []
+
+
 def task_warnings(task) -> list[str]:
     """What would make the saved `task` (a workflows.models.Task) fail when it runs although its
     config is valid, as its kind reports it (TaskKind.config_warnings): e.g. its survey is not

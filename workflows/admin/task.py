@@ -17,6 +17,7 @@ from workflows.models import (
 )
 from workflows.selectors import may_act_as_workflow_owner
 from workflows.tasks import registry
+from workflows.validation import task_order_errors
 
 
 class TaskForm(forms.ModelForm):
@@ -63,6 +64,13 @@ class TaskForm(forms.ModelForm):
                         self.add_error(field, error)
             return cleaned
         self.instance.config = self.config_form.to_config()
+        if "position" in cleaned:
+            # Moved, this task may leave a later one piping ${task://n/...} of a task no longer before it.
+            tasks = {(task.position, task.pk): task for task in self.task_workflow.tasks.exclude(pk=self.instance.pk)}
+            tasks[cleaned["position"], self.instance.pk or float("inf")] = self.instance
+            order = [tasks[key] for key in sorted(tasks)]
+            for error in task_order_errors(order, skip=self.instance):
+                self.add_error("position", error)
         return cleaned
 
     def earlier_tasks_as_shown(self) -> list[Task]:

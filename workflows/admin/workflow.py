@@ -45,7 +45,12 @@ from workflows.services.failure_notices import failure_notice_recipients
 from workflows.services.workflow_admin import workflow_rotate_token, wsdl_for_object
 from workflows.tasks import registry
 from workflows.tasks.forms import PipedTextInput
-from workflows.validation import CONDITION_VALUE_SCHEMES, condition_field_error, condition_value_errors
+from workflows.validation import (
+    CONDITION_VALUE_SCHEMES,
+    condition_field_error,
+    condition_value_errors,
+    task_order_errors,
+)
 
 # A WSDL uploaded with a page that came back with errors is kept, signed, in a hidden field: the
 # browser empties the file field, and the admin should not have to choose the file again.
@@ -203,6 +208,26 @@ class ConditionInline(admin.TabularInline):
     operator_help = OPERATOR_HELP  # shown under the table, not only as the column's tooltip
 
 
+class TaskFormSet(BaseInlineFormSet):
+    def clean(self):
+        """Refuse an order (or a removal) after which a task pipes ${task://n/...} of a task that no
+        longer runs before it, or no longer has that output: its runs would pipe nothing."""
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return
+        kept = []
+        for form in self.forms:
+            if form.instance.pk is None or (self.can_delete and self._should_delete_form(form)):
+                continue
+            kept.append((form.cleaned_data.get("position", form.instance.position), form.instance.pk, form.instance))
+        tasks = [task for _, _, task in sorted(kept, key=lambda row: (row[0], row[1]))]
+        errors = task_order_errors(tasks)
+        if errors:
+            raise forms.ValidationError(
+                [*errors, "Keep the order, or first change the piped text of these tasks (open each task)."]
+            )
+
+
 class TaskInline(admin.TabularInline):
     """The tasks in run order: position (reorder), kind, settings, last outcome, delete.
 
@@ -212,6 +237,7 @@ class TaskInline(admin.TabularInline):
     """
 
     model = Task
+    formset = TaskFormSet
     fields = ["position", "kind_label", "summary", "last_run"]
     readonly_fields = ["kind_label", "summary", "last_run"]
     show_change_link = True
