@@ -29,7 +29,8 @@ Semantics of ``evaluate``:
 - is_empty / is_not_empty: empty means absent, ``None`` or whitespace only; the value is ignored.
 - greater_than / less_than: numbers, dates or times: the declared kind when it is one of those,
   else the first both values have (a declared text field may hold numbers). Anything else fails
-  with a note saying why.
+  with a note saying why; so a field declared true/false or id always fails them, and the admin
+  refuses such a condition (``literal_value_error``, ``piped_value_error``).
 - match ALL: every row passed; ANY: at least one. Every row is evaluated either way, so the run
   report shows each row's result.
 """
@@ -189,6 +190,8 @@ def literal_value_error(operator: Operator, value: str, *, xsd_type: str = "") -
             return f"Write the picklist value to look for, e.g. Chat (or Chat;Web for both): {operator} needs one."
         return None
     if operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
+        if error := _unordered_field_error(operator, xsd_type):
+            return error
         kinds = (declared,) if declared in _ORDERED_KINDS else _ORDERED_KINDS
     elif operator in _EQUALITIES and value and declared not in (None, ValueKind.TEXT):
         kinds = (declared,)
@@ -211,6 +214,10 @@ def piped_value_error(operator: Operator, *, field_type: str, value_type: str) -
     times, times); equals and its variants, for a field declared other than text, a value of its
     kind (a number never equals true, so "does not equal" would pass every run)."""
     declared, piped = _declared_kind(field_type), _declared_kind(value_type)
+    if operator in (Operator.GREATER_THAN, Operator.LESS_THAN) and (
+        error := _unordered_field_error(operator, field_type)
+    ):
+        return error
     if piped in (None, ValueKind.TEXT):
         return None
     if operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
@@ -226,6 +233,18 @@ def piped_value_error(operator: Operator, *, field_type: str, value_type: str) -
     return (
         f"{OPERATOR_LABELS[operator].capitalize()} can never compare this field with a {kind_of(value_type)} field "
         f"(xsd:{value_type} in the WSDL): pipe a {fields} field, or write the value."
+    )
+
+
+def _unordered_field_error(operator: Operator, xsd_type: str) -> str | None:
+    """A checkbox or an id is never greater or less than anything: the field's own values are no
+    numbers, dates or times, so the comparison fails every run, whatever the value."""
+    kind = _declared_kind(xsd_type)
+    if kind not in (ValueKind.BOOLEAN, ValueKind.ID):
+        return None
+    return (
+        f"The WSDL declares this field as xsd:{xsd_type} ({kind}), which is never greater or less than a value: "
+        f"{OPERATOR_LABELS[operator]} fails every run. Use equals or does not equal."
     )
 
 

@@ -8,6 +8,7 @@ from workflows.conditions import (
     RowResult,
     evaluate,
     literal_value_error,
+    piped_value_error,
 )
 
 
@@ -482,3 +483,15 @@ def test_it_refuses_a_written_value_out_of_range_of_its_declared_kind():
 )
 def test_it_accepts_values_the_operator_can_compare(operator, value, xsd_type):
     assert literal_value_error(operator, value, xsd_type=xsd_type) is None
+
+
+@pytest.mark.parametrize("xsd_type", ["boolean", "ID"])
+@pytest.mark.parametrize("operator", [Operator.GREATER_THAN, Operator.LESS_THAN])
+@pytest.mark.parametrize("value", ["5", "2024-05-01", "true"])
+def test_it_refuses_greater_or_less_than_for_a_field_declared_true_false_or_id(xsd_type, operator, value):
+    # Its values are never numbers, dates or times: the condition would fail every run.
+    error = literal_value_error(operator, value, xsd_type=xsd_type)
+    assert error.startswith(f"The WSDL declares this field as xsd:{xsd_type} (")
+    assert error.endswith("fails every run. Use equals or does not equal.")
+    assert piped_value_error(operator, field_type=xsd_type, value_type="double") == error
+    assert piped_value_error(operator, field_type=xsd_type, value_type="string") == error
