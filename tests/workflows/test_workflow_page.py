@@ -249,3 +249,50 @@ def test_a_task_is_moved_on_its_own_page_when_no_task_pipes_it(admin_client):
     assert response.status_code == 302
     pipes.refresh_from_db()
     assert pipes.position == 3
+
+
+def delete_url(workflow):
+    return reverse("admin:workflows_workflow_delete", args=[workflow.pk])
+
+
+def test_a_workflow_with_runs_is_not_deleted_and_the_page_says_why_and_what_to_do(admin_client, settings):
+    settings.RETENTION_DAYS = 30
+    workflow = make_workflow(name="Case closed")
+    make_run(workflow=workflow)
+    make_run(workflow=workflow)
+
+    page = admin_client.get(delete_url(workflow)).content.decode()
+    refused = admin_client.post(delete_url(workflow), {"post": "yes"})
+
+    assert "doesn’t have permission" not in page and "doesn't have permission" not in page
+    assert "“Case closed” has 2 runs in Workflow Reporting (the last created " in page
+    assert "kept there for 30 days (RETENTION_DAYS): to stop it, untick Enabled instead" in page
+    assert "untick Enabled instead" in refused.content.decode()
+    assert Workflow.objects.filter(pk=workflow.pk).exists()
+
+
+def test_the_delete_action_says_which_selected_workflows_have_runs(admin_client):
+    with_runs, without = make_workflow(name="With runs"), make_workflow(name="Without")
+    make_run(workflow=with_runs)
+
+    response = admin_client.post(
+        reverse("admin:workflows_workflow_changelist"),
+        {"action": "delete_selected", "_selected_action": [with_runs.pk, without.pk]},
+    )
+
+    assert "“With runs” has 1 run in Workflow Reporting" in response.content.decode()
+    assert "“Without”" not in response.content.decode()
+    assert Workflow.objects.count() == 2
+
+
+def test_a_workflow_without_runs_is_deleted_with_its_tasks_and_conditions(admin_client):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    make_condition(workflow=workflow, field="IsClosed", operator="equals", value="true")
+
+    page = admin_client.get(delete_url(workflow))
+    response = admin_client.post(delete_url(workflow), {"post": "yes"})
+
+    assert page.status_code == 200
+    assert response.status_code == 302
+    assert not Workflow.objects.exists() and not Task.objects.exists() and not Condition.objects.exists()

@@ -8,12 +8,14 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max
 from django.db.models.constants import LOOKUP_SEP
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -445,6 +447,32 @@ class WorkflowAdmin(UserNamedAsTextMixin, admin.ModelAdmin):
         query = urlencode({"workflow": workflow.pk, "kind": kind.name})
         self.message_user(request, f"The workflow “{workflow}” was saved: fill in its new task.")
         return redirect(f"{reverse('admin:workflows_task_add')}?{query}")
+
+    def get_deleted_objects(self, objs, request):
+        """A workflow with runs is not deleted: Workflow Reporting keeps runs (read-only) until
+        retention purges them, so Django would refuse for lack of a permission to delete runs that
+        nobody has, and list every run first. Say so, and what to do instead."""
+        with_runs = (
+            Workflow.objects.filter(pk__in=[workflow.pk for workflow in objs])
+            .annotate(run_count=Count("runs"), last_run=Max("runs__created_at"))
+            .filter(run_count__gt=0)
+            .order_by("name")
+        )
+        if not with_runs:
+            return super().get_deleted_objects(objs, request)
+        protected = [
+            format_html(
+                "“{}” has {} in Workflow Reporting (the last created {}), kept there for {} days "
+                "(RETENTION_DAYS): to stop it, untick Enabled instead; it can be deleted once retention has "
+                "removed its runs.",
+                workflow.name,
+                f"{workflow.run_count:,} run{'s' if workflow.run_count != 1 else ''}",
+                f"{timezone.localtime(workflow.last_run):%Y-%m-%d %H:%M}",
+                settings.RETENTION_DAYS,
+            )
+            for workflow in with_runs
+        ]
+        return [], {}, set(), protected
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
