@@ -178,6 +178,7 @@ def validate(
         (token.start, _token_error(token, known_event_fields=known_event_fields, schemes=schemes))
         for token in tokens(template)
     ]
+    found += [(start, error) for start, error in _stray_braces(template)]
     spans = [range(token.start, token.start + len(token.raw)) for token in tokens(template)]
     found += [
         (start, f"{raw} is not piped text as written: write {fix}")
@@ -189,6 +190,24 @@ def validate(
         if error and error not in errors:
             errors.append(error)
     return errors
+
+
+def _stray_braces(template: str) -> list[tuple[int, str]]:
+    """A token of the six schemes wrapped in braces once more (``${${event://X}}``, or
+    ``${event://X}}``, but not ``{${event://X}}``, braces around the value): render keeps the extra
+    ``${`` and ``}`` around the value, which then reach the contact or the email as written."""
+    found = []
+    for token in tokens(template):
+        if not token.terminated or token.scheme not in SCHEMES:
+            continue
+        end = token.start + len(token.raw)
+        opened = template[max(token.start - 2, 0) : token.start] == "${"
+        closed = template[end : end + 1] == "}"
+        if opened and closed:
+            found.append((token.start - 2, f"${{{token.raw}}} wraps piped text in braces once more: write {token.raw}"))
+        elif closed and template[token.start - 1 : token.start] != "{":  # {${event://X}} may mean braces
+            found.append((token.start, f"{token.raw}}} has one }} too many: write {token.raw}"))
+    return found
 
 
 def look_alikes(template: str) -> list[tuple[int, str, str]]:
@@ -287,6 +306,8 @@ def _utc(moment: datetime) -> datetime:
 
 def _token_error(token: Token, *, known_event_fields: Collection[str] | None, schemes: Collection[str]) -> str | None:
     raw, path = token.raw, token.path
+    if token.scheme not in SCHEMES and token.terminated and (alias := _SCHEME_ALIASES.get(token.scheme.lower())):
+        return f"{raw} is not piped text: write {_aliased(alias, path)}"
     if token.scheme not in SCHEMES:
         meant = _closest(token.scheme.lower(), _SCHEME_ORDER)
         if meant is not None:
@@ -307,6 +328,11 @@ def _token_error(token: Token, *, known_event_fields: Collection[str] | None, sc
             if path not in CONTACT_FIELDS:
                 return _unknown_name(raw, "m", path, "a contact field", CONTACT_FIELDS)
         case "e":
+            if not path.startswith(_EMBEDDED_PREFIX) and path.strip() and "/" not in path:
+                return (
+                    f"{raw} must be written ${{e://Field/Name}} with the embedded data name: "
+                    f"write ${{e://Field/{path.strip()}}}"
+                )
             if not path.startswith(_EMBEDDED_PREFIX) or not path.removeprefix(_EMBEDDED_PREFIX):
                 return f"{raw} must be written ${{e://Field/Name}} with the embedded data name"
         case "task":
@@ -360,7 +386,41 @@ def _link_error(raw: str, path: str) -> str | None:
         return f"{raw} takes no display text: write ${{l://{anchor}?d=Your text}} for a link"
     if has_query and not query.startswith(_DISPLAY_PREFIX):
         return f"{raw} takes only a display text, written ${{l://{name}?d=Your text}}"
+    if has_query and not query.removeprefix(_DISPLAY_PREFIX).strip():
+        # The link would be an <a> around nothing: the recipient would see no link at all.
+        return (
+            f"{raw} has an empty display text, so the link shows nothing: write ${{l://{name}?d=Your text}}, "
+            f"or ${{l://{name}}} to show the address"
+        )
     return None
+
+
+# Schemes people write for one of ours, as other tools or the menu's group names spell them.
+_SCHEME_ALIASES = {
+    "contact": "m",
+    "recipient": "m",
+    "ed": "e",
+    "embedded": "e",
+    "embeddeddata": "e",
+    "embedded_data": "e",
+    "field": "e",
+    "link": "l",
+    "links": "l",
+    "survey": "l",
+    "tasks": "task",
+    "dates": "date",
+    "events": "event",
+}
+
+
+def _aliased(scheme: str, path: str) -> str:
+    """The token of `scheme` that a token of an alias of it with `path` was meant as."""
+    path = path.strip()
+    if scheme == "m":
+        path = _closest(path, CONTACT_FIELDS) or path
+    elif scheme == "e" and not path.startswith(_EMBEDDED_PREFIX):
+        path = _EMBEDDED_PREFIX + path
+    return f"${{{scheme}://{path}}}"
 
 
 def _unknown_name(raw: str, scheme: str, path: str, what: str, names: Collection[str]) -> str:
