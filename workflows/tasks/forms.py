@@ -97,7 +97,9 @@ class TaskConfigForm(forms.Form):
             if isinstance(value, str):
                 errors = self._piping_errors(value)
             elif isinstance(self.fields[name], KeyValueField):
-                errors = [error for _, text in value for error in self._piping_errors(text)]
+                errors = _names_differing_by_case(value) + [
+                    error for _, text in value for error in self._piping_errors(text)
+                ]
             else:
                 continue
             for error in errors:
@@ -106,6 +108,20 @@ class TaskConfigForm(forms.Form):
 
     def to_config(self) -> dict:
         return dict(self.cleaned_data)
+
+
+def _names_differing_by_case(rows: list) -> list[str]:
+    """Rows of one task whose names differ only by case (Store, store): each is saved as its own
+    embedded-data field, and a survey reads only the one spelled as it declares."""
+    spellings: dict[str, list[str]] = {}
+    for name, _ in rows:
+        spellings.setdefault(name.casefold(), []).append(name)
+    return [
+        f"{' and '.join(names)} differ only by case: each would be saved as its own field, and a survey reads "
+        "only the spelling it declares. Keep one row."
+        for names in spellings.values()
+        if len(set(names)) > 1
+    ]
 
 
 class SuggestingTextInput(forms.TextInput):

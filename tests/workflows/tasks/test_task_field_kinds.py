@@ -159,3 +159,19 @@ def test_the_task_page_of_a_workflow_without_a_wsdl_takes_any_piped_field(admin_
 
     assert response.status_code == 302
     assert reverse("admin:workflows_workflow_change", args=[workflow.pk]) == response["Location"]
+
+
+def test_it_refuses_embedded_data_names_of_one_task_that_differ_only_by_case(admin_client):
+    workflow = make_workflow()
+    data = directory_task_post(
+        data_fields__name=["Store", "Priority", "store"],
+        data_fields__value=["${event://Store__c}", "High", "${event://Origin}"],
+    )
+
+    response = admin_client.post(task_add_url(workflow), data)
+
+    assert form_errors(response)["data_fields"] == [
+        "Store and store differ only by case: each would be saved as its own field, and a survey reads only the "
+        "spelling it declares. Keep one row."
+    ]
+    assert not Task.objects.exists()
