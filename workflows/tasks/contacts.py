@@ -94,6 +94,20 @@ class ContactFieldsForm(TaskConfigForm):
             raise forms.ValidationError(error)
         return value
 
+    def clean(self):
+        cleaned = super().clean()
+        # Written out longer than the contact holds, the field would fail every run (_within_limit).
+        for name in ("first_name", "last_name", "external_data_reference", "language"):
+            value = (cleaned.get(name) or "").strip()
+            limit = Contact._meta.get_field(name).max_length
+            if len(value) > limit and not looks_piped(value) and name not in self.errors:
+                self.add_error(
+                    name,
+                    f"{self.fields[name].label} is {len(value):,} characters long; a contact's "
+                    f"{self.fields[name].label.lower()} holds at most {limit}.",
+                )
+        return cleaned
+
     def clean_email(self):
         """A literal address must be one; a piped field the WSDL declares as no text (an id, a date)
         never holds one. Either would fail every run."""

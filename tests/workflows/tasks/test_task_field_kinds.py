@@ -175,3 +175,31 @@ def test_it_refuses_embedded_data_names_of_one_task_that_differ_only_by_case(adm
         "spelling it declares. Keep one row."
     ]
     assert not Task.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        (
+            "language",
+            "English (United Kingdom)",
+            "Language is 24 characters long; a contact's language holds at most 16.",
+        ),
+        ("first_name", "A" * 201, "First name is 201 characters long; a contact's first name holds at most 200."),
+    ],
+)
+def test_it_refuses_a_value_written_out_longer_than_the_contact_holds(admin_client, field, value, error):
+    workflow = make_workflow()
+
+    response = admin_client.post(task_add_url(workflow), directory_task_post(**{field: value}))
+
+    assert form_errors(response)[field] == [error]
+
+
+def test_it_leaves_the_length_of_piped_text_to_the_run(admin_client):
+    workflow = make_workflow()
+    language = "${event://A_Language_Field_With_A_Long_Name__c}"
+
+    response = admin_client.post(task_add_url(workflow), directory_task_post(language=language))
+
+    assert response.status_code == 302
