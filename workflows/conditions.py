@@ -185,6 +185,17 @@ def literal_value_error(operator: Operator, value: str, *, xsd_type: str = "") -
     None when it can. `xsd_type` is the field's type from the WSDL ("" when not declared)."""
     value = value.strip()
     declared = _declared_kind(xsd_type)
+    if operator in (Operator.CONTAINS, Operator.NOT_CONTAINS) and not value:
+        # Empty text is in every value: contains would pass every run, does not contain none.
+        if operator == Operator.CONTAINS:
+            return (
+                "Write the text to look for: every value contains empty text, so this would always pass. "
+                "To test for a value, use is not empty."
+            )
+        return (
+            "Write the text to look for: every value contains empty text, so this would never pass. "
+            "To test for no value, use is empty."
+        )
     if operator in (Operator.INCLUDES, Operator.EXCLUDES):
         if not split_multi_select(value):
             return f"Write the picklist value to look for, e.g. Chat (or Chat;Web for both): {operator} needs one."

@@ -128,3 +128,15 @@ def test_the_import_refuses_a_condition_piping_a_field_it_can_never_compare(admi
         workflows_import(document=document, default_owner=admin_user)
 
     assert "condition 1: Is greater than can never compare this field with a true/false field" in str(raised.value)
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_contains_with_nothing_to_look_for(admin_client):
+    workflow = make_workflow()
+    condition = {"position": 1, "field": "Subject", "operator": "contains", "value": ""}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 200
+    assert "every value contains empty text, so this would always pass" in response.content.decode()
+    assert not Condition.objects.exists()

@@ -495,3 +495,17 @@ def test_it_refuses_greater_or_less_than_for_a_field_declared_true_false_or_id(x
     assert error.endswith("fails every run. Use equals or does not equal.")
     assert piped_value_error(operator, field_type=xsd_type, value_type="double") == error
     assert piped_value_error(operator, field_type=xsd_type, value_type="string") == error
+
+
+@pytest.mark.parametrize(
+    ("operator", "error"),
+    [
+        (Operator.CONTAINS, "so this would always pass. To test for a value, use is not empty."),
+        (Operator.NOT_CONTAINS, "so this would never pass. To test for no value, use is empty."),
+    ],
+)
+@pytest.mark.parametrize("value", ["", "   "])
+def test_it_refuses_contains_without_text_to_look_for(operator, error, value):
+    assert literal_value_error(operator, value) == (
+        f"Write the text to look for: every value contains empty text, {error}"
+    )
