@@ -255,3 +255,13 @@ def test_the_form_sends_values_in_the_forms_salesforce_sends_them(admin_client, 
 
     assert response.status_code == 302
     assert "<sf:IsClosed>TRUE</sf:IsClosed>" in SentTestEvent.objects.get().body
+
+
+def test_other_fields_do_not_take_a_field_that_has_its_own(admin_client, workflow):
+    data = {"event__IsClosed": "true", "more_fields": "Tier__c=Gold\nIsClosed=yes", "test_recipient": "me@example.org"}
+
+    response = admin_client.post(form_url(workflow), data)
+
+    errors = response.context["form"].errors["more_fields"]
+    assert errors == ["Line 2: IsClosed has its own field above: fill it there."]
+    assert not SentTestEvent.objects.exists()

@@ -100,6 +100,9 @@ class TestEventForm(forms.Form):
             name, equals, value = line.partition("=")
             if not equals or not name.strip():
                 raise forms.ValidationError(f"Line {number} is not Name=value: {line.strip()!r}.")
+            if FIELD_PREFIX + name.strip() in self.fields:
+                # It would replace what its own field says, unchecked against the field's type.
+                raise forms.ValidationError(f"Line {number}: {name.strip()} has its own field above: fill it there.")
             values[name.strip()] = value
         return values
 
