@@ -9,7 +9,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils.html import escape
 
-from tests.factories import make_directory_task, make_user, make_workflow
+from tests.factories import make_directory_task, make_distribute_task, make_survey, make_user, make_workflow
 from tests.pages import table_rows, texts
 from workflows.conditions import OPERATOR_HELP
 from workflows.models import Condition, Task, Workflow
@@ -514,6 +514,18 @@ def test_it_summarises_tasks_on_the_workflow_page(admin_client):
     content = admin_client.get(change_url(workflow)).content.decode()
 
     assert "Mailing list: VIP customers" in content
+
+
+def test_it_summarises_a_task_whose_survey_was_deleted_as_such(admin_client):
+    workflow = make_workflow()
+    survey = make_survey(name="Customer satisfaction", owner=workflow.owner)
+    make_distribute_task(workflow=workflow, survey=survey)
+    survey_id = survey.pk
+    survey.delete()
+
+    content = admin_client.get(change_url(workflow)).content.decode()
+
+    assert f"Survey: {survey_id} (no longer exists: choose another)" in content
 
 
 def test_it_saves_an_add_to_directory_task_from_the_add_form(admin_client):

@@ -119,7 +119,8 @@ def task_summary(task: Task, limit: int = 140) -> str:
         if isinstance(field, KeyValueField):
             value = ", ".join(str(row[0]) for row in value)
         elif isinstance(field, forms.ChoiceField):
-            value = dict(field.choices).get(value, value)
+            # A choice that is gone (a deleted survey) says so, rather than showing its bare id.
+            value = dict(field.choices).get(value, f"{value} (no longer exists: choose another)")
         parts.append(f"{field.label or pretty_name(name)}: {value}")
     return Truncator("; ".join(parts)).chars(limit) or "—"
 
