@@ -77,7 +77,7 @@ _LOOK_ALIKE = re.compile(
 )
 # Salesforce API names: standard (Email), custom (Region__c) and namespaced (npe01__X__c), and a
 # component of a compound field or related record as the parser names it (MailingAddress.city).
-_SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
+SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
 # At most six digits: a position is small, and int() refuses a string of thousands of digits.
 _TASK_PATH = re.compile(r"([1-9][0-9]{0,5})/(.+)")
 _EMBEDDED_PREFIX = "Field/"
@@ -358,7 +358,7 @@ def _event_error(raw: str, path: str, *, known_event_fields: Collection[str] | N
         if path not in EVENT_METADATA:
             return f"{raw} is not event metadata: use {_either(EVENT_METADATA)}"
         return None
-    if not _SALESFORCE_NAME.fullmatch(path):
+    if not SALESFORCE_NAME.fullmatch(path):
         return (
             f"{raw} is not a Salesforce field API name: use the API name (letters, digits"
             " and underscores), e.g. ${event://Email} or ${event://Account_Region__c}"

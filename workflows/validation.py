@@ -7,7 +7,7 @@ import difflib
 from collections.abc import Collection, Mapping, Sequence
 
 from workflows.conditions import Operator, literal_value_error, piped_value_error
-from workflows.piping import MAX_LISTED_FIELDS, task_output_reference, tokens, validate
+from workflows.piping import MAX_LISTED_FIELDS, SALESFORCE_NAME, task_output_reference, tokens, validate
 from workflows.salesforce.values import is_known_field
 from workflows.tasks import registry
 
@@ -22,7 +22,19 @@ def listed(names: Collection[str]) -> str:
 
 
 def condition_field_error(field: str, *, known_event_fields: Collection[str] | None) -> str | None:
-    """An unknown field is an error only when a WSDL declared the object's fields."""
+    """A field name that no Salesforce field can have (the event's metadata such as _OrganizationId
+    included, which is not among the fields a condition compares) is always an error, as the
+    condition would never see a value; an unknown field only when a WSDL declared the object's fields."""
+    if field.startswith("_"):
+        return (
+            f"{field} is the message's metadata, not a field of the record, and conditions compare the record's "
+            "fields: the organizations allowed to call are set under Event, and a workflow receives one object."
+        )
+    if not SALESFORCE_NAME.fullmatch(field):
+        return (
+            f"{field} is not a Salesforce field API name: write the API name (letters, digits and underscores), "
+            "e.g. IsClosed or Account_Region__c, as Setup > Object Manager > Fields shows it."
+        )
     if known_event_fields is None or is_known_field(field, known_event_fields):
         return None
     close = difflib.get_close_matches(field, list(known_event_fields), n=1)

@@ -140,3 +140,35 @@ def test_the_admin_refuses_contains_with_nothing_to_look_for(admin_client):
     assert response.status_code == 200
     assert "every value contains empty text, so this would always pass" in response.content.decode()
     assert not Condition.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "error"),
+    [
+        ("Is Closed", "Is Closed is not a Salesforce field API name: write the API name"),
+        ("Account.Region__c!", "Account.Region__c! is not a Salesforce field API name"),
+        ("_OrganizationId", "_OrganizationId is the message's metadata, not a field of the record"),
+    ],
+)
+def test_the_admin_refuses_a_condition_field_no_salesforce_field_can_be_without_a_wsdl(admin_client, field, error):
+    # Without a WSDL any field may be compared, but such a field would never have a value.
+    workflow = make_workflow()
+    condition = {"position": 1, "field": field, "operator": "equals", "value": "x"}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 200
+    assert error in response.content.decode().replace("&#x27;", "'")
+    assert not Condition.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["IsClosed", "npe01__Region__c", "MailingAddress.city"])
+def test_the_admin_takes_any_api_name_as_a_condition_field_without_a_wsdl(admin_client, field):
+    workflow = make_workflow()
+    condition = {"position": 1, "field": field, "operator": "is_not_empty", "value": ""}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 302
