@@ -260,7 +260,7 @@ def _unordered_field_error(operator: Operator, xsd_type: str) -> str | None:
 
 
 _EXAMPLES = {
-    ValueKind.NUMBER: "write a number, e.g. 1234.5.",
+    ValueKind.NUMBER: "write a number with a decimal point and no thousands separator, e.g. 1234.5 (not 1,234.5).",
     ValueKind.DATE: "write a date such as 2011-06-30 or a date and time such as 2024-05-01T10:00:00Z.",
     ValueKind.TIME: "write a time such as 10:00:00Z.",
     ValueKind.BOOLEAN: "write true or false.",

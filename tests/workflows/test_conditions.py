@@ -509,3 +509,11 @@ def test_it_refuses_contains_without_text_to_look_for(operator, error, value):
     assert literal_value_error(operator, value) == (
         f"Write the text to look for: every value contains empty text, {error}"
     )
+
+
+def test_it_says_a_number_takes_no_thousands_separator():
+    # As people type numbers: 1,000.5 is one thousand, which Salesforce sends as 1000.5.
+    assert literal_value_error(Operator.GREATER_THAN, "1,000.5", xsd_type="double") == (
+        "The WSDL declares this field as xsd:double: write a number with a decimal point and no thousands "
+        "separator, e.g. 1234.5 (not 1,234.5)."
+    )

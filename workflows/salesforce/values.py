@@ -128,7 +128,10 @@ def parse_number(text: str) -> Decimal:
     """``1234.5``, ``-3``, ``.5``, ``1.0E7`` -> Decimal (exact: currency keeps its cents)."""
     value = text.strip()
     if not _NUMBER.fullmatch(value):
-        raise InvalidValue(f"{value!r} is not a number: write digits with a decimal point, e.g. 1234.5.")
+        raise InvalidValue(
+            f"{value!r} is not a number: write digits with a decimal point and no thousands separator, "
+            "e.g. 1234.5 (not 1,234.5)."
+        )
     try:
         return Decimal(value)
     except InvalidOperation:  # an exponent past Decimal's limit (about 10**18), far beyond any double
