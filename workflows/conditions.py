@@ -242,8 +242,8 @@ def piped_value_error(operator: Operator, *, field_type: str, value_type: str) -
     names = [str(kind) for kind in wanted]
     fields = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
     return (
-        f"{OPERATOR_LABELS[operator].capitalize()} can never compare this field with a {kind_of(value_type)} field "
-        f"(xsd:{value_type} in the WSDL): pipe a {fields} field, or write the value."
+        f"{OPERATOR_LABELS[operator].capitalize()} can never compare this field with a {kind_of(value_type)} value "
+        f"(xsd:{value_type}): pipe a {fields} field, or write the value."
     )
 
 

@@ -13,6 +13,8 @@ from workflows.tasks import registry
 
 # Conditions are evaluated before any task runs: only the event and dates exist then.
 CONDITION_VALUE_SCHEMES = ("event", "date")
+# The XSD type of what ${date://...} gives: ${date://today} a date, ${date://now} a date and time.
+PIPED_DATE_TYPES = {"today": "date", "now": "dateTime"}
 
 
 def listed(names: Collection[str]) -> str:
@@ -54,13 +56,14 @@ def condition_value_errors(
     if errors or operator not in set(Operator):
         return errors
     if found := tokens(value):
-        if len(found) == 1 and found[0].raw == value.strip() and found[0].scheme == "event":
-            if isinstance(known_event_fields, Mapping):
-                error = piped_value_error(
-                    Operator(operator), field_type=field_type, value_type=known_event_fields.get(found[0].path) or ""
-                )
-                return [error] if error else []
-        return errors
+        value_type = ""  # the piped value's XSD type, when known: "" compares as text may
+        if len(found) == 1 and found[0].raw == value.strip():
+            if found[0].scheme == "event" and isinstance(known_event_fields, Mapping):
+                value_type = known_event_fields.get(found[0].path) or ""
+            elif found[0].scheme == "date":
+                value_type = PIPED_DATE_TYPES.get(found[0].path, "")
+        error = piped_value_error(Operator(operator), field_type=field_type, value_type=value_type)
+        return [error] if error else []
     error = literal_value_error(Operator(operator), value, xsd_type=field_type)
     return [error] if error else []
 

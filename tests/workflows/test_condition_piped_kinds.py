@@ -39,7 +39,7 @@ FIELDS = {
 def test_it_says_why_a_piped_field_can_never_be_compared(operator, field_type, value_type, wanted):
     error = piped_value_error(operator, field_type=field_type, value_type=value_type)
     assert error is not None
-    assert f"field (xsd:{value_type} in the WSDL): {wanted}, or write the value." in error
+    assert f"value (xsd:{value_type}): {wanted}, or write the value." in error
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_the_import_refuses_a_condition_piping_a_field_it_can_never_compare(admi
         document = {"format": FORMAT, "version": VERSION, "workflows": [entry]}
         workflows_import(document=document, default_owner=admin_user)
 
-    assert "condition 1: Is greater than can never compare this field with a true/false field" in str(raised.value)
+    assert "condition 1: Is greater than can never compare this field with a true/false value" in str(raised.value)
 
 
 @pytest.mark.django_db
@@ -168,6 +168,38 @@ def test_the_admin_refuses_a_condition_field_no_salesforce_field_can_be_without_
 def test_the_admin_takes_any_api_name_as_a_condition_field_without_a_wsdl(admin_client, field):
     workflow = make_workflow()
     condition = {"position": 1, "field": field, "operator": "is_not_empty", "value": ""}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "operator", "value", "error"),
+    [
+        ("IsClosed", "equals", "${date://today}", "can never compare this field with a date value (xsd:date)"),
+        ("Score__c", "greater_than", "${date://now}", "with a date and time value (xsd:dateTime)"),
+        ("IsClosed", "greater_than", "${event://Subject} days", "The WSDL declares this field as xsd:boolean"),
+    ],
+)
+def test_the_admin_refuses_piped_dates_and_text_a_field_can_never_be_compared_with(
+    admin_client, field, operator, value, error
+):
+    workflow = make_workflow(known_fields=FIELDS, fields_from_wsdl=True)
+    condition = {"position": 1, "field": field, "operator": operator, "value": value}
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["${date://today}", "${date://now}"])
+def test_the_admin_saves_a_date_field_compared_with_a_piped_date(admin_client, value):
+    workflow = make_workflow(known_fields=FIELDS, fields_from_wsdl=True)
+    condition = {"position": 1, "field": "ClosedDate", "operator": "less_than", "value": value}
 
     response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
 
