@@ -296,3 +296,19 @@ def test_a_workflow_without_runs_is_deleted_with_its_tasks_and_conditions(admin_
     assert page.status_code == 200
     assert response.status_code == 302
     assert not Workflow.objects.exists() and not Task.objects.exists() and not Condition.objects.exists()
+
+
+def test_a_task_that_a_later_task_pipes_is_not_deleted_on_its_own_page(admin_client):
+    workflow, saves, pipes = piping_workflow()
+    url = reverse("admin:workflows_task_delete", args=[saves.pk])
+
+    page = admin_client.get(url).content.decode().replace("&#x27;", "'")
+    admin_client.post(url, {"post": "yes"})
+
+    assert "${task://1/ContactId}: this task runs first" in page
+    assert "Change the piped text of these tasks first, then delete this one." in page
+    assert Task.objects.filter(pk=saves.pk).exists()
+    assert (
+        admin_client.post(reverse("admin:workflows_task_delete", args=[pipes.pk]), {"post": "yes"}).status_code == 302
+    )
+    assert not Task.objects.filter(pk=pipes.pk).exists()

@@ -134,6 +134,18 @@ class TaskAdmin(admin.ModelAdmin):
         form = type(f"{kind.name}TaskForm", (TaskForm,), attrs)
         return super().get_form(request, obj, change=change, form=form, **kwargs)
 
+    def get_deleted_objects(self, objs, request):
+        """Keep a task that a later task pipes (${task://n/...}): removed, the later one would pipe
+        another task's output, or none. Its page says which task and token to change first."""
+        deleted = list(objs)
+        problems = []
+        for workflow in {task.workflow for task in deleted}:
+            kept = [task for task in workflow.tasks.all() if task.pk not in {task.pk for task in deleted}]
+            problems += task_order_errors(kept)
+        if not problems:
+            return super().get_deleted_objects(objs, request)
+        return [], {}, set(), [*problems, "Change the piped text of these tasks first, then delete this one."]
+
     def get_fieldsets(self, request, obj=None):
         kind, _ = self._target(request, obj)
         return [
