@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from workflows.salesforce.values import field_value, is_known_field
+from workflows.salesforce.values import field_value, is_known_field, unknown_component
 
 # Ordered as the admin reads them in error messages.
 _SCHEME_ORDER = ("event", "m", "e", "task", "l", "date")
@@ -364,6 +364,11 @@ def _event_error(raw: str, path: str, *, known_event_fields: Collection[str] | N
             " and underscores), e.g. ${event://Email} or ${event://Account_Region__c}"
         )
     if known_event_fields is not None and not is_known_field(path, known_event_fields):
+        if compound := unknown_component(path, known_event_fields):
+            field, type_, components = compound
+            meant = _closest(path.partition(".")[2], components)
+            write = f"write ${{event://{field}.{meant}}}" if meant else f"its components: {', '.join(components)}"
+            return f"{raw} is not a field: {field} is a compound field (xsd:{type_} in the WSDL); {write}"
         if (meant := _closest(path, known_event_fields)) is not None:
             return f"{raw} is not a field of this workflow's Salesforce object: write ${{event://{meant}}}"
         listed = sorted(known_event_fields)

@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from workflows.conditions import Operator, literal_value_error, piped_value_error
 from workflows.piping import MAX_LISTED_FIELDS, SALESFORCE_NAME, task_output_reference, tokens, validate
-from workflows.salesforce.values import is_known_field
+from workflows.salesforce.values import is_known_field, unknown_component
 from workflows.tasks import registry
 
 # Conditions are evaluated before any task runs: only the event and dates exist then.
@@ -39,6 +39,12 @@ def condition_field_error(field: str, *, known_event_fields: Collection[str] | N
         )
     if known_event_fields is None or is_known_field(field, known_event_fields):
         return None
+    if compound := unknown_component(field, known_event_fields):
+        name, type_, components = compound
+        return (
+            f"{field} is not a field: {name} is a compound field (xsd:{type_} in the WSDL), "
+            f"whose components are {', '.join(components)}."
+        )
     close = difflib.get_close_matches(field, list(known_event_fields), n=1)
     hint = f"did you mean {close[0]}?" if close else f"known fields: {listed(known_event_fields)}"
     return f"{field} is not a field of the workflow's uploaded WSDL; {hint}"

@@ -204,3 +204,19 @@ def test_the_admin_saves_a_date_field_compared_with_a_piped_date(admin_client, v
     response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=[condition]))
 
     assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_condition_on_a_component_the_address_has_not(admin_client):
+    workflow = make_workflow(known_fields={**FIELDS, "MailingAddress": "address"}, fields_from_wsdl=True)
+    rows = [
+        {"position": 1, "field": "MailingAddress.cty", "operator": "equals", "value": "Rome"},
+        {"position": 2, "field": "MailingAddress.city", "operator": "equals", "value": "Rome"},
+    ]
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, conditions=rows))
+
+    assert "MailingAddress.cty is not a field: MailingAddress is a compound field (xsd:address in the WSDL), " in (
+        response.content.decode()
+    )
+    assert not Condition.objects.exists()

@@ -459,3 +459,35 @@ def test_it_refuses_braces_once_too_many_around_a_token(template, error):
 @pytest.mark.parametrize("template", ["{${event://Email}}", "p { color: red } ${event://Email}", "${name}}"])
 def test_it_leaves_braces_that_are_not_a_token_wrapped_twice(template):
     assert validate(template) == []
+
+
+# Components of compound fields the WSDL declares
+
+COMPOUND_FIELDS = {"MailingAddress": "address", "Location__c": "location", "Email": "string", "Account": "Account"}
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        (
+            "${event://MailingAddress.cty}",
+            "${event://MailingAddress.cty} is not a field: MailingAddress is a compound field (xsd:address in the "
+            "WSDL); write ${event://MailingAddress.city}",
+        ),
+        (
+            "${event://Location__c.city}",
+            "${event://Location__c.city} is not a field: Location__c is a compound field (xsd:location in the WSDL); "
+            "its components: latitude, longitude",
+        ),
+    ],
+)
+def test_it_refuses_a_component_that_the_compound_type_has_not(template, error):
+    assert validate(template, known_event_fields=COMPOUND_FIELDS) == [error]
+
+
+@pytest.mark.parametrize(
+    "template", ["${event://MailingAddress.postalCode}", "${event://Location__c.latitude}", "${event://Account.Name}"]
+)
+def test_it_takes_a_component_of_a_compound_type_or_of_a_related_record(template):
+    assert validate(template, known_event_fields=COMPOUND_FIELDS) == []
+    assert validate(template, known_event_fields=set(COMPOUND_FIELDS)) == []  # names alone: any component

@@ -298,9 +298,50 @@ def field_value(fields: Mapping[str, str | None], name: str) -> str | None:
     return ", ".join(parts) if parts else None
 
 
+# The components of Salesforce's compound types (SOAP API Developer Guide, "Compound Fields":
+# Address and Geolocation), as they arrive inside such a field.
+COMPOUND_COMPONENTS: dict[str, tuple[str, ...]] = {
+    "address": (
+        "street",
+        "city",
+        "state",
+        "stateCode",
+        "postalCode",
+        "country",
+        "countryCode",
+        "latitude",
+        "longitude",
+        "geocodeAccuracy",
+    ),
+    "location": ("latitude", "longitude"),
+}
+
+
 def is_known_field(name: str, known: Collection[str]) -> bool:
-    """Whether `name` is one of the `known` fields, or a component (``MailingAddress.city``) of one."""
-    return name in known or ("." in name and name.partition(".")[0] in known)
+    """Whether `name` is one of the `known` fields, or a component (``MailingAddress.city``) of one.
+
+    When `known` maps each field to its XSD type (Workflow.known_fields) and the field is of a
+    compound type (address, location), the component must be one of that type's
+    (COMPOUND_COMPONENTS): ``MailingAddress.cty`` never has a value."""
+    if name in known:
+        return True
+    field, dot, component = name.partition(".")
+    if not dot or field not in known:
+        return False
+    components = COMPOUND_COMPONENTS.get(known[field]) if isinstance(known, Mapping) else None
+    return components is None or component in components
+
+
+def unknown_component(name: str, known: Collection[str]) -> tuple[str, str, tuple[str, ...]] | None:
+    """(field, its XSD type, that type's components) when `name` is ``Field.component`` of a known
+    compound field (see is_known_field) but the component is not one of its type's; else None."""
+    field, dot, component = name.partition(".")
+    if not dot or not isinstance(known, Mapping) or field not in known:
+        return None
+    components = COMPOUND_COMPONENTS.get(known[field])
+    if components is None or component in components:
+        return None
+    return field, known[field], components
 
 
 def split_multi_select(text: str) -> list[str]:
