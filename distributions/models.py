@@ -2,7 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.core.files.storage import storages
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 
@@ -177,12 +177,26 @@ class SenderDomain(models.Model):
         return self.domain
 
 
+MAX_FREQUENCY_PERIOD_DAYS = 3650
+
+
 class FrequencyRule(models.Model):
     """At most `max_messages` messages to one contact of the directory per rolling `period_days`."""
 
     directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="frequency_rules")
-    max_messages = models.PositiveIntegerField()
-    period_days = models.PositiveIntegerField()
+    # 0 would skip every message; a period of 0 days would count none, and one past the dates a
+    # datetime holds would fail every send: neither limits anything as the rule says.
+    max_messages = models.PositiveIntegerField(
+        validators=[MinValueValidator(1, "At least 1: a rule of 0 messages would skip every invitation.")],
+        help_text="At most this many invitations to one contact of the directory…",
+    )
+    period_days = models.PositiveIntegerField(
+        validators=[
+            MinValueValidator(1, "At least 1 day."),
+            MaxValueValidator(MAX_FREQUENCY_PERIOD_DAYS, "At most 3,650 days (10 years)."),
+        ],
+        help_text="…in this many days, counted back from each send (1 to 3,650).",
+    )
 
     def __str__(self):
         return f"at most {self.max_messages} messages per {self.period_days} days"

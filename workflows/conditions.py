@@ -29,7 +29,8 @@ Semantics of ``evaluate``:
 - is_empty / is_not_empty: empty means absent, ``None`` or whitespace only; the value is ignored.
 - greater_than / less_than: numbers, dates or times: the declared kind when it is one of those,
   else the first both values have (a declared text field may hold numbers). Anything else fails
-  with a note saying why.
+  with a note saying why; so a field declared true/false or id always fails them, and the admin
+  refuses such a condition (``literal_value_error``, ``piped_value_error``).
 - match ALL: every row passed; ANY: at least one. Every row is evaluated either way, so the run
   report shows each row's result.
 """
@@ -184,11 +185,24 @@ def literal_value_error(operator: Operator, value: str, *, xsd_type: str = "") -
     None when it can. `xsd_type` is the field's type from the WSDL ("" when not declared)."""
     value = value.strip()
     declared = _declared_kind(xsd_type)
+    if operator in (Operator.CONTAINS, Operator.NOT_CONTAINS) and not value:
+        # Empty text is in every value: contains would pass every run, does not contain none.
+        if operator == Operator.CONTAINS:
+            return (
+                "Write the text to look for: every value contains empty text, so this would always pass. "
+                "To test for a value, use is not empty."
+            )
+        return (
+            "Write the text to look for: every value contains empty text, so this would never pass. "
+            "To test for no value, use is empty."
+        )
     if operator in (Operator.INCLUDES, Operator.EXCLUDES):
         if not split_multi_select(value):
             return f"Write the picklist value to look for, e.g. Chat (or Chat;Web for both): {operator} needs one."
         return None
     if operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
+        if error := _unordered_field_error(operator, xsd_type):
+            return error
         kinds = (declared,) if declared in _ORDERED_KINDS else _ORDERED_KINDS
     elif operator in _EQUALITIES and value and declared not in (None, ValueKind.TEXT):
         kinds = (declared,)
@@ -201,8 +215,52 @@ def literal_value_error(operator: Operator, value: str, *, xsd_type: str = "") -
     return f"{OPERATOR_LABELS[operator].capitalize()} compares numbers, dates or times: {_EXAMPLES[None]}"
 
 
+def piped_value_error(operator: Operator, *, field_type: str, value_type: str) -> str | None:
+    """Why a condition whose value is one piped field can never compare it with the condition's
+    field as `operator` needs, from the XSD types the WSDL declares for both (`field_type` for the
+    condition's field, `value_type` for the piped one; "" when not declared); None when it can.
+
+    A text field (or one without a declared type) may hold anything, so it always can. Otherwise:
+    is greater / less than needs two values of one ordered kind (numbers, dates or dates and
+    times, times); equals and its variants, for a field declared other than text, a value of its
+    kind (a number never equals true, so "does not equal" would pass every run)."""
+    declared, piped = _declared_kind(field_type), _declared_kind(value_type)
+    if operator in (Operator.GREATER_THAN, Operator.LESS_THAN) and (
+        error := _unordered_field_error(operator, field_type)
+    ):
+        return error
+    if piped in (None, ValueKind.TEXT):
+        return None
+    if operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
+        wanted = (declared,) if declared in _ORDERED_KINDS else _ORDERED_KINDS
+    elif operator in _EQUALITIES and declared not in (None, ValueKind.TEXT):
+        wanted = (declared,)
+    else:
+        return None
+    if piped in wanted:
+        return None
+    names = [str(kind) for kind in wanted]
+    fields = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return (
+        f"{OPERATOR_LABELS[operator].capitalize()} can never compare this field with a {kind_of(value_type)} value "
+        f"(xsd:{value_type}): pipe a {fields} field, or write the value."
+    )
+
+
+def _unordered_field_error(operator: Operator, xsd_type: str) -> str | None:
+    """A checkbox or an id is never greater or less than anything: the field's own values are no
+    numbers, dates or times, so the comparison fails every run, whatever the value."""
+    kind = _declared_kind(xsd_type)
+    if kind not in (ValueKind.BOOLEAN, ValueKind.ID):
+        return None
+    return (
+        f"The WSDL declares this field as xsd:{xsd_type} ({kind}), which is never greater or less than a value: "
+        f"{OPERATOR_LABELS[operator]} fails every run. Use equals or does not equal."
+    )
+
+
 _EXAMPLES = {
-    ValueKind.NUMBER: "write a number, e.g. 1234.5.",
+    ValueKind.NUMBER: "write a number with a decimal point and no thousands separator, e.g. 1234.5 (not 1,234.5).",
     ValueKind.DATE: "write a date such as 2011-06-30 or a date and time such as 2024-05-01T10:00:00Z.",
     ValueKind.TIME: "write a time such as 10:00:00Z.",
     ValueKind.BOOLEAN: "write true or false.",

@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from workflows.conditions import OPERATOR_LABELS, Match, Operator
 from workflows.public_urls import public_url
 from workflows.salesforce.parse import SALESFORCE_ID, is_organization_id, organization_key
+from workflows.salesforce.values import case_safe_suffix_holds
 
 SALESFORCE_API_NAME = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_]*$",
@@ -40,11 +41,21 @@ def validate_email_list(text: str) -> None:
 def validate_organization_ids(text: str) -> None:
     """Each whitespace-separated word must be an organization id: a Salesforce id (15 or 18
     letters and digits) with the organizations' key prefix 00D."""
-    bad = [org for org in text.split() if not (SALESFORCE_ID.fullmatch(org) and is_organization_id(org))]
+    words = text.split()
+    bad = [org for org in words if not (SALESFORCE_ID.fullmatch(org) and is_organization_id(org))]
     if bad:
         raise ValidationError(
             f"Not Salesforce organization ids: {', '.join(bad)}. Write each id on its own line: 15 or 18 letters "
             "and digits starting with 00D, as Setup > Company Information shows it."
+        )
+    # An 18-character id's last 3 characters encode the case of its first 15: a mistyped suffix
+    # would restore another case, so the organization's own calls would be refused (403).
+    unchecked = [org for org in words if len(org) == 18 and not case_safe_suffix_holds(org)]
+    if unchecked:
+        raise ValidationError(
+            f"Mistyped organization ids: {', '.join(unchecked)}: the last 3 characters do not check the first 15, "
+            "so calls from the organization would be refused. Copy the id again from Setup > Company Information "
+            "(its 15-character form is fine too)."
         )
 
 

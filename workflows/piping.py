@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from workflows.salesforce.values import field_value, is_known_field
+from workflows.salesforce.values import field_value, is_known_field, unknown_component
 
 # Ordered as the admin reads them in error messages.
 _SCHEME_ORDER = ("event", "m", "e", "task", "l", "date")
@@ -77,7 +77,7 @@ _LOOK_ALIKE = re.compile(
 )
 # Salesforce API names: standard (Email), custom (Region__c) and namespaced (npe01__X__c), and a
 # component of a compound field or related record as the parser names it (MailingAddress.city).
-_SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
+SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
 # At most six digits: a position is small, and int() refuses a string of thousands of digits.
 _TASK_PATH = re.compile(r"([1-9][0-9]{0,5})/(.+)")
 _EMBEDDED_PREFIX = "Field/"
@@ -182,6 +182,7 @@ def validate(
         (token.start, _token_error(token, known_event_fields=known_event_fields, schemes=schemes))
         for token in tokens(template)
     ]
+    found += [(start, error) for start, error in _stray_braces(template)]
     spans = [range(token.start, token.start + len(token.raw)) for token in tokens(template)]
     found += [
         (start, f"{raw} is not piped text as written: write {fix}")
@@ -193,6 +194,24 @@ def validate(
         if error and error not in errors:
             errors.append(error)
     return errors
+
+
+def _stray_braces(template: str) -> list[tuple[int, str]]:
+    """A token of the six schemes wrapped in braces once more (``${${event://X}}``, or
+    ``${event://X}}``, but not ``{${event://X}}``, braces around the value): render keeps the extra
+    ``${`` and ``}`` around the value, which then reach the contact or the email as written."""
+    found = []
+    for token in tokens(template):
+        if not token.terminated or token.scheme not in SCHEMES:
+            continue
+        end = token.start + len(token.raw)
+        opened = template[max(token.start - 2, 0) : token.start] == "${"
+        closed = template[end : end + 1] == "}"
+        if opened and closed:
+            found.append((token.start - 2, f"${{{token.raw}}} wraps piped text in braces once more: write {token.raw}"))
+        elif closed and template[token.start - 1 : token.start] != "{":  # {${event://X}} may mean braces
+            found.append((token.start, f"{token.raw}}} has one }} too many: write {token.raw}"))
+    return found
 
 
 def look_alikes(template: str) -> list[tuple[int, str, str]]:
@@ -326,6 +345,8 @@ def _utc(moment: datetime) -> datetime:
 
 def _token_error(token: Token, *, known_event_fields: Collection[str] | None, schemes: Collection[str]) -> str | None:
     raw, path = token.raw, token.path
+    if token.scheme not in SCHEMES and token.terminated and (alias := _SCHEME_ALIASES.get(token.scheme.lower())):
+        return f"{raw} is not piped text: write {_aliased(alias, path)}"
     if token.scheme not in SCHEMES:
         meant = _closest(token.scheme.lower(), _SCHEME_ORDER)
         if meant is not None:
@@ -346,6 +367,11 @@ def _token_error(token: Token, *, known_event_fields: Collection[str] | None, sc
             if path not in CONTACT_FIELDS:
                 return _unknown_name(raw, "m", path, "a contact field", CONTACT_FIELDS)
         case "e":
+            if not path.startswith(_EMBEDDED_PREFIX) and path.strip() and "/" not in path:
+                return (
+                    f"{raw} must be written ${{e://Field/Name}} with the embedded data name: "
+                    f"write ${{e://Field/{path.strip()}}}"
+                )
             if not path.startswith(_EMBEDDED_PREFIX) or not path.removeprefix(_EMBEDDED_PREFIX):
                 return f"{raw} must be written ${{e://Field/Name}} with the embedded data name"
         case "task":
@@ -371,12 +397,17 @@ def _event_error(raw: str, path: str, *, known_event_fields: Collection[str] | N
         if path not in EVENT_METADATA:
             return f"{raw} is not event metadata: use {_either(EVENT_METADATA)}"
         return None
-    if not _SALESFORCE_NAME.fullmatch(path):
+    if not SALESFORCE_NAME.fullmatch(path):
         return (
             f"{raw} is not a Salesforce field API name: use the API name (letters, digits"
             " and underscores), e.g. ${event://Email} or ${event://Account_Region__c}"
         )
     if known_event_fields is not None and not is_known_field(path, known_event_fields):
+        if compound := unknown_component(path, known_event_fields):
+            field, type_, components = compound
+            meant = _closest(path.partition(".")[2], components)
+            write = f"write ${{event://{field}.{meant}}}" if meant else f"its components: {', '.join(components)}"
+            return f"{raw} is not a field: {field} is a compound field (xsd:{type_} in the WSDL); {write}"
         if (meant := _closest(path, known_event_fields)) is not None:
             return f"{raw} is not a field of this workflow's Salesforce object: write ${{event://{meant}}}"
         listed = sorted(known_event_fields)
@@ -399,7 +430,41 @@ def _link_error(raw: str, path: str) -> str | None:
         return f"{raw} takes no display text: write ${{l://{anchor}?d=Your text}} for a link"
     if has_query and not query.startswith(_DISPLAY_PREFIX):
         return f"{raw} takes only a display text, written ${{l://{name}?d=Your text}}"
+    if has_query and not query.removeprefix(_DISPLAY_PREFIX).strip():
+        # The link would be an <a> around nothing: the recipient would see no link at all.
+        return (
+            f"{raw} has an empty display text, so the link shows nothing: write ${{l://{name}?d=Your text}}, "
+            f"or ${{l://{name}}} to show the address"
+        )
     return None
+
+
+# Schemes people write for one of ours, as other tools or the menu's group names spell them.
+_SCHEME_ALIASES = {
+    "contact": "m",
+    "recipient": "m",
+    "ed": "e",
+    "embedded": "e",
+    "embeddeddata": "e",
+    "embedded_data": "e",
+    "field": "e",
+    "link": "l",
+    "links": "l",
+    "survey": "l",
+    "tasks": "task",
+    "dates": "date",
+    "events": "event",
+}
+
+
+def _aliased(scheme: str, path: str) -> str:
+    """The token of `scheme` that a token of an alias of it with `path` was meant as."""
+    path = path.strip()
+    if scheme == "m":
+        path = _closest(path, CONTACT_FIELDS) or path
+    elif scheme == "e" and not path.startswith(_EMBEDDED_PREFIX):
+        path = _EMBEDDED_PREFIX + path
+    return f"${{{scheme}://{path}}}"
 
 
 def _unknown_name(raw: str, scheme: str, path: str, what: str, names: Collection[str]) -> str:

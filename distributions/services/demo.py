@@ -122,7 +122,7 @@ def _add_distribute_task(workflow: Workflow, survey: Survey, config: dict) -> Ta
     last = workflow.tasks.order_by("-position").values_list("position", flat=True).first() or 0
     data = QueryDict(mutable=True)
     data.update({**config, "survey": str(survey.pk)})
-    known_fields = set(workflow.known_fields) if workflow.fields_from_wsdl else None
+    known_fields = dict(workflow.known_fields) if workflow.fields_from_wsdl else None
     form = distribute_task.DistributeSurveyForm(data=data, known_event_fields=known_fields, earlier_kinds=earlier)
     if not form.is_valid():
         raise ValueError(f"The demo's distribute task is invalid: {form.errors.as_text()}")

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count
 
 from directory.models import Membership
-from distributions.models import FrequencyRule, Invitation, SmsMessage
+from distributions.models import MAX_FREQUENCY_PERIOD_DAYS, FrequencyRule, Invitation, SmsMessage
 from distributions.services.invitation_channels import channel_terms, is_sms
 
 Status = Invitation.Status
@@ -149,7 +149,8 @@ class _FrequencyRules:
         self.rules = defaultdict(list)
         self.sent: dict[int, Counter] = {}
         for rule in FrequencyRule.objects.filter(directory_id__in=directory_ids).order_by("period_days", "pk"):
-            since = now - timedelta(days=rule.period_days)
+            # A rule saved before periods were capped may reach past the dates a datetime holds.
+            since = now - timedelta(days=min(rule.period_days, MAX_FREQUENCY_PERIOD_DAYS))
             self.rules[rule.directory_id].append((rule, since))
             counts = (
                 Invitation.objects.filter(contact_id__in=contact_ids, sent_at__gte=since)

@@ -67,3 +67,26 @@ def test_sender_domains_and_frequency_rules_are_edited_in_the_admin(admin_client
 
     assert SenderDomain.objects.get().verified is True
     assert str(FrequencyRule.objects.get(directory=directory)) == "at most 2 messages per 7 days"
+
+
+@pytest.mark.parametrize(
+    ("max_messages", "period_days", "field", "error"),
+    [
+        (0, 7, "max_messages", "At least 1: a rule of 0 messages would skip every invitation."),
+        (2, 0, "period_days", "At least 1 day."),
+        (2, 1_000_000, "period_days", "At most 3,650 days (10 years)."),
+    ],
+)
+def test_a_frequency_rule_that_could_never_limit_as_it_says_is_refused(
+    admin_client, max_messages, period_days, field, error
+):
+    directory = make_directory()
+
+    response = admin_client.post(
+        reverse("admin:distributions_frequencyrule_add"),
+        {"directory": directory.pk, "max_messages": max_messages, "period_days": period_days},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field] == [error]
+    assert not FrequencyRule.objects.exists()

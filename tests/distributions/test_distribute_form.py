@@ -217,3 +217,19 @@ def test_the_task_is_named_for_all_three_methods_and_keeps_the_kind_exports_name
     kind = registry.get("distribute_survey")
     # The label is shown; the name is what workflow files hold, so files made before still import.
     assert (kind.name, kind.label) == ("distribute_survey", "XM Directory: distribute survey")
+
+
+@pytest.mark.parametrize(("field", "label"), [("from_email", "From address"), ("reply_to", "Reply-To")])
+@pytest.mark.parametrize("address", ["surveys at example.com", "Customer care <care@example.com>"])
+def test_it_refuses_a_from_or_reply_to_address_written_out_that_is_no_address(field, label, address):
+    # No sender domain made valid later could make it one: every run would fail.
+    bound = form(survey=str(make_survey().pk), **{field: address})
+
+    assert str(bound.errors[field][0]).startswith(f"{label} {address!r} is not an email address: ")
+
+
+@pytest.mark.parametrize("address", ["care@example.com", "${event://Owner_Email__c}", ""])
+def test_it_accepts_a_from_address_or_piped_text(address):
+    bound = form(survey=str(make_survey().pk), from_email=address, reply_to=address)
+
+    assert bound.is_valid(), bound.errors

@@ -327,3 +327,12 @@ def test_it_sets_the_link_expiration_from_the_send_time(execute, survey):
 def test_it_never_expires_the_link_without_an_expiration(execute, survey):
     distribute(execute, survey)
     assert Invitation.objects.get().expires_at is None
+
+
+def test_a_frequency_rule_saved_with_a_period_past_the_dates_a_datetime_holds_still_counts(execute, survey):
+    # Saved before periods were capped at 3,650 days: it counts the 3,650 days before the send.
+    distribute(execute, survey)
+    FrequencyRule.objects.create(directory=Contact.objects.get().directory, max_messages=1, period_days=1_000_000)
+    run = distribute(execute, survey, fields={"CaseNumber": "00001027"})
+    assert run.status == "succeeded"
+    assert Invitation.objects.latest("pk").status == Status.EMAIL_SKIPPED

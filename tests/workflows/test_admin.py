@@ -9,7 +9,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils.html import escape
 
-from tests.factories import make_directory_task, make_user, make_workflow
+from tests.factories import make_directory_task, make_distribute_task, make_survey, make_user, make_workflow
 from tests.pages import table_rows, texts
 from workflows.conditions import OPERATOR_HELP
 from workflows.models import Condition, Task, Workflow
@@ -131,6 +131,38 @@ def test_it_saves_allowed_organization_ids_of_15_or_18_characters_in_any_case(ad
     assert response.status_code == 302
     workflow.refresh_from_db()
     assert workflow.organization_keys() == {"00D5g000004ABCD", "00D5g000004efgh"}
+
+
+@pytest.mark.parametrize(
+    "allowed",
+    [
+        "00D5g000004ABCDEAA",  # 00D5g000004ABCDEA4 with a mistyped suffix: it names 4abcd
+        "00D5g000004ABCD999",  # 9 is no suffix character
+        "00D5g000004ABCDEA4\n00D5g000004ABCDEA5",
+    ],
+)
+def test_it_refuses_an_18_character_organization_id_whose_suffix_does_not_check_it(admin_client, allowed):
+    # Saved, it would read as another organization (00D5g000004abcd), whose calls are refused.
+    workflow = make_workflow()
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, allowed_organization_ids=allowed))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["allowed_organization_ids"]
+    assert errors[0].startswith(f"Mistyped organization ids: {allowed.split()[-1]}: the last 3 characters")
+    workflow.refresh_from_db()
+    assert workflow.allowed_organization_ids == ""
+
+
+@pytest.mark.parametrize("allowed", ["00D5g000004ABCDEA4", "00D5G000004ABCDEA4", "00d5g000004abcdea4"])
+def test_it_saves_an_18_character_organization_id_in_its_own_case_or_in_one_case(admin_client, allowed):
+    workflow = make_workflow()
+
+    response = admin_client.post(change_url(workflow), workflow_post(workflow, allowed_organization_ids=allowed))
+
+    assert response.status_code == 302
+    workflow.refresh_from_db()
+    assert workflow.organization_keys() == {"00D5g000004ABCD"}
 
 
 def test_it_asks_before_rotating_the_token(admin_client):
@@ -482,6 +514,18 @@ def test_it_summarises_tasks_on_the_workflow_page(admin_client):
     content = admin_client.get(change_url(workflow)).content.decode()
 
     assert "Mailing list: VIP customers" in content
+
+
+def test_it_summarises_a_task_whose_survey_was_deleted_as_such(admin_client):
+    workflow = make_workflow()
+    survey = make_survey(name="Customer satisfaction", owner=workflow.owner)
+    make_distribute_task(workflow=workflow, survey=survey)
+    survey_id = survey.pk
+    survey.delete()
+
+    content = admin_client.get(change_url(workflow)).content.decode()
+
+    assert f"Survey: {survey_id} (no longer exists: choose another)" in content
 
 
 def test_it_saves_an_add_to_directory_task_from_the_add_form(admin_client):

@@ -8,6 +8,7 @@ from workflows.conditions import (
     RowResult,
     evaluate,
     literal_value_error,
+    piped_value_error,
 )
 
 
@@ -482,3 +483,37 @@ def test_it_refuses_a_written_value_out_of_range_of_its_declared_kind():
 )
 def test_it_accepts_values_the_operator_can_compare(operator, value, xsd_type):
     assert literal_value_error(operator, value, xsd_type=xsd_type) is None
+
+
+@pytest.mark.parametrize("xsd_type", ["boolean", "ID"])
+@pytest.mark.parametrize("operator", [Operator.GREATER_THAN, Operator.LESS_THAN])
+@pytest.mark.parametrize("value", ["5", "2024-05-01", "true"])
+def test_it_refuses_greater_or_less_than_for_a_field_declared_true_false_or_id(xsd_type, operator, value):
+    # Its values are never numbers, dates or times: the condition would fail every run.
+    error = literal_value_error(operator, value, xsd_type=xsd_type)
+    assert error.startswith(f"The WSDL declares this field as xsd:{xsd_type} (")
+    assert error.endswith("fails every run. Use equals or does not equal.")
+    assert piped_value_error(operator, field_type=xsd_type, value_type="double") == error
+    assert piped_value_error(operator, field_type=xsd_type, value_type="string") == error
+
+
+@pytest.mark.parametrize(
+    ("operator", "error"),
+    [
+        (Operator.CONTAINS, "so this would always pass. To test for a value, use is not empty."),
+        (Operator.NOT_CONTAINS, "so this would never pass. To test for no value, use is empty."),
+    ],
+)
+@pytest.mark.parametrize("value", ["", "   "])
+def test_it_refuses_contains_without_text_to_look_for(operator, error, value):
+    assert literal_value_error(operator, value) == (
+        f"Write the text to look for: every value contains empty text, {error}"
+    )
+
+
+def test_it_says_a_number_takes_no_thousands_separator():
+    # As people type numbers: 1,000.5 is one thousand, which Salesforce sends as 1000.5.
+    assert literal_value_error(Operator.GREATER_THAN, "1,000.5", xsd_type="double") == (
+        "The WSDL declares this field as xsd:double: write a number with a decimal point and no thousands "
+        "separator, e.g. 1234.5 (not 1,234.5)."
+    )

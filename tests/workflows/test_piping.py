@@ -428,3 +428,89 @@ def test_a_look_alike_inside_a_token_is_left_to_that_token_s_error():
 )
 def test_text_that_only_resembles_a_look_alike_is_no_error(text):
     assert validate(text) == []
+
+
+# Tokens written as other tools spell them, and braces once too many
+
+
+@pytest.mark.parametrize(
+    ("template", "meant"),
+    [
+        ("${contact://Email}", "${m://Email}"),
+        ("${contact://firstname}", "${m://FirstName}"),
+        ("${ed://Store}", "${e://Field/Store}"),
+        ("${ED://Field/Store}", "${e://Field/Store}"),
+        ("${embeddedData://Tier}", "${e://Field/Tier}"),
+        ("${link://SurveyURL}", "${l://SurveyURL}"),
+    ],
+)
+def test_it_names_the_token_meant_by_another_scheme_name(template, meant):
+    assert validate(template) == [f"{template} is not piped text: write {meant}"]
+
+
+def test_it_names_the_embedded_data_token_meant_without_field():
+    assert validate("${e://Store}") == [
+        "${e://Store} must be written ${e://Field/Name} with the embedded data name: write ${e://Field/Store}"
+    ]
+
+
+@pytest.mark.parametrize("display", ["", " "])
+def test_it_refuses_a_link_with_an_empty_display_text(display):
+    # The email would hold <a href="..."></a>: a link nobody can see or click.
+    template = f"<p>${{l://SurveyLink?d={display}}}</p>"
+    assert validate(template) == [
+        f"${{l://SurveyLink?d={display}}} has an empty display text, so the link shows nothing: write "
+        "${l://SurveyLink?d=Your text}, or ${l://SurveyLink} to show the address"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        ("${event://ContactId}}", "${event://ContactId}} has one } too many: write ${event://ContactId}"),
+        (
+            "Case ${${event://CaseNumber}}",
+            "${${event://CaseNumber}} wraps piped text in braces once more: write ${event://CaseNumber}",
+        ),
+    ],
+)
+def test_it_refuses_braces_once_too_many_around_a_token(template, error):
+    assert render(template, PipingSources(event={"ContactId": "003", "CaseNumber": "1026"})).text != "003"
+    assert validate(template) == [error]
+
+
+@pytest.mark.parametrize("template", ["{${event://Email}}", "p { color: red } ${event://Email}", "${name}}"])
+def test_it_leaves_braces_that_are_not_a_token_wrapped_twice(template):
+    assert validate(template) == []
+
+
+# Components of compound fields the WSDL declares
+
+COMPOUND_FIELDS = {"MailingAddress": "address", "Location__c": "location", "Email": "string", "Account": "Account"}
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        (
+            "${event://MailingAddress.cty}",
+            "${event://MailingAddress.cty} is not a field: MailingAddress is a compound field (xsd:address in the "
+            "WSDL); write ${event://MailingAddress.city}",
+        ),
+        (
+            "${event://Location__c.city}",
+            "${event://Location__c.city} is not a field: Location__c is a compound field (xsd:location in the WSDL); "
+            "its components: latitude, longitude",
+        ),
+    ],
+)
+def test_it_refuses_a_component_that_the_compound_type_has_not(template, error):
+    assert validate(template, known_event_fields=COMPOUND_FIELDS) == [error]
+
+
+@pytest.mark.parametrize(
+    "template", ["${event://MailingAddress.postalCode}", "${event://Location__c.latitude}", "${event://Account.Name}"]
+)
+def test_it_takes_a_component_of_a_compound_type_or_of_a_related_record(template):
+    assert validate(template, known_event_fields=COMPOUND_FIELDS) == []
+    assert validate(template, known_event_fields=set(COMPOUND_FIELDS)) == []  # names alone: any component

@@ -216,3 +216,52 @@ def test_an_unreachable_event_url_is_reported_on_the_test_event(settings, monkey
     assert test_event.acknowledged is False
     assert "check PUBLIC_BASE_URL" in test_event.delivery
     assert service.test_event_deliver(test_event_id=test_event.pk).delivery == test_event.delivery  # once only
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "error"),
+    [
+        ("IsClosed", "yes", "'yes' is not true or false."),
+        ("Satisfaction_Score__c", "1,000.5", "'1,000.5' is not a number"),
+        ("ClosedDate", "yesterday", "'yesterday' is not a date and time"),
+        ("ContactId", "003ABC", "'003ABC' is not a Salesforce id"),
+    ],
+)
+def test_the_form_refuses_a_value_salesforce_never_sends_for_the_type(admin_client, workflow, field, typed, error):
+    data = {"event__ContactEmail": "ada@example.com", f"event__{field}": typed, "test_recipient": "me@example.org"}
+
+    response = admin_client.post(form_url(workflow), data)
+
+    assert response.status_code == 200
+    message = str(response.context["form"].errors[f"event__{field}"][0])
+    assert message.startswith(error)
+    assert "Salesforce sends this field (xsd:" in message
+    assert texts(response.content, f"//input[@name='event__{field}']/@value") == [typed]  # kept to correct
+    assert not SentTestEvent.objects.exists()
+
+
+def test_the_form_sends_values_in_the_forms_salesforce_sends_them(admin_client, workflow):
+    data = {
+        "event__ContactEmail": "ada@example.com",
+        "event__IsClosed": "TRUE",
+        "event__Satisfaction_Score__c": " 9.5 ",
+        "event__ClosedDate": "2024-03-01T10:00:00Z",
+        "event__ContactId": "0035g00000AdaLvAAJ",
+        "event__CaseNumber": "yes",  # a text field takes any text
+        "test_recipient": "me@example.org",
+    }
+
+    response = admin_client.post(form_url(workflow), data)
+
+    assert response.status_code == 302
+    assert "<sf:IsClosed>TRUE</sf:IsClosed>" in SentTestEvent.objects.get().body
+
+
+def test_other_fields_do_not_take_a_field_that_has_its_own(admin_client, workflow):
+    data = {"event__IsClosed": "true", "more_fields": "Tier__c=Gold\nIsClosed=yes", "test_recipient": "me@example.org"}
+
+    response = admin_client.post(form_url(workflow), data)
+
+    errors = response.context["form"].errors["more_fields"]
+    assert errors == ["Line 2: IsClosed has its own field above: fill it there."]
+    assert not SentTestEvent.objects.exists()

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from tests.factories import make_condition, make_directory_task, make_run, make_task_run, make_user, make_workflow
 from tests.pages import table_rows, texts
-from tests.workflows.test_admin import change_url, task_add_url, workflow_post
+from tests.workflows.test_admin import change_url, directory_task_post, task_add_url, workflow_post
 from workflows.models import Condition, Task, Workflow
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +167,148 @@ def test_the_page_shows_event_conditions_and_tasks_in_run_order(admin_client):
     order = [content.index(marker) for marker in ('id="event-url"', 'id="conditions-group"', 'id="tasks-group"')]
     assert order == sorted(order)
     assert table_rows(content, "//div[@id='tasks-group']//table")
+
+
+def piping_workflow():
+    """Task 1 saves the contact; task 2 records its id, piped from task 1, as embedded data."""
+    workflow = make_workflow()
+    saves = make_directory_task(workflow=workflow, position=1, mailing_list="Saves")
+    pipes = make_directory_task(
+        workflow=workflow, position=2, mailing_list="Pipes", data_fields=[["SavedAs", "${task://1/ContactId}"]]
+    )
+    return workflow, saves, pipes
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # the piping task moved first: task 1 is then itself
+        lambda saves, pipes: [{"id": saves.pk, "position": 2}, {"id": pipes.pk, "position": 1}],
+        # the task it pipes from removed: it runs first
+        lambda saves, pipes: [{"id": saves.pk, "position": 1, "DELETE": "on"}, {"id": pipes.pk, "position": 2}],
+    ],
+    ids=["reordered", "removed"],
+)
+def test_tasks_are_not_reordered_or_removed_so_that_a_task_pipes_a_task_that_no_longer_runs_before_it(
+    admin_client, rows
+):
+    workflow, saves, pipes = piping_workflow()
+    data = workflow_post(workflow)
+    data.update(inline_rows("tasks", [{**row, "workflow": workflow.pk} for row in rows(saves, pipes)]))
+
+    response = admin_client.post(change_url(workflow), data)
+
+    assert response.status_code == 200
+    errors = [
+        str(error)
+        for formset in response.context["inline_admin_formsets"]
+        for error in formset.formset.non_form_errors()
+    ]
+    assert errors[0].startswith(
+        "XM Directory: add to directory (task 1 after this change): ${task://1/ContactId}: this task runs first"
+    )
+    assert errors[0] in response.content.decode().replace("&#x27;", "'")
+    assert list(workflow.tasks.values_list("pk", "position")) == [(saves.pk, 1), (pipes.pk, 2)]
+
+
+def test_tasks_are_reordered_when_each_still_pipes_an_earlier_task(admin_client):
+    workflow, saves, pipes = piping_workflow()
+    other = make_directory_task(workflow=workflow, position=3, mailing_list="Other")
+    data = workflow_post(workflow)
+    rows = [{"id": saves.pk, "position": 1}, {"id": pipes.pk, "position": 3}, {"id": other.pk, "position": 2}]
+    data.update(inline_rows("tasks", [{**row, "workflow": workflow.pk} for row in rows]))
+
+    response = admin_client.post(change_url(workflow), data)
+
+    assert response.status_code == 302
+    assert list(workflow.tasks.values_list("pk", flat=True)) == [saves.pk, other.pk, pipes.pk]
+
+
+def test_a_task_is_not_moved_on_its_own_page_after_a_task_that_pipes_it(admin_client):
+    workflow, saves, pipes = piping_workflow()
+    data = directory_task_post(position=3, mailing_list="Saves")
+
+    response = admin_client.post(reverse("admin:workflows_task_change", args=[saves.pk]), data)
+
+    assert response.status_code == 200
+    errors = [str(error) for error in response.context["adminform"].form.errors["position"]]
+    assert errors == [
+        "XM Directory: add to directory (task 1 after this change): ${task://1/ContactId}: this task runs first, "
+        "so there is no earlier task whose output it could use."
+    ]
+    saves.refresh_from_db()
+    assert saves.position == 1
+
+
+def test_a_task_is_moved_on_its_own_page_when_no_task_pipes_it(admin_client):
+    workflow, saves, pipes = piping_workflow()
+    data = directory_task_post(position=3, mailing_list="Pipes", data_fields__name=[], data_fields__value=[])
+
+    response = admin_client.post(reverse("admin:workflows_task_change", args=[pipes.pk]), data)
+
+    assert response.status_code == 302
+    pipes.refresh_from_db()
+    assert pipes.position == 3
+
+
+def delete_url(workflow):
+    return reverse("admin:workflows_workflow_delete", args=[workflow.pk])
+
+
+def test_a_workflow_with_runs_is_not_deleted_and_the_page_says_why_and_what_to_do(admin_client, settings):
+    settings.RETENTION_DAYS = 30
+    workflow = make_workflow(name="Case closed")
+    make_run(workflow=workflow)
+    make_run(workflow=workflow)
+
+    page = admin_client.get(delete_url(workflow)).content.decode()
+    refused = admin_client.post(delete_url(workflow), {"post": "yes"})
+
+    assert "doesn’t have permission" not in page and "doesn't have permission" not in page
+    assert "“Case closed” has 2 runs in Workflow Reporting (the last created " in page
+    assert "kept there for 30 days (RETENTION_DAYS): to stop it, untick Enabled instead" in page
+    assert "untick Enabled instead" in refused.content.decode()
+    assert Workflow.objects.filter(pk=workflow.pk).exists()
+
+
+def test_the_delete_action_says_which_selected_workflows_have_runs(admin_client):
+    with_runs, without = make_workflow(name="With runs"), make_workflow(name="Without")
+    make_run(workflow=with_runs)
+
+    response = admin_client.post(
+        reverse("admin:workflows_workflow_changelist"),
+        {"action": "delete_selected", "_selected_action": [with_runs.pk, without.pk]},
+    )
+
+    assert "“With runs” has 1 run in Workflow Reporting" in response.content.decode()
+    assert "“Without”" not in response.content.decode()
+    assert Workflow.objects.count() == 2
+
+
+def test_a_workflow_without_runs_is_deleted_with_its_tasks_and_conditions(admin_client):
+    workflow = make_workflow()
+    make_directory_task(workflow=workflow)
+    make_condition(workflow=workflow, field="IsClosed", operator="equals", value="true")
+
+    page = admin_client.get(delete_url(workflow))
+    response = admin_client.post(delete_url(workflow), {"post": "yes"})
+
+    assert page.status_code == 200
+    assert response.status_code == 302
+    assert not Workflow.objects.exists() and not Task.objects.exists() and not Condition.objects.exists()
+
+
+def test_a_task_that_a_later_task_pipes_is_not_deleted_on_its_own_page(admin_client):
+    workflow, saves, pipes = piping_workflow()
+    url = reverse("admin:workflows_task_delete", args=[saves.pk])
+
+    page = admin_client.get(url).content.decode().replace("&#x27;", "'")
+    admin_client.post(url, {"post": "yes"})
+
+    assert "${task://1/ContactId}: this task runs first" in page
+    assert "Change the piped text of these tasks first, then delete this one." in page
+    assert Task.objects.filter(pk=saves.pk).exists()
+    assert (
+        admin_client.post(reverse("admin:workflows_task_delete", args=[pipes.pk]), {"post": "yes"}).status_code == 302
+    )
+    assert not Task.objects.filter(pk=pipes.pk).exists()

@@ -65,11 +65,12 @@ def is_row_id(text: str) -> bool:
     return _ROW_ID.fullmatch(text) is not None
 
 
-def known_event_fields(workflow: Workflow | None) -> set[str] | None:
-    """The fields piped text is checked against: only a WSDL's list is complete enough to refuse."""
+def known_event_fields(workflow: Workflow | None) -> dict[str, str] | None:
+    """The fields piped text is checked against (field API name -> XSD type, "" when the WSDL gives
+    none): only a WSDL's list is complete enough to refuse. None without a WSDL."""
     if workflow is None or not workflow.fields_from_wsdl:
         return None
-    return set(workflow.known_fields)
+    return dict(workflow.known_fields)
 
 
 def value_table(data: dict) -> str:
@@ -118,7 +119,8 @@ def task_summary(task: Task, limit: int = 140) -> str:
         if isinstance(field, KeyValueField):
             value = ", ".join(str(row[0]) for row in value)
         elif isinstance(field, forms.ChoiceField):
-            value = dict(field.choices).get(value, value)
+            # A choice that is gone (a deleted survey) says so, rather than showing its bare id.
+            value = dict(field.choices).get(value, f"{value} (no longer exists: choose another)")
         parts.append(f"{field.label or pretty_name(name)}: {value}")
     return Truncator("; ".join(parts)).chars(limit) or "—"
 

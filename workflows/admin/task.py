@@ -17,6 +17,7 @@ from workflows.models import (
 )
 from workflows.selectors import may_act_as_workflow_owner
 from workflows.tasks import registry
+from workflows.validation import task_order_errors
 
 
 class TaskForm(forms.ModelForm):
@@ -63,6 +64,13 @@ class TaskForm(forms.ModelForm):
                         self.add_error(field, error)
             return cleaned
         self.instance.config = self.config_form.to_config()
+        if "position" in cleaned:
+            # Moved, this task may leave a later one piping ${task://n/...} of a task no longer before it.
+            tasks = {(task.position, task.pk): task for task in self.task_workflow.tasks.exclude(pk=self.instance.pk)}
+            tasks[cleaned["position"], self.instance.pk or float("inf")] = self.instance
+            order = [tasks[key] for key in sorted(tasks)]
+            for error in task_order_errors(order, skip=self.instance):
+                self.add_error("position", error)
         return cleaned
 
     def earlier_tasks_as_shown(self) -> list[Task]:
@@ -125,6 +133,18 @@ class TaskAdmin(admin.ModelAdmin):
         attrs = {**kind.config_form.base_fields, "task_kind": kind, "task_workflow": workflow}
         form = type(f"{kind.name}TaskForm", (TaskForm,), attrs)
         return super().get_form(request, obj, change=change, form=form, **kwargs)
+
+    def get_deleted_objects(self, objs, request):
+        """Keep a task that a later task pipes (${task://n/...}): removed, the later one would pipe
+        another task's output, or none. Its page says which task and token to change first."""
+        deleted = list(objs)
+        problems = []
+        for workflow in {task.workflow for task in deleted}:
+            kept = [task for task in workflow.tasks.all() if task.pk not in {task.pk for task in deleted}]
+            problems += task_order_errors(kept)
+        if not problems:
+            return super().get_deleted_objects(objs, request)
+        return [], {}, set(), [*problems, "Change the piped text of these tasks first, then delete this one."]
 
     def get_fieldsets(self, request, obj=None):
         kind, _ = self._target(request, obj)

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 
 from workflows.admin.display import event_url_for, event_url_masked_in
 from workflows.models import Run, TestEvent, Workflow
+from workflows.salesforce.values import InvalidValue, check_lexical_form
 from workflows.selectors import may_act_as_workflow_owner
 from workflows.services.test_events import (
     FieldDefault,
@@ -25,6 +26,19 @@ from workflows.services.test_events import (
 TEST_EVENT_PERMISSIONS = ("workflows.view_run", "workflows.add_run")
 FIELD_PREFIX = "event__"
 REFRESH_SECONDS = 2
+
+
+def _sent_as(xsd_type: str):
+    def validate(value: str) -> None:
+        try:
+            check_lexical_form(value, xsd_type)
+        except InvalidValue as error:
+            raise forms.ValidationError(
+                f"{error} Salesforce sends this field (xsd:{xsd_type} in the WSDL) only in that form; "
+                "leave it empty for no value."
+            ) from None
+
+    return validate
 
 
 class TestEventForm(forms.Form):
@@ -61,6 +75,9 @@ class TestEventForm(forms.Form):
                 label=f"{default.name}{kind}",
                 initial=default.value,
                 widget=forms.TextInput(attrs={"size": 50}),
+                # Salesforce sends a field only in its type's form: a test with another value tests
+                # a message that never comes (its conditions compare it as text, its tasks fail).
+                validators=[_sent_as(default.salesforce_type)] if default.salesforce_type else [],
             )
         if not reaching_people and not self.saving_contacts:
             del self.fields["test_recipient"], self.fields["send_to_people"]
@@ -83,6 +100,9 @@ class TestEventForm(forms.Form):
             name, equals, value = line.partition("=")
             if not equals or not name.strip():
                 raise forms.ValidationError(f"Line {number} is not Name=value: {line.strip()!r}.")
+            if FIELD_PREFIX + name.strip() in self.fields:
+                # It would replace what its own field says, unchecked against the field's type.
+                raise forms.ValidationError(f"Line {number}: {name.strip()} has its own field above: fill it there.")
             values[name.strip()] = value
         return values
 

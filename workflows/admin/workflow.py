@@ -8,12 +8,14 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max
 from django.db.models.constants import LOOKUP_SEP
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -45,7 +47,12 @@ from workflows.services.failure_notices import failure_notice_recipients
 from workflows.services.workflow_admin import workflow_rotate_token, wsdl_for_object
 from workflows.tasks import registry
 from workflows.tasks.forms import PipedTextInput
-from workflows.validation import CONDITION_VALUE_SCHEMES, condition_field_error, condition_value_errors
+from workflows.validation import (
+    CONDITION_VALUE_SCHEMES,
+    condition_field_error,
+    condition_value_errors,
+    task_order_errors,
+)
 
 # A WSDL uploaded with a page that came back with errors is kept, signed, in a hidden field: the
 # browser empties the file field, and the admin should not have to choose the file again.
@@ -203,6 +210,26 @@ class ConditionInline(admin.TabularInline):
     operator_help = OPERATOR_HELP  # shown under the table, not only as the column's tooltip
 
 
+class TaskFormSet(BaseInlineFormSet):
+    def clean(self):
+        """Refuse an order (or a removal) after which a task pipes ${task://n/...} of a task that no
+        longer runs before it, or no longer has that output: its runs would pipe nothing."""
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return
+        kept = []
+        for form in self.forms:
+            if form.instance.pk is None or (self.can_delete and self._should_delete_form(form)):
+                continue
+            kept.append((form.cleaned_data.get("position", form.instance.position), form.instance.pk, form.instance))
+        tasks = [task for _, _, task in sorted(kept, key=lambda row: (row[0], row[1]))]
+        errors = task_order_errors(tasks)
+        if errors:
+            raise forms.ValidationError(
+                [*errors, "Keep the order, or first change the piped text of these tasks (open each task)."]
+            )
+
+
 class TaskInline(admin.TabularInline):
     """The tasks in run order: position (reorder), kind, settings, last outcome, delete.
 
@@ -212,6 +239,7 @@ class TaskInline(admin.TabularInline):
     """
 
     model = Task
+    formset = TaskFormSet
     fields = ["position", "kind_label", "summary", "last_run"]
     readonly_fields = ["kind_label", "summary", "last_run"]
     show_change_link = True
@@ -419,6 +447,32 @@ class WorkflowAdmin(UserNamedAsTextMixin, admin.ModelAdmin):
         query = urlencode({"workflow": workflow.pk, "kind": kind.name})
         self.message_user(request, f"The workflow “{workflow}” was saved: fill in its new task.")
         return redirect(f"{reverse('admin:workflows_task_add')}?{query}")
+
+    def get_deleted_objects(self, objs, request):
+        """A workflow with runs is not deleted: Workflow Reporting keeps runs (read-only) until
+        retention purges them, so Django would refuse for lack of a permission to delete runs that
+        nobody has, and list every run first. Say so, and what to do instead."""
+        with_runs = (
+            Workflow.objects.filter(pk__in=[workflow.pk for workflow in objs])
+            .annotate(run_count=Count("runs"), last_run=Max("runs__created_at"))
+            .filter(run_count__gt=0)
+            .order_by("name")
+        )
+        if not with_runs:
+            return super().get_deleted_objects(objs, request)
+        protected = [
+            format_html(
+                "“{}” has {} in Workflow Reporting (the last created {}), kept there for {} days "
+                "(RETENTION_DAYS): to stop it, untick Enabled instead; it can be deleted once retention has "
+                "removed its runs.",
+                workflow.name,
+                f"{workflow.run_count:,} run{'s' if workflow.run_count != 1 else ''}",
+                f"{timezone.localtime(workflow.last_run):%Y-%m-%d %H:%M}",
+                settings.RETENTION_DAYS,
+            )
+            for workflow in with_runs
+        ]
+        return [], {}, set(), protected
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

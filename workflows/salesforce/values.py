@@ -105,11 +105,33 @@ def kind_of(xsd_type: str) -> ValueKind | None:
     return XSD_KINDS.get(xsd_type)
 
 
+def check_lexical_form(text: str, xsd_type: str) -> None:
+    """Raise InvalidValue (saying what was expected) when `text` is not a value Salesforce could
+    send for a field of `xsd_type` (a number for double, true or false for boolean, an id for
+    ID...), as read by this module's parsers. Text of an undeclared or text type always is."""
+    kind = kind_of(xsd_type)
+    if kind == ValueKind.NUMBER:
+        parse_number(text)
+    elif kind == ValueKind.BOOLEAN:
+        parse_boolean(text, xsd=True)
+    elif kind == ValueKind.DATE:
+        parse_date(text)
+    elif kind == ValueKind.DATETIME:
+        parse_datetime(text)
+    elif kind == ValueKind.TIME:
+        parse_time(text)
+    elif kind == ValueKind.ID:
+        parse_salesforce_id(text)
+
+
 def parse_number(text: str) -> Decimal:
     """``1234.5``, ``-3``, ``.5``, ``1.0E7`` -> Decimal (exact: currency keeps its cents)."""
     value = text.strip()
     if not _NUMBER.fullmatch(value):
-        raise InvalidValue(f"{value!r} is not a number: write digits with a decimal point, e.g. 1234.5.")
+        raise InvalidValue(
+            f"{value!r} is not a number: write digits with a decimal point and no thousands separator, "
+            "e.g. 1234.5 (not 1,234.5)."
+        )
     try:
         return Decimal(value)
     except InvalidOperation:  # an exponent past Decimal's limit (about 10**18), far beyond any double
@@ -246,6 +268,22 @@ def _checksum_holds(id18: str) -> bool:
     return True
 
 
+def case_safe_suffix_holds(id18: str) -> bool:
+    """Whether the last 3 characters of an 18-character Salesforce id are the case-safe suffix of
+    its first 15 (Salesforce's CASESAFEID), strictly, for an id an admin copies into a setting.
+
+    Each suffix character names which characters of its 5-character chunk are uppercase letters,
+    so it must be of CASE_SAFE_ALPHABET and name no digit (as parse_salesforce_id checks); and when
+    the first 15 are written in both cases, as Salesforce writes them (not put in capitals or in
+    lowercase since), they must be in the case it names: ``00D5g000004ABCDEAA`` is a mistyped
+    ``00D5g000004ABCDEA4``, as ``EAA`` names ``4abcd`` for the last chunk."""
+    if len(id18) != 18 or not _checksum_holds(id18):
+        return False
+    letters = [char for char in id18[:15] if char.isalpha()]
+    in_own_case = any(char.isupper() for char in letters) and any(char.islower() for char in letters)
+    return not in_own_case or case_safe_id(id18[:15]) == id18[:15] + id18[15:].upper()
+
+
 def field_value(fields: Mapping[str, str | None], name: str) -> str | None:
     """The value of the field `name` among a notification's fields; None when it is null.
 
@@ -260,9 +298,50 @@ def field_value(fields: Mapping[str, str | None], name: str) -> str | None:
     return ", ".join(parts) if parts else None
 
 
+# The components of Salesforce's compound types (SOAP API Developer Guide, "Compound Fields":
+# Address and Geolocation), as they arrive inside such a field.
+COMPOUND_COMPONENTS: dict[str, tuple[str, ...]] = {
+    "address": (
+        "street",
+        "city",
+        "state",
+        "stateCode",
+        "postalCode",
+        "country",
+        "countryCode",
+        "latitude",
+        "longitude",
+        "geocodeAccuracy",
+    ),
+    "location": ("latitude", "longitude"),
+}
+
+
 def is_known_field(name: str, known: Collection[str]) -> bool:
-    """Whether `name` is one of the `known` fields, or a component (``MailingAddress.city``) of one."""
-    return name in known or ("." in name and name.partition(".")[0] in known)
+    """Whether `name` is one of the `known` fields, or a component (``MailingAddress.city``) of one.
+
+    When `known` maps each field to its XSD type (Workflow.known_fields) and the field is of a
+    compound type (address, location), the component must be one of that type's
+    (COMPOUND_COMPONENTS): ``MailingAddress.cty`` never has a value."""
+    if name in known:
+        return True
+    field, dot, component = name.partition(".")
+    if not dot or field not in known:
+        return False
+    components = COMPOUND_COMPONENTS.get(known[field]) if isinstance(known, Mapping) else None
+    return components is None or component in components
+
+
+def unknown_component(name: str, known: Collection[str]) -> tuple[str, str, tuple[str, ...]] | None:
+    """(field, its XSD type, that type's components) when `name` is ``Field.component`` of a known
+    compound field (see is_known_field) but the component is not one of its type's; else None."""
+    field, dot, component = name.partition(".")
+    if not dot or not isinstance(known, Mapping) or field not in known:
+        return None
+    components = COMPOUND_COMPONENTS.get(known[field])
+    if components is None or component in components:
+        return None
+    return field, known[field], components
 
 
 def split_multi_select(text: str) -> list[str]:

@@ -165,7 +165,7 @@ def _plan(entry, number: int, *, default_owner) -> _Plan:
     if unknown:
         raise _Problems([f"{label} has unknown keys: {', '.join(unknown)}."])
     workflow = _workflow(entry, label)
-    known_fields = set(workflow.known_fields) if workflow.fields_from_wsdl else None
+    known_fields = dict(workflow.known_fields) if workflow.fields_from_wsdl else None
     problems = []
     owner = _owner(entry, label, default_owner=default_owner, problems=problems)
     conditions = [
@@ -229,7 +229,12 @@ def _list(entry: dict, key: str, label: str) -> list:
 
 
 def _condition(
-    row, label: str, position: int, known_fields: set[str] | None, field_types: dict[str, str], problems: list[str]
+    row,
+    label: str,
+    position: int,
+    known_fields: dict[str, str] | None,
+    field_types: dict[str, str],
+    problems: list[str],
 ) -> Condition | None:
     if (
         not isinstance(row, dict)
@@ -261,7 +266,7 @@ def _condition(
 
 
 def _task(
-    row, label: str, position: int, known_fields: set[str] | None, earlier: list[Task | None], problems: list[str]
+    row, label: str, position: int, known_fields: dict[str, str] | None, earlier: list[Task | None], problems: list[str]
 ) -> Task | None:
     if not isinstance(row, dict) or set(row) - _TASK_KEYS or not isinstance(row.get("config", {}), dict):
         problems.append(f"{label} must be an object with a kind and a config object.")
@@ -301,7 +306,7 @@ def _config_problems(label: str, error: ValidationError) -> list[str]:
     return [f"{label}: {key}: {message}" for key, messages in error.message_dict.items() for message in messages]
 
 
-def _bound_config_form(kind: TaskKind, config: dict, known_fields: set[str] | None):
+def _bound_config_form(kind: TaskKind, config: dict, known_fields: dict[str, str] | None):
     """The kind's admin form bound to a stored config, as the admin page would post it.
 
     Key/value rows post as `<name>__name` / `<name>__value` lists (see KeyValueWidget), so the

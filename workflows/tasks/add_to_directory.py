@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from directory.services import ContactData, DirectoryError, contact_transaction_append
 from workflows.piping import looks_piped
-from workflows.salesforce.values import InvalidValue, in_salesforce_range, parse_moment
+from workflows.salesforce.values import InvalidValue, ValueKind, in_salesforce_range, parse_moment
 from workflows.tasks.contacts import (
     CONTACT_FIELDS,
     ContactFieldsForm,
@@ -52,6 +52,13 @@ class AddToDirectoryForm(ContactFieldsForm):
                 in_salesforce_range(parse_moment(value))
             except InvalidValue as error:
                 raise forms.ValidationError(str(error)) from None
+        elif error := self.declared_kind_error(
+            value,
+            label="Transaction date",
+            accepted=(ValueKind.DATE, ValueKind.DATETIME),
+            needs="a date or a date and time",
+        ):
+            raise forms.ValidationError(error)
         return value
 
 

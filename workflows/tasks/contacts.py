@@ -17,7 +17,7 @@ from directory.forms import KeyValueField
 from directory.models import Contact, Directory, MailingList, Transaction
 from directory.services import ContactData, contacts_save_to_list, directory_get_default, mailing_list_get_or_create
 from workflows.piping import looks_piped
-from workflows.salesforce.values import InvalidValue, parse_phone
+from workflows.salesforce.values import InvalidValue, ValueKind, parse_phone
 from workflows.tasks.context import TaskContext
 from workflows.tasks.forms import PipedTextInput, SuggestingTextInput, TaskConfigForm
 from workflows.tasks.registry import TaskError
@@ -88,6 +88,40 @@ class ContactFieldsForm(TaskConfigForm):
                 parse_phone(value, default_region=settings.DEFAULT_PHONE_REGION)
             except InvalidValue as error:
                 raise forms.ValidationError(str(error)) from None
+        elif error := self.declared_kind_error(
+            value, label="Phone", accepted=(ValueKind.NUMBER,), needs="a phone number"
+        ):
+            raise forms.ValidationError(error)
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        # Written out longer than the contact holds, the field would fail every run (_within_limit).
+        for name in ("first_name", "last_name", "external_data_reference", "language"):
+            value = (cleaned.get(name) or "").strip()
+            limit = Contact._meta.get_field(name).max_length
+            if len(value) > limit and not looks_piped(value) and name not in self.errors:
+                self.add_error(
+                    name,
+                    f"{self.fields[name].label} is {len(value):,} characters long; a contact's "
+                    f"{self.fields[name].label.lower()} holds at most {limit}.",
+                )
+        return cleaned
+
+    def clean_email(self):
+        """A literal address must be one; a piped field the WSDL declares as no text (an id, a date)
+        never holds one. Either would fail every run."""
+        value = self.cleaned_data["email"]
+        if value.strip() and not looks_piped(value):
+            try:
+                validate_email(value.strip(), check_deliverability=False)
+            except EmailNotValidError as error:
+                raise forms.ValidationError(
+                    f"{value.strip()!r} is not an email address: {error} Write one such as ada@example.com, "
+                    "or pipe the field that holds it, e.g. ${event://Email}."
+                ) from None
+        elif error := self.declared_kind_error(value, label="Email", accepted=(), needs="an email address"):
+            raise forms.ValidationError(error)
         return value
 
     def clean_directory(self):

@@ -1,12 +1,13 @@
 """Admin form pieces shared by task kinds: piped-text validation, the piped-text menu and suggestions."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from django import forms
 from django.utils.html import format_html, format_html_join
 
 from directory.forms import KeyValueField
-from workflows.piping import SCHEMES, validate
+from workflows.piping import SCHEMES, tokens, validate
+from workflows.salesforce.values import ValueKind, kind_of
 from workflows.validation import task_pipe_errors
 
 PIPED_TEXT_ATTRIBUTE = "data-piped-text"
@@ -46,7 +47,9 @@ class TaskConfigForm(forms.Form):
     """Base of every kind's config form: checks the piped text of every text field.
 
     `known_event_fields` is the workflow's field list when a WSDL declared it, so a typo in
-    ${event://...} is caught on save instead of producing empty values at run time.
+    ${event://...} is caught on save instead of producing empty values at run time; as a mapping
+    of each field to its XSD type (Workflow.known_fields), it also lets a kind refuse a field
+    that can never give what it needs (`declared_kind_error`).
     `earlier_kinds` (the kinds of the tasks that run before this one) checks ${task://n/...};
     set it before validating when the task's place in the workflow is known.
     """
@@ -69,13 +72,34 @@ class TaskConfigForm(forms.Form):
             errors += task_pipe_errors(text or "", earlier_kinds=self.earlier_kinds)
         return errors
 
+    def declared_kind_error(self, value: str, *, label: str, accepted: Collection[ValueKind], needs: str) -> str | None:
+        """Why `value`, when it is a single ${event://Field} of a field the WSDL declares with a
+        type of another kind than `accepted` (text fields are always accepted: they may hold
+        anything), can never give what the field `label` needs (`needs`, e.g. "an email address");
+        None otherwise (literal text, other piped text, a field of no declared type)."""
+        if not isinstance(self.known_event_fields, Mapping):
+            return None
+        found = tokens(value.strip())
+        if len(found) != 1 or found[0].raw != value.strip() or found[0].scheme != "event":
+            return None
+        xsd_type = self.known_event_fields.get(found[0].path) or ""
+        kind = kind_of(xsd_type)
+        if kind is None or kind == ValueKind.TEXT or kind in accepted:
+            return None
+        return (
+            f"{label}: {found[0].raw} is a {kind} field (xsd:{xsd_type} in the WSDL), never {needs}, "
+            "so every run would fail: pipe the field that holds it."
+        )
+
     def clean(self):
         cleaned = super().clean()
         for name, value in list(cleaned.items()):
             if isinstance(value, str):
                 errors = self._piping_errors(value)
             elif isinstance(self.fields[name], KeyValueField):
-                errors = [error for _, text in value for error in self._piping_errors(text)]
+                errors = _names_differing_by_case(value) + [
+                    error for _, text in value for error in self._piping_errors(text)
+                ]
             else:
                 continue
             for error in errors:
@@ -84,6 +108,20 @@ class TaskConfigForm(forms.Form):
 
     def to_config(self) -> dict:
         return dict(self.cleaned_data)
+
+
+def _names_differing_by_case(rows: list) -> list[str]:
+    """Rows of one task whose names differ only by case (Store, store): each is saved as its own
+    embedded-data field, and a survey reads only the one spelled as it declares."""
+    spellings: dict[str, list[str]] = {}
+    for name, _ in rows:
+        spellings.setdefault(name.casefold(), []).append(name)
+    return [
+        f"{' and '.join(names)} differ only by case: each would be saved as its own field, and a survey reads "
+        "only the spelling it declares. Keep one row."
+        for names in spellings.values()
+        if len(set(names)) > 1
+    ]
 
 
 class SuggestingTextInput(forms.TextInput):
