@@ -433,3 +433,14 @@ def test_it_serves_the_demo_until_interrupted(tmp_path):
         if running_in_group(process.pid):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
+
+
+@pytest.mark.parametrize("addrport", ["nonsense", "127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:", "127.0.0.1:80x"])
+def test_it_refuses_an_addrport_that_is_no_address_saying_what_is_expected(addrport, monkeypatch):
+    started = []
+    monkeypatch.setattr(quickstart.subprocess, "Popen", lambda *args, **kwargs: started.append(args))
+    with pytest.raises(
+        CommandError, match=rf"--addrport: expected a port from 1 to 65535.*not '{re.escape(addrport)}'"
+    ):
+        call_command("quickstart", "--addrport", addrport, stdout=io.StringIO())
+    assert started == []

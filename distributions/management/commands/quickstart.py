@@ -4,7 +4,9 @@ It lives in distributions, the highest app the demo needs: the workflow comes fr
 demo_seed, the survey, sender domain and distribute task from distributions' demo_survey_seed.
 """
 
+import argparse
 import os
+import re
 import secrets
 import shlex
 import signal
@@ -18,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.core.management.commands.runserver import naiveip_re
 from django.http.request import split_domain_port, validate_host
 
 from distributions.services.demo import DEMO_MOBILE, demo_sms_seed, demo_survey_seed
@@ -41,7 +44,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--addrport", default="127.0.0.1:8000", help="Where the web server listens (default 127.0.0.1:8000)."
+            "--addrport",
+            default="127.0.0.1:8000",
+            type=addrport_argument,
+            help="Where the web server listens (default 127.0.0.1:8000).",
         )
         parser.add_argument(
             "--no-worker",
@@ -206,6 +212,18 @@ def _terminate(children: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def addrport_argument(value: str) -> str:
+    """`--addrport` as runserver takes it (a port, host:port, [ipv6]:port), the port from 1 to 65535;
+    anything else is refused by the parser, saying what is expected, before anything starts."""
+    match = re.fullmatch(naiveip_re, value)
+    port = match and match["port"]
+    if not port or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"expected a port from 1 to 65535, or an address and a port (127.0.0.1:8001, [::1]:8001), not {value!r}"
+        )
+    return value
 
 
 def address_in_use(addrport: str) -> str | None:
