@@ -16,6 +16,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -220,7 +221,9 @@ def not_found(request, *args, **kwargs):
 
 class ApiErrorMiddleware:
     """The last resort under /API/: an exception no handler turned into an answer becomes a JSON
-    500 in the envelope (logged with its traceback), not Django's HTML error page."""
+    500 in the envelope (logged with its traceback), not Django's HTML error page; one that says the
+    database is unavailable for now (connection refused or lost, a timeout), a 503 with Retry-After
+    (logged in one line), which scripts retry."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -233,6 +236,11 @@ class ApiErrorMiddleware:
             return None
         if isinstance(exception, SuspiciousOperation):  # a body or query read outside DRF's handler
             return refused_request_response(request, exception)
+        if isinstance(exception, (OperationalError, InterfaceError)):  # the database went away: try again
+            logger.error(
+                "API call %s %s: the database is unavailable: %s", request.method, request.path_info, exception
+            )
+            return database_unavailable_response(request)
         logger.exception("API call %s %s failed", request.method, request.path_info, exc_info=exception)
         return server_error_response(request)
 
@@ -243,6 +251,23 @@ def refused_request_response(request, exception: SuspiciousOperation) -> JsonRes
     return envelope_error_response(
         status=error.status_code, message=str(error.detail), code=error.error_code, request=request
     )
+
+
+# Seconds a client is asked to wait (Retry-After) before calling again while the database is unavailable.
+RETRY_AFTER_SECONDS = 60
+
+
+def database_unavailable_response(request) -> JsonResponse:
+    """A 503 SERVICE_UNAVAILABLE in the envelope, with Retry-After: the database could not serve the
+    call for now (it went away, refused the connection); the same call later may succeed."""
+    response = envelope_error_response(
+        status=503,
+        message="The service is temporarily unavailable (its database cannot be reached): try again in a minute.",
+        code="SERVICE_UNAVAILABLE",
+        request=request,
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def server_error_response(request) -> JsonResponse:

@@ -3,6 +3,8 @@
 import logging
 import re
 
+from django.db import InterfaceError, OperationalError
+
 # Paths whose last part is a credential: a workflow's event URL token starts runs acting with its
 # owner's permissions, a survey link's token (and its short code) opens and answers a recipient's
 # survey. Web servers and Django log request paths (the access log, a refused call's warning), so
@@ -44,9 +46,28 @@ class RefusalsWithoutTraceback(logging.Filter):
     A refusal is the answer the product meant to give, and a traceback in the log reads as a crash
     to whoever watches it. Server errors (5xx) keep theirs. `status_code` is the extra that
     `django.utils.log.log_response` puts on every record it writes.
+
+    A request the database could not serve (it went away, refused the connection, timed out) is
+    not a crash either: the answer is a 503 (config.views.server_error) and the record one line,
+    the database's own words added, instead of a traceback per request for as long as it lasts.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
         if getattr(record, "status_code", 500) < 500:
             record.exc_info = record.exc_text = None
+        elif database_unavailable(error):
+            record.msg, record.args = f"{record.getMessage()} (the database is unavailable: {one_line(error)})", ()
+            record.exc_info = record.exc_text = None
         return True
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether `error` says the database could not serve a request for now (a connection refused
+    or lost, a timeout, a deadlock): worth answering 503 and trying again, no fault of the code."""
+    return isinstance(error, (OperationalError, InterfaceError))
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error's text, e.g. "connection failed: connection to server at ... refused"."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

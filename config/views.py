@@ -1,11 +1,22 @@
 """Project-wide answers that belong to no app."""
 
+import sys
+
 from django.contrib import admin
 from django.core.exceptions import SuspiciousOperation
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views import csrf, defaults
 
-from api.envelope import API_PATH_PREFIX, envelope_error_response, refused_request_response, server_error_response
+from api.envelope import (
+    API_PATH_PREFIX,
+    RETRY_AFTER_SECONDS,
+    database_unavailable_response,
+    envelope_error_response,
+    refused_request_response,
+    server_error_response,
+)
+from config.logging_filters import database_unavailable
 from distributions.views import survey
 
 
@@ -63,8 +74,27 @@ def bad_request(request, exception=None):
 
 
 def server_error(request):
-    """Django's answer to an error outside the views (a middleware's): under /API/ the JSON
-    envelope, elsewhere Django's page. -> HTTP 500."""
+    """Django's answer to an error no view answered: under /API/ the JSON envelope, elsewhere
+    Django's page. -> HTTP 500.
+
+    An error that says the database cannot serve requests for now (it went away, refused the
+    connection; config.logging_filters.database_unavailable) is a 503 with Retry-After instead,
+    the page saying to try again in a minute: nothing is wrong with the request, and clients that
+    retry (ESPs' webhooks, scripts) do so on a 503."""
+    if database_unavailable(sys.exc_info()[1]):
+        if request.path_info.startswith(API_PATH_PREFIX):
+            return database_unavailable_response(request)
+        response = HttpResponse(UNAVAILABLE_PAGE, status=503, content_type="text/html; charset=utf-8")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if request.path_info.startswith(API_PATH_PREFIX):
         return server_error_response(request)
     return defaults.server_error(request)
+
+
+UNAVAILABLE_PAGE = (
+    '<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><title>Temporarily unavailable</title>'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n<body>\n'
+    "<h1>Temporarily unavailable</h1>\n<p>This page cannot be shown right now. Please try again in a minute.</p>\n"
+    "</body>\n</html>\n"
+)

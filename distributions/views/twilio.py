@@ -13,6 +13,7 @@ that cannot take the text a 503 (logged), which sends Twilio to its fallback URL
 
 import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -79,7 +80,11 @@ def _malformed(request, limits: dict[str, int]) -> HttpResponse | None:
 
 
 def _unavailable(error: Exception) -> HttpResponse:
-    logger.exception("A Twilio webhook call could not be handled: %s", error)
+    if isinstance(error, (OperationalError, InterfaceError)):  # the database is away: one line per call
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        logger.error("A Twilio webhook call could not be handled: the database is unavailable: %s", first_line)
+    else:
+        logger.exception("A Twilio webhook call could not be handled: %s", error)
     return HttpResponse("Temporarily unable to handle the webhook.", status=503, content_type="text/plain")
 
 

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from workflows.models import InboundMessage, Run, TestEvent, Workflow, token_digest
@@ -191,6 +191,8 @@ def _log_refusal(call: Call, workflow: Workflow | None, refusal: Refusal) -> Non
             body=body_without_session_id(call.body[:REFUSED_BODY_KEEP_BYTES], charset=call.charset),
             **_parsed_facts(refusal.message),
         )
+    except (OperationalError, InterfaceError) as error:  # the database is away: one line, not a traceback per call
+        logger.error("Could not record a refused call (%s): %s: %s", refusal.status, refusal.reason, _one_line(error))
     except Exception:  # the refusal is answered all the same: a failure to log it must not become a 500
         logger.exception("Could not record a refused call (%s): %s", refusal.status, refusal.reason)
 
@@ -319,9 +321,17 @@ def inbound_message_receive(call: Call) -> Answer:
         # The workflow the refusal was decided on: read again by _accept, or None.
         _log_refusal(call, _known_workflows.get(digest), refusal)
         return Answer(refusal.status, fault_response(client_error=True, message=refusal.reason))
-    except DatabaseError:
+    except DatabaseError as error:
         workflow = _known_workflows.get(digest)
-        logger.exception("Could not store an outbound message (workflow %s)", workflow and workflow.pk)
+        if isinstance(error, (OperationalError, InterfaceError)):  # the database is away, refused, timed out
+            # One line per call while it lasts (Salesforce keeps calling), the database's own words in it.
+            logger.error(
+                "Could not store an outbound message (workflow %s): the database is unavailable: %s",
+                workflow and workflow.pk,
+                _one_line(error),
+            )
+        else:
+            logger.exception("Could not store an outbound message (workflow %s)", workflow and workflow.pk)
         _drop_broken_connection()
         return _temporary_failure(call, workflow, "the database could not store the message")
     except Exception:  # the contract has no 500: whatever went wrong, Salesforce must retry
@@ -335,6 +345,10 @@ def _temporary_failure(call: Call, workflow: Workflow | None, what: str) -> Answ
     message = f"Temporarily unable to store the message ({what}); retry later (Salesforce retries on its own)."
     _log_refusal(call, workflow, Refusal(503, message))
     return Answer(503, fault_response(client_error=False, message=message))
+
+
+def _one_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _drop_broken_connection() -> None:
