@@ -31,6 +31,7 @@ for RUN_RETRY_WINDOW_SECONDS, like workflow tasks; permanent ones (5xx) are Emai
 """
 
 import logging
+import re
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -325,11 +326,13 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict
         if outcome == Outcome.ACCEPTED:
             invitation_record(invitation=invitation, kind=terms.events.SENT, status=terms.sent, data=data)
         elif outcome == Outcome.UNCERTAIN:
+            _log_not_sent(invitation, "failed, may have been sent", detail)
             invitation_record(
                 invitation=invitation, kind=terms.events.FAILED, status=terms.failed, detail=detail, data=data
             )
         elif outcome == Outcome.TEMPORARY and (retry_at := _retry_at(invitation, now)) is not None:
             _release(invitation, send_after=retry_at)
+            _log_not_sent(invitation, f"not sent, retrying at {retry_at:%Y-%m-%d %H:%M:%S} UTC", detail)
             invitation_record(
                 invitation=invitation,
                 kind=terms.events.DEFERRED,
@@ -340,6 +343,7 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict
             if outcome == Outcome.TEMPORARY:
                 hours = settings.RUN_RETRY_WINDOW_SECONDS // 3600
                 detail = f"Gave up after retrying for {hours} hours: {detail}"
+            _log_not_sent(invitation, "failed", detail)
             _release(invitation, send_after=invitation.send_after)  # not sent: it counts for no rule
             invitation_record(
                 invitation=invitation, kind=terms.events.FAILED, status=terms.failed, detail=detail, data=data
@@ -348,6 +352,24 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict
                 sms_session_end_unsent(
                     invitation_id=invitation.pk, detail=f"The survey's text could not be sent: {detail}".rstrip(": ")
                 )
+
+
+# Addresses and phone numbers in a provider's answer ("550 <ada@example.com>: no such user"): kept
+# out of the log, which a deleted contact's erasure cannot reach; the delivery history has them.
+_PERSONAL = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+|\+\d[\d ().-]{6,}\d")
+
+
+def _log_not_sent(invitation: Invitation, what: str, detail: str) -> None:
+    """One warning line per invitation a provider did not take (the mail server unreachable or
+    refusing, Twilio failing), so whoever watches the workers' log sees a provider outage as it
+    happens, not only on each invitation's delivery history. Addresses and numbers are left out."""
+    logger.warning(
+        "Invitation %s (%s) %s: %s",
+        invitation.pk,
+        invitation.distribution.channel,
+        what,
+        _PERSONAL.sub("<address>", detail) or "no detail",
+    )
 
 
 def _retry_at(invitation: Invitation, now: datetime) -> datetime | None:

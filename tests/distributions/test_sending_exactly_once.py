@@ -216,6 +216,33 @@ def test_it_retries_later_when_the_server_cannot_be_reached(workflow, execute, s
     assert "could not connect to the mail server" in invitation.events.get().description
 
 
+def test_the_workers_log_says_in_one_line_that_an_invitation_waits_for_the_mail_server(
+    workflow, execute, server, settings, caplog
+):
+    settings.EMAIL_PORT = free_port()
+    with caplog.at_level("WARNING", logger="distributions.services.delivery"):
+        execute(make_run(workflow=workflow))
+    invitation = Invitation.objects.get()
+    [record] = [r for r in caplog.records if r.name == "distributions.services.delivery"]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    message = record.getMessage()
+    assert message.startswith(f"Invitation {invitation.pk} (email) not sent, retrying at ")
+    assert "could not connect to the mail server: ConnectionRefusedError" in message
+
+
+def test_the_workers_log_names_a_refused_invitation_without_its_address(workflow, execute, server, caplog):
+    server.rcpt_reply = "550 5.1.1 <ada@example.com> No such user"
+    with caplog.at_level("WARNING", logger="distributions.services.delivery"):
+        execute(make_run(workflow=workflow))
+    invitation = Invitation.objects.get()
+    assert "ada@example.com" in invitation.status_detail  # the delivery history keeps it
+    [record] = [r for r in caplog.records if r.name == "distributions.services.delivery"]
+    message = record.getMessage()
+    assert message.startswith(f"Invitation {invitation.pk} (email) failed: the mail server refused the recipient")
+    assert "550" in message and "<address>" in message
+    assert "ada@example.com" not in message
+
+
 def test_it_fails_when_the_server_refuses_the_recipient_for_good(workflow, execute, server):
     server.rcpt_reply = "550 5.1.1 No such user"
     execute(make_run(workflow=workflow))
