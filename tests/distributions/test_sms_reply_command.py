@@ -52,3 +52,9 @@ def test_it_says_when_no_server_answers(settings):
 def test_it_refuses_a_sender_that_is_not_a_number():
     with pytest.raises(CommandError, match="--from"):
         call_command("sms_reply", "--from", "nobody", "--body", "2")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "abc"])
+def test_it_refuses_a_timeout_it_cannot_wait_saying_what_it_expects(value):
+    with pytest.raises(CommandError, match=rf"argument --timeout: expected a number of seconds.*not '{value}'"):
+        call_command("sms_reply", "--from", "+15555550123", "--body", "hi", "--timeout", value)

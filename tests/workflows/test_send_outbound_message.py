@@ -29,7 +29,7 @@ def parse(*options):
 
 
 @pytest.mark.parametrize("option", ["--give-up-after", "--max-delay", "--timeout"])
-@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "abc"])
 def test_it_refuses_a_number_of_seconds_that_cannot_be_waited(option, value):
     with pytest.raises(CommandError, match=f"argument {option}: expected a number of seconds"):
         parse(option, value)

@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 from distributions.channels.phones import sms_sender_number
 from distributions.channels.segments import count_segments
 from distributions.channels.sms import sms_backend
+from workflows.management.arguments import timeout_argument
 from workflows.salesforce.values import InvalidValue
 
 
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--body", required=True, help='The text, e.g. "2" or STOP.')
         parser.add_argument("--url", default="", help="The server's PUBLIC_BASE_URL (default: this one's).")
         parser.add_argument("--to", default="", help="Our number the text is sent to (default: SMS_FROM_NUMBER).")
-        parser.add_argument("--timeout", type=float, default=30, help="Seconds to wait for the answer.")
+        parser.add_argument("--timeout", type=timeout_argument, default=30, help="Seconds to wait for the answer.")
 
     def handle(self, *args, sender, body, url, to, timeout, **options):
         try:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import requests
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from workflows.management.arguments import seconds_argument, timeout_argument
 from workflows.salesforce.build import NOTIFICATION_PREFIX, build_outbound_message, salesforce_id
 from workflows.salesforce.deliver import deliver
 from workflows.salesforce.parse import SALESFORCE_ID
@@ -29,21 +30,6 @@ def _salesforce_id(text: str) -> str:
     if not SALESFORCE_ID.fullmatch(text):
         raise argparse.ArgumentTypeError(f"expected a Salesforce id of 15 or 18 letters and digits, not {text!r}")
     return text
-
-
-def _seconds(text: str) -> float:
-    # NaN would compare false with every deadline (never giving up), a negative wait cannot be slept.
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, not {text!r}")
-    return value
-
-
-def _timeout(text: str) -> float:
-    value = _seconds(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a number of seconds above 0")
-    return value
 
 
 def _field(text: str) -> tuple[str, str]:
@@ -98,15 +84,18 @@ class Command(BaseCommand):
         parser.add_argument("--session-id", help="Sent as SessionId (default: nil, as when not enabled).")
         parser.add_argument(
             "--give-up-after",
-            type=_seconds,
+            type=seconds_argument,
             default=86400.0,
             help="Stop retrying a message after this many seconds (default 24 h).",
         )
         parser.add_argument(
-            "--max-delay", type=_seconds, default=7200.0, help="Longest wait between tries, in seconds (default 2 h)."
+            "--max-delay",
+            type=seconds_argument,
+            default=7200.0,
+            help="Longest wait between tries, in seconds (default 2 h).",
         )
         parser.add_argument(
-            "--timeout", type=_timeout, default=60.0, help="Seconds to wait for an answer (default 60)."
+            "--timeout", type=timeout_argument, default=60.0, help="Seconds to wait for an answer (default 60)."
         )
         parser.add_argument("--quiet", action="store_true", help="Print only failures.")
 
