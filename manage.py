@@ -5,9 +5,20 @@ import sys
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.db import InterfaceError, OperationalError
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except (ImproperlyConfigured, OperationalError, InterfaceError) as error:
+        # A setting the product cannot work with, or a database it cannot reach: the message says
+        # what to fix, a traceback would only bury it (--traceback shows it all the same).
+        if "--traceback" in sys.argv:
+            raise
+        what = "The database cannot be reached" if not isinstance(error, ImproperlyConfigured) else "Setting error"
+        sys.stderr.write(f"{what}: {str(error).strip()}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,11 @@ except ValueError as error:  # dj-database-url's unknown scheme, or a port that 
         f"DATABASE_URL is not a database URL ({error}): write it as postgres://user:password@host:5432/name, "
         "or leave it unset for the SQLite database under DATA_DIR."
     ) from None
+if DATABASES["default"]["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+    raise ImproperlyConfigured(
+        f"DATABASE_URL names a {DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} database: this product runs on "
+        "PostgreSQL (postgres://user:password@host:5432/name) or, on one machine, SQLite (leave DATABASE_URL unset)."
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; IMMEDIATE takes the write lock
     # when a transaction starts, so two writers queue on the busy timeout instead of failing

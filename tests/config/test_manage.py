@@ -1,0 +1,63 @@
+"""`python manage.py <command>` started with a setting it cannot work with or a database it cannot
+reach: one line saying what is wrong and exit status 1, not a traceback to read from the bottom."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.workers import ROOT
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def manage(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "k" * 60, **environment}
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("command", [("migrate",), ("create_api_token", "admin"), ("export_workflows",)])
+def test_a_database_that_cannot_be_reached_is_one_line_naming_it(command, tmp_path):
+    done = manage(*command, DATABASE_URL=f"postgres://postgres@127.0.0.1:{_closed_port()}/x", DATA_DIR=str(tmp_path))
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("The database cannot be reached: connection failed:"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("notaurl", "Setting error: DATABASE_URL is not a database URL"),
+        ("mysql://user@db.internal/sfsurveys", "Setting error: DATABASE_URL names a mysql database: this product"),
+    ],
+)
+def test_a_database_url_it_cannot_use_is_one_line_naming_it(url, message, tmp_path):
+    done = manage("migrate", DATABASE_URL=url, DATA_DIR=str(tmp_path))
+
+    assert done.returncode == 1
+    assert done.stderr.startswith(message), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_setting_it_cannot_work_with_is_one_line_naming_it(tmp_path):
+    done = manage("migrate", DATA_DIR=str(tmp_path), WORKER_COUNT="none")
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("Setting error: WORKER_COUNT must be a whole number, not 'none'"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_traceback_still_shows_the_traceback(tmp_path):
+    done = manage("migrate", "--traceback", DATA_DIR=str(tmp_path), WORKER_COUNT="none")
+
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr
