@@ -10,6 +10,13 @@ def main():
     from django.db import InterfaceError, OperationalError
 
     try:
+        if sys.argv[1:2] == ["qcluster"]:  # the worker waits for the database rather than exit at start
+            import django
+
+            django.setup()
+            from config.database import database_wait
+
+            database_wait()
         execute_from_command_line(sys.argv)
     except (ImproperlyConfigured, OperationalError, InterfaceError) as error:
         # A setting the product cannot work with, or a database it cannot reach: the message says
