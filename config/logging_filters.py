@@ -47,16 +47,25 @@ class RefusalsWithoutTraceback(logging.Filter):
     to whoever watches it. Server errors (5xx) keep theirs. `status_code` is the extra that
     `django.utils.log.log_response` puts on every record it writes.
 
-    A request the database could not serve (it went away, refused the connection, timed out) is
-    not a crash either: the answer is a 503 (config.views.server_error) and the record one line,
-    the database's own words added, instead of a traceback per request for as long as it lasts.
+    A request the database could not serve is not a crash either: the answer is a 503
+    (config.views.server_error) and the record one line (DatabaseOutageInOneLine).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
         if getattr(record, "status_code", 500) < 500:
             record.exc_info = record.exc_text = None
-        elif database_unavailable(error):
+        return True
+
+
+class DatabaseOutageInOneLine(logging.Filter):
+    """Write a record whose exception says the database is unavailable (database_unavailable) as
+    one line, the database's words appended, without its traceback: while PostgreSQL is away
+    every request and every worker's poll (django-q2's "Failed to pull task from broker") would
+    otherwise write dozens of traceback lines, burying what happened."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if database_unavailable(error):
             record.msg, record.args = f"{record.getMessage()} (the database is unavailable: {one_line(error)})", ()
             record.exc_info = record.exc_text = None
         return True

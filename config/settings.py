@@ -348,10 +348,15 @@ LOGGING = {
     "filters": {
         "refusals_without_traceback": {"()": "config.logging_filters.RefusalsWithoutTraceback"},
         "url_secrets_masked": {"()": "config.logging_filters.UrlSecretsMasked"},
+        "database_outage_in_one_line": {"()": "config.logging_filters.DatabaseOutageInOneLine"},
     },
     # On the handler, so it sees every logger's records: Django's refusal warnings carry the path.
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["url_secrets_masked"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["url_secrets_masked", "database_outage_in_one_line"],
+        }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -61,3 +61,33 @@ def test_traceback_still_shows_the_traceback(tmp_path):
 
     assert done.returncode == 1
     assert "Traceback" in done.stderr
+
+
+SCRIPT = """
+import logging
+import django
+from django.db import OperationalError
+
+django.setup()
+try:
+    raise OperationalError("connection failed: connection to server refused\\n\\tIs the server running?")
+except OperationalError:
+    logging.getLogger("django-q").error("Failed to pull task from broker", exc_info=True)
+try:
+    raise ValueError("a bug")
+except ValueError:
+    logging.getLogger("workflows").error("Something unexpected", exc_info=True)
+"""
+
+
+def test_a_process_logs_a_database_outage_in_one_line_and_a_bug_with_its_traceback(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    lines = done.stderr.splitlines()
+    assert lines[0].endswith(
+        "ERROR django-q: Failed to pull task from broker "
+        "(the database is unavailable: connection failed: connection to server refused)"
+    ), done.stderr
+    assert lines[1].endswith("ERROR workflows: Something unexpected"), done.stderr
+    assert lines[2] == "Traceback (most recent call last):" and lines[-1] == "ValueError: a bug"
