@@ -91,3 +91,20 @@ def test_a_process_logs_a_database_outage_in_one_line_and_a_bug_with_its_traceba
     ), done.stderr
     assert lines[1].endswith("ERROR workflows: Something unexpected"), done.stderr
     assert lines[2] == "Traceback (most recent call last):" and lines[-1] == "ValueError: a bug"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("WEB_THREADS", "lots", "Setting error: WEB_THREADS must be a whole number, not 'lots'"),
+        ("WORKER_COUNT", "x", "Setting error: WORKER_COUNT must be a whole number, not 'x'"),
+    ],
+)
+def test_the_web_process_stops_at_start_on_a_setting_it_cannot_work_with_in_one_line(name, value, message, tmp_path):
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "WEB_BIND": "127.0.0.1:0", name: value}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == message
