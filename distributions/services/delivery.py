@@ -290,6 +290,7 @@ def invitations_deliver(*, invitations: list[Invitation], connection: BaseEmailB
                 hand_off.outcome,
                 hand_off.detail,
                 data={"message_id": invitation.message_id, "backend": backend},
+                retry_after=hand_off.retry_after,
             )
     finally:
         if own_connection:
@@ -308,7 +309,9 @@ def _text(invitation: Invitation) -> Outcome:
     return sent.outcome
 
 
-def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict) -> None:
+def _record(
+    invitation: Invitation, outcome: Outcome, detail: str, *, data: dict, retry_after: timedelta | None = None
+) -> None:
     now = timezone.now()
     terms = channel_terms(invitation.distribution.channel)
     two_way = invitation.distribution.channel == Distribution.Channel.TWO_WAY_SMS
@@ -328,7 +331,7 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict
             invitation_record(
                 invitation=invitation, kind=terms.events.FAILED, status=terms.failed, detail=detail, data=data
             )
-        elif outcome == Outcome.TEMPORARY and (retry_at := _retry_at(invitation, now)) is not None:
+        elif outcome == Outcome.TEMPORARY and (retry_at := _retry_at(invitation, now, retry_after)) is not None:
             _release(invitation, send_after=retry_at)
             invitation_record(
                 invitation=invitation,
@@ -350,8 +353,10 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict
                 )
 
 
-def _retry_at(invitation: Invitation, now: datetime) -> datetime | None:
-    """When to try again after a temporary failure, or None once the retry window is used up."""
+def _retry_at(invitation: Invitation, now: datetime, retry_after: timedelta | None = None) -> datetime | None:
+    """When to try again after a temporary failure, or None once the retry window is used up: the
+    backoff's delay, or the longer `retry_after` the provider asked for (an ESP's Retry-After), so
+    a rate-limited ESP is not called again before it said it would take the message."""
     deferrals = list(
         invitation.events.filter(kind=channel_terms(invitation.distribution.channel).events.DEFERRED)
         .order_by("occurred_at")
@@ -361,7 +366,7 @@ def _retry_at(invitation: Invitation, now: datetime) -> datetime | None:
     if now - first_failure >= timedelta(seconds=settings.RUN_RETRY_WINDOW_SECONDS):
         return None
     delay = min(FIRST_RETRY_DELAY * 2 ** len(deferrals), timedelta(seconds=settings.RUN_RETRY_MAX_DELAY_SECONDS))
-    return now + delay
+    return now + max(delay, retry_after or timedelta(0))
 
 
 def _release(invitation: Invitation, *, send_after: datetime | None) -> None:
