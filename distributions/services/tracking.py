@@ -84,7 +84,10 @@ EVENT_ID_MAX_LENGTH = DeliveryEvent._meta.get_field("provider_event_id").max_len
 
 
 def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> DeliveryEvent | None:
-    """Record one tracking event. -> the new DeliveryEvent, or None (unknown message or a repeat)."""
+    """Record one tracking event. -> the new DeliveryEvent, or None (unknown message or a repeat).
+
+    An event for an invitation whose contact was deleted moves its status as any other, but keeps
+    neither the ESP's payload nor its description, which name the person erased."""
     invitation = _invitation_for(event)
     if invitation is None:
         logger.warning(
@@ -99,13 +102,18 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
     event_id = _event_id(event, data)
     if DeliveryEvent.objects.filter(provider=esp_name, provider_event_id=event_id).exists():
         return None
+    detail = _detail(event)
+    if invitation.contact_id is None:
+        # The contact was deleted and its invitation erased (services/erasure.py): the ESP's payload
+        # and its reason (a bounce's SMTP reply) name the recipient, so only the event is kept.
+        data, detail = {}, ""
     try:
         with transaction.atomic():
             invitation_record(
                 invitation=invitation,
                 kind=event.event_type,
                 status=STATUS_BY_EVENT_TYPE.get(event.event_type),
-                detail=_detail(event),
+                detail=detail,
                 occurred_at=_aware(event.timestamp),
                 provider=esp_name,
                 provider_event_id=event_id,

@@ -291,6 +291,21 @@ def test_it_keeps_survey_finished_after_a_late_delivery_and_open(client):
     assert [event.kind for event in invitation.events.all()] == ["delivered", "opened"]
 
 
+@pytest.mark.parametrize("payload_name", ["postmark_bounce.json", "postmark_open.json", "postmark_spam_complaint.json"])
+def test_a_late_event_for_a_deleted_contact_records_nothing_that_names_the_person(client, payload_name):
+    invitation = sent_invitation()
+    invitation.contact.delete()
+
+    response = post(client, "postmark", fixture(payload_name))
+
+    assert response.status_code == 200
+    invitation = reloaded(invitation)
+    (event,) = invitation.events.all()
+    assert (event.data, event.description, invitation.status_detail) == ({}, "", "")
+    dump = json.dumps([event.data, event.description, invitation.status_detail, invitation.address])
+    assert "ada@example.com" not in dump and "Lovelace" not in dump
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_records_an_event_once_when_another_delivery_commits_it_first(postgres_only):
     # The other delivery's insert is not yet committed when ours checks, so ours passes the
