@@ -97,6 +97,10 @@ class HandOff:
     detail: str = ""
     # TEMPORARY only: how long the ESP asked us to wait (its Retry-After), if it said.
     retry_after: timedelta | None = None
+    # ACCEPTED through an ESP: its name and its id of the message (anymail_status.message_id),
+    # which some ESPs' tracking events report instead of our Message-ID (Postal, MailerSend).
+    esp_name: str = ""
+    esp_message_id: str = ""
 
 
 def invitation_message_id(*, token: str, from_email: str) -> str:
@@ -212,7 +216,15 @@ def email_hand_off(
         return _classify(error)
     if not sent:
         return HandOff(Outcome.PERMANENT, "the email backend sent nothing and reported no error")
-    return _esp_refusal(message) or HandOff(Outcome.ACCEPTED)
+    return _esp_refusal(message) or HandOff(
+        Outcome.ACCEPTED, esp_name=esp_name or "", esp_message_id=_esp_message_id(message)
+    )
+
+
+def _esp_message_id(message: EmailMultiAlternatives) -> str:
+    """The ESP's id of the message it accepted, or "" (not an anymail backend, or none given)."""
+    message_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
+    return "" if message_id is None else str(message_id).strip()  # Postal's ids are numbers
 
 
 def _esp_refusal(message: EmailMultiAlternatives) -> HandOff | None:

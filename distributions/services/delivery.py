@@ -58,6 +58,7 @@ from distributions.services.sms_sessions import (
     sms_session_text_gone,
 )
 from distributions.services.status import invitation_record
+from distributions.services.tracking import esp_sent_event_key
 from workflows.public_urls import public_url
 from workflows.salesforce.values import InvalidValue
 from workflows.tasks.registry import TaskError
@@ -291,6 +292,7 @@ def invitations_deliver(*, invitations: list[Invitation], connection: BaseEmailB
                 hand_off.detail,
                 data={"message_id": invitation.message_id, "backend": backend},
                 retry_after=hand_off.retry_after,
+                esp_message=(hand_off.esp_name, hand_off.esp_message_id),
             )
     finally:
         if own_connection:
@@ -310,14 +312,27 @@ def _text(invitation: Invitation) -> Outcome:
 
 
 def _record(
-    invitation: Invitation, outcome: Outcome, detail: str, *, data: dict, retry_after: timedelta | None = None
+    invitation: Invitation,
+    outcome: Outcome,
+    detail: str,
+    *,
+    data: dict,
+    retry_after: timedelta | None = None,
+    esp_message: tuple[str, str] = ("", ""),
 ) -> None:
     now = timezone.now()
     terms = channel_terms(invitation.distribution.channel)
     two_way = invitation.distribution.channel == Distribution.Channel.TWO_WAY_SMS
     if outcome == Outcome.ACCEPTED and not two_way:  # one transaction of its own (invitation_record is atomic)
+        esp_name, esp_message_id = esp_message
         invitation_record(
-            invitation=invitation, kind=terms.events.SENT, status=terms.sent, data=data, asynchronous_commit=True
+            invitation=invitation,
+            kind=terms.events.SENT,
+            status=terms.sent,
+            data=data,
+            asynchronous_commit=True,
+            # The ESP's id of the message, for its tracking events that report only that id.
+            **(esp_sent_event_key(esp_name=esp_name, esp_message_id=esp_message_id) if esp_message_id else {}),
         )
         return
     with transaction.atomic():

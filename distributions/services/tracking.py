@@ -8,8 +8,10 @@ Finding the invitation: `Invitation.message_id` holds the Message-ID header we s
 Some ESPs report that header as the event's `message_id` (SMTP relays, Mailgun, SendGrid without
 anymail's id), others report their own id (Postmark's MessageID, anymail's SendGrid `anymail_id`).
 For those, `message_tag_for_tracking` copies our header into anymail's `metadata` before the
-send, and ESPs echo metadata on every tracking event. An event matching neither is logged and
-dropped: tracking must never make the ESP retry a webhook forever.
+send, and ESPs echo metadata on every tracking event. ESPs that take no metadata (Postal,
+MailerSend) report only their own id, which their API answered when it accepted the message: the
+invitation's "email_sent" event keeps it (`esp_sent_event_key`). An event matching none is logged
+and dropped: tracking must never make the ESP retry a webhook forever.
 
 What is stored is made storable first, so no payload the ESP can send makes the database refuse it
 (which would answer 500, and the ESP would retry forever): NUL characters, which PostgreSQL refuses
@@ -71,16 +73,21 @@ ESPS_ECHOING_METADATA = {
     "Brevo",
     "Mailgun",
     "Mailjet",
+    "Mailtrap",  # as custom_variables
     "Mandrill",
     "Postmark",
     "Resend",
     "SendGrid",
+    "SendinBlue",  # anymail's former name of its Brevo backend and webhook
     "SparkPost",
     "Unisender Go",
 }
 # Postmark rejects metadata values longer than 80 characters, the strictest of those ESPs.
 METADATA_VALUE_MAX_LENGTH = 80
 EVENT_ID_MAX_LENGTH = DeliveryEvent._meta.get_field("provider_event_id").max_length
+# The "email_sent" event's provider_event_id: this prefix and the ESP's message id, apart from the
+# ids of the ESP's own events.
+ESP_MESSAGE_ID_PREFIX = "message:"
 
 
 def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> DeliveryEvent | None:
@@ -88,7 +95,7 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
 
     An event for an invitation whose contact was deleted moves its status as any other, but keeps
     neither the ESP's payload nor its description, which name the person erased."""
-    invitation = _invitation_for(event)
+    invitation = _invitation_for(event, esp_name=esp_name)
     if invitation is None:
         logger.warning(
             "%s tracking event %r for unknown message id %r (metadata %r): ignored",
@@ -130,6 +137,16 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
     return DeliveryEvent.objects.get(provider=esp_name, provider_event_id=event_id)
 
 
+def esp_sent_event_key(*, esp_name: str, esp_message_id: str) -> dict[str, str]:
+    """The provider and provider_event_id the "email_sent" event of a message `esp_name` accepted
+    as `esp_message_id` is recorded with, so that ESP's tracking events, which may report only its
+    id, find the invitation; {} for an id too long to keep (those events are then unmatched)."""
+    event_id = ESP_MESSAGE_ID_PREFIX + esp_message_id
+    if not esp_message_id or len(event_id) > EVENT_ID_MAX_LENGTH or not text_is_storable(event_id):
+        return {}
+    return {"provider": esp_name, "provider_event_id": event_id}
+
+
 def message_tag_for_tracking(*, message, esp_name: str) -> None:
     """Copy our Message-ID into anymail metadata, for ESPs whose events report their own id."""
     if esp_name not in ESPS_ECHOING_METADATA:
@@ -152,7 +169,16 @@ def _event_id(event: AnymailTrackingEvent, data: dict) -> str:
     return given
 
 
-def _invitation_for(event: AnymailTrackingEvent) -> Invitation | None:
+def _invitation_for(event: AnymailTrackingEvent, *, esp_name: str) -> Invitation | None:
+    by_message_id = _invitation_by_message_id(event)
+    if by_message_id is not None or event.message_id is None:
+        return by_message_id
+    key = esp_sent_event_key(esp_name=esp_name, esp_message_id=str(event.message_id).strip())
+    sent = DeliveryEvent.objects.filter(**key).select_related("invitation").first() if key else None
+    return sent.invitation if sent is not None else None
+
+
+def _invitation_by_message_id(event: AnymailTrackingEvent) -> Invitation | None:
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
     references = {_bare(str(event.message_id or "")), _bare(str(metadata.get(METADATA_KEY) or ""))}
     # Never match the invitations that have no message id yet; ours hold no NUL or lone surrogate,

@@ -1,6 +1,9 @@
 """Sending through a real ESP backend (django-anymail's Postmark), its HTTP API mocked at the edge:
 what each answer, or no answer, makes of the invitation."""
 
+import base64
+import hashlib
+import hmac
 import json
 from datetime import timedelta
 
@@ -150,3 +153,103 @@ def test_it_fails_an_invitation_the_esp_refused_even_when_anymail_ignores_recipi
     invitation = Invitation.objects.get()
     assert (invitation.status, invitation.sent_at) == (Status.EMAIL_FAILED, None)
     assert "marked as inactive" in invitation.status_detail
+
+
+# --- an ESP whose tracking events name the message by its own id only (MailerSend) -------------
+
+MAILERSEND_SEND = "https://api.mailersend.com/v1/email"
+MAILERSEND_MESSAGE_ID = "6424c7a5a69a2b98d20fb5d4"
+WEBHOOK_SECRET = "tracking:s3cret-password"
+SIGNING_SECRET = "mailersend-signing-secret"
+
+
+@pytest.fixture
+def mailersend_workflow(db, settings):
+    settings.EMAIL_BACKEND = "anymail.backends.mailersend.EmailBackend"
+    settings.ANYMAIL = {
+        "MAILERSEND_API_TOKEN": "api-token",
+        "MAILERSEND_SIGNING_SECRET": SIGNING_SECRET,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    return make_distributing_workflow()
+
+
+def mailersend_activity(activity_type, *, activity_id="6424c7a5a69a2b98d20fb5d5", morph=None):
+    """An activity webhook as MailerSend posts it (its documented shape)."""
+    return {
+        "type": f"activity.{activity_type}",
+        "domain_id": "7z3m5jgrogdpyo6n",
+        "created_at": "2025-03-29T23:25:09.000000Z",
+        "webhook_id": "2351ndgwnvg5r6ke",
+        "url": "https://surveys.example.com/webhooks/mailersend/tracking/",
+        "data": {
+            "object": "activity",
+            "id": activity_id,
+            "type": activity_type,
+            "created_at": "2025-03-29T23:25:09.000000Z",
+            "email": {
+                "object": "email",
+                "id": "6424c7a4a6af2c2e7d0d5b4f",
+                "created_at": "2025-03-29T23:25:08.000000Z",
+                "from": "surveys@example.com",
+                "subject": "How did we do?",
+                "status": activity_type,
+                "tags": None,
+                "headers": None,
+                "message": {"object": "message", "id": MAILERSEND_MESSAGE_ID, "created_at": "2025-03-29T23:25:08Z"},
+                "recipient": {"object": "recipient", "id": "64248b92ff0e5d0c0e0d4a42", "email": "ada@example.com"},
+            },
+            "morph": morph,
+            "template_id": "",
+        },
+    }
+
+
+def post_mailersend(client, payload):
+    body = json.dumps(payload).encode()
+    signature = hmac.new(SIGNING_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return client.post(
+        "/webhooks/mailersend/tracking/",
+        data=body,
+        content_type="application/json",
+        HTTP_SIGNATURE=signature,
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(WEBHOOK_SECRET.encode()).decode(),
+    )
+
+
+def send_through_mailersend(workflow, execute, esp):
+    esp.add(responses.POST, MAILERSEND_SEND, status=202, body="", headers={"X-Message-Id": MAILERSEND_MESSAGE_ID})
+    execute(make_run(workflow=workflow))
+    return Invitation.objects.get()
+
+
+def test_it_follows_the_tracking_events_of_an_esp_that_reports_only_its_own_message_id(
+    mailersend_workflow, execute, esp, client
+):
+    invitation = send_through_mailersend(mailersend_workflow, execute, esp)
+    assert invitation.status == Status.EMAIL_SENT
+
+    assert post_mailersend(client, mailersend_activity("opened")).status_code == 200
+
+    invitation.refresh_from_db()
+    assert invitation.status == Status.EMAIL_OPENED
+    assert set(invitation.events.values_list("kind", flat=True)) == {SendEvent.SENT, "opened"}
+
+
+def test_it_fails_an_invitation_mailersend_suppressed_although_it_answered_202(mailersend_workflow, execute, esp):
+    suppressed = {
+        "message": "There are some warnings for your request.",
+        "warnings": [
+            {
+                "type": "ALL_SUPPRESSED",
+                "warning": "None of the recipients were sent this email.",
+                "recipients": [{"email": "ada@example.com", "reasons": ["hard_bounced"]}],
+            }
+        ],
+    }
+    esp.add(responses.POST, MAILERSEND_SEND, status=202, json=suppressed)
+
+    execute(make_run(workflow=mailersend_workflow))
+
+    invitation = Invitation.objects.get()
+    assert (invitation.status, invitation.sent_at) == (Status.EMAIL_FAILED, None)

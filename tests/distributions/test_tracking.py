@@ -491,3 +491,11 @@ def test_it_tags_messages_to_esps_that_echo_metadata_with_our_message_id():
 
 def test_it_leaves_messages_to_other_esps_untagged():
     assert "metadata" not in send_through(PostalLikeBackend)
+
+
+@pytest.mark.parametrize("esp_name", ["Mailtrap", "SendinBlue"])
+def test_it_tags_messages_to_every_esp_whose_tracking_events_echo_metadata(esp_name):
+    # Mailtrap echoes metadata as custom_variables; SendinBlue is anymail's former name of Brevo.
+    backend_class = type(f"{esp_name}LikeBackend", (AnymailTestBackend,), {"esp_name": esp_name})
+
+    assert send_through(backend_class)["metadata"] == {"invitation": ADA_MESSAGE_ID[1:-1]}
