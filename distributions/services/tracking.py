@@ -59,6 +59,17 @@ STATUS_BY_EVENT_TYPE = {
     EventType.UNKNOWN: None,
 }
 
+# Soft bounces that anymail reports as "bounced" (its "deferred" is what the ESP still retries):
+# ESP -> (the path of the field in the ESP's event, the values that mean a soft bounce). A soft
+# bounce is Email Soft Bounce, never Email Hard Bounce: the address is not known to be bad.
+SOFT_BOUNCES = {
+    "Brevo": (("event",), {"soft_bounce"}),
+    "SendinBlue": (("event",), {"soft_bounce"}),
+    "Mandrill": (("event",), {"soft_bounce"}),
+    "MailerSend": (("data", "type"), {"soft_bounced"}),
+    "Postmark": (("Type",), {"SoftBounce"}),
+}
+
 # Events after which the contact gets no more email. A spam complaint counts as an unsubscribe, as
 # the M3AAWG Sender Best Common Practices (version 3) ask of feedback-loop reports: mailing someone
 # who complained again raises the complaint rate over which mailbox providers refuse bulk mail.
@@ -119,7 +130,7 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
             invitation_record(
                 invitation=invitation,
                 kind=event.event_type,
-                status=STATUS_BY_EVENT_TYPE.get(event.event_type),
+                status=_status(event, esp_name=esp_name),
                 detail=detail,
                 occurred_at=_aware(event.timestamp),
                 provider=esp_name,
@@ -155,6 +166,18 @@ def message_tag_for_tracking(*, message, esp_name: str) -> None:
     value = _bare(str(header))
     if value and len(value) <= METADATA_VALUE_MAX_LENGTH:
         message.metadata = {**(getattr(message, "metadata", None) or {}), METADATA_KEY: value}
+
+
+def _status(event: AnymailTrackingEvent, *, esp_name: str) -> str | None:
+    """The invitation status `event` reports (STATUS_BY_EVENT_TYPE, soft bounces told apart), or None."""
+    if event.event_type == EventType.BOUNCED and esp_name in SOFT_BOUNCES:
+        path, values = SOFT_BOUNCES[esp_name]
+        value = event.esp_event
+        for key in path:
+            value = value.get(key) if hasattr(value, "get") else None
+        if isinstance(value, str) and value in values:
+            return Status.EMAIL_SOFT_BOUNCE
+    return STATUS_BY_EVENT_TYPE.get(event.event_type)
 
 
 def _event_id(event: AnymailTrackingEvent, data: dict) -> str:

@@ -111,6 +111,39 @@ def test_it_marks_a_postmark_transient_bounce_as_soft(client):
     assert invitation.events.get().kind == "deferred"
 
 
+def test_it_marks_a_postmark_soft_bounce_as_soft(client):
+    # anymail reports Postmark's SoftBounce as "bounced", as it does a hard one.
+    invitation = sent_invitation()
+    soft = {**fixture("postmark_bounce.json"), "ID": 4323372036854775808, "Type": "SoftBounce", "TypeCode": 4096}
+
+    post(client, "postmark", soft)
+
+    assert reloaded(invitation).status == Status.EMAIL_SOFT_BOUNCE
+    assert invitation.events.get().kind == "bounced"
+
+
+@pytest.mark.parametrize(
+    "esp_name, esp_event",
+    [
+        ("Brevo", {"event": "soft_bounce"}),
+        ("SendinBlue", {"event": "soft_bounce"}),
+        ("Mandrill", {"event": "soft_bounce"}),
+        ("MailerSend", {"type": "activity.soft_bounced", "data": {"type": "soft_bounced"}}),
+    ],
+)
+def test_it_tells_a_soft_bounce_from_a_hard_one_where_anymail_reports_both_as_bounced(esp_name, esp_event):
+    soft = sent_invitation()
+    hard = sent_invitation(GRACE_MESSAGE_ID)
+    hard_event = json.loads(json.dumps(esp_event).replace("soft_bounce", "hard_bounce"))
+
+    tracking_event_record(event=tracking_event("bounced", event_id="soft", esp_event=esp_event), esp_name=esp_name)
+    tracking_event_record(
+        event=tracking_event("bounced", GRACE_MESSAGE_ID, event_id="hard", esp_event=hard_event), esp_name=esp_name
+    )
+
+    assert (reloaded(soft).status, reloaded(hard).status) == (Status.EMAIL_SOFT_BOUNCE, Status.EMAIL_HARD_BOUNCE)
+
+
 def test_it_marks_a_postmark_open(client):
     invitation = sent_invitation()
 
