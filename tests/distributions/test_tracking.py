@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import runpy
@@ -204,6 +205,57 @@ def test_it_records_every_event_of_a_sendgrid_batch(client):
     (bounce,) = grace.events.all()
     assert bounce.provider_event_id == "lC0Rc-FuQmKbnxCWxX1jRQ"
     assert bounce.data["reason"] == "550 5.1.1 The email account that you tried to reach does not exist."
+
+
+@pytest.mark.parametrize(
+    "bad_event",
+    [
+        {"email": "ada@example.com", "timestamp": "yesterday", "event": "open", "sg_event_id": "bad-1"},
+        {"email": "ada@example.com", "sg_event_id": "bad-2"},
+        "not an event",
+    ],
+    ids=["bad-timestamp", "no-event-or-timestamp", "not-an-object"],
+)
+def test_it_records_the_good_events_of_a_sendgrid_batch_holding_one_it_cannot_read(client, caplog, bad_event):
+    ada = sent_invitation()
+    grace = sent_invitation(GRACE_MESSAGE_ID)
+    batch = fixture("sendgrid_batch.json")
+    batch.insert(1, bad_event)
+
+    with caplog.at_level(logging.WARNING):
+        response = post(client, "sendgrid", batch)
+
+    # SendGrid retries a batch answered with an error, the bad event with the good ones, for 72 hours.
+    assert response.status_code == 200
+    assert (reloaded(ada).status, reloaded(grace).status) == (Status.EMAIL_OPENED, Status.EMAIL_HARD_BOUNCE)
+    assert DeliveryEvent.objects.count() == 3
+    assert "SendGrid tracking event 2 of 4 cannot be read" in caplog.text
+
+
+def test_it_records_the_good_events_of_a_mandrill_batch_holding_one_it_cannot_read(client, settings):
+    url = "https://surveys.example.com/webhooks/mandrill/tracking/"
+    settings.ANYMAIL = {**settings.ANYMAIL, "MANDRILL_WEBHOOK_KEY": "mandrill-key", "MANDRILL_WEBHOOK_URL": url}
+    ada = sent_invitation()
+    message = {"_id": "abc123", "email": "ada@example.com", "metadata": {"invitation": ADA_MESSAGE_ID[1:-1]}}
+    batch = [
+        {"event": "open", "_id": "abc123", "ts": 1741976890, "msg": message},
+        {"event": "open", "_id": "abc123", "ts": "yesterday", "msg": message},
+    ]
+    fields = {"mandrill_events": json.dumps(batch)}
+    signed = url + "".join(key + value for key, value in sorted(fields.items()))
+    signature = base64.b64encode(hmac.new(b"mandrill-key", signed.encode(), hashlib.sha1).digest()).decode()
+
+    with override_settings(TRACKING_WEBHOOK_ESP="mandrill"):
+        response = client.post(
+            "/webhooks/mandrill/tracking/",
+            data=fields,
+            HTTP_X_MANDRILL_SIGNATURE=signature,
+            HTTP_AUTHORIZATION="Basic " + base64.b64encode(SECRET.encode()).decode(),
+        )
+
+    assert response.status_code == 200
+    assert reloaded(ada).status == Status.EMAIL_OPENED
+    assert ada.events.get().kind == "opened"
 
 
 def test_it_marks_a_message_sendgrid_dropped_as_blocked(client):
