@@ -70,6 +70,11 @@ SOFT_BOUNCES = {
     "Postmark": (("Type",), {"SoftBounce"}),
 }
 
+# The ESP reporting that it failed to send a message it had accepted (Postal's HardFail, a template
+# Postmark or Amazon SES could not render, Brevo's "error", SparkPost's generation failure): the
+# message never went, so Email Failed replaces the Email Sent recorded when the ESP accepted it.
+REPLACED_BY_EVENT_TYPE = {EventType.FAILED: (Status.EMAIL_SENT,)}
+
 # Events after which the contact gets no more email. A spam complaint counts as an unsubscribe, as
 # the M3AAWG Sender Best Common Practices (version 3) ask of feedback-loop reports: mailing someone
 # who complained again raises the complaint rate over which mailbox providers refuse bulk mail.
@@ -131,6 +136,7 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
                 invitation=invitation,
                 kind=event.event_type,
                 status=_status(event, esp_name=esp_name),
+                also_replacing=REPLACED_BY_EVENT_TYPE.get(event.event_type, ()),
                 detail=detail,
                 occurred_at=_aware(event.timestamp),
                 provider=esp_name,

@@ -145,6 +145,22 @@ def test_it_tells_a_soft_bounce_from_a_hard_one_where_anymail_reports_both_as_bo
     assert (reloaded(soft).status, reloaded(hard).status) == (Status.EMAIL_SOFT_BOUNCE, Status.EMAIL_HARD_BOUNCE)
 
 
+def test_it_fails_an_invitation_postmark_accepted_and_then_could_not_send(client):
+    invitation = sent_invitation()
+    failure = {
+        **fixture("postmark_bounce.json"),
+        "ID": 4323372036854775809,
+        "Type": "SMTPApiError",
+        "TypeCode": 1,
+        "Description": "An error occurred while sending the message: the template could not be rendered.",
+    }
+
+    post(client, "postmark", failure)
+
+    assert reloaded(invitation).status == Status.EMAIL_FAILED
+    assert "could not be rendered" in invitation.status_detail
+
+
 def test_it_marks_a_postmark_open(client):
     invitation = sent_invitation()
 
@@ -473,8 +489,12 @@ def tracking_event(event_type="delivered", message_id=ADA_MESSAGE_ID, **fields):
         ("bounced", Status.EMAIL_SENT, Status.EMAIL_HARD_BOUNCE),
         ("deferred", Status.EMAIL_SENT, Status.EMAIL_SOFT_BOUNCE),
         ("rejected", Status.EMAIL_SENT, Status.EMAIL_BLOCKED),
-        # Email Failed ranks below Email Sent: it shows on an invitation the sender has not marked yet.
+        # Email Failed ranks below Email Sent: it shows on an invitation the sender has not marked yet,
+        # and replaces Email Sent, which only said the ESP accepted the message it then failed to send;
+        # but not what only a message that went can bring.
         ("failed", Status.PENDING, Status.EMAIL_FAILED),
+        ("failed", Status.EMAIL_SENT, Status.EMAIL_FAILED),
+        ("failed", Status.EMAIL_OPENED, Status.EMAIL_OPENED),
         ("complained", Status.EMAIL_SENT, Status.EMAIL_COMPLAINT),
         ("opened", Status.EMAIL_SENT, Status.EMAIL_OPENED),
         ("clicked", Status.EMAIL_SENT, Status.EMAIL_OPENED),
