@@ -73,7 +73,12 @@ SOFT_BOUNCES = {
 # The ESP reporting that it failed to send a message it had accepted (Postal's HardFail, a template
 # Postmark or Amazon SES could not render, Brevo's "error", SparkPost's generation failure): the
 # message never went, so Email Failed replaces the Email Sent recorded when the ESP accepted it.
-REPLACED_BY_EVENT_TYPE = {EventType.FAILED: (Status.EMAIL_SENT,)}
+# A delivery after a soft bounce (the ESP deferred it, retried, and the mailbox took it) makes the
+# invitation Email Sent again: the soft bounce was not where the message ended.
+REPLACED_BY_EVENT_TYPE = {
+    EventType.FAILED: (Status.EMAIL_SENT,),
+    EventType.DELIVERED: (Status.EMAIL_SOFT_BOUNCE,),
+}
 
 # Events after which the contact gets no more email. A spam complaint counts as an unsubscribe, as
 # the M3AAWG Sender Best Common Practices (version 3) ask of feedback-loop reports: mailing someone
@@ -135,7 +140,7 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
             invitation_record(
                 invitation=invitation,
                 kind=event.event_type,
-                status=_status(event, esp_name=esp_name),
+                status=_status(event, esp_name=esp_name, invitation=invitation),
                 also_replacing=REPLACED_BY_EVENT_TYPE.get(event.event_type, ()),
                 detail=detail,
                 occurred_at=_aware(event.timestamp),
@@ -174,16 +179,20 @@ def message_tag_for_tracking(*, message, esp_name: str) -> None:
         message.metadata = {**(getattr(message, "metadata", None) or {}), METADATA_KEY: value}
 
 
-def _status(event: AnymailTrackingEvent, *, esp_name: str) -> str | None:
-    """The invitation status `event` reports (STATUS_BY_EVENT_TYPE, soft bounces told apart), or None."""
+def _status(event: AnymailTrackingEvent, *, esp_name: str, invitation: Invitation) -> str | None:
+    """The invitation status `event` reports (STATUS_BY_EVENT_TYPE, soft bounces told apart), or None.
+    A soft bounce reported after the delivery (webhooks come in any order) is history only."""
+    status = STATUS_BY_EVENT_TYPE.get(event.event_type)
     if event.event_type == EventType.BOUNCED and esp_name in SOFT_BOUNCES:
         path, values = SOFT_BOUNCES[esp_name]
         value = event.esp_event
         for key in path:
             value = value.get(key) if hasattr(value, "get") else None
         if isinstance(value, str) and value in values:
-            return Status.EMAIL_SOFT_BOUNCE
-    return STATUS_BY_EVENT_TYPE.get(event.event_type)
+            status = Status.EMAIL_SOFT_BOUNCE
+    if status == Status.EMAIL_SOFT_BOUNCE and invitation.events.filter(kind=EventType.DELIVERED).exists():
+        return None
+    return status
 
 
 def _event_id(event: AnymailTrackingEvent, data: dict) -> str:

@@ -161,6 +161,37 @@ def test_it_fails_an_invitation_postmark_accepted_and_then_could_not_send(client
     assert "could not be rendered" in invitation.status_detail
 
 
+def test_a_delivery_after_a_soft_bounce_makes_the_invitation_email_sent_again(client):
+    invitation = sent_invitation()
+
+    post(client, "postmark", fixture("postmark_transient_bounce.json"))
+    assert reloaded(invitation).status == Status.EMAIL_SOFT_BOUNCE
+    post(client, "postmark", fixture("postmark_delivery.json"))
+
+    assert reloaded(invitation).status == Status.EMAIL_SENT
+    assert [event.kind for event in invitation.events.order_by("pk")] == ["deferred", "delivered"]
+
+
+def test_a_soft_bounce_reported_after_the_delivery_leaves_the_invitation_email_sent(client):
+    invitation = sent_invitation()
+
+    post(client, "postmark", fixture("postmark_delivery.json"))
+    post(client, "postmark", fixture("postmark_transient_bounce.json"))
+
+    assert reloaded(invitation).status == Status.EMAIL_SENT
+    assert invitation.events.count() == 2
+
+
+def test_a_hard_bounce_after_the_delivery_still_shows(client):
+    # Mailbox providers may accept a message and bounce it later (an asynchronous bounce).
+    invitation = sent_invitation()
+
+    post(client, "postmark", fixture("postmark_delivery.json"))
+    post(client, "postmark", fixture("postmark_bounce.json"))
+
+    assert reloaded(invitation).status == Status.EMAIL_HARD_BOUNCE
+
+
 def test_it_marks_a_postmark_open(client):
     invitation = sent_invitation()
 
