@@ -68,6 +68,8 @@ SOFT_BOUNCES = {
     "Mandrill": (("event",), {"soft_bounce"}),
     "MailerSend": (("data", "type"), {"soft_bounced"}),
     "Postmark": (("Type",), {"SoftBounce"}),
+    # SparkPost's bounce classes of the "Soft" category (its bounce classification codes).
+    "SparkPost": (("msys", "message_event", "bounce_class"), {"20", "21", "22", "23", "24", "40", "70"}),
 }
 
 # The ESP reporting that it failed to send a message it had accepted (Postal's HardFail, a template

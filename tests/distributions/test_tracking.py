@@ -130,12 +130,13 @@ def test_it_marks_a_postmark_soft_bounce_as_soft(client):
         ("SendinBlue", {"event": "soft_bounce"}),
         ("Mandrill", {"event": "soft_bounce"}),
         ("MailerSend", {"type": "activity.soft_bounced", "data": {"type": "soft_bounced"}}),
+        ("SparkPost", {"msys": {"message_event": {"type": "bounce", "bounce_class": "22"}}}),
     ],
 )
 def test_it_tells_a_soft_bounce_from_a_hard_one_where_anymail_reports_both_as_bounced(esp_name, esp_event):
     soft = sent_invitation()
     hard = sent_invitation(GRACE_MESSAGE_ID)
-    hard_event = json.loads(json.dumps(esp_event).replace("soft_bounce", "hard_bounce"))
+    hard_event = json.loads(json.dumps(esp_event).replace("soft_bounce", "hard_bounce").replace('"22"', '"10"'))
 
     tracking_event_record(event=tracking_event("bounced", event_id="soft", esp_event=esp_event), esp_name=esp_name)
     tracking_event_record(
