@@ -164,11 +164,13 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
 def esp_sent_event_key(*, esp_name: str, esp_message_id: str) -> dict[str, str]:
     """The provider and provider_event_id the "email_sent" event of a message `esp_name` accepted
     as `esp_message_id` is recorded with, so that ESP's tracking events, which may report only its
-    id, find the invitation; {} for an id too long to keep (those events are then unmatched)."""
+    id, find the invitation; {} for an id too long to keep, or one the ESP already gave another
+    message (its events then go to the first): a sent message must be recorded whatever the id."""
     event_id = ESP_MESSAGE_ID_PREFIX + esp_message_id
     if not esp_message_id or len(event_id) > EVENT_ID_MAX_LENGTH or not text_is_storable(event_id):
         return {}
-    return {"provider": esp_name, "provider_event_id": event_id}
+    key = {"provider": esp_name, "provider_event_id": event_id}
+    return {} if DeliveryEvent.objects.filter(**key).exists() else key
 
 
 def message_tag_for_tracking(*, message, esp_name: str) -> None:
@@ -213,9 +215,11 @@ def _invitation_for(event: AnymailTrackingEvent, *, esp_name: str) -> Invitation
     by_message_id = _invitation_by_message_id(event)
     if by_message_id is not None or event.message_id is None:
         return by_message_id
-    key = esp_sent_event_key(esp_name=esp_name, esp_message_id=str(event.message_id).strip())
-    sent = DeliveryEvent.objects.filter(**key).select_related("invitation").first() if key else None
-    return sent.invitation if sent is not None else None
+    event_id = ESP_MESSAGE_ID_PREFIX + str(event.message_id).strip()
+    if not text_is_storable(event_id):
+        return None
+    sent = DeliveryEvent.objects.filter(provider=esp_name, provider_event_id=event_id).select_related("invitation")
+    return next((sent_event.invitation for sent_event in sent[:1]), None)
 
 
 def _invitation_by_message_id(event: AnymailTrackingEvent) -> Invitation | None:

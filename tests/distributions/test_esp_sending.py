@@ -16,7 +16,8 @@ from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnection
 from distributions.jobs import send_due_invitations
 from distributions.models import Invitation
 from distributions.services.invitation_channels import SendEvent
-from tests.factories import make_distributing_workflow, make_run
+from tests.factories import case_fields, make_distributing_workflow, make_run
+from workflows.services.execution import runs_execute_due
 
 POSTMARK_SEND = "https://api.postmarkapp.com/email"
 ACCEPTED = {
@@ -253,3 +254,32 @@ def test_it_fails_an_invitation_mailersend_suppressed_although_it_answered_202(m
 
     invitation = Invitation.objects.get()
     assert (invitation.status, invitation.sent_at) == (Status.EMAIL_FAILED, None)
+
+
+def test_a_batch_whose_one_recipient_the_esp_refuses_sends_the_others(
+    workflow, esp, django_capture_on_commit_callbacks
+):
+    refusal = {"ErrorCode": 406, "Message": "You tried to send to recipient(s) that have been marked as inactive."}
+    esp.add(responses.POST, POSTMARK_SEND, json=ACCEPTED)
+    esp.add(responses.POST, POSTMARK_SEND, status=422, json=refusal)
+    esp.add(responses.POST, POSTMARK_SEND, json=ACCEPTED)
+    for number in range(3):
+        fields = case_fields(CaseNumber=f"0000{number}", ContactEmail=f"r{number}@example.com")
+        make_run(workflow=workflow, fields=fields)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        runs_execute_due(batch_size=3)
+
+    statuses = list(Invitation.objects.order_by("pk").values_list("status", flat=True))
+    assert statuses == [Status.EMAIL_SENT, Status.EMAIL_FAILED, Status.EMAIL_SENT]
+    assert len(esp.calls) == 3
+
+
+def test_a_message_id_the_esp_gives_twice_still_records_the_second_message_sent(workflow, esp, execute):
+    esp.add(responses.POST, POSTMARK_SEND, json=ACCEPTED)
+    esp.add(responses.POST, POSTMARK_SEND, json=ACCEPTED)
+
+    for number in range(2):
+        execute(make_run(workflow=workflow, fields=case_fields(ContactEmail=f"r{number}@example.com")))
+
+    assert set(Invitation.objects.values_list("status", flat=True)) == {Status.EMAIL_SENT}
