@@ -6,12 +6,13 @@ import hashlib
 import hmac
 import json
 from datetime import timedelta
+from http.client import RemoteDisconnected
 
 import pytest
 import requests
 import responses
 from django.utils import timezone
-from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError
 
 from distributions.jobs import send_due_invitations
 from distributions.models import Invitation
@@ -77,8 +78,19 @@ def test_it_retries_later_when_the_esp_cannot_be_reached(workflow, execute, esp,
     assert len(esp.calls) == 2
 
 
-def test_it_never_resends_when_the_esp_did_not_answer_in_time(workflow, execute, esp):
-    esp.add(responses.POST, POSTMARK_SEND, body=requests.ReadTimeout("Read timed out. (read timeout=10)"))
+@pytest.mark.parametrize(
+    "error",
+    [
+        requests.ReadTimeout("Read timed out. (read timeout=10)"),
+        # The ESP closed the connection after the request went: it may have taken the message.
+        requests.ConnectionError(
+            ProtocolError("Connection aborted.", RemoteDisconnected("Remote end closed connection without response"))
+        ),
+    ],
+    ids=["read-timeout", "remote-disconnected"],
+)
+def test_it_never_resends_when_the_esp_did_not_answer(workflow, execute, esp, error):
+    esp.add(responses.POST, POSTMARK_SEND, body=error)
 
     execute(make_run(workflow=workflow))
 
