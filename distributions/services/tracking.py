@@ -185,7 +185,8 @@ def message_tag_for_tracking(*, message, esp_name: str) -> None:
 
 def _status(event: AnymailTrackingEvent, *, esp_name: str, invitation: Invitation) -> str | None:
     """The invitation status `event` reports (STATUS_BY_EVENT_TYPE, soft bounces told apart), or None.
-    A soft bounce reported after the delivery (webhooks come in any order) is history only."""
+    Webhooks come in any order: a soft bounce reported after the delivery, or the ESP's acceptance
+    reported after its failure, is history only."""
     status = STATUS_BY_EVENT_TYPE.get(event.event_type)
     if event.event_type == EventType.BOUNCED and esp_name in SOFT_BOUNCES:
         path, values = SOFT_BOUNCES[esp_name]
@@ -195,6 +196,14 @@ def _status(event: AnymailTrackingEvent, *, esp_name: str, invitation: Invitatio
         if isinstance(value, str) and value in values:
             status = Status.EMAIL_SOFT_BOUNCE
     if status == Status.EMAIL_SOFT_BOUNCE and invitation.events.filter(kind=EventType.DELIVERED).exists():
+        return None
+    # The ESP's "queued" or "sent" arriving after its own "failed" is not the Email Sent that
+    # corrects a send the sender left uncertain: the ESP said the message never went.
+    if (
+        event.event_type in (EventType.QUEUED, EventType.SENT)
+        and invitation.status == Status.EMAIL_FAILED
+        and invitation.events.filter(kind=EventType.FAILED, provider=esp_name).exists()
+    ):
         return None
     return status
 

@@ -193,6 +193,17 @@ def test_a_hard_bounce_after_the_delivery_still_shows(client):
     assert reloaded(invitation).status == Status.EMAIL_HARD_BOUNCE
 
 
+@pytest.mark.parametrize("late", ["queued", "sent"])
+def test_the_esps_acceptance_reported_after_its_failure_leaves_the_invitation_email_failed(late):
+    invitation = sent_invitation()
+
+    tracking_event_record(event=tracking_event("failed", event_id="e-failed"), esp_name="Brevo")
+    tracking_event_record(event=tracking_event(late, event_id="e-late"), esp_name="Brevo")
+
+    assert reloaded(invitation).status == Status.EMAIL_FAILED
+    assert invitation.events.count() == 2
+
+
 def test_it_marks_a_postmark_open(client):
     invitation = sent_invitation()
 
