@@ -88,13 +88,14 @@ def _refusing_garbage(view_class):
                 try:
                     events.extend(super().parse_events(as_request(raw)))
                 except Exception as error:
+                    # Not the event itself: it names its recipient.
                     logger.warning(
-                        "%s tracking event %d of %d cannot be read, and was left out: %s: %r",
+                        "%s tracking event %d of %d cannot be read, and was left out: %s: %s",
                         self.esp_name,
                         number,
                         len(batch),
+                        type(error).__name__,
                         error,
-                        raw,
                     )
             return events
 
