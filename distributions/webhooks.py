@@ -73,7 +73,10 @@ def _refusing_garbage(view_class):
             try:
                 return super().parse_events(request)
             except Exception as error:
-                events = self.parse_events_one_by_one(request)
+                try:
+                    events = self.parse_events_one_by_one(request)
+                except Exception:  # not a batch either (JSON nested too deep to read, a broken form)
+                    events = []
                 if events:
                     return events
                 message = f"Unreadable {self.esp_name} tracking payload: {error}"
