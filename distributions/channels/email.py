@@ -5,7 +5,7 @@ whether sending again could duplicate the message:
 
 - ACCEPTED:  the backend returned without error.
 - TEMPORARY: the connection could not be opened (to the server or the ESP's API), or the server
-             answered 4xx (or the ESP 429/503, with the Retry-After it asked for): nothing was
+             answered 4xx (or the ESP 408/429/503, with the Retry-After it asked for): nothing was
              accepted, so a later attempt is safe.
 - PERMANENT: the server answered 5xx, the ESP refused the recipient or the request (also when
              anymail returned without raising: an error answer it could not read, or a recipient
@@ -61,8 +61,9 @@ from distributions.services.tracking import message_tag_for_tracking
 
 logger = logging.getLogger(__name__)
 
-# HTTP statuses an ESP answers when it did not take the message and asks to come back later.
-RETRY_LATER_STATUSES = {429, 503}
+# HTTP statuses an ESP answers when it did not take the message and asks to come back later
+# (408: it did not receive the whole request in time).
+RETRY_LATER_STATUSES = {408, 429, 503}
 # Raised before anything left for the server or the ESP: the message, as it is, can never be sent.
 # (anymail raises the first three while building the ESP's API request; smtplib raises
 # SMTPNotSupportedError before the command that would need the missing extension.)

@@ -68,6 +68,7 @@ def test_a_connection_lost_while_sending_is_uncertain():
 
 def test_an_esp_asking_to_come_back_later_is_temporary_and_a_refusal_permanent():
     assert outcome_of(esp_error(429, "Too Many Requests")) == Outcome.TEMPORARY
+    assert outcome_of(esp_error(408, "Request Timeout")) == Outcome.TEMPORARY
     assert outcome_of(esp_error(400, "Bad Request")) == Outcome.PERMANENT
     assert outcome_of(AnymailRecipientsRefused("suppressed")) == Outcome.PERMANENT
     assert outcome_of(esp_error(504, "Gateway Timeout")) == Outcome.UNCERTAIN
