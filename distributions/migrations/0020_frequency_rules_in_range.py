@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('distributions', '0018_invitation_address_any_case_index'),
+        ('distributions', '0019_invitation_short_code_digest'),
     ]
 
     operations = [
