@@ -51,7 +51,7 @@ def product_jobs() -> frozenset[str]:
     for app_config in apps.get_app_configs():
         # The product's apps are the packages at the top of its folder. A third-party app's jobs are
         # not the product's to schedule, and may sit below that folder too (the README's .venv).
-        if Path(app_config.path).parent != Path(settings.BASE_DIR):
+        if Path(app_config.path).resolve().parent != Path(settings.BASE_DIR).resolve():
             continue
         try:
             module = import_module(f"{app_config.name}.jobs")

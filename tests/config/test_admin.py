@@ -174,3 +174,21 @@ def test_a_schedule_runs_no_job_of_a_third_party_app_installed_below_the_product
     assert list(Schedule.objects.filter(name="Nightly").values_list("func", flat=True)) == [
         "workflows.jobs.purge_history"
     ]
+
+
+def test_the_products_jobs_are_found_through_a_symlinked_folder(monkeypatch, settings, tmp_path):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    from config.admin import product_jobs
+
+    (tmp_path / "checkout").symlink_to(Path(settings.BASE_DIR), target_is_directory=True)
+    linked = SimpleNamespace(name="workflows", path=str(tmp_path / "checkout" / "workflows"))
+    monkeypatch.setattr(apps, "get_app_configs", lambda: [linked])
+    product_jobs.cache_clear()
+    try:
+        assert "workflows.jobs.dispatch_due_runs" in product_jobs()
+    finally:
+        product_jobs.cache_clear()
