@@ -339,18 +339,32 @@ if LOG_LEVEL not in logging.getLevelNamesMapping():
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
     "filters": {
         "refusals_without_traceback": {"()": "config.logging_filters.RefusalsWithoutTraceback"},
         "url_secrets_masked": {"()": "config.logging_filters.UrlSecretsMasked"},
     },
     # On the handler, so it sees every logger's records: Django's refusal warnings carry the path.
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["url_secrets_masked"]}
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["url_secrets_masked"]},
+        # runserver's access log (the quickstart's web server), as Django writes it, tokens cut too.
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["url_secrets_masked"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.request": {"filters": ["refusals_without_traceback"]},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }
