@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.json import KeyTextTransform
 
 
 class ApiToken(models.Model):
@@ -45,6 +46,8 @@ class IdempotentRequest(models.Model):
         indexes = [
             # purging expired answers: where created_at < now - window
             models.Index(fields=["created_at"], name="idempotent_request_age"),
+            # a contact's deletion: where result ->> 'id' = its public id (api.selectors.idempotent_answers_naming)
+            models.Index(KeyTextTransform("id", "result"), name="idempotent_request_result_id"),
         ]
 
     def __str__(self):

@@ -3,8 +3,10 @@
 import hmac
 
 from django.contrib.auth import get_user_model
+from django.db.models import CharField, ExpressionWrapper, QuerySet
+from django.db.models.fields.json import KeyTextTransform
 
-from api.models import ApiToken
+from api.models import ApiToken, IdempotentRequest
 from workflows.models import token_digest
 
 
@@ -28,3 +30,12 @@ def api_token_users(*, user):
     else would hand over that person's rights."""
     User = get_user_model()
     return User.objects.all() if user.is_superuser else User.objects.filter(pk=user.pk)
+
+
+def idempotent_answers_naming(*, public_id: str) -> QuerySet[IdempotentRequest]:
+    """The answers kept for Idempotency-Keys whose "id" is `public_id` (a contact's, e.g.), read
+    through the idempotent_request_result_id index: a contact's deletion looks its answers up once
+    per contact, so a directory's deletion must not scan a day of answers for each."""
+    # The index's expression, compared as plain text.
+    result_id = ExpressionWrapper(KeyTextTransform("id", "result"), output_field=CharField())
+    return IdempotentRequest.objects.alias(result_id=result_id).filter(result_id=public_id)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from api.models import ApiToken, IdempotentRequest
+from api.selectors import idempotent_answers_naming
 from workflows.models import token_digest
 
 # How long an Idempotency-Key's answer is kept (api/idempotency.py): Salesforce-side scripts retry for a day.
@@ -46,11 +47,10 @@ def contact_answers_erase(*, public_id: str) -> int:
     is the whole contact: names, address, embedded data), so its deletion erases them too: a retry
     with such a key is then executed as a new call, and finds no contact. An answer that names it
     by its id alone (a create's {"id", "action"}) stays, so a retried create still changes nothing.
-    -> how many were deleted. A scan of the last IDEMPOTENCY_WINDOW's answers (older ones are
-    purged daily)."""
+    -> how many were deleted."""
     showing = [
         record.pk
-        for record in IdempotentRequest.objects.filter(result__id=public_id).only("pk", "result")
+        for record in idempotent_answers_naming(public_id=public_id).only("pk", "result")
         if set(record.result) - NAMING_ONLY
     ]
     deleted, _ = IdempotentRequest.objects.filter(pk__in=showing).delete()

@@ -49,8 +49,10 @@ def product_jobs() -> frozenset[str]:
     defines in its jobs.py (workflows.jobs.dispatch_due_runs, ...), not those it imports there."""
     found = set()
     for app_config in apps.get_app_configs():
-        if not Path(app_config.path).is_relative_to(settings.BASE_DIR):
-            continue  # a third-party app's jobs are not the product's to schedule
+        # The product's apps are the packages at the top of its folder. A third-party app's jobs are
+        # not the product's to schedule, and may sit below that folder too (the README's .venv).
+        if Path(app_config.path).resolve().parent != Path(settings.BASE_DIR).resolve():
+            continue
         try:
             module = import_module(f"{app_config.name}.jobs")
         except ModuleNotFoundError as error:

@@ -146,6 +146,8 @@ WEBHOOK_PASSWORD_MIN_LENGTH = 16
 
 @checks.register(checks.Tags.security, deploy=True)
 def check_tracking_webhook_password(app_configs, **kwargs):
+    """An error when a password of ANYMAIL_WEBHOOK_SECRET ("user:password", comma-separated while
+    rotating) is shorter than WEBHOOK_PASSWORD_MIN_LENGTH characters and a tracking webhook is served."""
     if tracking_esp() not in TRACKING_VIEWS:
         return []
     short = [secret for secret in webhook_secrets() if ":" in secret]
@@ -408,8 +410,11 @@ def check_twilio_api_base_url(app_configs, **kwargs):
 @checks.register(checks.Tags.security, deploy=True)
 def check_allowed_hosts_wildcard(app_configs, **kwargs):
     # "*", or a subdomain pattern over a whole top-level domain (".com", "."): any host is served.
+    # ".localhost" is not one: its names are this machine's only (RFC 6761).
     wildcards = [
-        host for host in settings.ALLOWED_HOSTS if host == "*" or (host.startswith(".") and "." not in host[1:])
+        host
+        for host in settings.ALLOWED_HOSTS
+        if host == "*" or (host.startswith(".") and "." not in host[1:] and not _is_loopback(host[1:]))
     ]
     if wildcards:
         return [
@@ -496,7 +501,7 @@ def check_csrf_trusted_origins(app_configs, **kwargs):
                     id="sfsurveys.E103",
                 )
             )
-        elif "*" in url.netloc and "." not in host.lstrip("*").strip("."):
+        elif "*" in url.netloc and "." not in (domain := host.lstrip("*").strip(".")) and not _is_loopback(domain):
             problems.append(
                 checks.Error(
                     f"CSRF_TRUSTED_ORIGINS trusts {origin}: a wildcard over a whole top-level domain (or every "

@@ -344,7 +344,14 @@ if LOG_LEVEL not in logging.getLevelNamesMapping():
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
     "filters": {
         "refusals_without_traceback": {"()": "config.logging_filters.RefusalsWithoutTraceback"},
         "url_secrets_masked": {"()": "config.logging_filters.UrlSecretsMasked"},
@@ -356,11 +363,18 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "formatter": "plain",
             "filters": ["url_secrets_masked", "database_outage_in_one_line"],
-        }
+        },
+        # runserver's access log (the quickstart's web server), as Django writes it, tokens cut too.
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["url_secrets_masked"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.request": {"filters": ["refusals_without_traceback"]},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }

@@ -244,6 +244,24 @@ def _cut(token: str) -> str:
     return token if len(token) <= SHOWN else f"{token[:SHOWN]}…"
 
 
+# What listing a distribution's survey links takes (GET /API/v3/distributions/{id}/links), with the
+# right to distribute its survey (survey_may_distribute) for anyone but a superuser.
+DISTRIBUTION_VIEW = ("distributions.view_survey", "distributions.view_distribution", "distributions.view_invitation")
+
+
+def may_see_distribution_links(*, user, distribution_ids: set[int]) -> bool:
+    """Whether `user` may see the survey links of the distributions `distribution_ids` whole (a
+    run's SurveyLink outputs, the emails it rendered), as the API lists each distribution's links:
+    the DISTRIBUTION_VIEW permissions and, but for a superuser, the right to distribute each one's
+    survey. False without those permissions, and (but for a superuser) without any distribution."""
+    if not user.has_perms(DISTRIBUTION_VIEW):
+        return False
+    if user.is_superuser:
+        return True
+    surveys = Survey.objects.filter(distributions__in=distribution_ids).distinct()
+    return bool(distribution_ids) and all(survey_may_distribute(survey=survey, user_id=user.pk) for survey in surveys)
+
+
 def may_see_survey_links(user) -> bool:
     """Whether the admin shows `user` survey links whole wherever they appear (a run's output, the
     outbox, texts): as the invitation's own page shows its link, with the right to view invitations."""

@@ -16,12 +16,11 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from email_validator import EmailNotValidError, validate_email
 
 from distributions.models import Distribution, Survey
 from distributions.selectors import survey_short_link
 from distributions.services.sending import distribute_config_problems, surveys_distribute
-from workflows.piping import looks_piped, tokens
+from workflows.piping import tokens
 from workflows.tasks.contacts import CONTACT_FIELDS, ContactFieldsForm
 from workflows.tasks.context import TaskContext
 from workflows.tasks.forms import PipedTextarea, PipedTextInput
@@ -70,6 +69,9 @@ class SmsTextarea(PipedTextarea):
     @property
     def media(self):
         return super().media + forms.Media(js=["distributions/sms_segments.js"])
+
+
+_SENDER_ADVICE = "Write one such as care@example.com (the name goes in From name), or pipe the field that holds it."
 
 
 class DistributeSurveyForm(ContactFieldsForm):
@@ -143,27 +145,13 @@ class DistributeSurveyForm(ContactFieldsForm):
             (pk, f"{name} ({Survey.Status(status).label.lower()})") for pk, name, status in surveys
         ]
 
+    # An address written out must be one; its sender domain is only warned about when saved
+    # (config_warnings), since the domain may be verified later.
     def clean_from_email(self):
-        return self._piped_address("from_email", "From address")
+        return self.address_checked("from_email", label="From address", refusal="From address ", advice=_SENDER_ADVICE)
 
     def clean_reply_to(self):
-        return self._piped_address("reply_to", "Reply-To")
-
-    def _piped_address(self, name: str, label: str) -> str:
-        # An address written out must be one; its sender domain is only warned about when saved
-        # (config_warnings), since the domain may be verified later.
-        value = self.cleaned_data[name]
-        if value.strip() and not looks_piped(value):
-            try:
-                validate_email(value.strip(), check_deliverability=False)
-            except EmailNotValidError as error:
-                raise forms.ValidationError(
-                    f"{label} {value.strip()!r} is not an email address: {error} Write one such as "
-                    "care@example.com (the name goes in From name), or pipe the field that holds it."
-                ) from None
-        elif error := self.declared_kind_error(value, label=label, accepted=(), needs="an email address"):
-            raise forms.ValidationError(error)
-        return value
+        return self.address_checked("reply_to", label="Reply-To", refusal="Reply-To ", advice=_SENDER_ADVICE)
 
     def clean(self):
         cleaned = super().clean()

@@ -10,8 +10,15 @@ anymail answers 500 when its view cannot be built (a missing signing key, boto3 
 and when a payload it cannot parse arrives, authenticated or not. Here both are refused with a
 400 and logged: a 500 would show anybody that the server is broken, and ESPs retry 5xx answers.
 Errors after the payload is parsed (the database) still answer 5xx, so the ESP retries them.
+
+A batch (SendGrid, Mailjet and SparkPost post JSON arrays of events, Mandrill a form field holding
+one) that anymail cannot parse whole is parsed event by event: the events it can read are
+recorded and the call answered 200, each other one logged. Refusing the batch would make the ESP
+post it again, the unreadable event with the good ones, until it gives up on all of them.
 """
 
+import copy
+import json
 import logging
 import re
 import warnings
@@ -23,7 +30,7 @@ from anymail.utils import get_anymail_setting
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import receiver
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from distributions.services.tracking import message_tag_for_tracking, tracking_event_record
@@ -66,11 +73,63 @@ def _refusing_garbage(view_class):
             try:
                 return super().parse_events(request)
             except Exception as error:
+                try:
+                    events = self.parse_events_one_by_one(request)
+                except Exception:  # not a batch either (JSON nested too deep to read, a broken form)
+                    events = []
+                if events:
+                    return events
                 message = f"Unreadable {self.esp_name} tracking payload: {error}"
                 raise AnymailWebhookValidationFailure(message) from error
 
+        def parse_events_one_by_one(self, request) -> list:
+            """The events anymail can read of a batch it could not parse whole, each parsed alone
+            (the others logged); [] when the call is no batch or none of its events can be read."""
+            batch, as_request = _batch_of(request)
+            events = []
+            for number, raw in enumerate(batch, start=1):
+                try:
+                    events.extend(super().parse_events(as_request(raw)))
+                except Exception as error:
+                    # Not the event itself: it names its recipient.
+                    logger.warning(
+                        "%s tracking event %d of %d cannot be read, and was left out: %s: %s",
+                        self.esp_name,
+                        number,
+                        len(batch),
+                        type(error).__name__,
+                        error,
+                    )
+            return events
+
     TrackingWebhookView.__name__ = TrackingWebhookView.__qualname__ = f"Refusing{view_class.__name__}"
     return TrackingWebhookView
+
+
+def _batch_of(request) -> tuple[list, object]:
+    """A batch call's raw events, and a function making the call of one of them alone; ([], None)
+    for a call that holds no batch."""
+    if "mandrill_events" in request.POST:  # Mandrill: a form field holding a JSON array
+        body, field = request.POST["mandrill_events"], "mandrill_events"
+    else:
+        body, field = request.body, None
+    try:
+        batch = json.loads(body)
+    except ValueError:
+        return [], None
+    if not isinstance(batch, list) or len(batch) < 2:
+        return [], None
+
+    def as_request(raw):
+        single = copy.copy(request)
+        if field is None:
+            single._body = json.dumps([raw]).encode()
+        else:
+            single._post = QueryDict(mutable=True)
+            single._post[field] = json.dumps([raw])
+        return single
+
+    return batch, as_request
 
 
 # ESP as in anymail's URLs ("postmark", "amazon_ses", ...) -> its tracking view.

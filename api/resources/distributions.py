@@ -14,6 +14,7 @@ from api.envelope import ApiError
 from api.pagination import Page, PageQuerySerializer, page_of
 from distributions.models import Distribution, Invitation, Survey
 from distributions.selectors import (
+    DISTRIBUTION_VIEW,
     distribution_history_page,
     distribution_with_counts,
     distributions_page,
@@ -22,7 +23,6 @@ from distributions.selectors import (
 )
 from distributions.services.invitation_channels import SMS_CHANNELS
 
-DISTRIBUTION_VIEW = ("distributions.view_survey", "distributions.view_distribution", "distributions.view_invitation")
 # The history shows each recipient and their response, as the history CSV does.
 HISTORY_VIEW = (*DISTRIBUTION_VIEW, "distributions.view_response")
 STATUS_LABELS = dict(Invitation.Status.choices)

@@ -21,9 +21,7 @@ from api.base import ApiView, get_or_404, utc_datetime
 from api.envelope import ApiError
 from api.idempotency import idempotent
 from api.pagination import Page, PageQuerySerializer, page_of
-from api.resources.distributions import DISTRIBUTION_VIEW
-from distributions.models import Survey
-from distributions.selectors import survey_may_distribute
+from distributions.selectors import may_see_distribution_links
 from reporting.run_selectors import (
     run_conditions_evaluated,
     run_distribution_ids,
@@ -234,20 +232,6 @@ class RunListView(ApiView, GenericAPIView):
         )
 
 
-def _may_see_survey_links(request, task_runs) -> bool:
-    """Whether the run's survey links (a distribute task's SurveyLink, the email it rendered) are
-    shown whole: to who may list those distributions' links (GET /distributions/{id}/links), the
-    permissions and the survey's distribute rule included. Anyone else sees each link's token cut."""
-    user = request.user
-    if not user.has_perms(DISTRIBUTION_VIEW):
-        return False
-    if user.is_superuser:
-        return True
-    distribution_ids = run_distribution_ids(task_runs=task_runs)
-    surveys = Survey.objects.filter(distributions__in=distribution_ids).distinct()
-    return bool(distribution_ids) and all(survey_may_distribute(survey=survey, user_id=user.pk) for survey in surveys)
-
-
 class RunDetailView(ApiView):
     required_permissions = {"GET": ("workflows.view_workflow", "workflows.view_run")}
 
@@ -255,7 +239,10 @@ class RunDetailView(ApiView):
     def get(self, request, workflow_id, run_id):
         run = run_or_404(workflow_or_404(workflow_id), run_id)
         task_runs = run.task_runs.all()  # the prefetched attempts the serializer reads
-        if not _may_see_survey_links(request, task_runs):
+        # Whole to who may list those distributions' links (GET /distributions/{id}/links); cut for anyone else.
+        if not may_see_distribution_links(
+            user=request.user, distribution_ids=run_distribution_ids(task_runs=task_runs)
+        ):
             task_runs_without_survey_links(task_runs)
         return Response(RunDetailSerializer(run).data)
 

@@ -4,9 +4,12 @@ Any backend works (SMTP, django-anymail, the local outbox); what the backend rai
 whether sending again could duplicate the message:
 
 - ACCEPTED:  the backend returned without error.
-- TEMPORARY: the connection could not be opened, or the server answered 4xx (or the ESP 429/503):
-             nothing was accepted, so a later attempt is safe.
-- PERMANENT: the server answered 5xx, the ESP refused the recipient or the request, the message
+- TEMPORARY: the connection could not be opened (to the server or the ESP's API), or the server
+             answered 4xx (or the ESP 408/429/503, with the Retry-After it asked for): nothing was
+             accepted, so a later attempt is safe.
+- PERMANENT: the server answered 5xx, the ESP refused the recipient or the request (also when
+             anymail returned without raising: an error answer it could not read, or a recipient
+             status of rejected, invalid or failed, see `_esp_refusal`), the message
              could not be built, or an address cannot travel through this backend or server (a
              non-ASCII local part without SMTPUTF8, see channels/smtp.py): nothing was accepted,
              and a retry would fail the same way.
@@ -20,7 +23,9 @@ import hashlib
 import logging
 import secrets
 import smtplib
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from enum import StrEnum
@@ -37,6 +42,10 @@ from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
 from django.db import DatabaseError
+from django.utils.http import parse_http_date_safe
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import ConnectTimeout
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from distributions.channels.smtp import EmailBackend as SMTPBackend
 from distributions.channels.smtp import (
@@ -52,8 +61,9 @@ from distributions.services.tracking import message_tag_for_tracking
 
 logger = logging.getLogger(__name__)
 
-# HTTP statuses an ESP answers when it did not take the message and asks to come back later.
-RETRY_LATER_STATUSES = {429, 503}
+# HTTP statuses an ESP answers when it did not take the message and asks to come back later
+# (408: it did not receive the whole request in time).
+RETRY_LATER_STATUSES = {408, 429, 503}
 # Raised before anything left for the server or the ESP: the message, as it is, can never be sent.
 # (anymail raises the first three while building the ESP's API request; smtplib raises
 # SMTPNotSupportedError before the command that would need the missing extension.)
@@ -78,10 +88,20 @@ class Outcome(StrEnum):
     UNCERTAIN = "uncertain"
 
 
+# anymail recipient statuses that mean the ESP will not deliver to that recipient.
+REFUSED_RECIPIENT_STATUSES = {"rejected", "invalid", "failed"}
+
+
 @dataclass(frozen=True)
 class HandOff:
     outcome: Outcome
     detail: str = ""
+    # TEMPORARY only: how long the ESP asked us to wait (its Retry-After), if it said.
+    retry_after: timedelta | None = None
+    # ACCEPTED through an ESP: its name and its id of the message (anymail_status.message_id),
+    # which some ESPs' tracking events report instead of our Message-ID (Postal, MailerSend).
+    esp_name: str = ""
+    esp_message_id: str = ""
 
 
 def invitation_message_id(*, token: str, from_email: str) -> str:
@@ -197,7 +217,54 @@ def email_hand_off(
         return _classify(error)
     if not sent:
         return HandOff(Outcome.PERMANENT, "the email backend sent nothing and reported no error")
-    return HandOff(Outcome.ACCEPTED)
+    return _esp_refusal(message) or HandOff(
+        Outcome.ACCEPTED, esp_name=esp_name or "", esp_message_id=_esp_message_id(message)
+    )
+
+
+def _esp_message_id(message: EmailMultiAlternatives) -> str:
+    """The ESP's id of the message it accepted, or "" (not an anymail backend, or none given)."""
+    message_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
+    return "" if message_id is None else str(message_id).strip()  # Postal's ids are numbers
+
+
+def _esp_refusal(message: EmailMultiAlternatives) -> HandOff | None:
+    """What an ESP refused although anymail returned without raising, or None.
+
+    anymail raises only when every recipient is "rejected" or "invalid", and not at all with
+    ANYMAIL_IGNORE_RECIPIENT_STATUS. It returns normally when the ESP answered an HTTP error whose
+    text it could not read (Postmark's 422 "inactive recipient" without the addresses it parses:
+    status "unknown") and for a recipient "failed" (Mailtrap). An invitation has one recipient:
+    refused, or an error answer, means nothing will be delivered, and sending it again would be
+    refused the same way.
+    """
+    status = getattr(message, "anymail_status", None)
+    if status is None:  # not an anymail backend
+        return None
+    response = getattr(status, "esp_response", None)
+    http_status = getattr(response, "status_code", None)
+    recipients = getattr(status, "recipients", None) or {}
+    refused = {
+        email: recipient.status
+        for email, recipient in recipients.items()
+        if recipient.status in REFUSED_RECIPIENT_STATUSES
+    }
+    if http_status is not None and http_status >= 400:
+        return HandOff(Outcome.PERMANENT, f"the ESP refused the message: HTTP {http_status}: {_esp_text(response)}")
+    if recipients and len(refused) == len(recipients):
+        described = ", ".join(f"{email} {state}" for email, state in refused.items())
+        answer = f": {_esp_text(response)}" if _esp_text(response) else ""
+        return HandOff(Outcome.PERMANENT, f"the ESP refused the recipient ({described}){answer}")
+    return None
+
+
+def _esp_text(response) -> str:
+    """The ESP's answer as text, cut to a readable length (it names the reason)."""
+    try:
+        text = response.text
+    except Exception:  # no response, or one that cannot be decoded
+        return ""
+    return " ".join(str(text).split())[:500]
 
 
 def _encodes_local_parts(connection: BaseEmailBackend) -> bool:
@@ -234,9 +301,11 @@ def _classify(error: Exception) -> HandOff:
         return _by_smtp_code(error.smtp_code, f"the mail server refused the message: {described}")
     if isinstance(error, AnymailRecipientsRefused | BadHeaderError):
         return HandOff(Outcome.PERMANENT, described)
+    if isinstance(error, AnymailAPIError) and _never_connected(error):
+        return HandOff(Outcome.TEMPORARY, f"could not connect to the ESP: {described}")
     if isinstance(error, AnymailAPIError) and error.status_code is not None:
         if error.status_code in RETRY_LATER_STATUSES:
-            return HandOff(Outcome.TEMPORARY, described)
+            return HandOff(Outcome.TEMPORARY, described, retry_after=_retry_after(error.response))
         if 400 <= error.status_code < 500:
             return HandOff(Outcome.PERMANENT, described)
     if isinstance(error, DatabaseError):  # the outbox backend: an insert that failed stored nothing
@@ -244,6 +313,32 @@ def _classify(error: Exception) -> HandOff:
     if not isinstance(error, smtplib.SMTPException | OSError | AnymailError):
         logger.exception("Unexpected error from the email backend")
     return HandOff(Outcome.UNCERTAIN, f"the connection failed while sending, so it may have been sent: {described}")
+
+
+def _never_connected(error: AnymailAPIError) -> bool:
+    """Whether anymail's error comes from requests failing to open a connection to the ESP (refused,
+    no DNS answer, connect timeout): the request never left, so sending again is safe. Other
+    connection errors (reset, remote disconnect) may come after the request was sent."""
+    cause = error.__cause__
+    if isinstance(cause, ConnectTimeout):
+        return True
+    if not isinstance(cause, RequestsConnectionError):
+        return False
+    reason = cause.args[0] if cause.args else None
+    # urllib3's NameResolutionError is a NewConnectionError.
+    return isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError)
+
+
+def _retry_after(response) -> timedelta | None:
+    """The delay an HTTP answer's Retry-After asks for (seconds or an HTTP date, RFC 9110 section
+    10.2.3), or None when it gives none or one that cannot be read."""
+    value = str(getattr(response, "headers", {}).get("Retry-After", "") or "").strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    at = parse_http_date_safe(value) if value else None
+    if at is None:
+        return None
+    return max(timedelta(0), timedelta(seconds=at - time.time()))
 
 
 def _by_smtp_code(code: int | None, detail: str) -> HandOff:

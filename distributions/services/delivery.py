@@ -59,6 +59,7 @@ from distributions.services.sms_sessions import (
     sms_session_text_gone,
 )
 from distributions.services.status import invitation_record
+from distributions.services.tracking import esp_sent_event_key
 from workflows.public_urls import public_url
 from workflows.salesforce.values import InvalidValue
 from workflows.tasks.registry import TaskError
@@ -291,6 +292,8 @@ def invitations_deliver(*, invitations: list[Invitation], connection: BaseEmailB
                 hand_off.outcome,
                 hand_off.detail,
                 data={"message_id": invitation.message_id, "backend": backend},
+                retry_after=hand_off.retry_after,
+                esp_message=(hand_off.esp_name, hand_off.esp_message_id),
             )
     finally:
         if own_connection:
@@ -309,13 +312,28 @@ def _text(invitation: Invitation) -> Outcome:
     return sent.outcome
 
 
-def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict) -> None:
+def _record(
+    invitation: Invitation,
+    outcome: Outcome,
+    detail: str,
+    *,
+    data: dict,
+    retry_after: timedelta | None = None,
+    esp_message: tuple[str, str] = ("", ""),
+) -> None:
     now = timezone.now()
     terms = channel_terms(invitation.distribution.channel)
     two_way = invitation.distribution.channel == Distribution.Channel.TWO_WAY_SMS
     if outcome == Outcome.ACCEPTED and not two_way:  # one transaction of its own (invitation_record is atomic)
+        esp_name, esp_message_id = esp_message
         invitation_record(
-            invitation=invitation, kind=terms.events.SENT, status=terms.sent, data=data, asynchronous_commit=True
+            invitation=invitation,
+            kind=terms.events.SENT,
+            status=terms.sent,
+            data=data,
+            asynchronous_commit=True,
+            # The ESP's id of the message, for its tracking events that report only that id.
+            **(esp_sent_event_key(esp_name=esp_name, esp_message_id=esp_message_id) if esp_message_id else {}),
         )
         return
     with transaction.atomic():
@@ -330,7 +348,7 @@ def _record(invitation: Invitation, outcome: Outcome, detail: str, *, data: dict
             invitation_record(
                 invitation=invitation, kind=terms.events.FAILED, status=terms.failed, detail=detail, data=data
             )
-        elif outcome == Outcome.TEMPORARY and (retry_at := _retry_at(invitation, now)) is not None:
+        elif outcome == Outcome.TEMPORARY and (retry_at := _retry_at(invitation, now, retry_after)) is not None:
             _release(invitation, send_after=retry_at)
             _log_not_sent(invitation, f"not sent, retrying at {retry_at:%Y-%m-%d %H:%M:%S} UTC", detail)
             invitation_record(
@@ -372,8 +390,10 @@ def _log_not_sent(invitation: Invitation, what: str, detail: str) -> None:
     )
 
 
-def _retry_at(invitation: Invitation, now: datetime) -> datetime | None:
-    """When to try again after a temporary failure, or None once the retry window is used up."""
+def _retry_at(invitation: Invitation, now: datetime, retry_after: timedelta | None = None) -> datetime | None:
+    """When to try again after a temporary failure, or None once the retry window is used up: the
+    backoff's delay, or the longer `retry_after` the provider asked for (an ESP's Retry-After), so
+    a rate-limited ESP is not called again before it said it would take the message."""
     deferrals = list(
         invitation.events.filter(kind=channel_terms(invitation.distribution.channel).events.DEFERRED)
         .order_by("occurred_at")
@@ -383,7 +403,7 @@ def _retry_at(invitation: Invitation, now: datetime) -> datetime | None:
     if now - first_failure >= timedelta(seconds=settings.RUN_RETRY_WINDOW_SECONDS):
         return None
     delay = min(FIRST_RETRY_DELAY * 2 ** len(deferrals), timedelta(seconds=settings.RUN_RETRY_MAX_DELAY_SECONDS))
-    return now + delay
+    return now + max(delay, retry_after or timedelta(0))
 
 
 def _release(invitation: Invitation, *, send_after: datetime | None) -> None:

@@ -150,10 +150,13 @@ def response_export_run(*, export_id: int, use_copy: bool | None = None) -> str:
         name, filename = _produce(export, use_copy=use_copy)
     except Exception as error:  # noqa: BLE001 - whatever stopped it, the requester must learn it failed
         logger.exception("Response export %s failed.", export.public_id)
+        # The requester learns what kind of failure it was; the error's own text (file paths,
+        # SQL, hosts) stays in the log, where the export's id finds it.
+        cause = "the server could not write its file" if isinstance(error, OSError) else type(error).__name__
         ResponseExport.objects.filter(pk=export.pk, status=Status.IN_PROGRESS).update(
             status=Status.FAILED,
-            error=f"The export stopped: {type(error).__name__}: {error}. Start a new export; "
-            "if it fails again, the server's log has the details.",
+            error=f"The export stopped: {cause}. Start a new export; if it fails again, the server's log has "
+            f"the details under export {export.public_id}.",
             completed_at=timezone.now(),
         )
         return Status.FAILED

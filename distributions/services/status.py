@@ -57,8 +57,12 @@ def invitation_record(
     provider_event_id: str = "",
     data: dict | None = None,
     asynchronous_commit: bool = False,
+    also_replacing: tuple[str, ...] = (),
 ) -> bool:
     """Append an event and move the status forward if `status` ranks higher. -> status changed
+
+    `also_replacing`: statuses `status` replaces although they rank higher; for an outcome only the
+    provider knows, which corrects what the sender recorded (an ESP's "failed" after Email Sent).
 
     The rank check is in the UPDATE's WHERE clause, which PostgreSQL evaluates again on the newest
     row version after waiting for a concurrent writer: no status can move backwards.
@@ -78,7 +82,7 @@ def invitation_record(
         "description": detail,
         "data": data or {},
     }
-    lower = list(_ranked_below(status)) if status is not None else []
+    lower = [*_ranked_below(status), *also_replacing] if status is not None else []
     if connection.vendor == "postgresql" and status is not None:
         # Every email sent is recorded here, one at a time: one round trip instead of four.
         asynchronous = asynchronous_commit and not connection.in_atomic_block

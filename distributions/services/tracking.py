@@ -8,8 +8,10 @@ Finding the invitation: `Invitation.message_id` holds the Message-ID header we s
 Some ESPs report that header as the event's `message_id` (SMTP relays, Mailgun, SendGrid without
 anymail's id), others report their own id (Postmark's MessageID, anymail's SendGrid `anymail_id`).
 For those, `message_tag_for_tracking` copies our header into anymail's `metadata` before the
-send, and ESPs echo metadata on every tracking event. An event matching neither is logged and
-dropped: tracking must never make the ESP retry a webhook forever.
+send, and ESPs echo metadata on every tracking event. ESPs that take no metadata (Postal,
+MailerSend) report only their own id, which their API answered when it accepted the message: the
+invitation's "email_sent" event keeps it (`esp_sent_event_key`). An event matching none is logged
+and dropped: tracking must never make the ESP retry a webhook forever.
 
 What is stored is made storable first, so no payload the ESP can send makes the database refuse it
 (which would answer 500, and the ESP would retry forever): NUL characters, which PostgreSQL refuses
@@ -57,6 +59,29 @@ STATUS_BY_EVENT_TYPE = {
     EventType.UNKNOWN: None,
 }
 
+# Soft bounces that anymail reports as "bounced" (its "deferred" is what the ESP still retries):
+# ESP -> (the path of the field in the ESP's event, the values that mean a soft bounce). A soft
+# bounce is Email Soft Bounce, never Email Hard Bounce: the address is not known to be bad.
+SOFT_BOUNCES = {
+    "Brevo": (("event",), {"soft_bounce"}),
+    "SendinBlue": (("event",), {"soft_bounce"}),
+    "Mandrill": (("event",), {"soft_bounce"}),
+    "MailerSend": (("data", "type"), {"soft_bounced"}),
+    "Postmark": (("Type",), {"SoftBounce"}),
+    # SparkPost's bounce classes of the "Soft" category (its bounce classification codes).
+    "SparkPost": (("msys", "message_event", "bounce_class"), {"20", "21", "22", "23", "24", "40", "70"}),
+}
+
+# The ESP reporting that it failed to send a message it had accepted (Postal's HardFail, a template
+# Postmark or Amazon SES could not render, Brevo's "error", SparkPost's generation failure): the
+# message never went, so Email Failed replaces the Email Sent recorded when the ESP accepted it.
+# A delivery after a soft bounce (the ESP deferred it, retried, and the mailbox took it) makes the
+# invitation Email Sent again: the soft bounce was not where the message ended.
+REPLACED_BY_EVENT_TYPE = {
+    EventType.FAILED: (Status.EMAIL_SENT,),
+    EventType.DELIVERED: (Status.EMAIL_SOFT_BOUNCE,),
+}
+
 # Events after which the contact gets no more email. A spam complaint counts as an unsubscribe, as
 # the M3AAWG Sender Best Common Practices (version 3) ask of feedback-loop reports: mailing someone
 # who complained again raises the complaint rate over which mailbox providers refuse bulk mail.
@@ -71,21 +96,29 @@ ESPS_ECHOING_METADATA = {
     "Brevo",
     "Mailgun",
     "Mailjet",
+    "Mailtrap",  # as custom_variables
     "Mandrill",
     "Postmark",
     "Resend",
     "SendGrid",
+    "SendinBlue",  # anymail's former name of its Brevo backend and webhook
     "SparkPost",
     "Unisender Go",
 }
 # Postmark rejects metadata values longer than 80 characters, the strictest of those ESPs.
 METADATA_VALUE_MAX_LENGTH = 80
 EVENT_ID_MAX_LENGTH = DeliveryEvent._meta.get_field("provider_event_id").max_length
+# The "email_sent" event's provider_event_id: this prefix and the ESP's message id, apart from the
+# ids of the ESP's own events.
+ESP_MESSAGE_ID_PREFIX = "message:"
 
 
 def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> DeliveryEvent | None:
-    """Record one tracking event. -> the new DeliveryEvent, or None (unknown message or a repeat)."""
-    invitation = _invitation_for(event)
+    """Record one tracking event. -> the new DeliveryEvent, or None (unknown message or a repeat).
+
+    An event for an invitation whose contact was deleted moves its status as any other, but keeps
+    neither the ESP's payload nor its description, which name the person erased."""
+    invitation = _invitation_for(event, esp_name=esp_name)
     if invitation is None:
         logger.warning(
             "%s tracking event %r for unknown message id %r (metadata %r): ignored",
@@ -99,13 +132,19 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
     event_id = _event_id(event, data)
     if DeliveryEvent.objects.filter(provider=esp_name, provider_event_id=event_id).exists():
         return None
+    detail = _detail(event)
+    if invitation.contact_id is None:
+        # The contact was deleted and its invitation erased (services/erasure.py): the ESP's payload
+        # and its reason (a bounce's SMTP reply) name the recipient, so only the event is kept.
+        data, detail = {}, ""
     try:
         with transaction.atomic():
             invitation_record(
                 invitation=invitation,
                 kind=event.event_type,
-                status=STATUS_BY_EVENT_TYPE.get(event.event_type),
-                detail=_detail(event),
+                status=_status(event, esp_name=esp_name, invitation=invitation),
+                also_replacing=REPLACED_BY_EVENT_TYPE.get(event.event_type, ()),
+                detail=detail,
                 occurred_at=_aware(event.timestamp),
                 provider=esp_name,
                 provider_event_id=event_id,
@@ -122,6 +161,18 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> Deli
     return DeliveryEvent.objects.get(provider=esp_name, provider_event_id=event_id)
 
 
+def esp_sent_event_key(*, esp_name: str, esp_message_id: str) -> dict[str, str]:
+    """The provider and provider_event_id the "email_sent" event of a message `esp_name` accepted
+    as `esp_message_id` is recorded with, so that ESP's tracking events, which may report only its
+    id, find the invitation; {} for an id too long to keep, or one the ESP already gave another
+    message (its events then go to the first): a sent message must be recorded whatever the id."""
+    event_id = ESP_MESSAGE_ID_PREFIX + esp_message_id
+    if not esp_message_id or len(event_id) > EVENT_ID_MAX_LENGTH or not text_is_storable(event_id):
+        return {}
+    key = {"provider": esp_name, "provider_event_id": event_id}
+    return {} if DeliveryEvent.objects.filter(**key).exists() else key
+
+
 def message_tag_for_tracking(*, message, esp_name: str) -> None:
     """Copy our Message-ID into anymail metadata, for ESPs whose events report their own id."""
     if esp_name not in ESPS_ECHOING_METADATA:
@@ -130,6 +181,31 @@ def message_tag_for_tracking(*, message, esp_name: str) -> None:
     value = _bare(str(header))
     if value and len(value) <= METADATA_VALUE_MAX_LENGTH:
         message.metadata = {**(getattr(message, "metadata", None) or {}), METADATA_KEY: value}
+
+
+def _status(event: AnymailTrackingEvent, *, esp_name: str, invitation: Invitation) -> str | None:
+    """The invitation status `event` reports (STATUS_BY_EVENT_TYPE, soft bounces told apart), or None.
+    Webhooks come in any order: a soft bounce reported after the delivery, or the ESP's acceptance
+    reported after its failure, is history only."""
+    status = STATUS_BY_EVENT_TYPE.get(event.event_type)
+    if event.event_type == EventType.BOUNCED and esp_name in SOFT_BOUNCES:
+        path, values = SOFT_BOUNCES[esp_name]
+        value = event.esp_event
+        for key in path:
+            value = value.get(key) if hasattr(value, "get") else None
+        if isinstance(value, str) and value in values:
+            status = Status.EMAIL_SOFT_BOUNCE
+    if status == Status.EMAIL_SOFT_BOUNCE and invitation.events.filter(kind=EventType.DELIVERED).exists():
+        return None
+    # The ESP's "queued" or "sent" arriving after its own "failed" is not the Email Sent that
+    # corrects a send the sender left uncertain: the ESP said the message never went.
+    if (
+        event.event_type in (EventType.QUEUED, EventType.SENT)
+        and invitation.status == Status.EMAIL_FAILED
+        and invitation.events.filter(kind=EventType.FAILED, provider=esp_name).exists()
+    ):
+        return None
+    return status
 
 
 def _event_id(event: AnymailTrackingEvent, data: dict) -> str:
@@ -144,7 +220,18 @@ def _event_id(event: AnymailTrackingEvent, data: dict) -> str:
     return given
 
 
-def _invitation_for(event: AnymailTrackingEvent) -> Invitation | None:
+def _invitation_for(event: AnymailTrackingEvent, *, esp_name: str) -> Invitation | None:
+    by_message_id = _invitation_by_message_id(event)
+    if by_message_id is not None or event.message_id is None:
+        return by_message_id
+    event_id = ESP_MESSAGE_ID_PREFIX + str(event.message_id).strip()
+    if not text_is_storable(event_id):
+        return None
+    sent = DeliveryEvent.objects.filter(provider=esp_name, provider_event_id=event_id).select_related("invitation")
+    return next((sent_event.invitation for sent_event in sent[:1]), None)
+
+
+def _invitation_by_message_id(event: AnymailTrackingEvent) -> Invitation | None:
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
     references = {_bare(str(event.message_id or "")), _bare(str(metadata.get(METADATA_KEY) or ""))}
     # Never match the invitations that have no message id yet; ours hold no NUL or lone surrogate,

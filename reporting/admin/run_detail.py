@@ -2,6 +2,7 @@
 
 from django.template.loader import render_to_string
 
+from distributions.selectors import may_see_survey_links
 from reporting.run_selectors import (
     run_conditions_evaluated,
     run_event_fields,
@@ -39,7 +40,7 @@ def task_runs_html(run: Run, request) -> str:
     task's SurveyLink, the email it rendered) open a recipient's survey: in full only for who may
     view invitations, as the invitation's own page shows its link."""
     task_runs = list(run.task_runs.all())
-    if not request.user.has_perm("distributions.view_invitation"):
+    if not may_see_survey_links(request.user):
         task_runs = task_runs_without_survey_links(task_runs)
     return render_to_string("admin/reporting/run/task_runs.html", {"task_runs": task_runs})
 

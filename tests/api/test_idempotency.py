@@ -184,3 +184,24 @@ def test_a_create_retried_after_its_contact_was_deleted_still_changes_nothing(su
     assert result(again) == created
     assert again["Idempotent-Replayed"] == "true"
     assert not Contact.objects.exists()
+
+
+def test_deleting_a_contact_finds_its_answers_through_an_index_not_a_scan(postgres_only, directory):
+    """Each deleted contact (a directory's deletion deletes each of its contacts) looks up the
+    answers that show it: a scan of a day of answers for each would make that deletion crawl."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    contact = Contact.objects.create(directory=directory, email="ada@example.com")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a plan that still scans means no index serves it
+
+    with CaptureQueriesContext(connection) as queries:
+        directory_services.contact_delete(contact=contact)
+
+    (lookup,) = [query["sql"] for query in queries if query["sql"].startswith('SELECT "api_idempotentrequest"')]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {lookup}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "idempotent_request_result_id" in plan
+    assert "Seq Scan on api_idempotentrequest" not in plan

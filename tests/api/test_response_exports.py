@@ -90,7 +90,8 @@ def test_a_failed_export_says_why(superuser_api, survey, settings, tmp_path, dja
     started = result(start(superuser_api, survey, {"format": "csv"}, django_capture_on_commit_callbacks))
     progress = result(superuser_api.get(f"{base(survey)}/{started['progressId']}"))
     assert progress["status"] == "failed" and progress["fileId"] is None
-    assert "The export stopped" in progress["errorMessage"]
+    assert "The export stopped: the server could not write its file" in progress["errorMessage"]
+    assert str(tmp_path) not in progress["errorMessage"]  # the server's paths stay in its log
 
 
 @pytest.mark.parametrize(

@@ -130,3 +130,65 @@ def test_a_schedule_of_a_products_job_is_saved(client):
 
     assert response.status_code == 302
     assert Schedule.objects.get(name="Purge texts again").func == "distributions.jobs.purge_texts"
+
+
+@pytest.fixture
+def third_party_app_in_the_venv(monkeypatch, settings):
+    """An installed app with a jobs.py, below the repository's folder as the README's .venv puts it."""
+    import sys
+    import types
+    from pathlib import Path
+
+    from django.apps import apps
+
+    from config.admin import product_jobs
+
+    package, jobs = types.ModuleType("thirdparty"), types.ModuleType("thirdparty.jobs")
+
+    def run_anything():
+        """What a dependency's jobs module may hold."""
+
+    run_anything.__module__ = "thirdparty.jobs"
+    jobs.run_anything = run_anything
+    monkeypatch.setitem(sys.modules, "thirdparty", package)
+    monkeypatch.setitem(sys.modules, "thirdparty.jobs", jobs)
+    venv_app = types.SimpleNamespace(
+        name="thirdparty", path=str(Path(settings.BASE_DIR, ".venv", "lib", "site-packages", "thirdparty"))
+    )
+    installed = apps.get_app_configs()
+    monkeypatch.setattr(apps, "get_app_configs", lambda: [*installed, venv_app])
+    product_jobs.cache_clear()
+    yield
+    product_jobs.cache_clear()
+
+
+def test_a_schedule_runs_no_job_of_a_third_party_app_installed_below_the_product(client, third_party_app_in_the_venv):
+    staff_with(client, "add_schedule", "view_schedule")
+
+    refused = client.post(reverse("admin:django_q_schedule_add"), schedule_form(func="thirdparty.jobs.run_anything"))
+    saved = client.post(reverse("admin:django_q_schedule_add"), schedule_form(func="workflows.jobs.purge_history"))
+
+    assert refused.status_code == 200
+    assert escape("not one of this product's background jobs") in refused.content.decode()
+    assert saved.status_code == 302
+    assert list(Schedule.objects.filter(name="Nightly").values_list("func", flat=True)) == [
+        "workflows.jobs.purge_history"
+    ]
+
+
+def test_the_products_jobs_are_found_through_a_symlinked_folder(monkeypatch, settings, tmp_path):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    from config.admin import product_jobs
+
+    (tmp_path / "checkout").symlink_to(Path(settings.BASE_DIR), target_is_directory=True)
+    linked = SimpleNamespace(name="workflows", path=str(tmp_path / "checkout" / "workflows"))
+    monkeypatch.setattr(apps, "get_app_configs", lambda: [linked])
+    product_jobs.cache_clear()
+    try:
+        assert "workflows.jobs.dispatch_due_runs" in product_jobs()
+    finally:
+        product_jobs.cache_clear()

@@ -177,6 +177,11 @@ def test_it_takes_subdomains_of_a_domain_in_allowed_hosts(configured):
     assert configured(ALLOWED_HOSTS=[".example.com"]) == set()
 
 
+def test_it_takes_subdomains_of_localhost_in_allowed_hosts(configured):
+    # .localhost names this machine only (RFC 6761), as Django's own DEBUG default lists it.
+    assert configured(ALLOWED_HOSTS=["surveys.example.com", ".localhost"]) == set()
+
+
 @pytest.mark.parametrize("url", ["http://twilio-mock.example.com", "https://twilio-mock.example.com"])
 def test_it_warns_on_deploy_when_texts_go_to_a_stand_in_of_twilios_api(configured, url):
     assert configured(TWILIO_API_BASE_URL=url) == {"sfsurveys.W106"}
@@ -271,7 +276,16 @@ def test_it_refuses_on_deploy_csrf_origins_anyone_could_post_from(configured, or
     assert configured(CSRF_TRUSTED_ORIGINS=["https://surveys.example.com", origin]) == {"sfsurveys.E103"}
 
 
-@pytest.mark.parametrize("origin", ["https://surveys.example.com", "https://*.example.com", "http://localhost:8000"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://surveys.example.com",
+        "https://*.example.com",
+        "http://localhost:8000",
+        "https://*.localhost",
+        "http://*.localhost:8000",
+    ],
+)
 def test_it_takes_https_csrf_origins_and_wildcards_under_a_domain(configured, origin):
     assert configured(CSRF_TRUSTED_ORIGINS=[origin]) == set()
 

@@ -106,3 +106,27 @@ def test_the_web_processs_error_log_cuts_the_tokens_too(tmp_path):
     log = (tmp_path / "error.log").read_text()
     assert "AbCdEfGhIjKlMnOp" not in log and "QrStUvWxYz012345" not in log
     assert "/events/salesforce/AbCdEf…/" in log and "/s/QrStUv…/" in log
+
+
+def test_the_quickstart_web_servers_access_log_is_written_without_tokens():
+    # runserver (manage.py quickstart) logs each request line to django.server, through its own handler.
+    (handler,) = [
+        handler for handler in logging.getLogger("django.server").handlers if handler.get_name() == "django.server"
+    ]
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        logging.getLogger("django.server").info(
+            '"%s" %s %s', "GET /s/AbCdEfGhIjKlMnOpQrStUvWxYz012345/ HTTP/1.1", "200", "512", extra={"status_code": 200}
+        )
+        logging.getLogger("django.server").info(
+            '"%s" %s %s', "POST /events/salesforce/AbCdEfGhIjKl/ HTTP/1.1", "200", "273", extra={"status_code": 200}
+        )
+    finally:
+        handler.setStream(previous)
+
+    log = stream.getvalue()
+    assert "AbCdEfGhIjKlMnOp" not in log
+    assert "AbCdEfGhIjKl/" not in log
+    assert '"GET /s/AbCdEf…/ HTTP/1.1" 200 512' in log
+    assert '"POST /events/salesforce/AbCdEf…/ HTTP/1.1" 200 273' in log

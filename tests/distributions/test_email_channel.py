@@ -2,6 +2,8 @@
 error means for a resend."""
 
 import smtplib
+import time
+from datetime import timedelta
 
 import pytest
 import requests
@@ -13,6 +15,7 @@ from anymail.exceptions import (
 )
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.utils.http import http_date
 
 from distributions.channels.email import Outcome, email_hand_off, invitation_email, invitation_message_id
 from distributions.channels.smtp import UnsendableAddress
@@ -65,6 +68,7 @@ def test_a_connection_lost_while_sending_is_uncertain():
 
 def test_an_esp_asking_to_come_back_later_is_temporary_and_a_refusal_permanent():
     assert outcome_of(esp_error(429, "Too Many Requests")) == Outcome.TEMPORARY
+    assert outcome_of(esp_error(408, "Request Timeout")) == Outcome.TEMPORARY
     assert outcome_of(esp_error(400, "Bad Request")) == Outcome.PERMANENT
     assert outcome_of(AnymailRecipientsRefused("suppressed")) == Outcome.PERMANENT
     assert outcome_of(esp_error(504, "Gateway Timeout")) == Outcome.UNCERTAIN
@@ -121,3 +125,17 @@ def test_an_address_the_email_package_refuses_fails_for_good_before_anything_is_
     assert hand_off.outcome == Outcome.PERMANENT
     assert "cannot be written in its headers" in hand_off.detail
     assert server.commands == []
+
+
+def test_an_esp_asking_to_come_back_later_says_when_in_seconds_or_as_a_date():
+    def retry_after(value):
+        error = esp_error(429, "Too Many Requests")
+        error.response.headers["Retry-After"] = value
+        message = EmailMultiAlternatives("Hi", "Hello", "surveys@example.com", ["ada@example.com"])
+        return email_hand_off(message=message, connection=FailingBackend(error)).retry_after
+
+    in_an_hour = http_date(time.time() + 3600)
+
+    assert retry_after("120") == timedelta(seconds=120)
+    assert timedelta(minutes=59) < retry_after(in_an_hour) <= timedelta(hours=1)
+    assert retry_after("soon") is None

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import runpy
@@ -111,6 +112,98 @@ def test_it_marks_a_postmark_transient_bounce_as_soft(client):
     assert invitation.events.get().kind == "deferred"
 
 
+def test_it_marks_a_postmark_soft_bounce_as_soft(client):
+    # anymail reports Postmark's SoftBounce as "bounced", as it does a hard one.
+    invitation = sent_invitation()
+    soft = {**fixture("postmark_bounce.json"), "ID": 4323372036854775808, "Type": "SoftBounce", "TypeCode": 4096}
+
+    post(client, "postmark", soft)
+
+    assert reloaded(invitation).status == Status.EMAIL_SOFT_BOUNCE
+    assert invitation.events.get().kind == "bounced"
+
+
+@pytest.mark.parametrize(
+    "esp_name, esp_event",
+    [
+        ("Brevo", {"event": "soft_bounce"}),
+        ("SendinBlue", {"event": "soft_bounce"}),
+        ("Mandrill", {"event": "soft_bounce"}),
+        ("MailerSend", {"type": "activity.soft_bounced", "data": {"type": "soft_bounced"}}),
+        ("SparkPost", {"msys": {"message_event": {"type": "bounce", "bounce_class": "22"}}}),
+    ],
+)
+def test_it_tells_a_soft_bounce_from_a_hard_one_where_anymail_reports_both_as_bounced(esp_name, esp_event):
+    soft = sent_invitation()
+    hard = sent_invitation(GRACE_MESSAGE_ID)
+    hard_event = json.loads(json.dumps(esp_event).replace("soft_bounce", "hard_bounce").replace('"22"', '"10"'))
+
+    tracking_event_record(event=tracking_event("bounced", event_id="soft", esp_event=esp_event), esp_name=esp_name)
+    tracking_event_record(
+        event=tracking_event("bounced", GRACE_MESSAGE_ID, event_id="hard", esp_event=hard_event), esp_name=esp_name
+    )
+
+    assert (reloaded(soft).status, reloaded(hard).status) == (Status.EMAIL_SOFT_BOUNCE, Status.EMAIL_HARD_BOUNCE)
+
+
+def test_it_fails_an_invitation_postmark_accepted_and_then_could_not_send(client):
+    invitation = sent_invitation()
+    failure = {
+        **fixture("postmark_bounce.json"),
+        "ID": 4323372036854775809,
+        "Type": "SMTPApiError",
+        "TypeCode": 1,
+        "Description": "An error occurred while sending the message: the template could not be rendered.",
+    }
+
+    post(client, "postmark", failure)
+
+    assert reloaded(invitation).status == Status.EMAIL_FAILED
+    assert "could not be rendered" in invitation.status_detail
+
+
+def test_a_delivery_after_a_soft_bounce_makes_the_invitation_email_sent_again(client):
+    invitation = sent_invitation()
+
+    post(client, "postmark", fixture("postmark_transient_bounce.json"))
+    assert reloaded(invitation).status == Status.EMAIL_SOFT_BOUNCE
+    post(client, "postmark", fixture("postmark_delivery.json"))
+
+    assert reloaded(invitation).status == Status.EMAIL_SENT
+    assert [event.kind for event in invitation.events.order_by("pk")] == ["deferred", "delivered"]
+
+
+def test_a_soft_bounce_reported_after_the_delivery_leaves_the_invitation_email_sent(client):
+    invitation = sent_invitation()
+
+    post(client, "postmark", fixture("postmark_delivery.json"))
+    post(client, "postmark", fixture("postmark_transient_bounce.json"))
+
+    assert reloaded(invitation).status == Status.EMAIL_SENT
+    assert invitation.events.count() == 2
+
+
+def test_a_hard_bounce_after_the_delivery_still_shows(client):
+    # Mailbox providers may accept a message and bounce it later (an asynchronous bounce).
+    invitation = sent_invitation()
+
+    post(client, "postmark", fixture("postmark_delivery.json"))
+    post(client, "postmark", fixture("postmark_bounce.json"))
+
+    assert reloaded(invitation).status == Status.EMAIL_HARD_BOUNCE
+
+
+@pytest.mark.parametrize("late", ["queued", "sent"])
+def test_the_esps_acceptance_reported_after_its_failure_leaves_the_invitation_email_failed(late):
+    invitation = sent_invitation()
+
+    tracking_event_record(event=tracking_event("failed", event_id="e-failed"), esp_name="Brevo")
+    tracking_event_record(event=tracking_event(late, event_id="e-late"), esp_name="Brevo")
+
+    assert reloaded(invitation).status == Status.EMAIL_FAILED
+    assert invitation.events.count() == 2
+
+
 def test_it_marks_a_postmark_open(client):
     invitation = sent_invitation()
 
@@ -171,6 +264,57 @@ def test_it_records_every_event_of_a_sendgrid_batch(client):
     (bounce,) = grace.events.all()
     assert bounce.provider_event_id == "lC0Rc-FuQmKbnxCWxX1jRQ"
     assert bounce.data["reason"] == "550 5.1.1 The email account that you tried to reach does not exist."
+
+
+@pytest.mark.parametrize(
+    "bad_event",
+    [
+        {"email": "ada@example.com", "timestamp": "yesterday", "event": "open", "sg_event_id": "bad-1"},
+        {"email": "ada@example.com", "sg_event_id": "bad-2"},
+        "not an event",
+    ],
+    ids=["bad-timestamp", "no-event-or-timestamp", "not-an-object"],
+)
+def test_it_records_the_good_events_of_a_sendgrid_batch_holding_one_it_cannot_read(client, caplog, bad_event):
+    ada = sent_invitation()
+    grace = sent_invitation(GRACE_MESSAGE_ID)
+    batch = fixture("sendgrid_batch.json")
+    batch.insert(1, bad_event)
+
+    with caplog.at_level(logging.WARNING):
+        response = post(client, "sendgrid", batch)
+
+    # SendGrid retries a batch answered with an error, the bad event with the good ones, for 72 hours.
+    assert response.status_code == 200
+    assert (reloaded(ada).status, reloaded(grace).status) == (Status.EMAIL_OPENED, Status.EMAIL_HARD_BOUNCE)
+    assert DeliveryEvent.objects.count() == 3
+    assert "SendGrid tracking event 2 of 4 cannot be read" in caplog.text
+
+
+def test_it_records_the_good_events_of_a_mandrill_batch_holding_one_it_cannot_read(client, settings):
+    url = "https://surveys.example.com/webhooks/mandrill/tracking/"
+    settings.ANYMAIL = {**settings.ANYMAIL, "MANDRILL_WEBHOOK_KEY": "mandrill-key", "MANDRILL_WEBHOOK_URL": url}
+    ada = sent_invitation()
+    message = {"_id": "abc123", "email": "ada@example.com", "metadata": {"invitation": ADA_MESSAGE_ID[1:-1]}}
+    batch = [
+        {"event": "open", "_id": "abc123", "ts": 1741976890, "msg": message},
+        {"event": "open", "_id": "abc123", "ts": "yesterday", "msg": message},
+    ]
+    fields = {"mandrill_events": json.dumps(batch)}
+    signed = url + "".join(key + value for key, value in sorted(fields.items()))
+    signature = base64.b64encode(hmac.new(b"mandrill-key", signed.encode(), hashlib.sha1).digest()).decode()
+
+    with override_settings(TRACKING_WEBHOOK_ESP="mandrill"):
+        response = client.post(
+            "/webhooks/mandrill/tracking/",
+            data=fields,
+            HTTP_X_MANDRILL_SIGNATURE=signature,
+            HTTP_AUTHORIZATION="Basic " + base64.b64encode(SECRET.encode()).decode(),
+        )
+
+    assert response.status_code == 200
+    assert reloaded(ada).status == Status.EMAIL_OPENED
+    assert ada.events.get().kind == "opened"
 
 
 def test_it_marks_a_message_sendgrid_dropped_as_blocked(client):
@@ -291,6 +435,21 @@ def test_it_keeps_survey_finished_after_a_late_delivery_and_open(client):
     assert [event.kind for event in invitation.events.all()] == ["delivered", "opened"]
 
 
+@pytest.mark.parametrize("payload_name", ["postmark_bounce.json", "postmark_open.json", "postmark_spam_complaint.json"])
+def test_a_late_event_for_a_deleted_contact_records_nothing_that_names_the_person(client, payload_name):
+    invitation = sent_invitation()
+    invitation.contact.delete()
+
+    response = post(client, "postmark", fixture(payload_name))
+
+    assert response.status_code == 200
+    invitation = reloaded(invitation)
+    (event,) = invitation.events.all()
+    assert (event.data, event.description, invitation.status_detail) == ({}, "", "")
+    dump = json.dumps([event.data, event.description, invitation.status_detail, invitation.address])
+    assert "ada@example.com" not in dump and "Lovelace" not in dump
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_records_an_event_once_when_another_delivery_commits_it_first(postgres_only):
     # The other delivery's insert is not yet committed when ours checks, so ours passes the
@@ -373,8 +532,12 @@ def tracking_event(event_type="delivered", message_id=ADA_MESSAGE_ID, **fields):
         ("bounced", Status.EMAIL_SENT, Status.EMAIL_HARD_BOUNCE),
         ("deferred", Status.EMAIL_SENT, Status.EMAIL_SOFT_BOUNCE),
         ("rejected", Status.EMAIL_SENT, Status.EMAIL_BLOCKED),
-        # Email Failed ranks below Email Sent: it shows on an invitation the sender has not marked yet.
+        # Email Failed ranks below Email Sent: it shows on an invitation the sender has not marked yet,
+        # and replaces Email Sent, which only said the ESP accepted the message it then failed to send;
+        # but not what only a message that went can bring.
         ("failed", Status.PENDING, Status.EMAIL_FAILED),
+        ("failed", Status.EMAIL_SENT, Status.EMAIL_FAILED),
+        ("failed", Status.EMAIL_OPENED, Status.EMAIL_OPENED),
         ("complained", Status.EMAIL_SENT, Status.EMAIL_COMPLAINT),
         ("opened", Status.EMAIL_SENT, Status.EMAIL_OPENED),
         ("clicked", Status.EMAIL_SENT, Status.EMAIL_OPENED),
@@ -476,3 +639,11 @@ def test_it_tags_messages_to_esps_that_echo_metadata_with_our_message_id():
 
 def test_it_leaves_messages_to_other_esps_untagged():
     assert "metadata" not in send_through(PostalLikeBackend)
+
+
+@pytest.mark.parametrize("esp_name", ["Mailtrap", "SendinBlue"])
+def test_it_tags_messages_to_every_esp_whose_tracking_events_echo_metadata(esp_name):
+    # Mailtrap echoes metadata as custom_variables; SendinBlue is anymail's former name of Brevo.
+    backend_class = type(f"{esp_name}LikeBackend", (AnymailTestBackend,), {"esp_name": esp_name})
+
+    assert send_through(backend_class)["metadata"] == {"invitation": ADA_MESSAGE_ID[1:-1]}

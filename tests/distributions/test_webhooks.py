@@ -39,6 +39,11 @@ GARBAGE = [
     (b"\xff\xfe\x00", "application/json"),
     (b"token=1&timestamp=2&signature=3&event=delivered", "application/x-www-form-urlencoded"),
     (b"mandrill_events=%5B%7B%7D%5D", "application/x-www-form-urlencoded"),
+    # batches of events none of which can be read, and JSON nested deeper than Python reads
+    (b"[1, {}, []]", "application/json"),
+    (b"mandrill_events=%5B1%2C%7B%7D%5D", "application/x-www-form-urlencoded"),
+    (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+    (b"--x\r\nbroken", "multipart/form-data; boundary=x"),
 ]
 
 

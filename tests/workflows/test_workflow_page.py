@@ -265,6 +265,8 @@ def test_a_workflow_with_runs_is_not_deleted_and_the_page_says_why_and_what_to_d
     refused = admin_client.post(delete_url(workflow), {"post": "yes"})
 
     assert "doesn’t have permission" not in page and "doesn't have permission" not in page
+    assert "would require deleting" not in page  # nothing would be deleted: it is kept
+    assert "The workflow “Case closed” is not deleted:" in page
     assert "“Case closed” has 2 runs in Workflow Reporting (the last created " in page
     assert "kept there for 30 days (RETENTION_DAYS): to stop it, untick Enabled instead" in page
     assert "untick Enabled instead" in refused.content.decode()
@@ -281,6 +283,8 @@ def test_the_delete_action_says_which_selected_workflows_have_runs(admin_client)
     )
 
     assert "“With runs” has 1 run in Workflow Reporting" in response.content.decode()
+    assert "The selected workflows are not deleted:" in response.content.decode()
+    assert "would require deleting" not in response.content.decode()
     assert "“Without”" not in response.content.decode()
     assert Workflow.objects.count() == 2
 
@@ -307,8 +311,24 @@ def test_a_task_that_a_later_task_pipes_is_not_deleted_on_its_own_page(admin_cli
 
     assert "${task://1/ContactId}: this task runs first" in page
     assert "Change the piped text of these tasks first, then delete this one." in page
+    assert "is not deleted: a later task pipes its output." in page
+    assert "would require deleting" not in page
     assert Task.objects.filter(pk=saves.pk).exists()
     assert (
         admin_client.post(reverse("admin:workflows_task_delete", args=[pipes.pk]), {"post": "yes"}).status_code == 302
     )
     assert not Task.objects.filter(pk=pipes.pk).exists()
+
+
+def test_the_delete_action_keeps_a_task_that_a_later_task_pipes_and_says_why(admin_client):
+    workflow, saves, pipes = piping_workflow()
+
+    response = admin_client.post(
+        reverse("admin:workflows_task_changelist"), {"action": "delete_selected", "_selected_action": [saves.pk]}
+    )
+
+    page = response.content.decode().replace("&#x27;", "'")
+    assert "The selected tasks are not deleted: a later task pipes their output." in page
+    assert "${task://1/ContactId}: this task runs first" in page
+    assert "would require deleting" not in page
+    assert Task.objects.filter(pk=saves.pk).exists()

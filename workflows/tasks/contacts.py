@@ -109,18 +109,28 @@ class ContactFieldsForm(TaskConfigForm):
         return cleaned
 
     def clean_email(self):
-        """A literal address must be one; a piped field the WSDL declares as no text (an id, a date)
-        never holds one. Either would fail every run."""
-        value = self.cleaned_data["email"]
+        return self.address_checked(
+            "email",
+            label="Email",
+            refusal="",
+            advice="Write one such as ada@example.com, or pipe the field that holds it, e.g. ${event://Email}.",
+        )
+
+    def address_checked(self, name: str, *, label: str, refusal: str, advice: str) -> str:
+        """The cleaned text of the address field `name`, refused (ValidationError) when it is written
+        out and is not an email address, or is one ${event://Field} of a field the WSDL declares as
+        no text (an id, a date, which never holds one): either would fail every run. Other piped
+        text is checked when the task runs. The refusal reads "{refusal}'text' is not an email
+        address: {why} {advice}"; `label` names the field in the declared-type refusal."""
+        value = self.cleaned_data[name]
         if value.strip() and not looks_piped(value):
             try:
                 validate_email(value.strip(), check_deliverability=False)
             except EmailNotValidError as error:
                 raise forms.ValidationError(
-                    f"{value.strip()!r} is not an email address: {error} Write one such as ada@example.com, "
-                    "or pipe the field that holds it, e.g. ${event://Email}."
+                    f"{refusal}{value.strip()!r} is not an email address: {error} {advice}"
                 ) from None
-        elif error := self.declared_kind_error(value, label="Email", accepted=(), needs="an email address"):
+        elif error := self.declared_kind_error(value, label=label, accepted=(), needs="an email address"):
             raise forms.ValidationError(error)
         return value
 
