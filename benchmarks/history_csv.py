@@ -72,8 +72,8 @@ def insert_select(cursor, model, expressions: dict[str, str], source: str) -> No
         if field.column in expressions:
             values.append(expressions[field.column])
         elif isinstance(field, TokenDigestField):  # the digest of the row's token, as pre_save computes it
-            token = expressions[model._meta.get_field(field.of).column]
-            values.append(f"encode(sha256(convert_to({token}, 'UTF8')), 'hex')")
+            token = expressions.get(model._meta.get_field(field.of).column)
+            values.append(f"encode(sha256(convert_to({token}, 'UTF8')), 'hex')" if token else "''")  # none: empty
         elif isinstance(field, PublicIdField):  # unique per row: 80 random bits after the prefix
             values.append("%s || substr(replace(gen_random_uuid()::text, '-', ''), 1, 20)")
             params.append(field.prefix)
