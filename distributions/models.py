@@ -1,8 +1,9 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import DomainNameValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 
@@ -175,6 +176,29 @@ class SenderDomain(models.Model):
 
     def __str__(self):
         return self.domain
+
+    def clean(self):
+        """The domain as a send compares it (services/sending.py: the part after the @ of the From or
+        Reply-To address, lower case): "@Example.com." is saved as example.com. Raises
+        ValidationError on `domain` for what no address can end in (a URL, an address, a name
+        without a dot) and for a domain saved already in another case, which a send could not tell
+        from this one."""
+        domain = (self.domain or "").strip().lstrip("@").rstrip(".").lower()
+        try:
+            DomainNameValidator()(domain)
+        except ValidationError:
+            raise ValidationError(
+                {
+                    "domain": f"“{(self.domain or '').strip()}” is not a domain name: give only the part "
+                    "after the @ of the sender address, e.g. example.com."
+                }
+            ) from None
+        self.domain = domain
+        existing = SenderDomain.objects.filter(domain__iexact=domain).exclude(pk=self.pk).first()
+        if existing is not None:
+            raise ValidationError(
+                {"domain": f"The sender domain {existing.domain} exists already: change it there (mark it verified)."}
+            )
 
 
 MAX_FREQUENCY_PERIOD_DAYS = 3650

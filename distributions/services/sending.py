@@ -336,7 +336,9 @@ class _SenderDomains:
 
     def get(self, domain: str) -> SenderDomain | None:
         if domain not in self._by_name:
-            self._by_name[domain] = SenderDomain.objects.filter(domain__iexact=domain).first()
+            # A verified one first: rows saved before the admin refused twins differing by case.
+            matching = SenderDomain.objects.filter(domain__iexact=domain).order_by("-verified", "pk")
+            self._by_name[domain] = matching.first()
         return self._by_name[domain]
 
 

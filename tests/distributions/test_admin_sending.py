@@ -90,3 +90,45 @@ def test_a_frequency_rule_that_could_never_limit_as_it_says_is_refused(
     assert response.status_code == 200
     assert response.context["adminform"].form.errors[field] == [error]
     assert not FrequencyRule.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "saved"),
+    [(" Example.COM ", "example.com"), ("@example.com", "example.com"), ("example.com.", "example.com")],
+)
+def test_a_sender_domain_is_saved_as_the_domain_a_send_checks(admin_client, typed, saved):
+    response = admin_client.post(reverse("admin:distributions_senderdomain_add"), {"domain": typed, "verified": "on"})
+
+    assert response.status_code == 302
+    assert SenderDomain.objects.get().domain == saved
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["https://example.com", "surveys@example.com", "example com", "example.com/path", "localhost", "-example.com"],
+)
+def test_a_sender_domain_no_address_can_have_is_refused_and_the_typed_value_kept(admin_client, typed):
+    response = admin_client.post(reverse("admin:distributions_senderdomain_add"), {"domain": typed, "verified": "on"})
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["domain"]
+    assert errors == [
+        f"“{typed.strip()}” is not a domain name: give only the part after the @ of the sender "
+        "address, e.g. example.com."
+    ]
+    assert f'value="{typed}"' in response.content.decode()
+    assert not SenderDomain.objects.exists()
+
+
+def test_a_sender_domain_differing_only_by_case_is_refused(admin_client):
+    SenderDomain.objects.create(domain="example.com", verified=False)
+
+    response = admin_client.post(
+        reverse("admin:distributions_senderdomain_add"), {"domain": "EXAMPLE.com", "verified": "on"}
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["domain"] == [
+        "The sender domain example.com exists already: change it there (mark it verified)."
+    ]
+    assert SenderDomain.objects.count() == 1

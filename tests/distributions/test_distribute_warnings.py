@@ -175,3 +175,11 @@ def test_the_import_command_prints_the_problems_of_the_imported_tasks(tmp_path, 
         "  task 1. XM Directory: distribute survey: its runs will fail until fixed: "
         'Survey "Customer satisfaction" is not active (it is paused): activate the survey to distribute it.'
     )
+
+
+def test_a_domain_saved_twice_in_different_cases_counts_as_verified_when_either_is(survey):
+    # Saved before the admin refused such twins: a send cannot tell them apart, so one verified is enough.
+    make_sender_domain("news.example", verified=False)
+    make_sender_domain("NEWS.example", verified=True)
+
+    assert problems(survey, from_email="surveys@news.example") == []
