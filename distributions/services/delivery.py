@@ -204,8 +204,11 @@ def invitation_put_off_for_quiet_hours(*, invitation: Invitation, at: datetime) 
     wait = is_sms(invitation.distribution.channel) and quiet_hours_wait(phone=invitation.address, at=at)
     if not wait:
         return None
-    Invitation.objects.filter(pk=invitation.pk).update(send_after=wait.until, updated_at=timezone.now())
-    invitation.send_after = wait.until
+    expires_at = _expiry_moved(invitation, send_after=wait.until)
+    Invitation.objects.filter(pk=invitation.pk).update(
+        send_after=wait.until, expires_at=expires_at, updated_at=timezone.now()
+    )
+    invitation.send_after, invitation.expires_at = wait.until, expires_at
     invitation_record(invitation=invitation, kind=SmsSendEvent.QUIET_HOURS, detail=wait.detail)
     return wait
 
@@ -407,10 +410,21 @@ def _retry_at(invitation: Invitation, now: datetime, retry_after: timedelta | No
 
 
 def _release(invitation: Invitation, *, send_after: datetime | None) -> None:
+    expires_at = _expiry_moved(invitation, send_after=send_after)
     Invitation.objects.filter(pk=invitation.pk, sent_at=invitation.sent_at).update(
-        sent_at=None, claim=None, send_after=send_after, updated_at=timezone.now()
+        sent_at=None, claim=None, send_after=send_after, expires_at=expires_at, updated_at=timezone.now()
     )
     invitation.sent_at, invitation.claim, invitation.send_after = None, None, send_after
+    invitation.expires_at = expires_at
+
+
+def _expiry_moved(invitation: Invitation, *, send_after: datetime | None) -> datetime | None:
+    """The invitation's link expiry when it is put off from its send_after to `send_after` (quiet
+    hours, a retry): later by as much, so that the link still works the days the task set after
+    sending (distributions/tasks.py, link_expiration_days). -> None for a link that never expires."""
+    if invitation.expires_at is None or invitation.send_after is None or send_after is None:
+        return invitation.expires_at
+    return invitation.expires_at + max(send_after - invitation.send_after, timedelta(0))
 
 
 def _close_quietly(connection: BaseEmailBackend) -> None:

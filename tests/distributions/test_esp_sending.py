@@ -295,3 +295,22 @@ def test_a_message_id_the_esp_gives_twice_still_records_the_second_message_sent(
         execute(make_run(workflow=workflow, fields=case_fields(ContactEmail=f"r{number}@example.com")))
 
     assert set(Invitation.objects.values_list("status", flat=True)) == {Status.EMAIL_SENT}
+
+
+def test_an_email_sent_later_than_planned_keeps_its_link_working_for_the_days_set(db, execute, esp, settings):
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "server-token", "WEBHOOK_SECRET": "tracking:s3cret-password"}
+    workflow = make_distributing_workflow(link_expiration_days=1)
+    esp.add(
+        responses.POST,
+        POSTMARK_SEND,
+        status=429,
+        headers={"Retry-After": "7200"},
+        json={"ErrorCode": 429, "Message": "Rate limit exceeded"},
+    )
+
+    execute(make_run(workflow=workflow))
+
+    invitation = Invitation.objects.get()
+    assert invitation.status == Status.PENDING
+    assert invitation.expires_at - invitation.send_after == timedelta(days=1)

@@ -591,3 +591,33 @@ def test_an_email_given_to_an_sms_task_is_still_checked(twilio, execute, survey)
         "Email 'not-an-email' (from ${event://ContactEmail}) is not a valid email address" in run.task_runs.get().error
     )
     assert len(twilio.calls) == 0
+
+
+def test_a_text_put_off_for_quiet_hours_keeps_its_link_working_for_the_days_set(twilio, execute, survey, settings):
+    settings.SMS_QUIET_HOURS = "21:00-08:00"
+    accept(twilio)
+    night = datetime(2026, 1, 15, 5, 30, tzinfo=UTC)  # 21:30 in Los Angeles: quiet until 16:00 UTC
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: night)
+        execute(run_for(sms_workflow(survey, link_expiration_days=1)))
+
+    invitation = Invitation.objects.get()
+    assert invitation.send_after == datetime(2026, 1, 15, 16, 0, tzinfo=UTC)
+    assert invitation.expires_at == datetime(2026, 1, 16, 16, 0, tzinfo=UTC)
+
+
+def test_a_delayed_text_put_off_for_quiet_hours_when_due_keeps_its_link_working_for_the_days_set(
+    twilio, execute, survey, settings
+):
+    accept(twilio)
+    execute(run_for(sms_workflow(survey, send_delay=1, send_delay_unit="hours", link_expiration_days=1)))
+    settings.SMS_QUIET_HOURS = "21:00-08:00"
+    due = datetime(2026, 1, 15, 5, 0, tzinfo=UTC)
+    Invitation.objects.update(send_after=due, expires_at=due + timedelta(days=1))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: datetime(2026, 1, 15, 6, 0, tzinfo=UTC))
+        send_due_invitations()
+
+    invitation = Invitation.objects.get()
+    assert invitation.send_after == datetime(2026, 1, 15, 16, 0, tzinfo=UTC)
+    assert invitation.expires_at == datetime(2026, 1, 16, 16, 0, tzinfo=UTC)
