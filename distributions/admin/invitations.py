@@ -17,6 +17,7 @@ from distributions.admin.display import (
     preformatted,
     sandboxed_html,
 )
+from distributions.channels.phones import sms_phone_number
 from distributions.models import DeliveryEvent, Distribution, Invitation, Response, Survey
 from distributions.selectors import response_answer_rows, survey_link
 from workflows.admin.display import is_row_id
@@ -159,12 +160,18 @@ class InvitationAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOn
     def get_search_results(self, request, queryset, search_term):
         """Whole values only, each found through an index at any size: the address in any case
         (invitation_address_ci), the Message-ID as sent (invitation_message), the token by its
-        digest, as the survey page finds it. (Django's "=field" search compares UPPER() of each,
+        digest, as the survey page finds it; a phone number as people write it, in E.164. (Django's "=field" search compares UPPER() of each,
         which no plain index serves on PostgreSQL: every search read the whole table.)"""
         term = search_term.strip()
         if not term:
             return queryset, False
         matches = Q(address__iexact=term) | Q(message_id=term) | Q(token_digest=token_digest(term))
+        if "@" not in term:
+            # A text's address is stored in E.164: "(415) 555-0100" finds +14155550100.
+            try:
+                matches |= Q(address=sms_phone_number(term))
+            except ValueError:
+                pass
         return queryset.filter(matches), False
 
     @admin.display(description="Survey")

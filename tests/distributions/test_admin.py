@@ -327,6 +327,20 @@ def test_the_invitation_list_says_its_search_matches_whole_addresses_only(admin_
     assert [shown.pk for shown in whole.context["cl"].result_list] == [invitation.pk]
 
 
+@pytest.mark.parametrize("typed", ["(415) 555-0100", "+1 415-555-0100", "+14155550100"])
+def test_the_invitation_list_finds_a_text_by_its_number_as_people_write_it(admin_client, settings, typed):
+    settings.DEFAULT_PHONE_REGION = "US"
+    text = make_invitation(
+        distribution=make_distribution(channel=Distribution.Channel.SMS), contact=make_contact(phone="+14155550100")
+    )
+    Invitation.objects.filter(pk=text.pk).update(address="+14155550100")
+    invite(make_distribution(), Status.EMAIL_SENT)
+
+    response = admin_client.get(reverse("admin:distributions_invitation_changelist"), {"q": typed})
+
+    assert [shown.pk for shown in response.context["cl"].result_list] == [text.pk]
+
+
 @pytest.mark.parametrize("term", ["token", "message_id"])
 def test_the_invitation_list_finds_an_invitation_by_its_token_or_message_id(admin_client, term):
     invitation = invite(make_distribution(), Status.EMAIL_SENT)
