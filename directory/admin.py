@@ -21,6 +21,27 @@ from directory.values import InvalidValue, contact_email, contact_phone
 _WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
+class PhoneSearchMixin:
+    """The admin search also finds a phone number written as people write it: phones are stored
+    in E.164, so "(415) 555-0100" finds +14155550100 (read in DEFAULT_PHONE_REGION). `phone_field`:
+    the lookup path of the stored phone."""
+
+    phone_field = "phone"
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if "@" in term or not any(character.isdigit() for character in term):
+            return results, may_have_duplicates
+        try:
+            phone = contact_phone(term)
+        except InvalidValue:
+            return results, may_have_duplicates
+        if not phone or phone == term:
+            return results, may_have_duplicates
+        return results | queryset.filter(**{self.phone_field: phone}), may_have_duplicates
+
+
 def data_table(data: dict) -> str:
     """A name/value table, for embedded data and transaction fields."""
     if not data:
@@ -177,7 +198,7 @@ class TransactionInline(admin.TabularInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(PhoneSearchMixin, admin.ModelAdmin):
     form = ContactForm
     list_display = [
         "name",

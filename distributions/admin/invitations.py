@@ -160,8 +160,9 @@ class InvitationAdmin(RequestBoundChangePageMixin, KeysetPaginationMixin, ReadOn
     def get_search_results(self, request, queryset, search_term):
         """Whole values only, each found through an index at any size: the address in any case
         (invitation_address_ci), the Message-ID as sent (invitation_message), the token by its
-        digest, as the survey page finds it; a phone number as people write it, in E.164. (Django's "=field" search compares UPPER() of each,
-        which no plain index serves on PostgreSQL: every search read the whole table.)"""
+        digest, as the survey page finds it; a phone number as people write it, in E.164. (Django's
+        "=field" search compares UPPER() of each, which no plain index serves on PostgreSQL: every
+        search read the whole table.)"""
         term = search_term.strip()
         if not term:
             return queryset, False

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.template.response import TemplateResponse
 
+from directory.admin import PhoneSearchMixin
 from distributions.admin.display import RequestBoundChangePageMixin
 from distributions.models import SmsConversation, SmsMessage, SmsSession
 from distributions.selectors import may_see_survey_links, sms_contacts, sms_thread, survey_links_masked
@@ -17,7 +18,7 @@ THREAD_LENGTH = 500
 
 
 @admin.register(SmsConversation)
-class SmsConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SmsConversationAdmin(PhoneSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["phone", "last_message_at", "texts"]
     search_fields = ["phone"]
     ordering = ["-last_message_at", "-id"]
@@ -60,11 +61,12 @@ class SmsConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(SmsMessage)
-class SmsMessageAdmin(RequestBoundChangePageMixin, ReadOnlyMixin, admin.ModelAdmin):
+class SmsMessageAdmin(PhoneSearchMixin, RequestBoundChangePageMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["created_at", "conversation", "direction", "short_body", "status", "error_code", "provider"]
     list_filter = ["direction", "status", "keyword", "provider"]
     list_select_related = ["conversation"]
     search_fields = ["conversation__phone", "message_sid"]
+    phone_field = "conversation__phone"
     ordering = ["-id"]
     show_full_result_count = False
     fields = [
@@ -98,13 +100,14 @@ class SmsMessageAdmin(RequestBoundChangePageMixin, ReadOnlyMixin, admin.ModelAdm
 
 
 @admin.register(SmsSession)
-class SmsSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SmsSessionAdmin(PhoneSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Two-way SMS surveys in progress and how each ended (written by texts and the expiry job)."""
 
     list_display = ["created_at", "conversation", "invitation", "state", "question", "last_activity_at", "expires_at"]
     list_filter = ["state"]
     list_select_related = ["conversation", "invitation", "question"]
     search_fields = ["conversation__phone"]
+    phone_field = "conversation__phone"
     ordering = ["-id"]
     show_full_result_count = False
     fields = [

@@ -356,3 +356,15 @@ def test_two_admins_adding_the_same_person_at_once_save_one_contact(postgres_onl
     assert [responses[name].status_code for name in ("first", "second")] == [302, 200]
     assert "already has this contact" in form_errors(responses["second"], "email")[0]
     assert Contact.objects.filter(directory=directory).count() == 1
+
+
+@pytest.mark.parametrize("typed", ["(415) 555-0100", "+1 415 555 0100", "+14155550100"])
+def test_it_finds_a_contact_by_phone_as_people_write_it(admin_client, settings, typed):
+    settings.DEFAULT_PHONE_REGION = "US"
+    directory = make_directory()
+    make_contact(directory=directory, email="ada@example.com", phone="+14155550100")
+    make_contact(directory=directory, email="grace@example.com", phone="+14155550199")
+
+    response = admin_client.get(reverse("admin:directory_contact_changelist"), {"q": typed})
+
+    assert [contact.email for contact in response.context["cl"].result_list] == ["ada@example.com"]

@@ -95,3 +95,17 @@ def test_the_texts_stay_while_another_contact_has_the_number(conversation):
     make_contact(phone="+15555550123")
     Contact.objects.filter(phone="+15555550123").first().delete()
     assert SmsMessage.objects.count() == 5
+
+
+@pytest.mark.parametrize(
+    "changelist", ["smsconversation_changelist", "smsmessage_changelist"], ids=["conversations", "texts"]
+)
+def test_a_number_as_people_write_it_finds_its_texts(admin_client, settings, changelist):
+    settings.DEFAULT_PHONE_REGION = "US"
+    sms_message_send(to="+14155550100", body="How was your visit?")
+    sms_message_send(to="+14155550199", body="How was your visit?")
+
+    response = admin_client.get(reverse(f"admin:distributions_{changelist}"), {"q": "(415) 555-0100"})
+
+    rows = response.context["cl"].result_list
+    assert [getattr(row, "conversation", row).phone for row in rows] == ["+14155550100"]
