@@ -47,7 +47,7 @@ from django.utils import timezone
 from directory.models import Contact
 from distributions.channels.email import Outcome, email_hand_off, invitation_email, invitation_message_id
 from distributions.channels.phones import sms_phone_number
-from distributions.models import Distribution, Invitation, SmsMessage
+from distributions.models import Distribution, Invitation, SmsMessage, Survey
 from distributions.services.invitation_channels import SmsSendEvent, channel_terms, is_sms
 from distributions.services.quiet_hours import QuietUntil, quiet_hours_wait
 from distributions.services.recipient_rules import invitation_skip_reasons
@@ -172,7 +172,7 @@ def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = N
         contacts = Contact.objects.select_for_update().order_by("pk").in_bulk(contact_ids)
         due = [
             invitation
-            for invitation in Invitation.objects.select_related("distribution").filter(pk__in=invitation_ids)
+            for invitation in Invitation.objects.select_related("distribution__survey").filter(pk__in=invitation_ids)
             if invitation.status == Status.PENDING
             and invitation.sent_at is None
             and (invitation.send_after is None or invitation.send_after <= now)
@@ -180,7 +180,7 @@ def invitations_claim_due(*, invitation_ids: list[int], now: datetime | None = N
         due.sort(key=lambda invitation: invitation.pk)
         for invitation in due:
             invitation.contact = contacts[invitation.contact_id]
-        due = _readdressed(_outside_quiet_hours(due, now))
+        due = _readdressed(_outside_quiet_hours(_of_active_surveys(due), now))
         to_send = []
         for invitation, skip in zip(due, invitation_skip_reasons(invitations=due, now=now), strict=True):
             if skip is not None:
@@ -216,6 +216,28 @@ def invitation_put_off_for_quiet_hours(*, invitation: Invitation, at: datetime) 
 def _outside_quiet_hours(invitations: list[Invitation], now: datetime) -> list[Invitation]:
     """The invitations that may go now; texts due in their recipient's quiet hours are put off."""
     return [i for i in invitations if not invitation_put_off_for_quiet_hours(invitation=i, at=now)]
+
+
+def _of_active_surveys(invitations: list[Invitation]) -> list[Invitation]:
+    """The invitations whose survey is active now; the others are skipped, saying why.
+
+    A survey is sent only while it is active (MISSION.md). An invitation whose send was delayed,
+    put off or retried may fall due after its survey was closed or paused: its link would only
+    say the survey is not open, so it is not sent (a later event sends a new one once the survey
+    is active again)."""
+    active = []
+    for invitation in invitations:
+        survey = invitation.distribution.survey
+        if survey.status == Survey.Status.ACTIVE:
+            active.append(invitation)
+            continue
+        invitation_record_skip(
+            invitation=invitation,
+            status=channel_terms(invitation.distribution.channel).skipped,
+            detail=f'Not sent: the survey "{survey}" was {survey.get_status_display().lower()} when this invitation '
+            "fell due. Activate the survey to send to this person again.",
+        )
+    return active
 
 
 def _current_address(invitation: Invitation) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from directory.models import Contact
 from distributions.jobs import send_due_invitations
-from distributions.models import Invitation
+from distributions.models import Invitation, Survey
 from distributions.services import delivery, sending
 from distributions.services.delivery import (
     SEND_LEASE,
@@ -133,6 +133,24 @@ def test_the_schedule_checks_an_opt_out_made_during_the_delay(workflow, execute)
     send_due_invitations()
     assert Invitation.objects.get().status == Status.OPTED_OUT
     assert not mail.outbox
+
+
+@pytest.mark.parametrize("status", [Survey.Status.CLOSED, Survey.Status.PAUSED])
+def test_a_delayed_invitation_whose_survey_is_no_longer_active_is_skipped_saying_why(workflow, execute, status):
+    workflow.tasks.update(config={**workflow.tasks.get().config, "send_delay": 1, "send_delay_unit": "hours"})
+    execute(make_run(workflow=workflow))
+    Survey.objects.update(status=status)
+    make_due()
+
+    assert send_due_invitations() == 0
+
+    invitation = Invitation.objects.get()
+    assert not mail.outbox
+    assert (invitation.status, invitation.sent_at) == (Status.EMAIL_SKIPPED, None)
+    assert f"was {status.label.lower()} when this invitation fell due" in invitation.status_detail
+    assert "Activate the survey" in invitation.status_detail
+    Survey.objects.update(status=Survey.Status.ACTIVE)  # activated again: the skipped one stays unsent
+    assert send_due_invitations() == 0 and not mail.outbox
 
 
 def test_a_delayed_invitation_goes_to_the_address_its_contact_has_when_it_is_sent(workflow, execute):
