@@ -365,11 +365,16 @@ def contact_update(
 
 
 @transaction.atomic
+@transaction.atomic
 def mailing_list_create(*, directory: Directory, name: str) -> MailingList:
-    """A new mailing list in the directory. Raises DirectoryError when the name is taken or empty."""
+    """A new mailing list in the directory. Raises DirectoryError when the name is taken or empty.
+
+    Holds the directory's lock, so two calls naming one list at the same moment make it once and
+    refuse the other (rather than the database's unique constraint failing the second)."""
     name = name.strip()
     if not name:
         raise DirectoryError("Give the mailing list a name.")
+    directory_lock(directory)
     if MailingList.objects.filter(directory=directory, name=name).exists():
         raise DirectoryError(f"{directory} already has a mailing list named “{name}”: choose another name.")
     return MailingList.objects.create(directory=directory, name=name)
