@@ -36,20 +36,3 @@ def test_two_posts_of_one_person_at_once_make_one_contact(api):
 
     assert sorted(response.status_code for response in responses) == [200, 200, 200, 201]
     assert Contact.objects.filter(directory=directory).count() == 1
-
-
-def test_two_calls_with_one_idempotency_key_at_once_write_once(api):
-    directory = make_directory()
-
-    responses = run_together(
-        4,
-        lambda i: api.post(
-            f"directories/{directory.public_id}/contacts",
-            {"email": "ada@example.com"},
-            headers={"Idempotency-Key": "one-key"},
-        ),
-    )
-
-    assert [response.status_code for response in responses] == [201] * 4
-    assert len({response.json()["result"]["id"] for response in responses}) == 1
-    assert Contact.objects.filter(directory=directory).count() == 1
