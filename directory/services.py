@@ -399,10 +399,19 @@ def transactions_create(
 
     An item whose contact or mailing list is not one of the directory's is not processed and
     changes nothing; the others are appended. A missing transaction date is now.
+
+    The contacts found are locked (in key order, so two batches cannot deadlock) until the
+    transaction ends: a contact deleted meanwhile is either found gone (its items unprocessed) or
+    deleted after the batch, with its transactions; never inserted for then (a 500).
     """
-    contacts = Contact.objects.filter(directory=directory).in_bulk(
-        {item.contact_id for item in items.values()}, field_name="public_id"
-    )
+    contacts = {
+        contact.public_id: contact
+        for contact in Contact.objects.filter(
+            directory=directory, public_id__in={item.contact_id for item in items.values()}
+        )
+        .order_by("pk")
+        .select_for_update(no_key=True)
+    }
     mailing_lists = MailingList.objects.filter(directory=directory).in_bulk(
         {item.mailing_list_id for item in items.values() if item.mailing_list_id}, field_name="public_id"
     )
