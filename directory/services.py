@@ -311,8 +311,10 @@ def transaction_append(
 def contact_delete(*, contact: Contact) -> None:
     """Delete the contact with its memberships and transactions. Apps that copied its fields erase
     their copies in the same transaction, from their pre_delete receivers (e.g. distributions'
-    invitations and responses): deleting a contact erases it everywhere."""
-    Contact.objects.select_for_update().filter(pk=contact.pk).exists()
+    invitations and responses): deleting a contact erases it everywhere. Raises Contact.DoesNotExist
+    when another call deleted it meanwhile (this one then deleted nothing)."""
+    if not Contact.objects.select_for_update().filter(pk=contact.pk).exists():
+        raise Contact.DoesNotExist(f"Contact {contact.public_id} was deleted meanwhile.")
     contact.delete()
 
 
@@ -331,9 +333,9 @@ def contact_update(
     `embedded_data` into the contact's (a name given replaces its value, the others stay) and set
     `unsubscribed` when given. Only what is given is written: a change committed meanwhile to
     another field stays. -> the contact as stored now. Raises DirectoryError for a field that
-    cannot be set, and DuplicateContact, having written nothing, when the new values make it the
+    cannot be set, DuplicateContact, having written nothing, when the new values make it the
     same person as another contact of its directory by its dedupe rules (as the admin's form
-    refuses it)."""
+    refuses it), and Contact.DoesNotExist when another call deleted it meanwhile."""
     unknown = set(fields) - set(CONTACT_UPDATABLE_FIELDS)
     if unknown:
         raise DirectoryError(f"A contact has no field {', '.join(sorted(unknown))}.")

@@ -175,6 +175,11 @@ def contact_or_404(directory: Directory, contact_id: str) -> Contact:
     )
 
 
+def _deleted_meanwhile(directory_id: str, contact_id: str) -> ApiError:
+    """The 404 of a contact another call deleted between finding it and writing it."""
+    return ApiError(f"No contact {contact_id} in {directory_id}: it was just deleted.", code="NOT_FOUND", status=404)
+
+
 CONTACT_UPSERT = ("directory.view_directory", "directory.add_contact", "directory.change_contact")
 
 
@@ -234,6 +239,8 @@ class ContactDetailView(ApiView):
             )
         except DuplicateContact as error:
             raise ApiError(str(error), code="DUPLICATE_CONTACT") from None
+        except Contact.DoesNotExist:
+            raise _deleted_meanwhile(directory_id, contact_id) from None
         return Response(ContactDetailSerializer(contact).data)
 
     @extend_schema(
@@ -243,7 +250,10 @@ class ContactDetailView(ApiView):
     )
     @idempotent
     def delete(self, request, directory_id, contact_id):
-        contact_delete(contact=contact_or_404(directory_or_404(directory_id), contact_id))
+        try:
+            contact_delete(contact=contact_or_404(directory_or_404(directory_id), contact_id))
+        except Contact.DoesNotExist:
+            raise _deleted_meanwhile(directory_id, contact_id) from None
         return Response(None)
 
 

@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
+from api.resources import contacts as contacts_api
 from directory.models import Contact, DedupeRule, MailingList, Transaction
 from directory.services import contact_delete
 from tests.api.conftest import api_client_for
@@ -92,3 +93,24 @@ def test_batches_appending_to_the_same_contacts_at_once_all_land(api):
 
     assert [response.status_code for response in responses] == [200] * 4
     assert Transaction.objects.count() == 20
+
+
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_a_write_to_a_contact_another_call_deletes_meanwhile_is_a_404(api, monkeypatch, method):
+    directory = make_directory()
+    contact = make_contact(directory=directory, email="ada@example.com")
+    find = contacts_api.contact_or_404
+
+    def found_then_deleted(*args):
+        found = find(*args)
+        run_together(1, lambda i: contact_delete(contact=Contact.objects.get(pk=contact.pk)))
+        return found
+
+    monkeypatch.setattr(contacts_api, "contact_or_404", found_then_deleted)
+    url = f"directories/{directory.public_id}/contacts/{contact.public_id}"
+
+    response = api.put(url, {"firstName": "Ada"}) if method == "put" else api.delete(url)
+
+    assert response.status_code == 404, response.content
+    assert response.json()["meta"]["error"]["errorCode"] == "NOT_FOUND"
+    assert not Contact.objects.exists()
