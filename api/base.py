@@ -113,6 +113,24 @@ def get_or_404(queryset, message: str, **lookups):
     return row
 
 
+class InputSerializer(serializers.Serializer):
+    """A request body's object: a name it does not define is refused (400 naming it), never dropped.
+
+    A misspelled field (`firstname`, `embedded_data`) or one of the reference's that this product
+    does not implement would otherwise be ignored while the call answers success, the caller
+    believing it was written or applied."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                known = ", ".join(self.fields)
+                raise serializers.ValidationError(
+                    {name: [f"Unknown field: this call takes {known}."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
 def validated(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)

@@ -10,6 +10,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter
 
 from api.authentication import HEADER
+from api.base import InputSerializer
 
 META = {
     "type": "object",
@@ -82,6 +83,12 @@ class EnvelopeAutoSchema(AutoSchema):
         view_doc = type(self.view).__dict__.get("__doc__") or ""
         action = getattr(self.view, self.method.lower(), None)
         return "\n\n".join(part.strip() for part in (view_doc, getattr(action, "__doc__", None) or "") if part)
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if isinstance(serializer, InputSerializer):
+            schema["additionalProperties"] = False  # a field it does not define is a 400
+        return schema
 
     def _component(self, name: str, schema: dict) -> dict:
         component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)

@@ -311,8 +311,10 @@ def transaction_append(
 def contact_delete(*, contact: Contact) -> None:
     """Delete the contact with its memberships and transactions. Apps that copied its fields erase
     their copies in the same transaction, from their pre_delete receivers (e.g. distributions'
-    invitations and responses): deleting a contact erases it everywhere."""
-    Contact.objects.select_for_update().filter(pk=contact.pk).exists()
+    invitations and responses): deleting a contact erases it everywhere. Raises Contact.DoesNotExist
+    when another call deleted it meanwhile (this one then deleted nothing)."""
+    if not Contact.objects.select_for_update().filter(pk=contact.pk).exists():
+        raise Contact.DoesNotExist(f"Contact {contact.public_id} was deleted meanwhile.")
     contact.delete()
 
 
@@ -331,9 +333,9 @@ def contact_update(
     `embedded_data` into the contact's (a name given replaces its value, the others stay) and set
     `unsubscribed` when given. Only what is given is written: a change committed meanwhile to
     another field stays. -> the contact as stored now. Raises DirectoryError for a field that
-    cannot be set, and DuplicateContact, having written nothing, when the new values make it the
+    cannot be set, DuplicateContact, having written nothing, when the new values make it the
     same person as another contact of its directory by its dedupe rules (as the admin's form
-    refuses it)."""
+    refuses it), and Contact.DoesNotExist when another call deleted it meanwhile."""
     unknown = set(fields) - set(CONTACT_UPDATABLE_FIELDS)
     if unknown:
         raise DirectoryError(f"A contact has no field {', '.join(sorted(unknown))}.")
@@ -365,11 +367,16 @@ def contact_update(
 
 
 @transaction.atomic
+@transaction.atomic
 def mailing_list_create(*, directory: Directory, name: str) -> MailingList:
-    """A new mailing list in the directory. Raises DirectoryError when the name is taken or empty."""
+    """A new mailing list in the directory. Raises DirectoryError when the name is taken or empty.
+
+    Holds the directory's lock, so two calls naming one list at the same moment make it once and
+    refuse the other (rather than the database's unique constraint failing the second)."""
     name = name.strip()
     if not name:
         raise DirectoryError("Give the mailing list a name.")
+    directory_lock(directory)
     if MailingList.objects.filter(directory=directory, name=name).exists():
         raise DirectoryError(f"{directory} already has a mailing list named “{name}”: choose another name.")
     return MailingList.objects.create(directory=directory, name=name)
@@ -394,10 +401,19 @@ def transactions_create(
 
     An item whose contact or mailing list is not one of the directory's is not processed and
     changes nothing; the others are appended. A missing transaction date is now.
+
+    The contacts found are locked (in key order, so two batches cannot deadlock) until the
+    transaction ends: a contact deleted meanwhile is either found gone (its items unprocessed) or
+    deleted after the batch, with its transactions; never inserted for then (a 500).
     """
-    contacts = Contact.objects.filter(directory=directory).in_bulk(
-        {item.contact_id for item in items.values()}, field_name="public_id"
-    )
+    contacts = {
+        contact.public_id: contact
+        for contact in Contact.objects.filter(
+            directory=directory, public_id__in={item.contact_id for item in items.values()}
+        )
+        .order_by("pk")
+        .select_for_update(no_key=True)
+    }
     mailing_lists = MailingList.objects.filter(directory=directory).in_bulk(
         {item.mailing_list_id for item in items.values() if item.mailing_list_id}, field_name="public_id"
     )

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.base import ApiView, get_or_404, utc_datetime, validated
+from api.base import ApiView, InputSerializer, get_or_404, utc_datetime, validated
 from api.envelope import ApiError
 from api.idempotency import idempotent
 from api.pagination import Page, PageQuerySerializer, page_of
@@ -58,7 +58,7 @@ class ContactDetailSerializer(ContactSerializer):
     mailingListMembership = MembershipSerializer(many=True, source="memberships.all")
 
 
-class ContactInputSerializer(serializers.Serializer):
+class ContactInputSerializer(InputSerializer):
     """A contact's fields as a POST or PUT sends them; each is optional, "" clears it in a PUT."""
 
     firstName = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("first_name"))
@@ -114,7 +114,7 @@ SEARCH_FIELDS = {"email": "email", "extRef": "external_data_reference", "phone":
 SEARCH_NORMALIZERS = {"email": contact_email, "phone": contact_phone}
 
 
-class SearchFilterSerializer(serializers.Serializer):
+class SearchFilterSerializer(InputSerializer):
     filterType = serializers.ChoiceField(choices=["email", "extRef", "phone"])
     comparison = serializers.ChoiceField(choices=["eq"], default="eq", help_text="Exact (email: case-insensitive).")
     value = serializers.CharField(
@@ -133,7 +133,7 @@ class SearchFilterSerializer(serializers.Serializer):
         return data
 
 
-class SearchSerializer(serializers.Serializer):
+class SearchSerializer(InputSerializer):
     # A ListField, not many=True: the schema then says minItems and maxItems as well.
     filters = serializers.ListField(child=SearchFilterSerializer(), min_length=1, max_length=50)
     conjunction = serializers.ChoiceField(
@@ -173,6 +173,11 @@ def contact_or_404(directory: Directory, contact_id: str) -> Contact:
         f"No contact {contact_id} in {directory.public_id}.",
         public_id=contact_id,
     )
+
+
+def _deleted_meanwhile(directory_id: str, contact_id: str) -> ApiError:
+    """The 404 of a contact another call deleted between finding it and writing it."""
+    return ApiError(f"No contact {contact_id} in {directory_id}: it was just deleted.", code="NOT_FOUND", status=404)
 
 
 CONTACT_UPSERT = ("directory.view_directory", "directory.add_contact", "directory.change_contact")
@@ -234,6 +239,8 @@ class ContactDetailView(ApiView):
             )
         except DuplicateContact as error:
             raise ApiError(str(error), code="DUPLICATE_CONTACT") from None
+        except Contact.DoesNotExist:
+            raise _deleted_meanwhile(directory_id, contact_id) from None
         return Response(ContactDetailSerializer(contact).data)
 
     @extend_schema(
@@ -243,7 +250,10 @@ class ContactDetailView(ApiView):
     )
     @idempotent
     def delete(self, request, directory_id, contact_id):
-        contact_delete(contact=contact_or_404(directory_or_404(directory_id), contact_id))
+        try:
+            contact_delete(contact=contact_or_404(directory_or_404(directory_id), contact_id))
+        except Contact.DoesNotExist:
+            raise _deleted_meanwhile(directory_id, contact_id) from None
         return Response(None)
 
 

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.base import ApiView, get_or_404, utc_datetime, validated
+from api.base import ApiView, InputSerializer, get_or_404, utc_datetime, validated
 from api.envelope import ApiError
 from api.idempotency import idempotent
 from api.pagination import Page, PageQuerySerializer, page_of
@@ -41,7 +41,7 @@ class MailingListSerializer(serializers.Serializer):
     creationDate = utc_datetime(source="created_at")
 
 
-class MailingListCreateSerializer(serializers.Serializer):
+class MailingListCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
 
 

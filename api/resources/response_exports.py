@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.base import ApiView, get_or_404, utc_datetime, validated
+from api.base import ApiView, InputSerializer, get_or_404, utc_datetime, validated
 from api.envelope import ApiError
 from api.idempotency import idempotent
 from api.resources.surveys import survey_or_404
@@ -28,7 +28,7 @@ from distributions.services.response_export import (
 MAX_SELECTED = 1000
 
 
-class ExportRequestSerializer(serializers.Serializer):
+class ExportRequestSerializer(InputSerializer):
     format = serializers.ChoiceField(choices=FORMATS, help_text="csv, tsv, json or ndjson.")
     compress = serializers.BooleanField(default=True, help_text="A ZIP holding the one file (the default).")
     useLabels = serializers.BooleanField(

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.base import ApiView, get_or_404, utc_datetime, validated
+from api.base import ApiView, InputSerializer, get_or_404, utc_datetime, validated
 from api.envelope import ApiError
 from api.idempotency import idempotent
 from api.pagination import Page, PageQuerySerializer, page_of
@@ -48,7 +48,7 @@ class SurveyDetailSerializer(SurveySerializer):
     embeddedData = EmbeddedDataFieldSerializer(many=True, source="fields.all")
 
 
-class SurveyUpdateSerializer(serializers.Serializer):
+class SurveyUpdateSerializer(InputSerializer):
     name = serializers.CharField(required=False, max_length=200)
     isActive = serializers.BooleanField(
         required=False, help_text="true activates the survey (it needs a question), false pauses it."

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.base import ApiView, DateTimeField
+from api.base import ApiView, DateTimeField, InputSerializer
 from api.envelope import ApiError, describe_field_errors, field_errors
 from api.idempotency import idempotent
 from api.resources.directories import directory_or_404
@@ -18,7 +18,7 @@ from directory.services import TransactionData, transactions_create
 MAX_TRANSACTIONS = 1000
 
 
-class TransactionInputSerializer(serializers.Serializer):
+class TransactionInputSerializer(InputSerializer):
     contactId = serializers.CharField(max_length=32)
     mailingListId = serializers.CharField(max_length=32, required=False, allow_blank=True)
     transactionDate = DateTimeField(
@@ -36,6 +36,7 @@ TRANSACTION_INPUT_SCHEMA = {
         "transactionDate": {"type": "string", "format": "date-time"},
         "data": {"type": "object", "additionalProperties": {"type": "string"}},
     },
+    "additionalProperties": False,  # a field it does not define leaves the item unprocessed
 }
 REQUEST_SCHEMA = {
     "type": "object",
