@@ -118,11 +118,16 @@ class InputSerializer(serializers.Serializer):
 
     A misspelled field (`firstname`, `embedded_data`) or one of the reference's that this product
     does not implement would otherwise be ignored while the call answers success, the caller
-    believing it was written or applied."""
+    believing it was written or applied.
+
+    `output_only`: the names the resource's GET answer has that no write takes (its id, its dates),
+    accepted and ignored, so that an object fetched, changed and sent back is a valid body."""
+
+    output_only: tuple[str, ...] = ()
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = sorted(str(name) for name in data if name not in self.fields)
+            unknown = sorted(str(name) for name in data if name not in self.fields and name not in self.output_only)
             if unknown:
                 known = ", ".join(self.fields)
                 raise serializers.ValidationError(

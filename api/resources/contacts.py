@@ -61,6 +61,8 @@ class ContactDetailSerializer(ContactSerializer):
 class ContactInputSerializer(InputSerializer):
     """A contact's fields as a POST or PUT sends them; each is optional, "" clears it in a PUT."""
 
+    output_only = ("id", "creationDate", "lastModified", "mailingListMembership")  # a GET's answer PUT back
+
     firstName = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("first_name"))
     lastName = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("last_name"))
     email = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("email"))

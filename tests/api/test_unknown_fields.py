@@ -5,7 +5,7 @@ import pytest
 
 from directory.models import Contact, MailingList, Transaction
 from distributions.models import ResponseExport, Survey
-from tests.api.conftest import error
+from tests.api.conftest import error, result
 from tests.factories import make_contact, make_directory, make_question, make_survey
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +54,22 @@ def test_a_contact_put_with_an_unknown_field_changes_nothing(superuser_api):
     assert_refused(response, "lastname")
     contact.refresh_from_db()
     assert contact.first_name == "Ada"
+
+
+def test_a_contact_fetched_changed_and_put_back_is_a_valid_body(superuser_api):
+    # The GET's id, dates and memberships are its output only: sent back, they are ignored.
+    directory = make_directory()
+    contact = make_contact(directory=directory, first_name="Ada", email="ada@example.com")
+    url = f"directories/{directory.public_id}/contacts/{contact.public_id}"
+    fetched = result(superuser_api.get(url))
+    assert {"id", "creationDate", "lastModified", "mailingListMembership"} <= set(fetched)
+
+    response = superuser_api.put(url, {**fetched, "firstName": "Augusta"})
+
+    assert response.status_code == 200, response.content
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.public_id) == ("Augusta", fetched["id"])
+    assert_refused(superuser_api.put(url, {**fetched, "firstname": "Ada"}), "firstname")
 
 
 def test_a_search_filter_with_an_unknown_field_is_refused(superuser_api):
