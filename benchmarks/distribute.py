@@ -35,6 +35,9 @@ import resource
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,6 +232,28 @@ def queue_runs(workflow, numbers: range, *, existing: float) -> int:
     return len(existing_numbers)
 
 
+@contextmanager
+def smtp_server_and_database(database: str, smtp_port: int) -> Iterator[tuple[Connection, int]]:
+    """The loopback SMTP server (its own process, forked before Django starts, so it carries none
+    of it; `smtp_port` 0: a free port) and the migrated scratch PostgreSQL database `database`,
+    with Django set up against both. -> yields (the pipe to the server, its port); stops the server
+    and drops the database when the block ends, also on errors."""
+    ctx = mp.get_context("fork")
+    pipe, server_pipe = ctx.Pipe()
+    server = ctx.Process(target=smtp_server_main, args=(server_pipe, smtp_port), daemon=True)
+    server.start()
+    try:
+        port = pipe.recv()
+        print(f"Preparing database {database} (migrate) ...", flush=True)
+        prepare_database(database)
+        setup_django(database, port)
+        yield pipe, port
+    finally:
+        pipe.send("stop")
+        server.join(timeout=10)
+        scratch_db.close_and_drop(database)
+
+
 # --- the phases ----------------------------------------------------------------------------------
 
 
@@ -411,60 +436,49 @@ def main(argv=None) -> int:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database):
         parser.error("--database: lower-case letters, digits and underscores")
 
-    ctx = mp.get_context("fork")  # before Django starts: the server process carries none of it
-    pipe, server_pipe = ctx.Pipe()
-    server = ctx.Process(target=smtp_server_main, args=(server_pipe, args.smtp_port), daemon=True)
-    server.start()
     try:
-        smtp_port = pipe.recv()
-        print(f"Preparing database {args.database} (migrate) ...", flush=True)
-        prepare_database(args.database)
-        setup_django(args.database, smtp_port)
-        from django.conf import settings
+        with smtp_server_and_database(args.database, args.smtp_port) as (pipe, smtp_port):
+            from django.conf import settings
 
-        workflow = seed_workflow()
-        print(
-            f"{args.invitations} invitations per phase; SMTP: aiosmtpd on 127.0.0.1:{smtp_port} (own process); "
-            f"PostgreSQL {PG_HOST}:{PG_PORT}/{args.database}; {os.cpu_count()} CPUs; "
-            f"RUN_BATCH_SIZE {settings.RUN_BATCH_SIZE}",
-            flush=True,
-        )
-        one, two = Phase("one worker", 1), Phase("two workers", 2)
-        one.run(workflow, range(args.invitations), existing=args.existing, pipe=pipe)
-        two.run(workflow, range(args.invitations, 2 * args.invitations), existing=args.existing, pipe=pipe)
-        problems = one.problems + two.problems
-        messages = baseline_messages(one.invitation_ids)
-        baseline_rate, baseline_cpu = run_baseline(messages)
-        pipe.send("report")
-        received, _, server_cpu = pipe.recv()
-        if received != len(messages):
-            problems.append(f"baseline: the server received {received} of {len(messages)} messages")
+            workflow = seed_workflow()
+            print(
+                f"{args.invitations} invitations per phase; SMTP: aiosmtpd on 127.0.0.1:{smtp_port} (own process); "
+                f"PostgreSQL {PG_HOST}:{PG_PORT}/{args.database}; {os.cpu_count()} CPUs; "
+                f"RUN_BATCH_SIZE {settings.RUN_BATCH_SIZE}",
+                flush=True,
+            )
+            one, two = Phase("one worker", 1), Phase("two workers", 2)
+            one.run(workflow, range(args.invitations), existing=args.existing, pipe=pipe)
+            two.run(workflow, range(args.invitations, 2 * args.invitations), existing=args.existing, pipe=pipe)
+            problems = one.problems + two.problems
+            messages = baseline_messages(one.invitation_ids)
+            baseline_rate, baseline_cpu = run_baseline(messages)
+            pipe.send("report")
+            received, _, server_cpu = pipe.recv()
+            if received != len(messages):
+                problems.append(f"baseline: the server received {received} of {len(messages)} messages")
 
-        one.report()
-        two.report()
-        print(
-            f"  {'baseline':<12} {baseline_rate:8.1f} messages/s     (the product's SMTP backend, one connection, one "
-            f"process, no database; CPU per message: sender {baseline_cpu * 1000:.2f} ms, SMTP server "
-            f"{server_cpu / max(received, 1) * 1000:.2f} ms)"
-        )
-        for problem in problems:
-            print(f"  PROBLEM  {problem}")
-        ratio = one.rate / baseline_rate
-        met = ratio >= TARGET_RATIO and not problems
-        print(f"  ratio, two workers: {two.rate / baseline_rate:6.1%}")
-        print(f"  ratio, one worker:  {ratio:6.1%}  (target >= {TARGET_RATIO:.0%})")
-        print(f"  verdict: {'target met' if met else 'TARGET MISSED'}")
-        return 0 if met else 1
+            one.report()
+            two.report()
+            print(
+                f"  {'baseline':<12} {baseline_rate:8.1f} messages/s     (the product's SMTP backend, one connection, "
+                f"one process, no database; CPU per message: sender {baseline_cpu * 1000:.2f} ms, SMTP server "
+                f"{server_cpu / max(received, 1) * 1000:.2f} ms)"
+            )
+            for problem in problems:
+                print(f"  PROBLEM  {problem}")
+            ratio = one.rate / baseline_rate
+            met = ratio >= TARGET_RATIO and not problems
+            print(f"  ratio, two workers: {two.rate / baseline_rate:6.1%}")
+            print(f"  ratio, one worker:  {ratio:6.1%}  (target >= {TARGET_RATIO:.0%})")
+            print(f"  verdict: {'target met' if met else 'TARGET MISSED'}")
+            return 0 if met else 1
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
     except Exception:
         traceback.print_exc()
         return 2
-    finally:
-        pipe.send("stop")
-        server.join(timeout=10)
-        scratch_db.close_and_drop(args.database)
 
 
 if __name__ == "__main__":

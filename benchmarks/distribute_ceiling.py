@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import distribute, scratch_db  # noqa: E402
+from benchmarks import distribute  # noqa: E402
 
 DEFAULT_DATABASE = "sfsurveys_bench_ceiling"
 BATCH = 50
@@ -108,40 +108,33 @@ def main(argv=None) -> int:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database):
         parser.error("--database: lower-case letters, digits and underscores")
 
-    ctx = mp.get_context("fork")
-    pipe, server_pipe = ctx.Pipe()
-    server = ctx.Process(target=distribute.smtp_server_main, args=(server_pipe, args.smtp_port), daemon=True)
-    server.start()
     try:
-        smtp_port = pipe.recv()
-        print(f"Preparing database {args.database} (migrate) ...", flush=True)
-        distribute.prepare_database(args.database)
-        distribute.setup_django(args.database, smtp_port)
-        product = distribute.Phase("one worker", 1)
-        product.run(distribute.seed_workflow(), range(args.invitations), existing=0.3, pipe=pipe)
-        if product.problems:
-            raise RuntimeError("; ".join(product.problems))
-        invitation_ids = sorted(product.invitation_ids)
-        baseline, _cpu = distribute.run_baseline(distribute.baseline_messages(invitation_ids))
-        pipe.send("report")
-        pipe.recv()
-        print(f"  baseline                          {baseline:8.1f} messages/s")
-        print(f"  product, one worker               {product.rate:8.1f} invitations/s  {product.rate / baseline:6.1%}")
-        for cost in costs:
-            rate = resend_rate(invitation_ids, cost, pipe)
-            print(f"  batch execution at {cost:4.2f} ms/invitation {rate:8.1f} invitations/s  {rate / baseline:6.1%}")
-        print(f"  (target of distribute.py: one worker >= {distribute.TARGET_RATIO:.0%} of baseline)")
-        return 0
+        with distribute.smtp_server_and_database(args.database, args.smtp_port) as (pipe, _port):
+            product = distribute.Phase("one worker", 1)
+            product.run(distribute.seed_workflow(), range(args.invitations), existing=0.3, pipe=pipe)
+            if product.problems:
+                raise RuntimeError("; ".join(product.problems))
+            invitation_ids = sorted(product.invitation_ids)
+            baseline, _cpu = distribute.run_baseline(distribute.baseline_messages(invitation_ids))
+            pipe.send("report")
+            pipe.recv()
+            print(f"  baseline                          {baseline:8.1f} messages/s")
+            print(
+                f"  product, one worker               {product.rate:8.1f} invitations/s  {product.rate / baseline:6.1%}"
+            )
+            for cost in costs:
+                rate = resend_rate(invitation_ids, cost, pipe)
+                print(
+                    f"  batch execution at {cost:4.2f} ms/invitation {rate:8.1f} invitations/s  {rate / baseline:6.1%}"
+                )
+            print(f"  (target of distribute.py: one worker >= {distribute.TARGET_RATIO:.0%} of baseline)")
+            return 0
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
     except Exception:
         traceback.print_exc()
         return 2
-    finally:
-        pipe.send("stop")
-        server.join(timeout=10)
-        scratch_db.close_and_drop(args.database)
 
 
 if __name__ == "__main__":
